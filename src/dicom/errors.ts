@@ -1,0 +1,53 @@
+/**
+ * Typed errors for reading and writing DICOM. Every read failure names the file, the byte offset
+ * and what was expected, so a user with 100,000 files can find the bad one without a stack trace.
+ */
+
+/** What went wrong, as a stable code that reports and tests can match on. */
+export type DicomErrorCode =
+  | "truncated" // a value or header runs past the end of the data
+  | "not-dicom" // no recognisable DICOM encoding at the start
+  | "bad-structure" // items, delimiters or lengths that contradict each other
+  | "too-deep" // sequences nested deeper than we accept
+  | "bad-value" // a value that cannot be encoded for its VR
+  | "unsupported"; // a valid encoding we do not handle (yet)
+
+/** The base of every error the DICOM engine throws on purpose. */
+export class DicomError extends Error {
+  /** A stable code for reports and tests. */
+  readonly code: DicomErrorCode;
+  /** The file concerned, when known. */
+  file?: string;
+  /** Byte offset in the file (or in the inflated stream of a deflated file) where it went wrong. */
+  readonly offset?: number;
+
+  constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
+    super(message);
+    this.name = "DicomError";
+    this.code = code;
+    this.file = opts.file;
+    this.offset = opts.offset;
+  }
+
+  /** One line for a terminal or a report: `file: at byte N: message`. */
+  override toString(): string {
+    const where = this.offset === undefined ? "" : `at byte ${this.offset}: `;
+    return `${this.file ? this.file + ": " : ""}${where}${this.message}`;
+  }
+}
+
+/** Raised while parsing: the file and offset say where, the message says what was expected. */
+export class DicomReadError extends DicomError {
+  constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
+    super(code, message, opts);
+    this.name = "DicomReadError";
+  }
+}
+
+/** Raised while encoding or writing: a value that does not fit its VR, a length that overflows. */
+export class DicomWriteError extends DicomError {
+  constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
+    super(code, message, opts);
+    this.name = "DicomWriteError";
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Decoding element values to JavaScript, and encoding JavaScript values for a VR.
+ *
+ * Encoding always yields a value that is valid for its VR: even length with the right padding byte,
+ * multi-values joined with backslash, and the VR's length limit checked.
+ */
+import { convertBytes } from "dicom-character-set";
+import { DicomWriteError } from "./errors.ts";
+import type { DataSet, Element, Encoding } from "./model.ts";
+import { isSingleValueText, isStringVR, maxValueLength, NUMBER_VRS, paddingByte, usesCharset } from "./vr.ts";
+
+/** A JavaScript value for an element: strings for text VRs, numbers for binary numbers, else bytes. */
+export type ElementValue = string | string[] | number | number[] | bigint[] | Uint8Array;
+
+/** The value bytes of an element as they are now, or undefined for bulk data left in the file. */
+export function valueBytes(el: Element): Uint8Array | undefined {
+  if (el.value) return el.value;
+  if (el.external || !el.span || el.items) return undefined;
+  return el.span.src.subarray(el.span.valueStart, el.span.end);
+}
+
+const SPECIFIC_CHARACTER_SET = 0x00080005;
+const latin1 = new TextDecoder("latin1");
+
+/** The Specific Character Set in force in a data set: its own, else its parent's (PS3.5 6.1.2.5.2). */
+export function charsetOf(ds: DataSet): string {
+  for (let d: DataSet | undefined = ds; d; d = d.parent) {
+    const el = d.elements.find((e) => e.tag === SPECIFIC_CHARACTER_SET);
+    if (el) {
+      const bytes = valueBytes(el);
+      return bytes ? latin1.decode(bytes).trim() : "";
+    }
+  }
+  return "";
+}
+
+/** Decode a text value with the data set's character set (for the VRs that use it). */
+export function decodeText(bytes: Uint8Array, vr: string, charset: string): string {
+  if (!usesCharset(vr) || charset === "" || charset === "ISO_IR 6") return latin1.decode(bytes);
+  try {
+    return convertBytes(charset, bytes, { vr });
+  } catch {
+    return latin1.decode(bytes); // an unknown character set: show the bytes rather than fail
+  }
+}
+
+/** The strings of a text element, split on backslash (except single-value text VRs) and trimmed as PS3.5 allows. */
+export function decodeStrings(el: Element, ds: DataSet): string[] {
+  const bytes = valueBytes(el);
+  if (!bytes || bytes.length === 0) return [];
+  const text = decodeText(bytes, el.vr, usesCharset(el.vr) ? charsetOf(ds) : "");
+  const parts = isSingleValueText(el.vr) ? [text] : text.split("\\");
+  // Leading spaces are significant only in the text VRs; trailing padding never is.
+  return parts.map((
+    p,
+  ) => (isSingleValueText(el.vr) ? p.replace(/[ \0]+$/, "") : p.replace(/^ +|[ \0]+$/g, "")));
+}
+
+/** Decode the numbers of a binary element (US, SS, UL, SL, FL, FD, SV, UV, AT, O*). */
+export function decodeNumbers(el: Element, ds: DataSet): number[] | bigint[] {
+  const bytes = valueBytes(el);
+  const spec = NUMBER_VRS[el.vr];
+  if (!bytes || !spec) return [];
+  const le = ds.encoding.littleEndian;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = Math.floor(bytes.length / spec.size);
+  if (spec.size === 8 && spec.kind !== "f") {
+    const out: bigint[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(spec.kind === "u" ? view.getBigUint64(i * 8, le) : view.getBigInt64(i * 8, le));
+    }
+    return out;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) out.push(readNumber(view, i * spec.size, spec, le));
+  return out;
+}
+
+function readNumber(view: DataView, at: number, spec: { size: number; kind: string }, le: boolean): number {
+  switch (`${spec.kind}${spec.size}`) {
+    case "u2":
+      return view.getUint16(at, le);
+    case "i2":
+      return view.getInt16(at, le);
+    case "u4":
+      return view.getUint32(at, le);
+    case "i4":
+      return view.getInt32(at, le);
+    case "f4":
+      return view.getFloat32(at, le);
+    default:
+      return view.getFloat64(at, le);
+  }
+}
+
+/** Decode an element's value the natural way for its VR. Sequences and bulk data give undefined. */
+export function decodeValue(
+  el: Element,
+  ds: DataSet,
+): string[] | number[] | bigint[] | Uint8Array | undefined {
+  if (el.items) return undefined;
+  if (isStringVR(el.vr)) return decodeStrings(el, ds);
+  if (el.vr === "AT") {
+    const halves = decodeNumbers(el, ds) as number[];
+    const tags: number[] = [];
+    for (let i = 0; i + 1 < halves.length; i += 2) tags.push(((halves[i] << 16) | halves[i + 1]) >>> 0);
+    return tags;
+  }
+  if (["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV"].includes(el.vr)) return decodeNumbers(el, ds);
+  return valueBytes(el);
+}
+
+const utf8 = new TextEncoder();
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Encode text for a data set's character set; ASCII always fits, the rest needs a set that can hold it. */
+function encodeText(text: string, vr: string, charset: string): Uint8Array {
+  if (isAscii(text)) return utf8.encode(text);
+  if (!usesCharset(vr)) {
+    throw new DicomWriteError("bad-value", `${vr} values must be ASCII: ${JSON.stringify(text)}`);
+  }
+  const terms = charset.split("\\").map((t) => t.trim());
+  if (terms.length === 1 && terms[0] === "ISO_IR 192") return utf8.encode(text);
+  if (terms.length === 1 && terms[0] === "ISO_IR 100" && [...text].every((c) => c.charCodeAt(0) <= 0xff)) {
+    return Uint8Array.from(text, (c) => c.charCodeAt(0));
+  }
+  throw new DicomWriteError(
+    "bad-value",
+    `cannot encode ${JSON.stringify(text)} in Specific Character Set "${charset}"; ` +
+      `set SpecificCharacterSet to ISO_IR 192 (UTF-8) first`,
+  );
+}
+
+function pad(bytes: Uint8Array, vr: string): Uint8Array {
+  if (bytes.length % 2 === 0) return bytes;
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  out[bytes.length] = paddingByte(vr);
+  return out;
+}
+
+/**
+ * Encode a JavaScript value for an element of `vr` in data set `ds` (its byte order and character set).
+ * Strings for text VRs (arrays are joined with backslash), numbers for binary number VRs,
+ * bytes for anything else. Throws `DicomWriteError` when the value does not fit the VR.
+ */
+export function encodeValue(vr: string, value: ElementValue, ds: DataSet): Uint8Array {
+  if (value instanceof Uint8Array) return pad(value, vr);
+  if (isStringVR(vr)) {
+    const parts = (Array.isArray(value) ? value : [value]).map((v) => String(v));
+    if (isSingleValueText(vr) && parts.length > 1) {
+      throw new DicomWriteError("bad-value", `${vr} holds a single value, got ${parts.length}`);
+    }
+    const limit = maxValueLength(vr);
+    const charset = usesCharset(vr) ? charsetOf(ds) : "";
+    const encoded = parts.map((p) => {
+      if (!isSingleValueText(vr) && p.includes("\\")) {
+        throw new DicomWriteError(
+          "bad-value",
+          `a ${vr} value may not contain a backslash: ${JSON.stringify(p)}`,
+        );
+      }
+      const bytes = encodeText(p, vr, charset);
+      if (limit !== undefined && bytes.length > limit) {
+        throw new DicomWriteError(
+          "bad-value",
+          `${vr} values are at most ${limit} bytes; ${JSON.stringify(p)} has ${bytes.length}`,
+        );
+      }
+      return bytes;
+    });
+    const total = encoded.reduce((n, b) => n + b.length, 0) + Math.max(0, encoded.length - 1);
+    const out = new Uint8Array(total);
+    let at = 0;
+    encoded.forEach((b, i) => {
+      if (i > 0) out[at++] = 0x5c; // backslash
+      out.set(b, at);
+      at += b.length;
+    });
+    return pad(out, vr);
+  }
+  const spec = NUMBER_VRS[vr];
+  if (!spec) throw new DicomWriteError("bad-value", `give ${vr} values as bytes`);
+  const numbers = (Array.isArray(value) ? value : [value]) as (number | bigint)[];
+  return encodeNumbers(vr, numbers, ds.encoding);
+}
+
+function encodeNumbers(vr: string, numbers: (number | bigint)[], enc: Encoding): Uint8Array {
+  const spec = NUMBER_VRS[vr];
+  const le = enc.littleEndian;
+  // AT values are tags: two uint16 per value.
+  const perValue = vr === "AT" ? 4 : spec.size;
+  const out = new Uint8Array(numbers.length * perValue);
+  const view = new DataView(out.buffer);
+  numbers.forEach((n, i) => {
+    const at = i * perValue;
+    if (vr === "AT") {
+      view.setUint16(at, Number(n) >>> 16, le);
+      view.setUint16(at + 2, Number(n) & 0xffff, le);
+      return;
+    }
+    switch (`${spec.kind}${spec.size}`) {
+      case "u2":
+        return view.setUint16(at, checkRange(vr, Number(n), 0, 0xffff), le);
+      case "i2":
+        return view.setInt16(at, checkRange(vr, Number(n), -0x8000, 0x7fff), le);
+      case "u4":
+        return view.setUint32(at, checkRange(vr, Number(n), 0, 0xffffffff), le);
+      case "i4":
+        return view.setInt32(at, checkRange(vr, Number(n), -0x80000000, 0x7fffffff), le);
+      case "f4":
+        return view.setFloat32(at, Number(n), le);
+      case "f8":
+        return view.setFloat64(at, Number(n), le);
+      case "u8":
+        return view.setBigUint64(at, BigInt(n), le);
+      default:
+        return view.setBigInt64(at, BigInt(n), le);
+    }
+  });
+  return out;
+}
+
+function checkRange(vr: string, n: number, min: number, max: number): number {
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new DicomWriteError("bad-value", `${n} is not a valid ${vr} value (${min} to ${max})`);
+  }
+  return n;
+}

@@ -1,0 +1,309 @@
+/**
+ * Serialises a data set tree back to bytes in the input's own encoding.
+ *
+ * What no edit touched is copied byte for byte from the buffer it was read from (adjacent copies
+ * are merged, so an unchanged data set is one slice). Only edited elements, and the headers of the
+ * defined-length sequences and items around them, are re-encoded. Bulk data left in the source
+ * file stays a reference (`ExternalChunk`) for the file writer to stream.
+ */
+import { deflateRawSync } from "node:zlib";
+import { DicomWriteError } from "./errors.ts";
+import {
+  type DataSet,
+  type DicomFile,
+  type Element,
+  type Encoding,
+  EXPLICIT_LE_ENCODING,
+  ITEM,
+  type Item,
+  ITEM_DELIMITATION,
+  SEQUENCE_DELIMITATION,
+  UNDEFINED_LENGTH,
+} from "./model.ts";
+import { hasLongLength } from "./vr.ts";
+import { encodeValue, valueBytes } from "./values.ts";
+
+/** A range of the source file to copy into the output. */
+export interface ExternalChunk {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** What the writer produces: bytes, and ranges of the source file. */
+export type Chunk = Uint8Array | ExternalChunk;
+
+/** Collects output, merging adjacent copies from the same buffer and leaving holes for headers. */
+class ChunkList {
+  readonly parts: (Uint8Array | ExternalChunk | { src: Uint8Array; start: number; end: number } | null)[] =
+    [];
+  length = 0;
+
+  copy(src: Uint8Array, start: number, end: number): void {
+    const last = this.parts[this.parts.length - 1];
+    if (last && "src" in last && last.src === src && last.end === start) {
+      last.end = end;
+    } else {
+      this.parts.push({ src, start, end });
+    }
+    this.length += end - start;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.parts.push(b);
+    this.length += b.length;
+  }
+
+  external(x: ExternalChunk): void {
+    this.parts.push(x);
+    this.length += x.length;
+  }
+
+  /** Leave a hole for a header whose length is known only after its content is written. */
+  reserve(): number {
+    this.parts.push(null);
+    return this.parts.length - 1;
+  }
+
+  fill(index: number, b: Uint8Array): void {
+    this.parts[index] = b;
+    this.length += b.length;
+  }
+
+  chunks(): Chunk[] {
+    return this.parts.map((p) => {
+      if (p === null) throw new Error("internal: unfilled header");
+      return "src" in p ? p.src.subarray(p.start, p.end) : p;
+    });
+  }
+}
+
+function encodeTagAndLength(tag: number, vr: string | null, length: number, enc: Encoding): Uint8Array {
+  const le = enc.littleEndian;
+  if (vr === null || !enc.explicitVR) {
+    const out = new Uint8Array(8);
+    const v = new DataView(out.buffer);
+    v.setUint16(0, tag >>> 16, le);
+    v.setUint16(2, tag & 0xffff, le);
+    v.setUint32(4, length, le);
+    return out;
+  }
+  const long = hasLongLength(vr);
+  if (!long && length > 0xffff) {
+    throw new DicomWriteError("bad-value", `a ${vr} value of ${length} bytes does not fit a 16-bit length`);
+  }
+  const out = new Uint8Array(long ? 12 : 8);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, tag >>> 16, le);
+  v.setUint16(2, tag & 0xffff, le);
+  out[4] = vr.charCodeAt(0);
+  out[5] = vr.charCodeAt(1);
+  if (long) v.setUint32(8, length, le);
+  else v.setUint16(6, length, le);
+  return out;
+}
+
+/** Encode the header of an element (tag, VR when explicit, length). */
+export function encodeHeader(tag: number, vr: string, length: number, enc: Encoding): Uint8Array {
+  return encodeTagAndLength(tag, vr, length, enc);
+}
+
+/** Encode a whole data set; returns true when anything differs from what was read. */
+function writeDataSet(ds: DataSet, w: ChunkList): boolean {
+  let modified = ds.modified ?? false;
+  // A group length element (gggg,0000) is recomputed when anything in its group changed.
+  let group: { el: Element; hole: number; group: number; from: number; modified: boolean } | undefined;
+  const closeGroup = () => {
+    if (!group) return;
+    const { el, hole } = group;
+    if (group.modified || el.dirty || !el.span) {
+      const value = new Uint8Array(4);
+      new DataView(value.buffer).setUint32(0, w.length - group.from, ds.encoding.littleEndian);
+      w.fill(hole, concat(encodeHeader(el.tag, "UL", 4, ds.encoding), value));
+      modified = true;
+    } else {
+      w.fill(hole, el.span.src.slice(el.span.start, el.span.end));
+    }
+    group = undefined;
+  };
+  for (const el of ds.elements) {
+    const g = el.tag >>> 16;
+    if (group && g !== group.group) closeGroup();
+    if ((el.tag & 0xffff) === 0 && !el.items) {
+      group = { el, hole: w.reserve(), group: g, from: w.length, modified: ds.modified ?? false };
+      continue;
+    }
+    const changed = writeElement(el, ds.encoding, w);
+    modified ||= changed;
+    if (group) group.modified ||= changed;
+  }
+  closeGroup();
+  return modified;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function delimiter(tag: number, enc: Encoding): Uint8Array {
+  return encodeTagAndLength(tag, null, 0, enc);
+}
+
+function writeElement(el: Element, enc: Encoding, w: ChunkList): boolean {
+  if (el.items) return writeSequence(el, enc, w);
+  if (!el.dirty && el.span) {
+    w.copy(el.span.src, el.span.start, el.external ? el.span.valueStart : el.span.end);
+    if (el.external) {
+      if (el.external.length < 0) {
+        throw new DicomWriteError("unsupported", "a header-only read cannot be written");
+      }
+      w.external(el.external);
+    }
+    return false;
+  }
+  const value = el.value ?? valueBytes(el) ?? new Uint8Array(0);
+  w.bytes(encodeHeader(el.tag, el.vr, value.length, enc));
+  w.bytes(value);
+  return true;
+}
+
+function writeSequence(el: Element, enc: Encoding, w: ChunkList): boolean {
+  const itemsEnc = el.itemsEncoding ?? enc;
+  const hole = w.reserve();
+  const from = w.length;
+  let modified = el.dirty ?? false;
+  for (const item of el.items!) modified = writeItem(item, itemsEnc, w) || modified;
+  const undefinedLength = el.length === UNDEFINED_LENGTH;
+  if (undefinedLength) w.bytes(delimiter(SEQUENCE_DELIMITATION, itemsEnc));
+  if (!modified && el.span) {
+    w.fill(hole, el.span.src.subarray(el.span.start, el.span.valueStart));
+    return false;
+  }
+  // Items of a UN value keep the UN VR; a sequence the engine created is SQ.
+  const length = undefinedLength ? UNDEFINED_LENGTH : w.length - from;
+  w.fill(hole, encodeHeader(el.tag, el.span ? el.vr : "SQ", length, enc));
+  return true;
+}
+
+function writeItem(item: Item, enc: Encoding, w: ChunkList): boolean {
+  const hole = w.reserve();
+  const from = w.length;
+  const modified = writeDataSet(item.dataset, w);
+  const undefinedLength = item.length === UNDEFINED_LENGTH;
+  if (undefinedLength) w.bytes(delimiter(ITEM_DELIMITATION, enc));
+  if (!modified && item.span) {
+    w.fill(hole, item.span.src.subarray(item.span.start, item.span.valueStart));
+    return false;
+  }
+  w.fill(hole, encodeTagAndLength(ITEM, null, undefinedLength ? UNDEFINED_LENGTH : w.length - from, enc));
+  return true;
+}
+
+/** The result of encoding a data set: its chunks, length, and whether anything changed. */
+export interface EncodedDataSet {
+  chunks: Chunk[];
+  length: number;
+  modified: boolean;
+}
+
+/** Encode a data set in its own encoding. */
+export function encodeDataSet(ds: DataSet): EncodedDataSet {
+  const w = new ChunkList();
+  const modified = writeDataSet(ds, w);
+  return { chunks: w.chunks(), length: w.length, modified };
+}
+
+/** Our implementation identity in the file meta (PS3.7 D.3.3.2). A 2.25 UUID-derived UID. */
+export const IMPLEMENTATION_CLASS_UID = "2.25.339431201927250273719820221363645677593";
+/** Our implementation version name in the file meta: at most 16 characters. */
+export const IMPLEMENTATION_VERSION_NAME = "DCMTIDY_0_1_0";
+
+/** Options for `encodeFile`. */
+export interface EncodeFileOptions {
+  /** Replace the preamble with zeros (PS3.15 asks it for de-identified files). Default: keep it. */
+  zeroPreamble?: boolean;
+}
+
+const META_OWNED = new Set([
+  0x00020000,
+  0x00020001,
+  0x00020002,
+  0x00020003,
+  0x00020010,
+  0x00020012,
+  0x00020013,
+]);
+
+function metaElement(tag: number, vr: string, value: string | Uint8Array, meta: DataSet): Element {
+  return { tag, vr, length: 0, value: encodeValue(vr, value, meta), dirty: true };
+}
+
+function findString(ds: DataSet, tag: number): string | undefined {
+  const el = ds.elements.find((e) => e.tag === tag);
+  const bytes = el && valueBytes(el);
+  if (!bytes) return undefined;
+  return new TextDecoder("latin1").decode(bytes).replace(/[\0 ]+$/, "");
+}
+
+/**
+ * Build the file meta group for writing: the elements we own (group length, version, SOP class and
+ * instance following the data set, transfer syntax, our implementation identity) are set; any
+ * other meta element of the input is kept as it was.
+ */
+export function buildMeta(file: DicomFile): DataSet {
+  const meta: DataSet = { elements: [], encoding: EXPLICIT_LE_ENCODING };
+  const input = file.meta ?? meta;
+  const sopClass = findString(file.dataset, 0x00080016) ?? findString(input, 0x00020002);
+  const sopInstance = findString(file.dataset, 0x00080018) ?? findString(input, 0x00020003);
+  const owned: Element[] = [
+    metaElement(0x00020001, "OB", new Uint8Array([0, 1]), meta),
+    ...(sopClass ? [metaElement(0x00020002, "UI", sopClass, meta)] : []),
+    ...(sopInstance ? [metaElement(0x00020003, "UI", sopInstance, meta)] : []),
+    metaElement(0x00020010, "UI", file.transferSyntax.uid, meta),
+    metaElement(0x00020012, "UI", IMPLEMENTATION_CLASS_UID, meta),
+    metaElement(0x00020013, "SH", IMPLEMENTATION_VERSION_NAME, meta),
+  ];
+  const kept = input === meta ? [] : input.elements.filter((e) => !META_OWNED.has(e.tag));
+  meta.elements = [...owned, ...kept].sort((a, b) => a.tag - b.tag);
+  const groupLength: Element = { tag: 0x00020000, vr: "UL", length: 4, dirty: true };
+  meta.elements.unshift(groupLength);
+  return meta;
+}
+
+/**
+ * Encode a whole Part 10 file: preamble, "DICM", a rebuilt file meta group, then the data set in
+ * the input's transfer syntax (re-deflated for deflated files, or copied verbatim when unchanged).
+ * Inputs without preamble or meta get both.
+ */
+export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk[] {
+  if (file.headerOnly) throw new DicomWriteError("unsupported", "a header-only read cannot be written");
+  const preamble = new Uint8Array(132);
+  if (file.preamble && !opts.zeroPreamble) preamble.set(file.preamble);
+  preamble.set([0x44, 0x49, 0x43, 0x4d], 128); // "DICM"
+  const meta = encodeDataSet(buildMeta(file));
+  const data = encodeDataSet(file.dataset);
+  const out: Chunk[] = [preamble, ...meta.chunks];
+  if (file.transferSyntax.deflated) {
+    if (!data.modified && file.deflatedBytes) {
+      out.push(file.deflatedBytes);
+    } else {
+      if (data.chunks.some((c) => !(c instanceof Uint8Array))) {
+        throw new DicomWriteError("unsupported", "deflated data sets are held in memory, not streamed");
+      }
+      const all = new Uint8Array(data.length);
+      let at = 0;
+      for (const c of data.chunks as Uint8Array[]) {
+        all.set(c, at);
+        at += c.length;
+      }
+      const deflated = new Uint8Array(deflateRawSync(all));
+      out.push(deflated);
+      if (deflated.length % 2 === 1) out.push(new Uint8Array(1)); // keep the file even-length
+    }
+  } else {
+    out.push(...data.chunks);
+  }
+  return out;
+}
