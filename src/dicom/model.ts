@@ -100,6 +100,8 @@ export interface DicomFile {
   size: number;
   /** The read stopped at the Pixel Data header: fine for scanning, not for writing. */
   headerOnly: boolean;
+  /** A DICOMDIR (media storage directory): its records point at byte offsets and input paths. */
+  isDicomDir: boolean;
   /** Irregularities tolerated while reading (no meta group length, no preamble, ...). */
   warnings: string[];
 }
@@ -130,6 +132,11 @@ export function isPrivateCreator(t: number): boolean {
   const e = t & 0xffff;
   return isPrivateTag(t) && e >= 0x0010 && e <= 0x00ff;
 }
+
+/** The Media Storage Directory Storage SOP class of DICOMDIR files. */
+export const DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10";
+/** Directory Record Sequence: only DICOMDIRs have it. */
+export const DIRECTORY_RECORD_SEQUENCE = 0x00041220;
 
 /** Item, item delimitation and sequence delimitation tags. */
 export const ITEM = 0xfffee000;

@@ -12,7 +12,9 @@ import { type DicomErrorCode, DicomReadError } from "./errors.ts";
 import {
   BULK_TAGS,
   type DataSet,
+  DICOMDIR_SOP_CLASS,
   type DicomFile,
+  DIRECTORY_RECORD_SEQUENCE,
   type Element,
   type Encoding,
   EXPLICIT_LE_ENCODING,
@@ -421,6 +423,7 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
     datasetOffset: pos,
     size: opts.fileSize ?? bytes.length,
     headerOnly: false,
+    isDicomDir: meta !== undefined && metaString(meta, 0x00020002) === DICOMDIR_SOP_CLASS,
     warnings,
   };
   const mode: Mode = { depth: 0, stopAtBulk: opts.stopAtBulk };
@@ -441,6 +444,7 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
   } else {
     parseElements(ctx, dataset, pos, bytes.length, mode);
   }
+  file.isDicomDir ||= dataset.elements.some((e) => e.tag === DIRECTORY_RECORD_SEQUENCE);
   return { file, bulk: mode.bulk };
 }
 

@@ -279,6 +279,13 @@ export function buildMeta(file: DicomFile): DataSet {
  */
 export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk[] {
   if (file.headerOnly) throw new DicomWriteError("unsupported", "a header-only read cannot be written");
+  if (file.isDicomDir) {
+    // Its records are byte offsets from the start of the file, which a new meta group would shift.
+    throw new DicomWriteError(
+      "unsupported",
+      "this is a DICOMDIR: its records hold byte offsets and input paths, so dcmtidy does not rewrite it",
+    );
+  }
   const preamble = new Uint8Array(132);
   if (file.preamble && !opts.zeroPreamble) preamble.set(file.preamble);
   preamble.set([0x44, 0x49, 0x43, 0x4d], 128); // "DICM"

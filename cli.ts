@@ -1,0 +1,61 @@
+/**
+ * The dcmtidy command line. `deno run -A cli.ts <command>` from the repository root, or
+ * `deno task dcmtidy <command>` with only the permissions it needs.
+ */
+import { Command, CommanderError } from "commander";
+import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
+import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
+import { DicomError } from "./src/dicom/errors.ts";
+import { VERSION } from "./src/version.ts";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Build the command tree; `run` returns the exit code through `setExit`. */
+function program(setExit: (code: number) => void): Command {
+  const cli = new Command("dcmtidy")
+    .description("Turn a raw dump of DICOM files into a tidy, de-identified research dataset.")
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError();
+
+  cli.command("dump")
+    .description("list every element of DICOM files (like dcmdump); identifying values are masked")
+    .argument("<files...>", "DICOM files")
+    .option("--json", "print the DICOM JSON model (PS3.18 F.2) instead")
+    .option("--show-phi", "show identifying values instead of masking them")
+    .option("--width <n>", "cut text values longer than this", (v) => Number(v))
+    .action(async (files: string[], opts) => setExit(await dumpCommand(files, opts)));
+
+  cli.command("modify")
+    .description("rewrite DICOM files into --out with edits; with no edits, a lossless round trip")
+    .argument("<files...>", "DICOM files (never written to)")
+    .requiredOption("--out <dir>", "folder for the rewritten files")
+    .option("--set <key=value>", "set a value; KEY is a keyword, (gggg,eeee) or a path like Seq[0].Key", collect)
+    .option("--delete <key>", "delete an element (same KEY forms as --set)", collect)
+    .option("--overwrite", "replace files that already exist in --out")
+    .action(async (files: string[], opts) => setExit(await modifyCommand(files, opts)));
+
+  return cli;
+}
+
+/** Run the command line with `args`; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  try {
+    await program((c) => (code = c)).parseAsync(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successes; anything else commander rejects is a usage error.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError || (e instanceof DicomError && e.name === "PathError")) {
+      console.error(`dcmtidy: ${e.message}`);
+      return EXIT.usage;
+    }
+    console.error(`dcmtidy: internal error: ${describeError(e)}`);
+    return EXIT.internal;
+  }
+  return code;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,203 @@
+/**
+ * Edits at any depth of the data set tree, addressed by paths such as
+ * `RequestAttributesSequence[0].RequestedProcedureID` or `(0040,0275)[*].(0040,1001)`, and a walk
+ * over every element of every item of every sequence.
+ */
+import { formatTag, lookupTag, parseTag, suggestKeywords, tagForKeyword, vrOf } from "./dictionary.ts";
+import { DicomError } from "./errors.ts";
+import { type DataSet, type Element, isPrivateCreator, isPrivateTag } from "./model.ts";
+import { decodeStrings } from "./values.ts";
+import { type ElementValue, encodeValue } from "./values.ts";
+
+/** One step of a path: a tag, and for a sequence the item(s) to go into. */
+export interface PathStep {
+  readonly tag: number;
+  /** An item index, "*" for every item, or undefined on the last step. */
+  readonly index?: number | "*";
+}
+
+/** A path that does not parse or does not resolve. */
+export class PathError extends DicomError {
+  constructor(message: string) {
+    super("bad-value", message);
+    this.name = "PathError";
+  }
+}
+
+/** Parse one key: a keyword or a `(gggg,eeee)` tag. Unknown keywords get "did you mean" suggestions. */
+export function parseKey(key: string): number {
+  const asTag = parseTag(key);
+  if (asTag !== undefined) return asTag;
+  const t = tagForKeyword(key);
+  if (t !== undefined) return t;
+  const hints = suggestKeywords(key, 3);
+  throw new PathError(
+    `"${key}" is not a DICOM keyword or tag` + (hints.length ? ` (did you mean ${hints.map((h) => `"${h}"`).join(", ")}?)` : ""),
+  );
+}
+
+/** Parse `Key[i].Key[*].Key` into steps. */
+export function parsePath(path: string): PathStep[] {
+  const parts = path.match(/\([0-9A-Fa-f]{4}[,-][0-9A-Fa-f]{4}\)(\[[^\]]*\])?|[^.]+/g);
+  if (!parts || parts.join(".") !== path) throw new PathError(`cannot parse path "${path}"`);
+  return parts.map((part, i) => {
+    const m = part.match(/^(.*?)(?:\[(\d+|\*)\])?$/)!;
+    const tag = parseKey(m[1]);
+    const index = m[2] === undefined ? undefined : m[2] === "*" ? "*" : Number(m[2]);
+    if (i < parts.length - 1 && index === undefined) {
+      throw new PathError(`"${m[1]}" in "${path}" needs an item index, such as [0] or [*]`);
+    }
+    return { tag, index };
+  });
+}
+
+/** Where a path leads: the data set holding the target and the target element if it exists. */
+export interface Target {
+  readonly dataset: DataSet;
+  readonly tag: number;
+  readonly element?: Element;
+}
+
+/** Resolve a path to every data set it reaches; missing intermediate sequences or items are an error. */
+export function resolvePath(ds: DataSet, path: string | PathStep[]): Target[] {
+  const steps = typeof path === "string" ? parsePath(path) : path;
+  let sets: DataSet[] = [ds];
+  for (const step of steps.slice(0, -1)) {
+    const next: DataSet[] = [];
+    for (const d of sets) {
+      const el = d.elements.find((e) => e.tag === step.tag);
+      if (!el?.items) throw new PathError(`${describe(step.tag)} is not a sequence present in the data set`);
+      if (step.index === "*") next.push(...el.items.map((it) => it.dataset));
+      else if (el.items[step.index!]) next.push(el.items[step.index!].dataset);
+      else throw new PathError(`${describe(step.tag)} has ${el.items.length} item(s), no item [${step.index}]`);
+    }
+    sets = next;
+  }
+  const last = steps[steps.length - 1];
+  return sets.flatMap((d) => {
+    const el = d.elements.find((e) => e.tag === last.tag);
+    if (last.index === undefined) return [{ dataset: d, tag: last.tag, element: el }];
+    if (!el?.items) throw new PathError(`${describe(last.tag)} is not a sequence present in the data set`);
+    const items = last.index === "*" ? el.items : [el.items[last.index]].filter(Boolean);
+    return items.map((it) => ({ dataset: it.dataset, tag: last.tag, element: el }));
+  });
+}
+
+function describe(tag: number): string {
+  const entry = lookupTag(tag);
+  return entry ? `${entry.keyword} ${formatTag(tag)}` : formatTag(tag);
+}
+
+/** Insert an element at its sorted position (or replace the element with the same tag). */
+export function insertElement(ds: DataSet, el: Element): void {
+  const i = ds.elements.findIndex((e) => e.tag >= el.tag);
+  if (i === -1) ds.elements.push(el);
+  else if (ds.elements[i].tag === el.tag) ds.elements[i] = el;
+  else ds.elements.splice(i, 0, el);
+  el.dirty = true;
+  ds.modified = true;
+}
+
+/** Replace an element's value (encoded for its VR and the data set); creates the element when missing. */
+export function setValue(ds: DataSet, tag: number, value: ElementValue, vr?: string): Element {
+  const existing = ds.elements.find((e) => e.tag === tag);
+  if (existing?.items) throw new PathError(`${describe(tag)} is a sequence; set the elements inside its items`);
+  const useVR = vr ?? (existing && existing.vr !== "UN" ? existing.vr : defaultVR(tag));
+  const encoded = encodeValue(useVR, value, ds);
+  if (existing) {
+    existing.vr = useVR;
+    existing.value = encoded;
+    existing.external = undefined;
+    existing.encapsulated = undefined;
+    existing.dirty = true;
+    return existing;
+  }
+  const el: Element = { tag, vr: useVR, length: encoded.length, value: encoded };
+  insertElement(ds, el);
+  return el;
+}
+
+function defaultVR(tag: number): string {
+  if (isPrivateCreator(tag)) return "LO";
+  if (isPrivateTag(tag)) throw new PathError(`give a VR for private element ${formatTag(tag)}`);
+  const vr = vrOf(tag);
+  if (!vr || vr === "UN") throw new PathError(`${formatTag(tag)} is not in the data dictionary; give a VR`);
+  return vr;
+}
+
+/** Make an element's value empty (zero length); a sequence loses its items. */
+export function emptyValue(el: Element): void {
+  el.value = new Uint8Array(0);
+  if (el.items) el.items = [];
+  el.external = undefined;
+  el.encapsulated = undefined;
+  el.dirty = true;
+}
+
+/** Remove an element from a data set; returns whether it was there. */
+export function deleteElement(ds: DataSet, tag: number): boolean {
+  const i = ds.elements.findIndex((e) => e.tag === tag);
+  if (i === -1) return false;
+  ds.elements.splice(i, 1);
+  ds.modified = true;
+  return true;
+}
+
+/** Set the value at a path (every data set it reaches); returns how many elements were set. */
+export function setPath(ds: DataSet, path: string, value: ElementValue, vr?: string): number {
+  const targets = resolvePath(ds, path);
+  for (const t of targets) setValue(t.dataset, t.tag, value, vr);
+  return targets.length;
+}
+
+/** Delete the element at a path (every data set it reaches); returns how many were removed. */
+export function deletePath(ds: DataSet, path: string): number {
+  return resolvePath(ds, path).filter((t) => deleteElement(t.dataset, t.tag)).length;
+}
+
+/** The private creator that owns a private element, from its block's (gggg,00xx) element. */
+export function privateCreatorOf(ds: DataSet, tag: number): string | undefined {
+  if (!isPrivateTag(tag)) return undefined;
+  const group = tag >>> 16;
+  const block = isPrivateCreator(tag) ? tag & 0xff : (tag >>> 8) & 0xff;
+  if (block < 0x10) return undefined;
+  const creator = ds.elements.find((e) => e.tag === ((group << 16) | block) >>> 0);
+  return creator ? (decodeStrings(creator, ds)[0] ?? "") : undefined;
+}
+
+/** What `walk` tells the visitor about where an element is. */
+export interface WalkContext {
+  readonly dataset: DataSet;
+  /** e.g. `RequestAttributesSequence[0].PatientName`, keywords where known. */
+  readonly path: string;
+  /** 0 at the top level, 1 inside the items of a top-level sequence, ... */
+  readonly depth: number;
+  /** For private elements, the creator string of their block ("" when the block has no creator). */
+  readonly privateCreator?: string;
+}
+
+/**
+ * Visit every element, depth first in file order, going into every item of every sequence.
+ * Return "skip" to not go into an element's items, or "remove" to delete it from its data set.
+ */
+export function walk(
+  ds: DataSet,
+  visit: (el: Element, ctx: WalkContext) => void | "skip" | "remove",
+  prefix = "",
+  depth = 0,
+): void {
+  for (let i = 0; i < ds.elements.length; i++) {
+    const el = ds.elements[i];
+    const name = lookupTag(el.tag)?.keyword ?? formatTag(el.tag);
+    const path = prefix ? `${prefix}.${name}` : name;
+    const privateCreator = isPrivateTag(el.tag) ? (privateCreatorOf(ds, el.tag) ?? "") : undefined;
+    const verdict = visit(el, { dataset: ds, path, depth, privateCreator });
+    if (verdict === "remove") {
+      ds.elements.splice(i--, 1);
+      ds.modified = true;
+      continue;
+    }
+    if (verdict === "skip" || !el.items) continue;
+    el.items.forEach((item, n) => walk(item.dataset, visit, `${path}[${n}]`, depth + 1));
+  }
+}

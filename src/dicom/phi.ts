@@ -1,0 +1,22 @@
+/**
+ * Which values may identify a person, so terminal output can mask them (unless --show-phi).
+ * The test is deliberately broad: anything the PS3.15 basic profile would not keep as it is,
+ * every person name, and every private value.
+ */
+import { ruleForTag } from "../deid/rules.ts";
+import { isPrivateCreator, isPrivateTag } from "./model.ts";
+
+/** Whether a value of this element may identify a person. */
+export function isSensitive(tag: number, vr: string): boolean {
+  if (vr === "PN") return true;
+  if (isPrivateTag(tag)) return !isPrivateCreator(tag);
+  const rule = ruleForTag(tag);
+  return rule !== undefined && rule.basic !== "K";
+}
+
+/** Mask a value, keeping only its shape: `Doe^John` becomes `D***^J***`. */
+export function maskValue(value: string, vr: string): string {
+  const mask = (s: string) => (s.length === 0 ? "" : s[0] + "***");
+  if (vr === "PN") return value.split("=").map((group) => group.split("^").map(mask).join("^")).join("=");
+  return mask(value);
+}

@@ -1,0 +1,87 @@
+/** Shared test helpers: where ../shared/corpus is, and running the external validators. */
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+/** The repository root. */
+export const ROOT = fromFileUrl(new URL("../", import.meta.url));
+
+/** ../shared/corpus from the repository root. */
+export const CORPUS = fromFileUrl(new URL("../../shared/corpus/", import.meta.url));
+
+const announced = new Set<string>();
+
+/** Print a line once per test module (for "skipped because ..." notes). */
+export function noteOnce(line: string): void {
+  if (announced.has(line)) return;
+  announced.add(line);
+  console.log(line);
+}
+
+/** Every regular file under ../shared/corpus (sorted), or [] with one printed line when it is absent. */
+export async function corpusFiles(): Promise<string[]> {
+  const files: string[] = [];
+  const walkDir = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}${e.name}`;
+      if (e.isDirectory) await walkDir(p + "/");
+      else if (e.isFile && e.name !== "MANIFEST.tsv") files.push(p);
+    }
+  };
+  try {
+    await walkDir(CORPUS);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    noteOnce("../shared/corpus not found: corpus checks skipped (the repo's own fixtures still run)");
+  }
+  return files.sort();
+}
+
+/** The output of a command. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a program; resolves with undefined when it is not installed. */
+export async function runTool(cmd: string, args: string[]): Promise<RunResult | undefined> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/** Whether a program is on PATH (checked once). */
+export async function hasTool(cmd: string, probeArgs: string[] = ["--version"]): Promise<boolean> {
+  const ok = (await runTool(cmd, probeArgs)) !== undefined;
+  if (!ok) noteOnce(`${cmd} not installed: checks that need it are skipped (.ci/run installs it)`);
+  return ok;
+}
+
+/** Run our CLI as a user would: `deno run -A cli.ts ...` from the repo root. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * The data set part of a `dcmdump` listing as (path, VR, value) lines, without lengths, file names
+ * or the meta header: what must match between an input and its rewrite.
+ */
+export function dcmdumpDataSet(listing: string): string[] {
+  const lines = listing.split("\n");
+  const start = lines.findIndex((l) => l.startsWith("# Dicom-Data-Set"));
+  return lines.slice(start < 0 ? 0 : start + 1)
+    .filter((l) => l.trim() !== "" && !l.startsWith("# Used TransferSyntax"))
+    .map((l) => l.replace(/\s+#\s*(\d+|u\/l),\s*(\d+|\?)\s+(\S+)\s*$/, " $3").replace(/#=\d+/, "").trimEnd());
+}
