@@ -30,7 +30,11 @@ function program(setExit: (code: number) => void): Command {
     .description("rewrite DICOM files into --out with edits; with no edits, a lossless round trip")
     .argument("<files...>", "DICOM files (never written to)")
     .requiredOption("--out <dir>", "folder for the rewritten files")
-    .option("--set <key=value>", "set a value; KEY is a keyword, (gggg,eeee) or a path like Seq[0].Key", collect)
+    .option(
+      "--set <key=value>",
+      "set a value; KEY is a keyword, (gggg,eeee) or a path like Seq[0].Key",
+      collect,
+    )
     .option("--delete <key>", "delete an element (same KEY forms as --set)", collect)
     .option("--overwrite", "replace files that already exist in --out")
     .action(async (files: string[], opts) => setExit(await modifyCommand(files, opts)));

@@ -27,8 +27,8 @@ export {
 } from "./src/dicom/model.ts";
 export { type TransferSyntax, transferSyntax } from "./src/dicom/transfer_syntax.ts";
 export {
-  DICTIONARY_EDITION,
   type DictEntry,
+  DICTIONARY_EDITION,
   formatTag,
   lookupKeyword,
   lookupTag,
@@ -45,7 +45,12 @@ export {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
 } from "./src/dicom/writer.ts";
-export { readDicomFile, type ReadFileOptions, writeDicomFile, type WriteFileOptions } from "./src/dicom/io.ts";
+export {
+  readDicomFile,
+  type ReadFileOptions,
+  writeDicomFile,
+  type WriteFileOptions,
+} from "./src/dicom/io.ts";
 export {
   charsetOf,
   decodeNumbers,
@@ -71,4 +76,10 @@ export {
   walk,
   type WalkContext,
 } from "./src/dicom/edit.ts";
-export { dumpText, type DumpOptions, type JsonAttribute, type JsonDataSet, toJsonDataSet } from "./src/dicom/dump.ts";
+export {
+  type DumpOptions,
+  dumpText,
+  type JsonAttribute,
+  type JsonDataSet,
+  toJsonDataSet,
+} from "./src/dicom/dump.ts";

@@ -143,7 +143,9 @@ function fail(file: keyof RulesInputs, where: string, why: string): never {
 function asArray(file: keyof RulesInputs, value: unknown): Record<string, unknown>[] {
   if (!Array.isArray(value)) fail(file, "", "not a JSON array");
   return value.map((item, i) => {
-    if (typeof item !== "object" || item === null || Array.isArray(item)) fail(file, `row ${i}`, "not an object");
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      fail(file, `row ${i}`, "not an object");
+    }
     return item as Record<string, unknown>;
   });
 }
@@ -203,7 +205,9 @@ export function buildRules(inputs: RulesInputs): RulesData {
     byColumn.set(column, { code, meaning });
   });
   if (!basicProfileCode) fail("cid7050", "", `no ${BASIC_PROFILE_CODE} (Basic Profile) code`);
-  if (pixelOptionCodes.length !== Object.keys(PIXEL_OPTIONS).length) fail("cid7050", "", "pixel Option code missing");
+  if (pixelOptionCodes.length !== Object.keys(PIXEL_OPTIONS).length) {
+    fail("cid7050", "", "pixel Option code missing");
+  }
   const options: OptionOut[] = OPTION_COLUMNS.map(({ name, column }) => {
     const cid7050 = byColumn.get(column);
     if (!cid7050) fail("cid7050", "", `no code for column ${column}`);
@@ -218,7 +222,9 @@ export function buildRules(inputs: RulesInputs): RulesData {
     const printed = str("tableE11", `row ${i}`, row, "tag");
     const where = `row ${i} ${printed}`;
     const isPrivate = printed === PRIVATE_ROW_PRINTED;
-    if (!isPrivate && !WILDCARD_TAGS.has(printed) && !TAG_RE.test(printed)) fail("tableE11", where, "bad tag");
+    if (!isPrivate && !WILDCARD_TAGS.has(printed) && !TAG_RE.test(printed)) {
+      fail("tableE11", where, "bad tag");
+    }
     const tag = isPrivate ? PRIVATE_ROW_TAG : printed;
     if (seenTags.has(tag)) fail("tableE11", where, "duplicate tag");
     seenTags.add(tag);

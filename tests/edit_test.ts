@@ -13,7 +13,8 @@ import { decodeNumbers, decodeStrings, encodeValue } from "../src/dicom/values.t
 import { DicomWriteError } from "../src/dicom/errors.ts";
 import { dcmdumpDataSet, hasTool, runTool } from "./helpers.ts";
 
-const NESTED = "RequestAttributesSequence[0].RequestAttributesSequence[0].RequestAttributesSequence[0].PatientName";
+const NESTED =
+  "RequestAttributesSequence[0].RequestAttributesSequence[0].RequestAttributesSequence[0].PatientName";
 const TRANSFER_SYNTAXES: TS[] = ["explicit-le", "implicit-le", "explicit-be", "deflated"];
 
 function concat(chunks: (Uint8Array | { offset: number })[]): Uint8Array {
@@ -120,14 +121,21 @@ Deno.test("edit: numbers in big endian, delete, insert and group length recomput
 });
 
 Deno.test("edit: a new element lands at its sorted place; paths report what is wrong", () => {
-  const file = parseDicom(buildDicom(nestedPatientNameDataset({ depth: 2, undefinedLength: true })), { file: "x" })
-    .file;
+  const file =
+    parseDicom(buildDicom(nestedPatientNameDataset({ depth: 2, undefinedLength: true })), { file: "x" })
+      .file;
   insertElement(file.dataset, { tag: tag(0x0010, 0x0021), vr: "LO", length: 0, value: new Uint8Array(0) });
   const tags = file.dataset.elements.map((e) => e.tag);
   assert.deepEqual(tags, [...tags].sort((a, b) => a - b));
-  assert.throws(() => parsePath("PatientNmae"), (e: Error) => e instanceof PathError && /PatientName/.test(e.message));
+  assert.throws(
+    () => parsePath("PatientNmae"),
+    (e: Error) => e instanceof PathError && /PatientName/.test(e.message),
+  );
   assert.throws(() => parsePath("RequestAttributesSequence.PatientName"), /needs an item index/);
-  assert.throws(() => setPath(file.dataset, "RequestAttributesSequence[5].PatientName", "x"), /no item \[5\]/);
+  assert.throws(
+    () => setPath(file.dataset, "RequestAttributesSequence[5].PatientName", "x"),
+    /no item \[5\]/,
+  );
   // [*] reaches every item.
   assert.equal(setPath(file.dataset, "RequestAttributesSequence[*].PatientName", "All^Items"), 1);
 });

@@ -85,7 +85,9 @@ Deno.test("round trip: corpus files rewritten with no edits keep every data set 
   } finally {
     await Deno.remove(out, { recursive: true });
   }
-  console.log(`round trip: compared ${compared} files byte for byte; dcmdump could not read ${notRead.length}:`);
+  console.log(
+    `round trip: compared ${compared} files byte for byte; dcmdump could not read ${notRead.length}:`,
+  );
   for (const n of notRead) console.log(`  - ${n}`);
   console.log(`  DICOMDIRs recognised and not rewritten by design: ${dicomDirs.join(", ") || "none"}`);
   if (weRefused.length) noteOnce(`round trip: we refused ${weRefused.length}: ${weRefused.join("; ")}`);

@@ -81,7 +81,9 @@ export async function modifyCommand(files: string[], opts: ModifyCommandOptions)
   const names = new Map<string, string>();
   for (const f of files) {
     const prior = names.get(basename(f));
-    if (prior) throw new UsageError(`${prior} and ${f} would both be written as ${join(outDir, basename(f))}`);
+    if (prior) {
+      throw new UsageError(`${prior} and ${f} would both be written as ${join(outDir, basename(f))}`);
+    }
     names.set(basename(f), f);
   }
   await Deno.mkdir(outDir, { recursive: true });

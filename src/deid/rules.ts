@@ -33,18 +33,20 @@ export type OptionName =
   | "clean-graphics";
 
 /** Every {@link OptionName}, in Table E.1-1's column order (also the order of CLI help and reports). */
-export const OPTION_NAMES: readonly OptionName[] = Object.freeze([
-  "retain-safe-private",
-  "retain-uids",
-  "retain-device-identity",
-  "retain-institution-identity",
-  "retain-patient-characteristics",
-  "retain-longitudinal-full-dates",
-  "retain-longitudinal-modified-dates",
-  "clean-descriptors",
-  "clean-structured-content",
-  "clean-graphics",
-] as const);
+export const OPTION_NAMES: readonly OptionName[] = Object.freeze(
+  [
+    "retain-safe-private",
+    "retain-uids",
+    "retain-device-identity",
+    "retain-institution-identity",
+    "retain-patient-characteristics",
+    "retain-longitudinal-full-dates",
+    "retain-longitudinal-modified-dates",
+    "clean-descriptors",
+    "clean-structured-content",
+    "clean-graphics",
+  ] as const,
+);
 
 /** One row of Table E.1-1. */
 export interface AttributeRule {
@@ -109,7 +111,11 @@ interface RulesFile {
     readonly cid7050: { readonly code: string; readonly meaning: string };
   }[];
   readonly basicProfileCode: { readonly code: string; readonly meaning: string };
-  readonly pixelOptionCodes: readonly { readonly name: string; readonly code: string; readonly meaning: string }[];
+  readonly pixelOptionCodes: readonly {
+    readonly name: string;
+    readonly code: string;
+    readonly meaning: string;
+  }[];
   readonly actionCodes: readonly { readonly code: string; readonly description: string }[];
   readonly attributes: readonly {
     readonly tag: string;
@@ -153,12 +159,24 @@ function asAction(code: string, where: string): ActionCode {
 
 /**
  * How much each action retains, most first. Used only to pick between Options in use that both
- * have a cell for a row (see {@link effectiveAction}). A compound code ranks just after its first
- * (default) action's simple form would suggest: "Z/D" keeps at least what "Z" keeps, and every
- * "X/..." keeps at least what "X" keeps. Only K and C occur in Option columns of the 2026d table,
+ * have a cell for a row (see {@link effectiveAction}). A compound code ranks just above the simple
+ * code it starts with, because it only ever keeps more: "Z/D" keeps at least what "Z" keeps, and
+ * every "X/..." at least what "X" keeps. Only K and C occur in Option columns of the 2026d table,
  * so the order among compound codes is a defensive choice, not one the data currently exercises.
  */
-const RETENTION_ORDER: readonly ActionCode[] = ["K", "C", "U", "D", "Z/D", "Z", "X/Z/U*", "X/Z/D", "X/D", "X/Z", "X"];
+const RETENTION_ORDER: readonly ActionCode[] = [
+  "K",
+  "C",
+  "U",
+  "D",
+  "Z/D",
+  "Z",
+  "X/Z/U*",
+  "X/Z/D",
+  "X/D",
+  "X/Z",
+  "X",
+];
 const RETENTION_RANK: ReadonlyMap<ActionCode, number> = new Map(RETENTION_ORDER.map((c, i) => [c, i]));
 
 const COLUMN_TO_OPTION = new Map<string, OptionName>();
@@ -225,7 +243,8 @@ const CURVE_DATA = wildcard("(50xx,xxxx)");
 const PRIVATE = wildcard("private");
 
 /** Creator, group and low byte joined with a separator that cannot occur in an LO value. */
-const safeKey = (creator: string, group: number, element: number) => `${creator}\u0000${group}\u0000${element}`;
+const safeKey = (creator: string, group: number, element: number) =>
+  `${creator}\u0000${group}\u0000${element}`;
 const SAFE_PRIVATE = new Map<string, SafePrivateRule>();
 const ALL_SAFE_PRIVATE: readonly SafePrivateRule[] = Object.freeze(DATA.safePrivate.map((s) => {
   const rule = Object.freeze({ ...s });
@@ -233,9 +252,12 @@ const ALL_SAFE_PRIVATE: readonly SafePrivateRule[] = Object.freeze(DATA.safePriv
   return rule;
 }));
 
-const ACTION_DESCRIPTIONS: readonly { readonly code: ActionCode; readonly description: string }[] = Object.freeze(
-  DATA.actionCodes.map((a) => Object.freeze({ code: asAction(a.code, "actionCodes"), description: a.description })),
-);
+const ACTION_DESCRIPTIONS: readonly { readonly code: ActionCode; readonly description: string }[] = Object
+  .freeze(
+    DATA.actionCodes.map((a) =>
+      Object.freeze({ code: asAction(a.code, "actionCodes"), description: a.description })
+    ),
+  );
 
 const ADDED_ATTRIBUTES: readonly AddedAttribute[] = Object.freeze(
   DATA.addedAttributes.map((a) => Object.freeze({ ...a })),
@@ -281,15 +303,17 @@ export function privateRule(): AttributeRule {
  * The action for a row when the given Options are in use.
  *
  * PS3.15 E.1.1: "A requirement for an Option, when implemented, overrides any requirement for the
- * underlying Profile", so any Option cell replaces `basic`. The standard gives no rule for two
- * Options in use that both have a cell for the row, so we choose the most retaining action,
- * ranked K > C > U > D > Z/D > Z > X/Z/U* > X/Z/D > X/D > X/Z > X: each Option was asked for in
- * order to keep something, and the more retaining cell is the only way to honour both.
+ * underlying Profile", so any Option cell in use replaces `basic`. E.1.1 says nothing about two
+ * Options in use that both have a cell for the row (and ../shared/standard has no E.1.1 text), so
+ * we choose the most retaining cell, ranked K > C > U > D > Z/D > Z > X/Z/U* > X/Z/D > X/D > X/Z > X:
+ * an Option that retains something is asked for because that data is needed, and a conformant
+ * de-identifier must retain "each Attribute specified to be retained" (E.1.1 step 3).
  *
- * In the 2026d table this matters for two cases, both K over C: Retain Longitudinal Full Dates (K)
- * with Modified Dates (C) on all 169 date/time rows (the two Options are alternatives, so callers
- * should not offer both), and Retain Device Identity (K) with Modified Dates (C) on 10 device
- * calibration/manufacture date and time rows, which are then kept unshifted.
+ * In the 2026d table this only ever picks K over C, in two cases: Retain Longitudinal Full Dates (K)
+ * with Modified Dates (C), on all 169 rows that have either (the two Options are alternatives, so
+ * a caller should refuse both at once); and Retain Device Identity (K) with Modified Dates (C), on
+ * 11 device dates and times (installation, calibration, manufacture, beam hold transition),
+ * which are then kept unshifted.
  */
 export function effectiveAction(rule: AttributeRule, options: readonly OptionName[]): ActionCode {
   let best: ActionCode | undefined;
@@ -311,7 +335,11 @@ export function effectiveAction(rule: AttributeRule, options: readonly OptionNam
  * (case-sensitive, as PS3.5 §7.8.1 compares creators) after trimming outer spaces and trailing NUL
  * padding, which writers add to reach even length. Out-of-range numbers give `undefined`.
  */
-export function isSafePrivate(group: number, elementLowByte: number, creator: string): SafePrivateRule | undefined {
+export function isSafePrivate(
+  group: number,
+  elementLowByte: number,
+  creator: string,
+): SafePrivateRule | undefined {
   if (!Number.isInteger(elementLowByte) || elementLowByte < 0 || elementLowByte > 0xff) return undefined;
   return SAFE_PRIVATE.get(safeKey(creator.replace(/\0+$/, "").trim(), group, elementLowByte));
 }

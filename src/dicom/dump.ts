@@ -2,6 +2,7 @@
  * Human-readable listing of a data set (like dcmdump) and the DICOM JSON model (PS3.18 F.2).
  * Values that may identify a person are masked unless the caller asks to show them.
  */
+import { Buffer } from "node:buffer";
 import { formatTag, lookupTag } from "./dictionary.ts";
 import { privateCreatorOf } from "./edit.ts";
 import { type DataSet, type DicomFile, type Element, isPrivateTag, UNDEFINED_LENGTH } from "./model.ts";
@@ -18,7 +19,9 @@ export interface DumpOptions {
 }
 
 function renderValue(el: Element, ds: DataSet, opts: DumpOptions): string {
-  if (el.external) return `(${el.external.length < 0 ? "not read" : el.external.length + " bytes"} left in the file)`;
+  if (el.external) {
+    return `(${el.external.length < 0 ? "not read" : el.external.length + " bytes"} left in the file)`;
+  }
   if (el.encapsulated) return `(encapsulated, ${el.span ? el.span.end - el.span.valueStart : 0} bytes)`;
   const value = decodeValue(el, ds);
   if (value === undefined) return "";
@@ -50,7 +53,9 @@ function dumpDataSet(ds: DataSet, opts: DumpOptions, indent: string, lines: stri
   for (const el of ds.elements) {
     const len = el.length === UNDEFINED_LENGTH ? "u/l" : String(el.value?.length ?? el.length);
     if (el.items) {
-      lines.push(`${indent}${formatTag(el.tag)} ${el.vr} ${len} (${el.items.length} items) ${nameOf(el, ds)}`);
+      lines.push(
+        `${indent}${formatTag(el.tag)} ${el.vr} ${len} (${el.items.length} items) ${nameOf(el, ds)}`,
+      );
       el.items.forEach((item, i) => {
         const il = item.length === UNDEFINED_LENGTH ? "u/l" : String(item.length);
         lines.push(`${indent}  > item ${i + 1} (${il})`);
@@ -58,7 +63,9 @@ function dumpDataSet(ds: DataSet, opts: DumpOptions, indent: string, lines: stri
       });
       continue;
     }
-    lines.push(`${indent}${formatTag(el.tag)} ${el.vr} ${len} ${renderValue(el, ds, opts)} ${nameOf(el, ds)}`);
+    lines.push(
+      `${indent}${formatTag(el.tag)} ${el.vr} ${len} ${renderValue(el, ds, opts)} ${nameOf(el, ds)}`,
+    );
   }
 }
 
@@ -110,7 +117,9 @@ function jsonValue(el: Element, ds: DataSet, opts: DumpOptions): JsonAttribute {
       attr.Value = shown.map((p) => {
         const [Alphabetic, Ideographic, Phonetic] = p.split("=");
         return Object.fromEntries(
-          Object.entries({ Alphabetic, Ideographic, Phonetic }).filter(([, v]) => v !== undefined && v !== ""),
+          Object.entries({ Alphabetic, Ideographic, Phonetic }).filter(([, v]) =>
+            v !== undefined && v !== ""
+          ),
         );
       });
     } else if (NUMERIC_STRING.has(el.vr) && !sensitive) {
@@ -122,7 +131,11 @@ function jsonValue(el: Element, ds: DataSet, opts: DumpOptions): JsonAttribute {
   }
   const value = decodeValue(el, ds);
   if (value instanceof Uint8Array) {
-    if (value.length) attr.InlineBinary = sensitive ? "" : btoa(String.fromCharCode(...chunked(value)));
+    if (value.length) {
+      attr.InlineBinary = sensitive
+        ? ""
+        : Buffer.from(value.buffer, value.byteOffset, value.length).toString("base64");
+    }
     return attr;
   }
   if (!value || value.length === 0) return attr;
@@ -134,18 +147,6 @@ function jsonValue(el: Element, ds: DataSet, opts: DumpOptions): JsonAttribute {
     );
   }
   return attr;
-}
-
-/** Spread-friendly bytes: `String.fromCharCode(...)` needs an array, and big arrays overflow the stack. */
-function chunked(bytes: Uint8Array): number[] {
-  if (bytes.length > 1 << 16) {
-    let s = "";
-    for (let i = 0; i < bytes.length; i += 1 << 15) {
-      s += String.fromCharCode(...bytes.subarray(i, i + (1 << 15)));
-    }
-    return Array.from(s, (c) => c.charCodeAt(0));
-  }
-  return Array.from(bytes);
 }
 
 /** The DICOM JSON model of a data set (the file meta group is not part of it). */

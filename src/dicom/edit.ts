@@ -32,7 +32,8 @@ export function parseKey(key: string): number {
   if (t !== undefined) return t;
   const hints = suggestKeywords(key, 3);
   throw new PathError(
-    `"${key}" is not a DICOM keyword or tag` + (hints.length ? ` (did you mean ${hints.map((h) => `"${h}"`).join(", ")}?)` : ""),
+    `"${key}" is not a DICOM keyword or tag` +
+      (hints.length ? ` (did you mean ${hints.map((h) => `"${h}"`).join(", ")}?)` : ""),
   );
 }
 
@@ -69,7 +70,9 @@ export function resolvePath(ds: DataSet, path: string | PathStep[]): Target[] {
       if (!el?.items) throw new PathError(`${describe(step.tag)} is not a sequence present in the data set`);
       if (step.index === "*") next.push(...el.items.map((it) => it.dataset));
       else if (el.items[step.index!]) next.push(el.items[step.index!].dataset);
-      else throw new PathError(`${describe(step.tag)} has ${el.items.length} item(s), no item [${step.index}]`);
+      else {throw new PathError(
+          `${describe(step.tag)} has ${el.items.length} item(s), no item [${step.index}]`,
+        );}
     }
     sets = next;
   }
@@ -101,7 +104,9 @@ export function insertElement(ds: DataSet, el: Element): void {
 /** Replace an element's value (encoded for its VR and the data set); creates the element when missing. */
 export function setValue(ds: DataSet, tag: number, value: ElementValue, vr?: string): Element {
   const existing = ds.elements.find((e) => e.tag === tag);
-  if (existing?.items) throw new PathError(`${describe(tag)} is a sequence; set the elements inside its items`);
+  if (existing?.items) {
+    throw new PathError(`${describe(tag)} is a sequence; set the elements inside its items`);
+  }
   const useVR = vr ?? (existing && existing.vr !== "UN" ? existing.vr : defaultVR(tag));
   const encoded = encodeValue(useVR, value, ds);
   if (existing) {
