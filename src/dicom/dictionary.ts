@@ -8,6 +8,7 @@
  * @module
  */
 
+import { editDistance } from "../util/suggest.ts";
 import data from "./dictionary_data.json" with { type: "json" };
 
 /** One PS3.6 data dictionary entry. */
@@ -176,33 +177,6 @@ export function tagForKeyword(keyword: string): number | undefined {
 }
 
 /**
- * Optimal-string-alignment distance (Damerau-Levenshtein with adjacent transpositions), or
- * `limit + 1` as soon as the distance must exceed `limit`, which skips most of the table cheaply.
- */
-function osaDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  const n = b.length;
-  let prev2 = new Int32Array(n + 1);
-  let prev = new Int32Array(n + 1);
-  let cur = new Int32Array(n + 1);
-  for (let j = 0; j <= n; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    let rowMin = i;
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
-      cur[j] = d;
-      if (d < rowMin) rowMin = d;
-    }
-    if (rowMin > limit) return limit + 1;
-    [prev2, prev, cur] = [prev, cur, prev2];
-  }
-  return prev[n];
-}
-
-/**
  * "Did you mean" candidates for an unknown keyword, best first.
  *
  * A case-insensitive exact match is returned alone, since the user clearly meant it. Otherwise
@@ -221,7 +195,7 @@ export function suggestKeywords(input: string, max = 5): string[] {
   const found: { keyword: string; prefix: boolean; distance: number }[] = [];
   keywordsLower.forEach((kw, i) => {
     const prefix = needle.length >= 3 && kw.startsWith(needle);
-    const distance = osaDistance(needle, kw, limit);
+    const distance = editDistance(needle, kw, limit);
     // `distance < needle.length` drops matches that keep nothing of a short input ("ab" -> "MAC").
     if (prefix || (distance <= limit && distance < needle.length)) {
       found.push({ keyword: keywords[i], prefix, distance });

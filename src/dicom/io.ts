@@ -60,7 +60,8 @@ async function readOpen(f: Deno.FsFile, path: string, opts: ReadFileOptions): Pr
     return parseDicom(await readAt(f, 0, size), { file: path }).file;
   }
   // Grow the window until the header (everything before Pixel Data) fits.
-  let window = Math.min(size, opts.initialWindow ?? DEFAULT_WINDOW);
+  // Below 4 KiB a window may not even hold the preamble and meta group, whose cut is hard to tell.
+  let window = Math.min(size, Math.max(4096, opts.initialWindow ?? DEFAULT_WINDOW));
   while (true) {
     const bytes = await readAt(f, 0, window);
     try {

@@ -39,6 +39,9 @@ import { hasLongLength, KNOWN_VRS } from "./vr.ts";
 /** Sequences nested deeper than this are refused: real data stays below 20. */
 export const MAX_SEQUENCE_DEPTH = 64;
 
+/** A deflated data set may inflate to at most this many bytes (a zip bomb stops here). */
+export const MAX_INFLATED = 1024 * 1024 * 1024;
+
 /** Options for `parseDicom`. */
 export interface ParseOptions {
   /** The file name used in error messages. */
@@ -355,6 +358,14 @@ function guessRawEncoding(src: Uint8Array): { ts: string; encoding: Encoding } |
   return undefined;
 }
 
+/** Where the meta group ends according to its group length (0002,0000), when it has one. */
+function metaGroupEnd(meta: DataSet): number | undefined {
+  const gl = meta.elements.find((e) => e.tag === 0x00020000);
+  if (!gl?.span || gl.span.end - gl.span.valueStart !== 4) return undefined;
+  const view = new DataView(gl.span.src.buffer, gl.span.src.byteOffset);
+  return gl.span.end + view.getUint32(gl.span.valueStart, true);
+}
+
 function metaString(meta: DataSet, tag: number): string | undefined {
   const el = meta.elements.find((e) => e.tag === tag);
   if (!el?.span) return undefined;
@@ -378,6 +389,7 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
   if (hasMagic(128)) {
     preamble = bytes.subarray(0, 128);
     pos = 132;
+    need(ctx, pos, 8, bytes.length, "file meta group after DICM");
   } else if (hasMagic(0)) {
     pos = 4;
     warnings.push("no preamble before DICM");
@@ -395,7 +407,12 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
       warnings.push("no file meta group length (0002,0000)");
     }
     const uid = metaString(meta, 0x00020010);
-    if (!uid) fail(ctx, "bad-structure", pos, "file meta has no Transfer Syntax UID (0002,0010)");
+    if (!uid) {
+      // A meta group that stops at the end of the bytes, or short of its declared length, was cut.
+      const declared = metaGroupEnd(meta);
+      const cut = pos >= bytes.length || (declared !== undefined && declared > bytes.length);
+      fail(ctx, cut ? "truncated" : "bad-structure", pos, "file meta has no Transfer Syntax UID (0002,0010)");
+    }
     ts = transferSyntax(uid);
   } else {
     if (preamble) fail(ctx, "bad-structure", pos, "DICM is not followed by a file meta group (0002,xxxx)");
@@ -434,8 +451,11 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
     file.deflatedBytes = bytes.subarray(pos);
     let inflated: Uint8Array;
     try {
-      inflated = new Uint8Array(inflateRawSync(file.deflatedBytes));
+      inflated = new Uint8Array(inflateRawSync(file.deflatedBytes, { maxOutputLength: MAX_INFLATED }));
     } catch (e) {
+      if (e instanceof RangeError) {
+        fail(ctx, "unsupported", pos, `deflated data set inflates to more than ${MAX_INFLATED} bytes`);
+      }
       fail(ctx, "bad-structure", pos, `deflated data set does not inflate: ${(e as Error).message}`);
     }
     const ictx = makeCtx(inflated, opts.file, 0, " (offset in the inflated data set)");

@@ -57,7 +57,7 @@ const NATIVE: Record<string, Omit<TransferSyntax, "uid">> = {
  * Explicit VR Little Endian with encapsulated Pixel Data, so a new compression still parses.
  */
 export function transferSyntax(uid: string): TransferSyntax {
-  const native = NATIVE[uid];
+  const native = Object.hasOwn(NATIVE, uid) ? NATIVE[uid] : undefined; // not "constructor" & co.
   if (native) return { uid, ...native };
   return {
     uid,

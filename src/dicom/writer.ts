@@ -129,6 +129,7 @@ function writeDataSet(ds: DataSet, w: ChunkList): boolean {
     const g = el.tag >>> 16;
     if (group && g !== group.group) closeGroup();
     if ((el.tag & 0xffff) === 0 && !el.items) {
+      closeGroup(); // a second group length for the same group (broken input) closes the first
       group = { el, hole: w.reserve(), group: g, from: w.length, modified: ds.modified ?? false };
       continue;
     }
@@ -147,8 +148,9 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function delimiter(tag: number, enc: Encoding): Uint8Array {
-  return encodeTagAndLength(tag, null, 0, enc);
+/** A delimiter: the input's own bytes when there were some (their length field may be nonzero). */
+function delimiter(tag: number, enc: Encoding, span?: { src: Uint8Array; end: number }): Uint8Array {
+  return span ? span.src.subarray(span.end - 8, span.end) : encodeTagAndLength(tag, null, 0, enc);
 }
 
 function writeElement(el: Element, enc: Encoding, w: ChunkList): boolean {
@@ -176,7 +178,7 @@ function writeSequence(el: Element, enc: Encoding, w: ChunkList): boolean {
   let modified = el.dirty ?? false;
   for (const item of el.items!) modified = writeItem(item, itemsEnc, w) || modified;
   const undefinedLength = el.length === UNDEFINED_LENGTH;
-  if (undefinedLength) w.bytes(delimiter(SEQUENCE_DELIMITATION, itemsEnc));
+  if (undefinedLength) w.bytes(delimiter(SEQUENCE_DELIMITATION, itemsEnc, el.span));
   if (!modified && el.span) {
     w.fill(hole, el.span.src.subarray(el.span.start, el.span.valueStart));
     return false;
@@ -192,7 +194,7 @@ function writeItem(item: Item, enc: Encoding, w: ChunkList): boolean {
   const from = w.length;
   const modified = writeDataSet(item.dataset, w);
   const undefinedLength = item.length === UNDEFINED_LENGTH;
-  if (undefinedLength) w.bytes(delimiter(ITEM_DELIMITATION, enc));
+  if (undefinedLength) w.bytes(delimiter(ITEM_DELIMITATION, enc, item.span));
   if (!modified && item.span) {
     w.fill(hole, item.span.src.subarray(item.span.start, item.span.valueStart));
     return false;
