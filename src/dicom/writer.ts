@@ -69,11 +69,33 @@ class ChunkList {
     this.length += b.length;
   }
 
+  /** Fill a hole with bytes of a source buffer, so it can merge with the copies around it. */
+  fillCopy(index: number, src: Uint8Array, start: number, end: number): void {
+    this.parts[index] = { src, start, end };
+    this.length += end - start;
+  }
+
+  /** The output, with adjacent copies of one buffer merged: an unchanged region is one chunk. */
   chunks(): Chunk[] {
-    return this.parts.map((p) => {
+    const out: Chunk[] = [];
+    let run: { src: Uint8Array; start: number; end: number } | undefined;
+    for (const p of this.parts) {
       if (p === null) throw new Error("internal: unfilled header");
-      return "src" in p ? p.src.subarray(p.start, p.end) : p;
-    });
+      if ("src" in p) {
+        if (run && run.src === p.src && run.end === p.start) {
+          run.end = p.end;
+          continue;
+        }
+        if (run) out.push(run.src.subarray(run.start, run.end));
+        run = { ...p };
+        continue;
+      }
+      if (run) out.push(run.src.subarray(run.start, run.end));
+      run = undefined;
+      out.push(p);
+    }
+    if (run) out.push(run.src.subarray(run.start, run.end));
+    return out;
   }
 }
 
@@ -121,7 +143,7 @@ function writeDataSet(ds: DataSet, w: ChunkList): boolean {
       w.fill(hole, concat(encodeHeader(el.tag, "UL", 4, ds.encoding), value));
       modified = true;
     } else {
-      w.fill(hole, el.span.src.slice(el.span.start, el.span.end));
+      w.fillCopy(hole, el.span.src, el.span.start, el.span.end);
     }
     group = undefined;
   };
@@ -149,8 +171,14 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** A delimiter: the input's own bytes when there were some (their length field may be nonzero). */
-function delimiter(tag: number, enc: Encoding, span?: { src: Uint8Array; end: number }): Uint8Array {
-  return span ? span.src.subarray(span.end - 8, span.end) : encodeTagAndLength(tag, null, 0, enc);
+function writeDelimiter(
+  w: ChunkList,
+  tag: number,
+  enc: Encoding,
+  span?: { src: Uint8Array; end: number },
+): void {
+  if (span) w.copy(span.src, span.end - 8, span.end);
+  else w.bytes(encodeTagAndLength(tag, null, 0, enc));
 }
 
 function writeElement(el: Element, enc: Encoding, w: ChunkList): boolean {
@@ -178,9 +206,9 @@ function writeSequence(el: Element, enc: Encoding, w: ChunkList): boolean {
   let modified = el.dirty ?? false;
   for (const item of el.items!) modified = writeItem(item, itemsEnc, w) || modified;
   const undefinedLength = el.length === UNDEFINED_LENGTH;
-  if (undefinedLength) w.bytes(delimiter(SEQUENCE_DELIMITATION, itemsEnc, el.span));
+  if (undefinedLength) writeDelimiter(w, SEQUENCE_DELIMITATION, itemsEnc, el.span);
   if (!modified && el.span) {
-    w.fill(hole, el.span.src.subarray(el.span.start, el.span.valueStart));
+    w.fillCopy(hole, el.span.src, el.span.start, el.span.valueStart);
     return false;
   }
   // Items of a UN value keep the UN VR; a sequence the engine created is SQ.
@@ -194,9 +222,9 @@ function writeItem(item: Item, enc: Encoding, w: ChunkList): boolean {
   const from = w.length;
   const modified = writeDataSet(item.dataset, w);
   const undefinedLength = item.length === UNDEFINED_LENGTH;
-  if (undefinedLength) w.bytes(delimiter(ITEM_DELIMITATION, enc, item.span));
+  if (undefinedLength) writeDelimiter(w, ITEM_DELIMITATION, enc, item.span);
   if (!modified && item.span) {
-    w.fill(hole, item.span.src.subarray(item.span.start, item.span.valueStart));
+    w.fillCopy(hole, item.span.src, item.span.start, item.span.valueStart);
     return false;
   }
   w.fill(hole, encodeTagAndLength(ITEM, null, undefinedLength ? UNDEFINED_LENGTH : w.length - from, enc));
@@ -293,7 +321,8 @@ export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk
   preamble.set([0x44, 0x49, 0x43, 0x4d], 128); // "DICM"
   const meta = encodeDataSet(buildMeta(file));
   const data = encodeDataSet(file.dataset);
-  const out: Chunk[] = [preamble, ...meta.chunks];
+  const out: Chunk[] = [preamble];
+  for (const c of meta.chunks) out.push(c);
   if (file.transferSyntax.deflated) {
     if (!data.modified && file.deflatedBytes) {
       out.push(file.deflatedBytes);
@@ -312,7 +341,7 @@ export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk
       if (deflated.length % 2 === 1) out.push(new Uint8Array(1)); // keep the file even-length
     }
   } else {
-    out.push(...data.chunks);
+    for (const c of data.chunks) out.push(c); // a spread of 100,000+ chunks would overflow the stack
   }
   return out;
 }
