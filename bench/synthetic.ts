@@ -303,7 +303,7 @@ const SMALL_TS: TS[] = ["explicit-le", "implicit-le", "explicit-be", "deflated"]
  */
 export async function ensureSmallFiles(count = 500): Promise<SmallFileSet> {
   const dir = join(CACHE_DIR, `small-v${GENERATOR_VERSION}-${count}`);
-  const marker = join(dir, ".complete");
+  const marker = `${dir}.complete`; // beside the folder, so the scan does not count it
   const junk = Math.floor(count / 25);
   const result = { dir, files: count, dicom: count - junk, junk };
   try {
@@ -319,7 +319,7 @@ export async function ensureSmallFiles(count = 500): Promise<SmallFileSet> {
     const name = join(dir, `f${String(i).padStart(4, "0")}.dcm`);
     if (i % 25 === 24) {
       // Junk: plain text, or a DICOM file cut inside its header.
-      const bytes = (i / 25) % 2 === 0
+      const bytes = Math.floor(i / 25) % 2 === 0
         ? enc.encode(`not a DICOM file, number ${i}\n`.repeat(20))
         : buildDicom(sampleDataset()).subarray(0, 300);
       await Deno.writeFile(name, bytes);
