@@ -11,7 +11,7 @@ import { deletePath, insertElement, parsePath, PathError, setPath, walk } from "
 import { readDicomFile, writeDicomFile } from "../src/dicom/io.ts";
 import { decodeNumbers, decodeStrings, encodeValue } from "../src/dicom/values.ts";
 import { DicomWriteError } from "../src/dicom/errors.ts";
-import { dcmdumpDataSet, hasTool, runTool } from "./helpers.ts";
+import { CORPUS, corpusFiles, dcmdumpDataSet, hasTool, runTool } from "./helpers.ts";
 
 const NESTED =
   "RequestAttributesSequence[0].RequestAttributesSequence[0].RequestAttributesSequence[0].PatientName";
@@ -163,4 +163,16 @@ Deno.test("edit: writing a file streams bulk data and never overwrites its input
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("values: text is decoded with the character set in force, redefined inside an item", async () => {
+  const path = `${CORPUS}chrSQEncoding.dcm`;
+  if ((await corpusFiles()).length === 0) return;
+  const file = await readDicomFile(path);
+  const top = file.dataset.elements.find((e) => e.tag === 0x00321032)!;
+  assert.deepEqual(decodeStrings(top, file.dataset), ["Doctor^Who^^MD"]);
+  const item = file.dataset.elements.find((e) => e.tag === 0x00321064)!.items![0].dataset;
+  const name = item.elements.find((e) => e.tag === 0x00100010)!;
+  // ISO 2022 IR 13 (JIS X 0201 katakana) and IR 87 (JIS X 0208 kanji) inside the item, UTF-8 outside.
+  assert.deepEqual(decodeStrings(name, item), ["ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう"]);
 });

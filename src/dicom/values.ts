@@ -40,6 +40,13 @@ export function decodeText(bytes: Uint8Array, vr: string, charset: string): stri
   try {
     return convertBytes(charset, bytes, { vr });
   } catch {
+    // Writers often switch back to ASCII with ESC ( B without declaring ISO 2022 IR 6; dcmtk and
+    // pydicom accept it, so do we.
+    if (charset.includes("ISO 2022") && !/ISO 2022 IR 6\b/.test(charset)) {
+      try {
+        return convertBytes(`${charset}\\ISO 2022 IR 6`, bytes, { vr });
+      } catch { /* fall through */ }
+    }
     return latin1.decode(bytes); // an unknown character set: show the bytes rather than fail
   }
 }
