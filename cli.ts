@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
+import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
+import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
 import { DicomError } from "./src/dicom/errors.ts";
 import { VERSION } from "./src/version.ts";
@@ -39,6 +41,19 @@ function program(setExit: (code: number) => void): Command {
     .option("--overwrite", "replace files that already exist in --out")
     .action(async (files: string[], opts) => setExit(await modifyCommand(files, opts)));
 
+  cli.command("init")
+    .description("write a commented starter protocol")
+    .argument("[file]", "where to write it", "study.yaml")
+    .option("--preset <name>", "research | sort-only | dcm2dir", "research")
+    .action(async (file: string, opts) => setExit(await initCommand(file, opts.preset)));
+
+  cli.command("validate")
+    .description("check a protocol and print what it resolves to (paths, options, rules)")
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .action(async (file: string, opts) => setExit(await validateCommand(file, opts)));
+
   return cli;
 }
 
@@ -51,6 +66,10 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and version are successes; anything else commander rejects is a usage error.
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof ProtocolError) {
+      console.error(e.message);
+      return EXIT.usage;
     }
     if (e instanceof UsageError || (e instanceof DicomError && e.name === "PathError")) {
       console.error(`dcmtidy: ${e.message}`);

@@ -83,3 +83,16 @@ export {
   type JsonDataSet,
   toJsonDataSet,
 } from "./src/dicom/dump.ts";
+export {
+  defineProtocol,
+  type Hook,
+  type HookContext,
+  type LoadOptions,
+  loadProtocol,
+  type Protocol,
+  type ProtocolDefinition,
+  type TagRule,
+} from "./src/protocol/load.ts";
+export { formatIssue, ProtocolError, type ProtocolIssue } from "./src/protocol/errors.ts";
+export { type Action, protocolJsonSchema, protocolSchema } from "./src/protocol/schema.ts";
+export { parseSelector, type Selector } from "./src/protocol/selector.ts";

@@ -1,0 +1,23 @@
+/**
+ * A TypeScript protocol: the same fields as YAML, plus hooks for `{ fn: NAME }` actions.
+ * Hooks run inside the run's sandbox: no network, no environment, no files beyond the run's own.
+ */
+import { defineProtocol } from "../mod.ts";
+
+export default defineProtocol({
+  version: 1,
+  name: "brain-mri-2026-ts",
+  input: { root: "./raw", exclude: ["**/*.txt"] },
+  output: { root: "./tidy", path: "{pseudo_id}/%t_%x/%s_%d" },
+  deidentify: {
+    options: ["retain-longitudinal-modified-dates"],
+    salt: { env: "DCMTIDY_SALT" },
+    tags: {
+      SeriesDescription: { fn: "series" },
+    },
+  },
+  hooks: {
+    // Keep only the sequence family from free-text series descriptions ("T1 MPRAGE Dr Smith" -> "T1").
+    series: (value) => value?.match(/\b(T1|T2|FLAIR|DWI|SWI)\b/i)?.[1]?.toUpperCase() ?? "OTHER",
+  },
+});

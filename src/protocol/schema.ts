@@ -1,0 +1,124 @@
+/**
+ * The study protocol's shape, in zod: the TypeScript types and `schema/protocol.schema.json`
+ * (for editors) both come from here, so they cannot drift apart.
+ */
+import { z } from "zod";
+import { OPTION_NAMES, type OptionName } from "../deid/rules.ts";
+
+const relativePath = z.string().min(1, "must not be empty");
+
+/** A per-tag action: the names, dcm2dir's one-letter codes, or an object form. */
+export const actionSchema = z.union([
+  z.enum(["keep", "remove", "empty", "dummy", "uid", "hash", "K", "X", "Z", "D", "U"]),
+  z.string().regex(/^C:/, "a dcm2dir C: action needs a value after the colon, like C:ANONYMOUS"),
+  z.strictObject({ replace: z.string().describe("a template: {pseudo_id}, {Keyword}, literal text") }),
+  z.strictObject({ regexp: z.strictObject({ find: z.string(), replace: z.string() }) }),
+  z.strictObject({ shift_date: z.literal(true) }),
+  z.strictObject({ fn: z.string().min(1).describe("a hook defined in a TypeScript protocol") }),
+]).describe(
+  "keep, remove, empty, dummy, uid, hash, K X Z D U C:VALUE, {replace}, {regexp}, {shift_date}, {fn}",
+);
+
+/** One per-tag action as written in a protocol. */
+export type Action = z.infer<typeof actionSchema>;
+
+const saltSchema = z.union([
+  z.strictObject({
+    env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+  }),
+  z.strictObject({ file: relativePath }),
+]).describe("where the secret salt comes from: { env: NAME } or { file: path }; never inline");
+
+const patientIdSchema = z.union([
+  z.literal("keep"),
+  z.strictObject({
+    hash: z.strictObject({
+      prefix: z.string().regex(/^[A-Za-z0-9._-]*$/, "may only hold letters, digits, '.', '_' and '-'")
+        .default(""),
+      length: z.number().int().min(6).max(52).default(8),
+    }),
+  }),
+  z.strictObject({
+    lookup: z.strictObject({
+      file: relativePath,
+      missing: z.enum(["error", "hash", "keep", "quarantine"]).default("error"),
+    }),
+  }),
+]);
+
+const datesSchema = z.union([
+  z.enum(["keep", "year-only", "remove"]),
+  z.strictObject({
+    shift: z.union([
+      z.strictObject({ min_days: z.number().int(), max_days: z.number().int() }),
+      z.strictObject({ days: z.number().int() }),
+    ]),
+  }),
+]);
+
+const privateTagsSchema = z.union([
+  z.enum(["remove", "keep-safe", "keep"]),
+  z.strictObject({ keep_creators: z.array(z.string().min(1)).min(1) }),
+]);
+
+const deidentifySchema = z.strictObject({
+  profile: z.literal("basic").default("basic").describe(
+    "PS3.15 Annex E Basic Application Level Confidentiality Profile",
+  ),
+  options: z.array(z.enum(OPTION_NAMES as unknown as [OptionName, ...OptionName[]])).default([]),
+  salt: saltSchema,
+  patient_id: patientIdSchema.default({ hash: { prefix: "", length: 8 } }),
+  dates: datesSchema.optional(),
+  uids: z.enum(["remap", "keep"]).default("remap"),
+  private_tags: privateTagsSchema.default("remove"),
+  burned_in: z.enum(["warn", "quarantine", "allow"]).default("warn"),
+  compound: z.enum(["conformant", "minimal"]).default("conformant"),
+  scrub_free_text: z.boolean().default(false),
+  tags: z.record(z.string(), actionSchema).default({}),
+  tags_file: relativePath.optional().describe("a dcm2dir custom config JSON used as `tags`"),
+});
+
+const oneOrMany = z.union([relativePath, z.array(relativePath).min(1)]);
+
+/** The protocol as written (YAML or TypeScript), before paths are resolved. */
+export const protocolSchema = z.strictObject({
+  version: z.literal(1),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "use letters, digits, '.', '_' and '-'"),
+  input: z.strictObject({
+    root: oneOrMany,
+    include: z.array(z.string().min(1)).default(["**/*"]),
+    exclude: z.array(z.string().min(1)).default([]),
+    follow_symlinks: z.boolean().default(false),
+  }),
+  output: z.strictObject({
+    root: relativePath,
+    path: z.string().min(1).default("%i/%x_%t/%s_%d"),
+    file: z.string().min(1).default("{InstanceNumber:04}.dcm"),
+    mode: z.enum(["copy", "hardlink", "symlink"]).default("copy"),
+    on_collision: z.enum(["suffix", "error"]).default("suffix"),
+  }),
+  report: relativePath.default("report.csv"),
+  key: relativePath.optional(),
+  quarantine: relativePath.optional(),
+  deidentify: deidentifySchema.optional(),
+});
+
+/** A protocol as written. */
+export type ProtocolInput = z.input<typeof protocolSchema>;
+/** A protocol with defaults filled in (paths not yet resolved). */
+export type ProtocolData = z.output<typeof protocolSchema>;
+/** The de-identification part, defaults filled in. */
+export type DeidentifyData = NonNullable<ProtocolData["deidentify"]>;
+
+/** The JSON Schema for editors (committed as schema/protocol.schema.json; a test keeps it fresh). */
+export function protocolJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(protocolSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    $id: "https://dcmtidy.invalid/schema/protocol.schema.json",
+    title: "dcmtidy study protocol",
+  };
+}
