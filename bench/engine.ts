@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { readAt } from "../src/dicom/io.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DicomError } from "../src/dicom/errors.ts";
@@ -24,18 +25,6 @@ const CHILD = fileURLToPath(new URL("./rewrite_child.ts", import.meta.url));
 const MB = 1e6;
 /** The memory target of the rewrite: peak RSS below this many MB (10^6 bytes). */
 export const TARGET_PEAK_RSS_MB = 150;
-
-async function readAt(f: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(n);
-  await f.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < n) {
-    const r = await f.read(buf.subarray(got));
-    if (r === null) break;
-    got += r;
-  }
-  return buf.subarray(0, got);
-}
 
 /** Read a whole file once in 8 MiB pieces so both timed copies start from the page cache. */
 async function warmCache(path: string): Promise<void> {

@@ -28,7 +28,8 @@ const DEFAULT_WINDOW = 64 * 1024;
 /** Elements after streamed Pixel Data (padding, signatures) are read into memory up to this size. */
 const MAX_TRAILER = 64 * 1024 * 1024;
 
-async function readAt(f: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
+/** Read `n` bytes at `offset` (fewer at the end of the file). */
+export async function readAt(f: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
   const buf = new Uint8Array(n);
   await f.seek(offset, Deno.SeekMode.Start);
   let got = 0;

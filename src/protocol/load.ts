@@ -19,6 +19,7 @@ import {
 import { parseSelector, type Selector, SelectorError, selectorVRs } from "./selector.ts";
 import { objectSource, type ProtocolSource, yamlSource } from "./source.ts";
 import { suggestClosest } from "../util/suggest.ts";
+import { isStringVR } from "../dicom/vr.ts";
 import { readLookupTable } from "./lookup.ts";
 
 const INLINE_SALT_PLACEHOLDER = "DCMTIDY_INLINE_SALT_REFUSED";
@@ -357,26 +358,6 @@ async function checkDeidentify(
   return { ...d, rules, saltSource, lookupFile, hooks: ctx.hooks };
 }
 
-const STRING_VRS = new Set([
-  "AE",
-  "AS",
-  "CS",
-  "DA",
-  "DS",
-  "DT",
-  "IS",
-  "LO",
-  "LT",
-  "PN",
-  "SH",
-  "ST",
-  "TM",
-  "UC",
-  "UI",
-  "UR",
-  "UT",
-]);
-
 /** Why an action cannot apply to what the selector picks, or undefined when it can. */
 function actionProblem(action: Action, sel: Selector, hooks: Record<string, Hook>): string | undefined {
   if (typeof action === "object" && "fn" in action && !hooks[action.fn]) {
@@ -392,14 +373,14 @@ function actionProblem(action: Action, sel: Selector, hooks: Record<string, Hook
     what: string,
   ) => (vrs.some(ok) ? undefined : `${what} cannot apply to ${sel.text.trim()}, whose VR is ${vr}`);
   if (action === "uid" || action === "U") return need((v) => v === "UI", `${action} (a new UID)`);
-  if (action === "hash") return need((v) => STRING_VRS.has(v) && v !== "UI", "hash");
+  if (action === "hash") return need((v) => isStringVR(v) && v !== "UI", "hash");
   if (typeof action === "object" && "shift_date" in action) {
     return need((v) => v === "DA" || v === "DT", "shift_date");
   }
   if (typeof action === "object" && ("replace" in action || "regexp" in action)) {
-    return need((v) => STRING_VRS.has(v), "replace" in action ? "replace" : "regexp");
+    return need((v) => isStringVR(v), "replace" in action ? "replace" : "regexp");
   }
-  if (typeof action === "string" && action.startsWith("C:")) return need((v) => STRING_VRS.has(v), action);
+  if (typeof action === "string" && action.startsWith("C:")) return need((v) => isStringVR(v), action);
   return undefined;
 }
 
