@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
+import { rulesCommand } from "./src/cli/rules_command.ts";
 import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
 import { DicomError } from "./src/dicom/errors.ts";
@@ -53,6 +54,11 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .action(async (file: string, opts) => setExit(await validateCommand(file, opts)));
+
+  cli.command("rules")
+    .description("print the effective de-identification table (PS3.15 rows, options, protocol rules)")
+    .option("--protocol <file>", "apply this protocol's options and per-tag rules")
+    .action(async (opts) => setExit(await rulesCommand(opts)));
 
   return cli;
 }

@@ -96,3 +96,16 @@ export {
 export { formatIssue, ProtocolError, type ProtocolIssue } from "./src/protocol/errors.ts";
 export { type Action, protocolJsonSchema, protocolSchema } from "./src/protocol/schema.ts";
 export { parseSelector, type Selector } from "./src/protocol/selector.ts";
+export { DeidError, type DeidResult, DeidSession } from "./src/deid/engine.ts";
+export { configFromProtocol, type DeidConfig, deidConfig } from "./src/deid/config.ts";
+export { Keys } from "./src/deid/keys.ts";
+export {
+  type ActionCode,
+  allRules,
+  type AttributeRule,
+  effectiveAction,
+  OPTION_NAMES,
+  type OptionName,
+  ruleForTag,
+  RULES_EDITION,
+} from "./src/deid/rules.ts";

@@ -11,6 +11,7 @@ export default defineProtocol({
   output: { root: "./tidy", path: "{pseudo_id}/%t_%x/%s_%d" },
   deidentify: {
     options: ["retain-longitudinal-modified-dates"],
+    dates: { shift: { min_days: -730, max_days: -30 } },
     salt: { env: "DCMTIDY_SALT" },
     tags: {
       SeriesDescription: { fn: "series" },

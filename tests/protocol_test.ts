@@ -77,8 +77,20 @@ const CASES: Case[] = [
   },
   {
     name: "shift_date on a tag that is not a date",
-    yaml: BASE + "  tags:\n    PatientName: { shift_date: true }\n",
-    expect: ["10:18: shift_date cannot apply to PatientName, whose VR is PN"],
+    yaml: BASE + "  dates: { shift: { days: -10 } }\n  tags:\n    PatientName: { shift_date: true }\n",
+    expect: ["11:18: shift_date cannot apply to PatientName, whose VR is PN"],
+  },
+  {
+    name: "shift_date without a shift policy",
+    yaml: BASE + "  tags:\n    StudyDate: { shift_date: true }\n",
+    expect: ["10:16: shift_date needs dates: { shift: ... } to know by how much"],
+  },
+  {
+    name: "modified dates option without saying how",
+    yaml: BASE + "  options: [retain-longitudinal-modified-dates]\n",
+    expect: [
+      "9:12: retain-longitudinal-modified-dates needs dates: { shift: ... } or dates: year-only to say how",
+    ],
   },
   {
     name: "uid action on a tag that is not a UID",
@@ -176,7 +188,8 @@ const CASES: Case[] = [
   },
   {
     name: "options that exclude each other",
-    yaml: BASE + "  options: [retain-longitudinal-full-dates, retain-longitudinal-modified-dates]\n",
+    yaml: BASE + "  options: [retain-longitudinal-full-dates, retain-longitudinal-modified-dates]\n" +
+      "  dates: year-only\n",
     expect: [
       "9:12: retain-longitudinal-full-dates and retain-longitudinal-modified-dates exclude each other: pick one",
     ],

@@ -310,6 +310,19 @@ async function checkDeidentify(
     );
   }
 
+  const shifts = d.dates !== undefined && typeof d.dates === "object";
+  if (opts.has("retain-longitudinal-modified-dates") && !shifts && d.dates !== "year-only") {
+    at(
+      ["options"],
+      "retain-longitudinal-modified-dates needs dates: { shift: ... } or dates: year-only to say how",
+    );
+  }
+  for (const [k, action] of Object.entries(d.tags)) {
+    if (typeof action === "object" && "shift_date" in action && !shifts) {
+      at(["tags", k], "shift_date needs dates: { shift: ... } to know by how much");
+    }
+  }
+
   let lookupFile: string | undefined;
   if (typeof d.patient_id === "object" && "lookup" in d.patient_id) {
     lookupFile = fromProtocol(d.patient_id.lookup.file);

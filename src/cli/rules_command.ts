@@ -1,0 +1,28 @@
+/** The `rules` command: the effective de-identification table, standard rows and protocol rules. */
+import { allRules, effectiveAction, type OptionName, RULES_EDITION } from "../deid/rules.ts";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
+
+/** Print the effective table: one line per PS3.15 row with the action in force, then protocol rules. */
+export async function rulesCommand(opts: { protocol?: string } & LoadOptions): Promise<number> {
+  let options: readonly OptionName[] = [];
+  const overrides: string[] = [];
+  if (opts.protocol) {
+    const p = await loadProtocol(opts.protocol, opts);
+    options = p.deidentify?.options ?? [];
+    for (const r of p.deidentify?.rules ?? []) {
+      overrides.push(`${r.selector.text.padEnd(34)} ${JSON.stringify(r.action)}  (${r.origin})`);
+    }
+  }
+  console.log(`# ${RULES_EDITION}`);
+  console.log(`# options: ${options.length ? options.join(", ") : "none (basic profile)"}`);
+  console.log(`# tag           action  basic  keyword`);
+  for (const r of allRules()) {
+    const action = effectiveAction(r, options);
+    console.log(`${r.tag.padEnd(14)} ${action.padEnd(7)} ${r.basic.padEnd(6)} ${r.keyword ?? r.name}`);
+  }
+  if (overrides.length) {
+    console.log(`# protocol per-tag rules (take precedence over the rows above)`);
+    for (const o of overrides) console.log(o);
+  }
+  return 0;
+}

@@ -1,0 +1,84 @@
+/**
+ * The C (clean) action for text: remove every identifying value known for this file (names,
+ * IDs, accession, birth date in its usual spellings, institution and staff names) and anything
+ * that looks like a date or an ID, keeping the rest of the description readable.
+ */
+import { decodeStrings } from "../dicom/values.ts";
+import type { DataSet } from "../dicom/model.ts";
+
+/** Attributes whose values are gathered as "known PHI" of a file before it is cleaned. */
+const PHI_SOURCES = [
+  0x00100010, // PatientName
+  0x00100020, // PatientID
+  0x00101000, // OtherPatientIDs
+  0x00101001, // OtherPatientNames
+  0x00101005, // PatientBirthName
+  0x00101060, // PatientMotherBirthName
+  0x00100030, // PatientBirthDate
+  0x00080050, // AccessionNumber
+  0x00080080, // InstitutionName
+  0x00080081, // InstitutionAddress
+  0x00081040, // InstitutionalDepartmentName
+  0x00080090, // ReferringPhysicianName
+  0x00081048, // PhysiciansOfRecord
+  0x00081050, // PerformingPhysicianName
+  0x00081060, // NameOfPhysiciansReadingStudy
+  0x00081070, // OperatorsName
+  0x00321032, // RequestingPhysician
+  0x00101040, // PatientAddress
+  0x00102154, // PatientTelephoneNumbers
+  0x00200010, // StudyID
+  0x00081010, // StationName
+];
+
+/** The identifying strings of a data set (top level), in the forms they may appear in free text. */
+export function collectPHI(ds: DataSet): string[] {
+  const found = new Set<string>();
+  for (const el of ds.elements) {
+    if (!PHI_SOURCES.includes(el.tag)) continue;
+    for (const v of decodeStrings(el, ds)) {
+      if (!v) continue;
+      found.add(v);
+      if (el.vr === "PN") {
+        // Each name component on its own ("Doe", "John"), and "John Doe" orders.
+        const parts = v.split(/[\^=]/).map((p) => p.trim()).filter((p) => p.length >= 2);
+        for (const p of parts) found.add(p);
+        if (parts.length >= 2) found.add(`${parts[1]} ${parts[0]}`).add(`${parts[0]} ${parts[1]}`);
+      }
+      if (el.vr === "DA") {
+        const m = v.match(/^(\d{4})(\d{2})(\d{2})$/);
+        if (m) {
+          const [, y, mo, d] = m;
+          for (
+            const f of [
+              `${y}-${mo}-${d}`,
+              `${d}/${mo}/${y}`,
+              `${mo}/${d}/${y}`,
+              `${d}.${mo}.${y}`,
+              `${d}-${mo}-${y}`,
+            ]
+          ) {
+            found.add(f);
+          }
+        }
+      }
+    }
+  }
+  // Longest first, so "John Doe" goes before "John".
+  return [...found].filter((s) => s.length >= 2).sort((a, b) => b.length - a.length);
+}
+
+const DATE_LIKE = /\b(\d{4}[-./]?\d{2}[-./]?\d{2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})\b/g;
+const ID_LIKE = /\b[A-Za-z]{0,3}\d{6,}\b/g;
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Remove known PHI and date- or ID-like runs from free text; returns the cleaned text, trimmed. */
+export function cleanText(text: string, phi: readonly string[]): string {
+  let out = text;
+  for (const p of phi) out = out.replace(new RegExp(escape(p), "gi"), " ");
+  out = out.replace(DATE_LIKE, " ").replace(ID_LIKE, " ");
+  return out.replace(/[ \t]{2,}/g, " ").replace(/\s+([,.;:])/g, "$1").trim();
+}

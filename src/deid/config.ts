@@ -1,0 +1,72 @@
+/** What the de-identification engine needs to know, taken from a protocol or given directly. */
+import type { Hook, Protocol, TagRule } from "../protocol/load.ts";
+import type { DeidentifyData } from "../protocol/schema.ts";
+import { VERSION } from "../version.ts";
+import { type OptionName, RULES_EDITION } from "./rules.ts";
+
+/** The engine's settings: a protocol's `deidentify` section, resolved. */
+export interface DeidConfig {
+  readonly options: readonly OptionName[];
+  readonly compound: "conformant" | "minimal";
+  readonly patientId: DeidentifyData["patient_id"];
+  /** The lookup table when `patientId` is a lookup (original ID to new ID). */
+  readonly lookup?: ReadonlyMap<string, string>;
+  readonly dates?: DeidentifyData["dates"];
+  readonly uids: "remap" | "keep";
+  readonly privateTags: DeidentifyData["private_tags"];
+  readonly scrubFreeText: boolean;
+  readonly rules: readonly TagRule[];
+  readonly hooks: Readonly<Record<string, Hook>>;
+  /** Values of DeidentificationMethod (0012,0063): each at most 64 characters (LO). */
+  readonly method: readonly string[];
+}
+
+/** The DeidentificationMethod values for a configuration. */
+export function methodValues(
+  options: readonly OptionName[],
+  protocol?: { name: string; sha256: string },
+): string[] {
+  const edition = RULES_EDITION.match(/PS3\.15 \d{4}[a-z]/)?.[0] ?? "PS3.15";
+  return [
+    `dcmtidy ${VERSION}`,
+    `${edition} basic profile`,
+    ...options.map((o) => `option ${o}`),
+    ...(protocol ? [`protocol ${protocol.name}`.slice(0, 64), `sha256:${protocol.sha256.slice(0, 12)}`] : []),
+  ];
+}
+
+/** Settings with the protocol schema's defaults, for library use and tests. */
+export function deidConfig(partial: Partial<DeidConfig> = {}): DeidConfig {
+  const options = partial.options ?? [];
+  return {
+    options,
+    compound: "conformant",
+    patientId: { hash: { prefix: "", length: 8 } },
+    uids: "remap",
+    privateTags: "remove",
+    scrubFreeText: false,
+    rules: [],
+    hooks: {},
+    method: methodValues(options),
+    ...partial,
+  };
+}
+
+/** The engine settings of a loaded protocol (which must have a `deidentify` section). */
+export function configFromProtocol(p: Protocol, lookup?: ReadonlyMap<string, string>): DeidConfig {
+  const d = p.deidentify;
+  if (!d) throw new Error("this protocol does not de-identify");
+  return {
+    options: d.options,
+    compound: d.compound,
+    patientId: d.patient_id,
+    lookup,
+    dates: d.dates,
+    uids: d.uids,
+    privateTags: d.private_tags,
+    scrubFreeText: d.scrub_free_text,
+    rules: d.rules,
+    hooks: d.hooks,
+    method: methodValues(d.options, p),
+  };
+}

@@ -1,0 +1,525 @@
+/**
+ * The de-identification engine: applies PS3.15 Annex E (basic profile, options, our protocol's
+ * per-tag rules) to every element at every depth of a file, including private blocks and the
+ * file meta group, and adds the marks the standard asks for.
+ *
+ * Precedence for each element: protocol per-tag rule > PatientID policy > private-tag policy (odd
+ * groups) > option column > basic column > unlisted standard elements kept, unknown ones removed.
+ * Date values (DA, DT) that survive follow the protocol's date policy.
+ */
+import { lookupTag } from "../dicom/dictionary.ts";
+import { emptyValue, insertElement, setValue } from "../dicom/edit.ts";
+import { DicomWriteError } from "../dicom/errors.ts";
+import {
+  type DataSet,
+  type DicomFile,
+  type Element,
+  isPrivateCreator,
+  isPrivateTag,
+  type Item,
+  UNDEFINED_LENGTH,
+} from "../dicom/model.ts";
+import { decodeStrings, type ElementValue } from "../dicom/values.ts";
+import { isStringVR } from "../dicom/vr.ts";
+import type { TagRule } from "../protocol/load.ts";
+import type { Action } from "../protocol/schema.ts";
+import { selects } from "../protocol/selector.ts";
+import { cleanText, collectPHI } from "./clean.ts";
+import type { DeidConfig } from "./config.ts";
+import { shiftDA, shiftDT, yearOnly } from "./dates.ts";
+import { dummyValue } from "./dummy.ts";
+import type { Keys } from "./keys.ts";
+import {
+  type ActionCode,
+  cid7050,
+  effectiveAction,
+  isSafePrivate,
+  privateRule,
+  ruleForTag,
+} from "./rules.ts";
+import { isWellKnownUID } from "./uids.ts";
+
+/** What happened to one file. */
+export interface DeidResult {
+  /** The subject's pseudonym (PatientID of the output). */
+  readonly pseudoId: string;
+  /** Days added to every date, when dates are shifted. */
+  readonly dayOffset?: number;
+  /** Originals for the key file (honest broker): never printed. */
+  readonly original: { readonly patientId?: string; readonly studyUID?: string };
+  /** Why the file may carry burned-in text (the caller decides warn, quarantine or allow). */
+  readonly burnedIn?: string;
+  /** Set when the file must not be written (a lookup miss with `missing: quarantine`). */
+  readonly quarantine?: string;
+  readonly warnings: readonly string[];
+  /** How many elements each action touched. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/** A de-identification problem that stops the file (a lookup miss with `missing: error`, a hook that throws). */
+export class DeidError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeidError";
+  }
+}
+
+const PATIENT_ID = 0x00100020;
+const ISSUER_OF_PATIENT_ID = 0x00100021;
+const STUDY_UID = 0x0020000d;
+const DATE_VRS = new Set(["DA", "DT"]);
+
+/** What one element's treatment resolved to. */
+type Decision =
+  | { readonly kind: "code"; readonly code: "X" | "Z" | "D" | "K" | "C" | "U" }
+  | { readonly kind: "protocol"; readonly action: Action; readonly rule: TagRule }
+  | { readonly kind: "patient-id" };
+
+/** Per-file state while walking. */
+interface FileState {
+  readonly pseudoId: string;
+  readonly dayOffset?: number;
+  readonly phi: readonly string[];
+  readonly counts: Record<string, number>;
+  readonly warnings: string[];
+  readonly topValues: ReadonlyMap<string, string>;
+}
+
+/**
+ * One run's engine: configuration, keys, and the pseudonyms given so far (two patients must never
+ * share one). Not thread-safe: one per worker.
+ */
+export class DeidSession {
+  readonly config: DeidConfig;
+  readonly #keys: Keys;
+  readonly #pseudonyms = new Map<string, string>();
+  readonly #uids = new Map<string, string>();
+
+  constructor(config: DeidConfig, keys: Keys) {
+    this.config = config;
+    this.#keys = keys;
+  }
+
+  /** The subject key and pseudonym for a patient (issuer + ID), checking for collisions. */
+  pseudonymFor(issuer: string, id: string): string {
+    const p = this.config.patientId;
+    let pseudo: string;
+    if (p === "keep") pseudo = id;
+    else if ("hash" in p) pseudo = this.#keys.pseudonym(issuer, id, p.hash.prefix, p.hash.length);
+    else {
+      const mapped = this.config.lookup?.get(id);
+      if (mapped !== undefined) pseudo = mapped;
+      else if (p.lookup.missing === "hash") pseudo = this.#keys.pseudonym(issuer, id, "", 8);
+      else if (p.lookup.missing === "keep") pseudo = id;
+      else throw new DeidError(`patient ID not in the lookup table (missing: ${p.lookup.missing})`);
+    }
+    const key = `${issuer}\0${id}`;
+    const prior = this.#pseudonyms.get(pseudo);
+    if (prior !== undefined && prior !== key) {
+      throw new DeidError(`two different patients map to the pseudonym ${pseudo}: use a longer hash length`);
+    }
+    this.#pseudonyms.set(pseudo, key);
+    return pseudo;
+  }
+
+  /** The new UID for an original (cached: the same original always maps the same way). */
+  uid(original: string): string {
+    if (this.config.uids === "keep" || isWellKnownUID(original)) return original;
+    let mapped = this.#uids.get(original);
+    if (!mapped) {
+      mapped = this.#keys.uid(original);
+      this.#uids.set(original, mapped);
+    }
+    return mapped;
+  }
+
+  /** De-identify a file in place. The caller writes it with `zeroPreamble: true`. */
+  deidentify(file: DicomFile): DeidResult {
+    const ds = file.dataset;
+    const top = (tag: number) => {
+      const el = ds.elements.find((e) => e.tag === tag);
+      return el ? decodeStrings(el, ds)[0] : undefined;
+    };
+    const warnings: string[] = [];
+    const patientId = top(PATIENT_ID);
+    const studyUID = top(STUDY_UID);
+    let quarantine: string | undefined;
+    let pseudoId: string;
+    let subjectKey: string;
+    if (patientId) {
+      subjectKey = `${top(ISSUER_OF_PATIENT_ID) ?? ""}\0${patientId}`;
+      try {
+        pseudoId = this.pseudonymFor(top(ISSUER_OF_PATIENT_ID) ?? "", patientId);
+      } catch (e) {
+        const p = this.config.patientId;
+        if (
+          e instanceof DeidError && typeof p === "object" && "lookup" in p &&
+          p.lookup.missing === "quarantine"
+        ) {
+          quarantine = "patient ID not in the lookup table";
+          pseudoId = "";
+        } else {
+          throw e;
+        }
+      }
+    } else {
+      // No PatientID: the study is its own subject, so its files stay together and apart from others.
+      const anchor = studyUID ?? top(0x00080018) ?? file.path ?? "";
+      subjectKey = `study\0${anchor}`;
+      pseudoId = this.pseudonymFor("study", anchor);
+      warnings.push("no PatientID: the study is its own subject");
+    }
+    const dates = this.#datePolicy();
+    const dayOffset = dates && typeof dates === "object"
+      ? ("days" in dates.shift
+        ? dates.shift.days
+        : this.#keys.dayOffset(subjectKey, dates.shift.min_days, dates.shift.max_days))
+      : undefined;
+    const topValues = new Map<string, string>();
+    for (const el of ds.elements) {
+      const kw = lookupTag(el.tag)?.keyword;
+      if (kw && !el.items && isStringVR(el.vr)) topValues.set(kw, decodeStrings(el, ds).join("\\"));
+    }
+    const state: FileState = { pseudoId, dayOffset, phi: collectPHI(ds), counts: {}, warnings, topValues };
+    const burnedIn = burnedInReason(top);
+
+    this.#walk(ds, state);
+    if (file.meta) {
+      // Meta elements other than the ones the writer rebuilds name the sending system: drop them.
+      file.meta.elements = file.meta.elements.filter((e) => e.tag <= 0x00020013);
+    }
+    this.#addMarks(ds, dates);
+    return {
+      pseudoId,
+      dayOffset,
+      original: { patientId, studyUID },
+      burnedIn,
+      quarantine,
+      warnings,
+      counts: state.counts,
+    };
+  }
+
+  #datePolicy(): DeidConfig["dates"] {
+    if (this.config.dates !== undefined) return this.config.dates;
+    if (this.config.options.includes("retain-longitudinal-full-dates")) return "keep";
+    return undefined;
+  }
+
+  #walk(ds: DataSet, state: FileState): void {
+    const creators = creatorMap(ds);
+    const keptBlocks = new Set<number>();
+    for (let i = 0; i < ds.elements.length; i++) {
+      const el = ds.elements[i];
+      if (isPrivateCreator(el.tag)) continue; // decided once its block's elements are
+      const creator = isPrivateTag(el.tag) ? creators.get(blockKey(el.tag)) : undefined;
+      const decision = this.#decide(el, creator);
+      const keep = this.#apply(el, ds, decision, creator, state);
+      if (!keep) {
+        ds.elements.splice(i--, 1);
+        ds.modified = true;
+        count(state, "X");
+      } else if (isPrivateTag(el.tag)) {
+        keptBlocks.add(blockKey(el.tag));
+      }
+    }
+    // A creator stays only while its block has elements (or everything private is kept).
+    const keepAll = this.config.privateTags === "keep";
+    const before = ds.elements.length;
+    ds.elements = ds.elements.filter((e) =>
+      !isPrivateCreator(e.tag) || keepAll || keptBlocks.has(creatorKey(e.tag))
+    );
+    if (ds.elements.length !== before) ds.modified = true;
+  }
+
+  #decide(el: Element, creator: string | undefined): Decision {
+    for (const rule of this.config.rules) {
+      if (selects(rule.selector, el.tag, creator)) return { kind: "protocol", action: rule.action, rule };
+    }
+    if (el.tag === PATIENT_ID) return { kind: "patient-id" };
+    if (el.tag >>> 16 === 0x0002) return { kind: "code", code: "X" }; // meta elements inside a data set
+    if (isPrivateTag(el.tag)) return { kind: "code", code: this.#privateCode(el, creator) };
+    if ((el.tag & 0xffff) === 0) return { kind: "code", code: "K" }; // group lengths are recomputed
+    const rule = ruleForTag(el.tag);
+    if (!rule) return { kind: "code", code: lookupTag(el.tag) ? "K" : "X" }; // a value we do not understand goes
+    return { kind: "code", code: this.#resolveCompound(effectiveAction(rule, this.config.options), el.vr) };
+  }
+
+  #privateCode(el: Element, creator: string | undefined): "X" | "K" {
+    const policy = this.config.privateTags;
+    if (policy === "keep") return "K";
+    if (creator === undefined) return "X"; // no creator: nobody can say what it is
+    if (policy === "remove") {
+      const code = effectiveAction(privateRule(), this.config.options);
+      return code === "X" ? "X" : isSafePrivate(el.tag >>> 16, el.tag & 0xff, creator) ? "K" : "X";
+    }
+    if (policy === "keep-safe") return isSafePrivate(el.tag >>> 16, el.tag & 0xff, creator) ? "K" : "X";
+    return policy.keep_creators.includes(creator.trim()) ? "K" : "X";
+  }
+
+  #resolveCompound(code: ActionCode, vr: string): "X" | "Z" | "D" | "K" | "C" | "U" {
+    if (code.length === 1) return code as "X" | "Z" | "D" | "K" | "C" | "U";
+    if (this.config.compound === "minimal") return code[0] as "X" | "Z";
+    // Conformant: the least destructive code that keeps a required attribute present and valid.
+    if (code === "X/Z/U*") return vr === "UI" || vr === "SQ" ? "U" : "Z";
+    if (code === "X/Z") return "Z";
+    return "D"; // Z/D, X/D, X/Z/D
+  }
+
+  /** Apply a decision; returns false when the element is to be removed. */
+  #apply(el: Element, ds: DataSet, d: Decision, creator: string | undefined, state: FileState): boolean {
+    if (d.kind === "patient-id") {
+      const issuer = decodeFirst(ds, ISSUER_OF_PATIENT_ID) ?? "";
+      const id = decodeStrings(el, ds)[0];
+      if (!id) return this.#empty(el, state, "Z");
+      if (this.config.patientId === "keep") return this.#keep(el, ds, state, creator);
+      // At the top level the subject's pseudonym is known; nested IDs (other patients) get their own.
+      setValue(ds, el.tag, ds.parent === undefined ? state.pseudoId : this.pseudonymFor(issuer, id), el.vr);
+      count(state, "pseudonym");
+      return true;
+    }
+    if (d.kind === "protocol") return this.#applyProtocol(el, ds, d.action, state, creator);
+    // Dates that survive the profile follow the date policy.
+    const dates = this.#datePolicy();
+    if (DATE_VRS.has(el.vr) && d.code !== "X" && !el.items && dates !== undefined) {
+      return this.#applyDatePolicy(el, ds, dates, state);
+    }
+    switch (d.code) {
+      case "X":
+        return false;
+      case "Z":
+        return this.#empty(el, state, "Z");
+      case "D":
+        if (el.items) return this.#keep(el, ds, state, creator); // keep the structure, clean inside
+        return this.#dummy(el, ds, state);
+      case "K":
+        return this.#keep(el, ds, state, creator);
+      case "C":
+        return this.#clean(el, ds, state, creator);
+      case "U":
+        if (el.items || el.vr !== "UI") return this.#keep(el, ds, state, creator);
+        return this.#remapUIDs(el, ds, state);
+    }
+  }
+
+  #applyProtocol(el: Element, ds: DataSet, action: Action, state: FileState, creator?: string): boolean {
+    const set = (v: ElementValue, label: string) => {
+      if (el.items) throw new DeidError(`${label} cannot set a sequence`);
+      safeSet(ds, el, v);
+      count(state, label);
+      return true;
+    };
+    if (typeof action === "string") {
+      if (action.startsWith("C:")) return set(action.slice(2), "C:");
+      switch (action) {
+        case "keep":
+        case "K":
+          return this.#keep(el, ds, state, creator);
+        case "remove":
+        case "X":
+          return false;
+        case "empty":
+        case "Z":
+          return this.#empty(el, state, "Z");
+        case "dummy":
+        case "D":
+          return el.items ? this.#empty(el, state, "Z") : this.#dummy(el, ds, state);
+        case "uid":
+        case "U":
+          return this.#remapUIDs(el, ds, state);
+        case "hash":
+          return set(decodeStrings(el, ds).map((v) => this.#keys.hashValue(v)), "hash");
+      }
+      throw new DeidError(`unknown action "${action}"`);
+    }
+    if ("replace" in action) {
+      const text = action.replace.replace(
+        /\{([A-Za-z_]+)\}/g,
+        (_: string, k: string) => k === "pseudo_id" ? state.pseudoId : state.topValues.get(k) ?? "",
+      );
+      return set(text, "replace");
+    }
+    if ("regexp" in action) {
+      const re = new RegExp(action.regexp.find, "g");
+      return set(decodeStrings(el, ds).map((v) => v.replace(re, action.regexp.replace)), "regexp");
+    }
+    if ("shift_date" in action) {
+      return this.#applyDatePolicy(el, ds, this.#datePolicy() ?? "remove", state);
+    }
+    const hook = this.config.hooks[action.fn];
+    let out: string | undefined;
+    try {
+      out = hook(decodeStrings(el, ds).join("\\") || undefined, {
+        keyword: lookupTag(el.tag)?.keyword ?? "",
+        vr: el.vr,
+        pseudoId: state.pseudoId,
+      });
+    } catch (e) {
+      throw new DeidError(`hook "${action.fn}" failed: ${(e as Error).message}`);
+    }
+    if (out === undefined) return false;
+    return set(out, "fn");
+  }
+
+  #keep(el: Element, ds: DataSet, state: FileState, _creator?: string): boolean {
+    if (el.items) {
+      for (const item of el.items) this.#walk(item.dataset, state);
+      // Items changed inside: the writer recomputes the lengths it must.
+    } else if (DATE_VRS.has(el.vr) && this.#datePolicy() !== undefined && this.#datePolicy() !== "keep") {
+      return this.#applyDatePolicy(el, ds, this.#datePolicy()!, state);
+    } else if (
+      this.config.scrubFreeText && isStringVR(el.vr) && !["UI", "DA", "DT", "TM", "AS", "CS"].includes(el.vr)
+    ) {
+      return this.#clean(el, ds, state);
+    }
+    count(state, "K");
+    return true;
+  }
+
+  #empty(el: Element, state: FileState, label: string): boolean {
+    emptyValue(el);
+    count(state, label);
+    return true;
+  }
+
+  #dummy(el: Element, ds: DataSet, state: FileState): boolean {
+    const original = decodeStrings(el, ds)[0] ?? "";
+    const value = dummyValue(
+      el.tag,
+      el.vr,
+      () => this.#keys.uid(`dummy\0${original}\0${el.tag}`),
+      elementLength(el),
+    );
+    safeSet(ds, el, value);
+    count(state, "D");
+    return true;
+  }
+
+  #clean(el: Element, ds: DataSet, state: FileState, creator?: string): boolean {
+    if (el.items || !isStringVR(el.vr) || el.vr === "UI") return this.#keep(el, ds, state, creator);
+    if (DATE_VRS.has(el.vr)) return this.#applyDatePolicy(el, ds, this.#datePolicy() ?? "remove", state);
+    const values = decodeStrings(el, ds).map((v) => cleanText(v, state.phi));
+    safeSet(ds, el, values.length ? values : "");
+    count(state, "C");
+    return true;
+  }
+
+  #remapUIDs(el: Element, ds: DataSet, state: FileState): boolean {
+    if (el.items) return this.#keep(el, ds, state);
+    if (el.vr !== "UI") return this.#empty(el, state, "Z");
+    const values = decodeStrings(el, ds);
+    if (values.length === 0) return this.#keep(el, ds, state);
+    safeSet(ds, el, values.map((v) => (v ? this.uid(v) : v)));
+    count(state, "U");
+    return true;
+  }
+
+  #applyDatePolicy(
+    el: Element,
+    ds: DataSet,
+    policy: NonNullable<DeidConfig["dates"]>,
+    state: FileState,
+  ): boolean {
+    if (policy === "keep") {
+      count(state, "K");
+      return true;
+    }
+    if (policy === "remove") return this.#empty(el, state, "Z");
+    const values = decodeStrings(el, ds);
+    const out = values.map((v) => {
+      if (v === "") return v;
+      if (policy === "year-only") return yearOnly(v);
+      return el.vr === "DT" ? shiftDT(v, state.dayOffset!) : shiftDA(v, state.dayOffset!);
+    });
+    // A value that is not a date we can read is not kept: nobody can say what it reveals.
+    if (out.some((v) => v === undefined)) return this.#empty(el, state, "Z");
+    safeSet(ds, el, out as string[]);
+    count(state, policy === "year-only" ? "year-only" : "shift");
+    return true;
+  }
+
+  #addMarks(ds: DataSet, dates: DeidConfig["dates"]): void {
+    setValue(ds, 0x00120062, "YES", "CS");
+    setValue(ds, 0x00120063, [...this.config.method], "LO");
+    const codes = [cid7050("basic"), ...this.config.options.map((o) => cid7050(o))];
+    const items: Item[] = codes.map((c) => {
+      const item: DataSet = { elements: [], encoding: ds.encoding, parent: ds };
+      setValue(item, 0x00080100, c.codeValue, "SH");
+      setValue(item, 0x00080102, c.codingSchemeDesignator, "SH");
+      setValue(item, 0x00080104, c.codeMeaning, "LO");
+      return { length: UNDEFINED_LENGTH, dataset: item };
+    });
+    insertElement(ds, { tag: 0x00120064, vr: "SQ", length: UNDEFINED_LENGTH, items });
+    const ltim = dates === undefined || dates === "remove"
+      ? "REMOVED"
+      : dates === "keep"
+      ? "UNMODIFIED"
+      : "MODIFIED";
+    setValue(ds, 0x00280303, ltim, "CS");
+  }
+}
+
+function count(state: FileState, label: string): void {
+  state.counts[label] = (state.counts[label] ?? 0) + 1;
+}
+
+function elementLength(el: Element): number {
+  if (el.value) return el.value.length;
+  if (el.span && !el.external) return el.span.end - el.span.valueStart;
+  return 0;
+}
+
+/** Set a value; one that cannot be encoded (a character set we cannot write) is emptied instead. */
+function safeSet(ds: DataSet, el: Element, value: ElementValue): void {
+  try {
+    setValue(ds, el.tag, value, el.vr === "UN" ? undefined : el.vr);
+  } catch (e) {
+    if (!(e instanceof DicomWriteError)) throw e;
+    emptyValue(el);
+  }
+}
+
+function decodeFirst(ds: DataSet, tag: number): string | undefined {
+  for (let d: DataSet | undefined = ds; d; d = d.parent) {
+    const el = d.elements.find((e) => e.tag === tag);
+    if (el) return decodeStrings(el, d)[0];
+  }
+  return undefined;
+}
+
+function blockKey(tag: number): number {
+  return ((tag >>> 16) << 8) | ((tag >>> 8) & 0xff);
+}
+
+function creatorKey(tag: number): number {
+  return ((tag >>> 16) << 8) | (tag & 0xff);
+}
+
+/** Private creators of a data set by (group, block), read once per data set. */
+function creatorMap(ds: DataSet): Map<number, string> {
+  const map = new Map<number, string>();
+  for (const el of ds.elements) {
+    if (isPrivateCreator(el.tag)) map.set(creatorKey(el.tag), decodeStrings(el, ds)[0] ?? "");
+  }
+  return map;
+}
+
+const BURNED_IN_MODALITIES = new Set(["US", "SC", "OT", "XA", "ES"]);
+
+/** Why a file may have text burned into its pixels, or undefined. */
+function burnedInReason(top: (tag: number) => string | undefined): string | undefined {
+  const flag = top(0x00280301);
+  if (flag === "YES") return "BurnedInAnnotation is YES";
+  // The attribute is often wrong on these modalities (ultrasound measurements, screen captures).
+  const modality = top(0x00080060);
+  if (modality && BURNED_IN_MODALITIES.has(modality)) {
+    return `modality ${modality} often carries burned-in text${
+      flag === "NO" ? " (BurnedInAnnotation says NO)" : ""
+    }`;
+  }
+  const sop = top(0x00080016) ?? "";
+  if (flag === undefined && sop.startsWith("1.2.840.10008.5.1.4.1.1.7")) {
+    return "secondary capture without BurnedInAnnotation";
+  }
+  return undefined;
+}

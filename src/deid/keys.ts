@@ -1,0 +1,68 @@
+/**
+ * Keyed pseudonyms: everything derived from the salt with HMAC-SHA256, so the same salt gives the
+ * same pseudonyms, UIDs and date offsets on every file, run and machine, and nothing can be
+ * reversed without the salt. Each use has its own label so values never collide across uses.
+ */
+import { createHmac } from "node:crypto";
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+function base32(bytes: Uint8Array): string {
+  let out = "";
+  let bits = 0;
+  let acc = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1; // keep only the bits not yet used, so acc never overflows
+  }
+  if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+/** The keyed functions of one run. Holds the salt; never prints or exposes it. */
+export class Keys {
+  readonly #salt: Uint8Array;
+
+  constructor(salt: Uint8Array) {
+    if (salt.length === 0) throw new Error("the salt is empty");
+    this.#salt = salt;
+  }
+
+  #mac(label: string, ...parts: string[]): Uint8Array {
+    const h = createHmac("sha256", this.#salt);
+    h.update(label);
+    for (const p of parts) h.update("\0").update(p, "utf8");
+    return new Uint8Array(h.digest());
+  }
+
+  /** prefix + `length` base32 characters of HMAC(issuer, id). */
+  pseudonym(issuer: string, id: string, prefix: string, length: number): string {
+    return prefix + base32(this.#mac("dcmtidy/patient", issuer, id)).slice(0, length);
+  }
+
+  /** `2.25.` + the decimal of 128 bits of HMAC(uid): a valid UID of at most 44 characters. */
+  uid(original: string): string {
+    const mac = this.#mac("dcmtidy/uid", original);
+    let n = 0n;
+    for (const b of mac.subarray(0, 16)) n = (n << 8n) | BigInt(b);
+    return `2.25.${n}`;
+  }
+
+  /** A day offset in [min, max] for a patient (uniform enough: a 48-bit value modulo the range). */
+  dayOffset(patientKey: string, min: number, max: number): number {
+    const mac = this.#mac("dcmtidy/dates", patientKey);
+    let n = 0;
+    for (const b of mac.subarray(0, 6)) n = n * 256 + b;
+    return min + (n % (max - min + 1));
+  }
+
+  /** A keyed hash of a text value (the `hash` action): 16 base32 characters. */
+  hashValue(value: string): string {
+    return base32(this.#mac("dcmtidy/value", value)).slice(0, 16);
+  }
+}
