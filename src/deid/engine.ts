@@ -9,7 +9,7 @@
  */
 import { lookupTag } from "../dicom/dictionary.ts";
 import { emptyValue, insertElement, setValue } from "../dicom/edit.ts";
-import { DicomWriteError } from "../dicom/errors.ts";
+import { DicomError } from "../dicom/errors.ts";
 import {
   type DataSet,
   type DicomFile,
@@ -184,6 +184,7 @@ export class DeidSession {
     const burnedIn = burnedInReason(top);
 
     this.#walk(ds, state);
+    if (!patientId && !quarantine) setValue(ds, PATIENT_ID, pseudoId, "LO"); // the subject must be named
     if (file.meta) {
       // Meta elements other than the ones the writer rebuilds name the sending system: drop them.
       file.meta.elements = file.meta.elements.filter((e) => e.tag <= 0x00020013);
@@ -472,9 +473,10 @@ function elementLength(el: Element): number {
 /** Set a value; one that cannot be encoded (a character set we cannot write) is emptied instead. */
 function safeSet(ds: DataSet, el: Element, value: ElementValue): void {
   try {
-    setValue(ds, el.tag, value, el.vr === "UN" ? undefined : el.vr);
+    // A UN element takes the dictionary's VR when there is one; otherwise it cannot hold text.
+    setValue(ds, el.tag, value, el.vr === "UN" ? lookupTag(el.tag)?.vrs[0] ?? "UN" : el.vr);
   } catch (e) {
-    if (!(e instanceof DicomWriteError)) throw e;
+    if (!(e instanceof DicomError)) throw e;
     emptyValue(el);
   }
 }
