@@ -1,0 +1,76 @@
+/** The small pieces of de-identification: date arithmetic, keyed values, free-text cleaning, lookups. */
+import assert from "node:assert/strict";
+import { shiftDA, shiftDT, yearOnly } from "../src/deid/dates.ts";
+import { Keys } from "../src/deid/keys.ts";
+import { cleanText } from "../src/deid/clean.ts";
+import { readLookupTable } from "../src/protocol/lookup.ts";
+import { isWellKnownUID } from "../src/deid/uids.ts";
+
+Deno.test("dates: shifting DA, DT and ranges, across months and leap days", () => {
+  assert.equal(shiftDA("20240301", -1), "20240229");
+  assert.equal(shiftDA("20230301", -1), "20230228");
+  assert.equal(shiftDA("20200101", -365), "20190101");
+  assert.equal(shiftDA("20200101-20200201", 10), "20200111-20200211");
+  assert.equal(shiftDA("-20200201", 1), "-20200202");
+  assert.equal(shiftDA("20201301", 1), undefined); // month 13: not a date, so not kept
+  assert.equal(shiftDA("2020", 1), undefined);
+  assert.equal(shiftDT("20240301120000.123456+0100", -1), "20240229120000.123456+0100");
+  assert.equal(shiftDT("20240301", 1), "20240302");
+  assert.equal(shiftDT("2024", 1), undefined);
+  assert.equal(yearOnly("19370412"), "19370101");
+});
+
+Deno.test("keys: pseudonyms, UIDs and offsets are keyed, stable and well formed", () => {
+  const a = new Keys(new TextEncoder().encode("salt-a"));
+  const b = new Keys(new TextEncoder().encode("salt-b"));
+  const p = a.pseudonym("", "PID001", "SUBJ-", 8);
+  assert.match(p, /^SUBJ-[A-Z2-7]{8}$/);
+  assert.equal(a.pseudonym("", "PID001", "SUBJ-", 8), p);
+  assert.notEqual(b.pseudonym("", "PID001", "SUBJ-", 8), p);
+  assert.notEqual(a.pseudonym("ISSUER", "PID001", "SUBJ-", 8), p, "the issuer is part of the key");
+  const uid = a.uid("1.2.3.4");
+  assert.match(uid, /^2\.25\.[1-9][0-9]*$/);
+  assert.ok(uid.length <= 64);
+  assert.notEqual(b.uid("1.2.3.4"), uid);
+  for (let i = 0; i < 200; i++) {
+    const d = a.dayOffset(`p${i}`, -730, -30);
+    assert.ok(d >= -730 && d <= -30 && Number.isInteger(d));
+  }
+  assert.throws(() => new Keys(new Uint8Array(0)));
+});
+
+Deno.test("clean: known PHI, dates and IDs leave free text, the rest stays readable", () => {
+  const phi = ["Doe^John", "John Doe", "Doe", "John", "12345678", "1937-04-12"];
+  assert.equal(
+    cleanText("CT head for John Doe, MRN 12345678, born 1937-04-12", phi),
+    "CT head for, MRN, born",
+  );
+  assert.equal(cleanText("follow-up 2021/03/04 ref A1234567", []), "follow-up ref");
+  assert.equal(cleanText("T1 MPRAGE sagittal", phi), "T1 MPRAGE sagittal");
+});
+
+Deno.test("uids: registry and coding-scheme UIDs are well known, instance UIDs are not", () => {
+  assert.ok(isWellKnownUID("1.2.840.10008.5.1.4.1.1.2"));
+  assert.ok(isWellKnownUID("2.16.840.1.113883.6.96"));
+  assert.ok(!isWellKnownUID("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"));
+});
+
+Deno.test("lookup tables: separators, header rows, and refusals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-lookup-" });
+  try {
+    const cases: [string, string][] = [
+      ["csv.csv", "old,new\nP1,S1\nP2,S2\n"],
+      ["tsv.tsv", "P1\tS1\nP2\tS2\n"],
+      ["ws.txt", "# comment\nP1   S1\n\nP2 S2\n"],
+    ];
+    for (const [name, text] of cases) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+      assert.deepEqual([...(await readLookupTable(`${dir}/${name}`))], [["P1", "S1"], ["P2", "S2"]], name);
+    }
+    await Deno.writeTextFile(`${dir}/short.csv`, "P1\n");
+    await assert.rejects(() => readLookupTable(`${dir}/short.csv`), /needs two values/);
+    await assert.rejects(() => readLookupTable(`${dir}/none.csv`), /does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
