@@ -68,6 +68,9 @@ const PATIENT_ID = 0x00100020;
 const ISSUER_OF_PATIENT_ID = 0x00100021;
 const STUDY_UID = 0x0020000d;
 const DATE_VRS = new Set(["DA", "DT"]);
+/** X/Z sequences that are Type 2 in the modules that hold them (Acquisition Context). */
+const TYPE2_SEQUENCES = new Set([0x00400555]);
+const FREE_TEXT_VRS = new Set(["LO", "SH", "LT", "ST", "UT", "UC", "PN"]);
 
 /** What one element's treatment resolved to. */
 type Decision =
@@ -83,6 +86,8 @@ interface FileState {
   readonly counts: Record<string, number>;
   readonly warnings: string[];
   readonly topValues: ReadonlyMap<string, string>;
+  /** Inside the items of a sequence whose row is D: unlisted free text there is not trusted. */
+  untrusted: number;
 }
 
 /**
@@ -180,7 +185,15 @@ export class DeidSession {
       const kw = lookupTag(el.tag)?.keyword;
       if (kw && !el.items && isStringVR(el.vr)) topValues.set(kw, decodeStrings(el, ds).join("\\"));
     }
-    const state: FileState = { pseudoId, dayOffset, phi: collectPHI(ds), counts: {}, warnings, topValues };
+    const state: FileState = {
+      pseudoId,
+      dayOffset,
+      phi: collectPHI(ds),
+      counts: {},
+      warnings,
+      topValues,
+      untrusted: 0,
+    };
     const burnedIn = burnedInReason(top);
 
     this.#walk(ds, state);
@@ -208,13 +221,14 @@ export class DeidSession {
   }
 
   #walk(ds: DataSet, state: FileState): void {
+    this.#dropOverlayPlanes(ds, state);
     const creators = creatorMap(ds);
     const keptBlocks = new Set<number>();
     for (let i = 0; i < ds.elements.length; i++) {
       const el = ds.elements[i];
       if (isPrivateCreator(el.tag)) continue; // decided once its block's elements are
       const creator = isPrivateTag(el.tag) ? creators.get(blockKey(el.tag)) : undefined;
-      const decision = this.#decide(el, creator);
+      const decision = this.#decide(el, creator, state);
       const keep = this.#apply(el, ds, decision, creator, state);
       if (!keep) {
         ds.elements.splice(i--, 1);
@@ -233,7 +247,31 @@ export class DeidSession {
     if (ds.elements.length !== before) ds.modified = true;
   }
 
-  #decide(el: Element, creator: string | undefined): Decision {
+  /**
+   * An overlay plane whose Overlay Data (60xx,3000) goes is removed whole: its other elements
+   * (description, label, geometry) alone break the Overlay Plane module and may hold free text.
+   */
+  #dropOverlayPlanes(ds: DataSet, state: FileState): void {
+    const doomed = new Set<number>();
+    for (const el of ds.elements) {
+      const g = el.tag >>> 16;
+      if ((el.tag & 0xffff) !== 0x3000 || g < 0x6000 || g > 0x601e || g % 2 !== 0) continue;
+      const d = this.#decide(el, undefined, state);
+      if (
+        (d.kind === "code" && d.code === "X") ||
+        (d.kind === "protocol" && ["remove", "X"].includes(String(d.action)))
+      ) {
+        doomed.add(g);
+      }
+    }
+    if (doomed.size === 0) return;
+    const before = ds.elements.length;
+    ds.elements = ds.elements.filter((e) => !doomed.has(e.tag >>> 16));
+    ds.modified = true;
+    state.counts["X"] = (state.counts["X"] ?? 0) + before - ds.elements.length;
+  }
+
+  #decide(el: Element, creator: string | undefined, state: FileState): Decision {
     for (const rule of this.config.rules) {
       if (selects(rule.selector, el.tag, creator)) return { kind: "protocol", action: rule.action, rule };
     }
@@ -242,8 +280,15 @@ export class DeidSession {
     if (isPrivateTag(el.tag)) return { kind: "code", code: this.#privateCode(el, creator) };
     if ((el.tag & 0xffff) === 0) return { kind: "code", code: "K" }; // group lengths are recomputed
     const rule = ruleForTag(el.tag);
-    if (!rule) return { kind: "code", code: lookupTag(el.tag) ? "K" : "X" }; // a value we do not understand goes
-    return { kind: "code", code: this.#resolveCompound(effectiveAction(rule, this.config.options), el.vr) };
+    if (!rule) {
+      if (!lookupTag(el.tag)) return { kind: "code", code: "X" }; // a value we do not understand goes
+      // Free text the table does not list, inside a sequence the profile dummies: dummy it too.
+      return { kind: "code", code: state.untrusted > 0 && FREE_TEXT_VRS.has(el.vr) ? "D" : "K" };
+    }
+    return {
+      kind: "code",
+      code: this.#resolveCompound(effectiveAction(rule, this.config.options), el.vr, el.tag),
+    };
   }
 
   #privateCode(el: Element, creator: string | undefined): "X" | "K" {
@@ -258,12 +303,14 @@ export class DeidSession {
     return policy.keep_creators.includes(creator.trim()) ? "K" : "X";
   }
 
-  #resolveCompound(code: ActionCode, vr: string): "X" | "Z" | "D" | "K" | "C" | "U" {
+  #resolveCompound(code: ActionCode, vr: string, tag: number): "X" | "Z" | "D" | "K" | "C" | "U" {
     if (code.length === 1) return code as "X" | "Z" | "D" | "K" | "C" | "U";
     if (this.config.compound === "minimal") return code[0] as "X" | "Z";
     // Conformant: the least destructive code that keeps a required attribute present and valid.
     if (code === "X/Z/U*") return vr === "UI" || vr === "SQ" ? "U" : "Z";
-    if (code === "X/Z") return "Z";
+    // X/Z means X for Type 3, Z for Type 2. An emptied Type 3 sequence breaks its IOD (dciodvfy:
+    // "0 items, 1-n required"), so sequences go unless they are Type 2 where they occur.
+    if (code === "X/Z") return vr === "SQ" && !TYPE2_SEQUENCES.has(tag) ? "X" : "Z";
     return "D"; // Z/D, X/D, X/Z/D
   }
 
@@ -291,7 +338,15 @@ export class DeidSession {
       case "Z":
         return this.#empty(el, state, "Z");
       case "D":
-        if (el.items) return this.#keep(el, ds, state, creator); // keep the structure, clean inside
+        if (el.items) {
+          // Keep the structure (it may be Type 1), but nothing unlisted inside is trusted.
+          state.untrusted++;
+          try {
+            return this.#keep(el, ds, state, creator);
+          } finally {
+            state.untrusted--;
+          }
+        }
         return this.#dummy(el, ds, state);
       case "K":
         return this.#keep(el, ds, state, creator);
