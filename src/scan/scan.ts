@@ -1,0 +1,184 @@
+/**
+ * Scanning a raw dump: walk the input roots through the protocol's globs, read each file's header
+ * (never its pixels), and classify it. Every file found is in the result, with a reason when it
+ * will not be written: the report accounts for all of them.
+ */
+// @ts-types="@types/picomatch"
+import picomatch from "picomatch";
+import { createHash } from "node:crypto";
+import { join, relative, sep } from "node:path";
+import { DicomReadError } from "../dicom/errors.ts";
+import { readDicomFile } from "../dicom/io.ts";
+import type { DataSet } from "../dicom/model.ts";
+import { decodeStrings } from "../dicom/values.ts";
+
+/** How a scanned file will be treated. */
+export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate";
+
+/** The header facts planning needs. */
+export interface HeaderInfo {
+  readonly sopInstanceUID?: string;
+  readonly studyUID?: string;
+  readonly seriesUID?: string;
+  readonly patientId?: string;
+  readonly modality?: string;
+  readonly transferSyntax: string;
+}
+
+/** One file found under an input root. */
+export interface ScannedFile {
+  /** The input root it was found under. */
+  readonly root: string;
+  /** Its path relative to that root, with `/` separators. */
+  readonly rel: string;
+  readonly path: string;
+  readonly size: number;
+  kind: FileKind;
+  /** Why it will not be written (for every kind but "dicom"). */
+  reason?: string;
+  readonly header?: HeaderInfo;
+}
+
+/** Options for `scan`. */
+export interface ScanOptions {
+  readonly roots: readonly string[];
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly followSymlinks: boolean;
+  /** Header reads in flight at once (default 32: they are small and mostly wait on the disk). */
+  readonly concurrency?: number;
+  /** Called after each file is classified. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The paths under the roots that the globs select, sorted (root order, then path). */
+export async function listFiles(
+  opts: ScanOptions,
+): Promise<{ root: string; rel: string; path: string; size: number }[]> {
+  const include = picomatch([...opts.include], { dot: true });
+  const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
+  const out: { root: string; rel: string; path: string; size: number }[] = [];
+  for (const root of opts.roots) {
+    const seen = new Set<string>(); // real paths of folders entered, so a symlink loop ends
+    const walk = async (dir: string) => {
+      const real = await Deno.realPath(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      const entries: Deno.DirEntry[] = [];
+      for await (const e of Deno.readDir(dir)) entries.push(e);
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        let isDir = e.isDirectory;
+        let isFile = e.isFile;
+        if (e.isSymlink) {
+          if (!opts.followSymlinks) continue;
+          const st = await Deno.stat(path).catch(() => undefined);
+          if (!st) continue;
+          isDir = st.isDirectory;
+          isFile = st.isFile;
+        }
+        const rel = relative(root, path).split(sep).join("/");
+        if (isDir) {
+          await walk(path);
+        } else if (isFile && include(rel) && !exclude(rel)) {
+          out.push({ root, rel, path, size: (await Deno.stat(path)).size });
+        }
+      }
+    };
+    await walk(root);
+  }
+  return out;
+}
+
+function headerInfo(ds: DataSet, ts: string): HeaderInfo {
+  const get = (tag: number) => {
+    const el = ds.elements.find((e) => e.tag === tag);
+    return el ? decodeStrings(el, ds)[0] || undefined : undefined;
+  };
+  return {
+    sopInstanceUID: get(0x00080018),
+    studyUID: get(0x0020000d),
+    seriesUID: get(0x0020000e),
+    patientId: get(0x00100020),
+    modality: get(0x00080060),
+    transferSyntax: ts,
+  };
+}
+
+async function classify(f: { root: string; rel: string; path: string; size: number }): Promise<ScannedFile> {
+  try {
+    const file = await readDicomFile(f.path, { headerOnly: true });
+    if (file.isDicomDir) {
+      return { ...f, kind: "dicomdir", reason: "DICOMDIR: its records point at input paths; not copied" };
+    }
+    const px = file.dataset.elements.find((e) => e.external);
+    if (px?.external && px.external.length >= 0 && px.external.offset + px.external.length > f.size) {
+      return {
+        ...f,
+        kind: "unreadable",
+        reason: `Pixel Data is cut short (${f.size} bytes of ${px.external.offset + px.external.length})`,
+      };
+    }
+    return { ...f, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
+  } catch (e) {
+    if (e instanceof DicomReadError) {
+      const why = e.toString().replace(`${f.path}: `, "");
+      return { ...f, kind: e.code === "not-dicom" ? "not-dicom" : "unreadable", reason: why };
+    }
+    return { ...f, kind: "unreadable", reason: (e as Error).message };
+  }
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const f = await Deno.open(path);
+  try {
+    for await (const chunk of f.readable) h.update(chunk);
+  } catch {
+    // readable closes the file itself; a read error just makes the file unique
+    return `unreadable:${path}`;
+  }
+  return h.digest("hex");
+}
+
+/** Mark files with the same SOP Instance UID and the same bytes as an earlier file as duplicates. */
+async function markDuplicates(files: ScannedFile[]): Promise<void> {
+  const byUID = new Map<string, ScannedFile[]>();
+  for (const f of files) {
+    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
+    if (uid) byUID.set(uid, [...(byUID.get(uid) ?? []), f]);
+  }
+  for (const group of byUID.values()) {
+    if (group.length < 2) continue;
+    const firstByHash = new Map<string, ScannedFile>();
+    for (const f of group) {
+      const key = `${f.size}:${await sha256(f.path)}`;
+      const first = firstByHash.get(key);
+      if (first) {
+        f.kind = "duplicate";
+        f.reason = `same SOP Instance UID and bytes as ${first.rel}`;
+      } else {
+        firstByHash.set(key, f);
+      }
+    }
+  }
+}
+
+/** Find and classify every input file. The result is in a stable order (roots, then paths). */
+export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
+  const listed = await listFiles(opts);
+  const out: ScannedFile[] = new Array(listed.length);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < listed.length) {
+      const i = next++;
+      out[i] = await classify(listed[i]);
+      opts.onProgress?.(++done, listed.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 32, listed.length) }, worker));
+  await markDuplicates(out);
+  return out;
+}

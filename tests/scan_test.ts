@@ -1,0 +1,52 @@
+/** Scanning: every file under the roots is found and classified; globs, symlinks and duplicates. */
+import assert from "node:assert/strict";
+import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
+import { scan } from "../src/scan/scan.ts";
+
+Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; skips symlinks", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-scan-" }));
+  try {
+    const a = buildDicom(sampleDataset());
+    const other = buildDicom(
+      sampleDataset().map((n) =>
+        "tag" in n && n.tag === tag(0x0010, 0x0010) ? { ...n, value: "Other^Name" } : n
+      ),
+    );
+    await Deno.mkdir(`${dir}/in/sub`, { recursive: true });
+    await Deno.writeFile(`${dir}/in/a.dcm`, a);
+    await Deno.writeFile(`${dir}/in/sub/a-copy`, a); // same UID, same bytes: a duplicate
+    await Deno.writeFile(`${dir}/in/sub/a-edited`, other); // same UID, other bytes: not a duplicate
+    await Deno.writeFile(`${dir}/in/cut.dcm`, a.subarray(0, a.length - 10)); // Pixel Data cut short
+    await Deno.writeTextFile(`${dir}/in/notes.txt`, "hello");
+    await Deno.writeTextFile(`${dir}/in/readme.md`, "# not DICOM");
+    await Deno.symlink(`${dir}/in/a.dcm`, `${dir}/in/link.dcm`);
+    const files = await scan({
+      roots: [`${dir}/in`],
+      include: ["**/*"],
+      exclude: ["**/*.txt"],
+      followSymlinks: false,
+    });
+    assert.deepEqual(files.map((f) => [f.rel, f.kind]), [
+      ["a.dcm", "dicom"],
+      ["cut.dcm", "unreadable"],
+      ["readme.md", "not-dicom"],
+      ["sub/a-copy", "duplicate"],
+      ["sub/a-edited", "dicom"],
+    ]);
+    assert.match(files[1].reason!, /cut short/);
+    assert.match(files[3].reason!, /same SOP Instance UID and bytes as a\.dcm/);
+    const followed = await scan({
+      roots: [`${dir}/in`],
+      include: ["*.dcm"],
+      exclude: [],
+      followSymlinks: true,
+    });
+    assert.deepEqual(followed.map((f) => [f.rel, f.kind]), [
+      ["a.dcm", "dicom"],
+      ["cut.dcm", "unreadable"],
+      ["link.dcm", "duplicate"],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
