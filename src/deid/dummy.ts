@@ -42,7 +42,7 @@ export function dummyValue(tag: number, vr: string, uid: () => string, length: n
     case "UT":
       return "ANONYMIZED";
     case "UR":
-      return "";
+      return "urn:dcmtidy:anonymized";
     case "US":
     case "SS":
     case "UL":

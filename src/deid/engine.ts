@@ -70,6 +70,7 @@ const STUDY_UID = 0x0020000d;
 const DATE_VRS = new Set(["DA", "DT"]);
 /** X/Z sequences that are Type 2 in the modules that hold them (Acquisition Context). */
 const TYPE2_SEQUENCES = new Set([0x00400555]);
+const BULK_VRS = new Set(["OB", "OW", "OF", "OD", "OL", "OV", "UN"]);
 const FREE_TEXT_VRS = new Set(["LO", "SH", "LT", "ST", "UT", "UC", "PN"]);
 
 /** What one element's treatment resolved to. */
@@ -88,6 +89,8 @@ interface FileState {
   readonly topValues: ReadonlyMap<string, string>;
   /** Inside the items of a sequence whose row is D: unlisted free text there is not trusted. */
   untrusted: number;
+  /** IssuerOfPatientID of the top level as read, for PatientIDs nested below it. */
+  readonly topIssuer: string;
 }
 
 /**
@@ -193,6 +196,7 @@ export class DeidSession {
       warnings,
       topValues,
       untrusted: 0,
+      topIssuer: top(ISSUER_OF_PATIENT_ID) ?? "",
     };
     const burnedIn = burnedInReason(top);
 
@@ -258,7 +262,7 @@ export class DeidSession {
       if ((el.tag & 0xffff) !== 0x3000 || g < 0x6000 || g > 0x601e || g % 2 !== 0) continue;
       const d = this.#decide(el, undefined, state);
       if (
-        (d.kind === "code" && d.code === "X") ||
+        (d.kind === "code" && (d.code === "X" || d.code === "C")) || // C: we cannot clean overlay bits
         (d.kind === "protocol" && ["remove", "X"].includes(String(d.action)))
       ) {
         doomed.add(g);
@@ -317,7 +321,9 @@ export class DeidSession {
   /** Apply a decision; returns false when the element is to be removed. */
   #apply(el: Element, ds: DataSet, d: Decision, creator: string | undefined, state: FileState): boolean {
     if (d.kind === "patient-id") {
-      const issuer = decodeFirst(ds, ISSUER_OF_PATIENT_ID) ?? "";
+      // The issuer beside it, else the top level's as read (it may already be removed from there).
+      const own = ds.elements.find((e) => e.tag === ISSUER_OF_PATIENT_ID);
+      const issuer = own ? decodeStrings(own, ds)[0] ?? "" : state.topIssuer;
       const id = decodeStrings(el, ds)[0];
       if (!id) return this.#empty(el, state, "Z");
       if (this.config.patientId === "keep") return this.#keep(el, ds, state, creator);
@@ -327,9 +333,10 @@ export class DeidSession {
       return true;
     }
     if (d.kind === "protocol") return this.#applyProtocol(el, ds, d.action, state, creator);
-    // Dates that survive the profile follow the date policy.
+    // Dates the profile keeps (K) or modifies (C) follow the date policy; Z and D still apply
+    // (a birth date is a patient characteristic, not longitudinal information).
     const dates = this.#datePolicy();
-    if (DATE_VRS.has(el.vr) && d.code !== "X" && !el.items && dates !== undefined) {
+    if (DATE_VRS.has(el.vr) && (d.code === "K" || d.code === "C") && !el.items && dates !== undefined) {
       return this.#applyDatePolicy(el, ds, dates, state);
     }
     switch (d.code) {
@@ -452,8 +459,14 @@ export class DeidSession {
   }
 
   #clean(el: Element, ds: DataSet, state: FileState, creator?: string): boolean {
-    if (el.items || !isStringVR(el.vr) || el.vr === "UI") return this.#keep(el, ds, state, creator);
+    if (el.items) return this.#keep(el, ds, state, creator);
     if (DATE_VRS.has(el.vr)) return this.#applyDatePolicy(el, ds, this.#datePolicy() ?? "remove", state);
+    // Bulk binary values (overlay and curve data, maker notes, UN) cannot be cleaned by us: they go.
+    if (BULK_VRS.has(el.vr)) return false;
+    // Numbers, ages, times and UIDs hold no text to clean; names, codes and descriptions may.
+    if (!FREE_TEXT_VRS.has(el.vr) && el.vr !== "AE" && el.vr !== "CS") {
+      return this.#keep(el, ds, state, creator);
+    }
     const values = decodeStrings(el, ds).map((v) => cleanText(v, state.phi));
     safeSet(ds, el, values.length ? values : "");
     count(state, "C");
@@ -534,14 +547,6 @@ function safeSet(ds: DataSet, el: Element, value: ElementValue): void {
     if (!(e instanceof DicomError)) throw e;
     emptyValue(el);
   }
-}
-
-function decodeFirst(ds: DataSet, tag: number): string | undefined {
-  for (let d: DataSet | undefined = ds; d; d = d.parent) {
-    const el = d.elements.find((e) => e.tag === tag);
-    if (el) return decodeStrings(el, d)[0];
-  }
-  return undefined;
 }
 
 function blockKey(tag: number): number {
