@@ -2,7 +2,7 @@
  * The dcmtidy command line. `deno run -A cli.ts <command>` from the repository root, or
  * `deno task dcmtidy <command>` with only the permissions it needs.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
@@ -26,7 +26,13 @@ function program(setExit: (code: number) => void): Command {
     .argument("<files...>", "DICOM files")
     .option("--json", "print the DICOM JSON model (PS3.18 F.2) instead")
     .option("--show-phi", "show identifying values instead of masking them")
-    .option("--width <n>", "cut text values longer than this", (v) => Number(v))
+    .option("--width <n>", "cut text values longer than this", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new InvalidArgumentError("give a whole number of characters, 1 or more");
+      }
+      return n;
+    })
     .action(async (files: string[], opts) => setExit(await dumpCommand(files, opts)));
 
   cli.command("modify")

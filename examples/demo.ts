@@ -25,7 +25,7 @@ const step = async (title: string, args: string[]) => {
 
 console.log(`demo folder: ${dir}`);
 await step("identifying values are masked", ["dump", `${raw}/IM0001`]);
-await step("rewrite all files with two edits; the text file is reported, not copied", [
+await step("rewrite every file with an edit; the text file is reported as not DICOM (exit 1)", [
   "modify",
   `${raw}/IM0001`,
   `${raw}/IM0002`,
@@ -35,9 +35,15 @@ await step("rewrite all files with two edits; the text file is reported, not cop
   `${dir}/out`,
   "--set",
   "PatientName=Demo^Subject",
+]);
+await step("an edit two sequences deep", [
+  "modify",
+  `${dir}/out/IM0001`,
+  "--out",
+  `${dir}/out2`,
   "--set",
   "RequestAttributesSequence[0].RequestAttributesSequence[0].PatientName=Nested^Too",
 ]);
-await step("the result, PHI shown on purpose", ["dump", "--show-phi", `${dir}/out/IM0001`]);
+await step("the result, PHI shown on purpose", ["dump", "--show-phi", `${dir}/out2/IM0001`]);
 await Deno.remove(dir, { recursive: true });
 console.log("\ndemo done; its temporary folder is removed.");

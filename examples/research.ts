@@ -1,6 +1,7 @@
 /**
  * A TypeScript protocol: the same fields as YAML, plus hooks for `{ fn: NAME }` actions.
- * Hooks run inside the run's sandbox: no network, no environment, no files beyond the run's own.
+ * A TypeScript protocol is code: `validate` imports it with the CLI's permissions, so only use
+ * protocols you trust (review them like any other code in the study's repository).
  */
 import { defineProtocol } from "../mod.ts";
 

@@ -86,7 +86,14 @@ export async function modifyCommand(files: string[], opts: ModifyCommandOptions)
     }
     names.set(basename(f), f);
   }
-  await Deno.mkdir(outDir, { recursive: true });
+  try {
+    await Deno.mkdir(outDir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(`--out ${outDir} is a file, not a folder`);
+    }
+    throw new UsageError(`cannot create --out ${outDir}: ${(e as Error).message}`);
+  }
   let failed = 0;
   for (const path of files) {
     try {

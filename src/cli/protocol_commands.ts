@@ -16,7 +16,7 @@ export async function initCommand(file: string | undefined, preset: string): Pro
     if (e instanceof Deno.errors.AlreadyExists) {
       throw new UsageError(`${path} exists already (not overwritten)`);
     }
-    throw e;
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message.replace(/ \(os error \d+\).*$/, "")}`);
   }
   console.log(`wrote ${path} (preset ${preset}); check it with: dcmtidy validate ${path}`);
   return 0;

@@ -7,7 +7,8 @@ export async function rulesCommand(opts: { protocol?: string } & LoadOptions): P
   let options: readonly OptionName[] = [];
   const overrides: string[] = [];
   if (opts.protocol) {
-    const p = await loadProtocol(opts.protocol, opts);
+    // The table does not need the salt: do not ask for it here.
+    const p = await loadProtocol(opts.protocol, { ...opts, env: () => "salt-not-needed-to-print-rules" });
     options = p.deidentify?.options ?? [];
     for (const r of p.deidentify?.rules ?? []) {
       overrides.push(`${r.selector.text.padEnd(34)} ${JSON.stringify(r.action)}  (${r.origin})`);

@@ -7,7 +7,7 @@
  * groups) > option column > basic column > unlisted standard elements kept, unknown ones removed.
  * Date values (DA, DT) that survive follow the protocol's date policy.
  */
-import { lookupTag } from "../dicom/dictionary.ts";
+import { lookupTag, tagForKeyword } from "../dicom/dictionary.ts";
 import { emptyValue, insertElement, setValue } from "../dicom/edit.ts";
 import { DicomError } from "../dicom/errors.ts";
 import {
@@ -70,6 +70,9 @@ const STUDY_UID = 0x0020000d;
 const DATE_VRS = new Set(["DA", "DT"]);
 /** X/Z sequences that are Type 2 in the modules that hold them (Acquisition Context). */
 const TYPE2_SEQUENCES = new Set([0x00400555]);
+/** UIDs that name kinds of things (classes, syntaxes, schemes), never an instance: never remapped. */
+const NOT_INSTANCE_UID =
+  /Class|Syntax|Scheme|Template|ContextGroup|Implementation|Mapping|Registry|Algorithm/;
 const BULK_VRS = new Set(["OB", "OW", "OF", "OD", "OL", "OV", "UN"]);
 const FREE_TEXT_VRS = new Set(["LO", "SH", "LT", "ST", "UT", "UC", "PN"]);
 
@@ -86,7 +89,8 @@ interface FileState {
   readonly phi: readonly string[];
   readonly counts: Record<string, number>;
   readonly warnings: string[];
-  readonly topValues: ReadonlyMap<string, string>;
+  /** `{replace}` rules, applied after the walk so their placeholders see de-identified values. */
+  readonly replacements: { ds: DataSet; el: Element; template: string }[];
   /** Inside the items of a sequence whose row is D: unlisted free text there is not trusted. */
   untrusted: number;
   /** IssuerOfPatientID of the top level as read, for PatientIDs nested below it. */
@@ -183,18 +187,13 @@ export class DeidSession {
         ? dates.shift.days
         : this.#keys.dayOffset(subjectKey, dates.shift.min_days, dates.shift.max_days))
       : undefined;
-    const topValues = new Map<string, string>();
-    for (const el of ds.elements) {
-      const kw = lookupTag(el.tag)?.keyword;
-      if (kw && !el.items && isStringVR(el.vr)) topValues.set(kw, decodeStrings(el, ds).join("\\"));
-    }
     const state: FileState = {
       pseudoId,
       dayOffset,
       phi: collectPHI(ds),
       counts: {},
       warnings,
-      topValues,
+      replacements: [],
       untrusted: 0,
       topIssuer: top(ISSUER_OF_PATIENT_ID) ?? "",
     };
@@ -202,10 +201,16 @@ export class DeidSession {
 
     this.#walk(ds, state);
     if (!patientId && !quarantine) setValue(ds, PATIENT_ID, pseudoId, "LO"); // the subject must be named
+    this.#applyReplacements(ds, state);
     if (file.meta) {
       // Meta elements other than the ones the writer rebuilds name the sending system: drop them.
       file.meta.elements = file.meta.elements.filter((e) => e.tag <= 0x00020013);
+      // The writer takes the instance UID from the data set; without one it falls back to this.
+      const mediaUID = file.meta.elements.find((e) => e.tag === 0x00020003);
+      const value = mediaUID && decodeStrings(mediaUID, file.meta)[0];
+      if (value) setValue(file.meta, 0x00020003, this.uid(value), "UI");
     }
+    file.preamble = undefined; // PS3.15 asks for the preamble to be replaced: the writer writes zeros
     this.#addMarks(ds, dates);
     return {
       pseudoId,
@@ -286,6 +291,12 @@ export class DeidSession {
     const rule = ruleForTag(el.tag);
     if (!rule) {
       if (!lookupTag(el.tag)) return { kind: "code", code: "X" }; // a value we do not understand goes
+      // The table is not exhaustive (its own notes say so): names and instance UIDs it does not
+      // list still identify, so they get the treatment of their listed kin.
+      if (el.vr === "PN") return { kind: "code", code: "Z" };
+      if (el.vr === "UI" && !NOT_INSTANCE_UID.test(lookupTag(el.tag)!.keyword)) {
+        return { kind: "code", code: "U" };
+      }
       // Free text the table does not list, inside a sequence the profile dummies: dummy it too.
       return { kind: "code", code: state.untrusted > 0 && FREE_TEXT_VRS.has(el.vr) ? "D" : "K" };
     }
@@ -396,14 +407,18 @@ export class DeidSession {
       throw new DeidError(`unknown action "${action}"`);
     }
     if ("replace" in action) {
-      const text = action.replace.replace(
-        /\{([A-Za-z_]+)\}/g,
-        (_: string, k: string) => k === "pseudo_id" ? state.pseudoId : state.topValues.get(k) ?? "",
-      );
-      return set(text, "replace");
+      if (el.items) throw new DeidError("replace cannot set a sequence");
+      state.replacements.push({ ds, el, template: action.replace });
+      count(state, "replace");
+      return true;
     }
     if ("regexp" in action) {
-      const re = new RegExp(action.regexp.find, "g");
+      let re: RegExp;
+      try {
+        re = new RegExp(action.regexp.find, "g");
+      } catch (e) {
+        throw new DeidError(`regexp ${JSON.stringify(action.regexp.find)}: ${(e as Error).message}`);
+      }
       return set(decodeStrings(el, ds).map((v) => v.replace(re, action.regexp.replace)), "regexp");
     }
     if ("shift_date" in action) {
@@ -422,6 +437,19 @@ export class DeidSession {
     }
     if (out === undefined) return false;
     return set(out, "fn");
+  }
+
+  /** Fill `{replace}` templates from the de-identified top level, once the walk is done. */
+  #applyReplacements(top: DataSet, state: FileState): void {
+    for (const r of state.replacements) {
+      const text = r.template.replace(/\{([A-Za-z_]+)\}/g, (_: string, k: string) => {
+        if (k === "pseudo_id") return state.pseudoId;
+        const tag = tagForKeyword(k);
+        const el = tag === undefined ? undefined : top.elements.find((e) => e.tag === tag);
+        return el && !el.items ? decodeStrings(el, top).join("\\") : "";
+      });
+      safeSet(r.ds, r.el, text);
+    }
   }
 
   #keep(el: Element, ds: DataSet, state: FileState, _creator?: string): boolean {

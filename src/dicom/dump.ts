@@ -34,7 +34,7 @@ function renderValue(el: Element, ds: DataSet, opts: DumpOptions): string {
   } else if (el.vr === "AT") {
     text = (value as number[]).map(formatTag).join("\\");
   } else {
-    const parts = (value as (string | number | bigint)[]).map(String);
+    const parts = (value as (string | number | bigint)[]).map(String); // numbers are masked like text
     text = (sensitive ? parts.map((p) => maskValue(p, el.vr)) : parts).join("\\");
   }
   const width = opts.maxWidth ?? 64;
@@ -139,7 +139,9 @@ function jsonValue(el: Element, ds: DataSet, opts: DumpOptions): JsonAttribute {
     return attr;
   }
   if (!value || value.length === 0) return attr;
-  if (el.vr === "AT") {
+  if (sensitive) {
+    attr.Value = value.map(() => "***"); // a private number can be a date in disguise (Unix time)
+  } else if (el.vr === "AT") {
     attr.Value = (value as number[]).map((t) => t.toString(16).toUpperCase().padStart(8, "0"));
   } else {
     attr.Value = (value as (number | bigint)[]).map((n) =>

@@ -4,19 +4,21 @@
  * every person name, and every private value.
  */
 import { ruleForTag } from "../deid/rules.ts";
-import { isPrivateCreator, isPrivateTag } from "./model.ts";
+import { isPrivateCreator } from "./model.ts";
 
 /** Whether a value of this element may identify a person. */
 export function isSensitive(tag: number, vr: string): boolean {
   if (vr === "PN") return true;
-  if (isPrivateTag(tag)) return !isPrivateCreator(tag);
+  if ((tag >>> 16) % 2 === 1) return !isPrivateCreator(tag); // private, and the illegal odd groups 0001-0007
   const rule = ruleForTag(tag);
   return rule !== undefined && rule.basic !== "K";
 }
 
 /** Mask a value, keeping only its shape: `Doe^John` becomes `D***^J***`. */
 export function maskValue(value: string, vr: string): string {
-  const mask = (s: string) => (s.length === 0 ? "" : s[0] + "***");
-  if (vr === "PN") return value.split("=").map((group) => group.split("^").map(mask).join("^")).join("=");
-  return mask(value);
+  // Names keep their initials, to tell people apart on screen; anything else keeps nothing
+  // (a one-letter value such as PatientSex would otherwise show whole).
+  const initial = (s: string) => (s.length === 0 ? "" : s[0] + "***");
+  if (vr === "PN") return value.split("=").map((group) => group.split("^").map(initial).join("^")).join("=");
+  return value.length === 0 ? "" : "***";
 }

@@ -4,7 +4,7 @@
  * overlap, the salt's source, lookup tables), and resolve paths. All problems are reported at once.
  */
 import { createHash } from "node:crypto";
-import { dirname, extname, isAbsolute, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, isAbsolute, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { type CompiledTemplate, compileTemplate, TemplateError } from "./template.ts";
@@ -20,9 +20,12 @@ import { parseSelector, type Selector, SelectorError, selectorVRs } from "./sele
 import { objectSource, type ProtocolSource, yamlSource } from "./source.ts";
 import { suggestClosest } from "../util/suggest.ts";
 import { isStringVR } from "../dicom/vr.ts";
+import { suggestKeywords, tagForKeyword } from "../dicom/dictionary.ts";
 import { readLookupTable } from "./lookup.ts";
 
 const INLINE_SALT_PLACEHOLDER = "DCMTIDY_INLINE_SALT_REFUSED";
+/** A shorter salt can be found by trying every pseudonym of a known patient ID. */
+export const MIN_SALT_LENGTH = 16;
 
 /** A hook of a TypeScript protocol: gets the current value, returns the new one (undefined removes). */
 export type Hook = (value: string | undefined, ctx: HookContext) => string | undefined;
@@ -106,6 +109,13 @@ export async function loadProtocol(path: string, opts: LoadOptions = {}): Promis
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new ProtocolError([{ file: path, message: why }]);
+  }
+  if (bytes.subarray(0, 4096).includes(0)) {
+    // Do not parse (and echo) a DICOM or other binary file given by mistake.
+    throw new ProtocolError([{
+      file: path,
+      message: "this is a binary file, not a protocol (.yaml, .yml, .json or .ts)",
+    }]);
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   let source: ProtocolSource;
@@ -273,8 +283,21 @@ async function checkDeidentify(
   let saltSource: { env: string } | { file: string };
   if ("env" in d.salt) {
     saltSource = { env: d.salt.env };
-    if (d.salt.env !== INLINE_SALT_PLACEHOLDER && !env(d.salt.env)) {
-      at(["salt", "env"], `environment variable ${d.salt.env} is not set (it holds the salt)`);
+    if (d.salt.env !== INLINE_SALT_PLACEHOLDER) {
+      const value = env(d.salt.env);
+      // Variable names are conventionally upper case; a long lower-case "name" is most likely the
+      // salt itself pasted in the wrong place, so it is not echoed.
+      const pasted = /[a-z]/.test(d.salt.env) && d.salt.env.length >= 12;
+      const shown = pasted ? "named in salt.env" : d.salt.env;
+      if (!value) {
+        at(
+          ["salt", "env"],
+          `environment variable ${shown} is not set (it holds the salt)` +
+            (pasted ? "; if this is the salt itself, put it in a variable and name the variable here" : ""),
+        );
+      } else if (value.length < MIN_SALT_LENGTH) {
+        at(["salt", "env"], `the salt in ${shown} is too short: use at least ${MIN_SALT_LENGTH} characters`);
+      }
     }
   } else {
     saltSource = { file: fromProtocol(d.salt.file) };
@@ -284,8 +307,8 @@ async function checkDeidentify(
         ["salt", "file"],
         `salt file ${saltSource.file} ${kind === "missing" ? "does not exist" : "is not a file"}`,
       );
-    } else if ((await Deno.stat(saltSource.file)).size === 0) {
-      at(["salt", "file"], `salt file ${saltSource.file} is empty`);
+    } else if ((await Deno.stat(saltSource.file)).size < MIN_SALT_LENGTH) {
+      at(["salt", "file"], `salt file ${saltSource.file} holds fewer than ${MIN_SALT_LENGTH} bytes`);
     }
     if (isInside(saltSource.file, outputRoot)) {
       at(["salt", "file"], "the salt file must not be inside the output root");
@@ -377,6 +400,23 @@ function actionProblem(action: Action, sel: Selector, hooks: Record<string, Hook
     const known = Object.keys(hooks);
     return `no hook named "${action.fn}"` +
       (known.length ? ` (hooks: ${known.join(", ")})` : " (hooks are defined in TypeScript protocols)");
+  }
+  if (typeof action === "object" && "regexp" in action) {
+    try {
+      new RegExp(action.regexp.find);
+    } catch (e) {
+      return `regexp find ${JSON.stringify(action.regexp.find)} is not a valid regular expression: ${
+        (e as Error).message
+      }`;
+    }
+  }
+  if (typeof action === "object" && "replace" in action) {
+    for (const [, key] of action.replace.matchAll(/\{([^}]*)\}/g)) {
+      if (key === "pseudo_id" || tagForKeyword(key) !== undefined) continue;
+      const hints = suggestKeywords(key, 1);
+      return `"{${key}}" in replace is not pseudo_id or a DICOM keyword` +
+        (hints.length ? ` (did you mean "${hints[0]}"?)` : "");
+    }
   }
   const vrs = selectorVRs(sel);
   if (!vrs || vrs.length === 0) return undefined;
@@ -528,8 +568,28 @@ function dedupe(issues: ProtocolIssue[]): ProtocolIssue[] {
   });
 }
 
-/** Whether `inner` is `outer` or lies below it. */
+/** A path with its existing part resolved through symlinks (the rest may not exist yet). */
+function realish(path: string): string {
+  const rest: string[] = [];
+  let p = resolve(path);
+  while (true) {
+    try {
+      return resolve(Deno.realPathSync(p), ...rest.reverse());
+    } catch {
+      const parent = dirname(p);
+      if (parent === p) return resolve(path);
+      rest.push(basename(p));
+      p = parent;
+    }
+  }
+}
+
+/** Whether `inner` is `outer` or lies below it, also through symlinks. */
 export function isInside(inner: string, outer: string): boolean {
+  return isInsideText(inner, outer) || isInsideText(realish(inner), realish(outer));
+}
+
+function isInsideText(inner: string, outer: string): boolean {
   const rel = relative(outer, inner);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && !rel.startsWith(sep));
 }
