@@ -151,3 +151,17 @@ Deno.test("review: the loader never echoes a salt pasted as a variable name, and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deid: two patients on one pseudonym is an error, not a merge", () => {
+  const session = new DeidSession(
+    deidConfig({
+      patientId: { lookup: { file: "ids.csv", missing: "keep" } },
+      lookup: new Map([["P1", "S1"]]),
+    }),
+    new Keys(SALT),
+  );
+  assert.equal(session.pseudonymFor("", "P1"), "S1");
+  assert.equal(session.pseudonymFor("", "P1"), "S1", "the same patient again is fine");
+  // "S1" is not in the table and is kept as it is: it would land on P1's pseudonym.
+  assert.throws(() => session.pseudonymFor("", "S1"), /two different patients map to the pseudonym S1/);
+});
