@@ -1,0 +1,20 @@
+/** Reading the salt from where the protocol says. The value never leaves the `Keys` it is given to. */
+import type { Protocol } from "../protocol/load.ts";
+import { Keys } from "./keys.ts";
+
+/** The keys of a run, from the protocol's salt source (an environment variable or a file). */
+export async function keysFor(
+  p: Protocol,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Promise<Keys> {
+  const src = p.deidentify?.saltSource;
+  if (!src) throw new Error("this protocol does not de-identify: it has no salt");
+  if ("env" in src) {
+    const v = env(src.env);
+    if (!v) throw new Error("the salt's environment variable is not set");
+    return new Keys(new TextEncoder().encode(v));
+  }
+  // Trailing newlines come from editors and `echo`; they are not part of the secret.
+  const text = (await Deno.readTextFile(src.file)).replace(/[\r\n]+$/, "");
+  return new Keys(new TextEncoder().encode(text));
+}
