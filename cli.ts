@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
+import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
 import { DicomError } from "./src/dicom/errors.ts";
@@ -60,6 +61,24 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .action(async (file: string, opts) => setExit(await validateCommand(file, opts)));
+
+  cli.command("plan")
+    .description("show what a run would do: every file's fate and destination, the output tree")
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .option("--json", "print the plan as JSON")
+    .option("--out <file>", "also write the plan as JSON to this file")
+    .option("--show-phi", "show identifying values instead of masking them")
+    .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
+
+  cli.command("run")
+    .description("execute the plan: write the tidy tree, the report and the key file")
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .option("--yes", "do not ask for confirmation")
+    .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
 
   cli.command("rules")
     .description("print the effective de-identification table (PS3.15 rows, options, protocol rules)")

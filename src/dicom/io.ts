@@ -117,6 +117,8 @@ async function readOpen(f: Deno.FsFile, path: string, opts: ReadFileOptions): Pr
 export interface WriteFileOptions extends EncodeFileOptions {
   /** Replace an existing file at the destination. Default: refuse. */
   overwrite?: boolean;
+  /** Sees every byte written, in order (to hash the output without reading it back). */
+  onWrite?: (bytes: Uint8Array) => void;
 }
 
 const COPY_CHUNK = 1024 * 1024;
@@ -142,7 +144,7 @@ export async function writeDicomFile(
   const out = await Deno.open(tmp, { write: true, createNew: true });
   let written = 0;
   try {
-    written = await writeChunks(out, chunks, file.path);
+    written = await writeChunks(out, chunks, file.path, opts.onWrite);
     out.close();
   } catch (e) {
     out.close();
@@ -153,18 +155,28 @@ export async function writeDicomFile(
   return written;
 }
 
-async function writeAll(out: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+async function writeAll(
+  out: Deno.FsFile,
+  bytes: Uint8Array,
+  onWrite?: (b: Uint8Array) => void,
+): Promise<void> {
+  onWrite?.(bytes);
   let at = 0;
   while (at < bytes.length) at += await out.write(bytes.subarray(at));
 }
 
 /** Write chunks; external ranges are copied from `source` in 1 MiB pieces. Returns bytes written. */
-async function writeChunks(out: Deno.FsFile, chunks: Chunk[], source?: string): Promise<number> {
+async function writeChunks(
+  out: Deno.FsFile,
+  chunks: Chunk[],
+  source?: string,
+  onWrite?: (b: Uint8Array) => void,
+): Promise<number> {
   let total = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   const flush = async () => {
-    if (pending.length === 1) await writeAll(out, pending[0]);
+    if (pending.length === 1) await writeAll(out, pending[0], onWrite);
     else if (pending.length > 1) {
       const all = new Uint8Array(pendingBytes);
       let at = 0;
@@ -172,7 +184,7 @@ async function writeChunks(out: Deno.FsFile, chunks: Chunk[], source?: string): 
         all.set(p, at);
         at += p.length;
       }
-      await writeAll(out, all);
+      await writeAll(out, all, onWrite);
     }
     pending = [];
     pendingBytes = 0;
@@ -197,7 +209,7 @@ async function writeChunks(out: Deno.FsFile, chunks: Chunk[], source?: string): 
         if (r === null) {
           throw new DicomReadError("truncated", "source file shrank while copying", { file: source });
         }
-        await writeAll(out, buf.subarray(0, r));
+        await writeAll(out, buf.subarray(0, r), onWrite);
         left -= r;
       }
       total += c.length;

@@ -1,0 +1,105 @@
+/** The `plan` and `run` commands. */
+import { keysFor } from "../deid/salt.ts";
+import type { Keys } from "../deid/keys.ts";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import { makePlan, type Plan, planTotals } from "../plan/plan.ts";
+import { runPlan } from "../run/run.ts";
+import { UsageError } from "./errors.ts";
+
+/** Options shared by `plan` and `run`. */
+export interface PlanCommandOptions extends LoadOptions {
+  json?: boolean;
+  out?: string;
+  showPhi?: boolean;
+  yes?: boolean;
+}
+
+async function prepare(file: string, opts: PlanCommandOptions): Promise<{ plan: Plan; keys?: Keys }> {
+  const protocol = await loadProtocol(file, opts);
+  const keys = protocol.deidentify ? await keysFor(protocol) : undefined;
+  const progress = Deno.stderr.isTerminal()
+    ? (done: number, total: number) => {
+      if (done % 200 === 0 || done === total) {
+        Deno.stderr.writeSync(new TextEncoder().encode(`\rscanning ${done}/${total}`));
+        if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+      }
+    }
+    : undefined;
+  return { plan: await makePlan(protocol, keys, progress), keys };
+}
+
+/** The plan as documented JSON: statuses, destinations and reasons; no original values. */
+export function planJson(plan: Plan): unknown {
+  return {
+    protocol: { name: plan.protocol.name, file: plan.protocol.file, sha256: plan.protocol.sha256 },
+    output: plan.protocol.output.root,
+    totals: planTotals(plan),
+    warnings: plan.warnings,
+    errors: plan.errors,
+    files: plan.files.map((f) => ({
+      input: f.input.rel,
+      root: f.input.root,
+      kind: f.input.kind,
+      status: f.status,
+      reason: f.reason,
+      output: f.dest,
+    })),
+  };
+}
+
+/** A short summary and the output tree (folders with file counts). */
+export function planSummary(plan: Plan): string {
+  const t = planTotals(plan);
+  const lines = [
+    `plan for ${plan.protocol.name}: ${plan.files.length} files scanned: ${t.write} to write, ${t.skip} skipped, ${t.quarantine} quarantined`,
+    `output: ${plan.protocol.output.root}`,
+  ];
+  const folders = new Map<string, number>();
+  for (const f of plan.files) {
+    if (f.status !== "write" || !f.dest) continue;
+    const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
+    folders.set(folder, (folders.get(folder) ?? 0) + 1);
+  }
+  for (const [folder, n] of [...folders].sort()) lines.push(`  ${folder}/  (${n} file${n === 1 ? "" : "s"})`);
+  const others = plan.files.filter((f) => f.status !== "write");
+  if (others.length) {
+    lines.push("not written:");
+    for (const f of others) {
+      lines.push(`  ${f.status.padEnd(10)} ${f.input.rel}: ${f.reason ?? f.input.kind}`);
+    }
+  }
+  for (const w of plan.warnings) lines.push(`warning: ${w}`);
+  for (const e of plan.errors) lines.push(`error: ${e}`);
+  return lines.join("\n");
+}
+
+/** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
+export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
+  const { plan } = await prepare(file, opts);
+  const json = JSON.stringify(planJson(plan), null, 2) + "\n";
+  if (opts.out) await Deno.writeTextFile(opts.out, json);
+  console.log(opts.json ? json : planSummary(plan));
+  return plan.errors.length ? 2 : 0;
+}
+
+/** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
+export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
+  const { plan, keys } = await prepare(file, opts);
+  console.log(planSummary(plan));
+  if (plan.errors.length) return 2;
+  if (!opts.yes) {
+    if (!Deno.stdin.isTerminal()) throw new UsageError("not a terminal: pass --yes to run without asking");
+    const answer = prompt("run this plan? [y/N]");
+    if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+      console.log("nothing done");
+      return 0;
+    }
+  }
+  const s = await runPlan(plan, { keys });
+  for (const n of s.notes) console.log(`note: ${n}`);
+  console.log(
+    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} written (${s.resumed} already done), ` +
+      `${s.skipped} skipped, ${s.quarantined} quarantined; report: ${plan.protocol.report}`,
+  );
+  return s.quarantined > 0 ? 3 : 0;
+}

@@ -1,0 +1,187 @@
+/**
+ * Executing a plan: produce every "write" file, record each finished one in a journal under
+ * `<output>/.dcmtidy/`, and write the reports. Re-running resumes: files whose output still
+ * matches the journal are not redone, so a finished run run again changes nothing.
+ */
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { configFromProtocol } from "../deid/config.ts";
+import { DeidSession } from "../deid/engine.ts";
+import type { Keys } from "../deid/keys.ts";
+import { readLookupTable } from "../protocol/lookup.ts";
+import { RULES_EDITION } from "../deid/rules.ts";
+import { VERSION } from "../version.ts";
+import type { Plan } from "../plan/plan.ts";
+import { type FileOutcome, processFile } from "./process.ts";
+import { writeReports } from "./reports.ts";
+
+/** One journal line: a finished output and the hash of what was written. */
+interface JournalEntry {
+  readonly input: string;
+  readonly dest: string;
+  readonly sha256: string;
+  readonly outcome: FileOutcome;
+}
+
+/** Options for `runPlan`. */
+export interface RunOptions {
+  /** The salt's keys (needed when the protocol de-identifies). */
+  readonly keys?: Keys;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What a run did, for the summary and the exit code. */
+export interface RunSummary {
+  readonly written: number;
+  readonly skipped: number;
+  readonly quarantined: number;
+  /** Files already finished by an earlier run, not redone. */
+  readonly resumed: number;
+  readonly outcomes: ReadonlyMap<number, FileOutcome>;
+  readonly durationMs: number;
+  readonly notes: string[];
+}
+
+const STATE_DIR = ".dcmtidy";
+
+async function readJournal(path: string): Promise<Map<string, JournalEntry>> {
+  const map = new Map<string, JournalEntry>();
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return map;
+    throw e;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as JournalEntry;
+      map.set(entry.dest, entry);
+    } catch {
+      // A line cut by a crash: that file is simply redone.
+    }
+  }
+  return map;
+}
+
+async function sha256File(path: string): Promise<string | undefined> {
+  try {
+    const h = createHash("sha256");
+    const f = await Deno.open(path);
+    for await (const chunk of f.readable) h.update(chunk);
+    return h.digest("hex");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remove temporary files a killed run left behind (they never carry a final name). */
+async function removePartials(dir: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory && e.name !== STATE_DIR) await removePartials(p);
+    else if (e.isFile && e.name.startsWith(".") && e.name.endsWith(".partial")) await Deno.remove(p);
+  }
+}
+
+/** Execute a plan. Inputs are only read; outputs go under the output root, reports where declared. */
+export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSummary> {
+  const started = performance.now();
+  const p = plan.protocol;
+  if (plan.errors.length) throw new Error(`the plan has errors:\n${plan.errors.join("\n")}`);
+  const root = p.output.root;
+  const state = join(root, STATE_DIR);
+  await Deno.mkdir(state, { recursive: true });
+  await removePartials(root);
+  const journalPath = join(state, "journal.jsonl");
+  const journal = await readJournal(journalPath);
+  const d = p.deidentify;
+  let session: DeidSession | undefined;
+  if (d) {
+    if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");
+    const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
+    session = new DeidSession(configFromProtocol(p, lookup), opts.keys);
+  }
+  const journalFile = await Deno.open(journalPath, { append: true, create: true });
+  const outcomes = new Map<number, FileOutcome>();
+  const notes: string[] = [];
+  const toWrite = plan.files.map((f, i) => ({ f, i })).filter(({ f }) => f.status === "write");
+  let done = 0;
+  let resumed = 0;
+  try {
+    for (const { f, i } of toWrite) {
+      const dest = join(root, f.dest!);
+      const prior = journal.get(f.dest!);
+      if (prior && prior.input === f.input.path && (await sha256File(dest)) === prior.sha256) {
+        outcomes.set(i, { ...prior.outcome, index: i });
+        resumed++;
+      } else {
+        if (!prior && (await exists(dest))) {
+          throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
+        }
+        const outcome = await processFile(
+          { index: i, path: f.input.path, dest, mode: p.output.mode },
+          session,
+        );
+        outcomes.set(i, outcome);
+        if (outcome.linkFellBack && !notes.some((n) => n.startsWith("hardlink"))) {
+          notes.push("hardlink: the output is on another device than the input, so files were copied");
+        }
+        if (outcome.status === "written") {
+          const line =
+            JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) + "\n";
+          await journalFile.write(new TextEncoder().encode(line));
+        }
+      }
+      opts.onProgress?.(++done, toWrite.length);
+    }
+  } finally {
+    journalFile.close();
+  }
+  await copyQuarantined(plan, outcomes);
+  const summary = {
+    written: [...outcomes.values()].filter((o) => o.status === "written").length,
+    skipped: plan.files.filter((f) => f.status === "skip").length,
+    quarantined: plan.files.filter((f) => f.status === "quarantine").length +
+      [...outcomes.values()].filter((o) => o.status === "quarantined").length,
+    resumed,
+    outcomes,
+    durationMs: performance.now() - started,
+    notes,
+  };
+  await writeReports(plan, summary, {
+    version: VERSION,
+    rules: RULES_EDITION,
+    statePath: state,
+  });
+  return summary;
+}
+
+/** Raw copies of quarantined files go to the quarantine folder (outside the output root), if any. */
+async function copyQuarantined(plan: Plan, outcomes: Map<number, FileOutcome>): Promise<void> {
+  const q = plan.protocol.quarantine;
+  if (!q) return;
+  for (const [i, f] of plan.files.entries()) {
+    const quarantined = f.status === "quarantine" || outcomes.get(i)?.status === "quarantined";
+    if (!quarantined) continue;
+    const dest = join(q, f.input.rel);
+    await Deno.mkdir(dirname(dest), { recursive: true });
+    if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * plan + run end to end on a built raw dump: every input accounted for, outputs readable and
+ * de-identified, the input tree untouched, and a second run that changes nothing.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { buildDicom, nestedPatientNameDataset, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { loadProtocol } from "../src/protocol/load.ts";
+import { makePlan } from "../src/plan/plan.ts";
+import { runPlan } from "../src/run/run.ts";
+import { Keys } from "../src/deid/keys.ts";
+import { readDicomFile } from "../src/dicom/io.ts";
+import { hasTool, runCli, runTool } from "./helpers.ts";
+
+const SALT = "run-test-salt-0123456789";
+
+function withValues(nodes: Node[], values: Record<number, string>): Node[] {
+  const out = nodes.map((
+    n,
+  ) => ("tag" in n && values[n.tag] !== undefined ? { ...n, value: values[n.tag] } as Node : n));
+  for (const [t, v] of Object.entries(values)) {
+    if (!out.some((n) => "tag" in n && n.tag === Number(t))) out.push({ tag: Number(t), vr: "LO", value: v });
+  }
+  return out;
+}
+
+/** 3 patients x 2 studies x 2 series x 2 images, a text file, a cut file and a duplicate. */
+async function rawDump(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/raw/a/b`, { recursive: true });
+  let n = 0;
+  for (const p of [1, 2, 3]) {
+    for (const s of [1, 2]) {
+      for (const se of [1, 2]) {
+        for (const im of [1, 2]) {
+          const study = `1.2.826.0.1.3680043.10.1000.${p}.${s}`;
+          const nodes = withValues(
+            p === 1 ? nestedPatientNameDataset({ depth: 2, undefinedLength: true }) : sampleDataset(),
+            {
+              [tag(0x0010, 0x0010)]: `Patient^Number${p}`,
+              [tag(0x0010, 0x0020)]: `PID-${p}`,
+              [tag(0x0020, 0x000d)]: study,
+              [tag(0x0020, 0x000e)]: `${study}.${se}`,
+              [tag(0x0008, 0x0018)]: `${study}.${se}.${im}`,
+              [tag(0x0020, 0x0011)]: String(se),
+              [tag(0x0020, 0x0013)]: String(im),
+              [tag(0x0008, 0x0020)]: `2020010${s}`,
+            },
+          );
+          await Deno.writeFile(
+            `${dir}/raw/${n % 2 ? "a/b/" : ""}IM${String(++n).padStart(4, "0")}`,
+            buildDicom(nodes),
+          );
+        }
+      }
+    }
+  }
+  await Deno.copyFile(`${dir}/raw/a/b/IM0002`, `${dir}/raw/a/copy-of-IM0002`);
+  const whole = await Deno.readFile(`${dir}/raw/a/b/IM0004`);
+  await Deno.writeFile(`${dir}/raw/cut`, whole.subarray(0, whole.length - 7));
+  await Deno.writeTextFile(`${dir}/raw/notes.txt`, "not DICOM\n");
+}
+
+async function treeHash(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else out.set(p.slice(dir.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+const PROTOCOL = `version: 1
+name: run-test
+input: { root: ./raw }
+output: { root: ./tidy, path: "{pseudo_id}/%t/%s", file: "{InstanceNumber:04}.dcm" }
+key: ./secure/key.csv
+deidentify:
+  options: [retain-longitudinal-modified-dates]
+  dates: { shift: { min_days: -100, max_days: -10 } }
+  salt: { env: DCMTIDY_SALT }
+  private_tags: remove
+`;
+
+Deno.test("run: every input accounted for, outputs de-identified, inputs untouched, re-run is a no-op", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-run-" }));
+  try {
+    await rawDump(dir);
+    await Deno.writeTextFile(`${dir}/study.yaml`, PROTOCOL);
+    const before = await treeHash(`${dir}/raw`);
+    const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
+    const keys = new Keys(new TextEncoder().encode(SALT));
+    const plan = await makePlan(protocol, keys);
+    const s = await runPlan(plan, { keys });
+    const scanned = plan.files.length;
+    assert.equal(scanned, 24 + 3);
+    assert.equal(s.written + s.skipped + s.quarantined, scanned, "written + skipped + quarantined = scanned");
+    assert.deepEqual([s.written, s.skipped, s.quarantined], [24, 2, 1]);
+    const files = (await Deno.readTextFile(`${dir}/tidy/.dcmtidy/files.csv`)).trim().split("\n");
+    assert.equal(files.length, scanned + 1);
+
+    const outputs = [...(await treeHash(`${dir}/tidy`)).keys()].filter((p) => p.endsWith(".dcm"));
+    assert.equal(outputs.length, 24);
+    const dcmdump = await hasTool("dcmdump");
+    for (const p of outputs) {
+      const bytes = await Deno.readFile(`${dir}/tidy${p}`);
+      const text = new TextDecoder("latin1").decode(bytes);
+      assert.doesNotMatch(
+        text,
+        /Patient\^Number|PID-\d|Nested\^Name|1\.2\.826\.0\.1\.3680043\.10\.1000\.\d\.\d/,
+        p,
+      );
+      const f = await readDicomFile(`${dir}/tidy${p}`);
+      assert.ok(f.dataset.elements.some((e) => e.tag === 0x00120062), "PatientIdentityRemoved");
+      if (dcmdump) assert.equal((await runTool("dcmdump", ["-q", `${dir}/tidy${p}`]))!.code, 0, p);
+    }
+    const key = await Deno.readTextFile(`${dir}/secure/key.csv`);
+    assert.equal(key.trim().split("\n").length, 1 + 6, "one row per patient and study");
+    assert.match(
+      await Deno.readTextFile(`${dir}/tidy/report.csv`),
+      /^SubjectID,ExamDate,ExamID,SeriesID,SeriesDescription/,
+    );
+    assert.ok(!(await Deno.readTextFile(`${dir}/tidy/.dcmtidy/audit.json`)).includes(SALT));
+    assert.deepEqual(await treeHash(`${dir}/raw`), before, "the input tree is byte-identical");
+
+    const firstTree = await treeHash(`${dir}/tidy`);
+    const again = await runPlan(await makePlan(protocol, keys), { keys });
+    assert.equal(again.resumed, 24);
+    const secondTree = await treeHash(`${dir}/tidy`);
+    for (const [p, h] of firstTree) if (!p.startsWith("/.dcmtidy/")) assert.equal(secondTree.get(p), h, p);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run: the CLI exits 3 with quarantined files and never prints the salt", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-run-cli-" }));
+  try {
+    await rawDump(dir);
+    await Deno.writeTextFile(`${dir}/study.yaml`, PROTOCOL);
+    const plan = await runCli(["plan", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /27 files scanned: 24 to write, 2 skipped, 1 quarantined/);
+    assert.doesNotMatch(plan.stdout, /Patient\^Number|PID-/);
+    const run = await runCli(["run", "--yes", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(run.code, 3, run.stderr);
+    assert.ok(!(run.stdout + run.stderr + plan.stdout + plan.stderr).includes(SALT));
+    const noTty = await runCli(["run", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(noTty.code, 2);
+    assert.match(noTty.stderr, /pass --yes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
