@@ -78,6 +78,11 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--yes", "do not ask for confirmation")
+    .option("--jobs <n>", "sandboxed workers to use (default: one per core)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("give a whole number, 1 or more");
+      return n;
+    })
     .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
 
   cli.command("rules")

@@ -1,6 +1,6 @@
 /** The `plan` and `run` commands. */
-import { keysFor } from "../deid/salt.ts";
-import type { Keys } from "../deid/keys.ts";
+import { readSalt } from "../deid/salt.ts";
+import { Keys } from "../deid/keys.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, planTotals } from "../plan/plan.ts";
 import { runPlan } from "../run/run.ts";
@@ -12,11 +12,16 @@ export interface PlanCommandOptions extends LoadOptions {
   out?: string;
   showPhi?: boolean;
   yes?: boolean;
+  jobs?: number;
 }
 
-async function prepare(file: string, opts: PlanCommandOptions): Promise<{ plan: Plan; keys?: Keys }> {
+async function prepare(
+  file: string,
+  opts: PlanCommandOptions,
+): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
-  const keys = protocol.deidentify ? await keysFor(protocol) : undefined;
+  const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
+  const keys = salt ? new Keys(salt) : undefined;
   const progress = Deno.stderr.isTerminal()
     ? (done: number, total: number) => {
       if (done % 200 === 0 || done === total) {
@@ -25,7 +30,7 @@ async function prepare(file: string, opts: PlanCommandOptions): Promise<{ plan: 
       }
     }
     : undefined;
-  return { plan: await makePlan(protocol, keys, progress), keys };
+  return { plan: await makePlan(protocol, keys, progress), keys, salt };
 }
 
 /** The plan as documented JSON: statuses, destinations and reasons; no original values. */
@@ -84,7 +89,7 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
 
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
-  const { plan, keys } = await prepare(file, opts);
+  const { plan, keys, salt } = await prepare(file, opts);
   console.log(planSummary(plan));
   if (plan.errors.length) return 2;
   if (!opts.yes) {
@@ -95,7 +100,13 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       return 0;
     }
   }
-  const s = await runPlan(plan, { keys });
+  const workers = opts.jobs ?? navigator.hardwareConcurrency ?? 2;
+  const s = await runPlan(plan, {
+    keys,
+    salt,
+    workers,
+    overrides: { input: opts.input, output: opts.output },
+  });
   for (const n of s.notes) console.log(`note: ${n}`);
   console.log(
     `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} written (${s.resumed} already done), ` +

@@ -435,6 +435,13 @@ export class DeidSession {
     } catch (e) {
       throw new DeidError(`hook "${action.fn}" failed: ${(e as Error).message}`);
     }
+    if (out !== undefined && typeof out !== "string") {
+      // A promise (fetch, async file reads) would settle after the file is written: refused.
+      if (out && typeof (out as Promise<unknown>).catch === "function") {
+        (out as Promise<unknown>).catch(() => {});
+      }
+      throw new DeidError(`hook "${action.fn}" must return a string or undefined, synchronously`);
+    }
     if (out === undefined) return false;
     return set(out, "fn");
   }

@@ -69,7 +69,11 @@ export async function makePlan(
   if (d) {
     if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    session = new DeidSession(configFromProtocol(protocol, lookup), keys);
+    const config = configFromProtocol(protocol, lookup);
+    // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
+    // removed, so a path built from them shows "na" rather than an unhooked original value.
+    const hooks = Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined]));
+    session = new DeidSession({ ...config, hooks }, keys);
   }
   const files: PlannedFile[] = [];
   const naCount = new Map<number, number>();

@@ -12,7 +12,8 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import { RULES_EDITION } from "../deid/rules.ts";
 import { VERSION } from "../version.ts";
 import type { Plan } from "../plan/plan.ts";
-import { type FileOutcome, processFile } from "./process.ts";
+import { type FileJob, type FileOutcome, processFile } from "./process.ts";
+import { runInWorkers } from "./pool.ts";
 import { writeReports } from "./reports.ts";
 
 /** One journal line: a finished output and the hash of what was written. */
@@ -27,6 +28,15 @@ interface JournalEntry {
 export interface RunOptions {
   /** The salt's keys (needed when the protocol de-identifies). */
   readonly keys?: Keys;
+  /**
+   * The salt's bytes, for sandboxed workers (they may not read the environment). With `workers`
+   * above 0 and a de-identifying protocol, required.
+   */
+  readonly salt?: Uint8Array;
+  /** Sandboxed workers to use; 0 runs in this thread (library use, tests). Default: 0. */
+  readonly workers?: number;
+  /** The --input/--output overrides the protocol was loaded with (the workers load it again). */
+  readonly overrides?: { input?: string; output?: string };
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -115,32 +125,40 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   const toWrite = plan.files.map((f, i) => ({ f, i })).filter(({ f }) => f.status === "write");
   let done = 0;
   let resumed = 0;
-  try {
-    for (const { f, i } of toWrite) {
-      const dest = join(root, f.dest!);
-      const prior = journal.get(f.dest!);
-      if (prior && prior.input === f.input.path && (await sha256File(dest)) === prior.sha256) {
-        outcomes.set(i, { ...prior.outcome, index: i });
-        resumed++;
-      } else {
-        if (!prior && (await exists(dest))) {
-          throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
-        }
-        const outcome = await processFile(
-          { index: i, path: f.input.path, dest, mode: p.output.mode },
-          session,
-        );
-        outcomes.set(i, outcome);
-        if (outcome.linkFellBack && !notes.some((n) => n.startsWith("hardlink"))) {
-          notes.push("hardlink: the output is on another device than the input, so files were copied");
-        }
-        if (outcome.status === "written") {
-          const line =
-            JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) + "\n";
-          await journalFile.write(new TextEncoder().encode(line));
-        }
-      }
+  const jobs: FileJob[] = [];
+  for (const { f, i } of toWrite) {
+    const dest = join(root, f.dest!);
+    const prior = journal.get(f.dest!);
+    if (prior && prior.input === f.input.path && (await sha256File(dest)) === prior.sha256) {
+      outcomes.set(i, { ...prior.outcome, index: i });
+      resumed++;
       opts.onProgress?.(++done, toWrite.length);
+    } else {
+      if (!prior && (await exists(dest))) {
+        throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
+      }
+      jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
+    }
+  }
+  const record = async (outcome: FileOutcome) => {
+    const f = plan.files[outcome.index];
+    outcomes.set(outcome.index, outcome);
+    if (outcome.linkFellBack && !notes.some((n) => n.startsWith("hardlink"))) {
+      notes.push("hardlink: the output is on another device than the input, so files were copied");
+    }
+    if (outcome.status === "written") {
+      const line = JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) +
+        "\n";
+      await journalFile.write(new TextEncoder().encode(line));
+    }
+    opts.onProgress?.(++done, toWrite.length);
+  };
+  try {
+    if ((opts.workers ?? 0) > 0 && jobs.length > 0) {
+      if (d && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
+      await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
+    } else {
+      for (const job of jobs) await record(await processFile(job, session));
     }
   } finally {
     journalFile.close();
