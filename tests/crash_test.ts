@@ -1,0 +1,86 @@
+/**
+ * Crash safety: a run killed with SIGKILL after some files, then run again, gives a tree
+ * byte-identical to an uninterrupted run, with no temporary files left behind.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { ROOT, runCli } from "./helpers.ts";
+
+const SALT = "crash-test-salt-0123456789";
+const FILES = 80;
+
+async function tree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) {
+        if (e.name !== ".dcmtidy") await walk(p);
+      } else {
+        out.set(p.slice(dir.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run, no partial files", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-crash-" }));
+  try {
+    await Deno.mkdir(`${dir}/raw`);
+    // Large enough Pixel Data that the kill lands while files are being written.
+    const pixels = new Uint8Array(2 * 1024 * 1024).map((_, i) => i & 0xff);
+    for (let i = 1; i <= FILES; i++) {
+      const nodes: Node[] = sampleDataset().map((n) => {
+        if (!("tag" in n)) return n;
+        if (n.tag === tag(0x0008, 0x0018)) return { ...n, value: `1.2.826.0.1.3680043.10.1000.8.${i}` };
+        if (n.tag === tag(0x0020, 0x0013)) return { ...n, value: String(i) };
+        if (n.tag === tag(0x0010, 0x0020)) return { ...n, value: `PID-${i % 4}` };
+        if (n.tag === tag(0x7fe0, 0x0010)) return { ...n, vr: "OB", value: pixels } as Node;
+        return n;
+      });
+      await Deno.writeFile(`${dir}/raw/IM${i}`, buildDicom(nodes));
+    }
+    // One protocol (its sha256 is in every file's DeidentificationMethod); --output picks the tree.
+    await Deno.writeTextFile(
+      `${dir}/a.yaml`,
+      `version: 1\nname: crash\ninput: { root: ./raw }\noutput: { root: ./killed }\n` +
+        `deidentify:\n  salt: { env: DCMTIDY_SALT }\n`,
+    );
+
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/a.yaml`],
+      cwd: ROOT,
+      env: { DCMTIDY_SALT: SALT },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const journal = `${dir}/killed/.dcmtidy/journal.jsonl`;
+    const deadline = Date.now() + 60_000;
+    let lines = 0;
+    while (Date.now() < deadline) {
+      lines = await Deno.readTextFile(journal).then((t) => t.split("\n").length - 1, () => 0);
+      if (lines >= 5) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(lines >= 5 && lines < FILES, `killed after ${lines} of ${FILES} files`);
+
+    const again = await runCli(["run", "--yes", `${dir}/a.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(again.code, 0, again.stderr);
+    const whole = await runCli(["run", "--yes", "--output", `${dir}/whole`, `${dir}/a.yaml`], {
+      DCMTIDY_SALT: SALT,
+    });
+    assert.equal(whole.code, 0, whole.stderr);
+    const a = await tree(`${dir}/killed`);
+    const b = await tree(`${dir}/whole`);
+    assert.equal(a.size, FILES + 1, "every file and the report");
+    assert.deepEqual(a, b);
+    assert.ok(![...a.keys()].some((p) => p.endsWith(".partial")), "no temporary files left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
