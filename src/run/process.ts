@@ -9,6 +9,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { DeidError, type DeidSession } from "../deid/engine.ts";
 import { DicomError } from "../dicom/errors.ts";
+import { sha256File } from "../util/hash.ts";
 
 /** One file to produce. */
 export interface FileJob {
@@ -41,13 +42,6 @@ export interface FileOutcome {
 async function tempName(dest: string): Promise<string> {
   await Deno.mkdir(dirname(dest), { recursive: true });
   return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  const f = await Deno.open(path);
-  for await (const chunk of f.readable) h.update(chunk);
-  return h.digest("hex");
 }
 
 const REPORT_FIELDS: Readonly<Record<string, number>> = {

@@ -7,16 +7,7 @@
 import { stringify } from "csv-stringify/sync";
 import { dirname, join, relative } from "node:path";
 import type { Plan } from "../plan/plan.ts";
-import type { FileOutcome } from "./process.ts";
-
-interface Summary {
-  readonly written: number;
-  readonly skipped: number;
-  readonly quarantined: number;
-  readonly resumed: number;
-  readonly outcomes: ReadonlyMap<number, FileOutcome>;
-  readonly durationMs: number;
-}
+import type { RunSummary } from "./run.ts";
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
@@ -28,7 +19,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 /** Write report.csv, files.csv, the key file (when declared) and audit.json. */
 export async function writeReports(
   plan: Plan,
-  s: Summary,
+  s: RunSummary,
   meta: { version: string; rules: string; statePath: string },
 ): Promise<void> {
   const p = plan.protocol;

@@ -3,7 +3,6 @@
  * `<output>/.dcmtidy/`, and write the reports. Re-running resumes: files whose output still
  * matches the journal are not redone, so a finished run run again changes nothing.
  */
-import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { configFromProtocol } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
@@ -15,6 +14,7 @@ import type { Plan } from "../plan/plan.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { runInWorkers } from "./pool.ts";
 import { writeReports } from "./reports.ts";
+import { sha256File } from "../util/hash.ts";
 
 /** One journal line: a finished output and the hash of what was written. */
 interface JournalEntry {
@@ -75,17 +75,6 @@ async function readJournal(path: string): Promise<Map<string, JournalEntry>> {
   return map;
 }
 
-async function sha256File(path: string): Promise<string | undefined> {
-  try {
-    const h = createHash("sha256");
-    const f = await Deno.open(path);
-    for await (const chunk of f.readable) h.update(chunk);
-    return h.digest("hex");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Remove temporary files a killed run left behind (they never carry a final name). */
 async function removePartials(dir: string): Promise<void> {
   let entries: Deno.DirEntry[];
@@ -129,7 +118,10 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   for (const { f, i } of toWrite) {
     const dest = join(root, f.dest!);
     const prior = journal.get(f.dest!);
-    if (prior && prior.input === f.input.path && (await sha256File(dest)) === prior.sha256) {
+    if (
+      prior && prior.input === f.input.path &&
+      (await sha256File(dest).catch(() => undefined)) === prior.sha256
+    ) {
       outcomes.set(i, { ...prior.outcome, index: i });
       resumed++;
       opts.onProgress?.(++done, toWrite.length);

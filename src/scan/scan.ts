@@ -5,12 +5,12 @@
  */
 // @ts-types="@types/picomatch"
 import picomatch from "picomatch";
-import { createHash } from "node:crypto";
 import { join, relative, sep } from "node:path";
 import { DicomReadError } from "../dicom/errors.ts";
 import { readDicomFile } from "../dicom/io.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
+import { sha256File } from "../util/hash.ts";
 
 /** How a scanned file will be treated. */
 export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate";
@@ -130,18 +130,6 @@ async function classify(f: { root: string; rel: string; path: string; size: numb
   }
 }
 
-async function sha256(path: string): Promise<string> {
-  const h = createHash("sha256");
-  const f = await Deno.open(path);
-  try {
-    for await (const chunk of f.readable) h.update(chunk);
-  } catch {
-    // readable closes the file itself; a read error just makes the file unique
-    return `unreadable:${path}`;
-  }
-  return h.digest("hex");
-}
-
 /** Mark files with the same SOP Instance UID and the same bytes as an earlier file as duplicates. */
 async function markDuplicates(files: ScannedFile[]): Promise<void> {
   const byUID = new Map<string, ScannedFile[]>();
@@ -153,7 +141,7 @@ async function markDuplicates(files: ScannedFile[]): Promise<void> {
     if (group.length < 2) continue;
     const firstByHash = new Map<string, ScannedFile>();
     for (const f of group) {
-      const key = `${f.size}:${await sha256(f.path)}`;
+      const key = `${f.size}:${await sha256File(f.path).catch(() => `unreadable:${f.path}`)}`;
       const first = firstByHash.get(key);
       if (first) {
         f.kind = "duplicate";
