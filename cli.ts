@@ -69,7 +69,7 @@ function program(setExit: (code: number) => void): Command {
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--json", "print the plan as JSON")
     .option("--out <file>", "also write the plan as JSON to this file")
-    .option("--show-phi", "show identifying values instead of masking them")
+    .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
     .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
 
   cli.command("run")
@@ -78,6 +78,7 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--yes", "do not ask for confirmation")
+    .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
     .option("--jobs <n>", "sandboxed workers to use (default: one per core)", (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("give a whole number, 1 or more");

@@ -131,6 +131,21 @@ Deno.test("run: every input accounted for, outputs de-identified, inputs untouch
     assert.equal(again.resumed, 24);
     const secondTree = await treeHash(`${dir}/tidy`);
     for (const [p, h] of firstTree) if (!p.startsWith("/.dcmtidy/")) assert.equal(secondTree.get(p), h, p);
+
+    // A kill between an output's rename and its journal entry: claimed but not recorded, so redone.
+    const journal = `${dir}/tidy/.dcmtidy/journal.jsonl`;
+    const lines = (await Deno.readTextFile(journal)).split("\n");
+    await Deno.writeTextFile(journal, lines.filter((l) => l.includes('"claim"')).join("\n") + "\n");
+    const redone = await runPlan(await makePlan(protocol, keys), { keys });
+    assert.deepEqual([redone.resumed, redone.written], [0, 24]);
+    const thirdTree = await treeHash(`${dir}/tidy`);
+    for (const [p, h] of firstTree) if (!p.startsWith("/.dcmtidy/")) assert.equal(thirdTree.get(p), h, p);
+    // Files in the output that no run of ours claimed are never replaced.
+    await Deno.remove(journal);
+    await assert.rejects(
+      () => makePlan(protocol, keys).then((pl) => runPlan(pl, { keys })),
+      /was not written by dcmtidy/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -145,6 +160,12 @@ Deno.test("run: the CLI exits 3 with quarantined files and never prints the salt
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /27 files scanned: 24 to write, 2 skipped, 1 quarantined/);
     assert.doesNotMatch(plan.stdout, /Patient\^Number|PID-/);
+    // Input paths may name patients: numbers on screen, the paths only with --show-phi.
+    assert.doesNotMatch(plan.stdout, /copy-of-IM0002|a\/b\/IM/);
+    assert.match(plan.stdout, /skip +input #\d+: same SOP Instance UID and bytes as input #\d+/);
+    const shown = await runCli(["plan", "--show-phi", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.match(shown.stdout, /a\/copy-of-IM0002: same SOP Instance UID and bytes as a\/b\/IM0002/);
+    assert.match(shown.stdout, /cut: Pixel Data is cut short/);
     const run = await runCli(["run", "--yes", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
     assert.equal(run.code, 3, run.stderr);
     assert.ok(!(run.stdout + run.stderr + plan.stdout + plan.stderr).includes(SALT));

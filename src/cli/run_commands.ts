@@ -3,6 +3,7 @@ import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, planTotals } from "../plan/plan.ts";
+import { inputRef, renderRefs } from "../scan/scan.ts";
 import { runPlan } from "../run/run.ts";
 import { UsageError } from "./errors.ts";
 
@@ -34,26 +35,32 @@ async function prepare(
 }
 
 /** The plan as documented JSON: statuses, destinations and reasons; no original values. */
-export function planJson(plan: Plan): unknown {
+export function planJson(plan: Plan, showPaths: boolean): unknown {
+  const r = (text: string | undefined) =>
+    text === undefined ? undefined : renderRefs(text, plan.files.map((f) => f.input), showPaths);
   return {
     protocol: { name: plan.protocol.name, file: plan.protocol.file, sha256: plan.protocol.sha256 },
     output: plan.protocol.output.root,
     totals: planTotals(plan),
-    warnings: plan.warnings,
-    errors: plan.errors,
-    files: plan.files.map((f) => ({
-      input: f.input.rel,
+    warnings: plan.warnings.map(r),
+    errors: plan.errors.map(r),
+    files: plan.files.map((f, i) => ({
+      input: showPaths ? f.input.rel : `input #${i + 1}`,
       root: f.input.root,
       kind: f.input.kind,
       status: f.status,
-      reason: f.reason,
+      reason: r(f.reason),
       output: f.dest,
     })),
   };
 }
 
-/** A short summary and the output tree (folders with file counts). */
-export function planSummary(plan: Plan): string {
+/**
+ * A short summary and the output tree (folders with file counts). Input paths often name the
+ * patient, so input files are shown by number (their row in `.dcmtidy/files.csv` and in
+ * `plan --out`) unless `showPaths` (`--show-phi`).
+ */
+export function planSummary(plan: Plan, showPaths: boolean): string {
   const t = planTotals(plan);
   const lines = [
     `plan for ${plan.protocol.name}: ${plan.files.length} files scanned: ${t.write} to write, ${t.skip} skipped, ${t.quarantine} quarantined`,
@@ -69,28 +76,31 @@ export function planSummary(plan: Plan): string {
   const others = plan.files.filter((f) => f.status !== "write");
   if (others.length) {
     lines.push("not written:");
-    for (const f of others) {
-      lines.push(`  ${f.status.padEnd(10)} ${f.input.rel}: ${f.reason ?? f.input.kind}`);
+    for (const [i, f] of plan.files.entries()) {
+      if (f.status !== "write") {
+        lines.push(`  ${f.status.padEnd(10)} ${inputRef(i)}: ${f.reason ?? f.input.kind}`);
+      }
     }
   }
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
   for (const e of plan.errors) lines.push(`error: ${e}`);
-  return lines.join("\n");
+  return renderRefs(lines.join("\n"), plan.files.map((f) => f.input), showPaths);
 }
 
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const { plan } = await prepare(file, opts);
-  const json = JSON.stringify(planJson(plan), null, 2) + "\n";
-  if (opts.out) await Deno.writeTextFile(opts.out, json);
-  console.log(opts.json ? json : planSummary(plan));
+  // A file the user asked for gets the paths; the terminal only with --show-phi.
+  if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n");
+  const showPaths = opts.showPhi ?? false;
+  console.log(opts.json ? JSON.stringify(planJson(plan, showPaths), null, 2) : planSummary(plan, showPaths));
   return plan.errors.length ? 2 : 0;
 }
 
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const { plan, keys, salt } = await prepare(file, opts);
-  console.log(planSummary(plan));
+  console.log(planSummary(plan, opts.showPhi ?? false));
   if (plan.errors.length) return 2;
   if (!opts.yes) {
     if (!Deno.stdin.isTerminal()) throw new UsageError("not a terminal: pass --yes to run without asking");

@@ -221,7 +221,8 @@ async function writeChunks(
   return total;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether anything (file, folder, link) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;

@@ -11,7 +11,7 @@ import type { Keys } from "../deid/keys.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { MISSING, outputPath, valuesFromDataSet } from "../protocol/template.ts";
-import { scan, type ScannedFile } from "../scan/scan.ts";
+import { inputRef, scan, type ScannedFile } from "../scan/scan.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -78,7 +78,7 @@ export async function makePlan(
   const files: PlannedFile[] = [];
   const naCount = new Map<number, number>();
   let written = 0;
-  for (const input of scanned) {
+  for (const [index, input] of scanned.entries()) {
     if (input.kind !== "dicom") {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
       files.push({ input, status, reason: input.reason ?? input.kind });
@@ -101,7 +101,7 @@ export async function makePlan(
           continue;
         }
         pseudoId = r.pseudoId;
-        for (const w of r.warnings) warnings.push(`${input.rel}: ${w}`);
+        for (const w of r.warnings) warnings.push(`${inputRef(index)}: ${w}`);
         if (r.burnedIn) {
           if (d!.burned_in === "quarantine") {
             files.push({ input, status: "quarantine", reason: `burned-in text suspected: ${r.burnedIn}` });
@@ -156,14 +156,16 @@ function resolveCollisions(
 ): void {
   const used = new Set<string>();
   const lower = (p: string) => p.toLowerCase(); // case-insensitive file systems merge "A" and "a"
-  for (const f of files) {
+  for (const [index, f] of files.entries()) {
     if (f.status !== "write" || !f.dest) continue;
     if (!used.has(lower(f.dest))) {
       used.add(lower(f.dest));
       continue;
     }
     if (mode === "error") {
-      errors.push(`${f.input.rel} and another file would both be written as ${f.dest} (on_collision: error)`);
+      errors.push(
+        `${inputRef(index)} and another file would both be written as ${f.dest} (on_collision: error)`,
+      );
       continue;
     }
     const dot = f.dest.lastIndexOf(".");
@@ -172,7 +174,7 @@ function resolveCollisions(
     let n = 2;
     while (used.has(lower(`${stem}_${n}${ext}`))) n++;
     const renamed = `${stem}_${n}${ext}`;
-    warnings.push(`${f.input.rel}: ${f.dest} is taken, written as ${renamed}`);
+    warnings.push(`${inputRef(index)}: ${f.dest} is taken, written as ${renamed}`);
     f.dest = renamed;
     used.add(lower(renamed));
   }

@@ -7,6 +7,7 @@
 import { stringify } from "csv-stringify/sync";
 import { dirname, join, relative } from "node:path";
 import type { Plan } from "../plan/plan.ts";
+import { renderRefs } from "../scan/scan.ts";
 import type { RunSummary } from "./run.ts";
 
 async function writeAtomically(path: string, text: string): Promise<void> {
@@ -25,6 +26,7 @@ export async function writeReports(
   const p = plan.protocol;
   const fileRows: string[][] = [["Input", "Root", "Status", "Reason", "Output"]];
   const series = new Map<string, { row: string[]; files: number }>();
+  const inputs = plan.files.map((f) => f.input);
   for (const [i, f] of plan.files.entries()) {
     const o = s.outcomes.get(i);
     const status = f.status === "write"
@@ -33,7 +35,13 @@ export async function writeReports(
       ? "skipped"
       : "quarantined";
     const reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
-    fileRows.push([f.input.rel, f.input.root, status, reason, status === "written" ? f.dest ?? "" : ""]);
+    fileRows.push([
+      f.input.rel,
+      f.input.root,
+      status,
+      renderRefs(reason, inputs, true),
+      status === "written" ? f.dest ?? "" : "",
+    ]);
     if (status !== "written" || !f.dest) continue;
     const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
     const v = o?.fields ?? {};

@@ -15,6 +15,7 @@ import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { runInWorkers } from "./pool.ts";
 import { writeReports } from "./reports.ts";
 import { sha256File } from "../util/hash.ts";
+import { exists } from "../dicom/io.ts";
 
 /** One journal line: a finished output and the hash of what was written. */
 interface JournalEntry {
@@ -54,25 +55,32 @@ export interface RunSummary {
 
 const STATE_DIR = ".dcmtidy";
 
-async function readJournal(path: string): Promise<Map<string, JournalEntry>> {
-  const map = new Map<string, JournalEntry>();
+/**
+ * The journal: "claim" lines name the outputs a run is about to produce (written before any of
+ * them is started), full entries the ones it finished. A file a killed run renamed into place
+ * but did not record is claimed, so the next run knows it is its own and redoes it.
+ */
+async function readJournal(path: string): Promise<{ done: Map<string, JournalEntry>; claimed: Set<string> }> {
+  const done = new Map<string, JournalEntry>();
+  const claimed = new Set<string>();
   let text = "";
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return map;
+    if (e instanceof Deno.errors.NotFound) return { done, claimed };
     throw e;
   }
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
-      const entry = JSON.parse(line) as JournalEntry;
-      map.set(entry.dest, entry);
+      const entry = JSON.parse(line) as JournalEntry | { claim: string };
+      if ("claim" in entry) claimed.add(entry.claim);
+      else done.set(entry.dest, entry);
     } catch {
       // A line cut by a crash: that file is simply redone.
     }
   }
-  return map;
+  return { done, claimed };
 }
 
 /** Remove temporary files a killed run left behind (they never carry a final name). */
@@ -100,7 +108,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   await Deno.mkdir(state, { recursive: true });
   await removePartials(root);
   const journalPath = join(state, "journal.jsonl");
-  const journal = await readJournal(journalPath);
+  const { done: journal, claimed } = await readJournal(journalPath);
   const d = p.deidentify;
   let session: DeidSession | undefined;
   if (d) {
@@ -108,7 +116,8 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
     session = new DeidSession(configFromProtocol(p, lookup), opts.keys);
   }
-  const journalFile = await Deno.open(journalPath, { append: true, create: true });
+  // Appended line by line: a kill can cut at most the last line, which readJournal skips.
+  const append = (text: string) => Deno.writeTextFile(journalPath, text, { append: true });
   const outcomes = new Map<number, FileOutcome>();
   const notes: string[] = [];
   const toWrite = plan.files.map((f, i) => ({ f, i })).filter(({ f }) => f.status === "write");
@@ -126,7 +135,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
       resumed++;
       opts.onProgress?.(++done, toWrite.length);
     } else {
-      if (!prior && (await exists(dest))) {
+      if (!prior && !claimed.has(f.dest!) && (await exists(dest))) {
         throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
       jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
@@ -141,19 +150,19 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     if (outcome.status === "written") {
       const line = JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) +
         "\n";
-      await journalFile.write(new TextEncoder().encode(line));
+      await append(line);
     }
     opts.onProgress?.(++done, toWrite.length);
   };
-  try {
-    if ((opts.workers ?? 0) > 0 && jobs.length > 0) {
-      if (d && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
-      await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
-    } else {
-      for (const job of jobs) await record(await processFile(job, session));
-    }
-  } finally {
-    journalFile.close();
+  if (jobs.length) {
+    const claims = jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join("");
+    await append(claims);
+  }
+  if ((opts.workers ?? 0) > 0 && jobs.length > 0) {
+    if (d && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
+    await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
+  } else {
+    for (const job of jobs) await record(await processFile(job, session));
   }
   await copyQuarantined(plan, outcomes);
   const summary = {
@@ -184,14 +193,5 @@ async function copyQuarantined(plan: Plan, outcomes: Map<number, FileOutcome>): 
     const dest = join(q, f.input.rel);
     await Deno.mkdir(dirname(dest), { recursive: true });
     if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -130,24 +130,44 @@ async function classify(f: { root: string; rel: string; path: string; size: numb
   }
 }
 
+/**
+ * A reference to another input file in a reason or warning. Input paths often name patients, so
+ * text keeps references, and whoever prints it decides: the path, or "input #N" (see `renderRefs`).
+ */
+export function inputRef(index: number): string {
+  return `{{input:${index}}}`;
+}
+
+/** Replace input references with paths (`show`) or with "input #N" (the files.csv row). */
+export function renderRefs(text: string, files: readonly ScannedFile[], show: boolean): string {
+  return text.replace(
+    /\{\{input:(\d+)\}\}/g,
+    (_: string, n: string) => show ? files[Number(n)].rel : `input #${Number(n) + 1}`,
+  );
+}
+
 /** Mark files with the same SOP Instance UID and the same bytes as an earlier file as duplicates. */
 async function markDuplicates(files: ScannedFile[]): Promise<void> {
-  const byUID = new Map<string, ScannedFile[]>();
-  for (const f of files) {
+  const byUID = new Map<string, number[]>();
+  files.forEach((f, i) => {
     const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
-    if (uid) byUID.set(uid, [...(byUID.get(uid) ?? []), f]);
-  }
+    if (!uid) return;
+    const group = byUID.get(uid);
+    if (group) group.push(i);
+    else byUID.set(uid, [i]);
+  });
   for (const group of byUID.values()) {
     if (group.length < 2) continue;
-    const firstByHash = new Map<string, ScannedFile>();
-    for (const f of group) {
+    const firstByHash = new Map<string, number>();
+    for (const i of group) {
+      const f = files[i];
       const key = `${f.size}:${await sha256File(f.path).catch(() => `unreadable:${f.path}`)}`;
       const first = firstByHash.get(key);
-      if (first) {
+      if (first !== undefined) {
         f.kind = "duplicate";
-        f.reason = `same SOP Instance UID and bytes as ${first.rel}`;
+        f.reason = `same SOP Instance UID and bytes as ${inputRef(first)}`;
       } else {
-        firstByHash.set(key, f);
+        firstByHash.set(key, i);
       }
     }
   }
