@@ -7,12 +7,28 @@ import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
+import { mergeCommand } from "./src/cli/shard_commands.ts";
+import { MergeError } from "./src/run/shards.ts";
 import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
 import { DicomError } from "./src/dicom/errors.ts";
 import { VERSION } from "./src/version.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const wholeNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("give a whole number, 1 or more");
+  return n;
+};
+
+/** `--shard K/N`, `--shard-from-env`, `--shards N` on `plan` and `run`. */
+function withShardOptions(cmd: Command): Command {
+  return cmd
+    .option("--shard <K/N>", "only the files of shard K of N (a hash of each file's study)")
+    .option("--shard-from-env", "take the shard from a Slurm job array or a Kubernetes Indexed Job")
+    .option("--shards <n>", "the shard count, with --shard-from-env and JOB_COMPLETION_INDEX", wholeNumber);
+}
 
 /** Build the command tree; `run` returns the exit code through `setExit`. */
 function program(setExit: (code: number) => void): Command {
@@ -62,7 +78,7 @@ function program(setExit: (code: number) => void): Command {
     .option("--output <dir>", "use this output root instead of the protocol's")
     .action(async (file: string, opts) => setExit(await validateCommand(file, opts)));
 
-  cli.command("plan")
+  withShardOptions(cli.command("plan"))
     .description("show what a run would do: every file's fate and destination, the output tree")
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--input <dir>", "use this input root instead of the protocol's")
@@ -72,19 +88,20 @@ function program(setExit: (code: number) => void): Command {
     .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
     .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
 
-  cli.command("run")
+  withShardOptions(cli.command("run"))
     .description("execute the plan: write the tidy tree, the report and the key file")
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--yes", "do not ask for confirmation")
     .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
-    .option("--jobs <n>", "sandboxed workers to use (default: one per core)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("give a whole number, 1 or more");
-      return n;
-    })
+    .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
     .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
+
+  cli.command("merge")
+    .description("combine the reports of every shard of a run (--shard) into those of a single run")
+    .argument("<output>", "the output root the shards wrote to")
+    .action(async (output: string) => setExit(await mergeCommand(output)));
 
   cli.command("rules")
     .description("print the effective de-identification table (PS3.15 rows, options, protocol rules)")
@@ -103,6 +120,10 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and version are successes; anything else commander rejects is a usage error.
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof MergeError) {
+      console.error(`dcmtidy merge: cannot merge:\n${e.problems.map((p) => `  ${p}`).join("\n")}`);
+      return EXIT.usage;
     }
     if (e instanceof ProtocolError) {
       console.error(e.message);

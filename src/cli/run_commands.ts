@@ -6,9 +6,11 @@ import { makePlan, type Plan, planTotals } from "../plan/plan.ts";
 import { inputRef, renderRefs } from "../scan/scan.ts";
 import { runPlan } from "../run/run.ts";
 import { UsageError } from "./errors.ts";
+import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
+import { type Shard, shardOf } from "../plan/shard.ts";
 
 /** Options shared by `plan` and `run`. */
-export interface PlanCommandOptions extends LoadOptions {
+export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   json?: boolean;
   out?: string;
   showPhi?: boolean;
@@ -89,18 +91,22 @@ export function planSummary(plan: Plan, showPaths: boolean): string {
 
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
+  const shard = shardFromFlags(opts);
   const { plan } = await prepare(file, opts);
   // A file the user asked for gets the paths; the terminal only with --show-phi.
   if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n");
   const showPaths = opts.showPhi ?? false;
   console.log(opts.json ? JSON.stringify(planJson(plan, showPaths), null, 2) : planSummary(plan, showPaths));
+  if (shard && !opts.json) console.log(shardLine(plan, shard));
   return plan.errors.length ? 2 : 0;
 }
 
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
+  const shard = shardFromFlags(opts);
   const { plan, keys, salt } = await prepare(file, opts);
   console.log(planSummary(plan, opts.showPhi ?? false));
+  if (shard) console.log(shardLine(plan, shard));
   if (plan.errors.length) return 2;
   if (!opts.yes) {
     if (!Deno.stdin.isTerminal()) throw new UsageError("not a terminal: pass --yes to run without asking");
@@ -116,11 +122,23 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     salt,
     workers,
     overrides: { input: opts.input, output: opts.output },
+    shard,
   });
   for (const n of s.notes) console.log(`note: ${n}`);
   console.log(
     `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} written (${s.resumed} already done), ` +
-      `${s.skipped} skipped, ${s.quarantined} quarantined; report: ${plan.protocol.report}`,
+      `${s.skipped} skipped, ${s.quarantined} quarantined; ` +
+      (shard
+        ? `then, when every shard is done: dcmtidy merge ${plan.protocol.output.root}`
+        : `report: ${plan.protocol.report}`),
   );
   return s.quarantined > 0 ? 3 : 0;
+}
+
+/** What share of the plan a shard runs. */
+function shardLine(plan: Plan, shard: Shard): string {
+  const mine = plan.files.filter((f) => shardOf(f.input, shard.n) === shard.k);
+  const writes = mine.filter((f) => f.status === "write").length;
+  return `shard ${shard.k}/${shard.n}: ${mine.length} of the ${plan.files.length} files (${writes} to write); ` +
+    `the plan above is the whole run's`;
 }

@@ -6,11 +6,42 @@
  */
 import { stringify } from "csv-stringify/sync";
 import { dirname, join, relative } from "node:path";
-import type { Plan } from "../plan/plan.ts";
+import type { Disposition } from "../plan/plan.ts";
+import type { Protocol } from "../protocol/load.ts";
 import { renderRefs } from "../scan/scan.ts";
-import type { RunSummary } from "./run.ts";
+import type { FileOutcome } from "./process.ts";
 
-async function writeAtomically(path: string, text: string): Promise<void> {
+/**
+ * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which
+ * carries no loaded protocol).
+ */
+export interface ReportPlan {
+  readonly protocol:
+    & Pick<Protocol, "name" | "sha256" | "report" | "key">
+    & {
+      readonly output: { readonly root: string };
+      readonly deidentify?: { readonly options: readonly string[] };
+    };
+  readonly files: readonly {
+    readonly input: { readonly rel: string; readonly root: string };
+    readonly status: Disposition;
+    readonly reason?: string;
+    readonly dest?: string;
+  }[];
+}
+
+/** What the reports need from a run (or from the merged runs of every shard). */
+export interface ReportRun {
+  readonly written: number;
+  readonly skipped: number;
+  readonly quarantined: number;
+  readonly resumed: number;
+  readonly outcomes: ReadonlyMap<number, FileOutcome>;
+  readonly durationMs: number;
+}
+
+/** Write text to a temporary name beside `path`, then rename: readers never see half a file. */
+export async function writeAtomically(path: string, text: string): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.partial`;
   await Deno.writeTextFile(tmp, text);
@@ -19,9 +50,9 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 
 /** Write report.csv, files.csv, the key file (when declared) and audit.json. */
 export async function writeReports(
-  plan: Plan,
-  s: RunSummary,
-  meta: { version: string; rules: string; statePath: string },
+  plan: ReportPlan,
+  s: ReportRun,
+  meta: { version: string; rules: string; statePath: string; shards?: number },
 ): Promise<void> {
   const p = plan.protocol;
   const fileRows: string[][] = [["Input", "Root", "Status", "Reason", "Output"]];
@@ -123,6 +154,7 @@ export async function writeReports(
     },
     durationSeconds: Math.round(s.durationMs) / 1000,
     report: relative(p.output.root, p.report),
+    ...(meta.shards ? { shards: meta.shards } : {}),
   };
   await writeAtomically(join(meta.statePath, "audit.json"), JSON.stringify(audit, null, 2) + "\n");
 }

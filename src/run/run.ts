@@ -3,7 +3,7 @@
  * `<output>/.dcmtidy/`, and write the reports. Re-running resumes: files whose output still
  * matches the journal are not redone, so a finished run run again changes nothing.
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { configFromProtocol } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import type { Keys } from "../deid/keys.ts";
@@ -14,6 +14,8 @@ import type { Plan } from "../plan/plan.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { runInWorkers } from "./pool.ts";
 import { writeReports } from "./reports.ts";
+import { type Shard, shardOf } from "../plan/shard.ts";
+import { clearShardPart, shardStatePath, STATE_DIR, writeShardPart } from "./shards.ts";
 import { sha256File } from "../util/hash.ts";
 import { exists } from "../dicom/io.ts";
 
@@ -39,6 +41,11 @@ export interface RunOptions {
   /** The --input/--output overrides the protocol was loaded with (the workers load it again). */
   readonly overrides?: { input?: string; output?: string };
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Run only this shard's files (a hash of each file's study): the reports are left as a part in
+   * `<output>/.dcmtidy/shards/K-of-N/` for `mergeShards`.
+   */
+  readonly shard?: Shard;
 }
 
 /** What a run did, for the summary and the exit code. */
@@ -52,8 +59,6 @@ export interface RunSummary {
   readonly durationMs: number;
   readonly notes: string[];
 }
-
-const STATE_DIR = ".dcmtidy";
 
 /**
  * The journal: "claim" lines name the outputs a run is about to produce (written before any of
@@ -83,18 +88,28 @@ async function readJournal(path: string): Promise<{ done: Map<string, JournalEnt
   return { done, claimed };
 }
 
-/** Remove temporary files a killed run left behind (they never carry a final name). */
-async function removePartials(dir: string): Promise<void> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch {
-    return;
+/**
+ * Remove temporary files a killed run left behind (they never carry a final name). Only the
+ * partials of this run's own destinations: another shard may be writing beside them right now.
+ */
+async function removePartials(dests: readonly string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>();
+  for (const d of dests) {
+    const dir = dirname(d);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(basename(d));
   }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory && e.name !== STATE_DIR) await removePartials(p);
-    else if (e.isFile && e.name.startsWith(".") && e.name.endsWith(".partial")) await Deno.remove(p);
+  for (const [dir, names] of byDir) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const m = /^\.(.+)\.[0-9a-f]{8}\.partial$/.exec(e.name);
+      if (e.isFile && m && names.has(m[1])) await Deno.remove(join(dir, e.name));
+    }
   }
 }
 
@@ -104,9 +119,12 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   const p = plan.protocol;
   if (plan.errors.length) throw new Error(`the plan has errors:\n${plan.errors.join("\n")}`);
   const root = p.output.root;
-  const state = join(root, STATE_DIR);
+  const shard = opts.shard;
+  const mine = plan.files.map((f, i) => ({ f, i }))
+    .filter(({ f }) => !shard || shardOf(f.input, shard.n) === shard.k).map(({ i }) => i);
+  const state = shard ? shardStatePath(root, shard) : join(root, STATE_DIR);
   await Deno.mkdir(state, { recursive: true });
-  await removePartials(root);
+  if (shard) await clearShardPart(root, shard);
   const journalPath = join(state, "journal.jsonl");
   const { done: journal, claimed } = await readJournal(journalPath);
   const d = p.deidentify;
@@ -120,7 +138,8 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   const append = (text: string) => Deno.writeTextFile(journalPath, text, { append: true });
   const outcomes = new Map<number, FileOutcome>();
   const notes: string[] = [];
-  const toWrite = plan.files.map((f, i) => ({ f, i })).filter(({ f }) => f.status === "write");
+  const toWrite = mine.map((i) => ({ f: plan.files[i], i })).filter(({ f }) => f.status === "write");
+  await removePartials(toWrite.map(({ f }) => join(root, f.dest!)));
   let done = 0;
   let resumed = 0;
   const jobs: FileJob[] = [];
@@ -164,30 +183,33 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   } else {
     for (const job of jobs) await record(await processFile(job, session));
   }
-  await copyQuarantined(plan, outcomes);
+  await copyQuarantined(plan, mine, outcomes);
   const summary = {
     written: [...outcomes.values()].filter((o) => o.status === "written").length,
-    skipped: plan.files.filter((f) => f.status === "skip").length,
-    quarantined: plan.files.filter((f) => f.status === "quarantine").length +
+    skipped: mine.filter((i) => plan.files[i].status === "skip").length,
+    quarantined: mine.filter((i) => plan.files[i].status === "quarantine").length +
       [...outcomes.values()].filter((o) => o.status === "quarantined").length,
     resumed,
     outcomes,
     durationMs: performance.now() - started,
     notes,
   };
-  await writeReports(plan, summary, {
-    version: VERSION,
-    rules: RULES_EDITION,
-    statePath: state,
-  });
+  const meta = { version: VERSION, rules: RULES_EDITION };
+  if (shard) await writeShardPart(plan, shard, mine, summary, meta);
+  else await writeReports(plan, summary, { ...meta, statePath: state });
   return summary;
 }
 
 /** Raw copies of quarantined files go to the quarantine folder (outside the output root), if any. */
-async function copyQuarantined(plan: Plan, outcomes: Map<number, FileOutcome>): Promise<void> {
+async function copyQuarantined(
+  plan: Plan,
+  mine: readonly number[],
+  outcomes: Map<number, FileOutcome>,
+): Promise<void> {
   const q = plan.protocol.quarantine;
   if (!q) return;
-  for (const [i, f] of plan.files.entries()) {
+  for (const i of mine) {
+    const f = plan.files[i];
     const quarantined = f.status === "quarantine" || outcomes.get(i)?.status === "quarantined";
     if (!quarantined) continue;
     const dest = join(q, f.input.rel);

@@ -139,7 +139,7 @@ export function inputRef(index: number): string {
 }
 
 /** Replace input references with paths (`show`) or with "input #N" (the files.csv row). */
-export function renderRefs(text: string, files: readonly ScannedFile[], show: boolean): string {
+export function renderRefs(text: string, files: readonly { readonly rel: string }[], show: boolean): string {
   return text.replace(
     /\{\{input:(\d+)\}\}/g,
     (_: string, n: string) => show ? files[Number(n)].rel : `input #${Number(n) + 1}`,

@@ -1,0 +1,98 @@
+/**
+ * Sharding: one protocol run on many machines with no coordination. Every shard computes the same
+ * plan (same inputs, same order, same keyed names, same collision decisions) and executes only the
+ * files whose study hashes to it, so a study and its folders live on exactly one shard and the
+ * merged result is the single run's, byte for byte.
+ */
+import { createHash } from "node:crypto";
+import type { ScannedFile } from "../scan/scan.ts";
+
+/** Shard `k` of `n` (1-based). */
+export interface Shard {
+  readonly k: number;
+  readonly n: number;
+}
+
+/** A shard argument or environment that does not make sense. */
+export class ShardError extends Error {
+  override name = "ShardError";
+}
+
+/** Largest shard count accepted: far beyond any cluster, small enough to catch a typo. */
+export const MAX_SHARDS = 100_000;
+
+function checked(k: number, n: number, source: string): Shard {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SHARDS) {
+    throw new ShardError(`${source}: the shard count must be a whole number from 1 to ${MAX_SHARDS}`);
+  }
+  if (!Number.isSafeInteger(k) || k < 1 || k > n) {
+    throw new ShardError(`${source}: the shard number must be from 1 to ${n} (shards are numbered from 1)`);
+  }
+  return { k, n };
+}
+
+const wholeNumber = (
+  text: string | undefined,
+) => (text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : NaN);
+
+/** Parse `K/N` (as in `--shard 2/4`). */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new ShardError(`--shard ${JSON.stringify(text)}: expected K/N, as in --shard 2/4`);
+  return checked(Number(m[1]), Number(m[2]), `--shard ${text}`);
+}
+
+/**
+ * The shard a cluster scheduler assigned: a Slurm job array (`SLURM_ARRAY_TASK_ID` counted from
+ * `SLURM_ARRAY_TASK_MIN`, so `--array=0-3` and `--array=1-4` both work, and
+ * `SLURM_ARRAY_TASK_COUNT`), or a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, 0-based, with
+ * `shards` from `--shards N`).
+ */
+export function shardFromEnv(env: (name: string) => string | undefined, shards?: number): Shard {
+  const slurmId = env("SLURM_ARRAY_TASK_ID");
+  if (slurmId !== undefined) {
+    const id = wholeNumber(slurmId);
+    const min = wholeNumber(env("SLURM_ARRAY_TASK_MIN") ?? "0");
+    const count = wholeNumber(env("SLURM_ARRAY_TASK_COUNT"));
+    if (Number.isNaN(count)) {
+      throw new ShardError("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not a number");
+    }
+    if (shards !== undefined && shards !== count) {
+      throw new ShardError(`--shards ${shards} disagrees with SLURM_ARRAY_TASK_COUNT=${count}`);
+    }
+    const max = wholeNumber(env("SLURM_ARRAY_TASK_MAX"));
+    if (!Number.isNaN(max) && max - min + 1 !== count) {
+      // --array=1-8:2 or 1,3,7: task numbers are not 1..N, so shards would be missed.
+      throw new ShardError(
+        `the job array must be a contiguous range (as in --array=1-${count}); it runs tasks ${min} to ${max}`,
+      );
+    }
+    return checked(id - min + 1, count, "SLURM_ARRAY_TASK_ID");
+  }
+  const index = env("JOB_COMPLETION_INDEX");
+  if (index !== undefined) {
+    if (shards === undefined) {
+      throw new ShardError("JOB_COMPLETION_INDEX is set: pass --shards N (the Job's completions)");
+    }
+    return checked(wholeNumber(index) + 1, shards, "JOB_COMPLETION_INDEX");
+  }
+  throw new ShardError(
+    "--shard-from-env: neither SLURM_ARRAY_TASK_ID (Slurm job array) nor JOB_COMPLETION_INDEX (Kubernetes Indexed Job) is set",
+  );
+}
+
+/**
+ * The shard (1-based) a scanned file belongs to: a hash of its original StudyInstanceUID, so a
+ * study stays together; files without one (not DICOM, unreadable) go by their path.
+ */
+export function shardOf(file: ScannedFile, n: number): number {
+  if (n === 1) return 1;
+  const key = file.header?.studyUID ? `study:${file.header.studyUID}` : `path:${file.root}\0${file.rel}`;
+  const h = createHash("sha256").update(key).digest();
+  return (h.readUInt32BE(0) % n) + 1;
+}
+
+/** `K-of-N`, the folder name of a shard's state. */
+export function shardName(s: Shard): string {
+  return `${s.k}-of-${s.n}`;
+}

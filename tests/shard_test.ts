@@ -1,0 +1,223 @@
+/**
+ * Scale-out: one protocol run as 4 shards (separate processes, two at the same time, one killed
+ * and run again) into one output root, then merged, gives the single run's tree, report, file
+ * list and key file byte for byte. `merge` refuses missing, unfinished and mismatched shards.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { ROOT, runCli } from "./helpers.ts";
+import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
+import type { ScannedFile } from "../src/scan/scan.ts";
+
+const SALT = "shard-test-salt-0123456789";
+const ENV = { DCMTIDY_SALT: SALT };
+
+/** Every file under `dir` (the run's own state folder aside) with its sha256. */
+async function tree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) {
+        if (e.name !== ".dcmtidy") await walk(p);
+      } else {
+        out.set(p.slice(dir.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** 12 studies of 4 patients, 4 files each; two studies share a date so their paths collide. */
+async function buildDump(raw: string): Promise<number> {
+  await Deno.mkdir(raw, { recursive: true });
+  const pixels = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff);
+  let n = 0;
+  for (let s = 0; s < 12; s++) {
+    const study = `1.2.826.0.1.3680043.10.1000.77.${s}`;
+    for (let i = 1; i <= 4; i++) {
+      const values: Record<number, string> = {
+        [tag(0x0010, 0x0010)]: `Patient^${s % 4}`,
+        [tag(0x0010, 0x0020)]: `MRN-${s % 4}`,
+        [tag(0x0020, 0x000d)]: study,
+        [tag(0x0020, 0x000e)]: `${study}.1`,
+        [tag(0x0008, 0x0018)]: `${study}.1.${i}`,
+        // Study 0 and 4 (same patient) share a date: their files collide across studies.
+        [tag(0x0008, 0x0020)]: s === 4 ? "20240100" : `202401${String(s).padStart(2, "0")}`,
+        // Two files of each study share an instance number: a collision inside the study.
+        [tag(0x0020, 0x0013)]: String(Math.min(i, 3)),
+      };
+      const nodes: Node[] = sampleDataset().map((x) => {
+        if (!("tag" in x)) return x;
+        if (x.tag === tag(0x7fe0, 0x0010)) return { ...x, vr: "OB", value: pixels } as Node;
+        return values[x.tag] !== undefined ? { ...x, value: values[x.tag] } as Node : x;
+      });
+      // Flat, shuffled names like a PACS export.
+      await Deno.writeFile(`${raw}/F${String((n++ * 37) % 97).padStart(3, "0")}`, buildDicom(nodes));
+    }
+  }
+  await Deno.writeTextFile(`${raw}/notes.txt`, "not DICOM\n");
+  const whole = await Deno.readFile(`${raw}/F000`);
+  await Deno.writeFile(`${raw}/cut.dcm`, whole.subarray(0, 2000));
+  return n + 2;
+}
+
+const protocolText = (name: string) =>
+  `version: 1\nname: ${name}\ninput: { root: ./raw }\noutput:\n  root: ./single\n` +
+  `  path: "{pseudo_id}/{StudyDate}"\n  file: "{InstanceNumber}.dcm"\n` +
+  `key: ./key.csv\ndeidentify:\n  salt: { env: DCMTIDY_SALT }\n  dates: { shift: { min_days: -30, max_days: -1 } }\n`;
+
+Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the single run, byte for byte", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-shard-" }));
+  try {
+    const scanned = await buildDump(`${dir}/raw`);
+    const protocol = `${dir}/study.yaml`;
+    await Deno.writeTextFile(protocol, protocolText("sharded"));
+
+    const single = await runCli(["run", "--yes", protocol], ENV);
+    assert.equal(single.code, 3, single.stdout + single.stderr); // the cut file is quarantined
+    const singleKey = await Deno.readTextFile(`${dir}/key.csv`);
+    await Deno.remove(`${dir}/key.csv`);
+
+    const shardRun = (k: number, extra: string[] = []) =>
+      runCli([
+        "run",
+        "--yes",
+        "--jobs",
+        "1",
+        "--output",
+        `${dir}/sharded`,
+        "--shard",
+        `${k}/4`,
+        ...extra,
+        protocol,
+      ], ENV);
+    const [one, two] = await Promise.all([shardRun(1), shardRun(2)]);
+    for (const r of [one, two]) assert.ok(r.code === 0 || r.code === 3, r.stdout + r.stderr);
+    assert.match(one.stdout, /shard 1\/4: \d+ of the \d+ files/);
+    assert.equal((await shardRun(3)).code !== 1, true);
+
+    // Shard 4 is killed once it has finished a file, before the end.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}cli.ts`,
+        "run",
+        "--yes",
+        "--jobs",
+        "1",
+        "--output",
+        `${dir}/sharded`,
+        "--shard",
+        "4/4",
+        protocol,
+      ],
+      cwd: ROOT,
+      env: ENV,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const journal = `${dir}/sharded/.dcmtidy/shards/4-of-4/journal.jsonl`;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const done = await Deno.readTextFile(journal).then((t) => t.includes('"sha256"'), () => false);
+      if (done) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    const early = await runCli(["merge", `${dir}/sharded`]);
+    assert.equal(early.code, 2, early.stdout);
+    assert.match(early.stderr, /shard 4-of-4 did not finish/);
+
+    assert.notEqual((await shardRun(4)).code, 1);
+    const merged = await runCli(["merge", `${dir}/sharded`]);
+    assert.equal(merged.code, 3, merged.stderr); // quarantined files, as in the single run
+    assert.match(merged.stdout, new RegExp(`merged 4 shards: ${scanned} files scanned`));
+
+    const a = await tree(`${dir}/single`);
+    const b = await tree(`${dir}/sharded`);
+    assert.ok([...a.keys()].some((p) => /_2\.dcm$/.test(p)), "the dump has collisions");
+    assert.ok(!([...b.keys()].some((p) => p.endsWith(".partial"))), "no temporary files left");
+    assert.deepEqual(b, a);
+    const files = (root: string) => Deno.readTextFile(`${root}/.dcmtidy/files.csv`);
+    assert.equal(await files(`${dir}/sharded`), await files(`${dir}/single`));
+    assert.equal(await Deno.readTextFile(`${dir}/key.csv`), singleKey);
+    const audit = JSON.parse(await Deno.readTextFile(`${dir}/sharded/.dcmtidy/audit.json`));
+    assert.equal(audit.shards, 4);
+    assert.equal(audit.counts.scanned, scanned);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("merge refuses missing shards and shards of different protocols, and says which", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-merge-" }));
+  try {
+    await buildDump(`${dir}/raw`);
+    await Deno.writeTextFile(`${dir}/a.yaml`, protocolText("first"));
+    await Deno.writeTextFile(`${dir}/b.yaml`, protocolText("second"));
+    const run = (p: string, k: number) => runCli(["run", "--yes", "--shard", `${k}/2`, `${dir}/${p}`], ENV);
+    assert.notEqual((await run("a.yaml", 1)).code, 1);
+    const missing = await runCli(["merge", `${dir}/single`]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /shard 2-of-2 is missing/);
+    assert.notEqual((await run("b.yaml", 2)).code, 1);
+    const mixed = await runCli(["merge", `${dir}/single`]);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /shards used different protocols: 1-of-2: first .*; 2-of-2: second/);
+    assert.ok(!(await Deno.stat(`${dir}/single/report.csv`).catch(() => false)), "nothing merged");
+    const nothing = await runCli(["merge", `${dir}/raw`]);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /no shard ran here/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("shard arguments: K/N, Slurm arrays from 0 or 1, Kubernetes indexed jobs, clear errors", () => {
+  assert.deepEqual(parseShard("2/4"), { k: 2, n: 4 });
+  assert.throws(() => parseShard("0/4"), /numbered from 1/);
+  assert.throws(() => parseShard("5/4"), /from 1 to 4/);
+  assert.throws(() => parseShard("2-4"), /expected K\/N/);
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  const slurm = (id: string, min: string, max: string) =>
+    shardFromEnv(
+      env({
+        SLURM_ARRAY_TASK_ID: id,
+        SLURM_ARRAY_TASK_MIN: min,
+        SLURM_ARRAY_TASK_MAX: max,
+        SLURM_ARRAY_TASK_COUNT: "4",
+      }),
+    );
+  assert.deepEqual(slurm("0", "0", "3"), { k: 1, n: 4 });
+  assert.deepEqual(slurm("4", "1", "4"), { k: 4, n: 4 });
+  assert.throws(() => slurm("3", "1", "7"), /contiguous range/);
+  assert.deepEqual(shardFromEnv(env({ JOB_COMPLETION_INDEX: "2" }), 3), { k: 3, n: 3 });
+  assert.throws(() => shardFromEnv(env({ JOB_COMPLETION_INDEX: "2" })), /--shards N/);
+  assert.throws(() => shardFromEnv(env({ JOB_COMPLETION_INDEX: "3" }), 3), /from 1 to 3/);
+  assert.throws(() => shardFromEnv(env({})), /neither SLURM_ARRAY_TASK_ID/);
+});
+
+Deno.test("shardOf keeps a study on one shard and spreads studies over all shards", () => {
+  const file = (rel: string, studyUID?: string) =>
+    ({
+      root: "/r",
+      rel,
+      path: `/r/${rel}`,
+      size: 1,
+      kind: "dicom",
+      header: studyUID ? { studyUID, transferSyntax: "" } : undefined,
+    }) as ScannedFile;
+  const seen = new Set<number>();
+  for (let s = 0; s < 200; s++) {
+    const shard = shardOf(file(`a${s}`, `1.2.3.${s}`), 4);
+    assert.equal(shardOf(file(`b${s}`, `1.2.3.${s}`), 4), shard, "same study, same shard");
+    seen.add(shard);
+  }
+  assert.deepEqual([...seen].sort(), [1, 2, 3, 4]);
+  assert.equal(shardOf(file("x"), 1), 1);
+});
