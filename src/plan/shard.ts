@@ -83,11 +83,12 @@ export function shardFromEnv(env: (name: string) => string | undefined, shards?:
 
 /**
  * The shard (1-based) a scanned file belongs to: a hash of its original StudyInstanceUID, so a
- * study stays together; files without one (not DICOM, unreadable) go by their path.
+ * study stays together; files without one (not DICOM, unreadable) go by their path relative to
+ * the input root (not the absolute path: shards may mount the input at different places).
  */
 export function shardOf(file: ScannedFile, n: number): number {
   if (n === 1) return 1;
-  const key = file.header?.studyUID ? `study:${file.header.studyUID}` : `path:${file.root}\0${file.rel}`;
+  const key = file.header?.studyUID ? `study:${file.header.studyUID}` : `path:${file.rel}`;
   const h = createHash("sha256").update(key).digest();
   return (h.readUInt32BE(0) % n) + 1;
 }
