@@ -318,6 +318,44 @@ Deno.test("verify: a file over 8 MiB is streamed; its Pixel Data is not searched
   }
 });
 
+Deno.test("verify with TypeScript hooks: hooked values are not looked for; other PHI in them is", async () => {
+  // Both hooks keep the value as it was. Verify cannot run hooks, so the telephone number a hook
+  // kept is not called a leak (the limit is noted); but OtherPatientIDs "OLD-MRN-4711" holds the
+  // patient's ID, which the profile removed from PatientID: that leak through a hook is found.
+  const protocol = `export default {
+  version: 1,
+  name: "verify-hook",
+  input: { root: "./raw" },
+  output: { root: "./tidy", path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" },
+  deidentify: {
+    salt: { env: "DCMTIDY_SALT" },
+    tags: { PatientTelephoneNumbers: { fn: "same" }, OtherPatientIDs: { fn: "same" } },
+  },
+  hooks: { same: (value: string | undefined) => value },
+};
+`;
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-verify-hook-" }));
+  try {
+    await Deno.mkdir(`${dir}/raw`);
+    await buildRawDump(`${dir}/raw`);
+    await Deno.writeTextFile(`${dir}/study.ts`, protocol);
+    const p = await loadProtocol(`${dir}/study.ts`, { env: () => SALT });
+    await runPlan(await makePlan(p, keys), { keys });
+    const r = await verifyOutput(p, keys);
+    assert.match(r.notes.join(), /hooks run only in the run's workers/);
+    assert.equal(r.findings.length, 24);
+    for (const f of r.findings) {
+      assert.equal(f.kind, "phi-element");
+      assert.match(f.detail, /^OtherPatientIDs holds \*\*\*, the source's PatientID \(input #\d+\)$/);
+    }
+    // The hooks really kept both values: the checks above are not vacuous.
+    const out = new TextDecoder("latin1").decode(await Deno.readFile(await outputOf(p, "IM0001")));
+    assert.ok(out.includes("OLD-MRN-4711") && out.includes("+1-555-0107"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("phiValues: removed and changed values, inside removed sequences; kept values and hooks excluded", () => {
   const file = parseDicom(buildDicom([
     ...nestedPatientNameDataset({ depth: 2, undefinedLength: false }),
