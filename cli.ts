@@ -9,6 +9,7 @@ import { rulesCommand } from "./src/cli/rules_command.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { MergeError } from "./src/run/shards.ts";
+import { verifyCommand } from "./src/cli/verify_command.ts";
 import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
 import { DicomError } from "./src/dicom/errors.ts";
@@ -102,6 +103,17 @@ function program(setExit: (code: number) => void): Command {
     .description("combine the reports of every shard of a run (--shard) into those of a single run")
     .argument("<output>", "the output root the shards wrote to")
     .action(async (output: string) => setExit(await mergeCommand(output)));
+  cli.command("verify")
+    .description(
+      "read a finished run's output back: it parses, carries the marks, holds no PHI of its source, " +
+        "its UID references resolve, every file is accounted for; exit 4 on any finding",
+    )
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .option("--json", "print the report as JSON")
+    .option("--show-phi", "show the PHI values found and input paths instead of masks and numbers")
+    .action(async (file: string, opts) => setExit(await verifyCommand(file, opts)));
 
   cli.command("rules")
     .description("print the effective de-identification table (PS3.15 rows, options, protocol rules)")

@@ -1,6 +1,20 @@
 /**
- * dcmtidy as a library: the lossless DICOM read/edit/write engine, and (as later modules land)
- * protocols, planning, de-identification and runs.
+ * dcmtidy as a library: the lossless DICOM read/edit/write engine, study protocols, scanning and
+ * planning, the PS3.15 de-identification engine, runs, and verification of a run's output.
+ *
+ * The main job, as the command line does it:
+ *
+ * ```ts
+ * import { Keys, loadProtocol, plan, readSalt, run, verify } from "./mod.ts";
+ * const protocol = await loadProtocol("study.yaml");
+ * const keys = protocol.deidentify ? new Keys(await readSalt(protocol)) : undefined;
+ * const p = await plan(protocol, keys); // every input file's fate and destination
+ * if (p.errors.length === 0) await run(p, { keys }); // writes the tidy tree and the reports
+ * const report = await verify(protocol, keys); // reads every output back
+ * console.log(report.findings.length === 0 ? "clean" : report.findings);
+ * ```
+ *
+ * The engine on its own:
  *
  * ```ts
  * import { readDicomFile, setPath, writeDicomFile } from "./mod.ts";
@@ -109,3 +123,47 @@ export {
   ruleForTag,
   RULES_EDITION,
 } from "./src/deid/rules.ts";
+export { keysFor, readSalt } from "./src/deid/salt.ts";
+export { diffFlat, type FlatElement, flattenDataSet, type TagChange } from "./src/deid/diff.ts";
+export { isSensitive, maskValue } from "./src/dicom/phi.ts";
+export {
+  type FileKind,
+  type HeaderInfo,
+  inputRef,
+  renderRefs,
+  scan,
+  type ScannedFile,
+  type ScanOptions,
+} from "./src/scan/scan.ts";
+export { type Disposition, makePlan, type Plan, type PlannedFile, planTotals } from "./src/plan/plan.ts";
+export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
+export {
+  type Finding,
+  type FindingKind,
+  VerifyError,
+  type VerifyOptions,
+  verifyOutput,
+  type VerifyReport,
+} from "./src/verify/verify.ts";
+
+import { makePlan } from "./src/plan/plan.ts";
+import { runPlan } from "./src/run/run.ts";
+import { verifyOutput } from "./src/verify/verify.ts";
+
+/**
+ * Scan a protocol's inputs and decide every file's fate (written where, skipped or quarantined, and
+ * why), from headers only: `makePlan`. Pass the salt's `Keys` when the protocol de-identifies.
+ */
+export const plan: typeof makePlan = makePlan;
+
+/**
+ * Execute a plan: write every output (to a temporary name, then renamed), the journal, report.csv,
+ * files.csv, the key file and audit.json: `runPlan`. Running it again resumes.
+ */
+export const run: typeof runPlan = runPlan;
+
+/**
+ * Read every output of a finished run back and check it against its input, which is read again and
+ * de-identified in memory: `verifyOutput`. An empty `findings` means the output passed.
+ */
+export const verify: typeof verifyOutput = verifyOutput;

@@ -1,8 +1,8 @@
 /**
  * `deno task demo`: builds a small raw dump in a temporary folder (3 patients, 2 studies each,
  * 3 series each, PHI in nested sequences and private tags, one non-DICOM file, one cut file),
- * then runs `plan` and `run --yes` with examples/research.yaml and a demo salt, and prints the
- * output tree and the report. It needs nothing but Deno.
+ * then runs `plan`, `run --yes` and `verify` with examples/research.yaml and a demo salt, and prints
+ * the output tree and the report. It needs nothing but Deno.
  */
 import { buildDicom, nestedPatientNameDataset, type Node, tag } from "../tests/fixtures/builder.ts";
 import { main } from "../cli.ts";
@@ -62,6 +62,10 @@ const step = async (title: string, args: string[]) => {
 console.log(`demo folder: ${dir} (raw dump of ${n} DICOM files, a text file and a cut file)`);
 await step("what would happen", ["plan", protocol]);
 await step("do it (exit 3: the cut file is quarantined)", ["run", "--yes", protocol]);
+await step("read every output back and check it against its input (exit 0: no findings)", [
+  "verify",
+  protocol,
+]);
 await step("one output file; PHI would be masked anyway", ["dump", ...(await firstOutput(`${dir}/tidy`))]);
 console.log(`\n# ${dir}/tidy/report.csv`.replace(dir, "$DEMO"));
 console.log(await Deno.readTextFile(`${dir}/tidy/report.csv`));

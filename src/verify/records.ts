@@ -1,0 +1,121 @@
+/**
+ * What a finished run left to check against: the rows of `<output>/.dcmtidy/files.csv` (one per
+ * input file, in the run's input order) and the files actually in the output tree.
+ */
+import { join, relative, sep } from "node:path";
+
+/** One row of files.csv: an input file and what the run did with it. */
+export interface FileRow {
+  /** Path relative to its input root, `/` separators. */
+  readonly input: string;
+  readonly root: string;
+  readonly status: "written" | "skipped" | "quarantined";
+  readonly reason: string;
+  /** Destination relative to the output root (written files only). */
+  readonly output: string;
+}
+
+/** The run's state folder inside the output root (journal, files.csv, audit.json). */
+export const STATE_DIR = ".dcmtidy";
+
+/** A verify that cannot start: no finished run, a files.csv we cannot read, another input. */
+export class VerifyError extends Error {
+  /** One line for the user, naming the folder or file and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "VerifyError";
+  }
+}
+
+/** Parse CSV as csv-stringify writes it (RFC 4180: quoted fields, doubled quotes, CRLF or LF). */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') quoted = false;
+      else field += c;
+      i++;
+      continue;
+    }
+    if (c === '"' && field === "") quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+    i++;
+  }
+  if (quoted) throw new VerifyError("files.csv ends inside a quoted field");
+  if (field !== "" || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+const COLUMNS = ["Input", "Root", "Status", "Reason", "Output"];
+
+/** Read `<output>/.dcmtidy/files.csv`. Throws `VerifyError` when there is none or it is not ours. */
+export async function readFileRows(outputRoot: string): Promise<FileRow[]> {
+  const path = join(outputRoot, STATE_DIR, "files.csv");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new VerifyError(`no finished run in ${outputRoot} (no ${STATE_DIR}/files.csv): run it first`);
+    }
+    throw e;
+  }
+  const [header, ...rows] = parseCsv(text);
+  const col = COLUMNS.map((c) => header?.indexOf(c) ?? -1);
+  if (col.some((i) => i < 0)) {
+    throw new VerifyError(`${path}: expected the columns ${COLUMNS.join(", ")}`);
+  }
+  return rows.filter((r) => r.length > 1).map((r, n) => {
+    const status = r[col[2]];
+    if (status !== "written" && status !== "skipped" && status !== "quarantined") {
+      throw new VerifyError(`${path}: row ${n + 2} has the status "${status}"`);
+    }
+    return { input: r[col[0]], root: r[col[1]], status, reason: r[col[3]], output: r[col[4]] };
+  });
+}
+
+/**
+ * Every file (and symlink) under the output root, relative with `/` separators, except the run's
+ * state folder and the paths in `ignore` (report and key file). Symlinks are listed, never followed.
+ */
+export async function listOutputTree(root: string, ignore: readonly string[]): Promise<string[]> {
+  const skip = new Set(ignore);
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory) {
+        if (!(dir === root && e.name === STATE_DIR)) await walk(path);
+      } else if (!skip.has(path)) {
+        out.push(relative(root, path).split(sep).join("/"));
+      }
+    }
+  };
+  await walk(root);
+  return out;
+}

@@ -1,0 +1,454 @@
+/**
+ * `verify`: read every output of a finished run back and check it against its source, which is read
+ * again and de-identified in memory the way the run did it. An output must parse, carry the
+ * de-identification marks, hold none of its source's PHI (in any element or in its raw bytes), and
+ * its UID references must resolve within the output set. Sort-only runs must have placed each
+ * input's own bytes. Every file in the output tree must be accounted for by the run's files.csv.
+ */
+import { join } from "node:path";
+import { configFromProtocol } from "../deid/config.ts";
+import { DeidError, DeidSession } from "../deid/engine.ts";
+import type { Keys } from "../deid/keys.ts";
+import { DicomError } from "../dicom/errors.ts";
+import { readDicomFile } from "../dicom/io.ts";
+import type { DicomFile } from "../dicom/model.ts";
+import { maskValue } from "../dicom/phi.ts";
+import { buildMeta } from "../dicom/writer.ts";
+import type { Protocol } from "../protocol/load.ts";
+import { readLookupTable } from "../protocol/lookup.ts";
+import { selects } from "../protocol/selector.ts";
+import { listFiles } from "../scan/scan.ts";
+import { sha256File } from "../util/hash.ts";
+import {
+  findInBytes,
+  findInElements,
+  flattenFile,
+  type PhiValue,
+  phiValues,
+  type TextElement,
+  withoutParts,
+} from "./phi.ts";
+import { type FileRow, listOutputTree, readFileRows, VerifyError } from "./records.ts";
+
+export { VerifyError } from "./records.ts";
+
+/** What kind of problem a finding is. */
+export type FindingKind =
+  /** files.csv says written, but the output is not there. */
+  | "missing"
+  /** A file in the output tree that no row of files.csv accounts for. */
+  | "unaccounted"
+  /** An input file (under the protocol's globs) that files.csv does not list. */
+  | "unlisted-input"
+  /** The output does not parse as DICOM. */
+  | "unreadable"
+  /** PatientIdentityRemoved is not YES, or DeidentificationMethod is missing. */
+  | "marks"
+  /** A PHI value of the source in an element value of the output. */
+  | "phi-element"
+  /** A PHI value of the source in the output's raw bytes only (preamble, binary values...). */
+  | "phi-bytes"
+  /** A ReferencedSOPInstanceUID that does not point at the output of the input it referenced. */
+  | "uid-reference"
+  /** The outputs of one source study, series or frame of reference do not share one UID (or several share one). */
+  | "uid-consistency"
+  /** Sort-only: the output is not its input's bytes (nor a link to it). */
+  | "not-identical"
+  /** The source cannot be read or de-identified again, so the output cannot be checked. */
+  | "unverifiable";
+
+/** One problem. Details never hold PHI unless `showPhi`: values are masked, inputs are `input #N`. */
+export interface Finding {
+  readonly kind: FindingKind;
+  /** The output file, relative to the output root. */
+  readonly output?: string;
+  /** The input's row in files.csv (1 = first row), the N of `input #N`. */
+  readonly input?: number;
+  readonly detail: string;
+}
+
+/** Options for `verifyOutput`. */
+export interface VerifyOptions {
+  /** Show PHI values and input paths in findings instead of masks and `input #N`. */
+  readonly showPhi?: boolean;
+  /** Outputs checked at once (default 4). */
+  readonly concurrency?: number;
+  /** Called after each written output is checked. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The result of `verifyOutput`. `findings` empty means the output passed. */
+export interface VerifyReport {
+  /** The protocol's name and file. */
+  readonly protocol: { readonly name: string; readonly file: string };
+  /** The output root verified. */
+  readonly output: string;
+  /** Whether the protocol de-identifies (else: sort only, outputs are the inputs' bytes). */
+  readonly deidentified: boolean;
+  /** Rows of files.csv by status. */
+  readonly rows: { readonly written: number; readonly skipped: number; readonly quarantined: number };
+  /** Outputs read back and checked. */
+  readonly checked: number;
+  /** Distinct PHI values looked for, summed over outputs. */
+  readonly phiValues: number;
+  /** Every problem found, output by output in files.csv order, then the tree and the inputs. */
+  readonly findings: Finding[];
+  /** What was not checked, and why. */
+  readonly notes: string[];
+}
+
+const UID_TAGS = {
+  sop: "SOPInstanceUID",
+  study: "StudyInstanceUID",
+  series: "SeriesInstanceUID",
+  frame: "FrameOfReferenceUID",
+} as const;
+type UidKey = keyof typeof UID_TAGS;
+const REFERENCED_SOP_INSTANCE_UID = 0x00081155;
+
+/** What the cross-file checks need from one checked output. */
+interface OutputFacts {
+  readonly row: number;
+  readonly output: string;
+  readonly source: Partial<Record<UidKey, string>>;
+  readonly actual: Partial<Record<UidKey, string>>;
+  /** ReferencedSOPInstanceUIDs: the source's values and the output's at the same path. */
+  readonly refs: { path: string; source: readonly string[]; actual: readonly string[] }[];
+}
+
+/** Per-run state of the checks. */
+interface Context {
+  readonly protocol: Protocol;
+  readonly session?: DeidSession;
+  readonly hooked: (e: TextElement) => boolean;
+  readonly showPhi: boolean;
+  readonly rows: readonly FileRow[];
+}
+
+/**
+ * Verify the output of a finished run of `protocol`: `keys` are the salt's (needed when the protocol
+ * de-identifies). Throws `VerifyError` when there is nothing to verify (no files.csv) or files.csv
+ * was written for other input roots; every problem with the outputs is a finding.
+ *
+ * Limits: TypeScript hooks run only in the run's sandboxed workers, so values of elements a hook
+ * handles are not looked for; top-level Pixel Data is not searched byte by byte.
+ */
+export async function verifyOutput(
+  protocol: Protocol,
+  keys?: Keys,
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const root = protocol.output.root;
+  const rows = await readFileRows(root);
+  const inputRoots = new Set(protocol.input.roots);
+  for (const r of new Set(rows.map((r) => r.root))) {
+    if (!inputRoots.has(r)) {
+      throw new VerifyError(
+        `the run in ${root} read the input ${r}, not ${[...inputRoots].join(", ")}: pass --input ${r}`,
+      );
+    }
+  }
+  const showPhi = opts.showPhi ?? false;
+  const notes: string[] = [];
+  const d = protocol.deidentify;
+  let session: DeidSession | undefined;
+  let hooked = (_e: TextElement) => false;
+  if (d) {
+    if (!keys) throw new Error("verifying a de-identifying protocol needs the salt's keys");
+    const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
+    const config = configFromProtocol(protocol, lookup);
+    // Hooks run only in the run's sandboxed workers; here their elements come out removed (as in
+    // plan), and their values are not looked for.
+    const stubs = Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined]));
+    session = new DeidSession({ ...config, hooks: stubs }, keys);
+    const hookRules = config.rules.filter((r) => typeof r.action === "object" && "fn" in r.action);
+    if (hookRules.length) {
+      hooked = (e) => {
+        const rule = config.rules.find((r) => selects(r.selector, e.tag, e.creator));
+        return rule !== undefined && hookRules.includes(rule);
+      };
+      notes.push(
+        "TypeScript hooks run only in the run's workers: values of the elements they handle were not looked for",
+      );
+    }
+  } else {
+    notes.push(
+      "sort-only protocol: outputs must be their inputs' own bytes; PHI and UID checks do not apply",
+    );
+  }
+  const ctx: Context = { protocol, session, hooked, showPhi, rows };
+  const findings: Finding[] = [];
+
+  const tree = await listOutputTree(root, [protocol.report, ...(protocol.key ? [protocol.key] : [])]);
+  const inTree = new Set(tree);
+  const written = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.status === "written");
+  const claimed = new Set(written.map(({ r }) => r.output));
+  const perRow = new Map<number, Finding[]>();
+  const facts: OutputFacts[] = [];
+  let phiCount = 0;
+  let checked = 0;
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < written.length) {
+      const { r, i } = written[next++];
+      const out: Finding[] = [];
+      perRow.set(i, out);
+      if (!inTree.has(r.output)) {
+        out.push({
+          kind: "missing",
+          output: r.output,
+          input: i + 1,
+          detail: "files.csv says written; not there",
+        });
+      } else {
+        const res = await checkOutput(ctx, i, out);
+        checked++;
+        phiCount += res.phi;
+        if (res.facts) facts.push(res.facts);
+      }
+      opts.onProgress?.(++done, written.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  for (const { i } of written) findings.push(...(perRow.get(i) ?? []));
+  if (session) findings.push(...uidFindings(facts.sort((a, b) => a.row - b.row)));
+  for (const t of tree) {
+    if (!claimed.has(t)) {
+      findings.push({
+        kind: "unaccounted",
+        output: t,
+        detail: "in the output tree, but no row of files.csv wrote it",
+      });
+    }
+  }
+  findings.push(...await unlistedInputs(protocol, rows, showPhi));
+  const count = (s: FileRow["status"]) => rows.filter((r) => r.status === s).length;
+  return {
+    protocol: { name: protocol.name, file: protocol.file },
+    output: root,
+    deidentified: d !== undefined,
+    rows: { written: count("written"), skipped: count("skipped"), quarantined: count("quarantined") },
+    checked,
+    phiValues: phiCount,
+    findings,
+    notes,
+  };
+}
+
+/** Input files under the protocol's globs that files.csv does not list (added after the run?). */
+async function unlistedInputs(
+  protocol: Protocol,
+  rows: readonly FileRow[],
+  showPhi: boolean,
+): Promise<Finding[]> {
+  const listed = new Set(rows.map((r) => `${r.root}\0${r.input}`));
+  let found: Awaited<ReturnType<typeof listFiles>>;
+  try {
+    found = await listFiles({ ...protocol.input });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return []; // the input is gone: each output says so
+    throw e;
+  }
+  return found.filter((f) => !listed.has(`${f.root}\0${f.rel}`)).map((f) => ({
+    kind: "unlisted-input" as const,
+    detail: `${showPhi ? f.rel : "an input file"} is not in files.csv (added after the run?)` +
+      (showPhi ? "" : "; --show-phi shows its path"),
+  }));
+}
+
+/** The first value of an element of the top level (or of the file meta group: `meta:Keyword`). */
+function top(flat: readonly TextElement[], keyword: string): string | undefined {
+  return flat.find((e) => e.path === keyword)?.strings[0];
+}
+
+function uidsOf(flat: readonly TextElement[]): Partial<Record<UidKey, string>> {
+  const out: Partial<Record<UidKey, string>> = {};
+  for (const [k, keyword] of Object.entries(UID_TAGS) as [UidKey, string][]) {
+    const v = top(flat, keyword);
+    if (v) out[k] = v;
+  }
+  return out;
+}
+
+/** Check one written output; findings go to `out`. */
+async function checkOutput(
+  ctx: Context,
+  row: number,
+  out: Finding[],
+): Promise<{ phi: number; facts?: OutputFacts }> {
+  const r = ctx.rows[row];
+  const dest = join(ctx.protocol.output.root, r.output);
+  const src = join(r.root, r.input);
+  const input = row + 1;
+  const ref = ctx.showPhi ? r.input : `input #${input}`;
+  const find = (kind: FindingKind, detail: string) => out.push({ kind, output: r.output, input, detail });
+  const mask = (v: PhiValue) => (ctx.showPhi ? v.value : maskValue(v.value, v.vr));
+
+  let actual: DicomFile;
+  try {
+    actual = await readDicomFile(dest);
+  } catch (e) {
+    if (!(e instanceof DicomError)) throw e;
+    find("unreadable", e.toString().replace(`${dest}: `, ""));
+    return { phi: 0 };
+  }
+  if (!ctx.session) {
+    await checkPlaced(dest, src, ref, find);
+    return { phi: 0 };
+  }
+
+  const actualFlat = flattenFile(actual);
+  const removed = top(actualFlat, "PatientIdentityRemoved");
+  if (removed !== "YES") find("marks", `PatientIdentityRemoved is ${removed ? "not YES" : "missing"}`);
+  if (!top(actualFlat, "DeidentificationMethod")) find("marks", "DeidentificationMethod is missing");
+  const sopMeta = top(actualFlat, "meta:MediaStorageSOPInstanceUID");
+  const sop = top(actualFlat, "SOPInstanceUID");
+  if (sopMeta && sop && sopMeta !== sop) {
+    find("uid-reference", "MediaStorageSOPInstanceUID of the file meta differs from SOPInstanceUID");
+  }
+
+  let source: DicomFile;
+  try {
+    source = await readDicomFile(src);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) find("unverifiable", `its source ${ref} is gone`);
+    else if (e instanceof DicomError) find("unverifiable", `its source ${ref} no longer reads: ${e.message}`);
+    else throw e;
+    return { phi: 0 };
+  }
+  const before = flattenFile(source);
+  const sourceUIDs = uidsOf(before);
+  try {
+    const res = ctx.session.deidentify(source);
+    if (res.quarantine) {
+      find("unverifiable", `its source ${ref} would be quarantined now: ${res.quarantine}`);
+      return { phi: 0 };
+    }
+  } catch (e) {
+    if (!(e instanceof DeidError)) throw e;
+    find("unverifiable", `its source ${ref} no longer de-identifies: ${e.message}`);
+    return { phi: 0 };
+  }
+  const after = flattenFile(source, buildMeta(source));
+  const phi = phiValues(before, after, ctx.hooked);
+
+  const inElements = findInElements(phi, actualFlat);
+  for (const h of withoutParts(inElements)) {
+    const more = h.paths.length > 3 ? ` and ${h.paths.length - 3} more` : "";
+    find(
+      "phi-element",
+      `${h.paths.slice(0, 3).join(", ")}${more} hold${h.paths.length === 1 ? "s" : ""} ${mask(h.phi)}, ` +
+        `the source's ${h.phi.source} (${ref})`,
+    );
+  }
+  const foundAlready = new Set(inElements.map((h) => h.phi));
+  for (const h of await findInBytes(dest, actual, phi.filter((p) => !foundAlready.has(p)))) {
+    find("phi-bytes", `${mask(h.phi)}, the source's ${h.phi.source} (${ref}), is in the ${h.where}`);
+  }
+
+  const actualByPath = new Map(actualFlat.map((e) => [e.path, e]));
+  const refs = before.filter((e) => e.tag === REFERENCED_SOP_INSTANCE_UID && e.strings.length > 0)
+    .flatMap((e) => {
+      const a = actualByPath.get(e.path);
+      return a ? [{ path: e.path, source: e.strings, actual: a.strings }] : [];
+    });
+  return {
+    phi: phi.length,
+    facts: { row: input, output: r.output, source: sourceUIDs, actual: uidsOf(actualFlat), refs },
+  };
+}
+
+/** Sort only: the output must be the input's bytes (a copy or hardlink) or a symlink to it. */
+async function checkPlaced(
+  dest: string,
+  src: string,
+  ref: string,
+  find: (kind: FindingKind, detail: string) => void,
+): Promise<void> {
+  try {
+    if ((await Deno.lstat(dest)).isSymlink) {
+      if ((await Deno.realPath(dest)) !== (await Deno.realPath(src))) {
+        find("not-identical", `a symlink that does not lead to its source ${ref}`);
+      }
+      return;
+    }
+    if ((await sha256File(dest)) !== (await sha256File(src))) {
+      find("not-identical", `its bytes differ from its source ${ref}`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    find("unverifiable", `its source ${ref} is gone`);
+  }
+}
+
+/** References between outputs, and one output UID per source study, series and frame of reference. */
+function uidFindings(facts: readonly OutputFacts[]): Finding[] {
+  const findings: Finding[] = [];
+  // Which outputs each source SOP Instance UID became (duplicates may share one).
+  const outputsOf = new Map<string, OutputFacts[]>();
+  for (const f of facts) {
+    if (!f.source.sop) continue;
+    outputsOf.set(f.source.sop, [...(outputsOf.get(f.source.sop) ?? []), f]);
+  }
+  const bySop = new Map<string, OutputFacts>();
+  for (const f of facts) if (f.actual.sop) bySop.set(f.actual.sop, f);
+  for (const f of facts) {
+    for (const r of f.refs) {
+      r.source.forEach((value, i) => {
+        const targets = outputsOf.get(value);
+        if (!targets) return; // dangling in the source already: nothing of ours to resolve
+        const now = r.actual[i];
+        if (targets.some((t) => t.actual.sop === now)) return;
+        const hit = now ? bySop.get(now) : undefined;
+        findings.push({
+          kind: "uid-reference",
+          output: f.output,
+          input: f.row,
+          detail: `${r.path} should point at ${targets[0].output} but ${
+            hit ? `points at ${hit.output}` : "points at no output"
+          }`,
+        });
+      });
+    }
+  }
+  for (const key of ["study", "series", "frame"] as const) {
+    const name = UID_TAGS[key];
+    const split = new Map<string, Map<string, string[]>>();
+    const merged = new Map<string, Set<string>>();
+    for (const f of facts) {
+      const s = f.source[key];
+      const a = f.actual[key] ?? "(none)";
+      if (!s) continue;
+      const group = split.get(s) ?? new Map<string, string[]>();
+      group.set(a, [...(group.get(a) ?? []), f.output]);
+      split.set(s, group);
+      merged.set(a, (merged.get(a) ?? new Set()).add(s));
+    }
+    for (const group of split.values()) {
+      if (group.size < 2) continue;
+      const sorted = [...group.values()].sort((x, y) => y.length - x.length);
+      for (const minority of sorted.slice(1)) {
+        for (const output of minority) {
+          findings.push({
+            kind: "uid-consistency",
+            output,
+            detail: `its ${name} differs from the other outputs of its source's ${key} (e.g. ${
+              sorted[0][0]
+            })`,
+          });
+        }
+      }
+    }
+    for (const [a, sources] of merged) {
+      if (a === "(none)" || sources.size < 2) continue;
+      const outputs = facts.filter((f) => f.actual[key] === a).map((f) => f.output);
+      findings.push({
+        kind: "uid-consistency",
+        output: outputs[0],
+        detail: `${sources.size} different source ${name}s became one (${outputs.length} outputs)`,
+      });
+    }
+  }
+  return findings;
+}
