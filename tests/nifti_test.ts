@@ -23,6 +23,8 @@ import { gunzip } from "../src/nifti/gzip.ts";
 import { type NiftiHeader, parseNifti1Header, voxelValues } from "../src/nifti/nifti1.ts";
 import { NotDeidentifiedError } from "../src/nifti/sidecar.ts";
 import { pixelFormat, readFrames } from "../src/nifti/pixels.ts";
+import { loadProtocol } from "../src/protocol/load.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
 import { NIFTI_PHI, niftiSeries, rotatedIOP, value } from "./fixtures/nifti_fixtures.ts";
 import { CORPUS, corpusFiles, hasTool, noteOnce, runTool } from "./helpers.ts";
 
@@ -250,6 +252,31 @@ Deno.test("NIfTI paths follow the DICOM output path with the extension replaced"
     nifti: "a.b/series_2.nii.gz",
     sidecar: "a.b/series_2.json",
   });
+});
+
+Deno.test("protocol: output.format is dicom by default, nifti or both when asked, nothing else", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-format-" });
+  try {
+    const write = async (format?: string) => {
+      const path = join(dir, `p-${format ?? "default"}.yaml`);
+      await Deno.writeTextFile(
+        path,
+        `version: 1\nname: fmt\ninput:\n  root: ./raw\noutput:\n  root: ./out\n` +
+          (format ? `  format: ${format}\n` : ""),
+      );
+      return path;
+    };
+    assert.equal((await loadProtocol(await write())).output.format, "dicom");
+    assert.equal((await loadProtocol(await write("nifti"))).output.format, "nifti");
+    assert.equal((await loadProtocol(await write("both"))).output.format, "both");
+    await assert.rejects(loadProtocol(await write("analyze")), (e: Error) => {
+      assert.ok(e instanceof ProtocolError);
+      assert.match(e.message, /output\.format must be "dicom", "nifti" or "both"/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
