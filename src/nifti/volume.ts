@@ -260,7 +260,10 @@ export function planVolumes(frames: readonly FrameRef[]): {
   const volumes: VolumePlan[] = [];
   const rejected: Rejected[] = [];
   for (const g of list) {
-    const v = g[0].geometry ? stackGroup(g) : flatGroup(g);
+    let v = g[0].geometry ? stackGroup(g) : flatGroup(g);
+    if (typeof v !== "string" && v.dims.some((d) => d > 32767)) {
+      v = `dimensions ${v.dims.join("x")} exceed the 32767 a NIfTI-1 header holds`;
+    }
     if (typeof v === "string") rejected.push({ frames: g.length, reason: v });
     else volumes.push(v);
   }
