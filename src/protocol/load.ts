@@ -74,6 +74,8 @@ export interface Protocol {
     readonly file: CompiledTemplate;
     readonly mode: ProtocolData["output"]["mode"];
     readonly onCollision: ProtocolData["output"]["on_collision"];
+    /** dicom (default), nifti, or both. */
+    readonly format: ProtocolData["output"]["format"];
   };
   readonly report: string;
   readonly key?: string;
@@ -265,6 +267,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       file: templates.file!,
       mode: data.output.mode,
       onCollision: data.output.on_collision,
+      format: data.output.format,
     },
     report,
     key,

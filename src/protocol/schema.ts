@@ -96,12 +96,19 @@ export const protocolSchema = z.strictObject({
     file: z.string().min(1).default("{InstanceNumber:04}.dcm"),
     mode: z.enum(["copy", "hardlink", "symlink"]).default("copy"),
     on_collision: z.enum(["suffix", "error"]).default("suffix"),
+    format: z.enum(["dicom", "nifti", "both"]).default("dicom").describe(
+      "dicom: the (de-identified) files; nifti: one .nii.gz per series (the file template's extension " +
+        "replaced) with a JSON sidecar of acquisition parameters; both: the two side by side",
+    ),
   }),
   report: relativePath.default("report.csv"),
   key: relativePath.optional(),
   quarantine: relativePath.optional(),
   deidentify: deidentifySchema.optional(),
 });
+
+/** What a run writes: DICOM files, NIfTI volumes per series, or both. */
+export type OutputFormat = ProtocolData["output"]["format"];
 
 /** A protocol as written. */
 export type ProtocolInput = z.input<typeof protocolSchema>;
