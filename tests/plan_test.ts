@@ -200,6 +200,24 @@ Deno.test("plan: the diff of each series' first file, masked, with --show-phi un
       "unchanged elements are not listed",
     );
 
+    // Series 2 changes the same elements: listed once, unless --all.
+    const second = plan.series.find((x) => x.folder === "SUBJ-001/2_na")!;
+    assert.match(
+      text,
+      new RegExp(
+        `changes of input #${
+          second.representative + 1
+        }\n {4}the same ${s.changes.length} elements changed as in SUBJ-001/1_na/ \\(--all shows the values\\)\n`,
+      ),
+    );
+    const everything = planSummary(plan, { all: true });
+    assert.equal(
+      everything.match(/^ {4}- PatientName +D\*\*\*\^J\*\*\*$/gm)!.length,
+      4,
+      "Doe's 3 series, the file without PatientID",
+    );
+    assert.ok(!everything.includes("the same"));
+
     for (const phi of PHI) assert.ok(!text.includes(phi), `${phi} is on screen without --show-phi`);
     const json = JSON.stringify(planJson(plan, false));
     for (const phi of PHI) assert.ok(!json.includes(phi), `${phi} is in the masked JSON`);
@@ -457,6 +475,19 @@ Deno.test("plan: colors only when asked; none in a pipe", async () => {
     assert.match(cli.stderr, /^scanning: 9\/9 files in \d+\.\d s/m);
     assert.match(cli.stderr, /^planning: 9\/9 files in \d+\.\d s/m);
     assert.ok(!cli.stdout.includes("scanning"));
+  });
+});
+
+Deno.test("run: in a pipe, progress is one final line per step on stderr, with MB/s", async () => {
+  await withDump(async (dir) => {
+    const run = await runCli(["run", "--yes", "--jobs", "1", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stderr.trim().split("\n");
+    // A slow machine may add a line every 5 s; the last line of each step is its total.
+    assert.ok(lines.every((l) => /^(scanning|planning|writing): /.test(l)), run.stderr);
+    assert.match(lines.findLast((l) => l.startsWith("scanning"))!, /^scanning: 9\/9 files in \d+\.\d s/);
+    assert.match(lines.at(-1)!, /^writing: 8\/8 files in \d+\.\d s, \d+(\.\d)? MB\/s$/);
+    assert.ok(!run.stdout.includes("writing:"));
   });
 });
 

@@ -127,7 +127,15 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   }
   if (deidentified) {
     const shown = all ? plan.series : plan.series.slice(0, LIMITS.series);
-    for (const s of shown) lines.push(...seriesLines(plan, s, showPhi, { red, green, dim }));
+    // Series of one acquisition mostly change the same elements: list those once, unless --all.
+    const firstWith = new Map<string, PlannedSeries>();
+    for (const s of shown) {
+      const shape = s.changes.map((c) => `${c.path}\u0001${c.before === undefined}${c.after === undefined}`)
+        .join("\n");
+      const same = all || s.changes.length === 0 ? undefined : firstWith.get(shape);
+      if (!firstWith.has(shape)) firstWith.set(shape, s);
+      lines.push(...seriesLines(plan, s, showPhi, { red, green, dim }, same));
+    }
     more(lines, plan.series.length - shown.length, "series", dim);
     const actions = Object.entries(plan.actions).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     if (actions.length) lines.push(`actions: ${actions.map(([code, n]) => `${code} ${n}`).join(", ")}`);
@@ -154,12 +162,13 @@ function more(lines: string[], n: number, what: string, style: (s: string) => st
   if (n > 0) lines.push(style(`  ... ${n} more ${what} (--all shows them; --json has everything)`));
 }
 
-/** A series header and its `-`/`+` lines. */
+/** A series header and its `-`/`+` lines, or a pointer to an earlier series that changes the same elements. */
 function seriesLines(
   plan: Plan,
   s: PlannedSeries,
   showPhi: boolean,
   style: Record<"red" | "green" | "dim", (s: string) => string>,
+  sameAs?: PlannedSeries,
 ): string[] {
   const rep = plan.files[s.representative];
   const where = `input #${s.representative + 1}${showPhi ? ` (${rep.input.rel})` : ""}`;
@@ -167,6 +176,14 @@ function seriesLines(
     plural(s.files, "file")
   }, changes of ${style.dim(where)}`;
   if (s.changes.length === 0) return [head, "    (no changes)"];
+  if (sameAs) {
+    return [
+      head,
+      style.dim(
+        `    the same ${s.changes.length} elements changed as in ${sameAs.folder}/ (--all shows the values)`,
+      ),
+    ];
+  }
   const width = Math.min(40, Math.max(...s.changes.map((c) => c.path.length)));
   const out = [head];
   const shown = (text: string, vr: string, masked: boolean) =>
