@@ -15,6 +15,7 @@ import { configFromProtocol } from "../src/deid/config.ts";
 import { readLookupTable } from "../src/protocol/lookup.ts";
 import { readDicomFile } from "../src/dicom/io.ts";
 import { ROOT, runCli } from "./helpers.ts";
+import { buildCanaryFile, canaryFixture } from "./fixtures/canary.ts";
 
 const ESC = String.fromCharCode(0x1b);
 const SALT = "plan-test-salt-0123456789";
@@ -520,4 +521,35 @@ Deno.test("plan: without de-identification, output names from original headers a
     assert.match(shown, /^ {2}PID001\/Doe_John\/1\/ {2}\(3 files\)$/m);
     assert.match(shown, /warning: nopid: no PatientID/);
   });
+});
+
+Deno.test("plan: no canary value of the PS3.15 fixture is shown without --show-phi", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-plan-canary-" }));
+  try {
+    const fixture = canaryFixture();
+    await Deno.mkdir(`${dir}/raw`);
+    await Deno.writeFile(`${dir}/raw/canary.dcm`, buildCanaryFile(fixture));
+    await Deno.writeTextFile(
+      `${dir}/study.yaml`,
+      `version: 1
+name: canary
+input: { root: ./raw }
+output: { root: ./tidy, path: "{pseudo_id}/%s" }
+deidentify:
+  options: [retain-longitudinal-modified-dates, clean-descriptors]
+  dates: { shift: { min_days: -100, max_days: -10 } }
+  salt: { env: DCMTIDY_SALT }
+  burned_in: allow
+`,
+    );
+    const plan = await planOf(dir);
+    assert.ok(plan.series[0].changes.length > 50, `${plan.series[0].changes.length} changes`);
+    const masked = planSummary(plan, { all: true }) + JSON.stringify(planJson(plan, false));
+    const leaks = fixture.places.filter((p) => masked.includes(p.needle));
+    assert.deepEqual(leaks, [], "values shown without --show-phi");
+    const shown = planSummary(plan, { all: true, showPhi: true });
+    assert.ok(fixture.places.filter((p) => shown.includes(p.needle)).length > 50, "--show-phi shows them");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
