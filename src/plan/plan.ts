@@ -186,55 +186,13 @@ export async function makePlan(
     if (session) {
       // Flattening costs about as much as de-identifying: only for a series' first file.
       if (!represented.has(originalSeries)) before = flattenFile(file);
-      const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
-      try {
-        result = session.deidentify(file);
-      } catch (e) {
-        if (!(e instanceof DeidError)) throw e;
-        const policy = lookupPolicy(config!);
-        // Without a PatientID the engine looks the study up instead, which the table cannot know.
-        const reason = policy && !hasPatientId && e.message.includes("not in the lookup table")
-          ? `no PatientID, so the lookup table cannot name its subject (missing: ${policy})`
-          : e.message;
-        files.push({ input, status: "quarantine", reason });
-        // `missing: error` means the run must not start while an ID is missing from the table.
-        if (policy === "error" && e.message.includes("not in the lookup table")) {
-          errors.push(`${inputRef(index)}: ${reason}`);
-        }
+      const outcome = deidentifyHeader(session, config!, d!, file, inputRef(index), warnings, errors);
+      if ("quarantine" in outcome) {
+        files.push({ input, status: "quarantine", reason: outcome.quarantine });
         continue;
       }
-      if (result.quarantine) {
-        files.push({ input, status: "quarantine", reason: result.quarantine });
-        if (lookupPolicy(config!) === "quarantine" && lookupMiss(config!, result)) {
-          warnings.push({
-            kind: "lookup-miss",
-            message: `${
-              inputRef(index)
-            }: PatientID not in the lookup table: quarantined (missing: quarantine)`,
-          });
-        }
-        continue;
-      }
-      for (const w of result.warnings) {
-        const kind = w.startsWith("no PatientID") ? "no-patient-id" : "deid";
-        warnings.push({ kind, message: `${inputRef(index)}: ${w}` });
-      }
-      const miss = lookupMiss(config!, result);
-      if (miss) warnings.push({ kind: "lookup-miss", message: `${inputRef(index)}: ${miss}` });
-      if (result.burnedIn) {
-        const why = `burned-in text suspected: ${result.burnedIn}`;
-        if (d!.burned_in === "quarantine") {
-          files.push({ input, status: "quarantine", reason: why });
-          continue;
-        }
-        if (d!.burned_in === "warn") {
-          note = why;
-          warnings.push({
-            kind: "burned-in",
-            message: `${inputRef(index)}: ${why} (written: burned_in: warn)`,
-          });
-        }
-      }
+      result = outcome.result;
+      note = outcome.note;
     } else if (firstValue(file, PATIENT_ID) === undefined) {
       warnings.push({ kind: "no-patient-id", message: `${inputRef(index)}: no PatientID` });
     }
@@ -313,6 +271,51 @@ export async function makePlan(
   return { protocol, files, series, actions, warnings, errors };
 }
 
+/**
+ * De-identify one header as the run will, turning what the engine reports into the plan's
+ * warnings and errors. Returns the result, or why the file is quarantined.
+ */
+function deidentifyHeader(
+  session: DeidSession,
+  config: DeidConfig,
+  d: NonNullable<Protocol["deidentify"]>,
+  file: DicomFile,
+  ref: string,
+  warnings: PlanWarning[],
+  errors: string[],
+): { result: DeidResult; note?: string } | { quarantine: string } {
+  const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
+  const policy = lookupPolicy(config);
+  let result: DeidResult;
+  try {
+    result = session.deidentify(file);
+  } catch (e) {
+    if (!(e instanceof DeidError)) throw e;
+    const missing = e.message.includes("not in the lookup table");
+    // Without a PatientID the engine looks the study up instead, which the table cannot know.
+    const reason = policy && missing && !hasPatientId
+      ? `no PatientID, so the lookup table cannot name its subject (missing: ${policy})`
+      : e.message;
+    // `missing: error` means the run must not start while an ID is missing from the table.
+    if (policy === "error" && missing) errors.push(`${ref}: ${reason}`);
+    return { quarantine: reason };
+  }
+  const miss = lookupMiss(config, result);
+  if (result.quarantine) {
+    if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+    return { quarantine: result.quarantine };
+  }
+  for (const w of result.warnings) {
+    warnings.push({ kind: w.startsWith("no PatientID") ? "no-patient-id" : "deid", message: `${ref}: ${w}` });
+  }
+  if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+  if (!result.burnedIn || d.burned_in === "allow") return { result };
+  const why = `burned-in text suspected: ${result.burnedIn}`;
+  if (d.burned_in === "quarantine") return { quarantine: why };
+  warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
+  return { result, note: why };
+}
+
 /** The `missing:` policy of a lookup table, if PatientIDs are looked up. */
 function lookupPolicy(config: DeidConfig): "error" | "hash" | "keep" | "quarantine" | undefined {
   const p = config.patientId;
@@ -324,11 +327,11 @@ function lookupMiss(config: DeidConfig, r: DeidResult): string | undefined {
   const id = r.original.patientId;
   const policy = lookupPolicy(config);
   if (!policy || !id || config.lookup?.has(id)) return undefined;
-  return policy === "keep"
-    ? "PatientID not in the lookup table: kept as it is (missing: keep)"
-    : policy === "hash"
-    ? "PatientID not in the lookup table: given a hashed pseudonym (missing: hash)"
-    : `PatientID not in the lookup table (missing: ${policy})`;
+  const what =
+    { keep: "kept as it is", hash: "given a hashed pseudonym", quarantine: "quarantined", error: "" }[
+      policy
+    ];
+  return `PatientID not in the lookup table${what ? `: ${what}` : ""} (missing: ${policy})`;
 }
 
 /** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
