@@ -89,3 +89,11 @@ Deno.test("progress: durations", () => {
   assert.equal(formatDuration(3600 + 62), "1:01:02");
   assert.equal(formatDuration(-3), "0:00");
 });
+
+Deno.test("progress: nothing done yet shows no rate and no ETA", () => {
+  const { p, out, advance } = harness({ tty: true, total: 5 });
+  advance(50);
+  p.update(0);
+  assert.equal(out.length, 1);
+  assert.match(out[0], /\[-+\] 0\/5 files$/);
+});

@@ -94,7 +94,7 @@ export class Progress {
     const { rate, eta, byBytes } = this.#rates(t);
     const secs = (t - this.#started) / 1000;
     const count = `${this.#done}/${total} files`;
-    const speed = secs > 0 ? formatRate(rate, byBytes) : "";
+    const speed = secs > 0 && rate > 0 ? formatRate(rate, byBytes) : "";
     if (!this.#o.tty) {
       const pct = total > 0 ? ` (${Math.floor((100 * this.#done) / total)}%)` : "";
       const tail = final
