@@ -84,9 +84,11 @@ function program(setExit: (code: number) => void): Command {
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
-    .option("--json", "print the plan as JSON")
-    .option("--out <file>", "also write the plan as JSON to this file")
-    .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
+    .option("--json", "print the plan as JSON (docs/plan-json.md)")
+    .option("--out <file>", "also write the plan as JSON to this file, unmasked (paths and values)")
+    .option("--show-phi", "show input paths and original values instead of masking them")
+    .option("--all", "show every folder, series diff, patient and warning (default: the first ones)")
+    .option("--no-color", "no colors even on a terminal (NO_COLOR=1 does the same)")
     .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
 
   withShardOptions(cli.command("run"))
@@ -95,7 +97,9 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--yes", "do not ask for confirmation")
-    .option("--show-phi", "show input paths (they often name patients) instead of their numbers")
+    .option("--show-phi", "show input paths and original values instead of masking them")
+    .option("--all", "show every folder, series diff, patient and warning (default: the first ones)")
+    .option("--no-color", "no colors even on a terminal (NO_COLOR=1 does the same)")
     .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
     .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
 

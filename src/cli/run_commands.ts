@@ -1,13 +1,18 @@
 /** The `plan` and `run` commands. */
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
-import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
-import { makePlan, type Plan, planTotals } from "../plan/plan.ts";
-import { inputRef, renderRefs } from "../scan/scan.ts";
+import { resolve } from "node:path";
+import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
+import { planJson } from "../plan/json.ts";
+import { planSummary } from "../plan/summary.ts";
 import { runPlan } from "../run/run.ts";
 import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Shard, shardOf } from "../plan/shard.ts";
+import { type Progress, stderrProgress } from "./progress.ts";
+
+export { planJson, planSummary };
 
 /** Options shared by `plan` and `run`. */
 export interface PlanCommandOptions extends LoadOptions, ShardFlags {
@@ -16,6 +21,16 @@ export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   showPhi?: boolean;
   yes?: boolean;
   jobs?: number;
+  /** `--no-color` sets it to false. */
+  color?: boolean;
+  all?: boolean;
+}
+
+const LABELS: Readonly<Record<PlanPhase, string>> = { scan: "scanning", plan: "planning" };
+
+/** Colors only on a terminal, and never with NO_COLOR set or --no-color. */
+function useColor(opts: PlanCommandOptions): boolean {
+  return opts.color !== false && !Deno.noColor && Deno.stdout.isTerminal();
 }
 
 async function prepare(
@@ -23,80 +38,38 @@ async function prepare(
   opts: PlanCommandOptions,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
+  // The output root is meant to be shared; the plan file names input paths and original values.
+  if (opts.out && isInside(resolve(opts.out), protocol.output.root)) {
+    throw new UsageError(`--out ${opts.out} is inside the output root: keep the unmasked plan elsewhere`);
+  }
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;
-  const progress = Deno.stderr.isTerminal()
-    ? (done: number, total: number) => {
-      if (done % 200 === 0 || done === total) {
-        Deno.stderr.writeSync(new TextEncoder().encode(`\rscanning ${done}/${total}`));
-        if (done === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-      }
+  let phase: PlanPhase | undefined;
+  let bar: Progress | undefined;
+  const plan = await makePlan(protocol, keys, (done, total, p) => {
+    if (p !== phase) {
+      bar?.finish();
+      phase = p;
+      bar = stderrProgress(LABELS[p], total);
     }
-    : undefined;
-  return { plan: await makePlan(protocol, keys, progress), keys, salt };
-}
-
-/** The plan as documented JSON: statuses, destinations and reasons; no original values. */
-export function planJson(plan: Plan, showPaths: boolean): unknown {
-  const r = (text: string | undefined) =>
-    text === undefined ? undefined : renderRefs(text, plan.files.map((f) => f.input), showPaths);
-  return {
-    protocol: { name: plan.protocol.name, file: plan.protocol.file, sha256: plan.protocol.sha256 },
-    output: plan.protocol.output.root,
-    totals: planTotals(plan),
-    warnings: plan.warnings.map(r),
-    errors: plan.errors.map(r),
-    files: plan.files.map((f, i) => ({
-      input: showPaths ? f.input.rel : `input #${i + 1}`,
-      root: f.input.root,
-      kind: f.input.kind,
-      status: f.status,
-      reason: r(f.reason),
-      output: f.dest,
-    })),
-  };
-}
-
-/**
- * A short summary and the output tree (folders with file counts). Input paths often name the
- * patient, so input files are shown by number (their row in `.dcmtidy/files.csv` and in
- * `plan --out`) unless `showPaths` (`--show-phi`).
- */
-export function planSummary(plan: Plan, showPaths: boolean): string {
-  const t = planTotals(plan);
-  const lines = [
-    `plan for ${plan.protocol.name}: ${plan.files.length} files scanned: ${t.write} to write, ${t.skip} skipped, ${t.quarantine} quarantined`,
-    `output: ${plan.protocol.output.root}`,
-  ];
-  const folders = new Map<string, number>();
-  for (const f of plan.files) {
-    if (f.status !== "write" || !f.dest) continue;
-    const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
-    folders.set(folder, (folders.get(folder) ?? 0) + 1);
-  }
-  for (const [folder, n] of [...folders].sort()) lines.push(`  ${folder}/  (${n} file${n === 1 ? "" : "s"})`);
-  const others = plan.files.filter((f) => f.status !== "write");
-  if (others.length) {
-    lines.push("not written:");
-    for (const [i, f] of plan.files.entries()) {
-      if (f.status !== "write") {
-        lines.push(`  ${f.status.padEnd(10)} ${inputRef(i)}: ${f.reason ?? f.input.kind}`);
-      }
-    }
-  }
-  for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  for (const e of plan.errors) lines.push(`error: ${e}`);
-  return renderRefs(lines.join("\n"), plan.files.map((f) => f.input), showPaths);
+    bar!.update(done);
+  });
+  bar?.finish();
+  return { plan, keys, salt };
 }
 
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const shard = shardFromFlags(opts);
   const { plan } = await prepare(file, opts);
-  // A file the user asked for gets the paths; the terminal only with --show-phi.
+  // A file the user asked for gets the paths and values; the terminal only with --show-phi.
   if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n");
-  const showPaths = opts.showPhi ?? false;
-  console.log(opts.json ? JSON.stringify(planJson(plan, showPaths), null, 2) : planSummary(plan, showPaths));
+  const showPhi = opts.showPhi ?? false;
+  console.log(
+    opts.json
+      ? JSON.stringify(planJson(plan, showPhi), null, 2)
+      : planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }),
+  );
   if (shard && !opts.json) console.log(shardLine(plan, shard));
   return plan.errors.length ? 2 : 0;
 }
@@ -105,7 +78,7 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const shard = shardFromFlags(opts);
   const { plan, keys, salt } = await prepare(file, opts);
-  console.log(planSummary(plan, opts.showPhi ?? false));
+  console.log(planSummary(plan, { showPhi: opts.showPhi ?? false, color: useColor(opts), all: opts.all }));
   if (shard) console.log(shardLine(plan, shard));
   if (plan.errors.length) return 2;
   if (!opts.yes) {
@@ -117,13 +90,23 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     }
   }
   const workers = opts.jobs ?? navigator.hardwareConcurrency ?? 2;
-  const s = await runPlan(plan, {
-    keys,
-    salt,
-    workers,
-    overrides: { input: opts.input, output: opts.output },
-    shard,
-  });
+  const toWrite = plan.files.filter((f) =>
+    f.status === "write" && (!shard || shardOf(f.input, shard.n) === shard.k)
+  );
+  const bar = stderrProgress("writing", toWrite.length, toWrite.reduce((n, f) => n + f.input.size, 0));
+  let s;
+  try {
+    s = await runPlan(plan, {
+      keys,
+      salt,
+      workers,
+      overrides: { input: opts.input, output: opts.output },
+      onProgress: (done, _total, bytes) => bar.update(done, bytes),
+      shard,
+    });
+  } finally {
+    bar.finish();
+  }
   for (const n of s.notes) console.log(`note: ${n}`);
   console.log(
     `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} written (${s.resumed} already done), ` +

@@ -1,17 +1,19 @@
 /**
  * The plan: for every scanned file, what will happen to it (written where, skipped or quarantined
  * and why), computed from headers only. `dcmtidy plan` shows it; `dcmtidy run` executes it.
- * Output names come from the de-identified header, never the original.
+ * Output names come from the de-identified header, never the original. For one file of each
+ * output series the plan also keeps the tag changes de-identification makes (the dry-run diff).
  */
 import { readDicomFile } from "../dicom/io.ts";
 import type { DicomFile } from "../dicom/model.ts";
-import { configFromProtocol } from "../deid/config.ts";
-import { DeidError, DeidSession } from "../deid/engine.ts";
+import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
+import { DeidError, type DeidResult, DeidSession } from "../deid/engine.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { MISSING, outputPath, valuesFromDataSet } from "../protocol/template.ts";
-import { inputRef, scan, type ScannedFile } from "../scan/scan.ts";
+import { inputRef, renderRefs, scan, type ScannedFile } from "../scan/scan.ts";
+import { type FlatFile, flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -24,37 +26,106 @@ export interface PlannedFile {
   reason?: string;
   /** Destination relative to the output root, with `/` separators. */
   dest?: string;
+  /** Values of the output (de-identified when the protocol de-identifies, else the originals). */
   readonly pseudoId?: string;
   readonly studyUID?: string;
   readonly seriesUID?: string;
   readonly seriesDescription?: string;
   readonly modality?: string;
+  /** Index of its output series in `Plan.series` (written files). */
+  readonly series?: number;
+  /** Elements touched, by action code, as the plan de-identified the header (written files). */
+  readonly counts?: Readonly<Record<string, number>>;
+}
+
+/** One output series: a SeriesInstanceUID in one output folder. */
+export interface PlannedSeries {
+  /** Output folder relative to the output root (`.` for the root itself). */
+  readonly folder: string;
+  readonly seriesUID?: string;
+  readonly studyUID?: string;
+  readonly pseudoId?: string;
+  readonly modality?: string;
+  readonly description?: string;
+  files: number;
+  /** Input bytes of its files. */
+  bytes: number;
+  /** Index in `Plan.files` of the file whose changes are shown (the first one written). */
+  readonly representative: number;
+  /** Tag changes of the representative file (empty when the protocol does not de-identify). */
+  readonly changes: readonly PlannedChange[];
+}
+
+/** Kinds of plan warnings (documented in docs/plan-json.md). */
+export type WarningKind =
+  | "collision"
+  | "template-na"
+  | "burned-in"
+  | "dicomdir"
+  | "no-patient-id"
+  | "lookup-miss"
+  | "deid";
+
+/** A warning: something the run will do that the user may not expect. */
+export interface PlanWarning {
+  readonly kind: WarningKind;
+  /** The text; input files appear as references (see `renderRefs`). */
+  readonly message: string;
 }
 
 /** A compiled plan. */
 export interface Plan {
   readonly protocol: Protocol;
   readonly files: PlannedFile[];
-  readonly warnings: string[];
+  /** Output series, in the order of their first file. */
+  readonly series: PlannedSeries[];
+  /** Elements touched by de-identification over every written file, by action code. */
+  readonly actions: Readonly<Record<string, number>>;
+  readonly warnings: PlanWarning[];
   readonly errors: string[];
 }
+
+/** Phases `makePlan` reports progress for. */
+export type PlanPhase = "scan" | "plan";
+
+/** Header reads kept in flight while files are planned one after another, in order. */
+const READ_AHEAD = 16;
+const PATIENT_ID = 0x00100020;
+const SERIES_UID = 0x0020000e;
 
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);
   return v === undefined || v === "" ? undefined : v;
 }
 
+const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
+
+/** Read headers ahead of their use, keeping their order (a failed read yields its error). */
+function* readAhead(paths: (string | undefined)[]): Generator<Promise<DicomFile | Error> | undefined> {
+  const pending: (Promise<DicomFile | Error> | undefined)[] = [];
+  const start = (p: string | undefined) =>
+    p === undefined ? undefined : readDicomFile(p, { headerOnly: true }).catch((e: Error) => e);
+  let next = 0;
+  while (next < paths.length && pending.length < READ_AHEAD) pending.push(start(paths[next++]));
+  while (pending.length) {
+    yield pending.shift();
+    if (next < paths.length) pending.push(start(paths[next++]));
+  }
+}
+
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
- * (pseudonyms and UIDs shape the output names).
+ * (pseudonyms and UIDs shape the output names). `onProgress` is told of the scan, then of the
+ * planning of each file.
  */
 export async function makePlan(
   protocol: Protocol,
   keys?: Keys,
-  onProgress?: (done: number, total: number) => void,
+  onProgress?: (done: number, total: number, phase: PlanPhase) => void,
 ): Promise<Plan> {
-  const warnings: string[] = [];
+  const warnings: PlanWarning[] = [];
   const errors: string[] = [];
+  const empty = (): Plan => ({ protocol, files: [], series: [], actions: {}, warnings, errors });
   for (const root of protocol.input.roots) {
     try {
       if (!(await Deno.stat(root)).isDirectory) errors.push(`input root ${root} is not a folder`);
@@ -62,96 +133,212 @@ export async function makePlan(
       errors.push(`input root ${root} does not exist`);
     }
   }
-  if (errors.length) return { protocol, files: [], warnings, errors };
-  const scanned = await scan({ ...protocol.input, onProgress });
+  if (errors.length) return empty();
+  const scanned = await scan({
+    ...protocol.input,
+    onProgress: onProgress && ((done, total) => onProgress(done, total, "scan")),
+  });
   const d = protocol.deidentify;
   let session: DeidSession | undefined;
+  let config: DeidConfig | undefined;
   if (d) {
     if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    const config = configFromProtocol(protocol, lookup);
+    config = configFromProtocol(protocol, lookup);
     // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
     // removed, so a path built from them shows "na" rather than an unhooked original value.
     const hooks = Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined]));
     session = new DeidSession({ ...config, hooks }, keys);
   }
   const files: PlannedFile[] = [];
+  const series: PlannedSeries[] = [];
+  const seriesIndex = new Map<string, number>();
+  /** Original SeriesInstanceUIDs that have a representative in some folder. */
+  const represented = new Set<string>();
+  const actions: Record<string, number> = {};
   const naCount = new Map<number, number>();
   let written = 0;
+  const reads = readAhead(scanned.map((f) => (f.kind === "dicom" ? f.path : undefined)));
   for (const [index, input] of scanned.entries()) {
+    const pending = reads.next().value;
+    onProgress?.(index, scanned.length, "plan");
     if (input.kind !== "dicom") {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
       files.push({ input, status, reason: input.reason ?? input.kind });
+      if (input.kind === "dicomdir") {
+        warnings.push({
+          kind: "dicomdir",
+          message: `${inputRef(index)}: DICOMDIR not copied: its records point at input paths`,
+        });
+      }
       continue;
     }
-    let file: DicomFile;
-    try {
-      file = await readDicomFile(input.path, { headerOnly: true });
-    } catch (e) {
-      files.push({ input, status: "quarantine", reason: (e as Error).message });
+    const read = await pending!;
+    if (read instanceof Error) {
+      files.push({ input, status: "quarantine", reason: read.message });
       continue;
     }
-    let pseudoId: string | undefined;
+    const file = read;
+    let result: DeidResult | undefined;
     let note: string | undefined;
+    let before: FlatFile | undefined;
+    const originalSeries = firstValue(file, SERIES_UID) ?? "";
     if (session) {
-      try {
-        const r = session.deidentify(file);
-        if (r.quarantine) {
-          files.push({ input, status: "quarantine", reason: r.quarantine });
-          continue;
-        }
-        pseudoId = r.pseudoId;
-        for (const w of r.warnings) warnings.push(`${inputRef(index)}: ${w}`);
-        if (r.burnedIn) {
-          if (d!.burned_in === "quarantine") {
-            files.push({ input, status: "quarantine", reason: `burned-in text suspected: ${r.burnedIn}` });
-            continue;
-          }
-          if (d!.burned_in === "warn") note = `burned-in text suspected: ${r.burnedIn}`;
-        }
-      } catch (e) {
-        if (!(e instanceof DeidError)) throw e;
-        files.push({ input, status: "quarantine", reason: e.message });
+      // Flattening costs about as much as de-identifying: only for a series' first file.
+      if (!represented.has(originalSeries)) before = flattenFile(file);
+      const outcome = deidentifyHeader(session, config!, d!, file, inputRef(index), warnings, errors);
+      if ("quarantine" in outcome) {
+        files.push({ input, status: "quarantine", reason: outcome.quarantine });
         continue;
       }
+      result = outcome.result;
+      note = outcome.note;
+    } else if (firstValue(file, PATIENT_ID) === undefined) {
+      warnings.push({ kind: "no-patient-id", message: `${inputRef(index)}: no PatientID` });
     }
+    const pseudoId = result?.pseudoId;
     const values = valuesFromDataSet(file.dataset, input.rel, pseudoId);
     for (const t of [...protocol.output.folder.tags, ...protocol.output.file.tags]) {
       if (values.value(t) === undefined) naCount.set(t, (naCount.get(t) ?? 0) + 1);
     }
-    const abs = outputPath(protocol.output.root, protocol.output.folder, protocol.output.file, values);
-    const dest = abs.slice(protocol.output.root.length + 1).split("\\").join("/");
+    let dest: string;
+    try {
+      const abs = outputPath(protocol.output.root, protocol.output.folder, protocol.output.file, values);
+      dest = abs.slice(protocol.output.root.length + 1).split("\\").join("/");
+    } catch (e) {
+      files.push({ input, status: "quarantine", reason: (e as Error).message });
+      continue;
+    }
+    const seriesUID = firstValue(file, SERIES_UID);
+    const folder = folderOf(dest);
+    const key = `${seriesUID ?? ""}\0${folder}`;
+    let s = seriesIndex.get(key);
+    if (s === undefined) {
+      let changes: PlannedChange[] = [];
+      if (session) {
+        // One original series split over several folders: its other folders need a re-read.
+        before ??= flattenFile(await readDicomFile(input.path, { headerOnly: true }));
+        changes = planChanges(before, flattenFile(file), config!);
+      }
+      s = series.length;
+      seriesIndex.set(key, s);
+      represented.add(originalSeries);
+      series.push({
+        folder,
+        seriesUID,
+        studyUID: firstValue(file, 0x0020000d),
+        pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
+        modality: firstValue(file, 0x00080060),
+        description: firstValue(file, 0x0008103e),
+        files: 0,
+        bytes: 0,
+        representative: files.length,
+        changes,
+      });
+    }
+    series[s].files++;
+    series[s].bytes += input.size;
+    if (result) {
+      for (const [code, n] of Object.entries(result.counts)) actions[code] = (actions[code] ?? 0) + n;
+    }
     files.push({
       input,
       status: "write",
       reason: note,
       dest,
-      pseudoId: pseudoId ?? firstValue(file, 0x00100020),
+      pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
       studyUID: firstValue(file, 0x0020000d),
-      seriesUID: firstValue(file, 0x0020000e),
+      seriesUID,
       seriesDescription: firstValue(file, 0x0008103e),
       modality: firstValue(file, 0x00080060),
+      series: s,
+      counts: result?.counts,
     });
     written++;
   }
+  onProgress?.(scanned.length, scanned.length, "plan");
   resolveCollisions(files, protocol.output.onCollision, warnings, errors);
   for (const [t, n] of naCount) {
     if (n === written && written > 0) {
-      warnings.push(
-        `the output template uses (${
+      warnings.push({
+        kind: "template-na",
+        message: `the output template uses (${
           t.toString(16).padStart(8, "0").replace(/^(.{4})/, "$1,")
         }), which is ${MISSING} for every file (absent, or removed by the profile)`,
-      );
+      });
     }
   }
-  return { protocol, files, warnings, errors };
+  return { protocol, files, series, actions, warnings, errors };
+}
+
+/**
+ * De-identify one header as the run will, turning what the engine reports into the plan's
+ * warnings and errors. Returns the result, or why the file is quarantined.
+ */
+function deidentifyHeader(
+  session: DeidSession,
+  config: DeidConfig,
+  d: NonNullable<Protocol["deidentify"]>,
+  file: DicomFile,
+  ref: string,
+  warnings: PlanWarning[],
+  errors: string[],
+): { result: DeidResult; note?: string } | { quarantine: string } {
+  const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
+  const policy = lookupPolicy(config);
+  let result: DeidResult;
+  try {
+    result = session.deidentify(file);
+  } catch (e) {
+    if (!(e instanceof DeidError)) throw e;
+    const missing = e.message.includes("not in the lookup table");
+    // Without a PatientID the engine looks the study up instead, which the table cannot know.
+    const reason = policy && missing && !hasPatientId
+      ? `no PatientID, so the lookup table cannot name its subject (missing: ${policy})`
+      : e.message;
+    // `missing: error` means the run must not start while an ID is missing from the table.
+    if (policy === "error" && missing) errors.push(`${ref}: ${reason}`);
+    return { quarantine: reason };
+  }
+  const miss = lookupMiss(config, result);
+  if (result.quarantine) {
+    if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+    return { quarantine: result.quarantine };
+  }
+  for (const w of result.warnings) {
+    warnings.push({ kind: w.startsWith("no PatientID") ? "no-patient-id" : "deid", message: `${ref}: ${w}` });
+  }
+  if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+  if (!result.burnedIn || d.burned_in === "allow") return { result };
+  const why = `burned-in text suspected: ${result.burnedIn}`;
+  if (d.burned_in === "quarantine") return { quarantine: why };
+  warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
+  return { result, note: why };
+}
+
+/** The `missing:` policy of a lookup table, if PatientIDs are looked up. */
+function lookupPolicy(config: DeidConfig): "error" | "hash" | "keep" | "quarantine" | undefined {
+  const p = config.patientId;
+  return p !== "keep" && "lookup" in p ? p.lookup.missing : undefined;
+}
+
+/** How a PatientID missing from the lookup table was treated, when it was. */
+function lookupMiss(config: DeidConfig, r: DeidResult): string | undefined {
+  const id = r.original.patientId;
+  const policy = lookupPolicy(config);
+  if (!policy || !id || config.lookup?.has(id)) return undefined;
+  const what =
+    { keep: "kept as it is", hash: "given a hashed pseudonym", quarantine: "quarantined", error: "" }[
+      policy
+    ];
+  return `PatientID not in the lookup table${what ? `: ${what}` : ""} (missing: ${policy})`;
 }
 
 /** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
 function resolveCollisions(
   files: PlannedFile[],
   mode: "suffix" | "error",
-  warnings: string[],
+  warnings: PlanWarning[],
   errors: string[],
 ): void {
   const used = new Set<string>();
@@ -164,7 +351,9 @@ function resolveCollisions(
     }
     if (mode === "error") {
       errors.push(
-        `${inputRef(index)} and another file would both be written as ${f.dest} (on_collision: error)`,
+        `${inputRef(index)} and another file would both be written as ${
+          outputRef(f.dest)
+        } (on_collision: error)`,
       );
       continue;
     }
@@ -174,10 +363,40 @@ function resolveCollisions(
     let n = 2;
     while (used.has(lower(`${stem}_${n}${ext}`))) n++;
     const renamed = `${stem}_${n}${ext}`;
-    warnings.push(`${inputRef(index)}: ${f.dest} is taken, written as ${renamed}`);
+    warnings.push({
+      kind: "collision",
+      message: `${inputRef(index)}: ${outputRef(f.dest)} is taken, written as ${outputRef(renamed)}`,
+    });
     f.dest = renamed;
     used.add(lower(renamed));
   }
+}
+
+/**
+ * An output path in a warning or error. Without de-identification output names come from the
+ * original headers, so whoever prints the text decides whether to show them (see `renderPlanText`).
+ */
+export function outputRef(path: string): string {
+  return `{{output:${encodeURIComponent(path)}}}`;
+}
+
+/** An output path made from original headers, masked segment by segment (each one `***`). */
+export function maskPath(path: string): string {
+  return path === "." ? path : path.split("/").map(() => "***").join("/");
+}
+
+/**
+ * A plan's text (warning, error, reason) with its references resolved: input files as paths
+ * (`showPhi`) or `input #N`; output paths as they are, unless they come from original headers and
+ * `showPhi` is off.
+ */
+export function renderPlanText(plan: Plan, text: string, showPhi: boolean): string {
+  const named = plan.protocol.deidentify !== undefined || showPhi;
+  const outputs = text.replace(/\{\{output:([^}]*)\}\}/g, (_: string, p: string) => {
+    const path = decodeURIComponent(p);
+    return named ? path : maskPath(path);
+  });
+  return renderRefs(outputs, plan.files.map((f) => f.input), showPhi);
 }
 
 /** Counts of a plan, by status. */
@@ -185,4 +404,42 @@ export function planTotals(plan: Plan): Record<Disposition, number> {
   const t: Record<Disposition, number> = { write: 0, skip: 0, quarantine: 0 };
   for (const f of plan.files) t[f.status]++;
   return t;
+}
+
+/** Totals of one patient or study of the output. */
+export interface GroupTotal {
+  /** The pseudonym (patients) or the StudyInstanceUID (studies) of the output. */
+  readonly id: string;
+  /** For a study: its patient's pseudonym. */
+  readonly patient?: string;
+  studies: number;
+  series: number;
+  files: number;
+  bytes: number;
+}
+
+/** Totals per patient and per study of the written files (from the series), in first-seen order. */
+export function planGroups(plan: Plan): { patients: GroupTotal[]; studies: GroupTotal[] } {
+  const patients = new Map<string, GroupTotal>();
+  const studies = new Map<string, GroupTotal>();
+  const seenStudy = new Set<string>();
+  for (const s of plan.series) {
+    const pid = s.pseudoId ?? MISSING;
+    const sid = s.studyUID ?? MISSING;
+    const p = patients.get(pid) ?? { id: pid, studies: 0, series: 0, files: 0, bytes: 0 };
+    patients.set(pid, p);
+    const st = studies.get(`${pid}\0${sid}`) ??
+      { id: sid, patient: pid, studies: 1, series: 0, files: 0, bytes: 0 };
+    studies.set(`${pid}\0${sid}`, st);
+    if (!seenStudy.has(`${pid}\0${sid}`)) {
+      seenStudy.add(`${pid}\0${sid}`);
+      p.studies++;
+    }
+    for (const g of [p, st]) {
+      g.series++;
+      g.files += s.files;
+      g.bytes += s.bytes;
+    }
+  }
+  return { patients: [...patients.values()], studies: [...studies.values()] };
 }

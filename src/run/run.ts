@@ -40,7 +40,8 @@ export interface RunOptions {
   readonly workers?: number;
   /** The --input/--output overrides the protocol was loaded with (the workers load it again). */
   readonly overrides?: { input?: string; output?: string };
-  readonly onProgress?: (done: number, total: number) => void;
+  /** After each file: files done, files to do, and the input bytes of the files done. */
+  readonly onProgress?: (done: number, total: number, bytes: number) => void;
   /**
    * Run only this shard's files (a hash of each file's study): the reports are left as a part in
    * `<output>/.dcmtidy/shards/K-of-N/` for `mergeShards`.
@@ -141,6 +142,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   const toWrite = mine.map((i) => ({ f: plan.files[i], i })).filter(({ f }) => f.status === "write");
   await removePartials(toWrite.map(({ f }) => join(root, f.dest!)));
   let done = 0;
+  let bytes = 0;
   let resumed = 0;
   const jobs: FileJob[] = [];
   for (const { f, i } of toWrite) {
@@ -152,7 +154,8 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     ) {
       outcomes.set(i, { ...prior.outcome, index: i });
       resumed++;
-      opts.onProgress?.(++done, toWrite.length);
+      bytes += f.input.size;
+      opts.onProgress?.(++done, toWrite.length, bytes);
     } else {
       if (!prior && !claimed.has(f.dest!) && (await exists(dest))) {
         throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
@@ -171,7 +174,8 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
         "\n";
       await append(line);
     }
-    opts.onProgress?.(++done, toWrite.length);
+    bytes += f.input.size;
+    opts.onProgress?.(++done, toWrite.length, bytes);
   };
   if (jobs.length) {
     const claims = jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join("");

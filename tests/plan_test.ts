@@ -1,0 +1,555 @@
+/**
+ * `dcmtidy plan` on a built raw dump: the per-series diff with PHI masked (and shown with
+ * --show-phi), action counts, totals per patient/study/series, each kind of warning, the JSON
+ * (every field documented in docs/plan-json.md), and colors only when asked.
+ */
+import assert from "node:assert/strict";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { loadProtocol } from "../src/protocol/load.ts";
+import { makePlan, type Plan } from "../src/plan/plan.ts";
+import { planSummary } from "../src/plan/summary.ts";
+import { planJson } from "../src/plan/json.ts";
+import { Keys } from "../src/deid/keys.ts";
+import { DeidSession } from "../src/deid/engine.ts";
+import { configFromProtocol } from "../src/deid/config.ts";
+import { readLookupTable } from "../src/protocol/lookup.ts";
+import { readDicomFile } from "../src/dicom/io.ts";
+import { ROOT, runCli } from "./helpers.ts";
+import { buildCanaryFile, canaryFixture } from "./fixtures/canary.ts";
+
+const ESC = String.fromCharCode(0x1b);
+const SALT = "plan-test-salt-0123456789";
+const STUDY = "1.2.826.0.1.3680043.10.1000.61";
+
+/** PHI of the fixture: none may appear on screen without --show-phi. */
+const PHI = [
+  "Doe^John",
+  "Roe^Richard",
+  "Smith^Jane",
+  "PID001",
+  "PID-MISS",
+  "555-0100",
+  "ACME",
+  "Doe_John", // an input folder named after the patient
+  "IM0001",
+  "1.2.826.0.1.3680043.10.1000", // every original UID
+  "20240115",
+  "19700101",
+  "General Hospital",
+  "ACC0001",
+  "CT HEAD",
+];
+
+function dataset(values: Record<number, string | undefined>, extra: Node[] = []): Node[] {
+  const nodes: Node[] = sampleDataset()
+    .filter((n) => !("tag" in n) || !(n.tag in values) || values[n.tag] !== undefined)
+    .map((n) => ("tag" in n && values[n.tag] !== undefined ? { ...n, value: values[n.tag]! } as Node : n));
+  for (const [t, v] of Object.entries(values)) {
+    if (v !== undefined && !nodes.some((n) => "tag" in n && n.tag === Number(t))) {
+      nodes.push({ tag: Number(t), vr: "LO", value: v });
+    }
+  }
+  nodes.push(...extra);
+  return nodes.sort((a, b) => ("tag" in a ? a.tag : 0) - ("tag" in b ? b.tag : 0));
+}
+
+const PRIVATE: Node[] = [
+  { tag: tag(0x0029, 0x0010), vr: "LO", value: "ACME PRIVATE" },
+  { tag: tag(0x0029, 0x1001), vr: "LO", value: "Doe^John called on 555-0100" },
+];
+
+function image(series: number, instance: number, more: Record<number, string | undefined> = {}): Uint8Array {
+  return buildDicom(dataset({
+    [tag(0x0020, 0x000d)]: STUDY,
+    [tag(0x0020, 0x000e)]: `${STUDY}.${series}`,
+    [tag(0x0008, 0x0018)]: `${STUDY}.${series}.${instance}.${Object.keys(more).length}`,
+    [tag(0x0020, 0x0011)]: String(series),
+    [tag(0x0020, 0x0013)]: String(instance),
+    ...more,
+  }, PRIVATE));
+}
+
+/**
+ * Doe^John (PID001, in the lookup table): series 1 (3 files, two with InstanceNumber 2: a
+ * collision), series 2 (2 files), series 3 (ultrasound: burned-in suspect); Roe^Richard (PID-MISS,
+ * not in the table); a file without PatientID (another study); a DICOMDIR.
+ */
+async function rawDump(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/raw/Doe_John`, { recursive: true });
+  const put = (name: string, bytes: Uint8Array) => Deno.writeFile(`${dir}/raw/${name}`, bytes);
+  await put("Doe_John/IM0001", image(1, 1));
+  await put("Doe_John/IM0002", image(1, 2));
+  await put("Doe_John/IM0003", image(1, 2, { [tag(0x0008, 0x0021)]: undefined })); // same name as IM0002
+  await put("Doe_John/IM0004", image(2, 1));
+  await put("Doe_John/IM0005", image(2, 2));
+  await put("Doe_John/US0001", image(3, 1, { [tag(0x0008, 0x0060)]: "US" }));
+  await put(
+    "roe",
+    image(4, 1, {
+      [tag(0x0010, 0x0010)]: "Roe^Richard",
+      [tag(0x0010, 0x0020)]: "PID-MISS",
+      [tag(0x0020, 0x000d)]: `${STUDY}.9`,
+      [tag(0x0020, 0x000e)]: `${STUDY}.9.4`,
+    }),
+  );
+  await put(
+    "nopid",
+    image(5, 1, {
+      [tag(0x0010, 0x0020)]: undefined,
+      [tag(0x0020, 0x000d)]: `${STUDY}.8`,
+      [tag(0x0020, 0x000e)]: `${STUDY}.8.5`,
+    }),
+  );
+  await put(
+    "DICOMDIR",
+    buildDicom([
+      { tag: tag(0x0004, 0x1130), vr: "CS", value: "PLAN_TEST" },
+      {
+        tag: tag(0x0004, 0x1220),
+        vr: "SQ",
+        items: [[
+          { tag: tag(0x0004, 0x1430), vr: "CS", value: "IMAGE" },
+          { tag: tag(0x0004, 0x1500), vr: "CS", value: ["Doe_John", "IM0001"] },
+        ]],
+      },
+    ], { sopClassUID: "1.2.840.10008.1.3.10", sopInstanceUID: `${STUDY}.77` }),
+  );
+  await Deno.writeTextFile(`${dir}/ids.csv`, "old,new\nPID001,SUBJ-001\n");
+}
+
+const protocolText = (opts: { missing?: string; path?: string } = {}) =>
+  `version: 1
+name: plan-test
+input: { root: ./raw }
+output: { root: ./tidy, path: "${opts.path ?? "{pseudo_id}/%s_{StudyID}"}", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  options: [retain-longitudinal-modified-dates]
+  dates: { shift: { min_days: -100, max_days: -10 } }
+  salt: { env: DCMTIDY_SALT }
+  patient_id: { lookup: { file: ./ids.csv, missing: ${opts.missing ?? "hash"} } }
+  burned_in: warn
+  tags:
+    "(0010,0010)": { replace: "{pseudo_id}" }
+    StudyDescription: { regexp: { find: "HEAD", replace: "H" } }
+`;
+
+async function withDump<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-plan-" }));
+  try {
+    await rawDump(dir);
+    await Deno.writeTextFile(`${dir}/study.yaml`, protocolText());
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function planOf(dir: string, file = "study.yaml"): Promise<Plan> {
+  const protocol = await loadProtocol(`${dir}/${file}`, { env: () => SALT });
+  return await makePlan(protocol, new Keys(new TextEncoder().encode(SALT)));
+}
+
+/** The parts of the plan JSON these tests read. */
+interface Group {
+  patient: string;
+  study?: string;
+  studies?: number;
+  series: number;
+  files: number;
+  bytes: number;
+}
+interface PlanDoc {
+  totals: Record<string, number>;
+  patients: Group[];
+  studies: Group[];
+  series: Record<string, unknown>[];
+}
+
+const input = (plan: Plan, rel: string) => plan.files.findIndex((f) => f.input.rel === rel);
+
+Deno.test("plan: the diff of each series' first file, masked, with --show-phi unmasked", async () => {
+  await withDump(async (dir) => {
+    const plan = await planOf(dir);
+    const text = planSummary(plan, {});
+    const first = input(plan, "Doe_John/IM0001");
+    const s = plan.series.find((x) => x.representative === first)!;
+    assert.ok(s, "series 1 is represented by its first file");
+    assert.equal(s.files, 3);
+    // The series block: header, then - / + lines.
+    const block = text.split("\n").slice(
+      text.split("\n").findIndex((l) => l.includes(`changes of input #${first + 1}`)),
+    );
+    const section = block.slice(0, block.findIndex((l, i) => i > 0 && !l.startsWith("    ")));
+    assert.match(section[0], new RegExp(`^  SUBJ-001/1_na/  CT, 3 files, changes of input #${first + 1}$`));
+    const line = (sign: string, key: string) =>
+      section.find((l) => new RegExp(`^    \\${sign} ${key} +`).test(l));
+    assert.match(line("-", "PatientName")!, / D\*\*\*\^J\*\*\*$/);
+    assert.match(line("+", "PatientName")!, / SUBJ-001$/);
+    assert.match(line("-", "PatientID")!, / \*\*\*$/);
+    assert.match(line("+", "PatientID")!, / SUBJ-001$/, "the looked-up ID is the tool's own value");
+    assert.match(line("-", "\\(0029,1001\\)")!, / \*\*\*$/);
+    assert.equal(line("+", "\\(0029,1001\\)"), undefined, "a removed private tag has only a - line");
+    assert.match(line("-", "StudyInstanceUID")!, / \*\*\*$/);
+    assert.match(line("+", "StudyInstanceUID")!, / 2\.25\.\d+$/);
+    assert.match(line("+", "StudyDate")!, / 2023\d{4}$/, "a shifted date is shown");
+    assert.match(line("+", "AccessionNumber")!, / \(empty\)$/);
+    assert.match(line("+", "StudyDescription")!, / \*\*\*$/, "a value rewritten by regexp stays masked");
+    assert.match(line("+", "PatientIdentityRemoved")!, / YES$/);
+    assert.equal(line("-", "PatientIdentityRemoved"), undefined, "an added mark has only a + line");
+    assert.ok(
+      !section.some((l) => /^ {4}[-+] (Modality|Rows) /.test(l)),
+      "unchanged elements are not listed",
+    );
+
+    // Series 2 changes the same elements: listed once, unless --all.
+    const second = plan.series.find((x) => x.folder === "SUBJ-001/2_na")!;
+    assert.match(
+      text,
+      new RegExp(
+        `changes of input #${
+          second.representative + 1
+        }\n {4}the same ${s.changes.length} elements changed as in SUBJ-001/1_na/ \\(--all shows the values\\)\n`,
+      ),
+    );
+    const everything = planSummary(plan, { all: true });
+    assert.equal(
+      everything.match(/^ {4}- PatientName +D\*\*\*\^J\*\*\*$/gm)!.length,
+      4,
+      "Doe's 3 series, the file without PatientID",
+    );
+    assert.ok(!everything.includes("the same"));
+
+    for (const phi of PHI) assert.ok(!text.includes(phi), `${phi} is on screen without --show-phi`);
+    const json = JSON.stringify(planJson(plan, false));
+    for (const phi of PHI) assert.ok(!json.includes(phi), `${phi} is in the masked JSON`);
+
+    const shown = planSummary(plan, { showPhi: true });
+    for (
+      const phi of ["Doe^John", "PID001", "Doe_John/IM0001", `${STUDY}.1`, "20240115", "CT HEAD", "CT H"]
+    ) {
+      assert.ok(shown.includes(phi), `--show-phi shows ${phi}`);
+    }
+    assert.match(shown, /^ {4}- PatientName +Doe\^John$/m);
+    assert.match(shown, /changes of input #\d+ \(Doe_John\/IM0001\)/);
+    assert.ok(JSON.stringify(planJson(plan, true)).includes("Doe^John called on 555-0100"));
+  });
+});
+
+Deno.test("plan: action counts are the sum over the files; totals per patient, study and series", async () => {
+  await withDump(async (dir) => {
+    const plan = await planOf(dir);
+    const written = plan.files.filter((f) => f.status === "write");
+    assert.equal(written.length, 8);
+    // Independently: de-identify each written file's header and add up the counts.
+    const protocol = plan.protocol;
+    const lookup = await readLookupTable(protocol.deidentify!.lookupFile!);
+    const session = new DeidSession(
+      configFromProtocol(protocol, lookup),
+      new Keys(new TextEncoder().encode(SALT)),
+    );
+    const sum: Record<string, number> = {};
+    for (const f of written) {
+      const r = session.deidentify(await readDicomFile(f.input.path, { headerOnly: true }));
+      for (const [code, n] of Object.entries(r.counts)) sum[code] = (sum[code] ?? 0) + n;
+    }
+    assert.deepEqual(plan.actions, sum);
+    assert.ok(sum.X > 0 && sum.U > 0 && sum.replace === 8 && sum.regexp === 8, JSON.stringify(sum));
+    assert.match(
+      planSummary(plan, {}),
+      new RegExp(
+        `^actions: ${
+          Object.entries(sum).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+            .map(([c, n]) => `${c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} ${n}`).join(", ")
+        }$`,
+        "m",
+      ),
+    );
+
+    const j = planJson(plan, false) as unknown as PlanDoc;
+    const perFile: Record<string, number> = {};
+    for (const f of plan.files) {
+      for (const [code, n] of Object.entries(f.counts ?? {})) perFile[code] = (perFile[code] ?? 0) + n;
+    }
+    assert.deepEqual(
+      perFile,
+      sum,
+      "per-file counts add up to the plan's",
+    );
+    assert.deepEqual(j.totals, {
+      files: 9,
+      write: 8,
+      skip: 1, // the DICOMDIR
+      quarantine: 0,
+      patients: 3,
+      studies: 3,
+      series: 5,
+      bytes: written.reduce((n, f) => n + f.input.size, 0),
+    });
+    const doe = plan.files[input(plan, "Doe_John/IM0001")].pseudoId;
+    assert.equal(doe, "SUBJ-001");
+    const size = (...rels: string[]) => rels.reduce((n, r) => n + plan.files[input(plan, r)].input.size, 0);
+    const doeFiles = ["IM0001", "IM0002", "IM0003", "IM0004", "IM0005", "US0001"].map((n) => `Doe_John/${n}`);
+    assert.deepEqual(j.patients[0], {
+      patient: "SUBJ-001",
+      studies: 1,
+      series: 3,
+      files: 6,
+      bytes: size(...doeFiles),
+    });
+    const roe = plan.files[input(plan, "roe")];
+    assert.match(roe.pseudoId!, /^[A-Z0-9]{8}$/, "a lookup miss with missing: hash gets a hashed pseudonym");
+    assert.deepEqual(j.patients.find((p) => p.patient === roe.pseudoId), {
+      patient: roe.pseudoId,
+      studies: 1,
+      series: 1,
+      files: 1,
+      bytes: size("roe"),
+    });
+    assert.deepEqual(j.studies[0], {
+      patient: "SUBJ-001",
+      study: plan.files[input(plan, "Doe_John/IM0001")].studyUID,
+      series: 3,
+      files: 6,
+      bytes: size(...doeFiles),
+    });
+    assert.match(j.studies[0].study!, /^2\.25\.\d+$/);
+    assert.deepEqual(
+      j.series.map((x) => [x.folder, x.files, x.modality]),
+      [["SUBJ-001/1_na", 3, "CT"], ["SUBJ-001/2_na", 2, "CT"], ["SUBJ-001/3_na", 1, "US"], [
+        `${plan.files[input(plan, "nopid")].pseudoId}/5_na`,
+        1,
+        "CT",
+      ], [`${roe.pseudoId}/4_na`, 1, "CT"]],
+    );
+    assert.match(planSummary(plan, {}), /^ {2}3 patients, 3 studies, 5 series, 8 files, 9\.\d kB$/m);
+    assert.match(planSummary(plan, {}), /^ {2}SUBJ-001: 1 study, 3 series, 6 files, 6\.\d kB$/m);
+  });
+});
+
+Deno.test("plan: a warning for each DICOMDIR, collision, burned-in suspect, missing PatientID, lookup miss, na", async () => {
+  await withDump(async (dir) => {
+    const plan = await planOf(dir);
+    const ref = (rel: string) => `input #${input(plan, rel) + 1}`;
+    const text = planSummary(plan, {});
+    const expected: [string, string][] = [
+      ["dicomdir", `${ref("DICOMDIR")}: DICOMDIR not copied: its records point at input paths`],
+      [
+        "collision",
+        `${ref("Doe_John/IM0003")}: SUBJ-001/1_na/0002.dcm is taken, written as SUBJ-001/1_na/0002_2.dcm`,
+      ],
+      [
+        "burned-in",
+        `${
+          ref("Doe_John/US0001")
+        }: burned-in text suspected: modality US often carries burned-in text (written: burned_in: warn)`,
+      ],
+      ["no-patient-id", `${ref("nopid")}: no PatientID: the study is its own subject`],
+      [
+        "lookup-miss",
+        `${ref("roe")}: PatientID not in the lookup table: given a hashed pseudonym (missing: hash)`,
+      ],
+      [
+        "template-na",
+        "the output template uses (0020,0010), which is na for every file (absent, or removed by the profile)",
+      ],
+    ];
+    const json = (planJson(plan, false) as { warnings: { kind: string; message: string }[] }).warnings;
+    assert.equal(json.length, expected.length, JSON.stringify(json));
+    for (const [kind, message] of expected) {
+      assert.ok(json.some((w) => w.kind === kind && w.message === message), `${kind}: ${message}`);
+      assert.ok(text.includes(`warning: ${message}`), `on screen: ${message}`);
+    }
+    assert.equal(plan.files[input(plan, "Doe_John/IM0003")].dest, "SUBJ-001/1_na/0002_2.dcm");
+    assert.equal(plan.files[input(plan, "Doe_John/US0001")].status, "write");
+    assert.deepEqual(plan.errors, []);
+  });
+});
+
+Deno.test("plan: a lookup miss with missing: error is a plan error; quarantine is a warning", async () => {
+  await withDump(async (dir) => {
+    await Deno.writeTextFile(`${dir}/error.yaml`, protocolText({ missing: "error" }));
+    const plan = await planOf(dir, "error.yaml");
+    const roe = input(plan, "roe");
+    const nopid = input(plan, "nopid");
+    assert.deepEqual(plan.errors.sort(), [
+      `{{input:${nopid}}}: no PatientID, so the lookup table cannot name its subject (missing: error)`,
+      `{{input:${roe}}}: patient ID not in the lookup table (missing: error)`,
+    ]);
+    const cli = await runCli(["plan", `${dir}/error.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.match(
+      cli.stdout,
+      new RegExp(`^error: input #${roe + 1}: patient ID not in the lookup table`, "m"),
+    );
+
+    await Deno.writeTextFile(`${dir}/quarantine.yaml`, protocolText({ missing: "quarantine" }));
+    const q = await planOf(dir, "quarantine.yaml");
+    assert.deepEqual(q.errors, []);
+    assert.equal(q.files[roe].status, "quarantine");
+    assert.ok(
+      q.warnings.some((w) =>
+        w.kind === "lookup-miss" && w.message.includes("quarantined (missing: quarantine)")
+      ),
+    );
+  });
+});
+
+Deno.test("plan: a series split over folders gets a diff in each folder", async () => {
+  await withDump(async (dir) => {
+    await Deno.writeTextFile(`${dir}/split.yaml`, protocolText({ path: "{pseudo_id}/%s/{InstanceNumber}" }));
+    const plan = await planOf(dir, "split.yaml");
+    const one = plan.series.filter((s) => s.folder.startsWith("SUBJ-001/1/"));
+    assert.deepEqual(one.map((s) => [s.folder, s.files]), [["SUBJ-001/1/1", 1], ["SUBJ-001/1/2", 2]]);
+    for (const s of one) {
+      const name = s.changes.find((c) => c.path === "PatientName")!;
+      assert.deepEqual([name.before, name.after, name.maskBefore, name.maskAfter], [
+        "Doe^John",
+        "SUBJ-001",
+        true,
+        false,
+      ]);
+    }
+  });
+});
+
+Deno.test("plan --json: every field documented in docs/plan-json.md; --out unmasked", async () => {
+  await withDump(async (dir) => {
+    const cli = await runCli(["plan", "--json", "--out", `${dir}/plan.json`, `${dir}/study.yaml`], {
+      DCMTIDY_SALT: SALT,
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    const j = JSON.parse(cli.stdout);
+    assert.equal(j.format, "dcmtidy-plan");
+    assert.equal(j.masked, true);
+    for (const phi of PHI) assert.ok(!cli.stdout.includes(phi), `${phi} in plan --json`);
+    const out = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`));
+    assert.equal(out.masked, false);
+    assert.ok(out.files.some((f: { input: string }) => f.input === "Doe_John/IM0001"));
+    assert.ok(JSON.stringify(out).includes("Doe^John"));
+
+    const inside = await runCli(["plan", "--out", `${dir}/tidy/plan.json`, `${dir}/study.yaml`], {
+      DCMTIDY_SALT: SALT,
+    });
+    assert.equal(inside.code, 2);
+    assert.match(inside.stderr, /--out .* is inside the output root/);
+
+    const doc = await Deno.readTextFile(`${ROOT}docs/plan-json.md`);
+    const documented = new Set([...doc.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]));
+    const paths = new Set<string>();
+    const walk = (v: unknown, path: string) => {
+      if (Array.isArray(v)) v.forEach((x) => walk(x, `${path}[]`));
+      else if (v && typeof v === "object") {
+        for (const [k, x] of Object.entries(v)) {
+          // Action counts are keyed by code (documented as a map).
+          const p = path.endsWith("actions") ? `${path}.CODE` : path ? `${path}.${k}` : k;
+          paths.add(p);
+          if (!path.endsWith("actions")) walk(x, p);
+        }
+      }
+    };
+    walk(out, "");
+    walk(j, "");
+    for (const p of paths) assert.ok(documented.has(p), `${p} is not documented in docs/plan-json.md`);
+    for (const d of documented) {
+      assert.ok(paths.has(d), `docs/plan-json.md documents ${d}, which the plan lacks`);
+    }
+  });
+});
+
+Deno.test("plan: colors only when asked; none in a pipe", async () => {
+  await withDump(async (dir) => {
+    const plan = await planOf(dir);
+    const plain = planSummary(plan, {});
+    assert.ok(!plain.includes("\x1b"));
+    const colored = planSummary(plan, { color: true });
+    const lines = colored.split("\n");
+    const minus = lines.find((l) => l.includes("- PatientName"))!;
+    assert.ok(minus.startsWith("\x1b[31m    - PatientName") && minus.endsWith("D***^J***\x1b[0m"), minus);
+    const plus = lines.find((l) => l.includes("+ PatientName"))!;
+    assert.ok(plus.startsWith("\x1b[32m    + PatientName") && plus.endsWith("SUBJ-001\x1b[0m"), plus);
+    assert.ok(lines.some((l) => l.startsWith("\x1b[33mwarning: ")), "warnings in yellow");
+    assert.equal(colored.replace(new RegExp(`${ESC}\\[\\d+m`, "g"), ""), plain, "colors change nothing else");
+    const cli = await runCli(["plan", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(!cli.stdout.includes("\x1b") && !cli.stderr.includes("\x1b"), "no escape codes in a pipe");
+    // Not a terminal: progress is plain lines on stderr, never on stdout.
+    assert.match(cli.stderr, /^scanning: 9\/9 files in \d+\.\d s/m);
+    assert.match(cli.stderr, /^planning: 9\/9 files in \d+\.\d s/m);
+    assert.ok(!cli.stdout.includes("scanning"));
+  });
+});
+
+Deno.test("run: in a pipe, progress is one final line per step on stderr, with MB/s", async () => {
+  await withDump(async (dir) => {
+    const run = await runCli(["run", "--yes", "--jobs", "1", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stderr.trim().split("\n");
+    // A slow machine may add a line every 5 s; the last line of each step is its total.
+    assert.ok(lines.every((l) => /^(scanning|planning|writing): /.test(l)), run.stderr);
+    assert.match(lines.findLast((l) => l.startsWith("scanning"))!, /^scanning: 9\/9 files in \d+\.\d s/);
+    assert.match(lines.at(-1)!, /^writing: 8\/8 files in \d+\.\d s, \d+(\.\d)? MB\/s$/);
+    assert.ok(!run.stdout.includes("writing:"));
+  });
+});
+
+Deno.test("plan: many series: the first 20 diffs, then a count; --all shows every one", async () => {
+  await withDump(async (dir) => {
+    for (let se = 10; se < 35; se++) await Deno.writeFile(`${dir}/raw/Doe_John/S${se}`, image(se, 1));
+    const plan = await planOf(dir);
+    assert.equal(plan.series.length, 30);
+    const text = planSummary(plan, {});
+    assert.equal(text.match(/changes of input #/g)!.length, 20);
+    assert.match(text, /^ {2}\.\.\. 10 more series \(--all shows them; --json has everything\)$/m);
+    assert.equal(planSummary(plan, { all: true }).match(/changes of input #/g)!.length, 30);
+  });
+});
+
+Deno.test("plan: without de-identification, output names from original headers are masked", async () => {
+  await withDump(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/sort.yaml`,
+      'version: 1\nname: sort\ninput: { root: ./raw }\noutput: { root: ./sorted, path: "%i/%n/%s" }\n',
+    );
+    const plan = await planOf(dir, "sort.yaml");
+    const text = planSummary(plan, {});
+    for (const phi of ["PID001", "Doe", "PID-MISS", "Roe"]) assert.ok(!text.includes(phi), phi);
+    assert.match(text, /^ {2}\*\*\*\/\*\*\*\/\*\*\*\/ {2}\(3 files\)$/m);
+    assert.match(text, /^changes: none/m);
+    const j = JSON.stringify(planJson(plan, false));
+    for (const phi of ["PID001", "Doe", "PID-MISS", "Roe"]) assert.ok(!j.includes(phi), phi);
+    const shown = planSummary(plan, { showPhi: true });
+    assert.match(shown, /^ {2}PID001\/Doe_John\/1\/ {2}\(3 files\)$/m);
+    assert.match(shown, /warning: nopid: no PatientID/);
+  });
+});
+
+Deno.test("plan: no canary value of the PS3.15 fixture is shown without --show-phi", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-plan-canary-" }));
+  try {
+    const fixture = canaryFixture();
+    await Deno.mkdir(`${dir}/raw`);
+    await Deno.writeFile(`${dir}/raw/canary.dcm`, buildCanaryFile(fixture));
+    await Deno.writeTextFile(
+      `${dir}/study.yaml`,
+      `version: 1
+name: canary
+input: { root: ./raw }
+output: { root: ./tidy, path: "{pseudo_id}/%s" }
+deidentify:
+  options: [retain-longitudinal-modified-dates, clean-descriptors]
+  dates: { shift: { min_days: -100, max_days: -10 } }
+  salt: { env: DCMTIDY_SALT }
+  burned_in: allow
+`,
+    );
+    const plan = await planOf(dir);
+    assert.ok(plan.series[0].changes.length > 50, `${plan.series[0].changes.length} changes`);
+    const masked = planSummary(plan, { all: true }) + JSON.stringify(planJson(plan, false));
+    const leaks = fixture.places.filter((p) => masked.includes(p.needle));
+    assert.deepEqual(leaks, [], "values shown without --show-phi");
+    const shown = planSummary(plan, { all: true, showPhi: true });
+    assert.ok(fixture.places.filter((p) => shown.includes(p.needle)).length > 50, "--show-phi shows them");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
