@@ -165,3 +165,30 @@ Deno.test("deid: two patients on one pseudonym is an error, not a merge", () => 
   // "S1" is not in the table and is kept as it is: it would land on P1's pseudonym.
   assert.throws(() => session.pseudonymFor("", "S1"), /two different patients map to the pseudonym S1/);
 });
+
+// Found by the plan review (issue 5): scrub_free_text looped forever on IS/DS values, and a file
+// without PatientID under patient_id: keep got its original StudyInstanceUID as PatientID.
+Deno.test("review 2: scrub_free_text cleans names in text and keeps numbers, without looping", () => {
+  const nodes = sampleDataset().map((n) =>
+    "tag" in n && n.tag === tag(0x0008, 0x1030) ? { ...n, value: "Follow-up for Doe" } as Node : n
+  );
+  const out = deid(nodes, { scrubFreeText: true, rules: [] });
+  assert.equal(value(out.dataset, tag(0x0018, 0x0050)), "1"); // SliceThickness (DS) untouched
+  const text = JSON.stringify(toJsonDataSet(out.dataset, { showPHI: true }));
+  assert.ok(!/Doe/i.test(text), text);
+});
+
+Deno.test("review 2: no PatientID with patient_id: keep stays without one; the study UID is not used", () => {
+  const nodes = sampleDataset().filter((n) => !("tag" in n) || n.tag !== tag(0x0010, 0x0020));
+  const original = nodes.find((n) => "tag" in n && n.tag === tag(0x0020, 0x000d)) as { value: string };
+  const configs: Partial<DeidConfig>[] = [
+    { patientId: "keep" },
+    { patientId: { lookup: { file: "ids.csv", missing: "keep" } }, lookup: new Map() },
+  ];
+  for (const config of configs) {
+    const out = deid(nodes, config);
+    assert.ok(!(value(out.dataset, tag(0x0010, 0x0020)) ?? "").includes(original.value));
+    const text = JSON.stringify(toJsonDataSet(out.dataset, { showPHI: true }));
+    assert.ok(!text.includes(original.value), "the original study UID appears nowhere");
+  }
+});

@@ -20,7 +20,6 @@ import {
   UNDEFINED_LENGTH,
 } from "../dicom/model.ts";
 import { decodeStrings, type ElementValue } from "../dicom/values.ts";
-import { isStringVR } from "../dicom/vr.ts";
 import type { TagRule } from "../protocol/load.ts";
 import type { Action } from "../protocol/schema.ts";
 import { selects } from "../protocol/selector.ts";
@@ -157,29 +156,21 @@ export class DeidSession {
     const studyUID = top(STUDY_UID);
     let quarantine: string | undefined;
     let pseudoId: string;
-    let subjectKey: string;
-    if (patientId) {
-      subjectKey = `${top(ISSUER_OF_PATIENT_ID) ?? ""}\0${patientId}`;
-      try {
-        pseudoId = this.pseudonymFor(top(ISSUER_OF_PATIENT_ID) ?? "", patientId);
-      } catch (e) {
-        const p = this.config.patientId;
-        if (
-          e instanceof DeidError && typeof p === "object" && "lookup" in p &&
-          p.lookup.missing === "quarantine"
-        ) {
-          quarantine = "patient ID not in the lookup table";
-          pseudoId = "";
-        } else {
-          throw e;
-        }
-      }
-    } else {
-      // No PatientID: the study is its own subject, so its files stay together and apart from others.
-      const anchor = studyUID ?? top(0x00080018) ?? file.path ?? "";
-      subjectKey = `study\0${anchor}`;
-      pseudoId = this.pseudonymFor("study", anchor);
-      warnings.push("no PatientID: the study is its own subject");
+    const p = this.config.patientId;
+    const lookupMiss = typeof p === "object" && "lookup" in p ? p.lookup.missing : undefined;
+    // No PatientID: the study is its own subject, so its files stay together and apart from others.
+    const anchor = patientId ? undefined : studyUID ?? top(0x00080018) ?? file.path ?? "";
+    const subjectKey = patientId ? `${top(ISSUER_OF_PATIENT_ID) ?? ""}\0${patientId}` : `study\0${anchor}`;
+    if (!patientId) warnings.push("no PatientID: the study is its own subject");
+    try {
+      if (patientId) pseudoId = this.pseudonymFor(top(ISSUER_OF_PATIENT_ID) ?? "", patientId);
+      // "Keep the PatientID" keeps an absent one absent: the study's UID is no patient ID to show.
+      else if (p === "keep" || lookupMiss === "keep") pseudoId = "";
+      else pseudoId = this.pseudonymFor("study", anchor!);
+    } catch (e) {
+      if (!(e instanceof DeidError) || lookupMiss !== "quarantine") throw e;
+      quarantine = patientId ? "patient ID not in the lookup table" : "no PatientID to look up";
+      pseudoId = "";
     }
     const dates = this.#datePolicy();
     const dayOffset = dates && typeof dates === "object"
@@ -465,9 +456,8 @@ export class DeidSession {
       // Items changed inside: the writer recomputes the lengths it must.
     } else if (DATE_VRS.has(el.vr) && this.#datePolicy() !== undefined && this.#datePolicy() !== "keep") {
       return this.#applyDatePolicy(el, ds, this.#datePolicy()!, state);
-    } else if (
-      this.config.scrubFreeText && isStringVR(el.vr) && !["UI", "DA", "DT", "TM", "AS", "CS"].includes(el.vr)
-    ) {
+    } else if (this.config.scrubFreeText && (FREE_TEXT_VRS.has(el.vr) || el.vr === "AE")) {
+      // Only what #clean cleans: it hands every other VR back to #keep.
       return this.#clean(el, ds, state);
     }
     count(state, "K");
