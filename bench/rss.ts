@@ -76,13 +76,14 @@ export function parseVmHwm(stderr: string): number | null {
 export async function runMeasured(
   cmd: string,
   args: string[],
-  opts: { useTime: boolean; cwd?: string },
+  opts: { useTime: boolean; cwd?: string; env?: Record<string, string> },
 ): Promise<Measured> {
   const [program, programArgs] = opts.useTime ? [GNU_TIME, ["-v", cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
   const out = await new Deno.Command(program, {
     args: programArgs,
     cwd: opts.cwd,
+    env: opts.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
