@@ -473,17 +473,23 @@ function parseMeta(ctx: Ctx, meta: DataSet, start: number): number {
   return parseElements(ctx, meta, start, ctx.src.length, { depth: 0, onlyGroup: 0x0002 });
 }
 
+/** A byte range a reader step needs from the file; the bytes are sent back into the generator. */
+export interface ReadRequest {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /**
- * Find where encapsulated bulk data ends when only its start is in memory: `readAt` fetches
- * 8 bytes at an absolute file offset. Used by the file reader to stream Pixel Data.
+ * Find where encapsulated bulk data ends when only its start is in memory, as steps: yields the
+ * 8-byte fragment headers it needs (absolute file offsets) and returns the end offset. The file
+ * reader drives it with synchronous or asynchronous reads.
  */
-export async function findEncapsulatedEnd(
-  readAt: (offset: number, n: number) => Promise<Uint8Array>,
+export function* encapsulatedEnd(
   start: number,
   fileSize: number,
   littleEndian: boolean,
   file?: string,
-): Promise<number> {
+): Generator<ReadRequest, number, Uint8Array> {
   let pos = start;
   while (true) {
     if (pos + 8 > fileSize) {
@@ -492,7 +498,10 @@ export async function findEncapsulatedEnd(
         offset: pos,
       });
     }
-    const head = await readAt(pos, 8);
+    const head = yield { offset: pos, length: 8 };
+    if (head.length < 8) {
+      throw new DicomReadError("truncated", "the file shrank while it was read", { file, offset: pos });
+    }
     const view = new DataView(head.buffer, head.byteOffset, 8);
     const t = ((view.getUint16(0, littleEndian) << 16) | view.getUint16(2, littleEndian)) >>> 0;
     const length = view.getUint32(4, littleEndian);
@@ -511,6 +520,23 @@ export async function findEncapsulatedEnd(
     }
     pos += 8 + length;
   }
+}
+
+/**
+ * Find where encapsulated bulk data ends when only its start is in memory: `readAt` fetches
+ * 8 bytes at an absolute file offset.
+ */
+export async function findEncapsulatedEnd(
+  readAt: (offset: number, n: number) => Promise<Uint8Array>,
+  start: number,
+  fileSize: number,
+  littleEndian: boolean,
+  file?: string,
+): Promise<number> {
+  const steps = encapsulatedEnd(start, fileSize, littleEndian, file);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await readAt(step.value.offset, step.value.length));
+  return step.value;
 }
 
 /** Parse elements that follow streamed bulk data (trailing padding, signatures) into `ds`. */
