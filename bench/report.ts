@@ -82,12 +82,13 @@ const pad = (text: string, n: number, right = false) => (right ? text.padStart(n
 
 /** The tree table: one line per measured command. */
 export function formatSteps(steps: StepResult[]): string[] {
-  const cols = ["step", "wall s", "files/s", "MB/s", "x cp", "peak RSS", "check"];
+  const cols = ["step", "wall s", "cpu s", "files/s", "MB/s", "x cp", "peak RSS", "check"];
   const rows = steps.map((s) => {
-    if (s.skipped) return [s.label, "-", "-", "-", "-", "-", `skipped: ${s.skipped}`];
+    if (s.skipped) return [s.label, "-", "-", "-", "-", "-", "-", `skipped: ${s.skipped}`];
     return [
       s.label,
       fmt(s.wallMs! / 1000),
+      s.cpuS === null ? "-" : fmt(s.cpuS),
       s.filesPerS === null || s.files === 0 ? "-" : fmt(s.filesPerS, 0),
       s.mbPerS === null ? "-" : fmt(s.mbPerS, 0),
       s.ratio === null ? "-" : `${fmt(s.ratio)}${s.ratioTo === "cp" ? "*" : ""}`,
@@ -97,7 +98,7 @@ export function formatSteps(steps: StepResult[]): string[] {
   });
   const width = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === r.length - 1 ? c : pad(c, width[i], i > 0 && i < 6))).join("  ");
+    r.map((c, i) => (i === r.length - 1 ? c : pad(c, width[i], i > 0 && i < 7))).join("  ");
   return [line(cols), ...rows.map(line)];
 }
 

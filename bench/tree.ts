@@ -46,6 +46,8 @@ export interface StepResult {
   /** Input bytes the step reads. */
   bytes: number;
   wallMs: number | null;
+  /** User + system CPU seconds (GNU time only). */
+  cpuS: number | null;
   filesPerS: number | null;
   mbPerS: number | null;
   /** Wall time / the reference copy's (`cp -r` for the tree, `cp` for the multi-frame file). */
@@ -326,6 +328,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       ...s,
       command: shown([cmd === deno ? "deno" : cmd, ...args, ...tail]),
       wallMs: m.wallMs,
+      cpuS: m.cpuS,
       filesPerS: s.files / (m.wallMs / 1000),
       mbPerS: s.bytes / MB / (m.wallMs / 1000),
       ratio: null,
@@ -348,6 +351,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       ...s,
       command: "",
       wallMs: null,
+      cpuS: null,
       filesPerS: null,
       mbPerS: null,
       ratio: null,

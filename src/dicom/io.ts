@@ -26,6 +26,29 @@ export interface ReadFileOptions {
   wholeFileLimit?: number;
   /** The first window read for header-only and streamed reads. */
   initialWindow?: number;
+  /**
+   * Read the file's first bytes (the whole file when it is read whole, else the header window) into
+   * this buffer instead of a new one. The result refers to it: for a caller that handles one file
+   * at a time and is done with the last one, it saves a buffer per file that the garbage collector
+   * would otherwise let pile up.
+   */
+  reuse?: ReusableBuffer;
+}
+
+/** A buffer that grows to the largest size asked of it, for one file at a time (see `ReadFileOptions.reuse`). */
+export class ReusableBuffer {
+  #buf: Uint8Array = new Uint8Array(0);
+  /** Sizes above this get a buffer of their own, so one huge header does not stay allocated. */
+  readonly max: number;
+  constructor(max = DEFAULT_WHOLE_FILE_LIMIT) {
+    this.max = max;
+  }
+  /** `n` bytes: a view of the shared buffer (grown if needed), or a new buffer above `max`. */
+  take(n: number): Uint8Array {
+    if (n > this.max) return new Uint8Array(n);
+    if (this.#buf.length < n) this.#buf = new Uint8Array(Math.max(n, Math.min(this.max, this.#buf.length * 2)));
+    return this.#buf.subarray(0, n);
+  }
 }
 
 /** Files up to this size are read with a single read call. */
@@ -39,9 +62,9 @@ const DEFAULT_WINDOW = 16 * 1024;
 /** Elements after streamed Pixel Data (padding, signatures) are read into memory up to this size. */
 const MAX_TRAILER = 64 * 1024 * 1024;
 
-/** Read `n` bytes at `offset` (fewer at the end of the file). */
-export async function readAt(f: Deno.FsFile, offset: number, n: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(n);
+/** Read `n` bytes at `offset` (fewer at the end of the file), into `into` when given (its first `n` bytes). */
+export async function readAt(f: Deno.FsFile, offset: number, n: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buf = into ? into.subarray(0, n) : new Uint8Array(n);
   await f.seek(offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < n) {
@@ -53,8 +76,8 @@ export async function readAt(f: Deno.FsFile, offset: number, n: number): Promise
 }
 
 /** `readAt`, blocking. */
-export function readAtSync(f: Deno.FsFile, offset: number, n: number): Uint8Array {
-  const buf = new Uint8Array(n);
+export function readAtSync(f: Deno.FsFile, offset: number, n: number, into?: Uint8Array): Uint8Array {
+  const buf = into ? into.subarray(0, n) : new Uint8Array(n);
   f.seekSync(offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < n) {
@@ -71,7 +94,10 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
   try {
     const steps = readSteps((await f.stat()).size, path, opts);
     let step = steps.next();
-    while (!step.done) step = steps.next(await readAt(f, step.value.offset, step.value.length));
+    while (!step.done) {
+      const { offset, length } = step.value;
+      step = steps.next(await readAt(f, offset, length, target(opts, offset, length)));
+    }
     return step.value;
   } catch (e) {
     if (e instanceof DicomError && !e.file) e.file = path;
@@ -87,7 +113,10 @@ export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): Dic
   try {
     const steps = readSteps(f.statSync().size, path, opts);
     let step = steps.next();
-    while (!step.done) step = steps.next(readAtSync(f, step.value.offset, step.value.length));
+    while (!step.done) {
+      const { offset, length } = step.value;
+      step = steps.next(readAtSync(f, offset, length, target(opts, offset, length)));
+    }
     return step.value;
   } catch (e) {
     if (e instanceof DicomError && !e.file) e.file = path;
@@ -95,6 +124,15 @@ export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): Dic
   } finally {
     f.close();
   }
+}
+
+/**
+ * Where a read goes: the reusable buffer for the file's first bytes (a larger header window replaces
+ * the smaller one, which is dead by then); anything else (fragment headers, a trailer) is read
+ * while the header is still in use, so it gets its own buffer.
+ */
+function target(opts: ReadFileOptions, offset: number, length: number): Uint8Array | undefined {
+  return opts.reuse && offset === 0 ? opts.reuse.take(length) : undefined;
 }
 
 /** How a file of `size` bytes is read, as steps: yields the byte ranges it needs. */

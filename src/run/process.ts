@@ -4,7 +4,13 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { DEFAULT_WHOLE_FILE_LIMIT, readAtSync, readDicomFileSync, writeDicomFileSync } from "../dicom/io.ts";
+import {
+  DEFAULT_WHOLE_FILE_LIMIT,
+  readAtSync,
+  readDicomFileSync,
+  ReusableBuffer,
+  writeDicomFileSync,
+} from "../dicom/io.ts";
 import { parseDicom } from "../dicom/reader.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import type { DataSet } from "../dicom/model.ts";
@@ -63,6 +69,14 @@ function inDirSync<T>(dir: string, act: () => T): T {
   }
 }
 
+/**
+ * The buffer every input is read into. The work on one file never awaits between reading it and
+ * writing its output, so nothing else in this thread can use the buffer meanwhile; reusing it
+ * keeps a worker's memory at one file's worth instead of whatever garbage piles up between
+ * collections.
+ */
+const readBuffer = new ReusableBuffer();
+
 function tempName(dest: string): string {
   return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
 }
@@ -107,7 +121,7 @@ export async function processFile(job: FileJob, session?: DeidSession): Promise<
       const described = describeInputSync(job);
       return { ...described, ...placeFileSync(job) };
     }
-    const file = readDicomFileSync(job.path);
+    const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
     const hash = createHash("sha256");
@@ -158,10 +172,10 @@ function describeInputSync(job: FileJob): FileOutcome {
     size = f.statSync().size;
     const hash = createHash("sha256");
     if (size <= DEFAULT_WHOLE_FILE_LIMIT) {
-      header = readAtSync(f, 0, size);
+      header = readAtSync(f, 0, size, readBuffer.take(size));
       hash.update(header);
     } else {
-      const buf = new Uint8Array(1024 * 1024);
+      const buf = readBuffer.take(1024 * 1024);
       let r: number | null;
       while ((r = f.readSync(buf)) !== null) hash.update(buf.subarray(0, r));
     }
@@ -171,7 +185,7 @@ function describeInputSync(job: FileJob): FileOutcome {
   }
   const ds = header
     ? parseDicom(header, { file: job.path, stopAtBulk: true }).file.dataset
-    : readDicomFileSync(job.path, { headerOnly: true }).dataset;
+    : readDicomFileSync(job.path, { headerOnly: true, reuse: readBuffer }).dataset;
   return { index: job.index, status: "written", sha256, bytes: size, fields: reportFields(ds) };
 }
 
