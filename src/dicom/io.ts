@@ -46,7 +46,9 @@ export class ReusableBuffer {
   /** `n` bytes: a view of the shared buffer (grown if needed), or a new buffer above `max`. */
   take(n: number): Uint8Array {
     if (n > this.max) return new Uint8Array(n);
-    if (this.#buf.length < n) this.#buf = new Uint8Array(Math.max(n, Math.min(this.max, this.#buf.length * 2)));
+    if (this.#buf.length < n) {
+      this.#buf = new Uint8Array(Math.max(n, Math.min(this.max, this.#buf.length * 2)));
+    }
     return this.#buf.subarray(0, n);
   }
 }
@@ -62,10 +64,19 @@ const DEFAULT_WINDOW = 16 * 1024;
 /** Elements after streamed Pixel Data (padding, signatures) are read into memory up to this size. */
 const MAX_TRAILER = 64 * 1024 * 1024;
 
-/** Read `n` bytes at `offset` (fewer at the end of the file), into `into` when given (its first `n` bytes). */
-export async function readAt(f: Deno.FsFile, offset: number, n: number, into?: Uint8Array): Promise<Uint8Array> {
+/**
+ * Read `n` bytes at `offset` (fewer at the end of the file), into `into` when given (its first `n`
+ * bytes). `position`, when the caller knows it, saves the seek if it is already `offset`.
+ */
+export async function readAt(
+  f: Deno.FsFile,
+  offset: number,
+  n: number,
+  into?: Uint8Array,
+  position?: number,
+): Promise<Uint8Array> {
   const buf = into ? into.subarray(0, n) : new Uint8Array(n);
-  await f.seek(offset, Deno.SeekMode.Start);
+  if (position !== offset) await f.seek(offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < n) {
     const r = await f.read(buf.subarray(got));
@@ -76,9 +87,15 @@ export async function readAt(f: Deno.FsFile, offset: number, n: number, into?: U
 }
 
 /** `readAt`, blocking. */
-export function readAtSync(f: Deno.FsFile, offset: number, n: number, into?: Uint8Array): Uint8Array {
+export function readAtSync(
+  f: Deno.FsFile,
+  offset: number,
+  n: number,
+  into?: Uint8Array,
+  position?: number,
+): Uint8Array {
   const buf = into ? into.subarray(0, n) : new Uint8Array(n);
-  f.seekSync(offset, Deno.SeekMode.Start);
+  if (position !== offset) f.seekSync(offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < n) {
     const r = f.readSync(buf.subarray(got));
@@ -94,9 +111,12 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
   try {
     const steps = readSteps((await f.stat()).size, path, opts);
     let step = steps.next();
+    let at = 0; // the file position: a read where the last one ended needs no seek
     while (!step.done) {
       const { offset, length } = step.value;
-      step = steps.next(await readAt(f, offset, length, target(opts, offset, length)));
+      const bytes = await readAt(f, offset, length, target(opts, offset, length), at);
+      at = offset + bytes.length;
+      step = steps.next(bytes);
     }
     return step.value;
   } catch (e) {
@@ -113,9 +133,12 @@ export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): Dic
   try {
     const steps = readSteps(f.statSync().size, path, opts);
     let step = steps.next();
+    let at = 0;
     while (!step.done) {
       const { offset, length } = step.value;
-      step = steps.next(readAtSync(f, offset, length, target(opts, offset, length)));
+      const bytes = readAtSync(f, offset, length, target(opts, offset, length), at);
+      at = offset + bytes.length;
+      step = steps.next(bytes);
     }
     return step.value;
   } catch (e) {

@@ -36,6 +36,11 @@ import {
 } from "./transfer_syntax.ts";
 import { hasLongLength, KNOWN_VRS } from "./vr.ts";
 
+/** Known VRs by their two bytes as a 16-bit number: no string is made per element to look one up. */
+const VR_BY_CODE: ReadonlyMap<number, string> = new Map(
+  [...KNOWN_VRS].map((vr) => [(vr.charCodeAt(0) << 8) | vr.charCodeAt(1), vr]),
+);
+
 /** Sequences nested deeper than this are refused: real data stays below 20. */
 export const MAX_SEQUENCE_DEPTH = 64;
 
@@ -155,10 +160,12 @@ function parseElements(ctx: Ctx, ds: DataSet, start: number, limit: number, mode
     let length: number;
     let valueStart: number;
     if (explicitVR) {
-      const vrCode = String.fromCharCode(ctx.src[pos + 4], ctx.src[pos + 5]);
-      if (KNOWN_VRS.has(vrCode)) {
-        vr = vrCode;
-      } else if (/^[A-Z]{2}$/.test(vrCode)) {
+      const a = ctx.src[pos + 4];
+      const b = ctx.src[pos + 5];
+      const known = VR_BY_CODE.get((a << 8) | b);
+      if (known !== undefined) {
+        vr = known;
+      } else if (a >= 0x41 && a <= 0x5a && b >= 0x41 && b <= 0x5a) {
         vr = "UN"; // a VR defined after this code was written: PS3.5 6.2 gives new VRs 32-bit lengths
       } else {
         vr = "";
@@ -369,8 +376,13 @@ function metaGroupEnd(meta: DataSet): number | undefined {
 function metaString(meta: DataSet, tag: number): string | undefined {
   const el = meta.elements.find((e) => e.tag === tag);
   if (!el?.span) return undefined;
-  const bytes = el.span.src.subarray(el.span.valueStart, el.span.end);
-  return new TextDecoder("latin1").decode(bytes).replace(/[\0 ]+$/, "");
+  const { src, valueStart } = el.span;
+  // Latin-1 is one character per byte: UIDs are short, so no decoder is needed.
+  let end = el.span.end;
+  while (end > valueStart && (src[end - 1] === 0 || src[end - 1] === 0x20)) end--;
+  let text = "";
+  for (let i = valueStart; i < end; i++) text += String.fromCharCode(src[i]);
+  return text;
 }
 
 /**

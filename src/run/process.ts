@@ -172,7 +172,7 @@ function describeInputSync(job: FileJob): FileOutcome {
     size = f.statSync().size;
     const hash = createHash("sha256");
     if (size <= DEFAULT_WHOLE_FILE_LIMIT) {
-      header = readAtSync(f, 0, size, readBuffer.take(size));
+      header = readAtSync(f, 0, size, readBuffer.take(size), 0);
       hash.update(header);
     } else {
       const buf = readBuffer.take(1024 * 1024);
