@@ -6,44 +6,73 @@
  */
 import { parseArgs } from "node:util";
 
+/** The parts of the benchmark, in the order they run; `--only` picks some of them. */
+export const PARTS = ["tree", "peers", "multiframe", "engine", "scan"] as const;
+export type Part = (typeof PARTS)[number];
+
 /** The parsed flags. */
 export interface BenchArgs {
-  /** Size of the synthetic file's Pixel Data in MiB (default 1024: 2048 frames of 512 x 512 x 16 bits). */
+  /** Files in the synthetic raw dump (default 2,000: about 900 MB). */
+  files: number;
+  /** Size of the synthetic multi-frame file's Pixel Data in MiB (default 1024: 2048 frames of 512 x 512 x 16 bits). */
   mb: number;
   /** Folder for the header-only scan instead of ../shared/corpus or the generated small files. */
-  files?: string;
-  /** Keep the rewritten and copied outputs in bench/cache/ instead of deleting them. */
+  scan?: string;
+  /** Keep the outputs in bench/cache/ instead of deleting them. */
   keep: boolean;
-  /** Rounds of (rewrite, cp); medians are reported. */
+  /** Rounds of the engine-only rewrite and its `cp`; medians are reported. */
   runs: number;
+  /** The parts to run (all by default). */
+  only: Part[];
   /** Do not use /usr/bin/time even when present: measure peak RSS from /proc/self/status. */
   noTime: boolean;
   help: boolean;
   /** Flags and arguments this version does not know, ignored with a warning. */
   ignored: string[];
+  /** Notes on flags taken in an older sense (`--files DIR`). */
+  notes: string[];
 }
 
-export const USAGE = `deno task bench [--mb N] [--files DIR] [--keep] [--runs N] [--no-time]
+export const USAGE =
+  `deno task bench [--files N] [--mb N] [--keep] [--quick] [--only PARTS] [--scan DIR] [--runs N] [--no-time]
 
-  --mb N       Pixel Data of the synthetic file in MiB (default 1024 = 1 GiB, 2048 frames)
-  --files DIR  folder to scan header-only (default ../shared/corpus, else 500 generated files)
-  --keep       keep the rewrite and cp outputs in bench/cache/
-  --runs N     rounds of (rewrite, cp) to take medians over (default 3)
+  --files N    files in the synthetic raw dump (default 2000, about 900 MB; cached in bench/cache/)
+  --mb N       Pixel Data of the synthetic multi-frame file in MiB (default 1024 = 1 GiB, 2048 frames)
+  --keep       keep every output tree and file in bench/cache/ (deleted otherwise)
+  --quick      the same as --files 200 --mb 64 --runs 1: a run of a few seconds, for iteration
+  --only LIST  run only these parts, comma-separated: ${PARTS.join(", ")}
+  --scan DIR   folder for the header-only scan (default ../shared/corpus, else 500 generated files)
+  --runs N     rounds of the engine-only rewrite and its cp, medians reported (default 3)
   --no-time    measure peak RSS from /proc/self/status even when /usr/bin/time is there
   --help       this text
 
+--files DIR (a folder, as in earlier versions) is still read as --scan DIR.
 Results: a table on stdout and bench/results/latest.json.`;
 
-const KNOWN = new Set(["mb", "files", "keep", "runs", "no-time", "help", "h"]);
+const KNOWN = new Set(["mb", "files", "keep", "quick", "only", "scan", "runs", "no-time", "help", "h"]);
 
-/** Parse the command line; throws an Error with a message for values that are wrong. */
-export function parseBenchArgs(argv: string[]): BenchArgs {
+function wholeNumber(flag: string, value: unknown, min: number, max: number): number {
+  const n = Number(value);
+  if (typeof value !== "string" || !Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`--${flag} needs a whole number from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Parse the command line; throws an Error with a message for values that are wrong. `isDir` tells
+ * a folder given to `--files` (the old meaning) from a mistyped count.
+ */
+export function parseBenchArgs(argv: string[], isDir: (path: string) => boolean = () => false): BenchArgs {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
       mb: { type: "string" },
       files: { type: "string" },
       keep: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      scan: { type: "string" },
       runs: { type: "string" },
       "no-time": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -52,35 +81,54 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     allowPositionals: true,
   });
   const ignored: string[] = [];
+  const notes: string[] = [];
   for (const [k, v] of Object.entries(values)) {
     if (!KNOWN.has(k)) ignored.push(typeof v === "string" ? `--${k}=${v}` : `--${k}`);
   }
   ignored.push(...positionals);
 
-  let mb = 1024;
+  const quick = values.quick === true;
+  let mb = quick ? 64 : 1024;
   if (values.mb !== undefined) {
     mb = Number(values.mb);
     if (typeof values.mb !== "string" || !Number.isFinite(mb) || mb <= 0 || mb > 4095) {
       throw new Error(`--mb needs a positive number of MiB up to 4095, not ${JSON.stringify(values.mb)}`);
     }
   }
-  let runs = 3;
-  if (values.runs !== undefined) {
-    runs = Number(values.runs);
-    if (typeof values.runs !== "string" || !Number.isInteger(runs) || runs < 1 || runs > 100) {
-      throw new Error(`--runs needs a whole number from 1 to 100, not ${JSON.stringify(values.runs)}`);
+  const runs = values.runs !== undefined ? wholeNumber("runs", values.runs, 1, 100) : quick ? 1 : 3;
+  let files = quick ? 200 : 2000;
+  let scan = typeof values.scan === "string" ? values.scan : undefined;
+  if (values.scan !== undefined && typeof values.scan !== "string") throw new Error("--scan needs a folder");
+  if (values.files !== undefined) {
+    if (typeof values.files === "string" && !/^\d+$/.test(values.files) && isDir(values.files)) {
+      scan ??= values.files;
+      notes.push(
+        `--files ${values.files}: a folder, read as --scan ${values.files} (--files now counts files)`,
+      );
+    } else {
+      files = wholeNumber("files", values.files, 1, 1_000_000);
     }
   }
-  if (values.files !== undefined && typeof values.files !== "string") {
-    throw new Error("--files needs a folder");
+  let only: Part[] = [...PARTS];
+  if (values.only !== undefined) {
+    if (typeof values.only !== "string") throw new Error(`--only needs a list of: ${PARTS.join(", ")}`);
+    const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
+    const bad = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+    if (bad.length || !names.length) {
+      throw new Error(`--only takes a comma-separated list of: ${PARTS.join(", ")} (not ${bad.join(", ")})`);
+    }
+    only = PARTS.filter((p) => names.includes(p));
   }
   return {
+    files,
     mb,
-    files: values.files as string | undefined,
+    scan,
     keep: values.keep === true,
     runs,
+    only,
     noTime: values["no-time"] === true,
     help: values.help === true,
     ignored,
+    notes,
   };
 }

@@ -52,6 +52,8 @@ export interface Measured {
   /** Both readings, for cross-checking. */
   timeMaxRssKiB: number | null;
   vmHwmKiB: number | null;
+  /** User + system CPU seconds of the child (GNU time only): less sensitive than wall time to other load. */
+  cpuS: number | null;
   stdout: string;
   /** The child's stderr without the lines GNU time and `reportVmHwm` added. */
   stderr: string;
@@ -61,6 +63,13 @@ export interface Measured {
 export function parseTimeMaxRss(stderr: string): number | null {
   const m = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(stderr);
   return m ? Number(m[1]) : null;
+}
+
+/** Parse GNU time's verbose report for user + system CPU seconds. */
+export function parseTimeCpu(stderr: string): number | null {
+  const user = /User time \(seconds\):\s*([\d.]+)/.exec(stderr);
+  const sys = /System time \(seconds\):\s*([\d.]+)/.exec(stderr);
+  return user && sys ? Number(user[1]) + Number(sys[1]) : null;
 }
 
 /** Parse the line `reportVmHwm` printed (the last one wins). */
@@ -76,13 +85,14 @@ export function parseVmHwm(stderr: string): number | null {
 export async function runMeasured(
   cmd: string,
   args: string[],
-  opts: { useTime: boolean; cwd?: string },
+  opts: { useTime: boolean; cwd?: string; env?: Record<string, string> },
 ): Promise<Measured> {
   const [program, programArgs] = opts.useTime ? [GNU_TIME, ["-v", cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
   const out = await new Deno.Command(program, {
     args: programArgs,
     cwd: opts.cwd,
+    env: opts.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -92,6 +102,7 @@ export async function runMeasured(
   const rawErr = dec.decode(out.stderr);
   const timeMaxRssKiB = opts.useTime ? parseTimeMaxRss(rawErr) : null;
   const vmHwmKiB = parseVmHwm(rawErr);
+  const cpuS = opts.useTime ? parseTimeCpu(rawErr) : null;
   let stderr = rawErr.split("\n").filter((l) => !l.startsWith(VMHWM_PREFIX)).join("\n");
   if (opts.useTime) {
     const at = stderr.indexOf("\tCommand being timed:");
@@ -107,6 +118,7 @@ export async function runMeasured(
     rssSource: timeMaxRssKiB !== null ? "time -v" : vmHwmKiB !== null ? "/proc VmHWM" : "none",
     timeMaxRssKiB,
     vmHwmKiB,
+    cpuS,
     stdout: dec.decode(out.stdout),
     stderr: stderr.trim(),
   };

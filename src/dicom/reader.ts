@@ -36,6 +36,11 @@ import {
 } from "./transfer_syntax.ts";
 import { hasLongLength, KNOWN_VRS } from "./vr.ts";
 
+/** Known VRs by their two bytes as a 16-bit number: no string is made per element to look one up. */
+const VR_BY_CODE: ReadonlyMap<number, string> = new Map(
+  [...KNOWN_VRS].map((vr) => [(vr.charCodeAt(0) << 8) | vr.charCodeAt(1), vr]),
+);
+
 /** Sequences nested deeper than this are refused: real data stays below 20. */
 export const MAX_SEQUENCE_DEPTH = 64;
 
@@ -155,10 +160,12 @@ function parseElements(ctx: Ctx, ds: DataSet, start: number, limit: number, mode
     let length: number;
     let valueStart: number;
     if (explicitVR) {
-      const vrCode = String.fromCharCode(ctx.src[pos + 4], ctx.src[pos + 5]);
-      if (KNOWN_VRS.has(vrCode)) {
-        vr = vrCode;
-      } else if (/^[A-Z]{2}$/.test(vrCode)) {
+      const a = ctx.src[pos + 4];
+      const b = ctx.src[pos + 5];
+      const known = VR_BY_CODE.get((a << 8) | b);
+      if (known !== undefined) {
+        vr = known;
+      } else if (a >= 0x41 && a <= 0x5a && b >= 0x41 && b <= 0x5a) {
         vr = "UN"; // a VR defined after this code was written: PS3.5 6.2 gives new VRs 32-bit lengths
       } else {
         vr = "";
@@ -369,8 +376,13 @@ function metaGroupEnd(meta: DataSet): number | undefined {
 function metaString(meta: DataSet, tag: number): string | undefined {
   const el = meta.elements.find((e) => e.tag === tag);
   if (!el?.span) return undefined;
-  const bytes = el.span.src.subarray(el.span.valueStart, el.span.end);
-  return new TextDecoder("latin1").decode(bytes).replace(/[\0 ]+$/, "");
+  const { src, valueStart } = el.span;
+  // Latin-1 is one character per byte: UIDs are short, so no decoder is needed.
+  let end = el.span.end;
+  while (end > valueStart && (src[end - 1] === 0 || src[end - 1] === 0x20)) end--;
+  let text = "";
+  for (let i = valueStart; i < end; i++) text += String.fromCharCode(src[i]);
+  return text;
 }
 
 /**
@@ -473,17 +485,23 @@ function parseMeta(ctx: Ctx, meta: DataSet, start: number): number {
   return parseElements(ctx, meta, start, ctx.src.length, { depth: 0, onlyGroup: 0x0002 });
 }
 
+/** A byte range a reader step needs from the file; the bytes are sent back into the generator. */
+export interface ReadRequest {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /**
- * Find where encapsulated bulk data ends when only its start is in memory: `readAt` fetches
- * 8 bytes at an absolute file offset. Used by the file reader to stream Pixel Data.
+ * Find where encapsulated bulk data ends when only its start is in memory, as steps: yields the
+ * 8-byte fragment headers it needs (absolute file offsets) and returns the end offset. The file
+ * reader drives it with synchronous or asynchronous reads.
  */
-export async function findEncapsulatedEnd(
-  readAt: (offset: number, n: number) => Promise<Uint8Array>,
+export function* encapsulatedEnd(
   start: number,
   fileSize: number,
   littleEndian: boolean,
   file?: string,
-): Promise<number> {
+): Generator<ReadRequest, number, Uint8Array> {
   let pos = start;
   while (true) {
     if (pos + 8 > fileSize) {
@@ -492,7 +510,10 @@ export async function findEncapsulatedEnd(
         offset: pos,
       });
     }
-    const head = await readAt(pos, 8);
+    const head = yield { offset: pos, length: 8 };
+    if (head.length < 8) {
+      throw new DicomReadError("truncated", "the file shrank while it was read", { file, offset: pos });
+    }
     const view = new DataView(head.buffer, head.byteOffset, 8);
     const t = ((view.getUint16(0, littleEndian) << 16) | view.getUint16(2, littleEndian)) >>> 0;
     const length = view.getUint32(4, littleEndian);
@@ -511,6 +532,23 @@ export async function findEncapsulatedEnd(
     }
     pos += 8 + length;
   }
+}
+
+/**
+ * Find where encapsulated bulk data ends when only its start is in memory: `readAt` fetches
+ * 8 bytes at an absolute file offset.
+ */
+export async function findEncapsulatedEnd(
+  readAt: (offset: number, n: number) => Promise<Uint8Array>,
+  start: number,
+  fileSize: number,
+  littleEndian: boolean,
+  file?: string,
+): Promise<number> {
+  const steps = encapsulatedEnd(start, fileSize, littleEndian, file);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await readAt(step.value.offset, step.value.length));
+  return step.value;
 }
 
 /** Parse elements that follow streamed bulk data (trailing padding, signatures) into `ds`. */

@@ -1,11 +1,19 @@
 /**
- * The worker pool: as many sandboxed workers as cores (or `--jobs`), each fed one file at a time.
- * The main thread only orchestrates: it hands out jobs, collects outcomes and keeps the journal.
+ * The worker pool: as many sandboxed workers as cores (or `--jobs`). The main thread only
+ * orchestrates: it hands out jobs in small batches, keeps two batches in flight per worker so a
+ * worker never waits for the main thread, collects outcomes and keeps the journal.
+ *
+ * Workers get what they need as data: the resolved de-identification settings and the salt's
+ * bytes. Only a TypeScript protocol with hooks is loaded again in the workers (its hooks are code,
+ * and run only there, in the sandbox); everything else skips the protocol loader, which saves each
+ * worker its start-up time and memory.
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/load.ts";
-import type { FileJob, FileOutcome } from "./process.ts";
+import { readLookupTable } from "../protocol/lookup.ts";
+import { type FileJob, type FileOutcome, placeFile } from "./process.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -33,7 +41,32 @@ export function workerPermissions(p: Protocol): Deno.PermissionOptionsObject {
   };
 }
 
-/** Run every job through `jobs` sandboxed workers; `onDone` sees each outcome as it arrives. */
+/** Jobs per message: few enough that the last batches spread evenly over the workers. */
+const MAX_BATCH = 8;
+/** Batches a worker holds at once: it starts the next while the main thread records the last. */
+const IN_FLIGHT = 2;
+
+/** How the workers are initialised: with data when they can be, with the protocol file otherwise. */
+async function initMessage(
+  p: Protocol,
+  init: { input?: string; output?: string; salt?: Uint8Array },
+): Promise<ToWorker> {
+  const d = p.deidentify;
+  if (!d) return { type: "init" };
+  if (!init.salt) throw new Error("sandboxed workers need the salt's bytes");
+  if (Object.keys(d.hooks).length > 0) {
+    return { type: "init", protocol: p.file, input: init.input, output: init.output, salt: init.salt };
+  }
+  const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
+  const config: DeidConfig = { ...configFromProtocol(p, lookup), hooks: {} };
+  return { type: "init", config, salt: init.salt };
+}
+
+/**
+ * Run every job through `jobs` sandboxed workers; `onDone` sees each outcome as it arrives, one
+ * at a time. Sort-only links are made here: Deno asks for write access to a link's target, which
+ * the workers never have on inputs; the workers describe the input (hash, size, header fields).
+ */
 export async function runInWorkers(
   p: Protocol,
   init: { input?: string; output?: string; salt?: Uint8Array },
@@ -42,33 +75,67 @@ export async function runInWorkers(
   onDone: (o: FileOutcome) => Promise<void>,
 ): Promise<void> {
   const count = Math.max(1, Math.min(workers, jobs.length));
+  const linkHere = !p.deidentify && p.output.mode !== "copy";
+  const initMsg = await initMessage(p, init);
   const pool: Worker[] = [];
   let next = 0;
+  // Outcomes are recorded in arrival order, one after another, whichever worker sent them.
+  let recorded: Promise<void> = Promise.resolve();
+  const place = async (job: FileJob, o: FileOutcome): Promise<FileOutcome> => {
+    if (o.status !== "written") return o;
+    try {
+      const { linkFellBack } = await placeFile(job);
+      return { ...o, linkFellBack };
+    } catch (e) {
+      return { index: job.index, status: "quarantined", reason: (e as Error).message };
+    }
+  };
+  const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
   try {
-    await Promise.all(Array.from({ length: count }, async () => {
-      const w = new Worker(new URL("./worker.ts", import.meta.url), {
-        type: "module",
-        deno: { permissions: workerPermissions(p) },
-      });
-      pool.push(w);
-      const reply = (msg: ToWorker) =>
-        new Promise<FromWorker>((resolve, reject) => {
-          w.onmessage = (e: MessageEvent<FromWorker>) => resolve(e.data);
-          w.onerror = (e) => {
-            e.preventDefault();
-            reject(new Error(`worker failed: ${e.message}`));
-          };
-          w.postMessage(msg);
+    await Promise.all(Array.from({ length: count }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(new URL("./worker.ts", import.meta.url), {
+          type: "module",
+          deno: { permissions: workerPermissions(p) },
         });
-      const ready = await reply({ type: "init", protocol: p.file, ...init });
-      if (ready.type === "failed") throw new Error(`worker could not start: ${ready.message}`);
-      while (next < jobs.length) {
-        const job = jobs[next++];
-        const done = await reply({ type: "job", job });
-        if (done.type !== "done") throw new Error("worker answered out of turn");
-        await onDone(done.outcome);
-      }
-    }));
+        pool.push(w);
+        const byIndex = new Map<number, FileJob>();
+        let pending = 0;
+        let failed = false;
+        const fail = (e: Error) => {
+          failed = true;
+          reject(e);
+        };
+        const send = () => {
+          while (pending < IN_FLIGHT && next < jobs.length) {
+            const batch = jobs.slice(next, next + batchSize());
+            next += batch.length;
+            for (const j of batch) byIndex.set(j.index, j);
+            pending++;
+            w.postMessage({ type: "jobs", jobs: batch, describeOnly: linkHere } satisfies ToWorker);
+          }
+          if (pending === 0) recorded.then(() => resolve(), fail);
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          fail(new Error(`worker failed: ${e.message}`));
+        };
+        w.onmessage = (e: MessageEvent<FromWorker>) => {
+          if (failed) return;
+          const msg = e.data;
+          if (msg.type === "failed") return fail(new Error(`worker could not start: ${msg.message}`));
+          if (msg.type === "done") {
+            pending--;
+            for (const o of msg.outcomes) {
+              const job = byIndex.get(o.index)!;
+              byIndex.delete(o.index);
+              recorded = recorded.then(async () => onDone(linkHere ? await place(job, o) : o));
+            }
+          }
+          send(); // recording is chained, not awaited: the worker goes on meanwhile
+        };
+        w.postMessage(initMsg);
+      })));
   } finally {
     for (const w of pool) w.terminate();
   }

@@ -4,12 +4,18 @@
  */
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { readDicomFile, writeDicomFile } from "../dicom/io.ts";
+import {
+  DEFAULT_WHOLE_FILE_LIMIT,
+  readAtSync,
+  readDicomFileSync,
+  ReusableBuffer,
+  writeDicomFileSync,
+} from "../dicom/io.ts";
+import { parseDicom } from "../dicom/reader.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { DeidError, type DeidSession } from "../deid/engine.ts";
 import { DicomError } from "../dicom/errors.ts";
-import { sha256File } from "../util/hash.ts";
 
 /** One file to produce. */
 export interface FileJob {
@@ -39,8 +45,39 @@ export interface FileOutcome {
   readonly linkFellBack?: boolean;
 }
 
-async function tempName(dest: string): Promise<string> {
-  await Deno.mkdir(dirname(dest), { recursive: true });
+/**
+ * Folders this thread has made: a run writes hundreds of files per folder and need not ask the
+ * file system each time. A folder removed behind our back is made again (see `ensureDirSync`).
+ */
+const madeDirs = new Set<string>();
+
+function ensureDirSync(dir: string, fresh = false): void {
+  if (!fresh && madeDirs.has(dir)) return;
+  Deno.mkdirSync(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+/** Run `act`; when it fails because the folder vanished, make the folder again and retry once. */
+function inDirSync<T>(dir: string, act: () => T): T {
+  ensureDirSync(dir);
+  try {
+    return act();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) || !madeDirs.has(dir)) throw e;
+    ensureDirSync(dir, true);
+    return act();
+  }
+}
+
+/**
+ * The buffer every input is read into. The work on one file never awaits between reading it and
+ * writing its output, so nothing else in this thread can use the buffer meanwhile; reusing it
+ * keeps a worker's memory at one file's worth instead of whatever garbage piles up between
+ * collections.
+ */
+const readBuffer = new ReusableBuffer();
+
+function tempName(dest: string): string {
   return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
 }
 
@@ -65,21 +102,36 @@ function reportFields(ds: DataSet): Record<string, string> {
   return out;
 }
 
-/** Produce one file. Failures that concern the file (unreadable, hook errors) quarantine it. */
+function quarantined(job: FileJob, e: unknown): FileOutcome {
+  if (e instanceof DicomError || e instanceof DeidError) {
+    return { index: job.index, status: "quarantined", reason: e.message };
+  }
+  throw e;
+}
+
+/**
+ * Produce one file. Failures that concern the file (unreadable, hook errors) quarantine it.
+ * One file is handled at a time, so the file system calls block (see `readDicomFileSync`): the
+ * parallelism is the worker pool's.
+ */
+// deno-lint-ignore require-await
 export async function processFile(job: FileJob, session?: DeidSession): Promise<FileOutcome> {
   try {
-    if (!session) return await placeFile(job);
-    const file = await readDicomFile(job.path);
+    if (!session) {
+      const described = describeInputSync(job);
+      return { ...described, ...placeFileSync(job) };
+    }
+    const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
     const hash = createHash("sha256");
-    await Deno.mkdir(dirname(job.dest), { recursive: true });
-    const bytes = await writeDicomFile(file, job.dest, {
-      zeroPreamble: true,
-      overwrite: true,
-      onWrite: (b) => hash.update(b),
-    });
-
+    const bytes = inDirSync(dirname(job.dest), () =>
+      writeDicomFileSync(file, job.dest, {
+        zeroPreamble: true,
+        overwrite: true,
+        onWrite: (b) => hash.update(b),
+      }));
+    const fields = reportFields(file.dataset);
     return {
       index: job.index,
       status: "written",
@@ -89,49 +141,89 @@ export async function processFile(job: FileJob, session?: DeidSession): Promise<
       dayOffset: r.dayOffset,
       originalPatientId: r.original.patientId,
       originalStudyUID: r.original.studyUID,
-      newStudyUID: reportFields(file.dataset).StudyInstanceUID,
-      fields: reportFields(file.dataset),
+      newStudyUID: fields.StudyInstanceUID,
+      fields,
       counts: r.counts,
     };
   } catch (e) {
-    if (e instanceof DicomError || e instanceof DeidError) {
-      return { index: job.index, status: "quarantined", reason: e.message };
-    }
-    throw e;
+    return quarantined(job, e);
   }
 }
 
-/** Sort only: the file as it is, copied or linked, under its new name. */
-async function placeFile(job: FileJob): Promise<FileOutcome> {
-  const tmp = await tempName(job.dest);
+/**
+ * Sort only, the part that needs only read access: the input's hash, size and report columns
+ * (the output has the same bytes). A file up to 8 MiB is read once for all three.
+ */
+// deno-lint-ignore require-await
+export async function describeInput(job: FileJob): Promise<FileOutcome> {
+  try {
+    return describeInputSync(job);
+  } catch (e) {
+    return quarantined(job, e);
+  }
+}
+
+function describeInputSync(job: FileJob): FileOutcome {
+  const f = Deno.openSync(job.path, { read: true });
+  let size: number;
+  let sha256: string;
+  let header: Uint8Array | undefined;
+  try {
+    size = f.statSync().size;
+    const hash = createHash("sha256");
+    if (size <= DEFAULT_WHOLE_FILE_LIMIT) {
+      header = readAtSync(f, 0, size, readBuffer.take(size), 0);
+      hash.update(header);
+    } else {
+      const buf = readBuffer.take(1024 * 1024);
+      let r: number | null;
+      while ((r = f.readSync(buf)) !== null) hash.update(buf.subarray(0, r));
+    }
+    sha256 = hash.digest("hex");
+  } finally {
+    f.close();
+  }
+  const ds = header
+    ? parseDicom(header, { file: job.path, stopAtBulk: true }).file.dataset
+    : readDicomFileSync(job.path, { headerOnly: true, reuse: readBuffer }).dataset;
+  return { index: job.index, status: "written", sha256, bytes: size, fields: reportFields(ds) };
+}
+
+/**
+ * Sort only: the file as it is, copied or linked, under its new name (a temporary name first).
+ * Deno asks for write access to a link's target, so in a run with workers the main thread makes
+ * the links; copies are made anywhere.
+ */
+// deno-lint-ignore require-await
+export async function placeFile(job: FileJob): Promise<{ linkFellBack: boolean }> {
+  return placeFileSync(job);
+}
+
+function placeFileSync(job: FileJob): { linkFellBack: boolean } {
+  const tmp = tempName(job.dest);
   let linkFellBack = false;
   try {
-    if (job.mode === "symlink") {
-      await Deno.symlink(job.path, tmp);
-    } else if (job.mode === "hardlink") {
-      try {
-        await Deno.link(job.path, tmp);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotSupported) && !String(e).includes("os error 18")) throw e;
-        await Deno.copyFile(job.path, tmp); // another device: a copy is the next best thing
-        linkFellBack = true;
+    inDirSync(dirname(job.dest), () => {
+      if (job.mode === "symlink") {
+        Deno.symlinkSync(job.path, tmp);
+      } else if (job.mode === "hardlink") {
+        try {
+          Deno.linkSync(job.path, tmp);
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotSupported) && !String(e).includes("os error 18")) throw e;
+          Deno.copyFileSync(job.path, tmp); // another device: a copy is the next best thing
+          linkFellBack = true;
+        }
+      } else {
+        Deno.copyFileSync(job.path, tmp);
       }
-    } else {
-      await Deno.copyFile(job.path, tmp);
-    }
-    await Deno.rename(tmp, job.dest);
+    });
+    Deno.renameSync(tmp, job.dest);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never made */ }
     throw e;
   }
-  const st = await Deno.stat(job.path);
-  const fields = reportFields((await readDicomFile(job.path, { headerOnly: true })).dataset);
-  return {
-    index: job.index,
-    status: "written",
-    sha256: await sha256File(job.path),
-    bytes: st.size,
-    linkFellBack,
-    fields,
-  };
+  return { linkFellBack };
 }

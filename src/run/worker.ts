@@ -3,41 +3,57 @@
  * A run's worker: created by the pool with Deno permissions that allow reading only the inputs
  * (and the protocol's own files) and writing only the output root. No network, environment,
  * subprocesses, FFI or system information: a protocol hook that tries any of them fails, and its
- * file is quarantined with the reason. The salt arrives as bytes from the main thread.
+ * file is quarantined with the reason. The salt arrives as bytes from the main thread, and the
+ * de-identification settings as data; only a protocol with hooks is loaded here (hooks are code).
  */
-import { configFromProtocol } from "../deid/config.ts";
+import type { DeidConfig } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import { Keys } from "../deid/keys.ts";
-import { loadProtocol } from "../protocol/load.ts";
-import { readLookupTable } from "../protocol/lookup.ts";
-import { type FileJob, type FileOutcome, processFile } from "./process.ts";
+import { describeInput, type FileJob, type FileOutcome, processFile } from "./process.ts";
 
 /** Messages the pool sends. */
 export type ToWorker =
-  | { type: "init"; protocol: string; input?: string; output?: string; salt?: Uint8Array }
-  | { type: "job"; job: FileJob };
+  /** Sort only (no settings), settings as data, or a protocol file to load (one with hooks). */
+  | {
+    type: "init";
+    config?: DeidConfig;
+    protocol?: string;
+    input?: string;
+    output?: string;
+    salt?: Uint8Array;
+  }
+  /** Files to produce, in order; with `describeOnly`, only hash and describe the inputs (links). */
+  | { type: "jobs"; jobs: FileJob[]; describeOnly?: boolean };
 
 /** Messages the worker sends back. */
 export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
-  | { type: "done"; outcome: FileOutcome };
+  | { type: "done"; outcomes: FileOutcome[] };
 
 let session: DeidSession | undefined;
 
-self.onmessage = async (e: MessageEvent<ToWorker>) => {
-  const msg = e.data;
+/** The session of a protocol with hooks: loaded here, so its hooks run in this sandbox. */
+async function sessionFromProtocol(
+  msg: Extract<ToWorker, { type: "init" }>,
+): Promise<DeidSession | undefined> {
+  const { loadProtocol } = await import("../protocol/load.ts");
+  const { configFromProtocol } = await import("../deid/config.ts");
+  const { readLookupTable } = await import("../protocol/lookup.ts");
+  const p = await loadProtocol(msg.protocol!, { input: msg.input, output: msg.output, skipSaltCheck: true });
+  if (!p.deidentify) return undefined;
+  if (!msg.salt) throw new Error("no salt given to the worker");
+  const lookup = p.deidentify.lookupFile ? await readLookupTable(p.deidentify.lookupFile) : undefined;
+  return new DeidSession(configFromProtocol(p, lookup), new Keys(msg.salt));
+}
+
+async function handle(msg: ToWorker): Promise<void> {
   if (msg.type === "init") {
     try {
-      const p = await loadProtocol(msg.protocol, {
-        input: msg.input,
-        output: msg.output,
-        skipSaltCheck: true,
-      });
-      if (p.deidentify) {
+      if (msg.protocol) session = await sessionFromProtocol(msg);
+      else if (msg.config) {
         if (!msg.salt) throw new Error("no salt given to the worker");
-        const lookup = p.deidentify.lookupFile ? await readLookupTable(p.deidentify.lookupFile) : undefined;
-        session = new DeidSession(configFromProtocol(p, lookup), new Keys(msg.salt));
+        session = new DeidSession(msg.config, new Keys(msg.salt));
       }
       self.postMessage({ type: "ready" } satisfies FromWorker);
     } catch (err) {
@@ -45,12 +61,20 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     }
     return;
   }
-  let outcome: FileOutcome;
-  try {
-    outcome = await processFile(msg.job, session);
-  } catch (err) {
-    // Whatever the file or a hook did (a refused permission included), the run goes on.
-    outcome = { index: msg.job.index, status: "quarantined", reason: (err as Error).message };
+  const outcomes: FileOutcome[] = [];
+  for (const job of msg.jobs) {
+    try {
+      outcomes.push(msg.describeOnly ? await describeInput(job) : await processFile(job, session));
+    } catch (err) {
+      // Whatever the file or a hook did (a refused permission included), the run goes on.
+      outcomes.push({ index: job.index, status: "quarantined", reason: (err as Error).message });
+    }
   }
-  self.postMessage({ type: "done", outcome } satisfies FromWorker);
+  self.postMessage({ type: "done", outcomes } satisfies FromWorker);
+}
+
+// One message at a time: a batch that arrives while another is being processed waits its turn.
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  queue = queue.then(() => handle(e.data));
 };

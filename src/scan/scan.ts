@@ -7,7 +7,7 @@
 import picomatch from "picomatch";
 import { join, relative, sep } from "node:path";
 import { DicomReadError } from "../dicom/errors.ts";
-import { readDicomFile } from "../dicom/io.ts";
+import { readDicomFile, ReusableBuffer } from "../dicom/io.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { sha256File } from "../util/hash.ts";
@@ -51,13 +51,27 @@ export interface ScanOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** The paths under the roots that the globs select, sorted (root order, then path). */
+/** A path under an input root that the globs select. */
+interface Listed {
+  readonly root: string;
+  readonly rel: string;
+  readonly path: string;
+}
+
+/** The paths under the roots that the globs select, sorted (root order, then path), with sizes. */
 export async function listFiles(
   opts: ScanOptions,
 ): Promise<{ root: string; rel: string; path: string; size: number }[]> {
+  const out = [];
+  for (const f of await walkInputs(opts)) out.push({ ...f, size: (await Deno.stat(f.path)).size });
+  return out;
+}
+
+/** `listFiles` without sizes: the scan learns each size when it opens the file anyway. */
+async function walkInputs(opts: ScanOptions): Promise<Listed[]> {
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
-  const out: { root: string; rel: string; path: string; size: number }[] = [];
+  const out: Listed[] = [];
   for (const root of opts.roots) {
     const seen = new Set<string>(); // real paths of folders entered, so a symlink loop ends
     const walk = async (dir: string) => {
@@ -82,7 +96,7 @@ export async function listFiles(
         if (isDir) {
           await walk(path);
         } else if (isFile && include(rel) && !exclude(rel)) {
-          out.push({ root, rel, path, size: (await Deno.stat(path)).size });
+          out.push({ root, rel, path });
         }
       }
     };
@@ -106,27 +120,40 @@ function headerInfo(ds: DataSet, ts: string): HeaderInfo {
   };
 }
 
-async function classify(f: { root: string; rel: string; path: string; size: number }): Promise<ScannedFile> {
+/**
+ * Classify one file from its header. `buffer` is this scan lane's: one file at a time is read into
+ * it, and nothing read from it outlives the call (the header facts are strings).
+ */
+async function classify(f: Listed, buffer: ReusableBuffer): Promise<ScannedFile> {
+  let size: number | undefined;
   try {
-    const file = await readDicomFile(f.path, { headerOnly: true });
+    const file = await readDicomFile(f.path, { headerOnly: true, reuse: buffer });
+    size = file.size;
     if (file.isDicomDir) {
-      return { ...f, kind: "dicomdir", reason: "DICOMDIR: its records point at input paths; not copied" };
-    }
-    const px = file.dataset.elements.find((e) => e.external);
-    if (px?.external && px.external.length >= 0 && px.external.offset + px.external.length > f.size) {
       return {
         ...f,
-        kind: "unreadable",
-        reason: `Pixel Data is cut short (${f.size} bytes of ${px.external.offset + px.external.length})`,
+        size,
+        kind: "dicomdir",
+        reason: "DICOMDIR: its records point at input paths; not copied",
       };
     }
-    return { ...f, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
+    const px = file.dataset.elements.find((e) => e.external);
+    if (px?.external && px.external.length >= 0 && px.external.offset + px.external.length > size) {
+      return {
+        ...f,
+        size,
+        kind: "unreadable",
+        reason: `Pixel Data is cut short (${size} bytes of ${px.external.offset + px.external.length})`,
+      };
+    }
+    return { ...f, size, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
   } catch (e) {
+    size ??= await Deno.stat(f.path).then((st) => st.size, () => 0);
     if (e instanceof DicomReadError) {
       const why = e.toString().replace(`${f.path}: `, "");
-      return { ...f, kind: e.code === "not-dicom" ? "not-dicom" : "unreadable", reason: why };
+      return { ...f, size, kind: e.code === "not-dicom" ? "not-dicom" : "unreadable", reason: why };
     }
-    return { ...f, kind: "unreadable", reason: (e as Error).message };
+    return { ...f, size, kind: "unreadable", reason: (e as Error).message };
   }
 }
 
@@ -175,14 +202,15 @@ async function markDuplicates(files: ScannedFile[]): Promise<void> {
 
 /** Find and classify every input file. The result is in a stable order (roots, then paths). */
 export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
-  const listed = await listFiles(opts);
+  const listed = await walkInputs(opts);
   const out: ScannedFile[] = new Array(listed.length);
   let next = 0;
   let done = 0;
   const worker = async () => {
+    const buffer = new ReusableBuffer(256 * 1024);
     while (next < listed.length) {
       const i = next++;
-      out[i] = await classify(listed[i]);
+      out[i] = await classify(listed[i], buffer);
       opts.onProgress?.(++done, listed.length);
     }
   };

@@ -1,0 +1,132 @@
+/**
+ * Summarise a V8 CPU profile (`deno run --cpu-prof --cpu-prof-dir=DIR ...` writes one per isolate:
+ * the main thread and each worker):
+ *
+ *   deno run -A bench/profile.ts FILE.cpuprofile [--top N]
+ *
+ * Prints the profile's duration, the share of idle time (the thread waiting on I/O or messages), the
+ * functions with the most self time, and self time per source file: enough to say what bounds a
+ * figure of the benchmark without a browser.
+ *
+ * @module
+ */
+import { basename } from "node:path";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** The parts of a `.cpuprofile` used here. */
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time in ms by key, from a profile's samples. */
+export interface ProfileSummary {
+  durationMs: number;
+  idleMs: number;
+  gcMs: number;
+  byFunction: [string, number][];
+  /** Time in samples whose stack holds the function (callees included), counted once per sample. */
+  inclusive: [string, number][];
+  byFile: [string, number][];
+}
+
+function shortUrl(url: string): string {
+  if (!url) return "(native)";
+  const m = /\/(src|bench|tests|cli\.ts|node_modules|ext|npm)\b.*$/.exec(url);
+  if (m) return m[0].slice(1);
+  return url.startsWith("ext:") || url.startsWith("node:") ? url : basename(url);
+}
+
+/** Self time per function and per file. */
+export function summarise(p: CpuProfile): ProfileSummary {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (n: ProfileNode) => {
+    const { functionName, url, lineNumber } = n.callFrame;
+    return `${functionName || "(anonymous)"} ${shortUrl(url)}${url ? `:${lineNumber + 1}` : ""}`;
+  };
+  const incl = new Map<string, number>();
+  const fn = new Map<string, number>();
+  const file = new Map<string, number>();
+  let idle = 0;
+  let gc = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i]);
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (!node) continue;
+    const { functionName, url } = node.callFrame;
+    if (functionName === "(idle)") {
+      idle += dt;
+      continue;
+    }
+    if (functionName === "(garbage collector)") gc += dt;
+    const where = shortUrl(url);
+    const key = keyOf(node);
+    fn.set(key, (fn.get(key) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const k = keyOf(byId.get(id)!);
+      if (!seen.has(k)) {
+        seen.add(k);
+        incl.set(k, (incl.get(k) ?? 0) + dt);
+      }
+    }
+    file.set(where, (file.get(where) ?? 0) + dt);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  return {
+    durationMs: (p.endTime - p.startTime) / 1000,
+    idleMs: idle,
+    gcMs: gc,
+    byFunction: sorted(fn),
+    inclusive: sorted(incl).filter(([k]) => !k.startsWith("(root)")),
+    byFile: sorted(file),
+  };
+}
+
+/** The summary as text. */
+export function formatSummary(name: string, s: ProfileSummary, top = 25): string {
+  const busy = s.durationMs - s.idleMs;
+  const pct = (ms: number) => `${((100 * ms) / Math.max(busy, 1e-9)).toFixed(1).padStart(5)}%`;
+  const lines = [
+    `${name}: ${s.durationMs.toFixed(0)} ms profiled, ${s.idleMs.toFixed(0)} ms idle, ${
+      busy.toFixed(0)
+    } ms busy (GC ${s.gcMs.toFixed(0)} ms)`,
+    "  self time by function (share of busy time):",
+    ...s.byFunction.slice(0, top).map(([k, ms]) => `  ${ms.toFixed(1).padStart(8)} ms ${pct(ms)}  ${k}`),
+    "  total time by function (callees included):",
+    ...s.inclusive.slice(0, top).map(([k, ms]) => `  ${ms.toFixed(1).padStart(8)} ms ${pct(ms)}  ${k}`),
+    "  self time by file:",
+    ...s.byFile.slice(0, Math.ceil(top / 2)).map(([k, ms]) =>
+      `  ${ms.toFixed(1).padStart(8)} ms ${pct(ms)}  ${k}`
+    ),
+  ];
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  let top = 25;
+  const at = args.indexOf("--top");
+  if (at >= 0) {
+    top = Number(args[at + 1]) || top;
+    args.splice(at, 2);
+  }
+  if (!args.length) {
+    console.error("usage: deno run -A bench/profile.ts FILE.cpuprofile... [--top N]");
+    Deno.exit(2);
+  }
+  for (const f of args) {
+    const p = JSON.parse(await Deno.readTextFile(f)) as CpuProfile;
+    console.log(formatSummary(basename(f), summarise(p), top));
+  }
+}

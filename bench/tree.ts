@@ -1,0 +1,700 @@
+/**
+ * The tree benchmarks: the synthetic raw dump (`dump.ts`) through the real command line, next to
+ * the limits (`cp -r`, `cp -al`) and the peers (`gdcmanon --dumb`, `dcmodify`), all on the same tree
+ * with a warm page cache; then the synthetic multi-frame file through `dcmtidy run`.
+ *
+ * Every step is one child process measured from outside (wall time, peak RSS: `rss.ts`), with
+ * `sync` (untimed) before it so it does not pay for the previous step's write-back. Outputs are
+ * checked cheaply: file counts and sizes, and a sample of files read back.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readDicomFile } from "../src/dicom/io.ts";
+import type { DataSet, DicomFile } from "../src/dicom/model.ts";
+import { PIXEL_DATA } from "../src/dicom/model.ts";
+import { decodeStrings } from "../src/dicom/values.ts";
+import type { DumpSet } from "./dump.ts";
+import { comparePixelWindows } from "./engine.ts";
+import { type Measured, runMeasured } from "./rss.ts";
+import { MIB, type SyntheticFile } from "./synthetic.ts";
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const CLI = join(REPO, "cli.ts");
+/** The permissions of `deno task dcmtidy`: what users run. */
+const CLI_FLAGS = ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run=dcmdump", CLI];
+/** A fixed benchmark salt: only ever used on synthetic data. */
+const SALT = "dcmtidy-bench-salt-not-secret-0123456789";
+const MB = 1e6;
+
+/** The targets of issue 6. */
+export const TARGETS = {
+  runRatioToCp: 1.5,
+  planFilesPerS: 5000,
+  linkFilesPerS: 10000,
+  peakRssMB: 150,
+} as const;
+
+/** One measured command. */
+export interface StepResult {
+  id: string;
+  label: string;
+  /** The command, with the cache folder written as `$CACHE`. */
+  command: string;
+  files: number;
+  /** Input bytes the step reads. */
+  bytes: number;
+  wallMs: number | null;
+  /** User + system CPU seconds (GNU time only). */
+  cpuS: number | null;
+  filesPerS: number | null;
+  mbPerS: number | null;
+  /** Wall time / the reference copy's (`cp -r` for the tree, `cp` for the multi-frame file). */
+  ratio: number | null;
+  ratioTo: string;
+  peakRssKiB: number | null;
+  rssSource: string;
+  exitCode: number | null;
+  ok: boolean;
+  check: string;
+  /** Why the step did not run (a tool not installed, a part not selected). */
+  skipped?: string;
+  /** The run's own "done in X s" (the part after planning), when it printed one. */
+  runPhaseS?: number;
+}
+
+/** A target of issue 6 and whether it holds (null: not measured in this run). */
+export interface TargetResult {
+  name: string;
+  pass: boolean | null;
+  detail: string;
+}
+
+/** Everything the tree benchmarks found. */
+export interface TreeResults {
+  dump: Omit<DumpSet, "dir"> & { dir: string };
+  startup: StepResult | null;
+  steps: StepResult[];
+  targets: TargetResult[];
+}
+
+async function sync(): Promise<void> {
+  await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output().catch(() => {});
+}
+
+async function removeTree(path: string): Promise<void> {
+  await Deno.remove(path, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
+
+/** Whether `cmd` is an executable on PATH (or an absolute path that exists). */
+export async function which(cmd: string): Promise<string | null> {
+  const dirs = cmd.includes("/") ? [""] : (Deno.env.get("PATH") ?? "").split(":");
+  for (const d of dirs) {
+    const p = d ? join(d, cmd) : cmd;
+    try {
+      const st = await Deno.stat(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return p;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+/** Every regular file under `dir` (recursively), with sizes; `skip` names folders not entered. */
+async function walkFiles(dir: string, skip: (name: string) => boolean = () => false) {
+  const out: { path: string; size: number }[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = join(d, e.name);
+      if (e.isDirectory) {
+        if (!skip(e.name)) await walk(p);
+      } else if (e.isFile) out.push({ path: p, size: (await Deno.stat(p)).size });
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Read every file once so the timed steps start from the page cache. */
+async function warm(dir: string): Promise<void> {
+  const buf = new Uint8Array(8 * MIB);
+  for (const { path } of await walkFiles(dir)) {
+    const f = await Deno.open(path);
+    try {
+      while ((await f.read(buf)) !== null) { /* read */ }
+    } finally {
+      f.close();
+    }
+  }
+}
+
+/** A minimal RFC 4180 reader for the run's files.csv. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+  }
+  if (field !== "" || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+function str(ds: DataSet, tag: number): string | undefined {
+  const el = ds.elements.find((e) => e.tag === tag);
+  return el ? decodeStrings(el, ds).join("\\") : undefined;
+}
+
+function pixelBytes(f: DicomFile): Uint8Array | undefined {
+  const el = f.dataset.elements.find((e) => e.tag === PIXEL_DATA);
+  return el?.span ? el.span.src.subarray(el.span.valueStart, el.span.end) : undefined;
+}
+
+function equalBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Evenly spaced sample of `n` items. */
+function sample<T>(xs: T[], n: number): T[] {
+  if (xs.length <= n) return xs;
+  return Array.from({ length: n }, (_, i) => xs[Math.floor((i * (xs.length - 1)) / Math.max(1, n - 1))]);
+}
+
+type Check = { ok: boolean; detail: string };
+
+/** files.csv of a run: input path -> output path, for written files. */
+async function writtenPairs(root: string): Promise<{ input: string; output: string }[]> {
+  const rows = parseCsv(await Deno.readTextFile(join(root, ".dcmtidy", "files.csv")));
+  const [head, ...body] = rows;
+  const col = (name: string) => head.indexOf(name);
+  const [iIn, iRoot, iStatus, iOut] = [col("Input"), col("Root"), col("Status"), col("Output")];
+  return body.filter((r) => r[iStatus] === "written").map((r) => ({
+    input: join(r[iRoot], r[iIn]),
+    output: join(root, r[iOut]),
+  }));
+}
+
+/** A de-identified output against its input: what the basic profile must have changed or kept. */
+async function checkDeidentified(input: string, output: string, wholePixels: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  const [a, b] = await Promise.all([
+    readDicomFile(input, { headerOnly: !wholePixels }),
+    readDicomFile(output, { headerOnly: !wholePixels }),
+  ]);
+  const [da, db] = [a.dataset, b.dataset];
+  if (str(db, 0x00120062) !== "YES") problems.push("no PatientIdentityRemoved YES");
+  for (const [tag, name] of [[0x00100010, "PatientName"], [0x00100020, "PatientID"]] as const) {
+    if (str(da, tag) && str(db, tag) === str(da, tag)) problems.push(`${name} unchanged`);
+  }
+  for (const [tag, name] of [[0x0020000d, "StudyInstanceUID"], [0x00080018, "SOPInstanceUID"]] as const) {
+    if (!str(db, tag) || str(db, tag) === str(da, tag)) problems.push(`${name} not remapped`);
+  }
+  const dateA = str(da, 0x00080020);
+  const dateB = str(db, 0x00080020);
+  if (dateA && (!dateB || dateB === dateA)) problems.push(`StudyDate not shifted (${dateB ?? "gone"})`);
+  if (db.elements.some((e) => (e.tag >>> 16) % 2 === 1)) problems.push("private elements left");
+  if (str(db, 0x00280010) !== str(da, 0x00280010)) problems.push("Rows changed");
+  if (wholePixels && !equalBytes(pixelBytes(a), pixelBytes(b))) problems.push("Pixel Data differs");
+  return problems;
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([Deno.readFile(a), Deno.readFile(b)]);
+  return equalBytes(x, y);
+}
+
+/** The protocols the benchmark runs, written to the cache folder. */
+export function protocols(dumpDir: string, out: string, mfIn: string) {
+  const basic = (name: string, input: string, output: string, key: string) =>
+    `version: 1
+name: ${name}
+input: { root: ${JSON.stringify(input)} }
+output:
+  root: ${JSON.stringify(output)}
+  path: "{pseudo_id}/%t/%s"
+  file: "{InstanceNumber:04}.dcm"
+key: ${JSON.stringify(key)}
+deidentify:
+  profile: basic
+  options: [retain-longitudinal-modified-dates]
+  salt: { env: DCMTIDY_SALT }
+  dates: { shift: { min_days: -100, max_days: -10 } }
+  uids: remap
+  private_tags: remove
+`;
+  const sort = (name: string, output: string, mode: string) =>
+    `version: 1
+name: ${name}
+input: { root: ${JSON.stringify(dumpDir)} }
+output:
+  root: ${JSON.stringify(output)}
+  path: "%i/%t_%x/%s_%d"
+  file: "{InstanceNumber:04}.dcm"
+  mode: ${mode}
+`;
+  return {
+    "basic.yaml": basic("bench-basic", dumpDir, join(out, "run-basic"), join(out, "basic-key.csv")),
+    "sort-copy.yaml": sort("bench-sort-copy", join(out, "run-sort-copy"), "copy"),
+    "sort-link.yaml": sort("bench-sort-link", join(out, "run-sort-link"), "hardlink"),
+    "multiframe.yaml": basic("bench-multiframe", mfIn, join(out, "run-multiframe"), join(out, "mf-key.csv")),
+  };
+}
+
+/** Options for `measureTree`. */
+export interface TreeOptions {
+  useTime: boolean;
+  keep: boolean;
+  /** Where outputs and protocols go (a folder of the cache). */
+  workDir: string;
+  /** Run the peers (gdcmanon, dcmodify). */
+  peers: boolean;
+  /** Run the dump steps (cp, plan, run). */
+  tree: boolean;
+  /** The multi-frame file to run through `dcmtidy run`, if that part is selected. */
+  multiframe?: SyntheticFile;
+  log: (line: string) => void;
+}
+
+const RUN_DONE = /done in ([\d.]+) s: (\d+) written/;
+
+/** Run the tree benchmarks; see the module doc. */
+export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<TreeResults> {
+  const out = opts.workDir;
+  const protoDir = join(out, "protocols");
+  const mfIn = join(out, "mf-in");
+  await removeTree(out);
+  await Deno.mkdir(protoDir, { recursive: true });
+  for (const [name, text] of Object.entries(protocols(dump.dir, out, mfIn))) {
+    await Deno.writeTextFile(join(protoDir, name), text);
+  }
+  const deno = Deno.execPath();
+  const env = { DCMTIDY_SALT: SALT };
+  const shown = (args: string[]) =>
+    args.map((a) => a.replaceAll(out, "$OUT").replaceAll(dump.dir, "$DUMP").replaceAll(REPO, "")).join(" ");
+  const steps: StepResult[] = [];
+
+  const step = async (
+    s: { id: string; label: string; files: number; bytes: number; ratioTo: "cp -r" | "cp" },
+    cmd: string,
+    args: string[],
+    check: (m: Measured) => Promise<Check>,
+    prepare?: () => Promise<void>,
+    more: { extraArgs?: string[]; cwd?: string } = {},
+  ): Promise<StepResult> => {
+    const extra = more.extraArgs ?? [];
+    const tail = extra.length > 3 ? [...extra.slice(0, 2), `... (${extra.length} files)`] : extra;
+    opts.log(`${s.id}: ${shown([cmd, ...args, ...tail])}`);
+    await prepare?.();
+    await sync();
+    const m = await runMeasured(cmd, [...args, ...extra], {
+      useTime: opts.useTime,
+      env,
+      cwd: more.cwd ?? REPO,
+    });
+    let c: Check;
+    try {
+      c = await check(m);
+    } catch (e) {
+      c = { ok: false, detail: `check failed: ${(e as Error).message}` };
+    }
+    if (!m.success && c.ok) c = { ok: false, detail: `exit ${m.code}: ${m.stderr.slice(0, 300)}` };
+    const done = RUN_DONE.exec(m.stdout);
+    const r: StepResult = {
+      ...s,
+      command: shown([cmd === deno ? "deno" : cmd, ...args, ...tail]),
+      wallMs: m.wallMs,
+      cpuS: m.cpuS,
+      filesPerS: s.files / (m.wallMs / 1000),
+      mbPerS: s.bytes / MB / (m.wallMs / 1000),
+      ratio: null,
+      peakRssKiB: m.peakRssKiB,
+      rssSource: m.rssSource,
+      exitCode: m.code,
+      ok: c.ok,
+      check: c.detail,
+      ...(done ? { runPhaseS: Number(done[1]) } : {}),
+    };
+    steps.push(r);
+    return r;
+  };
+  const skip = (
+    s: { id: string; label: string; files: number; bytes: number },
+    why: string,
+    ratioTo = "cp -r",
+  ) => {
+    steps.push({
+      ...s,
+      command: "",
+      wallMs: null,
+      cpuS: null,
+      filesPerS: null,
+      mbPerS: null,
+      ratio: null,
+      ratioTo,
+      peakRssKiB: null,
+      rssSource: "none",
+      exitCode: null,
+      ok: true,
+      check: "",
+      skipped: why,
+    });
+  };
+  const countCheck = async (dir: string, want: number, wantBytes?: number): Promise<Check> => {
+    const files = await walkFiles(dir, (n) => n === ".dcmtidy");
+    const dcm = files.filter((f) => !f.path.endsWith(".csv"));
+    const bytes = dcm.reduce((n, f) => n + f.size, 0);
+    const ok = dcm.length === want && (wantBytes === undefined || bytes === wantBytes);
+    return {
+      ok,
+      detail: `${dcm.length} files${wantBytes !== undefined ? `, ${bytes} bytes` : ""}${
+        ok ? "" : ` (want ${want})`
+      }`,
+    };
+  };
+  const N = dump.files;
+  const tree = { files: N, bytes: dump.bytes, ratioTo: "cp -r" as const };
+
+  opts.log(`warming the page cache with ${dump.dir}`);
+  await warm(dump.dir);
+  // The first run of the CLI fills Deno's module cache; the second is the start-up reference.
+  await runMeasured(deno, [...CLI_FLAGS, "--version"], { useTime: false, cwd: REPO });
+  const startup = await step(
+    { id: "startup", label: "dcmtidy --version", files: 0, bytes: 0, ratioTo: "cp -r" },
+    deno,
+    [...CLI_FLAGS, "--version"],
+    (m) => Promise.resolve({ ok: m.success, detail: "deno start-up and module loading" }),
+  );
+  steps.pop();
+
+  if (opts.tree) {
+    await step(
+      { id: "cp-r", label: "cp -r (limit)", ...tree },
+      "cp",
+      ["-r", dump.dir, join(out, "cp-r")],
+      () => countCheck(join(out, "cp-r"), N, dump.bytes),
+    );
+    await step(
+      { id: "cp-al", label: "cp -al (limit)", ...tree },
+      "cp",
+      ["-al", dump.dir, join(out, "cp-al")],
+      async () => {
+        const c = await countCheck(join(out, "cp-al"), N);
+        const name = (await walkFiles(dump.dir))[0].path.slice(dump.dir.length + 1);
+        const linked =
+          (await Deno.stat(join(out, "cp-al", name))).ino === (await Deno.stat(join(dump.dir, name))).ino;
+        return { ok: c.ok && linked, detail: `${c.detail}${linked ? ", hard links" : ", NOT linked"}` };
+      },
+    );
+    if (!opts.keep) {
+      await removeTree(join(out, "cp-r"));
+      await removeTree(join(out, "cp-al"));
+    }
+    await step(
+      { id: "plan", label: "dcmtidy plan (basic profile)", ...tree },
+      deno,
+      [...CLI_FLAGS, "plan", join(protoDir, "basic.yaml")],
+      (m) => {
+        const want = `${N} files scanned: ${N} to write`;
+        const ok = m.stdout.includes(want);
+        return Promise.resolve({ ok, detail: ok ? want : `plan said: ${m.stdout.split("\n")[0]}` });
+      },
+    );
+    const runArgs = (proto: string) => [...CLI_FLAGS, "run", join(protoDir, proto), "--yes"];
+    await step(
+      { id: "run-basic", label: "dcmtidy run (basic profile + sort)", ...tree },
+      deno,
+      runArgs("basic.yaml"),
+      async () => {
+        const root = join(out, "run-basic");
+        const c = await countCheck(root, N);
+        const pairs = await writtenPairs(root);
+        const problems: string[] = [];
+        for (const p of sample(pairs, 5)) {
+          for (const why of await checkDeidentified(p.input, p.output, true)) problems.push(why);
+        }
+        const ok = c.ok && pairs.length === N && problems.length === 0;
+        return {
+          ok,
+          detail: `${c.detail}; 5 read back: ${
+            problems.length ? problems.join("; ") : "de-identified, pixels equal"
+          }`,
+        };
+      },
+      () => removeTree(join(out, "run-basic")),
+    );
+    if (!opts.keep) await removeTree(join(out, "run-basic"));
+    await step(
+      { id: "run-sort-copy", label: "dcmtidy run, sort only, copy", ...tree },
+      deno,
+      runArgs("sort-copy.yaml"),
+      async () => {
+        const root = join(out, "run-sort-copy");
+        const c = await countCheck(root, N, dump.bytes);
+        const pairs = await writtenPairs(root);
+        let same = 0;
+        for (const p of sample(pairs, 5)) if (await sameBytes(p.input, p.output)) same++;
+        return {
+          ok: c.ok && same === Math.min(5, pairs.length),
+          detail: `${c.detail}; ${same}/5 byte-equal`,
+        };
+      },
+      () => removeTree(join(out, "run-sort-copy")),
+    );
+    if (!opts.keep) await removeTree(join(out, "run-sort-copy"));
+    await step(
+      { id: "run-sort-link", label: "dcmtidy run, sort only, hardlink", ...tree },
+      deno,
+      runArgs("sort-link.yaml"),
+      async () => {
+        const root = join(out, "run-sort-link");
+        const c = await countCheck(root, N);
+        const pairs = await writtenPairs(root);
+        let linked = 0;
+        for (const p of sample(pairs, 5)) {
+          if ((await Deno.stat(p.input)).ino === (await Deno.stat(p.output)).ino) linked++;
+        }
+        return {
+          ok: c.ok && linked === Math.min(5, pairs.length),
+          detail: `${c.detail}; ${linked}/5 hard links`,
+        };
+      },
+      () => removeTree(join(out, "run-sort-link")),
+    );
+    if (!opts.keep) await removeTree(join(out, "run-sort-link"));
+  } else {
+    for (const id of ["cp-r", "cp-al", "plan", "run-basic", "run-sort-copy", "run-sort-link"]) {
+      skip({ id, label: id, files: N, bytes: dump.bytes }, "not selected (--only)");
+    }
+  }
+
+  if (opts.peers) {
+    const gdcmanon = await which("gdcmanon");
+    const peerLabel = { id: "gdcmanon", label: "gdcmanon --dumb (peer)", ...tree };
+    if (!gdcmanon) skip(peerLabel, "gdcmanon not installed (Debian package libgdcm-tools)");
+    else {
+      await step(
+        peerLabel,
+        gdcmanon,
+        [
+          "--dumb",
+          "-i",
+          dump.dir,
+          "-o",
+          join(out, "gdcmanon"),
+          "-r",
+          "--continue",
+          // Names, IDs and dates emptied or removed, and the private block: what a dumb mode can do.
+          ...["--empty", "10,10", "--empty", "10,20", "--remove", "10,30", "--empty", "8,50"],
+          ...["--remove", "8,80", "--remove", "8,81", "--empty", "8,90", "--remove", "8,1050"],
+          ...["--remove", "8,1010", "--remove", "18,1000", "--empty", "20,10"],
+          ...["--remove", "29,1001,DCMTIDY BENCH", "--remove", "29,1010,DCMTIDY BENCH"],
+          ...["--remove", "29,1020,DCMTIDY BENCH"],
+        ],
+        async () => {
+          const c = await countCheck(join(out, "gdcmanon"), N);
+          const first = (await walkFiles(join(out, "gdcmanon")))[0];
+          const name = first
+            ? str((await readDicomFile(first.path, { headerOnly: true })).dataset, 0x00100010)
+            : "?";
+          return {
+            ok: c.ok && name === "",
+            detail: `${c.detail}; PatientName ${name === "" ? "emptied" : name}`,
+          };
+        },
+        () => removeTree(join(out, "gdcmanon")),
+      );
+      if (!opts.keep) await removeTree(join(out, "gdcmanon"));
+    }
+    const dcmodify = await which("dcmodify");
+    const modLabel = { id: "dcmodify", label: "dcmodify, 4 tags + private erased, in place (peer)", ...tree };
+    if (!dcmodify) skip(modLabel, "dcmodify not installed (Debian package dcmtk)");
+    else {
+      const target = join(out, "dcmodify");
+      // dcmodify edits in place: it gets a copy (untimed), named relative to it to keep argv short.
+      await removeTree(target);
+      await new Deno.Command("cp", { args: ["-r", dump.dir, target] }).output();
+      const names = (await walkFiles(target)).map((f) => f.path.slice(target.length + 1)).sort();
+      await step(
+        modLabel,
+        dcmodify,
+        [
+          "-nb",
+          "-imt",
+          "-e",
+          "(0010,0010)",
+          "-e",
+          "(0010,0030)",
+          "-e",
+          "(0008,0080)",
+          "-e",
+          "(0008,0090)",
+          "-ep",
+        ],
+        async () => {
+          const c = await countCheck(target, N);
+          const f = await readDicomFile(join(target, names[0]), { headerOnly: true });
+          const gone = str(f.dataset, 0x00100010) === undefined;
+          return { ok: c.ok && gone, detail: `${c.detail}; PatientName ${gone ? "erased" : "still there"}` };
+        },
+        undefined,
+        { extraArgs: names, cwd: target },
+      );
+      if (!opts.keep) await removeTree(target);
+    }
+  } else {
+    skip({ id: "gdcmanon", label: "gdcmanon", ...tree }, "not selected (--only)");
+    skip({ id: "dcmodify", label: "dcmodify", ...tree }, "not selected (--only)");
+  }
+
+  if (opts.multiframe) {
+    const mf = opts.multiframe;
+    const one = { files: 1, bytes: mf.size, ratioTo: "cp" as const };
+    await step(
+      {
+        id: "mf-cp",
+        label: `cp of the ${(mf.size / 2 ** 30).toFixed(2)} GiB multi-frame file (limit)`,
+        ...one,
+      },
+      "cp",
+      [mf.path, join(out, "mf-cp.dcm")],
+      async () => {
+        const size = (await Deno.stat(join(out, "mf-cp.dcm"))).size;
+        return { ok: size === mf.size, detail: `${size} bytes` };
+      },
+    );
+    await removeTree(join(out, "mf-cp.dcm"));
+    await Deno.mkdir(mfIn, { recursive: true });
+    try {
+      await Deno.link(mf.path, join(mfIn, "multiframe.dcm"));
+    } catch {
+      await Deno.copyFile(mf.path, join(mfIn, "multiframe.dcm"));
+    }
+    await step(
+      { id: "mf-run", label: "dcmtidy run (basic profile) of the multi-frame file", ...one },
+      deno,
+      [...CLI_FLAGS, "run", join(protoDir, "multiframe.yaml"), "--yes"],
+      async () => {
+        const root = join(out, "run-multiframe");
+        const c = await countCheck(root, 1);
+        const [pair] = await writtenPairs(root);
+        if (!pair) return { ok: false, detail: `${c.detail}; no written file in files.csv` };
+        const problems = await checkDeidentified(pair.input, pair.output, false);
+        const win = await comparePixelWindows(pair.input, pair.output, mf.pixelLength);
+        if (win.equal !== win.checked) problems.push(`${win.checked - win.equal} pixel windows differ`);
+        const size = (await Deno.stat(pair.output)).size;
+        return {
+          ok: c.ok && problems.length === 0,
+          detail: `${size} bytes (${size - mf.size >= 0 ? "+" : ""}${size - mf.size}); ${
+            problems.length
+              ? problems.join("; ")
+              : `de-identified, ${win.equal}/${win.checked} pixel windows equal`
+          }`,
+        };
+      },
+      () => removeTree(join(out, "run-multiframe")),
+    );
+    if (!opts.keep) {
+      await removeTree(join(out, "run-multiframe"));
+      await removeTree(mfIn);
+    }
+  } else {
+    skip(
+      { id: "mf-cp", label: "cp of the multi-frame file", files: 1, bytes: 0 },
+      "not selected (--only)",
+      "cp",
+    );
+    skip(
+      { id: "mf-run", label: "dcmtidy run of the multi-frame file", files: 1, bytes: 0 },
+      "not selected (--only)",
+      "cp",
+    );
+  }
+  if (!opts.keep) await removeTree(out);
+
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const cpr = byId.get("cp-r");
+  const mfcp = byId.get("mf-cp");
+  for (const s of steps) {
+    const ref = s.ratioTo === "cp" ? mfcp : cpr;
+    if (s.wallMs !== null && ref?.wallMs) s.ratio = s.wallMs / ref.wallMs;
+  }
+  return { dump: { ...dump }, startup, steps, targets: evaluateTargets(byId, N) };
+}
+
+function evaluateTargets(byId: Map<string, StepResult>, files: number): TargetResult[] {
+  const ran = (id: string) => {
+    const s = byId.get(id);
+    return s && !s.skipped && s.wallMs !== null ? s : undefined;
+  };
+  const mb = (kib: number | null) => (kib === null ? null : (kib * 1024) / MB);
+  const t: TargetResult[] = [];
+  const run = ran("run-basic");
+  t.push(
+    run && run.ratio !== null
+      ? {
+        name: `run (basic profile + sort) wall <= ${TARGETS.runRatioToCp}x cp -r`,
+        pass: run.ok && run.ratio <= TARGETS.runRatioToCp,
+        detail: `${run.ratio.toFixed(2)}x (${(run.wallMs! / 1000).toFixed(2)} s vs ${
+          (ran("cp-r")!.wallMs! / 1000).toFixed(2)
+        } s)`,
+      }
+      : { name: `run wall <= ${TARGETS.runRatioToCp}x cp -r`, pass: null, detail: "not measured" },
+  );
+  const plan = ran("plan");
+  t.push({
+    name: `plan >= ${TARGETS.planFilesPerS} files/s`,
+    pass: plan ? plan.ok && plan.filesPerS! >= TARGETS.planFilesPerS : null,
+    detail: plan ? `${plan.filesPerS!.toFixed(0)} files/s` : "not measured",
+  });
+  const link = ran("run-sort-link");
+  t.push({
+    name: `sort-only hardlink run >= ${TARGETS.linkFilesPerS} files/s`,
+    pass: link ? link.ok && link.filesPerS! >= TARGETS.linkFilesPerS : null,
+    detail: link ? `${link.filesPerS!.toFixed(0)} files/s` : "not measured",
+  });
+  const mf = ran("mf-run");
+  t.push({
+    name: `peak RSS <= ${TARGETS.peakRssMB} MB on the multi-frame file`,
+    pass: mf && mb(mf.peakRssKiB) !== null ? mf.ok && mb(mf.peakRssKiB)! <= TARGETS.peakRssMB : null,
+    detail: mf ? `${mb(mf.peakRssKiB)?.toFixed(1) ?? "n/a"} MB` : "not measured",
+  });
+  t.push({
+    name: `peak RSS <= ${TARGETS.peakRssMB} MB on the ${files}-file run`,
+    pass: run && mb(run.peakRssKiB) !== null ? run.ok && mb(run.peakRssKiB)! <= TARGETS.peakRssMB : null,
+    detail: run ? `${mb(run.peakRssKiB)?.toFixed(1) ?? "n/a"} MB` : "not measured",
+  });
+  const gdcm = ran("gdcmanon");
+  t.push({
+    name: "run faster than gdcmanon --dumb over the same files",
+    pass: run && gdcm ? run.ok && run.wallMs! < gdcm.wallMs! : null,
+    detail: run && gdcm
+      ? `${(run.wallMs! / 1000).toFixed(2)} s vs ${(gdcm.wallMs! / 1000).toFixed(2)} s`
+      : "not measured",
+  });
+  return t;
+}

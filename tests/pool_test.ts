@@ -1,0 +1,133 @@
+/**
+ * The worker pool: sort-only runs in every mode through sandboxed workers (links are made by the
+ * main thread: the workers may not write to inputs, and Deno asks for that to link), and a
+ * de-identifying run gives the same files with one worker as with several.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
+import { runCli } from "./helpers.ts";
+
+const SALT = "pool-test-salt-0123456789";
+
+/** 12 files of 3 series, and a text file that is skipped. */
+async function dump(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/raw`, { recursive: true });
+  for (let i = 0; i < 12; i++) {
+    const series = i % 3;
+    const nodes = sampleDataset().map((n) => {
+      if (!("tag" in n)) return n;
+      if (n.tag === tag(0x0008, 0x0018)) {
+        return { ...n, value: `1.2.826.0.1.3680043.10.1000.5.${series}.${i}` };
+      }
+      if (n.tag === tag(0x0020, 0x000e)) return { ...n, value: `1.2.826.0.1.3680043.10.1000.5.${series}` };
+      if (n.tag === tag(0x0020, 0x0011)) return { ...n, value: String(series + 1) };
+      if (n.tag === tag(0x0020, 0x0013)) return { ...n, value: String(i + 1) };
+      return n;
+    });
+    await Deno.writeFile(`${dir}/raw/F${String(i).padStart(3, "0")}`, buildDicom(nodes));
+  }
+  await Deno.writeTextFile(`${dir}/raw/notes.txt`, "not DICOM\n");
+}
+
+async function treeHashes(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory && e.name !== ".dcmtidy") await walk(p);
+      else if ((e.isFile || e.isSymlink) && p.endsWith(".dcm")) {
+        out.set(p.slice(root.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
+      }
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+function sortOnly(mode: string, output: string): string {
+  return `version: 1
+name: pool-${mode}
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ${output}, path: "%i/%s", file: "{InstanceNumber:04}.dcm", mode: ${mode} }
+`;
+}
+
+Deno.test("pool: sort-only hardlink, symlink and copy runs through workers place every file", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    const inputs = await Promise.all(
+      [...Deno.readDirSync(`${dir}/raw`)].filter((e) => e.name.startsWith("F")).map(async (e) => ({
+        ino: (await Deno.stat(`${dir}/raw/${e.name}`)).ino,
+        bytes: await Deno.readFile(`${dir}/raw/${e.name}`),
+      })),
+    );
+    for (const mode of ["hardlink", "symlink", "copy"]) {
+      await Deno.writeTextFile(`${dir}/${mode}.yaml`, sortOnly(mode, `./out-${mode}`));
+      const run = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
+      assert.equal(run.code, 0, `${mode}: ${run.stdout}${run.stderr}`);
+      const root = `${dir}/out-${mode}`;
+      const files = (await Deno.readTextFile(`${root}/.dcmtidy/files.csv`)).trim().split("\n").slice(1);
+      assert.equal(files.filter((l) => l.includes(",written,")).length, 12, `${mode}: ${files.join("\n")}`);
+      const outputs = [...(await treeHashes(root)).keys()];
+      assert.equal(outputs.length, 12, mode);
+      for (const o of outputs) {
+        const st = await Deno.lstat(`${root}${o}`);
+        const bytes = await Deno.readFile(`${root}${o}`);
+        const input = inputs.find((i) =>
+          i.bytes.length === bytes.length && i.bytes.every((b, k) => b === bytes[k])
+        );
+        assert.ok(input, `${mode}: ${o} has the bytes of an input`);
+        if (mode === "hardlink") assert.equal(st.ino, input.ino, `${o} is a hard link`);
+        if (mode === "symlink") assert.ok(st.isSymlink, `${o} is a symbolic link`);
+        if (mode === "copy") assert.ok(st.isFile && st.ino !== input.ino, `${o} is a copy`);
+      }
+      // The journal's hashes are the outputs' (a re-run resumes every file).
+      const again = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /12 written \(12 already done\)/, `${mode}: ${again.stdout}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pool: a de-identifying run writes the same files with one worker, with two, and in-thread", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    // One protocol file (its hash is in every output's DeidentificationMethod), several outputs.
+    await Deno.writeTextFile(
+      `${dir}/p.yaml`,
+      `version: 1
+name: pool-deid
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  salt: { env: DCMTIDY_SALT }
+  dates: { shift: { days: -7 } }
+`,
+    );
+    const trees: Map<string, string>[] = [];
+    for (const jobs of ["1", "2"]) {
+      const args = ["run", "--yes", "--jobs", jobs, "--output", `${dir}/out-${jobs}`, `${dir}/p.yaml`];
+      const run = await runCli(args, { DCMTIDY_SALT: SALT });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      trees.push(await treeHashes(`${dir}/out-${jobs}`));
+    }
+    assert.equal(trees[0].size, 12);
+    assert.deepEqual(trees[1], trees[0]);
+    // The library path (no workers) gives the same bytes.
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/plan.ts");
+    const { runPlan } = await import("../src/run/run.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const p = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/out-0`, env: () => SALT });
+    const keys = new Keys(new TextEncoder().encode(SALT));
+    await runPlan(await makePlan(p, keys), { keys });
+    assert.deepEqual(await treeHashes(`${dir}/out-0`), trees[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
