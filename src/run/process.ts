@@ -210,8 +210,10 @@ function placeFileSync(job: FileJob): { linkFellBack: boolean } {
         try {
           Deno.linkSync(job.path, tmp);
         } catch (e) {
-          if (!(e instanceof Deno.errors.NotSupported) && !String(e).includes("os error 18")) throw e;
-          Deno.copyFileSync(job.path, tmp); // another device: a copy is the next best thing
+          // Another device (EXDEV 18), too many links (EMLINK 31), or links to others' files refused
+          // (EPERM 1, fs.protected_hardlinks): a copy is the next best thing.
+          if (!(e instanceof Deno.errors.NotSupported) && !/os error (1|18|31)\)/.test(String(e))) throw e;
+          Deno.copyFileSync(job.path, tmp);
           linkFellBack = true;
         }
       } else {

@@ -167,7 +167,10 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const f = plan.files[outcome.index];
     outcomes.set(outcome.index, outcome);
     if (outcome.linkFellBack && !notes.some((n) => n.startsWith("hardlink"))) {
-      notes.push("hardlink: the output is on another device than the input, so files were copied");
+      notes.push(
+        "hardlink: some files could not be linked (output on another device than the input, or links " +
+          "to files of other users refused), so they were copied",
+      );
     }
     if (outcome.status === "written") {
       const line = JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) +
