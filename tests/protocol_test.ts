@@ -225,6 +225,29 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "input names in a de-identifying template",
+    yaml: BASE.replace("  root: ./tidy", "  root: ./tidy\n  path: '{pseudo_id}/%f'\n  file: '%b'"),
+    expect: [
+      '7:9: %b and %f copy input file and folder names, which often name the patient or hold original UIDs: a de-identifying protocol cannot use them (try "{InstanceNumber:04}.dcm")',
+      '8:9: %b and %f copy input file and folder names, which often name the patient or hold original UIDs: a de-identifying protocol cannot use them (try "{InstanceNumber:04}.dcm")',
+    ],
+  },
+  {
+    name: "key file, report and quarantine inside the input",
+    yaml: BASE.replace("output:", "key: ./raw/key.csv\nreport: ../raw/r.csv\nquarantine: ./raw/q\noutput:"),
+    expect: [
+      "5:9: the report <dir>/raw/r.csv is inside the input root <dir>/raw: keep it apart",
+      "4:6: the key file <dir>/raw/key.csv is inside the input root <dir>/raw: keep it apart",
+      "6:13: the quarantine folder <dir>/raw/q is inside the input root <dir>/raw: keep it apart",
+    ],
+  },
+  {
+    name: "key file that is a folder",
+    yaml: BASE.replace("output:", "key: ./keys\noutput:"),
+    files: { "keys/.keep": "" },
+    expect: ["4:6: the key file <dir>/keys is a folder: name a file"],
+  },
+  {
     name: "misspelled keyword in a template",
     yaml: BASE.replace("  root: ./tidy", "  root: ./tidy\n  file: '{InstanceNumbr:04}.dcm'"),
     expect: ['7:9: unknown keyword "InstanceNumbr" at column 2 (did you mean "InstanceNumber"?)'],

@@ -28,7 +28,7 @@ Deno.test("sandbox: hooks cannot read files, the network, the environment or run
       `import { defineProtocol } from "${ROOT}mod.ts";
 export default defineProtocol({
   version: 1, name: "sandbox", input: { root: "./raw" },
-  output: { root: "./tidy", path: "{pseudo_id}", file: "%b" },
+  output: { root: "./tidy", path: "{pseudo_id}", file: "{InstanceNumber:04}.dcm" },
   deidentify: {
     salt: { env: "DCMTIDY_SALT" }, burned_in: "allow",
     tags: { SeriesDescription: { fn: "probe" } },

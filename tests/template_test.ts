@@ -365,6 +365,7 @@ Deno.test("template: outputPath refuses segments that a foreign template renders
     kind,
     tags: [],
     usesPseudoId: false,
+    usesInputPath: false,
     render: () => segments,
   });
   for (const bad of [["..", "x"], ["a/../../b"], ["/etc"], [""], ["."], [".ssh"]]) {

@@ -215,6 +215,23 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       );
     }
   }
+  // Reports, the key file and quarantine copies written into an input would be scanned as input
+  // next time, or replace an input file.
+  const declared: [string | undefined, string[], string][] = [
+    // A report inside the output root is covered by the output root's own check.
+    [isInside(report, outputRoot) ? undefined : report, ["report"], "the report"],
+    [key, ["key"], "the key file"],
+    [quarantine, ["quarantine"], "the quarantine folder"],
+  ];
+  for (const [path, at, what] of declared) {
+    const root = path && roots.find((r) => isInside(path, r) || isInside(r, path));
+    if (root) {
+      issues.push(source.issueAt(at, `${what} ${path} is inside the input root ${root}: keep it apart`));
+    }
+  }
+  if (key && (await Deno.stat(key).then((st) => st.isDirectory, () => false))) {
+    issues.push(source.issueAt(["key"], `the key file ${key} is a folder: name a file`));
+  }
   if (key && isInside(key, outputRoot)) {
     issues.push(
       source.issueAt(["key"], "the key file links pseudonyms to identities: keep it outside the output root"),
@@ -240,6 +257,17 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       outputRoot,
       templates,
     );
+    for (const kind of ["path", "file"] as const) {
+      if (templates[kind]?.usesInputPath) {
+        issues.push(
+          source.issueAt(
+            ["output", kind],
+            "%b and %f copy input file and folder names, which often name the patient or hold original " +
+              `UIDs: a de-identifying protocol cannot use them (try "{InstanceNumber:04}.dcm")`,
+          ),
+        );
+      }
+    }
     if (data.output.mode !== "copy") {
       issues.push(
         source.issueAt(

@@ -49,7 +49,7 @@ input:
 output:
   root: ./organized
   path: "%i/%x_%t/%s_%d"         # dcm2dir's default layout
-  file: "%b"                     # keep the input file names
+  file: "{InstanceNumber:04}.dcm" # dcm2dir keeps input names (%b); they may name the patient
 report: report.csv               # SubjectID, ExamDate, ExamID, SeriesID, SeriesDescription, ...
 deidentify:
   salt: { env: DCMTIDY_SALT }

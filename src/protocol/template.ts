@@ -64,6 +64,8 @@ export interface CompiledTemplate {
   readonly tags: readonly number[];
   /** Whether the template uses `{pseudo_id}`, so the caller knows it must give one. */
   readonly usesPseudoId: boolean;
+  /** Whether it copies parts of the input path (`%b`, `%f`), which may name the patient. */
+  readonly usesInputPath: boolean;
   /** Sanitised path segments: any number for a folder template (none for ""), exactly one for a file name. */
   render(values: TemplateValues): string[];
 }
@@ -307,6 +309,7 @@ function makeTemplate(
     kind,
     tags: Object.freeze(tags),
     usesPseudoId,
+    usesInputPath: segments.some((tokens) => tokens.some((t) => t.type === "input")),
     render(values: TemplateValues): string[] {
       return segments.map((tokens) =>
         sanitizeSegment(tokens.map((t) => renderToken(t, values)).join(""), { keepExtension })
