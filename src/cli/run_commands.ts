@@ -107,9 +107,13 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   }
   for (const n of s.notes) console.log(`note: ${n}`);
   const format = plan.protocol.output.format;
-  const volumes = format === "dicom" ? "" : `${s.volumes} NIfTI volume${s.volumes === 1 ? "" : "s"} of ${s.series.size} series, `;
+  const volumes = format === "dicom"
+    ? ""
+    : `${s.volumes} NIfTI volume${s.volumes === 1 ? "" : "s"} of ${s.series.size} series, `;
   console.log(
-    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} ${format === "nifti" ? "converted" : "written"} ` +
+    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} ${
+      format === "nifti" ? "converted" : "written"
+    } ` +
       `(${s.resumed} already done), ${volumes}` +
       `${s.skipped} skipped, ${s.quarantined} quarantined; ` +
       (shard

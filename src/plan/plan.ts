@@ -432,7 +432,8 @@ function assignNiftiStems(
         stem = `${base}-${n}`;
         warnings.push({
           kind: "collision",
-          message: `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken, ` +
+          message:
+            `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken, ` +
             `written as ${outputRef(`${stem}.nii.gz`)}`,
         });
       }

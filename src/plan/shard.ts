@@ -106,7 +106,11 @@ export function shardName(s: Shard): string {
 export function shardFiles(
   plan: {
     readonly protocol: { readonly output: { readonly format: string } };
-    readonly files: readonly { readonly input: ScannedFile; readonly status: string; readonly series?: number }[];
+    readonly files: readonly {
+      readonly input: ScannedFile;
+      readonly status: string;
+      readonly series?: number;
+    }[];
     readonly series: readonly { readonly representative: number }[];
   },
   shard: Shard | undefined,

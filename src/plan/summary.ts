@@ -129,7 +129,9 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   for (const [folder, n] of all ? tree : tree.slice(0, LIMITS.folders)) {
     const nii = niftiIn.get(folder) ?? [];
     const shown = nii.length > 3 ? [...nii.slice(0, 3), `${nii.length - 3} more`] : nii;
-    lines.push(`  ${name(folder)}/  (${plural(n, "file")}${nii.length ? `; NIfTI: ${shown.join(", ")}` : ""})`);
+    lines.push(
+      `  ${name(folder)}/  (${plural(n, "file")}${nii.length ? `; NIfTI: ${shown.join(", ")}` : ""})`,
+    );
   }
   if (!all) more(lines, tree.length - LIMITS.folders, "folders", dim);
 

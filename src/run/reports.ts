@@ -195,7 +195,13 @@ function niftiColumns(format: "nifti" | "both", outcomes: readonly SeriesOutcome
   const volumes = outcomes.flatMap((o) => o.volumes.map((v) => v.nifti));
   const reasons = outcomes.flatMap((o) => (o.notConverted ? [o.notConverted] : []));
   const converted = volumes.length > 0;
-  const kind = format === "nifti" ? (converted ? "nifti" : "not converted") : (converted ? "dicom+nifti" : "dicom");
+  const kind = format === "nifti"
+    ? (converted ? "nifti" : "not converted")
+    : (converted ? "dicom+nifti" : "dicom");
   const note = reasons.join("; ");
-  return [kind, volumes.join(";"), format === "both" && !converted && note ? `NIfTI not converted: ${note}` : note];
+  return [
+    kind,
+    volumes.join(";"),
+    format === "both" && !converted && note ? `NIfTI not converted: ${note}` : note,
+  ];
 }

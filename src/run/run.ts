@@ -96,7 +96,12 @@ interface Journal {
  * converted to NIfTI claims its stem (its outputs' names depend on how it splits).
  */
 async function readJournal(path: string): Promise<Journal> {
-  const journal: Journal = { done: new Map(), claimed: new Set(), series: new Map(), claimedSeries: new Set() };
+  const journal: Journal = {
+    done: new Map(),
+    claimed: new Set(),
+    series: new Map(),
+    claimedSeries: new Set(),
+  };
   let text = "";
   try {
     text = await Deno.readTextFile(path);
@@ -107,7 +112,9 @@ async function readJournal(path: string): Promise<Journal> {
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
-      const entry = JSON.parse(line) as JournalEntry | SeriesEntry | { claim: string } | { claimSeries: string };
+      const entry = JSON.parse(line) as JournalEntry | SeriesEntry | { claim: string } | {
+        claimSeries: string;
+      };
       if ("claim" in entry) journal.claimed.add(entry.claim);
       else if ("claimSeries" in entry) journal.claimedSeries.add(entry.claimSeries);
       else if ("inputs" in entry) journal.series.set(entry.series, entry);
@@ -186,7 +193,9 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   if (format !== "dicom") {
     for (const { f, i } of toWrite) mySeries.set(f.series!, [...(mySeries.get(f.series!) ?? []), i]);
   }
-  const families = [...mySeries.keys()].flatMap((s) => niftiFamily(plan.series[s].nifti!, plan.series[s].frames));
+  const families = [...mySeries.keys()].flatMap((s) =>
+    niftiFamily(plan.series[s].nifti!, plan.series[s].frames)
+  );
   await removePartials([...dicom.map(({ f }) => f.dest!), ...families].map((d) => join(root, d)));
   const total = runWork(plan, shard).files;
   let done = 0;
@@ -245,7 +254,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     };
     await convertSeriesOf(plan, mySeries, outcomes, nifti, append, session, opts, (o, files, again) => {
       series.set(o.series, o);
-      if (format === "nifti") for (const fo of o.files) outcomes.set(fo.index, fo);
+      if (format === "nifti") { for (const fo of o.files) outcomes.set(fo.index, fo); }
       if (again && format === "nifti") resumed += o.files.length;
       progress(files);
     });
@@ -317,7 +326,14 @@ async function convertSeriesOf(
     if (files.length === 0) {
       // With both: every file was quarantined as DICOM, with its reason; nothing to convert.
       onOutcome(
-        { series: s, stem: job.stem, volumes: [], notConverted: "no file of the series was written", files: [], warnings: [] },
+        {
+          series: s,
+          stem: job.stem,
+          volumes: [],
+          notConverted: "no file of the series was written",
+          files: [],
+          warnings: [],
+        },
         all,
         false,
       );

@@ -184,7 +184,11 @@ export function seriesFailed(job: SeriesJob, message: string): SeriesOutcome {
     stem: job.stem,
     volumes: [],
     notConverted: message,
-    files: job.files.map(({ index }) => ({ index, status: "quarantined", reason: `${NOT_CONVERTED}: ${message}` })),
+    files: job.files.map(({ index }) => ({
+      index,
+      status: "quarantined",
+      reason: `${NOT_CONVERTED}: ${message}`,
+    })),
     warnings: [],
   };
 }

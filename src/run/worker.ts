@@ -10,7 +10,7 @@ import type { DeidConfig } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import { Keys } from "../deid/keys.ts";
 import { describeInput, type FileJob, type FileOutcome, processFile } from "./process.ts";
-import { processSeries, type SeriesJob, type SeriesOutcome, seriesFailed } from "./series.ts";
+import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from "./series.ts";
 
 /** Messages the pool sends. */
 export type ToWorker =
