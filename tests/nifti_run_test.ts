@@ -362,6 +362,19 @@ Deno.test("plan: NIfTI names reserve their split names; clashes (any case) get -
     assert.equal(json.outputFormat, "nifti");
     assert.equal(json.series[1].nifti, `${id}/T1_2-2`);
     assert.ok(json.files.every((f) => f.output === undefined), "nothing written as DICOM");
+    const doc = await Deno.readTextFile(`${ROOT}docs/plan-json.md`);
+    const documented = new Set([...doc.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]));
+    const walk = (v: unknown, path: string): string[] =>
+      Array.isArray(v)
+        ? v.flatMap((x) => walk(x, `${path}[]`))
+        : v && typeof v === "object"
+        ? Object.entries(v).flatMap((
+          [k, x],
+        ) => [path ? `${path}.${k}` : k, ...walk(x, path ? `${path}.${k}` : k)])
+        : [];
+    for (const field of walk(json, "")) {
+      assert.ok(documented.has(field), `${field} is not in docs/plan-json.md`);
+    }
     assert.match(
       planSummary(plan, { showPhi: true }),
       new RegExp(`${id}/  \\(7 files; NIfTI: T1\\.nii\\.gz, T1_2-2\\.nii\\.gz, t1-2\\.nii\\.gz\\)`),
