@@ -15,6 +15,7 @@ import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan } from "../src/plan/plan.ts";
 import { planJson } from "../src/plan/json.ts";
 import { planSummary } from "../src/plan/summary.ts";
+import { runPlan } from "../src/run/run.ts";
 import { NIFTI_PHI, niftiSeries, stack } from "./fixtures/nifti_fixtures.ts";
 import { ROOT, runCli } from "./helpers.ts";
 
@@ -403,6 +404,11 @@ Deno.test("plan: NIfTI names reserve their split names; clashes (any case) get -
     );
     const verify = await runCli(["verify", `${dir}/n.yaml`]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    // The library in this thread (no workers) writes the same tree.
+    const here = await makePlan(await loadProtocol(`${dir}/n.yaml`, { output: `${dir}/in-thread` }));
+    const summary = await runPlan(here);
+    assert.deepEqual([summary.written, summary.volumes, summary.series.size], [7, 3, 3]);
+    assert.deepEqual(await tree(`${dir}/in-thread`), await tree(`${dir}/out-nifti`));
 
     // With both, the DICOM names are taken first: a clash between the DICOM files is the usual _2.
     await Deno.writeTextFile(
