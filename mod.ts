@@ -1,6 +1,7 @@
 /**
  * dcmtidy as a library: the lossless DICOM read/edit/write engine, study protocols, scanning and
- * planning, the PS3.15 de-identification engine, runs, and verification of a run's output.
+ * planning, the PS3.15 de-identification engine, runs (DICOM and NIfTI output), and verification of
+ * a run's output.
  *
  * The main job, as the command line does it:
  *
@@ -139,6 +140,23 @@ export { type Disposition, makePlan, type Plan, type PlannedFile, planTotals } f
 export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
 export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";
 export { MergeError, mergeShards, type MergeSummary } from "./src/run/shards.ts";
+/**
+ * NIfTI output of one series: `convertSeries(files, { identified })` takes the full reads of one
+ * series' files, each de-identified by a `DeidSession` (or `identified: true` for sort-only data),
+ * and gives gzipped NIfTI-1 volumes with their BIDS-style sidecars (`sidecarBytes` writes one), or
+ * the reason a series, or part of it, was not converted (`SeriesConversion.notConverted`).
+ * `niftiPaths(dicomDest, suffix)` names them after a DICOM output path, as a run does.
+ */
+export {
+  type ConvertedVolume,
+  type ConvertOptions,
+  convertSeries,
+  niftiFamily,
+  niftiPaths,
+  type SeriesConversion,
+} from "./src/nifti/convert.ts";
+export { sidecarBytes } from "./src/nifti/sidecar.ts";
+export type { SeriesOutcome, SeriesVolume } from "./src/run/series.ts";
 export {
   type Finding,
   type FindingKind,

@@ -6,10 +6,10 @@ import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
 import { planJson } from "../plan/json.ts";
 import { planSummary } from "../plan/summary.ts";
-import { runPlan } from "../run/run.ts";
+import { runPlan, runWork } from "../run/run.ts";
 import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
-import { type Shard, shardOf } from "../plan/shard.ts";
+import { type Shard, shardFiles } from "../plan/shard.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
 
 export { planJson, planSummary };
@@ -90,10 +90,8 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     }
   }
   const workers = opts.jobs ?? navigator.hardwareConcurrency ?? 2;
-  const toWrite = plan.files.filter((f) =>
-    f.status === "write" && (!shard || shardOf(f.input, shard.n) === shard.k)
-  );
-  const bar = stderrProgress("writing", toWrite.length, toWrite.reduce((n, f) => n + f.input.size, 0));
+  const work = runWork(plan, shard);
+  const bar = stderrProgress("writing", work.files, work.bytes);
   let s;
   try {
     s = await runPlan(plan, {
@@ -108,8 +106,15 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     bar.finish();
   }
   for (const n of s.notes) console.log(`note: ${n}`);
+  const format = plan.protocol.output.format;
+  const volumes = format === "dicom"
+    ? ""
+    : `${s.volumes} NIfTI volume${s.volumes === 1 ? "" : "s"} of ${s.series.size} series, `;
   console.log(
-    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} written (${s.resumed} already done), ` +
+    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} ${
+      format === "nifti" ? "converted" : "written"
+    } ` +
+      `(${s.resumed} already done), ${volumes}` +
       `${s.skipped} skipped, ${s.quarantined} quarantined; ` +
       (shard
         ? `then, when every shard is done: dcmtidy merge ${plan.protocol.output.root}`
@@ -120,7 +125,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
 
 /** What share of the plan a shard runs. */
 function shardLine(plan: Plan, shard: Shard): string {
-  const mine = plan.files.filter((f) => shardOf(f.input, shard.n) === shard.k);
+  const mine = shardFiles(plan, shard).map((i) => plan.files[i]);
   const writes = mine.filter((f) => f.status === "write").length;
   return `shard ${shard.k}/${shard.n}: ${mine.length} of the ${plan.files.length} files (${writes} to write); ` +
     `the plan above is the whole run's`;

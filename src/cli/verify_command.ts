@@ -20,13 +20,22 @@ export interface VerifyCommandOptions extends LoadOptions {
 
 /** The summary: what was checked, findings by kind, the first findings. */
 export function verifySummary(r: VerifyReport): string {
+  const rows =
+    `(files.csv: ${r.rows.written} written, ${r.rows.skipped} skipped, ${r.rows.quarantined} quarantined)`;
+  const nifti = r.nifti
+    ? `${r.nifti.checked} of ${r.nifti.volumes} NIfTI volumes read back with their sidecars`
+    : undefined;
   const lines = [
-    `verify ${r.protocol.name}: ${r.checked} of ${r.rows.written} written outputs read back ` +
-    `(files.csv: ${r.rows.written} written, ${r.rows.skipped} skipped, ${r.rows.quarantined} quarantined)`,
+    `verify ${r.protocol.name}: ` +
+    (r.nifti && r.checked === 0 ? nifti! : `${r.checked} of ${r.rows.written} written outputs read back`) +
+    (r.nifti && r.checked > 0 ? `, ${nifti}` : "") + ` ${rows}`,
     `output: ${r.output}`,
   ];
   if (r.deidentified) {
-    lines.push(`PHI: ${r.phiValues} values of the sources looked for in elements and raw bytes`);
+    lines.push(
+      `PHI: ${r.phiValues} values of the sources looked for in elements and raw bytes` +
+        (r.nifti ? ", NIfTI headers and sidecars" : ""),
+    );
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.findings.length === 0) {

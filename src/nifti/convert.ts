@@ -217,3 +217,15 @@ export function niftiPaths(dicomDest: string, suffix = ""): { nifti: string; sid
   const stem = dot > slash + 1 ? dicomDest.slice(0, dot) : dicomDest;
   return { nifti: `${stem}${suffix}.nii.gz`, sidecar: `${stem}${suffix}.json` };
 }
+
+/**
+ * Every name a series' NIfTI output may take, relative to the output root: `<stem>.nii.gz` and
+ * `<stem>.json` for one volume, `<stem>_1...` up to `<stem>_<frames>` when the series splits (a
+ * volume holds at least one frame). The plan reserves all of them, so no split can land on a
+ * name another series or a DICOM file has.
+ */
+export function niftiFamily(stem: string, frames: number): string[] {
+  const out = [`${stem}.nii.gz`, `${stem}.json`];
+  for (let i = 1; i <= frames; i++) out.push(`${stem}_${i}.nii.gz`, `${stem}_${i}.json`);
+  return out;
+}

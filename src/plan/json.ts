@@ -30,6 +30,7 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
     protocol: { name: plan.protocol.name, file: plan.protocol.file, sha256: plan.protocol.sha256 },
     deidentified,
     output: plan.protocol.output.root,
+    outputFormat: plan.protocol.output.format,
     totals: {
       files: plan.files.length,
       ...t,
@@ -61,6 +62,7 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
       modality: s.modality,
       files: s.files,
       bytes: s.bytes,
+      nifti: name(s.nifti),
       representative: showPhi ? plan.files[s.representative].input.rel : `input #${s.representative + 1}`,
       changes: s.changes.map((c) => ({
         path: c.path,
@@ -82,7 +84,8 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
       size: f.input.size,
       status: f.status,
       reason: r(f.reason),
-      output: name(f.dest),
+      // With NIfTI only, the files are read for their series' volume, not written.
+      output: plan.protocol.output.format === "nifti" ? undefined : name(f.dest),
       series: f.series,
       actions: f.counts,
     })),

@@ -12,6 +12,7 @@ import type { Keys } from "../deid/keys.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { MISSING, outputPath, valuesFromDataSet } from "../protocol/template.ts";
+import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { inputRef, renderRefs, scan, type ScannedFile } from "../scan/scan.ts";
 import { type FlatFile, flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 
@@ -54,6 +55,14 @@ export interface PlannedSeries {
   readonly representative: number;
   /** Tag changes of the representative file (empty when the protocol does not de-identify). */
   readonly changes: readonly PlannedChange[];
+  /** Frames of its files (NumberOfFrames, 1 for single-frame files): at most this many NIfTI volumes. */
+  frames: number;
+  /**
+   * With `output.format` nifti or both: where its NIfTI goes, relative to the output root and without
+   * extension. The run writes `<nifti>.nii.gz` and `<nifti>.json`, or, when the series splits,
+   * `<nifti>_1.nii.gz`, `<nifti>_1.json`, `<nifti>_2...` (see `niftiFamily`).
+   */
+  nifti?: string;
 }
 
 /** Kinds of plan warnings (documented in docs/plan-json.md). */
@@ -92,6 +101,7 @@ export type PlanPhase = "scan" | "plan";
 const READ_AHEAD = 16;
 const PATIENT_ID = 0x00100020;
 const SERIES_UID = 0x0020000e;
+const NUMBER_OF_FRAMES = 0x00280008;
 
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);
@@ -155,6 +165,11 @@ export async function makePlan(
   const seriesIndex = new Map<string, number>();
   /** Original SeriesInstanceUIDs that have a representative in some folder. */
   const represented = new Set<string>();
+  /**
+   * Per series, the least template destination of its files (before collisions rename them): its
+   * NIfTI's name, `0001` rather than whichever instance the raw dump happens to list first.
+   */
+  const seriesDest: string[] = [];
   const actions: Record<string, number> = {};
   const naCount = new Map<number, number>();
   let written = 0;
@@ -234,10 +249,14 @@ export async function makePlan(
         bytes: 0,
         representative: files.length,
         changes,
+        frames: 0,
       });
+      seriesDest.push(dest);
     }
+    if (dest < seriesDest[s]) seriesDest[s] = dest;
     series[s].files++;
     series[s].bytes += input.size;
+    series[s].frames += Math.max(1, Number(firstValue(file, NUMBER_OF_FRAMES) ?? 1) || 1);
     if (result) {
       for (const [code, n] of Object.entries(result.counts)) actions[code] = (actions[code] ?? 0) + n;
     }
@@ -257,7 +276,12 @@ export async function makePlan(
     written++;
   }
   onProgress?.(scanned.length, scanned.length, "plan");
-  resolveCollisions(files, protocol.output.onCollision, warnings, errors);
+  const format = protocol.output.format;
+  // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.
+  if (format !== "nifti") resolveCollisions(files, protocol.output.onCollision, warnings, errors);
+  if (format !== "dicom") {
+    assignNiftiStems(files, series, seriesDest, format, protocol.output.onCollision, warnings, errors);
+  }
   for (const [t, n] of naCount) {
     if (n === written && written > 0) {
       warnings.push({
@@ -369,6 +393,53 @@ function resolveCollisions(
     });
     f.dest = renamed;
     used.add(lower(renamed));
+  }
+}
+
+/**
+ * Give each series its NIfTI stem: its least template destination without the extension.
+ * When any name of its family (`niftiFamily`) is taken, case-insensitively, by an earlier
+ * series or (with `both`) by a DICOM file, the later series becomes `<stem>-2`, `-3`... with a
+ * warning, or the plan fails with `on_collision: error`.
+ */
+function assignNiftiStems(
+  files: readonly PlannedFile[],
+  series: PlannedSeries[],
+  seriesDest: readonly string[],
+  format: "nifti" | "both",
+  mode: "suffix" | "error",
+  warnings: PlanWarning[],
+  errors: string[],
+): void {
+  const lower = (p: string) => p.toLowerCase();
+  const used = new Set<string>();
+  if (format === "both") {
+    for (const f of files) if (f.status === "write" && f.dest) used.add(lower(f.dest));
+  }
+  const clashes = (stem: string, frames: number) => niftiFamily(stem, frames).some((p) => used.has(lower(p)));
+  for (const [i, s] of series.entries()) {
+    const base = niftiPaths(seriesDest[i]).nifti.slice(0, -".nii.gz".length);
+    let stem = base;
+    if (clashes(base, s.frames)) {
+      if (mode === "error") {
+        errors.push(
+          `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken ` +
+            `by another series or file (on_collision: error)`,
+        );
+      } else {
+        let n = 2;
+        while (clashes(`${base}-${n}`, s.frames)) n++;
+        stem = `${base}-${n}`;
+        warnings.push({
+          kind: "collision",
+          message:
+            `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken, ` +
+            `written as ${outputRef(`${stem}.nii.gz`)}`,
+        });
+      }
+    }
+    for (const p of niftiFamily(stem, s.frames)) used.add(lower(p));
+    s.nifti = stem;
   }
 }
 

@@ -97,3 +97,32 @@ export function shardOf(file: ScannedFile, n: number): number {
 export function shardName(s: Shard): string {
   return `${s.k}-of-${s.n}`;
 }
+
+/**
+ * The files (indices into `plan.files`) shard `shard` runs; every file without a shard. A file goes
+ * by its study (`shardOf`), except that with NIfTI output a file to write goes with its series' first
+ * file: a series is converted whole, by one shard, even if (broken data) it spans studies.
+ */
+export function shardFiles(
+  plan: {
+    readonly protocol: { readonly output: { readonly format: string } };
+    readonly files: readonly {
+      readonly input: ScannedFile;
+      readonly status: string;
+      readonly series?: number;
+    }[];
+    readonly series: readonly { readonly representative: number }[];
+  },
+  shard: Shard | undefined,
+): number[] {
+  const all = plan.files.map((_, i) => i);
+  if (!shard) return all;
+  const nifti = plan.protocol.output.format !== "dicom";
+  return all.filter((i) => {
+    const f = plan.files[i];
+    const owner = nifti && f.status === "write" && f.series !== undefined
+      ? plan.files[plan.series[f.series].representative]
+      : f;
+    return shardOf(owner.input, shard.n) === shard.k;
+  });
+}

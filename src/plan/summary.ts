@@ -79,6 +79,15 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     ),
     `output: ${plan.protocol.output.root}`,
   ];
+  const format = plan.protocol.output.format;
+  if (format === "nifti") {
+    lines.push(
+      `format: nifti: one .nii.gz and its .json sidecar per series (_1, _2... when a series splits); ` +
+        `the files are read, not written as DICOM`,
+    );
+  } else if (format === "both") {
+    lines.push(`format: both: the DICOM files, and one .nii.gz and its .json sidecar per series beside them`);
+  }
   if (t.write) {
     lines.push(
       `  ${plural(groups.patients.length, "patient")}, ${plural(groups.studies.length, "study")}, ${
@@ -109,10 +118,20 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
     folders.set(folder, (folders.get(folder) ?? 0) + 1);
   }
+  const niftiIn = new Map<string, string[]>();
+  for (const s of plan.series) {
+    if (s.nifti === undefined) continue;
+    const base = `${s.nifti.slice(s.nifti.lastIndexOf("/") + 1)}.nii.gz`;
+    niftiIn.set(s.folder, [...(niftiIn.get(s.folder) ?? []), deidentified || showPhi ? base : "***"]);
+  }
   const tree = [...folders].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (tree.length) lines.push("tree:");
   for (const [folder, n] of all ? tree : tree.slice(0, LIMITS.folders)) {
-    lines.push(`  ${name(folder)}/  (${plural(n, "file")})`);
+    const nii = niftiIn.get(folder) ?? [];
+    const shown = nii.length > 3 ? [...nii.slice(0, 3), `${nii.length - 3} more`] : nii;
+    lines.push(
+      `  ${name(folder)}/  (${plural(n, "file")}${nii.length ? `; NIfTI: ${shown.join(", ")}` : ""})`,
+    );
   }
   if (!all) more(lines, tree.length - LIMITS.folders, "folders", dim);
 

@@ -15,6 +15,7 @@ import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { type FileJob, type FileOutcome, placeFile } from "./process.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
+import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
 export function workerPermissions(p: Protocol): Deno.PermissionOptionsObject {
@@ -133,6 +134,61 @@ export async function runInWorkers(
             }
           }
           send(); // recording is chained, not awaited: the worker goes on meanwhile
+        };
+        w.postMessage(initMsg);
+      })));
+  } finally {
+    for (const w of pool) w.terminate();
+  }
+}
+
+/**
+ * Convert series to NIfTI in `workers` sandboxed workers (set up as for files), one series per
+ * message: a series is read whole, so one at a time per worker bounds memory. `onDone` sees each
+ * outcome as it arrives, one at a time.
+ */
+export async function runSeriesInWorkers(
+  p: Protocol,
+  init: { input?: string; output?: string; salt?: Uint8Array },
+  jobs: SeriesJob[],
+  workers: number,
+  onDone: (o: SeriesOutcome) => Promise<void>,
+): Promise<void> {
+  const count = Math.max(1, Math.min(workers, jobs.length));
+  const initMsg = await initMessage(p, init);
+  const pool: Worker[] = [];
+  let next = 0;
+  let recorded: Promise<void> = Promise.resolve();
+  try {
+    await Promise.all(Array.from({ length: count }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(new URL("./worker.ts", import.meta.url), {
+          type: "module",
+          deno: { permissions: workerPermissions(p) },
+        });
+        pool.push(w);
+        let failed = false;
+        const fail = (e: Error) => {
+          failed = true;
+          reject(e);
+        };
+        const send = () => {
+          if (next < jobs.length) w.postMessage({ type: "series", job: jobs[next++] } satisfies ToWorker);
+          else recorded.then(() => resolve(), fail);
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          fail(new Error(`worker failed: ${e.message}`));
+        };
+        w.onmessage = (e: MessageEvent<FromWorker>) => {
+          if (failed) return;
+          const msg = e.data;
+          if (msg.type === "failed") return fail(new Error(`worker could not start: ${msg.message}`));
+          if (msg.type === "series-done") {
+            const o = msg.outcome;
+            recorded = recorded.then(() => onDone(o));
+          }
+          if (msg.type === "ready" || msg.type === "series-done") send();
         };
         w.postMessage(initMsg);
       })));

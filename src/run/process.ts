@@ -93,7 +93,7 @@ const REPORT_FIELDS: Readonly<Record<string, number>> = {
 };
 
 /** The report's columns, read from a (written) data set. */
-function reportFields(ds: DataSet): Record<string, string> {
+export function reportFields(ds: DataSet): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, tag] of Object.entries(REPORT_FIELDS)) {
     const el = ds.elements.find((e) => e.tag === tag);

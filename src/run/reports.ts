@@ -10,6 +10,7 @@ import type { Disposition } from "../plan/plan.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { renderRefs } from "../scan/scan.ts";
 import type { FileOutcome } from "./process.ts";
+import type { SeriesOutcome } from "./series.ts";
 
 /**
  * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which
@@ -19,7 +20,8 @@ export interface ReportPlan {
   readonly protocol:
     & Pick<Protocol, "name" | "sha256" | "report" | "key">
     & {
-      readonly output: { readonly root: string };
+      /** `format` as in `output.format` (dicom when absent). */
+      readonly output: { readonly root: string; readonly format?: "dicom" | "nifti" | "both" };
       readonly deidentify?: { readonly options: readonly string[] };
     };
   readonly files: readonly {
@@ -37,6 +39,8 @@ export interface ReportRun {
   readonly quarantined: number;
   readonly resumed: number;
   readonly outcomes: ReadonlyMap<number, FileOutcome>;
+  /** With NIfTI output: each series' outcome (by index in the plan's series). */
+  readonly series?: ReadonlyMap<number, SeriesOutcome>;
   readonly durationMs: number;
 }
 
@@ -55,9 +59,17 @@ export async function writeReports(
   meta: { version: string; rules: string; statePath: string; shards?: number },
 ): Promise<void> {
   const p = plan.protocol;
-  const fileRows: string[][] = [["Input", "Root", "Status", "Reason", "Output"]];
-  const series = new Map<string, { row: string[]; files: number }>();
+  const format = p.output.format ?? "dicom";
+  const nifti = format !== "dicom";
+  const fileRows: string[][] = [["Input", "Root", "Status", "Reason", "Output", ...(nifti ? ["Nifti"] : [])]];
+  const series = new Map<string, { row: string[]; files: number; outcomes: Set<SeriesOutcome> }>();
   const inputs = plan.files.map((f) => f.input);
+  // Each file's series outcome (its NIfTI fate) and the volumes that hold its instance(s).
+  const niftiOf = new Map<number, { series: SeriesOutcome; file: FileOutcome; volumes: string[] }>();
+  for (const o of s.series?.values() ?? []) {
+    for (const file of o.files) niftiOf.set(file.index, { series: o, file, volumes: [] });
+    for (const v of o.volumes) for (const i of v.files) niftiOf.get(i)?.volumes.push(v.nifti);
+  }
   for (const [i, f] of plan.files.entries()) {
     const o = s.outcomes.get(i);
     const status = f.status === "write"
@@ -65,24 +77,36 @@ export async function writeReports(
       : f.status === "skip"
       ? "skipped"
       : "quarantined";
-    const reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
+    const n = niftiOf.get(i);
+    let reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
+    // Written as DICOM (both), but in no volume: the reason goes with it.
+    if (format === "both" && status === "written" && n?.file.status === "quarantined") {
+      reason = [reason, `NIfTI ${n.file.reason}`].filter(Boolean).join("; ");
+    }
+    const volumes = n?.volumes.join(";") ?? "";
     fileRows.push([
       f.input.rel,
       f.input.root,
       status,
       renderRefs(reason, inputs, true),
-      status === "written" ? f.dest ?? "" : "",
+      status !== "written" ? "" : format === "nifti" ? volumes : f.dest ?? "",
+      ...(nifti ? [status === "written" ? volumes : ""] : []),
     ]);
-    if (status !== "written" || !f.dest) continue;
+    // A series row: its written files; with NIfTI only, also a series in no volume (with its reason).
+    const counted = status === "written" || (format === "nifti" && n?.file.fields !== undefined);
+    if (!counted || !f.dest) continue;
     const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
-    const v = o?.fields ?? {};
+    const v = (format === "nifti" ? n?.file.fields : o?.fields) ?? {};
     const key = `${v.SeriesInstanceUID ?? ""}\0${folder}`;
+    const one = status === "written" ? 1 : 0;
     const entry = series.get(key);
     if (entry) {
-      entry.files++;
+      entry.files += one;
+      if (n) entry.outcomes.add(n.series);
       continue;
     }
     series.set(key, {
+      outcomes: new Set(n ? [n.series] : []),
       row: [
         v.PatientID ?? "",
         v.StudyDate ?? "",
@@ -95,7 +119,7 @@ export async function writeReports(
         "",
         folder,
       ],
-      files: 1,
+      files: one,
     });
   }
   const reportRows = [
@@ -110,10 +134,11 @@ export async function writeReports(
       "SeriesInstanceUID",
       "Files",
       "OutputFolder",
+      ...(nifti ? ["Format", "NiftiPath", "Note"] : []),
     ],
-    ...[...series.values()].map(({ row, files }) => {
+    ...[...series.values()].map(({ row, files, outcomes }) => {
       row[8] = String(files);
-      return row;
+      return nifti ? [...row, ...niftiColumns(format, [...outcomes])] : row;
     }).sort((a, b) => (a[9] < b[9] ? -1 : a[9] > b[9] ? 1 : 0)),
   ];
   await writeAtomically(p.report, stringify(reportRows));
@@ -145,16 +170,38 @@ export async function writeReports(
     rules: meta.rules,
     options: p.deidentify?.options ?? [],
     deidentified: p.deidentify !== undefined,
+    ...(nifti ? { format } : {}),
     counts: {
       scanned: plan.files.length,
       written: s.written,
       skipped: s.skipped,
       quarantined: s.quarantined,
       resumed: s.resumed,
+      ...(nifti ? { volumes: [...s.series?.values() ?? []].reduce((n, o) => n + o.volumes.length, 0) } : {}),
     },
     durationSeconds: Math.round(s.durationMs) / 1000,
     report: relative(p.output.root, p.report),
     ...(meta.shards ? { shards: meta.shards } : {}),
   };
   await writeAtomically(join(meta.statePath, "audit.json"), JSON.stringify(audit, null, 2) + "\n");
+}
+
+/**
+ * A report row's Format, NiftiPath and Note: what its series became (dicom, nifti, dicom+nifti,
+ * or not converted), its volumes (`;`-separated when it split), and why it, or part of it, was
+ * not converted.
+ */
+function niftiColumns(format: "nifti" | "both", outcomes: readonly SeriesOutcome[]): string[] {
+  const volumes = outcomes.flatMap((o) => o.volumes.map((v) => v.nifti));
+  const reasons = outcomes.flatMap((o) => (o.notConverted ? [o.notConverted] : []));
+  const converted = volumes.length > 0;
+  const kind = format === "nifti"
+    ? (converted ? "nifti" : "not converted")
+    : (converted ? "dicom+nifti" : "dicom");
+  const note = reasons.join("; ");
+  return [
+    kind,
+    volumes.join(";"),
+    format === "both" && !converted && note ? `NIfTI not converted: ${note}` : note,
+  ];
 }

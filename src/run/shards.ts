@@ -9,6 +9,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Plan } from "../plan/plan.ts";
 import { type Shard, shardName } from "../plan/shard.ts";
 import type { FileOutcome } from "./process.ts";
+import type { SeriesOutcome } from "./series.ts";
 import { type ReportPlan, writeAtomically, writeReports } from "./reports.ts";
 
 /** Where run state lives under the output root. */
@@ -34,6 +35,8 @@ export interface ShardPart {
     readonly report: string;
     readonly key?: string;
     readonly deidentify?: { readonly options: readonly string[] };
+    /** `output.format` (dicom when absent). */
+    readonly format?: "dicom" | "nifti" | "both";
   };
   /** The whole plan's size and fingerprint: every shard must have planned the same thing. */
   readonly plan: { readonly files: number; readonly sha256: string };
@@ -46,6 +49,8 @@ export interface ShardPart {
     readonly dest?: string;
   }[];
   readonly outcomes: readonly FileOutcome[];
+  /** With NIfTI output: the series this shard converted (a series lives in one shard). */
+  readonly series?: readonly SeriesOutcome[];
   readonly resumed: number;
   readonly durationMs: number;
 }
@@ -76,7 +81,12 @@ export async function writeShardPart(
   plan: Plan,
   shard: Shard,
   mine: readonly number[],
-  run: { outcomes: ReadonlyMap<number, FileOutcome>; resumed: number; durationMs: number },
+  run: {
+    outcomes: ReadonlyMap<number, FileOutcome>;
+    series?: ReadonlyMap<number, SeriesOutcome>;
+    resumed: number;
+    durationMs: number;
+  },
   meta: { version: string; rules: string },
 ): Promise<void> {
   const p = plan.protocol;
@@ -91,6 +101,7 @@ export async function writeShardPart(
       report: underRoot(p.output.root, p.report),
       key: p.key ? underRoot(p.output.root, p.key) : undefined,
       deidentify: p.deidentify ? { options: p.deidentify.options ?? [] } : undefined,
+      format: p.output.format,
     },
     plan: { files: plan.files.length, sha256: planFingerprint(plan) },
     files: mine.map((index) => {
@@ -104,6 +115,7 @@ export async function writeShardPart(
       };
     }),
     outcomes: mine.flatMap((i) => run.outcomes.get(i) ?? []),
+    series: [...run.series?.values() ?? []],
     resumed: run.resumed,
     durationMs: run.durationMs,
   };
@@ -227,7 +239,12 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
   const total = parts[0].plan.files;
   const files: (ReportPlan["files"][number] | undefined)[] = new Array(total);
   const outcomes = new Map<number, FileOutcome>();
+  const series = new Map<number, SeriesOutcome>();
   for (const part of parts) {
+    for (const o of part.series ?? []) {
+      if (series.has(o.series)) problems.push(`series ${o.series + 1} was converted by two shards`);
+      series.set(o.series, o);
+    }
     for (const f of part.files) {
       if (files[f.index]) problems.push(`file ${f.index + 1} is claimed by two shards`);
       files[f.index] = f;
@@ -245,7 +262,7 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
       sha256: first.sha256,
       report: resolveOut(first.report),
       key: first.key ? resolveOut(first.key) : undefined,
-      output: { root },
+      output: { root, format: first.format },
       deidentify: first.deidentify,
     },
     files: files as ReportPlan["files"],
@@ -264,6 +281,7 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
     quarantined: count("quarantined"),
     resumed: parts.reduce((n, p) => n + p.resumed, 0),
     outcomes,
+    series,
     durationMs: Math.max(...parts.map((p) => p.durationMs)),
   };
   await writeReports(plan, summary, {

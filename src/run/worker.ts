@@ -10,6 +10,7 @@ import type { DeidConfig } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import { Keys } from "../deid/keys.ts";
 import { describeInput, type FileJob, type FileOutcome, processFile } from "./process.ts";
+import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from "./series.ts";
 
 /** Messages the pool sends. */
 export type ToWorker =
@@ -23,13 +24,16 @@ export type ToWorker =
     salt?: Uint8Array;
   }
   /** Files to produce, in order; with `describeOnly`, only hash and describe the inputs (links). */
-  | { type: "jobs"; jobs: FileJob[]; describeOnly?: boolean };
+  | { type: "jobs"; jobs: FileJob[]; describeOnly?: boolean }
+  /** One series to convert to NIfTI (`output.format` nifti or both). */
+  | { type: "series"; job: SeriesJob };
 
 /** Messages the worker sends back. */
 export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
-  | { type: "done"; outcomes: FileOutcome[] };
+  | { type: "done"; outcomes: FileOutcome[] }
+  | { type: "series-done"; outcome: SeriesOutcome };
 
 let session: DeidSession | undefined;
 
@@ -59,6 +63,16 @@ async function handle(msg: ToWorker): Promise<void> {
     } catch (err) {
       self.postMessage({ type: "failed", message: (err as Error).message } satisfies FromWorker);
     }
+    return;
+  }
+  if (msg.type === "series") {
+    let outcome: SeriesOutcome;
+    try {
+      outcome = await processSeries(msg.job, session);
+    } catch (err) {
+      outcome = seriesFailed(msg.job, (err as Error).message);
+    }
+    self.postMessage({ type: "series-done", outcome } satisfies FromWorker);
     return;
   }
   const outcomes: FileOutcome[] = [];

@@ -13,6 +13,11 @@ export interface FileRow {
   readonly reason: string;
   /** Destination relative to the output root (written files only). */
   readonly output: string;
+  /**
+   * With NIfTI output: the volume(s) holding its instance, relative to the output root (several
+   * `;`-separated when a multi-frame file went into several); "" otherwise.
+   */
+  readonly nifti: string;
 }
 
 /** The run's state folder inside the output root (journal, files.csv, audit.json). */
@@ -87,12 +92,20 @@ export async function readFileRows(outputRoot: string): Promise<FileRow[]> {
   if (col.some((i) => i < 0)) {
     throw new VerifyError(`${path}: expected the columns ${COLUMNS.join(", ")}`);
   }
+  const niftiCol = header?.indexOf("Nifti") ?? -1; // only runs with NIfTI output have it
   return rows.filter((r) => r.length > 1).map((r, n) => {
     const status = r[col[2]];
     if (status !== "written" && status !== "skipped" && status !== "quarantined") {
       throw new VerifyError(`${path}: row ${n + 2} has the status "${status}"`);
     }
-    return { input: r[col[0]], root: r[col[1]], status, reason: r[col[3]], output: r[col[4]] };
+    return {
+      input: r[col[0]],
+      root: r[col[1]],
+      status,
+      reason: r[col[3]],
+      output: r[col[4]],
+      nifti: niftiCol < 0 ? "" : r[niftiCol] ?? "",
+    };
   });
 }
 

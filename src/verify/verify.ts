@@ -20,6 +20,7 @@ import { selects } from "../protocol/selector.ts";
 import { listFiles } from "../scan/scan.ts";
 import { sha256File } from "../util/hash.ts";
 import {
+  type ElementHit,
   findInBytes,
   findInElements,
   flattenFile,
@@ -29,6 +30,8 @@ import {
   withoutParts,
 } from "./phi.ts";
 import { type FileRow, listOutputTree, readFileRows, VerifyError } from "./records.ts";
+import { gunzip } from "../nifti/gzip.ts";
+import { parseNifti1Header } from "../nifti/nifti1.ts";
 
 export { VerifyError } from "./records.ts";
 
@@ -55,7 +58,9 @@ export type FindingKind =
   /** Sort-only: the output is not its input's bytes (nor a link to it). */
   | "not-identical"
   /** The source cannot be read or de-identified again, so the output cannot be checked. */
-  | "unverifiable";
+  | "unverifiable"
+  /** A PHI value of a source in the header of a NIfTI volume made from it, or in its JSON sidecar. */
+  | "phi-nifti";
 
 /** One problem. Details never hold PHI unless `showPhi`: values are masked, inputs are `input #N`. */
 export interface Finding {
@@ -87,8 +92,10 @@ export interface VerifyReport {
   readonly deidentified: boolean;
   /** Rows of files.csv by status. */
   readonly rows: { readonly written: number; readonly skipped: number; readonly quarantined: number };
-  /** Outputs read back and checked. */
+  /** Outputs read back and checked (DICOM files; NIfTI volumes are counted in `nifti`). */
   readonly checked: number;
+  /** With NIfTI output: the volumes files.csv names, and how many were read back with their sidecars. */
+  readonly nifti?: { readonly volumes: number; readonly checked: number };
   /** Distinct PHI values looked for, summed over outputs. */
   readonly phiValues: number;
   /** Every problem found, output by output in files.csv order, then the tree and the inputs. */
@@ -123,6 +130,8 @@ interface Context {
   readonly hooked: (e: TextElement) => boolean;
   readonly showPhi: boolean;
   readonly rows: readonly FileRow[];
+  /** Each source's PHI once worked out (undefined: the source could not be checked, and said so). */
+  readonly phiOf: Map<number, PhiValue[] | undefined>;
 }
 
 /**
@@ -176,17 +185,22 @@ export async function verifyOutput(
       "sort-only protocol: outputs must be their inputs' own bytes; PHI and UID checks do not apply",
     );
   }
-  const ctx: Context = { protocol, session, hooked, showPhi, rows };
+  const ctx: Context = { protocol, session, hooked, showPhi, rows, phiOf: new Map() };
   const findings: Finding[] = [];
 
   const tree = await listOutputTree(root, [protocol.report, ...(protocol.key ? [protocol.key] : [])]);
   const inTree = new Set(tree);
-  const written = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.status === "written");
+  const all = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.status === "written");
+  // With NIfTI only, a row's Output is its volume: there is no DICOM output to read back.
+  const written = protocol.output.format === "nifti" ? [] : all;
+  const volumes = niftiVolumes(rows);
   const claimed = new Set(written.map(({ r }) => r.output));
+  for (const v of volumes.keys()) claimed.add(v).add(sidecarOf(v));
   const perRow = new Map<number, Finding[]>();
   const facts: OutputFacts[] = [];
   let phiCount = 0;
   let checked = 0;
+  let niftiChecked = 0;
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -207,11 +221,27 @@ export async function verifyOutput(
         phiCount += res.phi;
         if (res.facts) facts.push(res.facts);
       }
-      opts.onProgress?.(++done, written.length);
+      opts.onProgress?.(++done, written.length + volumes.size);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
   for (const { i } of written) findings.push(...(perRow.get(i) ?? []));
+  const niftiList = [...volumes];
+  const perVolume = new Map<string, Finding[]>();
+  let nextVolume = 0;
+  const niftiWorker = async () => {
+    while (nextVolume < niftiList.length) {
+      const [volume, sources] = niftiList[nextVolume++];
+      const out: Finding[] = [];
+      perVolume.set(volume, out);
+      const res = await checkNifti(ctx, volume, sources, inTree, out);
+      if (res.checked) niftiChecked++;
+      phiCount += res.phi;
+      opts.onProgress?.(++done, written.length + volumes.size);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, niftiWorker));
+  for (const [volume] of niftiList) findings.push(...(perVolume.get(volume) ?? []));
   if (session) findings.push(...uidFindings(facts.sort((a, b) => a.row - b.row)));
   for (const t of tree) {
     if (!claimed.has(t)) {
@@ -230,6 +260,9 @@ export async function verifyOutput(
     deidentified: d !== undefined,
     rows: { written: count("written"), skipped: count("skipped"), quarantined: count("quarantined") },
     checked,
+    ...(protocol.output.format === "dicom"
+      ? {}
+      : { nifti: { volumes: volumes.size, checked: niftiChecked } }),
     phiValues: phiCount,
     findings,
     notes,
@@ -308,30 +341,10 @@ async function checkOutput(
     find("uid-reference", "MediaStorageSOPInstanceUID of the file meta differs from SOPInstanceUID");
   }
 
-  let source: DicomFile;
-  try {
-    source = await readDicomFile(src);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) find("unverifiable", `its source ${ref} is gone`);
-    else if (e instanceof DicomError) find("unverifiable", `its source ${ref} no longer reads: ${e.message}`);
-    else throw e;
-    return { phi: 0 };
-  }
-  const before = flattenFile(source);
+  const worked = await sourcePhi(ctx, row, (detail) => find("unverifiable", detail));
+  if (!worked) return { phi: 0 };
+  const { before, phi } = worked;
   const sourceUIDs = uidsOf(before);
-  try {
-    const res = ctx.session.deidentify(source);
-    if (res.quarantine) {
-      find("unverifiable", `its source ${ref} would be quarantined now: ${res.quarantine}`);
-      return { phi: 0 };
-    }
-  } catch (e) {
-    if (!(e instanceof DeidError)) throw e;
-    find("unverifiable", `its source ${ref} no longer de-identifies: ${e.message}`);
-    return { phi: 0 };
-  }
-  const after = flattenFile(source, buildMeta(source));
-  const phi = phiValues(before, after, ctx.hooked);
 
   const inElements = findInElements(phi, actualFlat);
   for (const h of withoutParts(inElements)) {
@@ -357,6 +370,164 @@ async function checkOutput(
     phi: phi.length,
     facts: { row: input, output: r.output, source: sourceUIDs, actual: uidsOf(actualFlat), refs },
   };
+}
+
+/**
+ * Read a row's source again and de-identify it in memory as the run did: its flattened elements
+ * before, and the PHI values the output must not hold (remembered for the row's NIfTI checks).
+ * A source that is gone, no longer reads or no longer de-identifies is reported through
+ * `unverifiable` and gives undefined.
+ */
+async function sourcePhi(
+  ctx: Context,
+  row: number,
+  unverifiable: (detail: string) => void,
+): Promise<{ before: TextElement[]; phi: PhiValue[] } | undefined> {
+  const r = ctx.rows[row];
+  const ref = ctx.showPhi ? r.input : `input #${row + 1}`;
+  const give = (result: { before: TextElement[]; phi: PhiValue[] } | undefined) => {
+    ctx.phiOf.set(row, result?.phi);
+    return result;
+  };
+  let source: DicomFile;
+  try {
+    source = await readDicomFile(join(r.root, r.input));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) unverifiable(`its source ${ref} is gone`);
+    else if (e instanceof DicomError) unverifiable(`its source ${ref} no longer reads: ${e.message}`);
+    else throw e;
+    return give(undefined);
+  }
+  const before = flattenFile(source);
+  try {
+    const res = ctx.session!.deidentify(source);
+    if (res.quarantine) {
+      unverifiable(`its source ${ref} would be quarantined now: ${res.quarantine}`);
+      return give(undefined);
+    }
+  } catch (e) {
+    if (!(e instanceof DeidError)) throw e;
+    unverifiable(`its source ${ref} no longer de-identifies: ${e.message}`);
+    return give(undefined);
+  }
+  const after = flattenFile(source, buildMeta(source));
+  return give({ before, phi: phiValues(before, after, ctx.hooked) });
+}
+
+/** The NIfTI volumes files.csv names, each with the rows (indices) of its sources. */
+function niftiVolumes(rows: readonly FileRow[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const [i, r] of rows.entries()) {
+    if (r.status !== "written") continue;
+    for (const v of r.nifti.split(";").filter(Boolean)) out.set(v, [...(out.get(v) ?? []), i]);
+  }
+  return out;
+}
+
+/** A volume's JSON sidecar: `x.nii.gz` -> `x.json`. */
+function sidecarOf(volume: string): string {
+  return `${volume.replace(/\.nii\.gz$/, "")}.json`;
+}
+
+/** Every string of a JSON value (numbers as text), with its path: what a sidecar says. */
+function jsonStrings(value: unknown, path = ""): { path: string; text: string }[] {
+  if (typeof value === "string") return [{ path, text: value }];
+  if (typeof value === "number" || typeof value === "boolean") return [{ path, text: String(value) }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => jsonStrings(v, `${path}[${i}]`));
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => [
+      { path: path ? `${path}.${k}` : k, text: k },
+      ...jsonStrings(v, path ? `${path}.${k}` : k),
+    ]);
+  }
+  return [];
+}
+
+/**
+ * Check one NIfTI volume and its sidecar: both there, the volume a gzipped NIfTI-1 image whose
+ * header describes the voxels it holds, the sidecar JSON; and (when the protocol de-identifies)
+ * neither the header's text (everything before the voxels: descrip, aux_file, intent_name...) nor
+ * any string of the sidecar holds a PHI value of the volume's sources.
+ */
+async function checkNifti(
+  ctx: Context,
+  volume: string,
+  sources: readonly number[],
+  inTree: ReadonlySet<string>,
+  out: Finding[],
+): Promise<{ checked: boolean; phi: number }> {
+  const input = sources[0] + 1;
+  const sidecar = sidecarOf(volume);
+  const find = (kind: FindingKind, detail: string, output = volume) =>
+    out.push({ kind, output, input, detail });
+  const missing = [volume, sidecar].filter((p) => !inTree.has(p));
+  for (const p of missing) find("missing", "files.csv names it as a NIfTI output; not there", p);
+  if (missing.length) return { checked: false, phi: 0 };
+  const root = ctx.protocol.output.root;
+  let header: Uint8Array;
+  try {
+    const bytes = await gunzip(await Deno.readFile(join(root, volume)));
+    const h = parseNifti1Header(bytes);
+    if (h.magic !== "n+1") throw new Error(`the magic is not "n+1" but ${JSON.stringify(h.magic)}`);
+    const voxels = h.dims.reduce((a, b) => a * b, 1) * h.bitpix / 8;
+    if (h.dims.length < 1 || h.voxOffset < 352 || bytes.length < h.voxOffset + voxels) {
+      throw new Error(
+        `its header describes ${voxels} bytes of voxels at ${h.voxOffset}; the file has ${bytes.length}`,
+      );
+    }
+    header = bytes.subarray(0, h.voxOffset);
+  } catch (e) {
+    find("unreadable", `not a gzipped NIfTI-1 image: ${(e as Error).message}`);
+    return { checked: true, phi: 0 };
+  }
+  let said: { path: string; text: string }[];
+  try {
+    said = jsonStrings(JSON.parse(await Deno.readTextFile(join(root, sidecar))));
+  } catch (e) {
+    find("unreadable", `its sidecar is not JSON: ${(e as Error).message}`, sidecar);
+    return { checked: true, phi: 0 };
+  }
+  if (!ctx.session) return { checked: true, phi: 0 };
+  const phi = new Map<string, { value: PhiValue; row: number }>();
+  for (const row of sources) {
+    const known = ctx.phiOf.has(row)
+      ? ctx.phiOf.get(row)
+      : (await sourcePhi(ctx, row, (detail) => find("unverifiable", detail)))?.phi;
+    for (const v of known ?? []) {
+      if (!phi.has(v.value.toLowerCase())) phi.set(v.value.toLowerCase(), { value: v, row });
+    }
+  }
+  const mask = (v: PhiValue) => (ctx.showPhi ? v.value : maskValue(v.value, v.vr));
+  const ref = (row: number) => (ctx.showPhi ? ctx.rows[row].input : `input #${row + 1}`);
+  const headerText = new TextDecoder("latin1").decode(header).toLowerCase();
+  const utf8 = new TextEncoder();
+  const inHeader: ElementHit[] = [];
+  const inSidecar: ElementHit[] = [];
+  for (const [key, { value }] of phi) {
+    const latin = new TextDecoder("latin1").decode(utf8.encode(value.value)).toLowerCase();
+    if (headerText.includes(key) || headerText.includes(latin)) {
+      inHeader.push({ phi: value, paths: ["header"] });
+    }
+    const at = said.filter((s) => s.text.toLowerCase().includes(key)).map((s) => s.path);
+    if (at.length) inSidecar.push({ phi: value, paths: at });
+  }
+  // A surname inside the whole name, at the same places, is the same finding.
+  const rowOf = (v: PhiValue) => phi.get(v.value.toLowerCase())!.row;
+  for (const h of withoutParts(inHeader)) {
+    find(
+      "phi-nifti",
+      `${mask(h.phi)}, the source's ${h.phi.source} (${ref(rowOf(h.phi))}), is in the NIfTI header`,
+    );
+  }
+  for (const h of withoutParts(inSidecar)) {
+    find(
+      "phi-nifti",
+      `${mask(h.phi)}, the source's ${h.phi.source} (${ref(rowOf(h.phi))}), is in the sidecar ` +
+        `(${h.paths.slice(0, 3).join(", ")})`,
+      sidecar,
+    );
+  }
+  return { checked: true, phi: phi.size };
 }
 
 /** Sort only: the output must be the input's bytes (a copy or hardlink) or a symlink to it. */
