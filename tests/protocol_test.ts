@@ -236,16 +236,16 @@ const CASES: Case[] = [
     name: "key file, report and quarantine inside the input",
     yaml: BASE.replace("output:", "key: ./raw/key.csv\nreport: ../raw/r.csv\nquarantine: ./raw/q\noutput:"),
     expect: [
-      "5:9: the report <dir>/raw/r.csv is inside the input root <dir>/raw: keep it apart",
-      "4:6: the key file <dir>/raw/key.csv is inside the input root <dir>/raw: keep it apart",
-      "6:13: the quarantine folder <dir>/raw/q is inside the input root <dir>/raw: keep it apart",
+      "5:6: the key file <dir>/raw/key.csv is inside the input root <dir>/raw: keep it apart",
+      "6:9: the report <dir>/raw/r.csv is inside the input root <dir>/raw: keep it apart",
+      "7:13: the quarantine folder <dir>/raw/q is inside the input root <dir>/raw: keep it apart",
     ],
   },
   {
     name: "key file that is a folder",
     yaml: BASE.replace("output:", "key: ./keys\noutput:"),
     files: { "keys/.keep": "" },
-    expect: ["4:6: the key file <dir>/keys is a folder: name a file"],
+    expect: ["5:6: the key file <dir>/keys is a folder: name a file"],
   },
   {
     name: "misspelled keyword in a template",
@@ -268,7 +268,12 @@ const CASES: Case[] = [
 async function withDir<T>(files: Record<string, string>, fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-protocol-" }));
   try {
-    for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${dir}/${name}`, text);
+    for (const [name, text] of Object.entries(files)) {
+      if (name.includes("/")) {
+        await Deno.mkdir(`${dir}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
+      }
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
     return await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
