@@ -60,3 +60,28 @@ export default defineProtocol({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sandbox: an input root reached through a symlink, and followed links out of it, are readable", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-sandbox-link-" }));
+  try {
+    await Deno.mkdir(`${dir}/disk/raw`, { recursive: true });
+    await Deno.mkdir(`${dir}/elsewhere`);
+    for (const name of ["a", "bb"]) {
+      await Deno.writeFile(`${dir}/disk/raw/${name}.dcm`, buildDicom(withDescription(name)));
+    }
+    await Deno.writeFile(`${dir}/elsewhere/ccc.dcm`, buildDicom(withDescription("ccc")));
+    await Deno.symlink(`${dir}/disk/raw`, `${dir}/raw`); // like macOS /tmp, or a mount link
+    await Deno.symlink(`${dir}/elsewhere/ccc.dcm`, `${dir}/disk/raw/linked.dcm`);
+    await Deno.writeTextFile(
+      `${dir}/study.yaml`,
+      `version: 1\nname: links\ninput: { root: ./raw, follow_symlinks: true }\noutput: { root: ./tidy }\n` +
+        `deidentify:\n  salt: { env: DCMTIDY_SALT }\n  burned_in: allow\n`,
+    );
+    const run = await runCli(["run", "--yes", "--jobs", "2", `${dir}/study.yaml`], { DCMTIDY_SALT: SALT });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const files = await Deno.readTextFile(`${dir}/tidy/.dcmtidy/files.csv`);
+    assert.equal(files.split("\n").filter((l) => l.includes(",written,")).length, 3, files);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,7 +18,10 @@ import type { FromWorker, ToWorker } from "./worker.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
-export function workerPermissions(p: Protocol): Deno.PermissionOptionsObject {
+export function workerPermissions(
+  p: Protocol,
+  linkTargets: readonly string[] = [],
+): Deno.PermissionOptionsObject {
   const d = p.deidentify;
   const read = [
     ...p.input.roots,
@@ -29,9 +32,22 @@ export function workerPermissions(p: Protocol): Deno.PermissionOptionsObject {
     ...(d?.lookupFile ? [d.lookupFile] : []),
   ];
   if (p.file.endsWith(".ts")) read.push(dirname(p.file));
+  // Deno checks the resolved path: an input root reached through a symlink (macOS /tmp, a mount
+  // link) is granted as itself and as what it points to. With follow_symlinks, links may also
+  // lead out of the root; the folders they lead to are granted for reading only.
+  for (const path of [...p.input.roots, p.output.root, ...linkTargets]) {
+    try {
+      const real = Deno.realPathSync(path);
+      if (!read.includes(real)) read.push(real);
+    } catch { /* not there yet (the output root) */ }
+  }
+  const write = [p.output.root];
+  try {
+    write.push(Deno.realPathSync(p.output.root));
+  } catch { /* created later by the run, under its own name */ }
   return {
     read,
-    write: [p.output.root],
+    write,
     net: false,
     // The yaml parser reads these two debug switches when it loads; nothing else is readable.
     env: ["LOG_TOKENS", "LOG_STREAM"],
@@ -40,6 +56,29 @@ export function workerPermissions(p: Protocol): Deno.PermissionOptionsObject {
     sys: false,
     import: false,
   };
+}
+
+/**
+ * With follow_symlinks, the folders outside the input roots that input links lead to (granted for
+ * reading, so a linked file can be read at all). Without it, none: the scan skipped links.
+ */
+export function linkTargetDirs(p: Protocol, paths: Iterable<string>): string[] {
+  if (!p.input.followSymlinks) return [];
+  const roots = p.input.roots.flatMap((r) => {
+    try {
+      return [Deno.realPathSync(r)];
+    } catch {
+      return [];
+    }
+  });
+  const dirs = new Set<string>();
+  for (const path of paths) {
+    try {
+      const real = Deno.realPathSync(path);
+      if (!roots.some((r) => real === r || real.startsWith(r + "/"))) dirs.add(dirname(real));
+    } catch { /* gone: the worker says so for that file */ }
+  }
+  return [...dirs];
 }
 
 /** Jobs per message: few enough that the last batches spread evenly over the workers. */
@@ -78,6 +117,7 @@ export async function runInWorkers(
   const count = Math.max(1, Math.min(workers, jobs.length));
   const linkHere = !p.deidentify && p.output.mode !== "copy";
   const initMsg = await initMessage(p, init);
+  const permissions = workerPermissions(p, linkTargetDirs(p, jobs.map((j) => j.path)));
   const pool: Worker[] = [];
   let next = 0;
   // Outcomes are recorded in arrival order, one after another, whichever worker sent them.
@@ -97,7 +137,7 @@ export async function runInWorkers(
       new Promise<void>((resolve, reject) => {
         const w = new Worker(new URL("./worker.ts", import.meta.url), {
           type: "module",
-          deno: { permissions: workerPermissions(p) },
+          deno: { permissions },
         });
         pool.push(w);
         const byIndex = new Map<number, FileJob>();
@@ -156,6 +196,10 @@ export async function runSeriesInWorkers(
 ): Promise<void> {
   const count = Math.max(1, Math.min(workers, jobs.length));
   const initMsg = await initMessage(p, init);
+  const permissions = workerPermissions(
+    p,
+    linkTargetDirs(p, jobs.flatMap((j) => j.files.map((f) => f.path))),
+  );
   const pool: Worker[] = [];
   let next = 0;
   let recorded: Promise<void> = Promise.resolve();
@@ -164,7 +208,7 @@ export async function runSeriesInWorkers(
       new Promise<void>((resolve, reject) => {
         const w = new Worker(new URL("./worker.ts", import.meta.url), {
           type: "module",
-          deno: { permissions: workerPermissions(p) },
+          deno: { permissions },
         });
         pool.push(w);
         let failed = false;
