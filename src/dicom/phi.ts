@@ -18,7 +18,9 @@ export function isSensitive(tag: number, vr: string): boolean {
 export function maskValue(value: string, vr: string): string {
   // Names keep their initials, to tell people apart on screen; anything else keeps nothing
   // (a one-letter value such as PatientSex would otherwise show whole).
-  const initial = (s: string) => (s.length === 0 ? "" : s[0] + "***");
+  // Only a Latin initial of a longer name: in Korean or Chinese one character is often the whole
+  // family name, and a one-letter component would be shown whole.
+  const initial = (s: string) => (s.length === 0 ? "" : /^[A-Za-z]./.test(s) ? s[0] + "***" : "***");
   if (vr === "PN") return value.split("=").map((group) => group.split("^").map(initial).join("^")).join("=");
   return value.length === 0 ? "" : "***";
 }

@@ -79,7 +79,8 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
     errors: plan.errors.map(r),
     files: plan.files.map((f, i) => ({
       input: showPhi ? f.input.rel : `input #${i + 1}`,
-      root: f.input.root,
+      // An input root given with --input is often the patient's own folder.
+      root: showPhi ? f.input.root : `input root #${plan.protocol.input.roots.indexOf(f.input.root) + 1}`,
       kind: f.input.kind,
       size: f.input.size,
       status: f.status,
