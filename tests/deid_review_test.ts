@@ -192,3 +192,26 @@ Deno.test("review 2: no PatientID with patient_id: keep stays without one; the s
     assert.ok(!text.includes(original.value), "the original study UID appears nowhere");
   }
 });
+
+// Found by the new-user review: unlisted standard text kept the patient's name ("DOE window"), and
+// C cleaning did not know names outside the listed attributes (a ContentCreatorName in a
+// segmentation's SeriesDescription).
+Deno.test("review 2: unlisted text loses the file's names and IDs as whole words; codes stay intact", () => {
+  const nodes: Node[] = [
+    ...sampleDataset().map((n) =>
+      "tag" in n && n.tag === tag(0x0020, 0x0010) ? { ...n, value: "12" } as Node : n // StudyID
+    ),
+    { tag: tag(0x0028, 0x1055), vr: "LO", value: "DOE window" }, // WindowCenterWidthExplanation
+    { tag: tag(0x0070, 0x0084), vr: "PN", value: "Roe^Richard" }, // ContentCreatorName
+    { tag: tag(0x6000, 0x0022), vr: "LO", value: "Overlay desc JOHN DOE" }, // OverlayDescription
+    { tag: tag(0x0008, 0x0100), vr: "SH", value: "T-12000" }, // CodeValue, outside a sequence here
+    { tag: tag(0x0008, 0x103e), vr: "LO", value: "segmentation by Richard Roe" }, // SeriesDescription
+  ].sort((a, b) => ("tag" in a && "tag" in b ? a.tag - b.tag : 0));
+  const out = deid(nodes, { options: ["clean-descriptors"] });
+  const text = JSON.stringify(toJsonDataSet(out.dataset, { showPHI: true }));
+  for (const phi of ["Doe", "Richard", "Roe"]) {
+    assert.ok(!new RegExp(phi, "i").test(text), `${phi} in ${text}`);
+  }
+  assert.equal(value(out.dataset, tag(0x0028, 0x1055)), "window");
+  assert.equal(value(out.dataset, tag(0x0008, 0x0100)), "T-12000");
+});

@@ -21,6 +21,7 @@ import { type FindingKind, VerifyError, verifyOutput, type VerifyReport } from "
 import { flattenFile, phiValues } from "../src/verify/phi.ts";
 import { parseCsv, readFileRows } from "../src/verify/records.ts";
 import { runCli } from "./helpers.ts";
+import { parseSelector } from "../src/protocol/selector.ts";
 
 const SALT = "verify-test-salt-0123456789";
 const keys = new Keys(new TextEncoder().encode(SALT));
@@ -401,4 +402,22 @@ Deno.test("parseCsv reads what csv-stringify writes", () => {
   const rows = [["Input", "Root", "Status"], ['a "quoted", name', "line\nbreak", ""], ["x", "y", "z"]];
   assert.deepEqual(parseCsv(stringify(rows)), rows);
   assert.deepEqual(parseCsv("a,b\r\nc,d"), [["a", "b"], ["c", "d"]]);
+});
+
+Deno.test("phiValues: a name inside text the protocol keeps is still looked for (only whole kept values are exempt)", () => {
+  const file = parseDicom(buildDicom([
+    ...sampleDataset(),
+    { tag: tag(0x0008, 0x103e), vr: "LO", value: "window for DOE" }, // SeriesDescription, kept below
+  ].sort((a, b) => ("tag" in a && "tag" in b ? a.tag - b.tag : 0)))).file;
+  const before = flattenFile(file);
+  const session = new DeidSession(
+    deidConfig({
+      rules: [{ selector: parseSelector("SeriesDescription"), action: "keep", origin: "protocol" }],
+    }),
+    keys,
+  );
+  session.deidentify(file);
+  const after = flattenFile(file, buildMeta(file));
+  const phi = new Map(phiValues(before, after).map((v) => [v.value, v]));
+  assert.ok(phi.has("Doe"), [...phi.keys()].join(", "));
 });

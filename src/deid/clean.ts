@@ -4,7 +4,7 @@
  * that looks like a date or an ID, keeping the rest of the description readable.
  */
 import { decodeStrings } from "../dicom/values.ts";
-import type { DataSet } from "../dicom/model.ts";
+import type { DataSet, Element } from "../dicom/model.ts";
 
 /** Attributes whose values are gathered as "known PHI" of a file before it is cleaned. */
 const PHI_SOURCES = [
@@ -31,12 +31,32 @@ const PHI_SOURCES = [
   0x00081010, // StationName
 ];
 
-/** The identifying strings of a data set (top level), in the forms they may appear in free text. */
+/** Every element of a data set at any depth, with the data set holding it. */
+function* everyElement(ds: DataSet): Generator<[Element, DataSet]> {
+  for (const el of ds.elements) {
+    yield [el, ds];
+    for (const item of el.items ?? []) yield* everyElement(item.dataset);
+  }
+}
+
+/**
+ * The identifying strings of a data set, in the forms they may appear in free text: the values of
+ * the attributes above at the top level, and every person name at any depth (a content creator,
+ * a verifying observer, a name in a request sequence).
+ */
 export function collectPHI(ds: DataSet): string[] {
   const found = new Set<string>();
-  for (const el of ds.elements) {
-    if (!PHI_SOURCES.includes(el.tag)) continue;
-    for (const v of decodeStrings(el, ds)) {
+  for (const [el, owner] of everyElement(ds)) {
+    const top = owner === ds;
+    if (!(top && PHI_SOURCES.includes(el.tag)) && el.vr !== "PN") continue;
+    if (el.items) continue;
+    let values: string[];
+    try {
+      values = decodeStrings(el, owner);
+    } catch {
+      continue; // an undecodable name is removed by its own rule; it cannot be searched for here
+    }
+    for (const v of values) {
       if (!v) continue;
       found.add(v);
       if (el.vr === "PN") {
@@ -81,4 +101,16 @@ export function cleanText(text: string, phi: readonly string[]): string {
   for (const p of phi) out = out.replace(new RegExp(escape(p), "gi"), " ");
   out = out.replace(DATE_LIKE, " ").replace(ID_LIKE, " ");
   return out.replace(/[ \t]{2,}/g, " ").replace(/\s+([,.;:])/g, "$1").trim();
+}
+
+/**
+ * Remove the file's known identifying values from text, as whole words only (a StudyID "12" must
+ * not cut "T-12000" apart), leaving everything else as it is.
+ */
+export function removeKnownPHI(text: string, phi: readonly string[]): string {
+  let out = text;
+  for (const p of phi) {
+    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escape(p)}(?![\\p{L}\\p{N}])`, "giu"), " ");
+  }
+  return out === text ? text : out.replace(/[ \t]{2,}/g, " ").trim();
 }

@@ -23,7 +23,7 @@ import { decodeStrings, type ElementValue } from "../dicom/values.ts";
 import type { TagRule } from "../protocol/load.ts";
 import type { Action } from "../protocol/schema.ts";
 import { selects } from "../protocol/selector.ts";
-import { cleanText, collectPHI } from "./clean.ts";
+import { cleanText, collectPHI, removeKnownPHI } from "./clean.ts";
 import type { DeidConfig } from "./config.ts";
 import { shiftDA, shiftDT, yearOnly } from "./dates.ts";
 import { dummyValue } from "./dummy.ts";
@@ -79,7 +79,9 @@ const FREE_TEXT_VRS = new Set(["LO", "SH", "LT", "ST", "UT", "UC", "PN"]);
 type Decision =
   | { readonly kind: "code"; readonly code: "X" | "Z" | "D" | "K" | "C" | "U" }
   | { readonly kind: "protocol"; readonly action: Action; readonly rule: TagRule }
-  | { readonly kind: "patient-id" };
+  | { readonly kind: "patient-id" }
+  /** Free text the table does not list: kept, minus the identifying values known for the file. */
+  | { readonly kind: "unlisted-text" };
 
 /** Per-file state while walking. */
 interface FileState {
@@ -289,7 +291,11 @@ export class DeidSession {
         return { kind: "code", code: "U" };
       }
       // Free text the table does not list, inside a sequence the profile dummies: dummy it too.
-      return { kind: "code", code: state.untrusted > 0 && FREE_TEXT_VRS.has(el.vr) ? "D" : "K" };
+      // Elsewhere it is kept, but never with a name or ID of this file in it ("DOE window").
+      if (FREE_TEXT_VRS.has(el.vr)) {
+        return state.untrusted > 0 ? { kind: "code", code: "D" } : { kind: "unlisted-text" };
+      }
+      return { kind: "code", code: "K" };
     }
     return {
       kind: "code",
@@ -335,6 +341,15 @@ export class DeidSession {
       return true;
     }
     if (d.kind === "protocol") return this.#applyProtocol(el, ds, d.action, state, creator);
+    if (d.kind === "unlisted-text") {
+      if (el.items) return this.#keep(el, ds, state, creator);
+      const values = decodeStrings(el, ds);
+      const scrubbed = values.map((v) => removeKnownPHI(v, state.phi));
+      if (scrubbed.every((v, i) => v === values[i])) return this.#keep(el, ds, state, creator);
+      safeSet(ds, el, scrubbed);
+      count(state, "C");
+      return true;
+    }
     // Dates the profile keeps (K) or modifies (C) follow the date policy; Z and D still apply
     // (a birth date is a patient characteristic, not longitudinal information).
     const dates = this.#datePolicy();

@@ -159,18 +159,32 @@ export function phiValues(
   // Values the de-identified data set keeps are not looked for: in a standard element, whatever the
   // source; in a private element, only values that came from private elements. A name, ID, date or
   // UID of a standard element turning up in a kept private value is a leak, not a kept value.
+  // Names count as kept only as whole values: a name inside kept text ("DOE window") is a leak, not
+  // a value the profile chose to keep. Other values are kept when kept text contains them (a model
+  // name in a removed private element and in ManufacturerModelName "Discovery MR750").
   const text = (elements: readonly TextElement[]) =>
     elements.map((e) => e.strings.join("\\")).join("\n").toLowerCase();
-  const keptStandard = text(after.filter((e) => !isPrivateTag(e.tag)));
-  const keptPrivate = text(after.filter((e) => isPrivateTag(e.tag)));
+  const wholeValues = (elements: readonly TextElement[]) =>
+    new Set(elements.flatMap((e) => valuesOf(e).map((v) => v.value.toLowerCase())));
+  // DeidentificationMethod is written from the protocol's name: a patient named like the protocol
+  // is no leak there.
+  const toolText = text(after.filter((e) => e.path === "DeidentificationMethod"));
+  const keptIn = (elements: readonly TextElement[]) => {
+    const whole = wholeValues(elements);
+    const all = text(elements);
+    return (v: PhiValue, key: string) =>
+      v.vr === "PN" ? whole.has(key) || toolText.includes(key) : all.includes(key);
+  };
+  const keptStandard = keptIn(after.filter((e) => !isPrivateTag(e.tag)));
+  const keptPrivate = keptIn(after.filter((e) => isPrivateTag(e.tag)));
   const seen = new Set<string>();
   const out: PhiValue[] = [];
   for (const e of touched) {
     if (!isPhiElement(e) || hooked(e)) continue;
     for (const v of valuesOf(e)) {
       const key = v.value.toLowerCase();
-      if (seen.has(key) || hookedValues.has(key) || keptStandard.includes(key)) continue;
-      if (isPrivateTag(e.tag) && keptPrivate.includes(key)) continue;
+      if (seen.has(key) || hookedValues.has(key) || keptStandard(v, key)) continue;
+      if (isPrivateTag(e.tag) && keptPrivate(v, key)) continue;
       seen.add(key);
       out.push(v);
     }
