@@ -421,3 +421,17 @@ Deno.test("phiValues: a name inside text the protocol keeps is still looked for 
   const phi = new Map(phiValues(before, after).map((v) => [v.value, v]));
   assert.ok(phi.has("Doe"), [...phi.keys()].join(", "));
 });
+
+Deno.test("verify: a name of the source in an output path is a finding (phi-path)", async () => {
+  const yaml = DEID.replace('path: "{pseudo_id}/%t/%s"', 'path: "{PatientName}/%t/%s"') +
+    '  tags:\n    PatientName: { regexp: { find: "\\\\^", replace: " " } }\n';
+  const { dir, protocol } = await finishedRun(yaml);
+  try {
+    const r = await verifyOutput(protocol, keys);
+    assert.ok(kinds(r).includes("phi-path"), kinds(r).join(", "));
+    const finding = r.findings.find((f) => f.kind === "phi-path")!;
+    assert.match(finding.detail, /its path holds [A-Z]\*\*\*\^[A-Z]\*\*\*, the source's PatientName/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

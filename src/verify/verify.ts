@@ -49,6 +49,8 @@ export type FindingKind =
   | "marks"
   /** A PHI value of the source in an element value of the output. */
   | "phi-element"
+  /** A PHI value of the source (a name, ID, date or UID) in the output's path. */
+  | "phi-path"
   /** A PHI value of the source in the output's raw bytes only (preamble, binary values...). */
   | "phi-bytes"
   /** A ReferencedSOPInstanceUID that does not point at the output of the input it referenced. */
@@ -355,6 +357,13 @@ async function checkOutput(
         `the source's ${h.phi.source} (${ref})`,
     );
   }
+  // Folder and file names are sanitised ("Doe^John" becomes "Doe_John"): compare words.
+  const words = (text: string) => ` ${text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim()} `;
+  const pathWords = words(r.output);
+  const inPath = phi.filter((p) => words(p.value).trim().length >= 3 && pathWords.includes(words(p.value)));
+  for (const p of withoutPartsOf(inPath)) {
+    find("phi-path", `its path holds ${mask(p)}, the source's ${p.source} (${ref})`);
+  }
   const foundAlready = new Set(inElements.map((h) => h.phi));
   for (const h of await findInBytes(dest, actual, phi.filter((p) => !foundAlready.has(p)))) {
     find("phi-bytes", `${mask(h.phi)}, the source's ${h.phi.source} (${ref}), is in the ${h.where}`);
@@ -622,4 +631,13 @@ function uidFindings(facts: readonly OutputFacts[]): Finding[] {
     }
   }
   return findings;
+}
+
+/** Values another (longer) value in the list contains: a surname inside the whole name. */
+function withoutPartsOf(values: readonly PhiValue[]): PhiValue[] {
+  return values.filter((v) =>
+    !values.some((o) =>
+      o !== v && o.value.length > v.value.length && o.value.toLowerCase().includes(v.value.toLowerCase())
+    )
+  );
 }
