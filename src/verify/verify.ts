@@ -360,7 +360,13 @@ async function checkOutput(
   // Folder and file names are sanitised ("Doe^John" becomes "Doe_John"): compare words.
   const words = (text: string) => ` ${text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim()} `;
   const pathWords = words(r.output);
-  const inPath = phi.filter((p) => words(p.value).trim().length >= 3 && pathWords.includes(words(p.value)));
+  // Names, dates, UIDs and IDs only: descriptions legitimately shape folder names, and a removed
+  // ProtocolName may share its words with the kept SeriesDescription.
+  const identifying = (p: PhiValue) =>
+    ["PN", "DA", "DT", "UI"].includes(p.vr) || /(ID|IDs|Number)(\[|$)/.test(p.source.split(".").pop() ?? "");
+  const inPath = phi.filter((p) =>
+    identifying(p) && words(p.value).trim().length >= 3 && pathWords.includes(words(p.value))
+  );
   for (const p of withoutPartsOf(inPath)) {
     find("phi-path", `its path holds ${mask(p)}, the source's ${p.source} (${ref})`);
   }
