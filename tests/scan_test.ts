@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
 import { inputRef, renderRefs, scan } from "../src/scan/scan.ts";
 
-Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; skips symlinks", async () => {
+Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; accounts for links and FIFOs", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-scan-" }));
   try {
     const a = buildDicom(sampleDataset());
@@ -20,24 +20,39 @@ Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; s
     await Deno.writeTextFile(`${dir}/in/notes.txt`, "hello");
     await Deno.writeTextFile(`${dir}/in/readme.md`, "# not DICOM");
     await Deno.symlink(`${dir}/in/a.dcm`, `${dir}/in/link.dcm`);
+    await Deno.symlink(`${dir}/in/gone.dcm`, `${dir}/in/dangling.dcm`);
+    const fifo = await new Deno.Command("mkfifo", { args: [`${dir}/in/pipe.dcm`] }).output().then(
+      (o) => o.success,
+      () => false,
+    );
     const files = await scan({
       roots: [`${dir}/in`],
       include: ["**/*"],
       exclude: ["**/*.txt"],
       followSymlinks: false,
     });
-    assert.deepEqual(files.map((f) => [f.rel, f.kind]), [
+    // Links not followed, dangling links and FIFOs are in the result (never read): nothing goes unaccounted.
+    const all = files.filter((f) => f.rel !== "pipe.dcm" || fifo);
+    assert.deepEqual(all.map((f) => [f.rel, f.kind]), [
       ["a.dcm", "dicom"],
       ["cut.dcm", "unreadable"],
+      ["dangling.dcm", "not-regular"],
+      ["link.dcm", "not-regular"],
+      ...(fifo ? [["pipe.dcm", "not-regular"]] : []),
       ["readme.md", "not-dicom"],
       ["sub/a-copy", "duplicate"],
       ["sub/a-edited", "dicom"],
     ]);
-    assert.match(files[1].reason!, /cut short/);
+    const byRel = new Map(files.map((f) => [f.rel, f]));
+    assert.match(byRel.get("cut.dcm")!.reason!, /cut short/);
+    assert.match(byRel.get("dangling.dcm")!.reason!, /dangling/);
+    assert.match(byRel.get("link.dcm")!.reason!, /not followed \(follow_symlinks is off\)/);
+    if (fifo) assert.match(byRel.get("pipe.dcm")!.reason!, /not a regular file/);
     // The reason refers to the other input without naming it; whoever prints it decides.
-    assert.equal(files[3].reason, `same SOP Instance UID and bytes as ${inputRef(0)}`);
-    assert.equal(renderRefs(files[3].reason!, files, true), "same SOP Instance UID and bytes as a.dcm");
-    assert.equal(renderRefs(files[3].reason!, files, false), "same SOP Instance UID and bytes as input #1");
+    const copy = byRel.get("sub/a-copy")!;
+    assert.equal(copy.reason, `same SOP Instance UID and bytes as ${inputRef(0)}`);
+    assert.equal(renderRefs(copy.reason!, files, true), "same SOP Instance UID and bytes as a.dcm");
+    assert.equal(renderRefs(copy.reason!, files, false), "same SOP Instance UID and bytes as input #1");
     const followed = await scan({
       roots: [`${dir}/in`],
       include: ["*.dcm"],
@@ -47,7 +62,9 @@ Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; s
     assert.deepEqual(followed.map((f) => [f.rel, f.kind]), [
       ["a.dcm", "dicom"],
       ["cut.dcm", "unreadable"],
+      ["dangling.dcm", "not-regular"],
       ["link.dcm", "duplicate"],
+      ...(fifo ? [["pipe.dcm", "not-regular"]] : []),
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

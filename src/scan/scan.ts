@@ -13,7 +13,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import { sha256File } from "../util/hash.ts";
 
 /** How a scanned file will be treated. */
-export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate";
+export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate" | "not-regular";
 
 /** The header facts planning needs. */
 export interface HeaderInfo {
@@ -56,6 +56,8 @@ interface Listed {
   readonly root: string;
   readonly rel: string;
   readonly path: string;
+  /** Not a file to read (a link not followed, a FIFO, a dangling link): why it is skipped. */
+  readonly notRegular?: string;
 }
 
 /** The paths under the roots that the globs select, sorted (root order, then path), with sizes. */
@@ -63,7 +65,9 @@ export async function listFiles(
   opts: ScanOptions,
 ): Promise<{ root: string; rel: string; path: string; size: number }[]> {
   const out = [];
-  for (const f of await walkInputs(opts)) out.push({ ...f, size: (await Deno.stat(f.path)).size });
+  for (const f of await walkInputs(opts)) {
+    out.push({ ...f, size: f.notRegular ? 0 : (await Deno.stat(f.path)).size });
+  }
   return out;
 }
 
@@ -85,18 +89,36 @@ async function walkInputs(opts: ScanOptions): Promise<Listed[]> {
         const path = join(dir, e.name);
         let isDir = e.isDirectory;
         let isFile = e.isFile;
+        const rel = relative(root, path).split(sep).join("/");
+        // Whatever the globs select is in the result, read or not: the report accounts for it.
+        const selected = () => include(rel) && !exclude(rel);
         if (e.isSymlink) {
-          if (!opts.followSymlinks) continue;
           const st = await Deno.stat(path).catch(() => undefined);
-          if (!st) continue;
+          if (!opts.followSymlinks || !st) {
+            const why = !st
+              ? "a symbolic link to nothing (dangling)"
+              : `a symbolic link to a ${
+                st.isDirectory ? "folder" : "file"
+              }, not followed (follow_symlinks is off)`;
+            if (selected()) out.push({ root, rel, path, notRegular: why });
+            continue;
+          }
           isDir = st.isDirectory;
           isFile = st.isFile;
         }
-        const rel = relative(root, path).split(sep).join("/");
         if (isDir) {
           await walk(path);
-        } else if (isFile && include(rel) && !exclude(rel)) {
+        } else if (!selected()) {
+          continue;
+        } else if (isFile) {
           out.push({ root, rel, path });
+        } else {
+          out.push({
+            root,
+            rel,
+            path,
+            notRegular: "not a regular file (a FIFO, socket or device): not read",
+          });
         }
       }
     };
@@ -125,6 +147,9 @@ function headerInfo(ds: DataSet, ts: string): HeaderInfo {
  * it, and nothing read from it outlives the call (the header facts are strings).
  */
 async function classify(f: Listed, buffer: ReusableBuffer): Promise<ScannedFile> {
+  if (f.notRegular) {
+    return { root: f.root, rel: f.rel, path: f.path, size: 0, kind: "not-regular", reason: f.notRegular };
+  }
   let size: number | undefined;
   try {
     const file = await readDicomFile(f.path, { headerOnly: true, reuse: buffer });
