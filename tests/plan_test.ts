@@ -555,3 +555,19 @@ deidentify:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("plan: two inputs with one SOP Instance UID but other bytes are both written, with a warning", async () => {
+  await withDump(async (dir) => {
+    const twin = image(1, 1).slice();
+    await Deno.mkdir(`${dir}/raw/twin`);
+    // Same header, other pixel bytes: not a duplicate (those are skipped), one instance twice.
+    twin[twin.length - 1] ^= 0xff;
+    await Deno.writeFile(`${dir}/raw/twin/IM0001`, twin);
+    const plan = await planOf(dir);
+    const twinIndex = input(plan, "twin/IM0001");
+    assert.equal(plan.files[twinIndex].status, "write");
+    const w = plan.warnings.filter((w) => w.kind === "same-instance");
+    assert.equal(w.length, 1, JSON.stringify(plan.warnings));
+    assert.match(w[0].message, new RegExp(`\\{\\{input:${twinIndex}\\}\\} has the SOP Instance UID of`));
+  });
+});

@@ -73,6 +73,7 @@ export type WarningKind =
   | "dicomdir"
   | "no-patient-id"
   | "lookup-miss"
+  | "same-instance"
   | "deid";
 
 /** A warning: something the run will do that the user may not expect. */
@@ -173,6 +174,7 @@ export async function makePlan(
   const actions: Record<string, number> = {};
   const naCount = new Map<number, number>();
   let written = 0;
+  sameInstanceWarnings(scanned, warnings);
   const reads = readAhead(scanned.map((f) => (f.kind === "dicom" ? f.path : undefined)));
   for (const [index, input] of scanned.entries()) {
     const pending = reads.next().value;
@@ -513,4 +515,27 @@ export function planGroups(plan: Plan): { patients: GroupTotal[]; studies: Group
     }
   }
   return { patients: [...patients.values()], studies: [...studies.values()] };
+}
+
+/**
+ * Files that share a SOP Instance UID but not their bytes (byte-identical ones are duplicates,
+ * skipped by the scan): both are written, under their own names, and both keep one new UID, so
+ * whoever loads the output will see one instance twice.
+ */
+function sameInstanceWarnings(scanned: readonly ScannedFile[], warnings: PlanWarning[]): void {
+  const first = new Map<string, number>();
+  for (const [i, f] of scanned.entries()) {
+    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
+    if (!uid) continue;
+    const j = first.get(uid);
+    if (j === undefined) first.set(uid, i);
+    else {
+      warnings.push({
+        kind: "same-instance",
+        message: `${inputRef(i)} has the SOP Instance UID of ${
+          inputRef(j)
+        } but other bytes: both are written`,
+      });
+    }
+  }
 }

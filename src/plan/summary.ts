@@ -38,6 +38,7 @@ const WARNING_TITLES: Readonly<Record<WarningKind, string>> = {
   "dicomdir": "DICOMDIRs",
   "no-patient-id": "files without PatientID",
   "lookup-miss": "lookup misses",
+  "same-instance": "instances found twice with other bytes",
   "deid": "de-identification warnings",
 };
 
