@@ -350,7 +350,8 @@ Deno.test("plan: a warning for each DICOMDIR, collision, burned-in suspect, miss
       ],
       [
         "template-na",
-        "the output template uses (0020,0010), which is na for every file (absent, or removed by the profile)",
+        "the output template uses StudyID (0020,0010), which is na for every file (absent, or removed by the " +
+        "profile: keep it with a per-tag rule if it holds nothing identifying, or take it out of the template)",
       ],
     ];
     const json = (planJson(plan, false) as { warnings: { kind: string; message: string }[] }).warnings;

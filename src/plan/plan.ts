@@ -13,6 +13,7 @@ import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { MISSING, outputPath, valuesFromDataSet } from "../protocol/template.ts";
 import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
+import { formatTag, lookupTag } from "../dicom/dictionary.ts";
 import { inputRef, renderRefs, scan, type ScannedFile } from "../scan/scan.ts";
 import { type FlatFile, flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 
@@ -288,9 +289,9 @@ export async function makePlan(
     if (n === written && written > 0) {
       warnings.push({
         kind: "template-na",
-        message: `the output template uses (${
-          t.toString(16).padStart(8, "0").replace(/^(.{4})/, "$1,")
-        }), which is ${MISSING} for every file (absent, or removed by the profile)`,
+        message: `the output template uses ${lookupTag(t)?.keyword ?? "the element"} ${formatTag(t)}, ` +
+          `which is ${MISSING} for every file (absent, or removed by the profile: keep it with a per-tag ` +
+          `rule if it holds nothing identifying, or take it out of the template)`,
       });
     }
   }

@@ -13,7 +13,7 @@ input:
   exclude: ["**/*.txt", "**/*.zip"]
 output:
   root: ./tidy                   # must not overlap the input
-  path: "{pseudo_id}/%t_%x/%s_%d" # folders: subject / study date_ID / series number_description
+  path: "{pseudo_id}/%t/%s_%d"   # folders: subject / study date / series number_description
   file: "{InstanceNumber:04}.dcm"
   mode: copy                     # de-identified files are always new copies
   on_collision: suffix           # never overwrite: add _2, _3 ...
@@ -21,7 +21,7 @@ report: report.csv               # inside output.root unless absolute
 key: ../secure/key.csv           # original ID -> pseudonym, for the honest broker; keep it private
 deidentify:
   profile: basic                 # PS3.15 Annex E Basic Application Level Confidentiality Profile
-  options: [retain-longitudinal-modified-dates]
+  options: [retain-longitudinal-modified-dates, clean-descriptors] # dates shifted; descriptions cleaned, not removed
   salt: { env: DCMTIDY_SALT }    # never put the salt here: export DCMTIDY_SALT=$(openssl rand -hex 32)
   patient_id: { hash: { prefix: "SUBJ-", length: 8 } }
   dates: { shift: { min_days: -730, max_days: -30 } }
