@@ -12,6 +12,7 @@ import { renderRefs } from "../scan/scan.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import { RunRefusal } from "./errors.ts";
+import { parseCsv } from "../verify/records.ts";
 
 /**
  * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which
@@ -269,7 +270,12 @@ export async function readKeyFile(path: string): Promise<string[][]> {
     throw e;
   }
   if (!text.trim()) return [];
-  const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ""));
+  let parsed: string[][] = [];
+  try {
+    // Blank lines (an editor's last line) are no rows.
+    parsed = parseCsv(text.replace(/^\uFEFF/, "")).filter((r) => r.length > 1 || r[0] !== "");
+  } catch { /* not CSV: refused below */ }
+  const [header = [], ...rows] = parsed;
   if (header.join(",") !== KEY_HEADER.join(",") || rows.some((r) => r.length !== KEY_HEADER.length)) {
     throw new RunRefusal(
       `the key file ${path} exists and is not a key file dcmtidy wrote (columns ${KEY_HEADER.join(",")}): ` +
@@ -329,38 +335,4 @@ async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
   } finally {
     await Deno.remove(lock).catch(() => {});
   }
-}
-
-/** Parse CSV as csv-stringify writes it (quotes doubled inside quoted fields); blank lines are skipped. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  const endRow = () => {
-    row.push(field);
-    if (row.length > 1 || row[0] !== "") rows.push(row);
-    row = [];
-    field = "";
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') field += text[i++];
-      else quoted = false;
-    } else if (c === '"') {
-      quoted = true;
-    } else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      endRow();
-    } else {
-      field += c;
-    }
-  }
-  if (field !== "" || row.length) endRow();
-  return rows;
 }
