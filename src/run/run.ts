@@ -98,6 +98,10 @@ export interface RunSummary {
   readonly quarantined: number;
   /** Of `written`, the files an earlier run had finished: not redone. */
   readonly resumed: number;
+  /**
+   * Each file's outcome, by index in the plan, without the original PatientID and StudyInstanceUID
+   * (they are in the plan's headers, and in the key file).
+   */
   readonly outcomes: ReadonlyMap<number, FileOutcome>;
   /** With NIfTI output: what became of each series (by index in `Plan.series`) this run covered. */
   readonly series: ReadonlyMap<number, SeriesOutcome>;
