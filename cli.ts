@@ -9,6 +9,7 @@ import { rulesCommand } from "./src/cli/rules_command.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { MergeError } from "./src/run/shards.ts";
+import { RunRefusal } from "./src/run/errors.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
 import { ProtocolError } from "./src/protocol/errors.ts";
 import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
@@ -145,7 +146,10 @@ export async function main(args: string[]): Promise<number> {
       console.error(e.message);
       return EXIT.usage;
     }
-    if (e instanceof UsageError || (e instanceof DicomError && e.name === "PathError")) {
+    if (
+      e instanceof UsageError || e instanceof RunRefusal ||
+      (e instanceof DicomError && e.name === "PathError")
+    ) {
       console.error(`dcmtidy: ${e.message}`);
       return EXIT.usage;
     }

@@ -79,7 +79,7 @@ async function endToEnd(input: string): Promise<void> {
     assert.equal(written + skipped + quarantined, before.size, "written + skipped + quarantined = scanned");
     assert.match(
       run.stdout,
-      new RegExp(`${written} written .* ${skipped} skipped, ${quarantined} quarantined`),
+      new RegExp(`${written} written, .* ${skipped} skipped, ${quarantined} quarantined`),
     );
     assert.equal(run.code, quarantined > 0 ? 3 : 0);
     assert.ok(written > 0);

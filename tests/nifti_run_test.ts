@@ -103,7 +103,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
     assert.match(run.stdout, /format: nifti: one \.nii\.gz and its \.json sidecar per series/);
     assert.match(
       run.stdout,
-      /25 converted \(0 already done\), 7 NIfTI volumes of 7 series, 0 skipped, 5 quarantined/,
+      /25 converted, 0 already done, 7 NIfTI volumes of 7 series, 0 skipped, 5 quarantined/,
     );
 
     const report = await csv(`${dir}/out/report.csv`);
@@ -161,7 +161,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
     // Run again: nothing changes, every converted series is found finished.
     const again = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
     assert.equal(again.code, 3, again.stderr);
-    assert.match(again.stdout, /25 converted \(25 already done\)/);
+    assert.match(again.stdout, /0 converted, 25 already done/);
     assert.deepEqual(await tree(`${dir}/out`), out);
 
     // A run killed after renaming its outputs but before recording them: claimed, so redone.
@@ -171,7 +171,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
     await Deno.writeFile(`${dir}/out/${p}/2/.0001.nii.gz.0123abcd.partial`, new Uint8Array(10));
     const redo = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
     assert.equal(redo.code, 3, redo.stderr);
-    assert.match(redo.stdout, /25 converted \(0 already done\)/);
+    assert.match(redo.stdout, /25 converted, 0 already done/);
     assert.deepEqual(await tree(`${dir}/out`), out, "same bytes, no partial file left");
 
     // verify: clean; then a sidecar and a header with a PHI value planted are caught, masked.
@@ -211,7 +211,7 @@ Deno.test("both: DICOM and NIfTI side by side; a series that cannot form a volum
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(
       run.stdout,
-      /30 written \(0 already done\), 7 NIfTI volumes of 7 series, 0 skipped, 0 quarantined/,
+      /30 written, 0 already done, 7 NIfTI volumes of 7 series, 0 skipped, 0 quarantined/,
     );
     const report = await csv(`${dir}/out/report.csv`);
     const p = report[0].SubjectID;
@@ -233,7 +233,7 @@ Deno.test("both: DICOM and NIfTI side by side; a series that cannot form a volum
       } else assert.ok(out.has(r.Nifti), r.Nifti);
     }
     const again = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
-    assert.match(again.stdout, /30 written \(30 already done\)/);
+    assert.match(again.stdout, /0 written, 30 already done/);
     assert.deepEqual(await tree(`${dir}/out`), out);
     const verify = await runCli(["verify", `${dir}/p.yaml`], ENV);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);

@@ -4,9 +4,12 @@ import { Keys } from "../deid/keys.ts";
 import { resolve } from "node:path";
 import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
+import type { Protocol } from "../protocol/load.ts";
 import { planJson } from "../plan/json.ts";
 import { planSummary } from "../plan/summary.ts";
-import { runPlan, runWork } from "../run/run.ts";
+import { outputRootProblem, prepareOutputRoot, runPlan, type RunSummary, runWork } from "../run/run.ts";
+import { renderRefs } from "../scan/scan.ts";
+import { withoutPaths } from "../run/errors.ts";
 import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Shard, shardFiles } from "../plan/shard.ts";
@@ -33,15 +36,26 @@ function useColor(opts: PlanCommandOptions): boolean {
   return opts.color !== false && !Deno.noColor && Deno.stdout.isTerminal();
 }
 
+/**
+ * Load the protocol, check what can be checked before the (long) scan, then plan. `beforePlan`
+ * sees the loaded protocol first: `run` makes sure of its output root there.
+ */
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
+  beforePlan?: (protocol: Protocol) => Promise<void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
   if (opts.out && isInside(resolve(opts.out), protocol.output.root)) {
     throw new UsageError(`--out ${opts.out} is inside the output root: keep the unmasked plan elsewhere`);
   }
+  for (const root of protocol.input.roots) {
+    const st = await Deno.stat(root).catch(() => undefined);
+    if (!st) throw new UsageError(`the input root ${root} does not exist`);
+    if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
+  }
+  await beforePlan?.(protocol);
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;
   let phase: PlanPhase | undefined;
@@ -61,7 +75,11 @@ async function prepare(
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const shard = shardFromFlags(opts);
-  const { plan } = await prepare(file, opts);
+  const { plan } = await prepare(file, opts, async (protocol) => {
+    // A plan writes nothing, so it cannot try the output root; what a stat tells, it says.
+    const problem = await outputRootProblem(protocol.output.root);
+    if (problem) console.error(`warning: ${problem}: dcmtidy run will refuse`);
+  });
   // A file the user asked for gets the paths and values; the terminal only with --show-phi.
   if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n");
   const showPhi = opts.showPhi ?? false;
@@ -77,14 +95,23 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const shard = shardFromFlags(opts);
-  const { plan, keys, salt } = await prepare(file, opts);
-  console.log(planSummary(plan, { showPhi: opts.showPhi ?? false, color: useColor(opts), all: opts.all }));
+  // Asked before the scan: planning a large dump only to refuse would waste the user's time.
+  if (!opts.yes && !Deno.stdin.isTerminal()) {
+    throw new UsageError("not a terminal: pass --yes to run without asking");
+  }
+  let made: string[] = [];
+  const { plan, keys, salt } = await prepare(file, opts, async (protocol) => {
+    made = await prepareOutputRoot(protocol.output.root);
+  });
+  const showPhi = opts.showPhi ?? false;
+  console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));
   if (shard) console.log(shardLine(plan, shard));
   if (plan.errors.length) return 2;
   if (!opts.yes) {
-    if (!Deno.stdin.isTerminal()) throw new UsageError("not a terminal: pass --yes to run without asking");
     const answer = prompt("run this plan? [y/N]");
     if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+      // The output root made to try it is removed again (when still empty): nothing done.
+      for (const dir of made.reverse()) await Deno.remove(dir).catch(() => {});
       console.log("nothing done");
       return 0;
     }
@@ -92,6 +119,17 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   const workers = opts.jobs ?? navigator.hardwareConcurrency ?? 2;
   const work = runWork(plan, shard);
   const bar = stderrProgress("writing", work.files, work.bytes);
+  let kept = 0;
+  // Ctrl-C: what is finished is in the journal; say so, then end as an interrupted program does.
+  const interrupted = () => {
+    bar.finish();
+    console.error(
+      `interrupted: ${kept} file${kept === 1 ? "" : "s"} finished ${kept === 1 ? "is" : "are"} kept; ` +
+        "run again to resume",
+    );
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interrupted);
   let s;
   try {
     s = await runPlan(plan, {
@@ -100,27 +138,79 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       workers,
       overrides: { input: opts.input, output: opts.output },
       onProgress: (done, _total, bytes) => bar.update(done, bytes),
+      onKept: (n) => (kept = n),
       shard,
     });
   } finally {
+    Deno.removeSignalListener("SIGINT", interrupted);
     bar.finish();
   }
   for (const n of s.notes) console.log(`note: ${n}`);
+  for (const line of quarantinedLines(plan, s, { showPhi, all: opts.all })) console.log(line);
   const format = plan.protocol.output.format;
   const volumes = format === "dicom"
     ? ""
     : `${s.volumes} NIfTI volume${s.volumes === 1 ? "" : "s"} of ${s.series.size} series, `;
   console.log(
-    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written} ${
+    `done in ${(s.durationMs / 1000).toFixed(1)} s: ${s.written - s.resumed} ${
       format === "nifti" ? "converted" : "written"
-    } ` +
-      `(${s.resumed} already done), ${volumes}` +
+    }, ` +
+      `${s.resumed} already done, ${volumes}` +
       `${s.skipped} skipped, ${s.quarantined} quarantined; ` +
       (shard
         ? `then, when every shard is done: dcmtidy merge ${plan.protocol.output.root}`
         : `report: ${plan.protocol.report}`),
   );
   return s.quarantined > 0 ? 3 : 0;
+}
+
+/** Reasons shown, and inputs named per reason, without --all. */
+const SHOWN = { reasons: 10, inputs: 3 } as const;
+
+/**
+ * The files quarantined during the run, grouped by reason (most files first) with the first inputs
+ * of each as `input #N` (paths with --show-phi), so a run where many files failed for one reason
+ * says why on the terminal. Reasons lose the paths file system errors carry. Empty when no file
+ * was quarantined during the run.
+ */
+export function quarantinedLines(
+  plan: Plan,
+  s: Pick<RunSummary, "outcomes">,
+  opts: { showPhi?: boolean; all?: boolean } = {},
+): string[] {
+  const inputs = plan.files.map((f) => f.input);
+  const groups = new Map<string, number[]>();
+  for (const o of s.outcomes.values()) {
+    if (o.status !== "quarantined") continue;
+    const path = plan.files[o.index].input.path;
+    const reason = renderRefs(
+      withoutPaths((o.reason ?? "no reason given").split(path).join("the input")),
+      inputs,
+      opts.showPhi ?? false,
+    );
+    groups.set(reason, [...(groups.get(reason) ?? []), o.index]);
+  }
+  if (groups.size === 0) return [];
+  const count = [...groups.values()].reduce((n, g) => n + g.length, 0);
+  const sorted = [...groups].sort(([ra, a], [rb, b]) =>
+    b.length - a.length || (ra < rb ? -1 : ra > rb ? 1 : 0)
+  );
+  const shown = opts.all ? sorted : sorted.slice(0, SHOWN.reasons);
+  const width = String(sorted[0][1].length).length;
+  const name = (i: number) => (opts.showPhi ? inputs[i].rel : `input #${i + 1}`);
+  const lines = [`quarantined during the run: ${count} file${count === 1 ? "" : "s"}, by reason:`];
+  for (const [reason, files] of shown) {
+    const sorted = [...files].sort((a, b) => a - b);
+    const named = (opts.all ? sorted : sorted.slice(0, SHOWN.inputs)).map(name).join(", ");
+    const more = sorted.length > SHOWN.inputs && !opts.all
+      ? `, ... (${sorted.length - SHOWN.inputs} more)`
+      : "";
+    lines.push(`  ${String(files.length).padStart(width)}  ${reason}: ${named}${more}`);
+  }
+  if (shown.length < sorted.length) {
+    lines.push(`  ... ${sorted.length - shown.length} more reasons (--all shows them)`);
+  }
+  return lines;
 }
 
 /** What share of the plan a shard runs. */

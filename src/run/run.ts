@@ -1,7 +1,10 @@
 /**
  * Executing a plan: produce every "write" file, record each finished one in a journal under
  * `<output>/.dcmtidy/`, and write the reports. Re-running resumes: files whose output still
- * matches the journal are not redone, so a finished run run again changes nothing.
+ * matches the journal (and whose input has not changed since) are not redone, so a finished run
+ * run again changes nothing. Outputs an earlier run wrote that the plan no longer makes are
+ * removed. The journal never holds original identities: the key file's rows are made from the
+ * plan's original headers.
  */
 import { basename, dirname, join } from "node:path";
 import { configFromProtocol } from "../deid/config.ts";
@@ -15,17 +18,31 @@ import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { runInWorkers, runSeriesInWorkers } from "./pool.ts";
 import { processSeries, type SeriesJob, type SeriesOutcome } from "./series.ts";
 import { niftiFamily } from "../nifti/convert.ts";
-import { writeReports } from "./reports.ts";
+import {
+  ensurePrivateDir,
+  type KeyRow,
+  mergeKeyFile,
+  PRIVATE_FILE,
+  readKeyFile,
+  setMode,
+  writeAtomically,
+  writeReports,
+} from "./reports.ts";
 import { type Shard, shardFiles } from "../plan/shard.ts";
-import { clearShardPart, shardStatePath, STATE_DIR, writeShardPart } from "./shards.ts";
+import { clearShardPart, saltFingerprint, shardStatePath, STATE_DIR, writeShardPart } from "./shards.ts";
 import { sha256File } from "../util/hash.ts";
 import { exists } from "../dicom/io.ts";
+import { fsReason, RunRefusal } from "./errors.ts";
+import { seriesFailed } from "./series.ts";
 
 /** One journal line: a finished output and the hash of what was written. */
 interface JournalEntry {
   readonly input: string;
   readonly dest: string;
   readonly sha256: string;
+  /** The input's modification time (ms) before it was read: a changed input is done again. */
+  readonly inputMtime?: number;
+  /** Without the original PatientID and StudyInstanceUID (see `withoutOriginals`). */
   readonly outcome: FileOutcome;
 }
 
@@ -58,18 +75,33 @@ export interface RunOptions {
   readonly onProgress?: (done: number, total: number, bytes: number) => void;
   /**
    * Run only this shard's files (a hash of each file's study): the reports are left as a part in
-   * `<output>/.dcmtidy/shards/K-of-N/` for `mergeShards`.
+   * `<output>/.dcmtidy/shards/K-of-N/` for `mergeShards` (the key file is written by each shard).
    */
   readonly shard?: Shard;
+  /**
+   * Whenever a file's output is in place (written now, or found finished): how many are, so far.
+   * What an interrupted run keeps.
+   */
+  readonly onKept?: (kept: number) => void;
 }
 
-/** What a run did, for the summary and the exit code. */
+/**
+ * What a run did, for the summary and the exit code. Every file of the run (of its shard) is counted
+ * once in `written`, `skipped` or `quarantined`; `resumed` is the part of `written` an earlier run
+ * had already done, so `written - resumed` files were written by this run.
+ */
 export interface RunSummary {
+  /** Files whose output is in place after the run: written now or by an earlier run (`resumed`). */
   readonly written: number;
   readonly skipped: number;
+  /** Quarantined by the plan or during the run. */
   readonly quarantined: number;
-  /** Files already finished by an earlier run, not redone. */
+  /** Of `written`, the files an earlier run had finished: not redone. */
   readonly resumed: number;
+  /**
+   * Each file's outcome, by index in the plan, without the original PatientID and StudyInstanceUID
+   * (they are in the plan's headers, and in the key file).
+   */
   readonly outcomes: ReadonlyMap<number, FileOutcome>;
   /** With NIfTI output: what became of each series (by index in `Plan.series`) this run covered. */
   readonly series: ReadonlyMap<number, SeriesOutcome>;
@@ -109,21 +141,60 @@ async function readJournal(path: string): Promise<Journal> {
     if (e instanceof Deno.errors.NotFound) return journal;
     throw e;
   }
+  await setMode(path, PRIVATE_FILE);
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
-      const entry = JSON.parse(line) as JournalEntry | SeriesEntry | { claim: string } | {
-        claimSeries: string;
-      };
+      const entry = JSON.parse(line) as JournalLine;
       if ("claim" in entry) journal.claimed.add(entry.claim);
       else if ("claimSeries" in entry) journal.claimedSeries.add(entry.claimSeries);
-      else if ("inputs" in entry) journal.series.set(entry.series, entry);
-      else journal.done.set(entry.dest, entry);
+      else if ("removed" in entry) {
+        journal.done.delete(entry.removed);
+        journal.claimed.delete(entry.removed);
+      } else if ("removedSeries" in entry) {
+        journal.series.delete(entry.removedSeries);
+        journal.claimedSeries.delete(entry.removedSeries);
+      } else if ("inputs" in entry) {
+        journal.series.set(entry.series, { ...entry, outcome: seriesWithoutOriginals(entry.outcome) });
+      } else journal.done.set(entry.dest, { ...entry, outcome: withoutOriginals(entry.outcome) });
     } catch {
       // A line cut by a crash: that file is simply redone.
     }
   }
+  // A journal of an older dcmtidy held original identities: rewrite it without them.
+  if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) {
+    const lines = [
+      ...[...journal.claimed].map((claim) => ({ claim })),
+      ...[...journal.claimedSeries].map((claimSeries) => ({ claimSeries })),
+      ...journal.done.values(),
+      ...journal.series.values(),
+    ];
+    await writeAtomically(path, lines.map((l) => JSON.stringify(l) + "\n").join(""), { mode: PRIVATE_FILE });
+  }
   return journal;
+}
+
+/** The lines a journal holds. */
+type JournalLine =
+  | JournalEntry
+  | SeriesEntry
+  | { claim: string }
+  | { claimSeries: string }
+  /** An output an earlier run wrote, removed because the plan no longer makes it. */
+  | { removed: string }
+  | { removedSeries: string };
+
+/**
+ * An outcome without the original PatientID and StudyInstanceUID: they link the pseudonym to the
+ * patient, which only the key file (outside the output root) may do.
+ */
+export function withoutOriginals(o: FileOutcome): FileOutcome {
+  const { originalPatientId: _id, originalStudyUID: _study, ...rest } = o;
+  return rest;
+}
+
+function seriesWithoutOriginals(o: SeriesOutcome): SeriesOutcome {
+  return { ...o, files: o.files.map(withoutOriginals) };
 }
 
 /**
@@ -161,6 +232,54 @@ async function removePartials(dests: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * Where the output root cannot be: told from `stat` alone, without writing anything (for `plan`).
+ * Undefined when the root is a folder or can be made.
+ */
+export async function outputRootProblem(root: string): Promise<string | undefined> {
+  const st = await Deno.stat(root).catch(() => undefined);
+  if (st) return st.isDirectory ? undefined : `the output root ${root} exists and is not a folder`;
+  for (let dir = dirname(root);; dir = dirname(dir)) {
+    const up = await Deno.stat(dir).catch(() => undefined);
+    if (up) {
+      return up.isDirectory ? undefined : `the output root ${root} cannot be made: ${dir} is not a folder`;
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Make sure the output root is a folder this process can write in, before anything is planned or
+ * written: make it (and its missing parents) if need be, and create and remove a probe file in it.
+ * Returns the folders it made, outermost first (a run the user then declines removes them).
+ * Throws `RunRefusal` naming the path otherwise.
+ */
+export async function prepareOutputRoot(root: string): Promise<string[]> {
+  const problem = await outputRootProblem(root);
+  if (problem) throw new RunRefusal(problem);
+  const missing: string[] = [];
+  for (let dir = root; !(await exists(dir)); dir = dirname(dir)) {
+    missing.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing) {
+    try {
+      await Deno.mkdir(dir);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw new RunRefusal(`the output root ${root} cannot be made: ${dirname(dir)}: ${fsReason(e)}`);
+    }
+  }
+  const probe = join(root, `.dcmtidy-probe-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new RunRefusal(`the output root ${root} is not writable: ${fsReason(e)}`);
+  }
+  return missing;
+}
+
 /** Execute a plan. Inputs are only read; outputs go under the output root, reports where declared. */
 export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
@@ -170,12 +289,21 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   const shard = opts.shard;
   const format = p.output.format;
   const mine = shardFiles(plan, shard);
+  const d = p.deidentify;
+  await prepareOutputRoot(root);
+  // The key file is checked before anything is written: a file that is not ours stops the run here.
+  const key = d ? p.key : undefined;
+  if (key) await readKeyFile(key);
+  await ensurePrivateDir(join(root, STATE_DIR));
+  if (shard) {
+    await ensurePrivateDir(join(root, STATE_DIR, "shards"));
+    await ensurePrivateDir(shardStatePath(root, shard));
+  }
   const state = shard ? shardStatePath(root, shard) : join(root, STATE_DIR);
-  await Deno.mkdir(state, { recursive: true });
   if (shard) await clearShardPart(root, shard);
   const journalPath = join(state, "journal.jsonl");
-  const { done: journal, claimed, ...nifti } = await readJournal(journalPath);
-  const d = p.deidentify;
+  const journal = await readJournal(journalPath);
+  const { done: finished, claimed } = journal;
   let session: DeidSession | undefined;
   if (d) {
     if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");
@@ -183,7 +311,8 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     session = new DeidSession(configFromProtocol(p, lookup), opts.keys);
   }
   // Appended line by line: a kill can cut at most the last line, which readJournal skips.
-  const append = (text: string) => Deno.writeTextFile(journalPath, text, { append: true });
+  const append = (text: string) =>
+    Deno.writeTextFile(journalPath, text, { append: true, mode: PRIVATE_FILE });
   const outcomes = new Map<number, FileOutcome>();
   const notes: string[] = [];
   const toWrite = mine.map((i) => ({ f: plan.files[i], i })).filter(({ f }) => f.status === "write");
@@ -201,26 +330,35 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
   let done = 0;
   let bytes = 0;
   let resumed = 0;
+  let kept = 0;
+  const keep = () => opts.onKept?.(++kept);
   const jobs: FileJob[] = [];
+  const mtimes = new Map<number, number | undefined>();
   for (const { f, i } of dicom) {
     const dest = join(root, f.dest!);
-    const prior = journal.get(f.dest!);
+    const prior = finished.get(f.dest!);
+    // Taken before the input is read: an input changed after this is done again next time.
+    const mtime = (await Deno.stat(f.input.path).catch(() => undefined))?.mtime?.getTime();
+    mtimes.set(i, mtime);
     if (
       prior && prior.input === f.input.path &&
+      (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
       (await sha256File(dest).catch(() => undefined)) === prior.sha256
     ) {
       outcomes.set(i, { ...prior.outcome, index: i });
       resumed++;
       bytes += f.input.size;
       opts.onProgress?.(++done, total, bytes);
+      keep();
     } else {
       if (!prior && !claimed.has(f.dest!) && (await exists(dest))) {
-        throw new Error(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
+        throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
       jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
     }
   }
-  const record = async (outcome: FileOutcome) => {
+  const record = async (result: FileOutcome) => {
+    const outcome = withoutOriginals(result);
     const f = plan.files[outcome.index];
     outcomes.set(outcome.index, outcome);
     if (outcome.linkFellBack && !notes.some((n) => n.startsWith("hardlink"))) {
@@ -230,9 +368,15 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
       );
     }
     if (outcome.status === "written") {
-      const line = JSON.stringify({ input: f.input.path, dest: f.dest, sha256: outcome.sha256, outcome }) +
-        "\n";
-      await append(line);
+      const entry: JournalEntry = {
+        input: f.input.path,
+        dest: f.dest!,
+        sha256: outcome.sha256!,
+        inputMtime: mtimes.get(outcome.index),
+        outcome,
+      };
+      await append(JSON.stringify(entry) + "\n");
+      keep();
     }
     bytes += f.input.size;
     opts.onProgress?.(++done, total, bytes);
@@ -245,7 +389,16 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     if (d && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
   } else {
-    for (const job of jobs) await record(await processFile(job, session));
+    for (const job of jobs) {
+      // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
+      await record(
+        await processFile(job, session).catch((e): FileOutcome => ({
+          index: job.index,
+          status: "quarantined",
+          reason: (e as Error).message,
+        })),
+      );
+    }
   }
   const series = new Map<number, SeriesOutcome>();
   if (mySeries.size) {
@@ -255,19 +408,27 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
         opts.onProgress?.(++done, total, bytes);
       }
     };
-    await convertSeriesOf(plan, mySeries, outcomes, nifti, append, session, opts, (o, files, again) => {
+    await convertSeriesOf(plan, mySeries, outcomes, journal, append, session, opts, (o, files, again) => {
       series.set(o.series, o);
-      if (format === "nifti") { for (const fo of o.files) outcomes.set(fo.index, fo); }
-      if (again && format === "nifti") resumed += o.files.length;
+      if (format === "nifti") {
+        for (const fo of o.files) {
+          outcomes.set(fo.index, fo);
+          if (fo.status !== "written") continue;
+          if (again) resumed++;
+          keep();
+        }
+      }
       progress(files);
     });
   }
   await copyQuarantined(plan, mine, outcomes);
+  notes.push(...await removeStaleOutputs(plan, journal, append));
   const summary = {
     written: [...outcomes.values()].filter((o) => o.status === "written").length,
     skipped: mine.filter((i) => plan.files[i].status === "skip").length,
-    quarantined: mine.filter((i) => plan.files[i].status === "quarantine").length +
-      [...outcomes.values()].filter((o) => o.status === "quarantined").length,
+    quarantined:
+      mine.filter((i) => plan.files[i].status === "quarantine" || outcomes.get(i)?.status === "quarantined")
+        .length,
     resumed,
     outcomes,
     series,
@@ -275,10 +436,35 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     durationMs: performance.now() - started,
     notes,
   };
+  if (key) await mergeKeyFile(key, keyRows(plan, outcomes));
   const meta = { version: VERSION, rules: RULES_EDITION };
-  if (shard) await writeShardPart(plan, shard, mine, summary, meta);
-  else await writeReports(plan, summary, { ...meta, statePath: state });
+  if (shard) {
+    const salt = d && opts.keys ? saltFingerprint(opts.keys) : undefined;
+    await writeShardPart(plan, shard, mine, summary, { ...meta, salt });
+  } else await writeReports(plan, summary, { ...meta, statePath: state });
   return summary;
+}
+
+/**
+ * The key file's rows for the files written: the original PatientID and StudyInstanceUID as the
+ * scan read them from the input's header, with what the run made of them. Files without a
+ * PatientID have no row (their subject is their study, named by its pseudonym).
+ */
+export function keyRows(plan: Plan, outcomes: ReadonlyMap<number, FileOutcome>): KeyRow[] {
+  const rows = new Map<string, KeyRow>();
+  for (const o of outcomes.values()) {
+    const original = plan.files[o.index].input.header;
+    if (o.status !== "written" || !original?.patientId) continue;
+    const row = [
+      original.patientId,
+      o.pseudoId ?? "",
+      String(o.dayOffset ?? ""),
+      original.studyUID ?? "",
+      o.newStudyUID ?? "",
+    ];
+    rows.set(JSON.stringify(row), row);
+  }
+  return [...rows.values()];
 }
 
 /**
@@ -351,14 +537,17 @@ async function convertSeriesOf(
     if (!prior && !journal.claimedSeries.has(job.stem)) {
       const taken = niftiFamily(job.stem, job.frames).find(present);
       if (taken) {
-        throw new Error(`${join(root, taken)} exists and was not written by dcmtidy: refusing to replace it`);
+        throw new RunRefusal(
+          `${join(root, taken)} exists and was not written by dcmtidy: refusing to replace it`,
+        );
       }
     }
     inputsOf.set(s, inputs);
     jobs.push(job);
   }
   if (jobs.length) await append(jobs.map((j) => JSON.stringify({ claimSeries: j.stem }) + "\n").join(""));
-  const record = async (o: SeriesOutcome) => {
+  const record = async (result: SeriesOutcome) => {
+    const o = seriesWithoutOriginals(result);
     // A series with nothing written is redone next time, like a quarantined file.
     if (o.volumes.length) {
       await append(JSON.stringify({ series: o.stem, inputs: inputsOf.get(o.series), outcome: o }) + "\n");
@@ -369,7 +558,9 @@ async function convertSeriesOf(
     if (p.deidentify && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runSeriesInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
   } else {
-    for (const job of jobs) await record(await processSeries(job, session));
+    for (const job of jobs) {
+      await record(await processSeries(job, session).catch((e) => seriesFailed(job, (e as Error).message)));
+    }
   }
 }
 
@@ -401,7 +592,10 @@ function reindexed(o: SeriesOutcome, job: SeriesJob): SeriesOutcome {
   };
 }
 
-/** Raw copies of quarantined files go to the quarantine folder (outside the output root), if any. */
+/**
+ * Raw copies of quarantined files go to the quarantine folder (outside the output root), if any. A
+ * copy that fails (the input is gone, a permission) is told in the file's reason; the run goes on.
+ */
 async function copyQuarantined(
   plan: Plan,
   mine: readonly number[],
@@ -411,10 +605,90 @@ async function copyQuarantined(
   if (!q) return;
   for (const i of mine) {
     const f = plan.files[i];
-    const quarantined = f.status === "quarantine" || outcomes.get(i)?.status === "quarantined";
+    const o = outcomes.get(i);
+    const quarantined = f.status === "quarantine" || o?.status === "quarantined";
     if (!quarantined) continue;
     const dest = join(q, f.input.rel);
-    await Deno.mkdir(dirname(dest), { recursive: true });
-    if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
+    try {
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
+    } catch (e) {
+      const why = `not copied to quarantine: ${fsReason(e)}`;
+      const reason = o?.status === "quarantined" ? o.reason : f.reason;
+      outcomes.set(i, {
+        ...(o ?? { index: i }),
+        status: "quarantined",
+        reason: reason ? `${reason}; ${why}` : why,
+      });
+    }
   }
+}
+
+/**
+ * Remove what an earlier run wrote from an input of this plan to a place the plan no longer makes
+ * (the input changed, or the protocol's names did), so the tree holds only what this run reports.
+ * Only outputs that still have the bytes the journal recorded are removed, and the folders they
+ * leave empty; a changed one is left in place and told. A shard sees only its own journal, and the
+ * whole plan's destinations, so it never removes what another shard makes. Returns the notes.
+ */
+async function removeStaleOutputs(
+  plan: Plan,
+  journal: Journal,
+  append: (text: string) => Promise<void>,
+): Promise<string[]> {
+  const p = plan.protocol;
+  const root = p.output.root;
+  const inputs = new Set(plan.files.map((f) => f.input.path));
+  const dests = new Set(
+    p.output.format === "nifti" ? [] : plan.files.flatMap((f) => (f.status === "write" ? [f.dest!] : [])),
+  );
+  const stems = new Set(p.output.format === "dicom" ? [] : plan.series.flatMap((s) => s.nifti ?? []));
+  let removed = 0;
+  const changed: string[] = [];
+  const lines: string[] = [];
+  /** Remove `rel` if it is what the journal recorded (a link to `input` counts for a sort-only link). */
+  const removeIfOurs = async (rel: string, sha256: string, input?: string) => {
+    const path = join(root, rel);
+    const link = await Deno.readLink(path).catch(() => undefined);
+    const ours = (input !== undefined && link === input) ||
+      (await sha256File(path).catch(() => undefined)) === sha256;
+    if (!ours) {
+      if (link !== undefined || (await exists(path))) changed.push(rel);
+      return;
+    }
+    await Deno.remove(path);
+    removed++;
+    for (let dir = dirname(path); dir.length > root.length && dir.startsWith(root); dir = dirname(dir)) {
+      if (!(await Deno.remove(dir).then(() => true, () => false))) break; // not empty: stop
+    }
+  };
+  for (const e of journal.done.values()) {
+    if (dests.has(e.dest) || !inputs.has(e.input)) continue;
+    await removeIfOurs(e.dest, e.sha256, p.deidentify ? undefined : e.input);
+    lines.push(JSON.stringify({ removed: e.dest }));
+  }
+  for (const e of journal.series.values()) {
+    if (stems.has(e.series) || !e.inputs.some((i) => inputs.has(i))) continue;
+    for (const v of e.outcome.volumes) {
+      await removeIfOurs(v.nifti, v.niftiSha256);
+      await removeIfOurs(v.sidecar, v.sidecarSha256);
+    }
+    lines.push(JSON.stringify({ removedSeries: e.series }));
+  }
+  if (lines.length) await append(lines.map((l) => l + "\n").join(""));
+  const notes: string[] = [];
+  const outputs = (n: number) => `${n} output${n === 1 ? "" : "s"}`;
+  if (removed) notes.push(`removed ${outputs(removed)} an earlier run wrote that the plan no longer makes`);
+  if (changed.length) {
+    // Names made from original values (sort only) are not shown.
+    const which = p.deidentify
+      ? `: ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? ", ..." : ""}`
+      : "";
+    notes.push(
+      `${outputs(changed.length)} an earlier run wrote that the plan no longer makes ${
+        changed.length === 1 ? "was" : "were"
+      } changed since, so left in place${which}`,
+    );
+  }
+  return notes;
 }

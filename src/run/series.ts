@@ -53,7 +53,7 @@ export interface SeriesOutcome {
   readonly notConverted?: string;
   /**
    * Every file of the job: "written" when its instance is in a volume (with the report's fields and
-   * the key's values, as a DICOM run records them); "quarantined" with the reason when it is in
+   * the pseudonym, day offset and new study UID, as a DICOM run records them); "quarantined" with the reason when it is in
    * none (`not converted: ...`, still with its fields) or could not be read or de-identified.
    */
   readonly files: FileOutcome[];
@@ -95,7 +95,10 @@ async function removeStale(job: SeriesJob, written: ReadonlySet<string>): Promis
   }
 }
 
-/** The outcome of a file that went into a volume, as a DICOM run records a written file. */
+/**
+ * The outcome of a file that went into a volume, as a DICOM run records a written file (without the
+ * original identities: the key file takes them from the plan).
+ */
 function converted(index: number, file: DicomFile, r: DeidResult | undefined): FileOutcome {
   const fields = reportFields(file.dataset);
   return {
@@ -106,8 +109,6 @@ function converted(index: number, file: DicomFile, r: DeidResult | undefined): F
       ? {
         pseudoId: r.pseudoId,
         dayOffset: r.dayOffset,
-        originalPatientId: r.original.patientId,
-        originalStudyUID: r.original.studyUID,
         newStudyUID: fields.StudyInstanceUID,
         counts: r.counts,
       }

@@ -1,8 +1,10 @@
 /**
  * Shard parts and their merge. A shard run leaves `<output>/.dcmtidy/shards/K-of-N/part.json`
- * (its own files' fates and outcomes, plus a fingerprint of the whole plan); `mergeShards` checks
- * that every shard finished with the same tool, rules, protocol and plan, then writes the same
- * report.csv, files.csv, key file and audit.json a single run would.
+ * (its own files' fates and outcomes, plus fingerprints of the whole plan and of the salt); `mergeShards`
+ * checks that every shard finished with the same tool, rules, protocol, salt and plan, then writes
+ * the same report.csv, files.csv and audit.json a single run would. Parts hold no original
+ * identities: each shard adds its rows to the key file itself (outside the output root), so the
+ * merged key file is the single run's.
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join, relative, resolve } from "node:path";
@@ -10,12 +12,22 @@ import type { Plan } from "../plan/plan.ts";
 import { type Shard, shardName } from "../plan/shard.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { type ReportPlan, writeAtomically, writeReports } from "./reports.ts";
+import { PRIVATE_FILE, type ReportPlan, writeAtomically, writeReports } from "./reports.ts";
+import type { Keys } from "../deid/keys.ts";
 
 /** Where run state lives under the output root. */
 export const STATE_DIR = ".dcmtidy";
 const PART_FILE = "part.json";
-const PART_FORMAT = "dcmtidy-shard-part/1";
+/** Version 2: outcomes without original identities, and the salt's fingerprint. */
+const PART_FORMAT = "dcmtidy-shard-part/2";
+
+/**
+ * A fingerprint of the salt that tells whether two runs used the same one and nothing else: a keyed
+ * hash (HMAC with the salt as key) of a fixed label, never the salt or a plain hash of it.
+ */
+export function saltFingerprint(keys: Keys): string {
+  return keys.hashValue("dcmtidy/salt-fingerprint");
+}
 
 /** The state folder of one shard. */
 export function shardStatePath(outputRoot: string, shard: Shard): string {
@@ -38,6 +50,8 @@ export interface ShardPart {
     /** `output.format` (dicom when absent). */
     readonly format?: "dicom" | "nifti" | "both";
   };
+  /** `saltFingerprint` of the run's salt; absent when the protocol does not de-identify. */
+  readonly salt?: string;
   /** The whole plan's size and fingerprint: every shard must have planned the same thing. */
   readonly plan: { readonly files: number; readonly sha256: string };
   /** This shard's files, by their index in the whole plan. */
@@ -87,7 +101,7 @@ export async function writeShardPart(
     resumed: number;
     durationMs: number;
   },
-  meta: { version: string; rules: string },
+  meta: { version: string; rules: string; salt?: string },
 ): Promise<void> {
   const p = plan.protocol;
   const part: ShardPart = {
@@ -103,6 +117,7 @@ export async function writeShardPart(
       deidentify: p.deidentify ? { options: p.deidentify.options ?? [] } : undefined,
       format: p.output.format,
     },
+    ...(meta.salt ? { salt: meta.salt } : {}),
     plan: { files: plan.files.length, sha256: planFingerprint(plan) },
     files: mine.map((index) => {
       const f = plan.files[index];
@@ -119,7 +134,9 @@ export async function writeShardPart(
     resumed: run.resumed,
     durationMs: run.durationMs,
   };
-  await writeAtomically(join(shardStatePath(p.output.root, shard), PART_FILE), JSON.stringify(part) + "\n");
+  await writeAtomically(join(shardStatePath(p.output.root, shard), PART_FILE), JSON.stringify(part) + "\n", {
+    mode: PRIVATE_FILE,
+  });
 }
 
 /** Forget a shard's part before it runs again, so a shard killed on its re-run is not taken as finished. */
@@ -199,19 +216,27 @@ function checkParts(parts: ShardPart[], problems: string[]): void {
   const differ = (what: string, value: (p: ShardPart) => string) => {
     const groups = new Map<string, string[]>();
     for (const p of parts) groups.set(value(p), [...(groups.get(value(p)) ?? []), shardName(p.shard)]);
-    if (groups.size < 2) return;
+    if (groups.size < 2) return false;
     problems.push(
       `shards used different ${what}: ` +
         [...groups].map(([v, shards]) => `${shards.join(", ")}: ${v}`).join("; "),
     );
+    return true;
   };
   differ("dcmtidy versions", (p) => p.tool);
   differ("rules editions", (p) => p.rules);
   differ("protocols", (p) => `${p.protocol.name} (sha256 ${p.protocol.sha256.slice(0, 12)})`);
-  differ(
-    "inputs (the plans differ: files changed between shards, or other --input roots)",
-    (p) => `${p.plan.files} files, plan ${p.plan.sha256.slice(0, 12)}`,
+  // Pseudonyms and UIDs name the outputs: other salts make other plans, and that is what to say.
+  const salts = differ(
+    "salts (the same salt gives the same pseudonyms: run the other shards again with one salt)",
+    (p) => (p.salt ? `salt fingerprint ${p.salt}` : "no salt"),
   );
+  if (!salts) {
+    differ(
+      "inputs (the plans differ: files changed between shards, or other --input roots)",
+      (p) => `${p.plan.files} files, plan ${p.plan.sha256.slice(0, 12)}`,
+    );
+  }
   const n = counts[0];
   if (n !== undefined) {
     const have = new Set(parts.map((p) => p.shard.k));
@@ -224,9 +249,9 @@ function checkParts(parts: ShardPart[], problems: string[]): void {
 }
 
 /**
- * Combine every shard's part into the reports a single run writes (rows in the same order).
- * Throws `MergeError` when a shard is missing or unfinished, or when shards disagree on the tool
- * version, rules edition, protocol or plan.
+ * Combine every shard's part into the reports a single run writes (rows in the same order); the key
+ * file needs nothing more (each shard added its rows). Throws `MergeError` when a shard is missing or
+ * unfinished, or when shards disagree on the tool version, rules edition, protocol, salt or plan.
  */
 export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
   const root = resolve(outputRoot);
