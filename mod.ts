@@ -138,6 +138,7 @@ export {
 } from "./src/scan/scan.ts";
 export { type Disposition, makePlan, type Plan, type PlannedFile, planTotals } from "./src/plan/plan.ts";
 export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
+export { RunRefusal } from "./src/run/errors.ts";
 export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";
 export { MergeError, mergeShards, type MergeSummary } from "./src/run/shards.ts";
 /**
