@@ -3,28 +3,11 @@
  * byte-identical to an uninterrupted run, with no temporary files left behind.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
-import { ROOT, runCli } from "./helpers.ts";
+import { ROOT, runCli, treeHashes } from "./helpers.ts";
 
 const SALT = "crash-test-salt-0123456789";
 const FILES = 80;
-
-async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) {
-        if (e.name !== ".dcmtidy") await walk(p);
-      } else {
-        out.set(p.slice(dir.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
-      }
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run, no partial files", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-crash-" }));
@@ -79,8 +62,8 @@ Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run,
       DCMTIDY_SALT: SALT,
     });
     assert.equal(whole.code, 0, whole.stderr);
-    const a = await tree(`${dir}/killed`);
-    const b = await tree(`${dir}/whole`);
+    const a = await treeHashes(`${dir}/killed`);
+    const b = await treeHashes(`${dir}/whole`);
     assert.equal(a.size, FILES + 1, "every file and the report");
     assert.deepEqual(a, b);
     assert.ok(![...a.keys()].some((p) => p.endsWith(".partial")), "no temporary files left");

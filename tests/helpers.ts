@@ -1,4 +1,5 @@
 /** Shared test helpers: where ../shared/corpus is, and running the external validators. */
+import { createHash } from "node:crypto";
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 /** The repository root. */
@@ -84,4 +85,24 @@ export function dcmdumpDataSet(listing: string): string[] {
   return lines.slice(start < 0 ? 0 : start + 1)
     .filter((l) => l.trim() !== "" && !l.startsWith("# Used TransferSyntax"))
     .map((l) => l.replace(/\s+#\s*(\d+|u\/l),\s*(\d+|\?)\s+(\S+)\s*$/, " $3").replace(/#=\d+/, "").trimEnd());
+}
+
+/**
+ * Every file under `dir` (path relative to it, `/`-separated, sorted) with its sha256: what must
+ * match between two runs. The run's own state folder `.dcmtidy` is left out.
+ */
+export async function treeHashes(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory) {
+        if (e.name !== ".dcmtidy") await walk(p);
+      } else {
+        out.set(p.slice(dir.length + 1), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
+      }
+    }
+  };
+  await walk(dir);
+  return new Map([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 }

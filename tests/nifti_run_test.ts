@@ -7,7 +7,6 @@
  * shards merged into the single run, and NIfTI names that never clash.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { gunzip, gzip } from "../src/nifti/gzip.ts";
 import { parseNifti1Header } from "../src/nifti/nifti1.ts";
 import { parseCsv } from "../src/verify/records.ts";
@@ -17,7 +16,7 @@ import { planJson } from "../src/plan/json.ts";
 import { planSummary } from "../src/plan/summary.ts";
 import { runPlan } from "../src/run/run.ts";
 import { NIFTI_PHI, niftiSeries, stack } from "./fixtures/nifti_fixtures.ts";
-import { ROOT, runCli } from "./helpers.ts";
+import { ROOT, runCli, treeHashes } from "./helpers.ts";
 
 const SALT = "nifti-run-test-salt-0123456789";
 const ENV = { DCMTIDY_SALT: SALT };
@@ -57,23 +56,6 @@ const protocolText = (format: string, extra = "") =>
   `  path: "{pseudo_id}/{SeriesNumber}"\n  file: "{InstanceNumber:04}.dcm"\n  format: ${format}\n` +
   `quarantine: ./quarantine\nkey: ./key.csv\ndeidentify:\n  salt: { env: DCMTIDY_SALT }\n${extra}`;
 
-/** Every file under `dir` (the run's state folder aside) with its sha256. */
-async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) {
-        if (e.name !== ".dcmtidy") await walk(p);
-      } else {
-        out.set(p.slice(dir.length + 1), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
-      }
-    }
-  };
-  await walk(dir);
-  return new Map([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
-}
-
 async function csv(path: string): Promise<Record<string, string>[]> {
   const [header, ...rows] = parseCsv(await Deno.readTextFile(path));
   return rows.filter((r) => r.length > 1).map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
@@ -108,7 +90,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
 
     const report = await csv(`${dir}/out/report.csv`);
     const p = report[0].SubjectID;
-    const out = await tree(`${dir}/out`);
+    const out = await treeHashes(`${dir}/out`);
     const names = [...out.keys()].filter((k) => k !== "report.csv");
     assert.deepEqual(names, expectedNifti(p), "only NIfTI and sidecars, one per volume, no DICOM");
 
@@ -162,7 +144,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
     const again = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
     assert.equal(again.code, 3, again.stderr);
     assert.match(again.stdout, /0 converted, 25 already done/);
-    assert.deepEqual(await tree(`${dir}/out`), out);
+    assert.deepEqual(await treeHashes(`${dir}/out`), out);
 
     // A run killed after renaming its outputs but before recording them: claimed, so redone.
     const journal = `${dir}/out/.dcmtidy/journal.jsonl`;
@@ -172,7 +154,7 @@ Deno.test("nifti: a volume and sidecar per series, the rest quarantined with the
     const redo = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
     assert.equal(redo.code, 3, redo.stderr);
     assert.match(redo.stdout, /25 converted, 0 already done/);
-    assert.deepEqual(await tree(`${dir}/out`), out, "same bytes, no partial file left");
+    assert.deepEqual(await treeHashes(`${dir}/out`), out, "same bytes, no partial file left");
 
     // verify: clean; then a sidecar and a header with a PHI value planted are caught, masked.
     const clean = await runCli(["verify", `${dir}/p.yaml`], ENV);
@@ -215,7 +197,7 @@ Deno.test("both: DICOM and NIfTI side by side; a series that cannot form a volum
     );
     const report = await csv(`${dir}/out/report.csv`);
     const p = report[0].SubjectID;
-    const out = await tree(`${dir}/out`);
+    const out = await treeHashes(`${dir}/out`);
     const dicom = [...out.keys()].filter((k) => k.endsWith(".dcm"));
     assert.equal(dicom.length, files);
     assert.deepEqual([...out.keys()].filter((k) => /\.(nii\.gz|json)$/.test(k)), expectedNifti(p));
@@ -234,7 +216,7 @@ Deno.test("both: DICOM and NIfTI side by side; a series that cannot form a volum
     }
     const again = await runCli(["run", "--yes", `${dir}/p.yaml`], ENV);
     assert.match(again.stdout, /0 written, 30 already done/);
-    assert.deepEqual(await tree(`${dir}/out`), out);
+    assert.deepEqual(await treeHashes(`${dir}/out`), out);
     const verify = await runCli(["verify", `${dir}/p.yaml`], ENV);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /30 of 30 written outputs read back, 7 of 7 NIfTI volumes read back/);
@@ -283,8 +265,8 @@ Deno.test("nifti: 2 shards + merge = the single run; SIGKILL mid-run, run again 
     }
     const merged = await runCli(["merge", `${dir}/sharded`]);
     assert.equal(merged.code, 3, merged.stdout + merged.stderr);
-    const a = await tree(`${dir}/single`);
-    assert.deepEqual(await tree(`${dir}/sharded`), a);
+    const a = await treeHashes(`${dir}/single`);
+    assert.deepEqual(await treeHashes(`${dir}/sharded`), a);
     for (const f of [".dcmtidy/files.csv", "report.csv"]) {
       assert.equal(
         await Deno.readTextFile(`${dir}/sharded/${f}`),
@@ -327,7 +309,7 @@ Deno.test("nifti: 2 shards + merge = the single run; SIGKILL mid-run, run again 
     assert.ok(finished >= 2 && finished < 18, `killed after ${finished} of 18 converted series`);
     const rerun = await runCli(["run", "--yes", "--output", `${dir}/killed`, `${dir}/p.yaml`], ENV);
     assert.equal(rerun.code, 3, rerun.stderr);
-    assert.deepEqual(await tree(`${dir}/killed`), a, "the same tree, no partial file left");
+    assert.deepEqual(await treeHashes(`${dir}/killed`), a, "the same tree, no partial file left");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -388,7 +370,7 @@ Deno.test("plan: NIfTI names reserve their split names; clashes (any case) get -
 
     const run = await runCli(["run", "--yes", `${dir}/n.yaml`]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    const names = [...(await tree(`${dir}/out-nifti`)).keys()].filter((k) => k !== "report.csv");
+    const names = [...(await treeHashes(`${dir}/out-nifti`)).keys()].filter((k) => k !== "report.csv");
     assert.deepEqual(names, [
       `${id}/T1.json`,
       `${id}/T1.nii.gz`,
@@ -408,7 +390,7 @@ Deno.test("plan: NIfTI names reserve their split names; clashes (any case) get -
     const here = await makePlan(await loadProtocol(`${dir}/n.yaml`, { output: `${dir}/in-thread` }));
     const summary = await runPlan(here);
     assert.deepEqual([summary.written, summary.volumes, summary.series.size], [7, 3, 3]);
-    assert.deepEqual(await tree(`${dir}/in-thread`), await tree(`${dir}/out-nifti`));
+    assert.deepEqual(await treeHashes(`${dir}/in-thread`), await treeHashes(`${dir}/out-nifti`));
 
     // With both, the DICOM names are taken first: a clash between the DICOM files is the usual _2.
     await Deno.writeTextFile(

@@ -4,31 +4,13 @@
  * list and key file byte for byte. `merge` refuses missing, unfinished and mismatched shards.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
-import { ROOT, runCli } from "./helpers.ts";
+import { ROOT, runCli, treeHashes } from "./helpers.ts";
 import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
 import type { ScannedFile } from "../src/scan/scan.ts";
 
 const SALT = "shard-test-salt-0123456789";
 const ENV = { DCMTIDY_SALT: SALT };
-
-/** Every file under `dir` (the run's own state folder aside) with its sha256. */
-async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      const p = `${d}/${e.name}`;
-      if (e.isDirectory) {
-        if (e.name !== ".dcmtidy") await walk(p);
-      } else {
-        out.set(p.slice(dir.length), createHash("sha256").update(await Deno.readFile(p)).digest("hex"));
-      }
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 /** 12 studies of 4 patients, 4 files each; two studies share a date so their paths collide. */
 async function buildDump(raw: string): Promise<number> {
@@ -138,8 +120,8 @@ Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the si
     assert.equal(merged.code, 3, merged.stderr); // quarantined files, as in the single run
     assert.match(merged.stdout, new RegExp(`merged 4 shards: ${scanned} files scanned`));
 
-    const a = await tree(`${dir}/single`);
-    const b = await tree(`${dir}/sharded`);
+    const a = await treeHashes(`${dir}/single`);
+    const b = await treeHashes(`${dir}/sharded`);
     assert.ok([...a.keys()].some((p) => /_2\.dcm$/.test(p)), "the dump has collisions");
     assert.ok(!([...b.keys()].some((p) => p.endsWith(".partial"))), "no temporary files left");
     assert.deepEqual(b, a);
