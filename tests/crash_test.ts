@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
-import { ROOT, runCli, treeHashes } from "./helpers.ts";
+import { killCliWhen, runCli, treeHashes } from "./helpers.ts";
 
 const SALT = "crash-test-salt-0123456789";
 const FILES = 80;
@@ -33,27 +33,14 @@ Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run,
         `deidentify:\n  salt: { env: DCMTIDY_SALT }\n`,
     );
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/a.yaml`],
-      cwd: ROOT,
-      env: { DCMTIDY_SALT: SALT },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const journal = `${dir}/killed/.dcmtidy/journal.jsonl`;
-    const deadline = Date.now() + 60_000;
-    let lines = 0;
-    while (Date.now() < deadline) {
-      // Finished files only (the journal also holds the run's claims, written up front).
-      lines = await Deno.readTextFile(journal).then(
-        (t) => t.split("\n").filter((l) => l.includes('"sha256"')).length,
-        () => 0,
-      );
-      if (lines >= 5) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    child.kill("SIGKILL");
-    await child.status;
+    // Finished files only (the journal also holds the run's claims, written up front).
+    const lines = await killCliWhen(
+      ["run", "--yes", "--jobs", "1", `${dir}/a.yaml`],
+      { DCMTIDY_SALT: SALT },
+      `${dir}/killed/.dcmtidy/journal.jsonl`,
+      (l) => l.includes('"sha256"'),
+      5,
+    );
     assert.ok(lines >= 5 && lines < FILES, `killed after ${lines} of ${FILES} files`);
 
     const again = await runCli(["run", "--yes", `${dir}/a.yaml`], { DCMTIDY_SALT: SALT });

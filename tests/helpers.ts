@@ -106,3 +106,34 @@ export async function treeHashes(dir: string): Promise<Map<string, string>> {
   await walk(dir);
   return new Map([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 }
+
+/**
+ * Start our CLI with `args` and SIGKILL it once `journal` holds at least `atLeast` lines that
+ * `finished` accepts (checked every few milliseconds, for at most a minute). Returns how many
+ * such lines there were when it was killed.
+ */
+export async function killCliWhen(
+  args: string[],
+  env: Record<string, string>,
+  journal: string,
+  finished: (line: string) => boolean,
+  atLeast: number,
+): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    cwd: ROOT,
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  let done = 0;
+  while (Date.now() < deadline) {
+    done = await Deno.readTextFile(journal).then((t) => t.split("\n").filter(finished).length, () => 0);
+    if (done >= atLeast) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  return done;
+}

@@ -16,7 +16,7 @@ import { planJson } from "../src/plan/json.ts";
 import { planSummary } from "../src/plan/summary.ts";
 import { runPlan } from "../src/run/run.ts";
 import { NIFTI_PHI, niftiSeries, stack } from "./fixtures/nifti_fixtures.ts";
-import { ROOT, runCli, treeHashes } from "./helpers.ts";
+import { killCliWhen, ROOT, runCli, treeHashes } from "./helpers.ts";
 
 const SALT = "nifti-run-test-salt-0123456789";
 const ENV = { DCMTIDY_SALT: SALT };
@@ -275,37 +275,13 @@ Deno.test("nifti: 2 shards + merge = the single run; SIGKILL mid-run, run again 
       );
     }
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}cli.ts`,
-        "run",
-        "--yes",
-        "--jobs",
-        "1",
-        "--output",
-        `${dir}/killed`,
-        `${dir}/p.yaml`,
-      ],
-      cwd: ROOT,
-      env: ENV,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const journal = `${dir}/killed/.dcmtidy/journal.jsonl`;
-    const deadline = Date.now() + 60_000;
-    let finished = 0;
-    while (Date.now() < deadline) {
-      finished = await Deno.readTextFile(journal).then(
-        (t) => t.split("\n").filter((l) => l.includes('"inputs"')).length,
-        () => 0,
-      );
-      if (finished >= 2) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    child.kill("SIGKILL");
-    await child.status;
+    const finished = await killCliWhen(
+      ["run", "--yes", "--jobs", "1", "--output", `${dir}/killed`, `${dir}/p.yaml`],
+      ENV,
+      `${dir}/killed/.dcmtidy/journal.jsonl`,
+      (l) => l.includes('"inputs"'),
+      2,
+    );
     assert.ok(finished >= 2 && finished < 18, `killed after ${finished} of 18 converted series`);
     const rerun = await runCli(["run", "--yes", "--output", `${dir}/killed`, `${dir}/p.yaml`], ENV);
     assert.equal(rerun.code, 3, rerun.stderr);

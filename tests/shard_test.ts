@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
-import { ROOT, runCli, treeHashes } from "./helpers.ts";
+import { killCliWhen, runCli, treeHashes } from "./helpers.ts";
 import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
 import type { ScannedFile } from "../src/scan/scan.ts";
 
@@ -82,35 +82,13 @@ Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the si
     assert.equal((await shardRun(3)).code !== 1, true);
 
     // Shard 4 is killed once it has finished a file, before the end.
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${ROOT}cli.ts`,
-        "run",
-        "--yes",
-        "--jobs",
-        "1",
-        "--output",
-        `${dir}/sharded`,
-        "--shard",
-        "4/4",
-        protocol,
-      ],
-      cwd: ROOT,
-      env: ENV,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const journal = `${dir}/sharded/.dcmtidy/shards/4-of-4/journal.jsonl`;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const done = await Deno.readTextFile(journal).then((t) => t.includes('"sha256"'), () => false);
-      if (done) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    child.kill("SIGKILL");
-    await child.status;
+    await killCliWhen(
+      ["run", "--yes", "--jobs", "1", "--output", `${dir}/sharded`, "--shard", "4/4", protocol],
+      ENV,
+      `${dir}/sharded/.dcmtidy/shards/4-of-4/journal.jsonl`,
+      (l) => l.includes('"sha256"'),
+      1,
+    );
     const early = await runCli(["merge", `${dir}/sharded`]);
     assert.equal(early.code, 2, early.stdout);
     assert.match(early.stderr, /shard 4-of-4 did not finish/);
