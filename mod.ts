@@ -109,7 +109,14 @@ export {
   type TagRule,
 } from "./src/protocol/load.ts";
 export { formatIssue, ProtocolError, type ProtocolIssue } from "./src/protocol/errors.ts";
-export { type Action, protocolJsonSchema, protocolSchema } from "./src/protocol/schema.ts";
+export {
+  type Action,
+  type DeidentifyData,
+  type ProtocolData,
+  protocolJsonSchema,
+  protocolSchema,
+} from "./src/protocol/schema.ts";
+export type { CompiledTemplate, TemplateValues } from "./src/protocol/template.ts";
 export { parseSelector, type Selector } from "./src/protocol/selector.ts";
 export { DeidError, type DeidResult, DeidSession } from "./src/deid/engine.ts";
 export { configFromProtocol, type DeidConfig, deidConfig } from "./src/deid/config.ts";
@@ -136,7 +143,18 @@ export {
   type ScannedFile,
   type ScanOptions,
 } from "./src/scan/scan.ts";
-export { type Disposition, makePlan, type Plan, type PlannedFile, planTotals } from "./src/plan/plan.ts";
+export {
+  type Disposition,
+  makePlan,
+  type Plan,
+  type PlannedFile,
+  type PlannedSeries,
+  type PlanPhase,
+  planTotals,
+  type PlanWarning,
+  type WarningKind,
+} from "./src/plan/plan.ts";
+export type { PlannedChange } from "./src/plan/changes.ts";
 export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
 export { RunRefusal } from "./src/run/errors.ts";
 export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";

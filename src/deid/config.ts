@@ -6,16 +6,25 @@ import { type OptionName, RULES_EDITION } from "./rules.ts";
 
 /** The engine's settings: a protocol's `deidentify` section, resolved. */
 export interface DeidConfig {
+  /** PS3.15 Annex E options (the table's option columns) applied on top of the basic profile. */
   readonly options: readonly OptionName[];
+  /** Compound codes (X/Z/D, ...): "conformant" keeps required attributes valid, "minimal" takes the first. */
   readonly compound: "conformant" | "minimal";
+  /** PatientID policy: "keep", a keyed hash (prefix + length), or a lookup table (see `lookup`). */
   readonly patientId: DeidentifyData["patient_id"];
   /** The lookup table when `patientId` is a lookup (original ID to new ID). */
   readonly lookup?: ReadonlyMap<string, string>;
+  /** How the dates the profile keeps look (shifted, year only, removed, kept); absent: left as they are. */
   readonly dates?: DeidentifyData["dates"];
+  /** "remap": instance UIDs become keyed `2.25.` UIDs; "keep": unchanged. Registry UIDs never change. */
   readonly uids: "remap" | "keep";
+  /** Private elements: remove, keep-safe (Table E.3.10-1), keep, or keep only the listed creators' blocks. */
   readonly privateTags: DeidentifyData["private_tags"];
+  /** Also clean kept free text (LO, SH, LT, ST, UT, UC, PN, AE), as the profile's C action cleans. */
   readonly scrubFreeText: boolean;
+  /** Per-tag rules, `tags_file` entries first: the first whose selector matches an element decides it. */
   readonly rules: readonly TagRule[];
+  /** Functions of a TypeScript protocol, by name, for `{ fn: NAME }` actions. */
   readonly hooks: Readonly<Record<string, Hook>>;
   /** Values of DeidentificationMethod (0012,0063): each at most 64 characters (LO). */
   readonly method: readonly string[];

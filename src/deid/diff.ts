@@ -12,7 +12,9 @@ import { decodeValue } from "../dicom/values.ts";
 export interface FlatElement {
   /** `Keyword`, `(gggg,eeee)` when unknown or private, with `[i].` for each enclosing item. */
   readonly path: string;
+  /** Tag number, (group << 16 | element) >>> 0. */
   readonly tag: number;
+  /** The VR as read ("UN" when unknown). */
   readonly vr: string;
   /** The value as text (multiple values joined with `\`); `<N items>` for sequences, `<N bytes>` for bulk. */
   readonly text: string;
@@ -24,10 +26,15 @@ export interface FlatElement {
 
 /** How one element changed. `before` is absent for added elements, `after` for removed ones. */
 export interface TagChange {
+  /** Where the element is, as in `FlatElement.path`. */
   readonly path: string;
+  /** Tag number, (group << 16 | element) >>> 0: what `mayBePHI` and the masks look at. */
   readonly tag: number;
+  /** The VR after the change (before it, for a removed element). */
   readonly vr: string;
+  /** The value as text before (`FlatElement.text`); absent when the element was added. */
   readonly before?: string;
+  /** The value as text after; absent when the element was removed. */
   readonly after?: string;
 }
 

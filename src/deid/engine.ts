@@ -50,6 +50,7 @@ export interface DeidResult {
   readonly burnedIn?: string;
   /** Set when the file must not be written (a lookup miss with `missing: quarantine`). */
   readonly quarantine?: string;
+  /** Things to tell the user about this file that did not stop it (no PatientID, for one). */
   readonly warnings: readonly string[];
   /** How many elements each action touched. */
   readonly counts: Readonly<Record<string, number>>;
@@ -57,6 +58,7 @@ export interface DeidResult {
 
 /** A de-identification problem that stops the file (a lookup miss with `missing: error`, a hook that throws). */
 export class DeidError extends Error {
+  /** `message` is what the plan and the reports give as the file's reason. */
   constructor(message: string) {
     super(message);
     this.name = "DeidError";
@@ -103,11 +105,13 @@ interface FileState {
  * share one). Not thread-safe: one per worker.
  */
 export class DeidSession {
+  /** The settings every file of the session is de-identified with. */
   readonly config: DeidConfig;
   readonly #keys: Keys;
   readonly #pseudonyms = new Map<string, string>();
   readonly #uids = new Map<string, string>();
 
+  /** `keys` hold the salt: pseudonyms, UIDs and date offsets are keyed with it. */
   constructor(config: DeidConfig, keys: Keys) {
     this.config = config;
     this.#keys = keys;

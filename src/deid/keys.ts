@@ -28,6 +28,7 @@ function base32(bytes: Uint8Array): string {
 export class Keys {
   readonly #salt: Uint8Array;
 
+  /** `salt`: the secret bytes (see `readSalt`), kept private to the instance. Throws when empty. */
   constructor(salt: Uint8Array) {
     if (salt.length === 0) throw new Error("the salt is empty");
     this.#salt = salt;

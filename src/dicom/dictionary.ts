@@ -15,11 +15,15 @@ import data from "./dictionary_data.json" with { type: "json" };
 export interface DictEntry {
   /** As PS3.6 prints it, upper-case hex; repeating groups keep lower-case `x`, e.g. "(60xx,3000)". */
   readonly tag: string;
+  /** PS3.6 keyword, e.g. "PatientName": what paths, selectors and templates use. */
   readonly keyword: string;
+  /** The attribute name as PS3.6 prints it, e.g. "Patient's Name". */
   readonly name: string;
   /** Usually one VR; several for "US or SS" style entries; empty for item/delimitation tags. */
   readonly vrs: readonly string[];
+  /** Value multiplicity as PS3.6 writes it: "1", "1-n", "2-2n", ... */
   readonly vm: string;
+  /** PS3.6 marks it retired (RET): still found in old files, not to be used in new ones. */
   readonly retired: boolean;
 }
 

@@ -87,9 +87,13 @@ export function dumpText(file: DicomFile, opts: DumpOptions = {}): string {
 
 /** A DICOM JSON model attribute (PS3.18 F.2.2). */
 export interface JsonAttribute {
+  /** The VR, e.g. "PN": present on every attribute, even an empty one. */
   vr: string;
+  /** The values (data sets for SQ, `{ Alphabetic, ... }` for PN, null for an empty one); absent when none. */
   Value?: unknown[];
+  /** A binary value in base64; "" when masked as PHI. */
   InlineBinary?: string;
+  /** For bulk data and encapsulated Pixel Data, which are not inlined: `#offset=N`, its byte offset. */
   BulkDataURI?: string;
 }
 

@@ -11,6 +11,7 @@ import { type ElementValue, encodeValue } from "./values.ts";
 
 /** One step of a path: a tag, and for a sequence the item(s) to go into. */
 export interface PathStep {
+  /** The element at this step, from its keyword or `(gggg,eeee)`. */
   readonly tag: number;
   /** An item index, "*" for every item, or undefined on the last step. */
   readonly index?: number | "*";
@@ -18,6 +19,7 @@ export interface PathStep {
 
 /** A path that does not parse or does not resolve. */
 export class PathError extends DicomError {
+  /** Thrown with code "bad-value"; `message` names the path and what is wrong with it. */
   constructor(message: string) {
     super("bad-value", message);
     this.name = "PathError";
@@ -54,8 +56,11 @@ export function parsePath(path: string): PathStep[] {
 
 /** Where a path leads: the data set holding the target and the target element if it exists. */
 export interface Target {
+  /** The data set that holds, or would hold, the target element. */
   readonly dataset: DataSet;
+  /** The target's tag: the last step of the path. */
   readonly tag: number;
+  /** The element when the data set has it; absent when setting it would insert it. */
   readonly element?: Element;
 }
 
@@ -172,6 +177,7 @@ export function privateCreatorOf(ds: DataSet, tag: number): string | undefined {
 
 /** What `walk` tells the visitor about where an element is. */
 export interface WalkContext {
+  /** The data set the element is in (the top level or an item): where to edit or remove it. */
   readonly dataset: DataSet;
   /** e.g. `RequestAttributesSequence[0].PatientName`, keywords where known. */
   readonly path: string;

@@ -21,6 +21,7 @@ export class DicomError extends Error {
   /** Byte offset in the file (or in the inflated stream of a deflated file) where it went wrong. */
   readonly offset?: number;
 
+  /** `opts`: the file and byte offset, when known (`readDicomFile` fills in a missing `file`). */
   constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
     super(message);
     this.name = "DicomError";
@@ -38,6 +39,7 @@ export class DicomError extends Error {
 
 /** Raised while parsing: the file and offset say where, the message says what was expected. */
 export class DicomReadError extends DicomError {
+  /** `opts.offset`: where the unexpected bytes are (in the inflated stream for deflated files). */
   constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
     super(code, message, opts);
     this.name = "DicomReadError";
@@ -46,6 +48,7 @@ export class DicomReadError extends DicomError {
 
 /** Raised while encoding or writing: a value that does not fit its VR, a length that overflows. */
 export class DicomWriteError extends DicomError {
+  /** "bad-value" for a value that does not fit its VR, "unsupported" for what the writer cannot write. */
   constructor(code: DicomErrorCode, message: string, opts: { file?: string; offset?: number } = {}) {
     super(code, message, opts);
     this.name = "DicomWriteError";

@@ -11,7 +11,9 @@ export const UNDEFINED_LENGTH = 0xffffffff;
 
 /** How a data set's elements are encoded. */
 export interface Encoding {
+  /** Element headers carry the VR; without it the VR is looked up in the dictionary. */
   readonly explicitVR: boolean;
+  /** Byte order of headers and binary values (false only for the retired Explicit VR Big Endian). */
   readonly littleEndian: boolean;
 }
 
@@ -68,13 +70,17 @@ export interface Element {
 export interface Item {
   /** The item length from its header; UNDEFINED_LENGTH when ended by an item delimiter. */
   length: number;
+  /** Where it was read from; absent for items the engine created. */
   span?: Span;
+  /** The item's elements; its `parent` is the data set holding the sequence. */
   dataset: DataSet;
 }
 
 /** An ordered list of elements: the main data set, the file meta group, or a sequence item. */
 export interface DataSet {
+  /** In file order (ascending tags in a valid file); edits insert in tag order; written in this order. */
   elements: Element[];
+  /** The transfer syntax's (explicit VR LE for the meta group, implicit VR LE inside a UN sequence). */
   readonly encoding: Encoding;
   /** The enclosing data set, for Specific Character Set inheritance (PS3.5 6.1.2.5.2). */
   parent?: DataSet;
@@ -90,7 +96,9 @@ export interface DicomFile {
   preamble?: Uint8Array;
   /** The file meta group; absent when the input had none. */
   meta?: DataSet;
+  /** The main data set, after the meta group. */
   dataset: DataSet;
+  /** From the meta group's TransferSyntaxUID, or guessed from the bytes of a bare data set. */
   transferSyntax: TransferSyntax;
   /** Offset in the file where the data set begins (after the meta group). */
   datasetOffset: number;

@@ -2,9 +2,13 @@
 
 /** The encoding facts the reader and writer need about one transfer syntax. */
 export interface TransferSyntax {
+  /** The transfer syntax UID, e.g. "1.2.840.10008.1.2.1". */
   readonly uid: string;
+  /** For messages and dumps; an unlisted UID is "Explicit VR Little Endian, encapsulated". */
   readonly name: string;
+  /** Element headers carry the VR (false: it is looked up in the dictionary). */
   readonly explicitVR: boolean;
+  /** False only for Explicit VR Big Endian (retired). */
   readonly littleEndian: boolean;
   /** The whole data set after the file meta is a raw deflate stream. */
   readonly deflated: boolean;

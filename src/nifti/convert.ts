@@ -39,9 +39,11 @@ export interface ConvertedVolume {
 
 /** What became of a series. */
 export interface SeriesConversion {
+  /** One volume, several when the series had to be split, none when nothing could be converted. */
   readonly volumes: ConvertedVolume[];
   /** Why the series, or part of it, was not converted (undefined when every frame is in a volume). */
   readonly notConverted?: string;
+  /** Things to know about the conversion (a split, RescaleSlope 0 taken as 1, ...). */
   readonly warnings: string[];
 }
 

@@ -22,7 +22,9 @@ export type Disposition = "write" | "skip" | "quarantine";
 
 /** One input file in the plan. */
 export interface PlannedFile {
+  /** The file as scanned: its path, kind, size and header facts. */
   readonly input: ScannedFile;
+  /** What happens to it; `reason` says why when it is not written. */
   status: Disposition;
   /** Why it is skipped or quarantined, or a note on a written file (burned-in suspect). */
   reason?: string;
@@ -30,9 +32,13 @@ export interface PlannedFile {
   dest?: string;
   /** Values of the output (de-identified when the protocol de-identifies, else the originals). */
   readonly pseudoId?: string;
+  /** StudyInstanceUID of the output (remapped when de-identifying, unless `uids: keep`). */
   readonly studyUID?: string;
+  /** SeriesInstanceUID of the output: with the folder, what groups files into `Plan.series`. */
   readonly seriesUID?: string;
+  /** SeriesDescription of the output, as de-identification left it. */
   readonly seriesDescription?: string;
+  /** Modality, e.g. "MR". */
   readonly modality?: string;
   /** Index of its output series in `Plan.series` (written files). */
   readonly series?: number;
@@ -44,11 +50,17 @@ export interface PlannedFile {
 export interface PlannedSeries {
   /** Output folder relative to the output root (`.` for the root itself). */
   readonly folder: string;
+  /** SeriesInstanceUID of the output (absent when the files have none). */
   readonly seriesUID?: string;
+  /** StudyInstanceUID of the output, taken from the series' first file. */
   readonly studyUID?: string;
+  /** The subject's pseudonym (the original PatientID for a protocol that does not de-identify). */
   readonly pseudoId?: string;
+  /** Modality of the first file, e.g. "MR". */
   readonly modality?: string;
+  /** SeriesDescription of the first file, as de-identification left it. */
   readonly description?: string;
+  /** How many planned files are written into it. */
   files: number;
   /** Input bytes of its files. */
   bytes: number;
@@ -79,6 +91,7 @@ export type WarningKind =
 
 /** A warning: something the run will do that the user may not expect. */
 export interface PlanWarning {
+  /** What it is about (the kinds are in docs/plan-json.md): for filtering, and in `plan --json`. */
   readonly kind: WarningKind;
   /** The text; input files appear as references (see `renderRefs`). */
   readonly message: string;
@@ -86,13 +99,17 @@ export interface PlanWarning {
 
 /** A compiled plan. */
 export interface Plan {
+  /** The protocol the plan was made from; the run takes its output settings from it. */
   readonly protocol: Protocol;
+  /** Every scanned file, in scan order; an index here is the file's `inputRef` in reasons and warnings. */
   readonly files: PlannedFile[];
   /** Output series, in the order of their first file. */
   readonly series: PlannedSeries[];
   /** Elements touched by de-identification over every written file, by action code. */
   readonly actions: Readonly<Record<string, number>>;
+  /** Shown by `dcmtidy plan`; they do not stop a run. */
   readonly warnings: PlanWarning[];
+  /** Problems that stop the run (a missing input root, a collision with `on_collision: error`, ...). */
   readonly errors: string[];
 }
 

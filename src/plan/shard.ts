@@ -9,12 +9,15 @@ import type { ScannedFile } from "../scan/scan.ts";
 
 /** Shard `k` of `n` (1-based). */
 export interface Shard {
+  /** This shard's number, from 1 to `n`. */
   readonly k: number;
+  /** How many shards the work is split into. */
   readonly n: number;
 }
 
 /** A shard argument or environment that does not make sense. */
 export class ShardError extends Error {
+  /** Shown before the message when the error is printed. */
   override name = "ShardError";
 }
 

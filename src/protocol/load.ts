@@ -34,6 +34,7 @@ export type Hook = (value: string | undefined, ctx: HookContext) => string | und
 export interface HookContext {
   /** The keyword (or `(gggg,eeee)`) of the element. */
   readonly keyword: string;
+  /** The element's VR, e.g. "LO". */
   readonly vr: string;
   /** The subject's pseudonym. */
   readonly pseudoId: string;
@@ -49,8 +50,11 @@ export function defineProtocol(definition: ProtocolDefinition): ProtocolDefiniti
 
 /** One per-tag rule after parsing: what it selects, what it does, where it came from. */
 export interface TagRule {
+  /** Which elements the rule applies to: a keyword, a tag, a tag pattern or a private element. */
   readonly selector: Selector;
+  /** What it does to them, as written. */
   readonly action: Action;
+  /** Whether it came from the protocol's `tags` or its `tags_file` (shown by `dcmtidy rules`). */
   readonly origin: "protocol" | "tags_file";
 }
 
@@ -60,14 +64,18 @@ export interface Protocol {
   readonly file: string;
   /** sha256 of the protocol file's bytes (recorded in the audit and the de-identification method). */
   readonly sha256: string;
+  /** The protocol's `name`, recorded in the audit and in DeidentificationMethod. */
   readonly name: string;
+  /** The protocol as validated, defaults filled in, paths as written (relative to the protocol file). */
   readonly data: ProtocolData;
+  /** What to read: `input`, with the roots absolute (`--input` replaces them). */
   readonly input: {
     readonly roots: readonly string[];
     readonly include: readonly string[];
     readonly exclude: readonly string[];
     readonly followSymlinks: boolean;
   };
+  /** Where and how to write: `output`, root absolute (`--output` replaces it), templates compiled. */
   readonly output: {
     readonly root: string;
     readonly folder: CompiledTemplate;
@@ -77,9 +85,13 @@ export interface Protocol {
     /** dicom (default), nifti, or both. */
     readonly format: ProtocolData["output"]["format"];
   };
+  /** Absolute path of report.csv (a relative `report` is under the output root). */
   readonly report: string;
+  /** Absolute path of the key file (pseudonym to original identity); absent when none is kept. */
   readonly key?: string;
+  /** Absolute folder for raw copies of quarantined inputs; absent: they are listed, not copied. */
   readonly quarantine?: string;
+  /** `deidentify` with its tag rules parsed and salt, lookup table and hooks located; absent: sort only. */
   readonly deidentify?: DeidentifyData & {
     readonly rules: readonly TagRule[];
     /** Where the salt is; the value itself is read only when a run needs it. */

@@ -58,7 +58,9 @@ export interface TemplateValues {
 
 /** A compiled template, ready to render. */
 export interface CompiledTemplate {
+  /** The template as written in the protocol. */
   readonly source: string;
+  /** "folder" for `output.path` (any number of segments), "file" for `output.file` (exactly one). */
   readonly kind: "folder" | "file";
   /** Tags the template reads, in order of first use (for the plan's warning when the profile removes one). */
   readonly tags: readonly number[];

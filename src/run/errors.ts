@@ -6,6 +6,7 @@
  * The command line prints the message and exits 2.
  */
 export class RunRefusal extends Error {
+  /** `message` says what is wrong and what to change; the command line prints it as it is. */
   constructor(message: string) {
     super(message);
     this.name = "RunRefusal";

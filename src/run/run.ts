@@ -93,6 +93,7 @@ export interface RunOptions {
 export interface RunSummary {
   /** Files whose output is in place after the run: written now or by an earlier run (`resumed`). */
   readonly written: number;
+  /** Files the plan skipped: not DICOM, a DICOMDIR, a duplicate, or not a regular file (a FIFO, a link). */
   readonly skipped: number;
   /** Quarantined by the plan or during the run. */
   readonly quarantined: number;
@@ -107,7 +108,9 @@ export interface RunSummary {
   readonly series: ReadonlyMap<number, SeriesOutcome>;
   /** NIfTI volumes written (or found finished). */
   readonly volumes: number;
+  /** Wall-clock time of this run, in milliseconds. */
   readonly durationMs: number;
+  /** Run-wide notes for the user (a hardlink fell back to a copy, stale outputs removed, ...). */
   readonly notes: string[];
 }
 

@@ -32,13 +32,17 @@ export interface SeriesJob {
 
 /** One volume written. Paths are relative to the output root, `/`-separated. */
 export interface SeriesVolume {
+  /** The .nii.gz: `<stem><suffix>.nii.gz`. */
   readonly nifti: string;
+  /** Its JSON sidecar: `<stem><suffix>.json`. */
   readonly sidecar: string;
   /** sha256 of the .nii.gz and of the sidecar as written. */
   readonly niftiSha256: string;
+  /** sha256 (hex) of the sidecar as written. */
   readonly sidecarSha256: string;
   /** Bytes of the .nii.gz. */
   readonly bytes: number;
+  /** Size in voxels: x, y, z (and t). */
   readonly dims: readonly number[];
   /** The files (indices in `Plan.files`) whose instances make it up. */
   readonly files: readonly number[];
@@ -46,8 +50,11 @@ export interface SeriesVolume {
 
 /** What became of a series. */
 export interface SeriesOutcome {
+  /** Its index in `Plan.series`. */
   readonly series: number;
+  /** Where its NIfTI goes, relative to the output root, without extension (`PlannedSeries.nifti`). */
   readonly stem: string;
+  /** The volumes written: one, or one per part when the series was split. */
   readonly volumes: SeriesVolume[];
   /** Why the series, or part of it, was not converted. */
   readonly notConverted?: string;
@@ -57,6 +64,7 @@ export interface SeriesOutcome {
    * none (`not converted: ...`, still with its fields) or could not be read or de-identified.
    */
   readonly files: FileOutcome[];
+  /** From the conversion (`SeriesConversion.warnings`). */
   readonly warnings: string[];
 }
 

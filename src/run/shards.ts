@@ -148,7 +148,9 @@ export async function clearShardPart(outputRoot: string, shard: Shard): Promise<
 
 /** Why shards cannot be merged. Each line names the shard(s) and what is wrong. */
 export class MergeError extends Error {
+  /** Shown before the problems when the error is printed. */
   override name = "MergeError";
+  /** `problems`: one line each, naming the shard(s) and what is wrong. */
   constructor(readonly problems: string[]) {
     super(problems.join("\n"));
   }
@@ -156,11 +158,17 @@ export class MergeError extends Error {
 
 /** What a merge combined. */
 export interface MergeSummary {
+  /** How many shards' parts were merged. */
   readonly shards: number;
+  /** Files in the plan (every shard plans them all). */
   readonly scanned: number;
+  /** Over all shards, as in `RunSummary.written`. */
   readonly written: number;
+  /** Over all shards, as in `RunSummary.skipped`. */
   readonly skipped: number;
+  /** Over all shards, as in `RunSummary.quarantined`. */
   readonly quarantined: number;
+  /** Absolute path of the merged report.csv. */
   readonly report: string;
 }
 

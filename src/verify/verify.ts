@@ -66,11 +66,13 @@ export type FindingKind =
 
 /** One problem. Details never hold PHI unless `showPhi`: values are masked, inputs are `input #N`. */
 export interface Finding {
+  /** What kind of problem it is (see `FindingKind`). */
   readonly kind: FindingKind;
   /** The output file, relative to the output root. */
   readonly output?: string;
   /** The input's row in files.csv (1 = first row), the N of `input #N`. */
   readonly input?: number;
+  /** What was found, masked unless `showPhi`. */
   readonly detail: string;
 }
 
