@@ -401,3 +401,18 @@ Deno.test("protocol: the salt never appears in output or errors; init and valida
     }
   });
 });
+
+Deno.test("protocol: a dcm2dir tags_file is read, and the protocol's own tags override it", async () => {
+  const yaml = BASE + "  tags_file: ./anon.json\n  tags:\n    PatientName: remove\n";
+  const anon = JSON.stringify({ "(0010-0010)": "K", "(0010,0020)": "X", "(0008,0080)": "Z" });
+  await withDir({ "study.yaml": yaml, "anon.json": anon }, async (dir) => {
+    const p = await loadProtocol(`${dir}/study.yaml`, { env });
+    const rules = p.deidentify!.rules.map((r) => [r.selector.text, JSON.stringify(r.action), r.origin]);
+    assert.deepEqual(rules, [
+      ["PatientName", '"remove"', "protocol"],
+      ["(0010,0010)", '"K"', "tags_file"],
+      ["(0010,0020)", '"X"', "tags_file"],
+      ["(0008,0080)", '"Z"', "tags_file"],
+    ]);
+  });
+});

@@ -22,7 +22,7 @@ export interface DeidConfig {
   readonly privateTags: DeidentifyData["private_tags"];
   /** Also clean kept free text (LO, SH, LT, ST, UT, UC, PN, AE), as the profile's C action cleans. */
   readonly scrubFreeText: boolean;
-  /** Per-tag rules, `tags_file` entries first: the first whose selector matches an element decides it. */
+  /** Per-tag rules, the protocol's `tags` before `tags_file` entries: the first whose selector matches decides. */
   readonly rules: readonly TagRule[];
   /** Functions of a TypeScript protocol, by name, for `{ fn: NAME }` actions. */
   readonly hooks: Readonly<Record<string, Hook>>;

@@ -402,7 +402,10 @@ async function checkDeidentify(
     }
   }
 
+  // The engine takes the first rule that matches: the protocol's own tags come first, so an inline
+  // entry overrides the shared tags_file it is read with.
   const rules: TagRule[] = [];
+  const fileRules: TagRule[] = [];
   if (d.tags_file) {
     const path = fromProtocol(d.tags_file);
     try {
@@ -415,7 +418,7 @@ async function checkDeidentify(
           continue;
         }
         try {
-          rules.push({ selector: parseSelector(selectorText), action: action.data, origin: "tags_file" });
+          fileRules.push({ selector: parseSelector(selectorText), action: action.data, origin: "tags_file" });
         } catch (e) {
           at(["tags_file"], `${path}: ${(e as Error).message}`);
         }
@@ -438,6 +441,7 @@ async function checkDeidentify(
     if (problem) at(["tags", k], problem);
     rules.push({ selector, action, origin: "protocol" });
   }
+  rules.push(...fileRules);
   void templates;
   return { ...d, rules, saltSource, lookupFile, hooks: ctx.hooks };
 }
