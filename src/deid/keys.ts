@@ -34,11 +34,20 @@ export class Keys {
     this.#salt = salt;
   }
 
+  /** Results by input: a study's files ask for the same patient's pseudonym and offset again and again. */
+  readonly #memo = new Map<string, Uint8Array>();
+
   #mac(label: string, ...parts: string[]): Uint8Array {
+    const key = [label, ...parts].join("\0");
+    const known = this.#memo.get(key);
+    if (known) return known;
     const h = createHmac("sha256", this.#salt);
     h.update(label);
     for (const p of parts) h.update("\0").update(p, "utf8");
-    return new Uint8Array(h.digest());
+    const mac = new Uint8Array(h.digest());
+    if (this.#memo.size >= 50_000) this.#memo.clear(); // bounded: a cache, not a table of every patient
+    this.#memo.set(key, mac);
+    return mac;
   }
 
   /** prefix + `length` base32 characters of HMAC(issuer, id). */

@@ -313,9 +313,16 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
     session = new DeidSession(configFromProtocol(p, lookup), opts.keys);
   }
-  // Appended line by line: a kill can cut at most the last line, which readJournal skips.
-  const append = (text: string) =>
-    Deno.writeTextFile(journalPath, text, { append: true, mode: PRIVATE_FILE });
+  // Appended line by line through one open file (not an open and close per file, on the thread
+  // that feeds the workers): a kill can cut at most the last line, which readJournal skips.
+  using journalFile = await Deno.open(journalPath, { append: true, create: true, mode: PRIVATE_FILE });
+  const encoder = new TextEncoder();
+  let appended = Promise.resolve();
+  const append = (text: string): Promise<void> =>
+    appended = appended.then(async () => {
+      const bytes = encoder.encode(text);
+      for (let at = 0; at < bytes.length;) at += await journalFile.write(bytes.subarray(at));
+    });
   const outcomes = new Map<number, FileOutcome>();
   const notes: string[] = [];
   const toWrite = mine.map((i) => ({ f: plan.files[i], i })).filter(({ f }) => f.status === "write");
