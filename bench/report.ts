@@ -129,7 +129,8 @@ export function formatTable(r: BenchResults): string {
         } (in every dcmtidy line)`,
       );
     }
-    lines.push("", ...formatSteps(t.steps));
+    lines.push("", `${t.runs} round${t.runs === 1 ? "" : "s"} of every step: median times, highest peak RSS`);
+    lines.push(...formatSteps(t.steps));
     lines.push("(x cp: wall time / cp -r of the tree; * / cp of the multi-frame file. MB = 10^6 bytes.)");
   }
   const w = r.rewrite;
