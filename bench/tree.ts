@@ -18,7 +18,7 @@ import { decodeStrings } from "../src/dicom/values.ts";
 import type { DumpSet } from "./dump.ts";
 import { comparePixelWindows } from "./engine.ts";
 import { type Measured, runMeasured } from "./rss.ts";
-import { MIB, type SyntheticFile } from "./synthetic.ts";
+import { CACHE_DIR, MIB, type SyntheticFile } from "./synthetic.ts";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(REPO, "cli.ts");
@@ -92,6 +92,36 @@ async function removeTree(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
+}
+
+/**
+ * On ext4 without a journal (this development machine's disk), creating a file within 60 s of
+ * deleting others is slow: the inode allocator skips every recently freed inode one at a time
+ * (`recently_deleted` in a kernel profile), up to 0.25 ms a file after 4,000 deletions, and 360 s
+ * while the inode table is not yet written back. So the benchmark deletes outputs only between
+ * rounds, then syncs, and waits out the window before the next round creates anything; the time
+ * of the last deletion is kept in the cache, for the next run of the benchmark.
+ */
+const DELETION_MARK = join(CACHE_DIR, ".last-deletion");
+const RECENTLY_DELETED_S = 61;
+
+/** Delete an output folder, write the deletions back and note when it happened. */
+async function deleteOutputs(path: string): Promise<void> {
+  if (!(await Deno.stat(path).then(() => true, () => false))) return;
+  await removeTree(path);
+  await sync();
+  await Deno.writeTextFile(DELETION_MARK, `${Date.now()}\n`);
+}
+
+/** Wait until no file deleted by the benchmark counts as recently deleted any more. */
+async function settle(log: (line: string) => void): Promise<void> {
+  const last = Number(await Deno.readTextFile(DELETION_MARK).catch(() => "0"));
+  const waitMs = last + RECENTLY_DELETED_S * 1000 - Date.now();
+  if (waitMs <= 0) return;
+  log(
+    `waiting ${Math.ceil(waitMs / 1000)} s after deleting outputs (slow file creation on this file system)`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
 
 /** Whether `cmd` is an executable on PATH (or an absolute path that exists). */
@@ -305,15 +335,14 @@ interface StepSpec {
   bytes: number;
   ratioTo: "cp -r" | "cp";
   cmd: string;
-  args: string[];
+  /** The arguments for the current round (outputs go to the round's folder). */
+  args: () => string[];
   /** File names appended to the command line (shown shortened). */
   extraArgs?: string[];
   cwd?: string;
   /** Untimed, before the step: remove its last output, copy what it edits in place. */
   prepare?: () => Promise<void>;
   check: (m: Measured) => Promise<Check>;
-  /** Untimed, after the check (unless --keep). */
-  cleanup?: () => Promise<void>;
   /** Why it does not run. */
   skipped?: string;
 }
@@ -330,7 +359,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
   const out = opts.workDir;
   const protoDir = join(out, "protocols");
   const mfIn = join(out, "mf-in");
-  await removeTree(out);
+  await deleteOutputs(out); // what an interrupted or --keep run left
   await Deno.mkdir(protoDir, { recursive: true });
   for (const [name, text] of Object.entries(protocols(dump.dir, out, mfIn))) {
     await Deno.writeTextFile(join(protoDir, name), text);
@@ -354,16 +383,23 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
   const N = dump.files;
   const tree = { files: N, bytes: dump.bytes, ratioTo: "cp -r" as const };
   const notSelected = opts.tree ? undefined : "not selected (--only)";
-  const dcmtidy = (sub: string, proto: string, ...more: string[]) => ({
+  /** This round's output folder: no step deletes anything until the round is over (see `settle`). */
+  let roundDir = out;
+  const o = (name: string) => join(roundDir, name);
+  const dcmtidy = (sub: string, proto: string, output?: string) => ({
     cmd: deno,
-    args: [...CLI_FLAGS, sub, join(protoDir, proto), ...more],
+    args: () => [
+      ...CLI_FLAGS,
+      sub,
+      join(protoDir, proto),
+      ...(output ? ["--yes", "--output", o(output)] : []),
+    ],
   });
   const planCheck = (m: Measured): Promise<Check> => {
     const want = `${N} files scanned: ${N} to write`;
     const ok = m.stdout.includes(want);
     return Promise.resolve({ ok, detail: ok ? want : `plan said: ${m.stdout.split("\n")[0]}` });
   };
-  const fresh = (dir: string) => () => removeTree(join(out, dir));
 
   const specs: StepSpec[] = [
     {
@@ -371,10 +407,8 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       label: "cp -r (limit)",
       ...tree,
       cmd: "cp",
-      args: ["-r", dump.dir, join(out, "cp-r")],
-      prepare: fresh("cp-r"),
-      check: () => countCheck(join(out, "cp-r"), N, dump.bytes),
-      cleanup: fresh("cp-r"),
+      args: () => ["-r", dump.dir, o("cp-r")],
+      check: () => countCheck(o("cp-r"), N, dump.bytes),
       skipped: notSelected,
     },
     {
@@ -382,16 +416,14 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       label: "cp -al (limit)",
       ...tree,
       cmd: "cp",
-      args: ["-al", dump.dir, join(out, "cp-al")],
-      prepare: fresh("cp-al"),
+      args: () => ["-al", dump.dir, o("cp-al")],
       check: async () => {
-        const c = await countCheck(join(out, "cp-al"), N);
+        const c = await countCheck(o("cp-al"), N);
         const name = (await walkFiles(dump.dir))[0].path.slice(dump.dir.length + 1);
         const linked =
-          (await Deno.stat(join(out, "cp-al", name))).ino === (await Deno.stat(join(dump.dir, name))).ino;
+          (await Deno.stat(join(o("cp-al"), name))).ino === (await Deno.stat(join(dump.dir, name))).ino;
         return { ok: c.ok && linked, detail: `${c.detail}${linked ? ", hard links" : ", NOT linked"}` };
       },
-      cleanup: fresh("cp-al"),
       skipped: notSelected,
     },
     {
@@ -414,10 +446,9 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       id: "run-basic",
       label: "dcmtidy run (basic profile + sort)",
       ...tree,
-      ...dcmtidy("run", "basic.yaml", "--yes"),
-      prepare: fresh("run-basic"),
+      ...dcmtidy("run", "basic.yaml", "run-basic"),
       check: async () => {
-        const root = join(out, "run-basic");
+        const root = o("run-basic");
         const c = await countCheck(root, N);
         const pairs = await writtenPairs(root);
         const problems: string[] = [];
@@ -432,17 +463,15 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
           runPhaseS: await runPhase(root),
         };
       },
-      cleanup: fresh("run-basic"),
       skipped: notSelected,
     },
     {
       id: "run-sort-copy",
       label: "dcmtidy run, sort only, copy",
       ...tree,
-      ...dcmtidy("run", "sort-copy.yaml", "--yes"),
-      prepare: fresh("run-sort-copy"),
+      ...dcmtidy("run", "sort-copy.yaml", "run-sort-copy"),
       check: async () => {
-        const root = join(out, "run-sort-copy");
+        const root = o("run-sort-copy");
         const c = await countCheck(root, N, dump.bytes);
         const pairs = await writtenPairs(root);
         let same = 0;
@@ -453,17 +482,15 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
           runPhaseS: await runPhase(root),
         };
       },
-      cleanup: fresh("run-sort-copy"),
       skipped: notSelected,
     },
     {
       id: "run-sort-link",
       label: "dcmtidy run, sort only, hardlink",
       ...tree,
-      ...dcmtidy("run", "sort-link.yaml", "--yes"),
-      prepare: fresh("run-sort-link"),
+      ...dcmtidy("run", "sort-link.yaml", "run-sort-link"),
       check: async () => {
-        const root = join(out, "run-sort-link");
+        const root = o("run-sort-link");
         const c = await countCheck(root, N);
         const pairs = await writtenPairs(root);
         let linked = 0;
@@ -476,7 +503,6 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
           runPhaseS: await runPhase(root),
         };
       },
-      cleanup: fresh("run-sort-link"),
       skipped: notSelected,
     },
   ];
@@ -487,12 +513,12 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
     label: "gdcmanon --dumb (peer)",
     ...tree,
     cmd: gdcmanon ?? "gdcmanon",
-    args: [
+    args: () => [
       "--dumb",
       "-i",
       dump.dir,
       "-o",
-      join(out, "gdcmanon"),
+      o("gdcmanon"),
       "-r",
       "--continue",
       // Names, IDs and dates emptied or removed, and the private block: what a dumb mode can do.
@@ -502,10 +528,9 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       ...["--remove", "29,1001,DCMTIDY BENCH", "--remove", "29,1010,DCMTIDY BENCH"],
       ...["--remove", "29,1020,DCMTIDY BENCH"],
     ],
-    prepare: fresh("gdcmanon"),
     check: async () => {
-      const c = await countCheck(join(out, "gdcmanon"), N);
-      const first = (await walkFiles(join(out, "gdcmanon")))[0];
+      const c = await countCheck(o("gdcmanon"), N);
+      const first = (await walkFiles(o("gdcmanon")))[0];
       const name = first
         ? str((await readDicomFile(first.path, { headerOnly: true })).dataset, 0x00100010)
         : "?";
@@ -514,7 +539,6 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
         detail: `${c.detail}; PatientName ${name === "" ? "emptied" : name}`,
       };
     },
-    cleanup: fresh("gdcmanon"),
     skipped: !opts.peers
       ? "not selected (--only)"
       : gdcmanon
@@ -522,14 +546,14 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       : "gdcmanon not installed (Debian package libgdcm-tools)",
   });
   const dcmodify = opts.peers ? await which("dcmodify") : null;
-  const modTarget = join(out, "dcmodify");
+  const modTarget = () => o("dcmodify");
   let modNames: string[] = [];
   specs.push({
     id: "dcmodify",
     label: "dcmodify, 4 tags + private erased, in place (peer)",
     ...tree,
     cmd: dcmodify ?? "dcmodify",
-    args: [
+    args: () => [
       "-nb",
       "-imt",
       "-e",
@@ -546,19 +570,19 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       return modNames;
     },
     // dcmodify edits in place: it gets a copy (untimed), named relative to it to keep argv short.
-    cwd: modTarget,
+    get cwd() {
+      return modTarget();
+    },
     prepare: async () => {
-      await removeTree(modTarget);
-      await new Deno.Command("cp", { args: ["-r", dump.dir, modTarget] }).output();
-      modNames = (await walkFiles(modTarget)).map((f) => f.path.slice(modTarget.length + 1)).sort();
+      await new Deno.Command("cp", { args: ["-r", dump.dir, modTarget()] }).output();
+      modNames = (await walkFiles(modTarget())).map((f) => f.path.slice(modTarget().length + 1)).sort();
     },
     check: async () => {
-      const c = await countCheck(modTarget, N);
-      const f = await readDicomFile(join(modTarget, modNames[0]), { headerOnly: true });
+      const c = await countCheck(modTarget(), N);
+      const f = await readDicomFile(join(modTarget(), modNames[0]), { headerOnly: true });
       const gone = str(f.dataset, 0x00100010) === undefined;
       return { ok: c.ok && gone, detail: `${c.detail}; PatientName ${gone ? "erased" : "still there"}` };
     },
-    cleanup: fresh("dcmodify"),
     skipped: !opts.peers
       ? "not selected (--only)"
       : dcmodify
@@ -575,22 +599,19 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       label: `cp of the ${((mf?.size ?? 0) / 2 ** 30).toFixed(2)} GiB multi-frame file (limit)`,
       ...one,
       cmd: "cp",
-      args: [mf?.path ?? "", join(out, "mf-cp.dcm")],
-      prepare: fresh("mf-cp.dcm"),
+      args: () => [mf?.path ?? "", o("mf-cp.dcm")],
       check: async () => {
-        const size = (await Deno.stat(join(out, "mf-cp.dcm"))).size;
+        const size = (await Deno.stat(o("mf-cp.dcm"))).size;
         return { ok: size === mf!.size, detail: `${size} bytes` };
       },
-      cleanup: fresh("mf-cp.dcm"),
       skipped: mfSkipped,
     },
     {
       id: "mf-run",
       label: "dcmtidy run (basic profile) of the multi-frame file",
       ...one,
-      ...dcmtidy("run", "multiframe.yaml", "--yes"),
+      ...dcmtidy("run", "multiframe.yaml", "run-multiframe"),
       prepare: async () => {
-        await removeTree(join(out, "run-multiframe"));
         if (await Deno.stat(join(mfIn, "multiframe.dcm")).then(() => true, () => false)) return;
         await Deno.mkdir(mfIn, { recursive: true });
         try {
@@ -600,7 +621,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
         }
       },
       check: async () => {
-        const root = join(out, "run-multiframe");
+        const root = o("run-multiframe");
         const c = await countCheck(root, 1);
         const [pair] = await writtenPairs(root);
         if (!pair) return { ok: false, detail: `${c.detail}; no written file in files.csv` };
@@ -618,7 +639,6 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
           }`,
         };
       },
-      cleanup: fresh("run-multiframe"),
       skipped: mfSkipped,
     },
   );
@@ -632,15 +652,19 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
   const rounds = new Map<string, { m: Measured; c: Check }[]>();
   const startups: Measured[] = [];
   for (let round = 1; round <= Math.max(1, opts.runs); round++) {
+    await settle(opts.log);
+    roundDir = join(out, `round-${round}`);
+    await Deno.mkdir(roundDir, { recursive: true });
     startups.push(await runMeasured(deno, [...CLI_FLAGS, "--version"], { useTime: opts.useTime, cwd: REPO }));
     for (const spec of specs) {
       if (spec.skipped) continue;
       await spec.prepare?.();
+      const args = spec.args();
       const extra = spec.extraArgs ?? [];
       const tail = extra.length > 3 ? [...extra.slice(0, 2), `... (${extra.length} files)`] : extra;
-      opts.log(`round ${round}, ${spec.id}: ${shown([spec.cmd, ...spec.args, ...tail])}`);
+      opts.log(`round ${round}, ${spec.id}: ${shown([spec.cmd, ...args, ...tail])}`);
       await sync();
-      const m = await runMeasured(spec.cmd, [...spec.args, ...extra], {
+      const m = await runMeasured(spec.cmd, [...args, ...extra], {
         useTime: opts.useTime,
         env,
         cwd: spec.cwd ?? REPO,
@@ -656,10 +680,10 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
       if (c.runPhaseS === undefined && done) c.runPhaseS = Number(done[1]);
       if (!rounds.has(spec.id)) rounds.set(spec.id, []);
       rounds.get(spec.id)!.push({ m, c });
-      if (!opts.keep || round < opts.runs) await spec.cleanup?.();
     }
+    if (!opts.keep || round < opts.runs) await deleteOutputs(roundDir);
   }
-  if (!opts.keep) await removeTree(out);
+  if (!opts.keep) await deleteOutputs(out);
 
   const steps: StepResult[] = specs.map((spec) => {
     const base = {
@@ -697,7 +721,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
     const failed = rs.find((r) => !r.c.ok);
     return {
       ...base,
-      command: shown([spec.cmd === deno ? "deno" : spec.cmd, ...spec.args, ...tail]),
+      command: shown([spec.cmd === deno ? "deno" : spec.cmd, ...spec.args(), ...tail]),
       wallMs,
       wallMsAll: rs.map((r) => r.m.wallMs),
       cpuS: cpus.length ? median(cpus) : null,
