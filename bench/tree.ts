@@ -106,7 +106,7 @@ const DELETION_MARK = join(CACHE_DIR, ".last-deletion");
 const RECENTLY_DELETED_S = 61;
 
 /** Delete an output folder, write the deletions back and note when it happened. */
-async function deleteOutputs(path: string): Promise<void> {
+export async function deleteOutputs(path: string): Promise<void> {
   if (!(await Deno.stat(path).then(() => true, () => false))) return;
   await removeTree(path);
   await sync();
