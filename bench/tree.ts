@@ -103,31 +103,49 @@ async function removeTree(path: string): Promise<void> {
 }
 
 /**
- * On ext4 without a journal (this development machine's disk), creating a file within 60 s of
- * deleting others is slow: the inode allocator skips every recently freed inode one at a time
- * (`recently_deleted` in a kernel profile), up to 0.25 ms a file after 4,000 deletions, and 360 s
- * while the inode table is not yet written back. So the benchmark deletes outputs only between
- * rounds, then syncs, and waits out the window before the next round creates anything; the time
- * of the last deletion is kept in the cache, for the next run of the benchmark.
+ * On ext4 without a journal (this development machine's disk), creating a file soon after deleting
+ * many others is slow: the inode allocator skips every recently freed inode one at a time
+ * (`recently_deleted` in a kernel profile): for 60 s after the deletion, and for 360 s while the
+ * freed inode's table block is dirty again, which the next file created in that block group makes
+ * it. So the benchmark deletes nothing while it measures (every round writes to its own folder,
+ * `dcmodify`, which replaces files in place, runs after all the others) and deletes its outputs at
+ * the end; the time and count of that deletion are kept in the cache, and a run that starts within
+ * 361 s of a large deletion waits.
  */
 const DELETION_MARK = join(CACHE_DIR, ".last-deletion");
-const RECENTLY_DELETED_S = 61;
+const RECENTLY_DELETED_S = 361;
+/** Fewer deleted files than this cost the next creations little (a quick run deletes ~1,400). */
+const DELETIONS_THAT_MATTER = 2000;
 
-/** Delete an output folder, write the deletions back and note when it happened. */
-export async function deleteOutputs(path: string): Promise<void> {
-  if (!(await Deno.stat(path).then(() => true, () => false))) return;
-  await removeTree(path);
-  await sync();
-  await Deno.writeTextFile(DELETION_MARK, `${Date.now()}\n`);
+async function lastDeletion(): Promise<{ at: number; files: number }> {
+  try {
+    const m = JSON.parse(await Deno.readTextFile(DELETION_MARK));
+    if (typeof m?.at === "number" && typeof m?.files === "number") return m;
+  } catch { /* none yet */ }
+  return { at: 0, files: 0 };
 }
 
-/** Wait until no file deleted by the benchmark counts as recently deleted any more. */
+/** Delete an output folder, write the deletions back and note when it happened and how many files went. */
+export async function deleteOutputs(path: string): Promise<void> {
+  if (!(await Deno.stat(path).then(() => true, () => false))) return;
+  const files = (await walkFiles(path)).length;
+  await removeTree(path);
+  await sync();
+  const earlier = await lastDeletion();
+  // Deletions within the window add up.
+  const total = Date.now() - earlier.at < RECENTLY_DELETED_S * 1000 ? earlier.files + files : files;
+  await Deno.writeTextFile(DELETION_MARK, JSON.stringify({ at: Date.now(), files: total }) + "\n");
+}
+
+/** Wait until the files the benchmark deleted last no longer count as recently deleted. */
 async function settle(log: (line: string) => void): Promise<void> {
-  const last = Number(await Deno.readTextFile(DELETION_MARK).catch(() => "0"));
-  const waitMs = last + RECENTLY_DELETED_S * 1000 - Date.now();
-  if (waitMs <= 0) return;
+  const last = await lastDeletion();
+  const waitMs = last.at + RECENTLY_DELETED_S * 1000 - Date.now();
+  if (waitMs <= 0 || last.files < DELETIONS_THAT_MATTER) return;
   log(
-    `waiting ${Math.ceil(waitMs / 1000)} s after deleting outputs (slow file creation on this file system)`,
+    `waiting ${Math.ceil(waitMs / 1000)} s: ${last.files} files were deleted ${
+      Math.round((Date.now() - last.at) / 1000)
+    } s ago, and creating files soon after that is slow on this file system (see tree.ts)`,
   );
   await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
@@ -391,7 +409,7 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
   const N = dump.files;
   const tree = { files: N, bytes: dump.bytes, ratioTo: "cp -r" as const };
   const notSelected = opts.tree ? undefined : "not selected (--only)";
-  /** This round's output folder: no step deletes anything until the round is over (see `settle`). */
+  /** This round's output folder: nothing is deleted until every round is over (see `settle`). */
   let roundDir = out;
   const o = (name: string) => join(roundDir, name);
   const dcmtidy = (sub: string, proto: string, output?: string) => ({
@@ -659,37 +677,45 @@ export async function measureTree(dump: DumpSet, opts: TreeOptions): Promise<Tre
 
   const rounds = new Map<string, { m: Measured; c: Check }[]>();
   const startups: Measured[] = [];
-  for (let round = 1; round <= Math.max(1, opts.runs); round++) {
-    await settle(opts.log);
-    roundDir = join(out, `round-${round}`);
-    await Deno.mkdir(roundDir, { recursive: true });
-    startups.push(await runMeasured(deno, [...CLI_FLAGS, "--version"], { useTime: opts.useTime, cwd: REPO }));
-    for (const spec of specs) {
-      if (spec.skipped) continue;
-      await spec.prepare?.();
-      const args = spec.args();
-      const extra = spec.extraArgs ?? [];
-      const tail = extra.length > 3 ? [...extra.slice(0, 2), `... (${extra.length} files)`] : extra;
-      opts.log(`round ${round}, ${spec.id}: ${shown([spec.cmd, ...args, ...tail])}`);
-      await sync();
-      const m = await runMeasured(spec.cmd, [...args, ...extra], {
-        useTime: opts.useTime,
-        env,
-        cwd: spec.cwd ?? REPO,
-      });
-      let c: Check;
-      try {
-        c = await spec.check(m);
-      } catch (e) {
-        c = { ok: false, detail: `check failed: ${(e as Error).message}` };
+  await settle(opts.log);
+  // dcmodify replaces every file it edits (a deletion each): its rounds come after all the others.
+  const inPlace = new Set(["dcmodify"]);
+  const groups = [specs.filter((s) => !inPlace.has(s.id)), specs.filter((s) => inPlace.has(s.id))];
+  for (const group of groups) {
+    for (let round = 1; round <= Math.max(1, opts.runs); round++) {
+      roundDir = join(out, `round-${round}`);
+      await Deno.mkdir(roundDir, { recursive: true });
+      if (group === groups[0]) {
+        startups.push(
+          await runMeasured(deno, [...CLI_FLAGS, "--version"], { useTime: opts.useTime, cwd: REPO }),
+        );
       }
-      if (!m.success && c.ok) c = { ok: false, detail: `exit ${m.code}: ${m.stderr.slice(0, 300)}` };
-      const done = RUN_DONE.exec(m.stdout);
-      if (c.runPhaseS === undefined && done) c.runPhaseS = Number(done[1]);
-      if (!rounds.has(spec.id)) rounds.set(spec.id, []);
-      rounds.get(spec.id)!.push({ m, c });
+      for (const spec of group) {
+        if (spec.skipped) continue;
+        await spec.prepare?.();
+        const args = spec.args();
+        const extra = spec.extraArgs ?? [];
+        const tail = extra.length > 3 ? [...extra.slice(0, 2), `... (${extra.length} files)`] : extra;
+        opts.log(`round ${round}, ${spec.id}: ${shown([spec.cmd, ...args, ...tail])}`);
+        await sync();
+        const m = await runMeasured(spec.cmd, [...args, ...extra], {
+          useTime: opts.useTime,
+          env,
+          cwd: spec.cwd ?? REPO,
+        });
+        let c: Check;
+        try {
+          c = await spec.check(m);
+        } catch (e) {
+          c = { ok: false, detail: `check failed: ${(e as Error).message}` };
+        }
+        if (!m.success && c.ok) c = { ok: false, detail: `exit ${m.code}: ${m.stderr.slice(0, 300)}` };
+        const done = RUN_DONE.exec(m.stdout);
+        if (c.runPhaseS === undefined && done) c.runPhaseS = Number(done[1]);
+        if (!rounds.has(spec.id)) rounds.set(spec.id, []);
+        rounds.get(spec.id)!.push({ m, c });
+      }
     }
-    if (!opts.keep || round < opts.runs) await deleteOutputs(roundDir);
   }
   if (!opts.keep) await deleteOutputs(out);
 
