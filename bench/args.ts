@@ -20,7 +20,7 @@ export interface BenchArgs {
   scan?: string;
   /** Keep the outputs in bench/cache/ instead of deleting them. */
   keep: boolean;
-  /** Rounds of the engine-only rewrite and its `cp`; medians are reported. */
+  /** Rounds of every timed step; medians of times are reported, the highest peak RSS. */
   runs: number;
   /** The parts to run (all by default). */
   only: Part[];
@@ -42,7 +42,7 @@ export const USAGE =
   --quick      the same as --files 200 --mb 64 --runs 1: a run of a few seconds, for iteration
   --only LIST  run only these parts, comma-separated: ${PARTS.join(", ")}
   --scan DIR   folder for the header-only scan (default ../shared/corpus, else 500 generated files)
-  --runs N     rounds of the engine-only rewrite and its cp, medians reported (default 3)
+  --runs N     rounds of every timed step: medians of times, highest peak RSS (default 3)
   --no-time    measure peak RSS from /proc/self/status even when /usr/bin/time is there
   --help       this text
 

@@ -82,9 +82,9 @@ const pad = (text: string, n: number, right = false) => (right ? text.padStart(n
 
 /** The tree table: one line per measured command. */
 export function formatSteps(steps: StepResult[]): string[] {
-  const cols = ["step", "wall s", "cpu s", "files/s", "MB/s", "x cp", "peak RSS", "check"];
+  const cols = ["step", "wall s", "cpu s", "files/s", "MB/s", "x cp", "cpu x cp", "peak RSS", "check"];
   const rows = steps.map((s) => {
-    if (s.skipped) return [s.label, "-", "-", "-", "-", "-", "-", `skipped: ${s.skipped}`];
+    if (s.skipped) return [s.label, "-", "-", "-", "-", "-", "-", "-", `skipped: ${s.skipped}`];
     return [
       s.label,
       fmt(s.wallMs! / 1000),
@@ -92,13 +92,14 @@ export function formatSteps(steps: StepResult[]): string[] {
       s.filesPerS === null || s.files === 0 ? "-" : fmt(s.filesPerS, 0),
       s.mbPerS === null ? "-" : fmt(s.mbPerS, 0),
       s.ratio === null ? "-" : `${fmt(s.ratio)}${s.ratioTo === "cp" ? "*" : ""}`,
+      s.cpuRatio === null ? "-" : `${fmt(s.cpuRatio, 1)}${s.ratioTo === "cp" ? "*" : ""}`,
       mb(s.peakRssKiB),
-      `${ok(s.ok)} ${s.check}${s.runPhaseS !== undefined ? ` (run phase ${s.runPhaseS} s)` : ""}`,
+      `${ok(s.ok)} ${s.check}${s.runPhaseS !== undefined ? ` (run phase ${fmt(s.runPhaseS, 2)} s)` : ""}`,
     ];
   });
   const width = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === r.length - 1 ? c : pad(c, width[i], i > 0 && i < 7))).join("  ");
+    r.map((c, i) => (i === r.length - 1 ? c : pad(c, width[i], i > 0 && i < 8))).join("  ");
   return [line(cols), ...rows.map(line)];
 }
 
@@ -129,8 +130,12 @@ export function formatTable(r: BenchResults): string {
         } (in every dcmtidy line)`,
       );
     }
-    lines.push("", ...formatSteps(t.steps));
-    lines.push("(x cp: wall time / cp -r of the tree; * / cp of the multi-frame file. MB = 10^6 bytes.)");
+    lines.push("", `${t.runs} round${t.runs === 1 ? "" : "s"} of every step: median times, highest peak RSS`);
+    lines.push(...formatSteps(t.steps));
+    lines.push(
+      "(x cp: wall time / cp -r's in the same round, median over rounds; * against cp of the multi-frame file.",
+      " cpu: user + system seconds. MB = 10^6 bytes.)",
+    );
   }
   const w = r.rewrite;
   if (w) {

@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     tree = await measureTree(dump, {
       useTime,
       keep: args.keep,
+      runs: args.runs,
       workDir: join(CACHE_DIR, "tree"),
       tree: has("tree"),
       peers: has("peers"),

@@ -109,7 +109,8 @@ export function readAtSync(
 export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
   const f = await Deno.open(path, { read: true });
   try {
-    const steps = readSteps((await f.stat()).size, path, opts);
+    // fstat of an open file never waits on the disk (open has read the inode): blocking is cheaper.
+    const steps = readSteps(f.statSync().size, path, opts);
     let step = steps.next();
     let at = 0; // the file position: a read where the last one ended needs no seek
     while (!step.done) {

@@ -99,14 +99,18 @@ class ChunkList {
   }
 }
 
+/** Write a 16- or 32-bit number at `at`, in either byte order (no DataView per header). */
+function put(out: Uint8Array, at: number, value: number, bytes: 2 | 4, le: boolean): void {
+  for (let i = 0; i < bytes; i++) out[le ? at + i : at + bytes - 1 - i] = (value >>> (8 * i)) & 0xff;
+}
+
 function encodeTagAndLength(tag: number, vr: string | null, length: number, enc: Encoding): Uint8Array {
   const le = enc.littleEndian;
   if (vr === null || !enc.explicitVR) {
     const out = new Uint8Array(8);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, tag >>> 16, le);
-    v.setUint16(2, tag & 0xffff, le);
-    v.setUint32(4, length, le);
+    put(out, 0, tag >>> 16, 2, le);
+    put(out, 2, tag & 0xffff, 2, le);
+    put(out, 4, length, 4, le);
     return out;
   }
   const long = hasLongLength(vr);
@@ -114,13 +118,12 @@ function encodeTagAndLength(tag: number, vr: string | null, length: number, enc:
     throw new DicomWriteError("bad-value", `a ${vr} value of ${length} bytes does not fit a 16-bit length`);
   }
   const out = new Uint8Array(long ? 12 : 8);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, tag >>> 16, le);
-  v.setUint16(2, tag & 0xffff, le);
+  put(out, 0, tag >>> 16, 2, le);
+  put(out, 2, tag & 0xffff, 2, le);
   out[4] = vr.charCodeAt(0);
   out[5] = vr.charCodeAt(1);
-  if (long) v.setUint32(8, length, le);
-  else v.setUint16(6, length, le);
+  if (long) put(out, 8, length, 4, le);
+  else put(out, 6, length, 2, le);
   return out;
 }
 
@@ -274,7 +277,12 @@ function findString(ds: DataSet, tag: number): string | undefined {
   const el = ds.elements.find((e) => e.tag === tag);
   const bytes = el && valueBytes(el);
   if (!bytes) return undefined;
-  return new TextDecoder("latin1").decode(bytes).replace(/[\0 ]+$/, "");
+  // UIDs: one character per byte, no decoder needed.
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0 || bytes[end - 1] === 0x20)) end--;
+  let text = "";
+  for (let i = 0; i < end; i++) text += String.fromCharCode(bytes[i]);
+  return text;
 }
 
 /**

@@ -120,8 +120,10 @@ export async function runInWorkers(
   const permissions = workerPermissions(p, linkTargetDirs(p, jobs.map((j) => j.path)));
   const pool: Worker[] = [];
   let next = 0;
-  // Outcomes are recorded in arrival order, one after another, whichever worker sent them.
+  // Outcomes are recorded in arrival order, one after another, whichever worker sent them. A
+  // failure to record (the journal's disk full) stops the run as soon as it happens.
   let recorded: Promise<void> = Promise.resolve();
+  let recordFailed: { error: unknown } | undefined;
   const place = async (job: FileJob, o: FileOutcome): Promise<FileOutcome> => {
     if (o.status !== "written") return o;
     try {
@@ -130,6 +132,10 @@ export async function runInWorkers(
     } catch (e) {
       return { index: job.index, status: "quarantined", reason: (e as Error).message };
     }
+  };
+  const record = (job: FileJob, o: FileOutcome) => {
+    recorded = recorded.then(async () => onDone(linkHere ? await place(job, o) : o));
+    recorded.catch((error) => (recordFailed ??= { error }));
   };
   const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
   try {
@@ -148,6 +154,7 @@ export async function runInWorkers(
           reject(e);
         };
         const send = () => {
+          if (recordFailed) return fail(recordFailed.error as Error);
           while (pending < IN_FLIGHT && next < jobs.length) {
             const batch = jobs.slice(next, next + batchSize());
             next += batch.length;
@@ -170,7 +177,7 @@ export async function runInWorkers(
             for (const o of msg.outcomes) {
               const job = byIndex.get(o.index)!;
               byIndex.delete(o.index);
-              recorded = recorded.then(async () => onDone(linkHere ? await place(job, o) : o));
+              record(job, o);
             }
           }
           send(); // recording is chained, not awaited: the worker goes on meanwhile
