@@ -34,9 +34,24 @@ export function charsetOf(ds: DataSet): string {
   return "";
 }
 
+/**
+ * ASCII with no escape sequence reads the same in every character set DICOM allows (all keep
+ * ASCII in G0), so most values need no converter.
+ */
+function isPlainAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80 || bytes[i] === 0x1b) return false;
+  return true;
+}
+
 /** Decode a text value with the data set's character set (for the VRs that use it). */
 export function decodeText(bytes: Uint8Array, vr: string, charset: string): string {
-  if (!usesCharset(vr) || charset === "" || charset === "ISO_IR 6") return latin1.decode(bytes);
+  // JIS X 0201 (IR 13) is the exception: its 0x5C is a yen sign.
+  if (
+    !usesCharset(vr) || charset === "" || charset === "ISO_IR 6" ||
+    (isPlainAscii(bytes) && !/IR 13\b/.test(charset))
+  ) {
+    return latin1.decode(bytes);
+  }
   try {
     return convertBytes(charset, bytes, { vr });
   } catch {
