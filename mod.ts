@@ -55,14 +55,17 @@ export { MAX_SEQUENCE_DEPTH, parseDicom, type ParseOptions, type ParseResult } f
 export {
   type Chunk,
   encodeDataSet,
+  type EncodedDataSet,
   encodeFile,
   type EncodeFileOptions,
+  type ExternalChunk,
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
 } from "./src/dicom/writer.ts";
 export {
   readDicomFile,
   type ReadFileOptions,
+  ReusableBuffer,
   writeDicomFile,
   type WriteFileOptions,
 } from "./src/dicom/io.ts";
@@ -157,6 +160,7 @@ export {
 export type { PlannedChange } from "./src/plan/changes.ts";
 export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
 export { RunRefusal } from "./src/run/errors.ts";
+export type { FileOutcome } from "./src/run/process.ts";
 export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";
 export { MergeError, mergeShards, type MergeSummary } from "./src/run/shards.ts";
 /**

@@ -40,6 +40,7 @@ export class ReusableBuffer {
   #buf: Uint8Array = new Uint8Array(0);
   /** Sizes above this get a buffer of their own, so one huge header does not stay allocated. */
   readonly max: number;
+  /** `max`: the largest size kept and reused (default: the whole-file read limit). */
   constructor(max = DEFAULT_WHOLE_FILE_LIMIT) {
     this.max = max;
   }

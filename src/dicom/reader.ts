@@ -62,6 +62,7 @@ export interface ParseOptions {
 
 /** The result of parsing a buffer: the file, and where top-level parsing stopped. */
 export interface ParseResult {
+  /** What was parsed. */
   file: DicomFile;
   /** The bulk element parsing stopped at, when `stopAtBulk` was set and one was found. */
   bulk?: Element;

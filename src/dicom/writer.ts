@@ -25,7 +25,9 @@ import { encodeValue, valueBytes } from "./values.ts";
 
 /** A range of the source file to copy into the output. */
 export interface ExternalChunk {
+  /** Byte offset in the source file. */
   readonly offset: number;
+  /** Bytes to copy from there. */
   readonly length: number;
 }
 
@@ -236,8 +238,11 @@ function writeItem(item: Item, enc: Encoding, w: ChunkList): boolean {
 
 /** The result of encoding a data set: its chunks, length, and whether anything changed. */
 export interface EncodedDataSet {
+  /** The encoding, in order: new bytes and ranges of the source to copy. */
   chunks: Chunk[];
+  /** Total length in bytes (for the lengths of enclosing items and sequences). */
   length: number;
+  /** Whether anything differs from the source bytes (else they may be copied whole). */
   modified: boolean;
 }
 

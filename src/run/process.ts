@@ -26,22 +26,33 @@ export interface FileJob {
   readonly mode: "copy" | "hardlink" | "symlink";
 }
 
-/** What became of it. */
+/** What became of one file, as a worker reports it to the main thread (and the journal keeps it). */
 export interface FileOutcome {
+  /** Its index in `Plan.files`. */
   readonly index: number;
+  /** Written under its destination, or quarantined (see `reason`). */
   readonly status: "written" | "quarantined";
+  /** Why it was quarantined. */
   readonly reason?: string;
+  /** sha256 (hex) of what was written (of the input, for sort-only links). */
   readonly sha256?: string;
+  /** Bytes written. */
   readonly bytes?: number;
+  /** The subject's pseudonym (de-identifying runs). */
   readonly pseudoId?: string;
+  /** The subject's date shift in days, when dates are shifted. */
   readonly dayOffset?: number;
+  /** The original PatientID, for the key file; never journaled (run.ts strips it). */
   readonly originalPatientId?: string;
+  /** The original StudyInstanceUID, for the key file; never journaled. */
   readonly originalStudyUID?: string;
+  /** The StudyInstanceUID written. */
   readonly newStudyUID?: string;
   /** Report columns from the written (de-identified) header: PatientID, StudyDate, StudyID, ... */
   readonly fields?: Readonly<Record<string, string>>;
+  /** De-identification actions applied, by code (X, Z, U, ...). */
   readonly counts?: Readonly<Record<string, number>>;
-  /** A sort-only hardlink fell back to a copy (different devices). */
+  /** A sort-only hardlink fell back to a copy (other device, or links refused). */
   readonly linkFellBack?: boolean;
 }
 

@@ -17,11 +17,17 @@ export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "dupl
 
 /** The header facts planning needs. */
 export interface HeaderInfo {
+  /** SOPInstanceUID as read (original): how duplicates are found. */
   readonly sopInstanceUID?: string;
+  /** StudyInstanceUID as read (original): what shards partition on and the key file records. */
   readonly studyUID?: string;
+  /** SeriesInstanceUID as read (original). */
   readonly seriesUID?: string;
+  /** PatientID as read (original): the key file's first column. */
   readonly patientId?: string;
+  /** Modality, e.g. "CT". */
   readonly modality?: string;
+  /** The transfer syntax UID of the data set. */
   readonly transferSyntax: string;
 }
 
@@ -31,19 +37,27 @@ export interface ScannedFile {
   readonly root: string;
   /** Its path relative to that root, with `/` separators. */
   readonly rel: string;
+  /** Its absolute path (as listed: through links when they are followed). */
   readonly path: string;
+  /** Its size in bytes (0 for what is not a regular file). */
   readonly size: number;
+  /** What the scan found it to be. */
   kind: FileKind;
   /** Why it will not be written (for every kind but "dicom"). */
   reason?: string;
+  /** Header facts, for DICOM files (and duplicates of them). */
   readonly header?: HeaderInfo;
 }
 
 /** Options for `scan`. */
 export interface ScanOptions {
+  /** Absolute input roots, walked in this order. */
   readonly roots: readonly string[];
+  /** Globs (picomatch, relative to a root) a file must match. */
   readonly include: readonly string[];
+  /** Globs that drop a file the include globs selected. */
   readonly exclude: readonly string[];
+  /** Walk into linked folders and read linked files; otherwise links are listed as skipped. */
   readonly followSymlinks: boolean;
   /** Header reads in flight at once (default 32: they are small and mostly wait on the disk). */
   readonly concurrency?: number;
