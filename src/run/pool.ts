@@ -118,7 +118,6 @@ export async function runInWorkers(
   const linkHere = !p.deidentify && p.output.mode !== "copy";
   const initMsg = await initMessage(p, init);
   const permissions = workerPermissions(p, linkTargetDirs(p, jobs.map((j) => j.path)));
-  const pool: Worker[] = [];
   let next = 0;
   // Outcomes are recorded in arrival order, one after another, whichever worker sent them. A
   // failure to record (the journal's disk full) stops the run as soon as it happens.
@@ -138,55 +137,32 @@ export async function runInWorkers(
     recorded.catch((error) => (recordFailed ??= { error }));
   };
   const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
-  try {
-    await Promise.all(Array.from({ length: count }, () =>
-      new Promise<void>((resolve, reject) => {
-        const w = new Worker(new URL("./worker.ts", import.meta.url), {
-          type: "module",
-          deno: { permissions },
-        });
-        pool.push(w);
-        const byIndex = new Map<number, FileJob>();
-        let pending = 0;
-        let failed = false;
-        const fail = (e: Error) => {
-          failed = true;
-          reject(e);
-        };
-        const send = () => {
-          if (recordFailed) return fail(recordFailed.error as Error);
-          while (pending < IN_FLIGHT && next < jobs.length) {
-            const batch = jobs.slice(next, next + batchSize());
-            next += batch.length;
-            for (const j of batch) byIndex.set(j.index, j);
-            pending++;
-            w.postMessage({ type: "jobs", jobs: batch, describeOnly: linkHere } satisfies ToWorker);
-          }
-          if (pending === 0) recorded.then(() => resolve(), fail);
-        };
-        w.onerror = (e) => {
-          e.preventDefault();
-          fail(new Error(`worker failed: ${e.message}`));
-        };
-        w.onmessage = (e: MessageEvent<FromWorker>) => {
-          if (failed) return;
-          const msg = e.data;
-          if (msg.type === "failed") return fail(new Error(`worker could not start: ${msg.message}`));
-          if (msg.type === "done") {
-            pending--;
-            for (const o of msg.outcomes) {
-              const job = byIndex.get(o.index)!;
-              byIndex.delete(o.index);
-              record(job, o);
-            }
-          }
-          send(); // recording is chained, not awaited: the worker goes on meanwhile
-        };
-        w.postMessage(initMsg);
-      })));
-  } finally {
-    for (const w of pool) w.terminate();
-  }
+  await drive(count, permissions, initMsg, (w, resolve, fail) => {
+    const byIndex = new Map<number, FileJob>();
+    let pending = 0;
+    const send = () => {
+      if (recordFailed) return fail(recordFailed.error as Error);
+      while (pending < IN_FLIGHT && next < jobs.length) {
+        const batch = jobs.slice(next, next + batchSize());
+        next += batch.length;
+        for (const j of batch) byIndex.set(j.index, j);
+        pending++;
+        w.postMessage({ type: "jobs", jobs: batch, describeOnly: linkHere } satisfies ToWorker);
+      }
+      if (pending === 0) recorded.then(() => resolve(), fail);
+    };
+    return (msg) => {
+      if (msg.type === "done") {
+        pending--;
+        for (const o of msg.outcomes) {
+          const job = byIndex.get(o.index)!;
+          byIndex.delete(o.index);
+          record(job, o);
+        }
+      }
+      send(); // recording is chained, not awaited: the worker goes on meanwhile
+    };
+  });
 }
 
 /**
@@ -207,9 +183,35 @@ export async function runSeriesInWorkers(
     p,
     linkTargetDirs(p, jobs.flatMap((j) => j.files.map((f) => f.path))),
   );
-  const pool: Worker[] = [];
   let next = 0;
   let recorded: Promise<void> = Promise.resolve();
+  await drive(count, permissions, initMsg, (w, resolve, fail) => {
+    const send = () => {
+      if (next < jobs.length) w.postMessage({ type: "series", job: jobs[next++] } satisfies ToWorker);
+      else recorded.then(() => resolve(), fail);
+    };
+    return (msg) => {
+      if (msg.type === "series-done") {
+        const o = msg.outcome;
+        recorded = recorded.then(() => onDone(o));
+      }
+      if (msg.type === "ready" || msg.type === "series-done") send();
+    };
+  });
+}
+
+/**
+ * Start `count` sandboxed workers and initialise them; `start` sets each one up and returns what
+ * to do with its messages. Resolves when every worker called its `resolve`; the first failure (a
+ * worker that cannot start or crashes, or `fail`) rejects. All workers are stopped either way.
+ */
+async function drive(
+  count: number,
+  permissions: Deno.PermissionOptionsObject,
+  initMsg: ToWorker,
+  start: (w: Worker, resolve: () => void, fail: (e: Error) => void) => (msg: FromWorker) => void,
+): Promise<void> {
+  const pool: Worker[] = [];
   try {
     await Promise.all(Array.from({ length: count }, () =>
       new Promise<void>((resolve, reject) => {
@@ -223,23 +225,15 @@ export async function runSeriesInWorkers(
           failed = true;
           reject(e);
         };
-        const send = () => {
-          if (next < jobs.length) w.postMessage({ type: "series", job: jobs[next++] } satisfies ToWorker);
-          else recorded.then(() => resolve(), fail);
-        };
+        const handle = start(w, resolve, fail);
         w.onerror = (e) => {
           e.preventDefault();
           fail(new Error(`worker failed: ${e.message}`));
         };
         w.onmessage = (e: MessageEvent<FromWorker>) => {
           if (failed) return;
-          const msg = e.data;
-          if (msg.type === "failed") return fail(new Error(`worker could not start: ${msg.message}`));
-          if (msg.type === "series-done") {
-            const o = msg.outcome;
-            recorded = recorded.then(() => onDone(o));
-          }
-          if (msg.type === "ready" || msg.type === "series-done") send();
+          if (e.data.type === "failed") return fail(new Error(`worker could not start: ${e.data.message}`));
+          handle(e.data);
         };
         w.postMessage(initMsg);
       })));
