@@ -15,6 +15,7 @@ import { readDicomFile } from "../src/dicom/io.ts";
 import type { DataSet, DicomFile } from "../src/dicom/model.ts";
 import { PIXEL_DATA } from "../src/dicom/model.ts";
 import { decodeStrings } from "../src/dicom/values.ts";
+import { parseCsv } from "../src/util/csv.ts";
 import type { DumpSet } from "./dump.ts";
 import { comparePixelWindows } from "./engine.ts";
 import { type Measured, runMeasured } from "./rss.ts";
@@ -189,39 +190,6 @@ async function warm(dir: string, only: (path: string) => boolean = () => true): 
       f.close();
     }
   }
-}
-
-/** A minimal RFC 4180 reader for the run's files.csv. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-  }
-  if (field !== "" || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 function str(ds: DataSet, tag: number): string | undefined {

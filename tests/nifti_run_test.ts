@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { gunzip, gzip } from "../src/nifti/gzip.ts";
 import { parseNifti1Header } from "../src/nifti/nifti1.ts";
-import { parseCsv } from "../src/verify/records.ts";
+import { parseCsv } from "../src/util/csv.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan } from "../src/plan/plan.ts";
 import { planJson } from "../src/plan/json.ts";

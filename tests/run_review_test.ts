@@ -13,7 +13,7 @@ import { makePlan } from "../src/plan/plan.ts";
 import { runPlan } from "../src/run/run.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { writeAtomically } from "../src/run/reports.ts";
-import { parseCsv } from "../src/verify/records.ts";
+import { parseCsv } from "../src/util/csv.ts";
 import { quarantinedLines } from "../src/cli/run_commands.ts";
 
 const SALT = "review-test-salt-0123456789";

@@ -19,7 +19,8 @@ import { deleteElement, setPath, setValue } from "../src/dicom/edit.ts";
 import { buildMeta } from "../src/dicom/writer.ts";
 import { type FindingKind, VerifyError, verifyOutput, type VerifyReport } from "../src/verify/verify.ts";
 import { flattenFile, phiValues } from "../src/verify/phi.ts";
-import { parseCsv, readFileRows } from "../src/verify/records.ts";
+import { readFileRows } from "../src/verify/records.ts";
+import { parseCsv } from "../src/util/csv.ts";
 import { runCli } from "./helpers.ts";
 import { parseSelector } from "../src/protocol/selector.ts";
 

@@ -12,7 +12,7 @@ import { renderRefs } from "../scan/scan.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import { RunRefusal } from "./errors.ts";
-import { parseCsv } from "../verify/records.ts";
+import { parseCsv } from "../util/csv.ts";
 
 /**
  * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which

@@ -3,6 +3,8 @@
  * input file, in the run's input order) and the files actually in the output tree.
  */
 import { join, relative, sep } from "node:path";
+import { parseCsv } from "../util/csv.ts";
+import { STATE_DIR } from "../run/shards.ts";
 
 /** One row of files.csv: an input file and what the run did with it. */
 export interface FileRow {
@@ -20,8 +22,7 @@ export interface FileRow {
   readonly nifti: string;
 }
 
-/** The run's state folder inside the output root (journal, files.csv, audit.json). */
-export const STATE_DIR = ".dcmtidy";
+export { STATE_DIR };
 
 /** A verify that cannot start: no finished run, a files.csv we cannot read, another input. */
 export class VerifyError extends Error {
@@ -30,47 +31,6 @@ export class VerifyError extends Error {
     super(message);
     this.name = "VerifyError";
   }
-}
-
-/** Parse CSV as csv-stringify writes it (RFC 4180: quoted fields, doubled quotes, CRLF or LF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === "") quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-    i++;
-  }
-  if (quoted) throw new VerifyError("files.csv ends inside a quoted field");
-  if (field !== "" || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 const COLUMNS = ["Input", "Root", "Status", "Reason", "Output"];
@@ -87,7 +47,13 @@ export async function readFileRows(outputRoot: string): Promise<FileRow[]> {
     }
     throw e;
   }
-  const [header, ...rows] = parseCsv(text);
+  let parsed: string[][];
+  try {
+    parsed = parseCsv(text);
+  } catch (e) {
+    throw new VerifyError(`${path}: ${(e as Error).message}`);
+  }
+  const [header, ...rows] = parsed;
   const col = COLUMNS.map((c) => header?.indexOf(c) ?? -1);
   if (col.some((i) => i < 0)) {
     throw new VerifyError(`${path}: expected the columns ${COLUMNS.join(", ")}`);
