@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { shiftDA, shiftDT, yearOnly } from "../src/deid/dates.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { cleanText } from "../src/deid/clean.ts";
+import { cleanText, removeKnownPHI } from "../src/deid/clean.ts";
 import { readLookupTable } from "../src/protocol/lookup.ts";
 import { isWellKnownUID } from "../src/deid/uids.ts";
 
@@ -47,6 +47,20 @@ Deno.test("clean: known PHI, dates and IDs leave free text, the rest stays reada
   );
   assert.equal(cleanText("follow-up 2021/03/04 ref A1234567", []), "follow-up ref");
   assert.equal(cleanText("T1 MPRAGE sagittal", phi), "T1 MPRAGE sagittal");
+});
+
+Deno.test("clean: values are found whatever their case, in ASCII and in Unicode text", () => {
+  // The ASCII shortcut must still ignore case.
+  assert.equal(removeKnownPHI("ref. DOE, jOhN: ok", ["Doe", "John"]), "ref. , : ok");
+  assert.equal(cleanText("for DOE JOHN", ["John Doe", "Doe", "John"]), "for");
+  // Non-ASCII text goes through the case-folding expression: the Kelvin sign is a "k".
+  assert.equal(removeKnownPHI("Dr \u212Aim said", ["Kim"]), "Dr said");
+  assert.equal(removeKnownPHI("Müller^Jürgen read by MÜLLER", ["Müller"]), "^Jürgen read by");
+  // Whole words only, and a value that is not there changes nothing.
+  assert.equal(removeKnownPHI("T-12000 axial", ["12"]), "T-12000 axial");
+  assert.equal(removeKnownPHI("T1 axial", ["Doe"]), "T1 axial");
+  // A value removed from between two others can join them into a third: it is removed too.
+  assert.equal(cleanText("xAB12CDx", ["12", "AB CD"]), "x x");
 });
 
 Deno.test("uids: registry and coding-scheme UIDs are well known, instance UIDs are not", () => {

@@ -7,7 +7,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import type { DataSet, Element } from "../dicom/model.ts";
 
 /** Attributes whose values are gathered as "known PHI" of a file before it is cleaned. */
-const PHI_SOURCES = [
+const PHI_SOURCES = new Set([
   0x00100010, // PatientName
   0x00100020, // PatientID
   0x00101000, // OtherPatientIDs
@@ -29,13 +29,13 @@ const PHI_SOURCES = [
   0x00102154, // PatientTelephoneNumbers
   0x00200010, // StudyID
   0x00081010, // StationName
-];
+]);
 
-/** Every element of a data set at any depth, with the data set holding it. */
-function* everyElement(ds: DataSet): Generator<[Element, DataSet]> {
+/** Call `visit` with every element of a data set at any depth and the data set holding it. */
+function eachElement(ds: DataSet, visit: (el: Element, owner: DataSet) => void): void {
   for (const el of ds.elements) {
-    yield [el, ds];
-    for (const item of el.items ?? []) yield* everyElement(item.dataset);
+    visit(el, ds);
+    if (el.items) { for (const item of el.items) eachElement(item.dataset, visit); }
   }
 }
 
@@ -46,15 +46,14 @@ function* everyElement(ds: DataSet): Generator<[Element, DataSet]> {
  */
 export function collectPHI(ds: DataSet): string[] {
   const found = new Set<string>();
-  for (const [el, owner] of everyElement(ds)) {
-    const top = owner === ds;
-    if (!(top && PHI_SOURCES.includes(el.tag)) && el.vr !== "PN") continue;
-    if (el.items) continue;
+  eachElement(ds, (el, owner) => {
+    if (el.vr !== "PN" && !(owner === ds && PHI_SOURCES.has(el.tag))) return;
+    if (el.items) return;
     let values: string[];
     try {
       values = decodeStrings(el, owner);
     } catch {
-      continue; // an undecodable name is removed by its own rule; it cannot be searched for here
+      return; // an undecodable name is removed by its own rule; it cannot be searched for here
     }
     for (const v of values) {
       if (!v) continue;
@@ -83,13 +82,29 @@ export function collectPHI(ds: DataSet): string[] {
         }
       }
     }
-  }
+  });
   // Longest first, so "John Doe" goes before "John".
   return [...found].filter((s) => s.length >= 2).sort((a, b) => b.length - a.length);
 }
 
 const DATE_LIKE = /\b(\d{4}[-./]?\d{2}[-./]?\d{2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})\b/g;
 const ID_LIKE = /\b[A-Za-z]{0,3}\d{6,}\b/g;
+
+const ASCII = /^[^\u0080-\uffff]*$/; // no code unit above 0x7f
+
+/**
+ * A test that tells, without a regular expression, that a value cannot occur in `text` (ignoring
+ * case): true only when both are ASCII and the lower-cased text does not contain the value. Most
+ * of a file's known values occur in none of its texts, and building a case-insensitive expression
+ * for each one against each text was a third of the time de-identification took. Non-ASCII text
+ * always goes to the expression, whose Unicode case folding `toLowerCase` does not match (the
+ * Kelvin sign matches "k"). The test is made again whenever a value was removed.
+ */
+function absenceTest(text: string): (value: string) => boolean {
+  if (!ASCII.test(text)) return () => false;
+  const lower = text.toLowerCase();
+  return (value) => ASCII.test(value) && !lower.includes(value.toLowerCase());
+}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -98,7 +113,12 @@ function escape(s: string): string {
 /** Remove known PHI and date- or ID-like runs from free text; returns the cleaned text, trimmed. */
 export function cleanText(text: string, phi: readonly string[]): string {
   let out = text;
-  for (const p of phi) out = out.replace(new RegExp(escape(p), "gi"), " ");
+  let absent = absenceTest(out);
+  for (const p of phi) {
+    if (absent(p)) continue;
+    const next = out.replace(new RegExp(escape(p), "gi"), " ");
+    if (next !== out) absent = absenceTest(out = next); // a space where a value was may join two words
+  }
   out = out.replace(DATE_LIKE, " ").replace(ID_LIKE, " ");
   return out.replace(/[ \t]{2,}/g, " ").replace(/\s+([,.;:])/g, "$1").trim();
 }
@@ -109,8 +129,11 @@ export function cleanText(text: string, phi: readonly string[]): string {
  */
 export function removeKnownPHI(text: string, phi: readonly string[]): string {
   let out = text;
+  let absent = absenceTest(out);
   for (const p of phi) {
-    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escape(p)}(?![\\p{L}\\p{N}])`, "giu"), " ");
+    if (absent(p)) continue;
+    const next = out.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escape(p)}(?![\\p{L}\\p{N}])`, "giu"), " ");
+    if (next !== out) absent = absenceTest(out = next);
   }
   return out === text ? text : out.replace(/[ \t]{2,}/g, " ").trim();
 }

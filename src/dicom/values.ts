@@ -22,13 +22,24 @@ export function valueBytes(el: Element): Uint8Array | undefined {
 const SPECIFIC_CHARACTER_SET = 0x00080005;
 const latin1 = new TextDecoder("latin1");
 
+/**
+ * `latin1.decode`, without a call into the runtime for short ASCII values (most values are a few
+ * bytes, and the call cost more than the decoding). Other bytes go to the decoder, which maps
+ * 0x80 to 0x9F as windows-1252 does.
+ */
+function decodeLatin1(bytes: Uint8Array): string {
+  if (bytes.length > 256) return latin1.decode(bytes);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return latin1.decode(bytes);
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
 /** The Specific Character Set in force in a data set: its own, else its parent's (PS3.5 6.1.2.5.2). */
 export function charsetOf(ds: DataSet): string {
   for (let d: DataSet | undefined = ds; d; d = d.parent) {
     const el = d.elements.find((e) => e.tag === SPECIFIC_CHARACTER_SET);
     if (el) {
       const bytes = valueBytes(el);
-      return bytes ? latin1.decode(bytes).trim() : "";
+      return bytes ? decodeLatin1(bytes).trim() : "";
     }
   }
   return "";
@@ -50,7 +61,7 @@ export function decodeText(bytes: Uint8Array, vr: string, charset: string): stri
     !usesCharset(vr) || charset === "" || charset === "ISO_IR 6" ||
     (isPlainAscii(bytes) && !/IR 13\b/.test(charset))
   ) {
-    return latin1.decode(bytes);
+    return decodeLatin1(bytes);
   }
   try {
     return convertBytes(charset, bytes, { vr });
@@ -134,14 +145,21 @@ export function decodeValue(
 
 const utf8 = new TextEncoder();
 
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
+/** The bytes of an ASCII string (without a call into the runtime), or undefined for any other. */
+function asciiBytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return undefined;
+    out[i] = c;
+  }
+  return out;
 }
 
 /** Encode text for a data set's character set; ASCII always fits, the rest needs a set that can hold it. */
 function encodeText(text: string, vr: string, charset: string): Uint8Array {
-  if (isAscii(text)) return utf8.encode(text);
+  const ascii = asciiBytes(text);
+  if (ascii) return ascii;
   if (!usesCharset(vr)) {
     throw new DicomWriteError("bad-value", `${vr} values must be ASCII: ${JSON.stringify(text)}`);
   }
