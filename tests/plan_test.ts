@@ -477,7 +477,8 @@ Deno.test("plan: colors only when asked; none in a pipe", async () => {
     assert.ok(!cli.stdout.includes("\x1b") && !cli.stderr.includes("\x1b"), "no escape codes in a pipe");
     // Not a terminal: progress is plain lines on stderr, never on stdout.
     assert.match(cli.stderr, /^scanning: 9\/9 files in \d+\.\d s/m);
-    assert.match(cli.stderr, /^planning: 9\/9 files in \d+\.\d s/m);
+    // The dry-run diff: one file of each of the 5 output series.
+    assert.match(cli.stderr, /^dry-run diff: 5\/5 files in \d+\.\d s/m);
     assert.ok(!cli.stdout.includes("scanning"));
   });
 });
@@ -488,7 +489,7 @@ Deno.test("run: in a pipe, progress is one final line per step on stderr, with M
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stderr.trim().split("\n");
     // A slow machine may add a line every 5 s; the last line of each step is its total.
-    assert.ok(lines.every((l) => /^(scanning|planning|writing): /.test(l)), run.stderr);
+    assert.ok(lines.every((l) => /^(scanning|dry-run diff|writing): /.test(l)), run.stderr);
     assert.match(lines.findLast((l) => l.startsWith("scanning"))!, /^scanning: 9\/9 files in \d+\.\d s/);
     assert.match(lines.at(-1)!, /^writing: 8\/8 files in \d+\.\d s, \d+(\.\d)? MB\/s$/);
     assert.ok(!run.stdout.includes("writing:"));
@@ -570,5 +571,43 @@ Deno.test("plan: two inputs with one SOP Instance UID but other bytes are both w
     const w = plan.warnings.filter((w) => w.kind === "same-instance");
     assert.equal(w.length, 1, JSON.stringify(plan.warnings));
     assert.match(w[0].message, new RegExp(`\\{\\{input:${twinIndex}\\}\\} has the SOP Instance UID of`));
+  });
+});
+
+Deno.test("plan: workers make the same plan as one thread, collisions and duplicates included", async () => {
+  await withDump(async (dir) => {
+    // A duplicate of a file, and two patients given one pseudonym (one PatientID from two
+    // issuers, looked up by ID): the later one in input order ("roe", after "Doe_John/...") is
+    // stopped, whichever worker saw it first.
+    await Deno.copyFile(`${dir}/raw/Doe_John/IM0001`, `${dir}/raw/Doe_John/IM0001-copy`);
+    await Deno.writeFile(
+      `${dir}/raw/roe`,
+      image(4, 1, {
+        [tag(0x0010, 0x0010)]: "Roe^Richard",
+        [tag(0x0010, 0x0021)]: "OTHER HOSPITAL",
+        [tag(0x0020, 0x000d)]: `${STUDY}.9`,
+        [tag(0x0020, 0x000e)]: `${STUDY}.9.4`,
+      }),
+    );
+    const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
+    const salt = new TextEncoder().encode(SALT);
+    const here = await makePlan(protocol, new Keys(salt));
+    const roe = here.files.find((f) => f.input.rel === "roe")!;
+    assert.equal(roe.status, "quarantine");
+    assert.match(roe.reason!, /two different patients map to the pseudonym SUBJ-001/);
+    const copy = here.files.find((f) => f.input.rel === "Doe_John/IM0001-copy")!;
+    assert.equal(copy.status, "skip");
+    assert.equal(copy.input.kind, "duplicate");
+    assert.ok(here.series.every((s) => s.changes.length > 0), "every series has its dry-run diff");
+    for (const workers of [1, 2, 3]) {
+      const phases: string[] = [];
+      const pooled = await makePlan(protocol, new Keys(salt), (_d, _t, phase) => phases.push(phase), {
+        workers,
+        salt,
+      });
+      assert.deepEqual(planJson(pooled, true), planJson(here, true), `${workers} workers`);
+      assert.deepEqual(pooled.files, here.files);
+      assert.ok(phases.includes("scan") && phases.at(-1) === "plan");
+    }
   });
 });

@@ -29,7 +29,12 @@ export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   all?: boolean;
 }
 
-const LABELS: Readonly<Record<PlanPhase, string>> = { scan: "scanning", plan: "planning" };
+const LABELS: Readonly<Record<PlanPhase, string>> = { scan: "scanning", plan: "dry-run diff" };
+
+/** Sandboxed workers for the plan and the run: `--jobs`, else one per core. */
+function jobsOf(opts: PlanCommandOptions): number {
+  return opts.jobs ?? navigator.hardwareConcurrency ?? 2;
+}
 
 /** Colors only on a terminal, and never with NO_COLOR set or --no-color. */
 function useColor(opts: PlanCommandOptions): boolean {
@@ -67,7 +72,7 @@ async function prepare(
       bar = stderrProgress(LABELS[p], total);
     }
     bar!.update(done);
-  });
+  }, { workers: jobsOf(opts), salt });
   bar?.finish();
   return { plan, keys, salt };
 }
@@ -116,7 +121,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       return 0;
     }
   }
-  const workers = opts.jobs ?? navigator.hardwareConcurrency ?? 2;
+  const workers = jobsOf(opts);
   const work = runWork(plan, shard);
   const bar = stderrProgress("writing", work.files, work.bytes);
   let kept = 0;

@@ -45,7 +45,16 @@ export interface DeidResult {
   /** Days added to every date, when dates are shifted. */
   readonly dayOffset?: number;
   /** Originals for the key file (honest broker): never printed. */
-  readonly original: { readonly patientId?: string; readonly studyUID?: string };
+  readonly original: {
+    readonly patientId?: string;
+    readonly studyUID?: string;
+    /**
+     * The pseudonyms given while de-identifying the file, each with the subject it names (issuer
+     * and PatientID, or the study): what a caller that de-identifies in several sessions checks for
+     * collisions with a `PseudonymRegistry` of its own. Never printed or journaled.
+     */
+    readonly pseudonyms: readonly (readonly [pseudonym: string, subject: string])[];
+  };
   /** Why the file may carry burned-in text (the caller decides warn, quarantine or allow). */
   readonly burnedIn?: string;
   /** Set when the file must not be written (a lookup miss with `missing: quarantine`). */
@@ -100,6 +109,32 @@ interface FileState {
   readonly topIssuer: string;
 }
 
+/** The pseudonyms given so far, each with its subject: two subjects must never share one. */
+export class PseudonymRegistry {
+  readonly #subjects = new Map<string, string>();
+
+  /** Record that `pseudonym` names `subject`; throws `DeidError` when it already names another. */
+  register(pseudonym: string, subject: string): void {
+    const prior = this.#subjects.get(pseudonym);
+    if (prior !== undefined && prior !== subject) {
+      throw new DeidError(
+        `two different patients map to the pseudonym ${pseudonym}: use a longer hash length`,
+      );
+    }
+    this.#subjects.set(pseudonym, subject);
+  }
+}
+
+/** Options for a `DeidSession`. */
+export interface SessionOptions {
+  /**
+   * Check pseudonyms for collisions within the session (default true). A caller that spreads one
+   * plan over several sessions turns it off and checks every file's `original.pseudonyms` in input
+   * order with one registry, so which file a collision quarantines does not depend on the split.
+   */
+  readonly checkPseudonyms?: boolean;
+}
+
 /**
  * One run's engine: configuration, keys, and the pseudonyms given so far (two patients must never
  * share one). Not thread-safe: one per worker.
@@ -108,13 +143,16 @@ export class DeidSession {
   /** The settings every file of the session is de-identified with. */
   readonly config: DeidConfig;
   readonly #keys: Keys;
-  readonly #pseudonyms = new Map<string, string>();
+  readonly #registry?: PseudonymRegistry;
   readonly #uids = new Map<string, string>();
+  /** The pseudonyms given for the file being de-identified. */
+  #given: [string, string][] = [];
 
   /** `keys` hold the salt: pseudonyms, UIDs and date offsets are keyed with it. */
-  constructor(config: DeidConfig, keys: Keys) {
+  constructor(config: DeidConfig, keys: Keys, options: SessionOptions = {}) {
     this.config = config;
     this.#keys = keys;
+    if (options.checkPseudonyms !== false) this.#registry = new PseudonymRegistry();
   }
 
   /** The subject key and pseudonym for a patient (issuer + ID), checking for collisions. */
@@ -131,11 +169,8 @@ export class DeidSession {
       else throw new DeidError(`patient ID not in the lookup table (missing: ${p.lookup.missing})`);
     }
     const key = `${issuer}\0${id}`;
-    const prior = this.#pseudonyms.get(pseudo);
-    if (prior !== undefined && prior !== key) {
-      throw new DeidError(`two different patients map to the pseudonym ${pseudo}: use a longer hash length`);
-    }
-    this.#pseudonyms.set(pseudo, key);
+    this.#registry?.register(pseudo, key);
+    this.#given.push([pseudo, key]);
     return pseudo;
   }
 
@@ -153,6 +188,7 @@ export class DeidSession {
   /** De-identify a file in place. The caller writes it with `zeroPreamble: true`. */
   deidentify(file: DicomFile): DeidResult {
     const ds = file.dataset;
+    const pseudonyms = this.#given = [];
     const top = (tag: number) => {
       const el = ds.elements.find((e) => e.tag === tag);
       return el ? decodeStrings(el, ds)[0] : undefined;
@@ -212,7 +248,7 @@ export class DeidSession {
     return {
       pseudoId,
       dayOffset,
-      original: { patientId, studyUID },
+      original: { patientId, studyUID, pseudonyms },
       burnedIn,
       quarantine,
       warnings,

@@ -3,19 +3,23 @@
  * and why), computed from headers only. `dcmtidy plan` shows it; `dcmtidy run` executes it.
  * Output names come from the de-identified header, never the original. For one file of each
  * output series the plan also keeps the tag changes de-identification makes (the dry-run diff).
+ * Each header is read once, by the survey (`survey.ts`), in workers or in this thread; what
+ * depends on other files (duplicates, series, collisions) is decided here, in input order.
  */
-import { readDicomFile } from "../dicom/io.ts";
-import type { DicomFile } from "../dicom/model.ts";
+import { readDicomFileSync } from "../dicom/io.ts";
 import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
-import { DeidError, type DeidResult, DeidSession } from "../deid/engine.ts";
+import { DeidSession, PseudonymRegistry } from "../deid/engine.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
-import { MISSING, outputPath, valuesFromDataSet } from "../protocol/template.ts";
+import { MISSING } from "../protocol/template.ts";
 import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { formatTag, lookupTag } from "../dicom/dictionary.ts";
-import { inputRef, renderRefs, scan, type ScannedFile } from "../scan/scan.ts";
-import { type FlatFile, flattenFile, planChanges, type PlannedChange } from "./changes.ts";
+import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } from "../scan/scan.ts";
+import type { PlannedChange } from "./changes.ts";
+import { fileChanges, type PlanContext, type Survey, surveyHere } from "./survey.ts";
+import { openPlanWorkers } from "../run/pool.ts";
+import type { ChangesOf } from "../run/worker.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -113,44 +117,35 @@ export interface Plan {
   readonly errors: string[];
 }
 
-/** Phases `makePlan` reports progress for. */
+/**
+ * Phases `makePlan` reports progress for: "scan" reads and plans every file's header; "plan"
+ * makes the dry-run diffs (one file per output series).
+ */
 export type PlanPhase = "scan" | "plan";
 
-/** Header reads kept in flight while files are planned one after another, in order. */
-const READ_AHEAD = 16;
-const PATIENT_ID = 0x00100020;
-const SERIES_UID = 0x0020000e;
-const NUMBER_OF_FRAMES = 0x00280008;
-
-function firstValue(file: DicomFile, tag: number): string | undefined {
-  const v = valuesFromDataSet(file.dataset, "").value(tag);
-  return v === undefined || v === "" ? undefined : v;
+/** Options for `makePlan`. */
+export interface PlanOptions {
+  /**
+   * Sandboxed workers that survey the files (read and de-identify each header, name its output);
+   * 0 (the default) surveys in this thread. The plan is the same either way.
+   */
+  readonly workers?: number;
+  /** The salt's bytes, for the workers (with `workers` above 0 and a de-identifying protocol). */
+  readonly salt?: Uint8Array;
 }
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
 
-/** Read headers ahead of their use, keeping their order (a failed read yields its error). */
-function* readAhead(paths: (string | undefined)[]): Generator<Promise<DicomFile | Error> | undefined> {
-  const pending: (Promise<DicomFile | Error> | undefined)[] = [];
-  const start = (p: string | undefined) =>
-    p === undefined ? undefined : readDicomFile(p, { headerOnly: true }).catch((e: Error) => e);
-  let next = 0;
-  while (next < paths.length && pending.length < READ_AHEAD) pending.push(start(paths[next++]));
-  while (pending.length) {
-    yield pending.shift();
-    if (next < paths.length) pending.push(start(paths[next++]));
-  }
-}
-
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
- * (pseudonyms and UIDs shape the output names). `onProgress` is told of the scan, then of the
- * planning of each file.
+ * (pseudonyms and UIDs shape the output names). `onProgress` is told of the scan (every file's
+ * header read and planned), then of the dry-run diffs (one file per output series).
  */
 export async function makePlan(
   protocol: Protocol,
   keys?: Keys,
   onProgress?: (done: number, total: number, phase: PlanPhase) => void,
+  options: PlanOptions = {},
 ): Promise<Plan> {
   const warnings: PlanWarning[] = [];
   const errors: string[] = [];
@@ -163,27 +158,106 @@ export async function makePlan(
     }
   }
   if (errors.length) return empty();
-  const scanned = await scan({
-    ...protocol.input,
-    onProgress: onProgress && ((done, total) => onProgress(done, total, "scan")),
-  });
+  const listed = await walkInputs(protocol.input);
   const d = protocol.deidentify;
-  let session: DeidSession | undefined;
   let config: DeidConfig | undefined;
   if (d) {
     if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
     config = configFromProtocol(protocol, lookup);
+  }
+  const workers = options.workers ?? 0;
+  const pool = workers > 0 && listed.length > 0
+    ? await openPlanWorkers(protocol, config, options.salt, listed, workers)
+    : undefined;
+  try {
     // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
     // removed, so a path built from them shows "na" rather than an unhooked original value.
-    const hooks = Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined]));
-    session = new DeidSession({ ...config, hooks }, keys);
+    const ctx: PlanContext | undefined = pool ? undefined : {
+      session: config && new DeidSession(
+        { ...config, hooks: Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined])) },
+        keys!,
+        { checkPseudonyms: false },
+      ),
+      config,
+      burnedIn: d?.burned_in ?? "warn",
+      root: protocol.output.root,
+      folder: protocol.output.folder,
+      file: protocol.output.file,
+    };
+    const scanProgress = onProgress && ((done: number, total: number) => onProgress(done, total, "scan"));
+    const surveys = pool
+      ? await pool.survey(listed, scanProgress)
+      : await surveyHere(listed, ctx, scanProgress);
+    const scanned = surveys.map((s) => s.scanned);
+    await markDuplicates(scanned);
+    const plan = assemble(surveys, warnings, errors);
+    const representatives = plan.series.map((s) => ({
+      index: s.representative,
+      path: plan.files[s.representative].input.path,
+    }));
+    if (d && representatives.length) {
+      onProgress?.(0, representatives.length, "plan");
+      let done = 0;
+      const made = pool
+        ? await pool.changes(representatives)
+        : representatives.map(({ index, path }) => changesHere(index, path, ctx!));
+      const byFile = new Map(made.map((c) => [c.index, c]));
+      plan.series.forEach((s, i) => {
+        const c = byFile.get(s.representative)!;
+        if (c.error !== undefined) {
+          warnings.push({
+            kind: "deid",
+            message: `${inputRef(s.representative)}: its series' dry-run diff could not be made: ${c.error}`,
+          });
+        }
+        plan.series[i] = { ...s, changes: c.changes ?? [] };
+        onProgress?.(++done, representatives.length, "plan");
+      });
+    }
+    const format = protocol.output.format;
+    // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.
+    if (format !== "nifti") resolveCollisions(plan.files, protocol.output.onCollision, warnings, errors);
+    if (format !== "dicom") {
+      assignNiftiStems(
+        plan.files,
+        plan.series,
+        plan.seriesDest,
+        format,
+        protocol.output.onCollision,
+        warnings,
+        errors,
+      );
+    }
+    return { protocol, files: plan.files, series: plan.series, actions: plan.actions, warnings, errors };
+  } finally {
+    pool?.close();
   }
+}
+
+/** A file's dry-run diff, made in this thread. */
+function changesHere(index: number, path: string, ctx: PlanContext): ChangesOf {
+  try {
+    return { index, changes: fileChanges(readDicomFileSync(path, { headerOnly: true }), ctx) };
+  } catch (e) {
+    return { index, error: (e as Error).message };
+  }
+}
+
+/**
+ * The plan from its surveys, in input order: what depends on other files. Duplicates are skipped,
+ * pseudonyms checked for collisions, files grouped into output series (by SeriesInstanceUID and
+ * folder). Returns the series without their diffs, and each one's least destination (its NIfTI's
+ * name). Warnings and errors are appended in input order.
+ */
+function assemble(
+  surveys: readonly Survey[],
+  warnings: PlanWarning[],
+  errors: string[],
+): { files: PlannedFile[]; series: PlannedSeries[]; seriesDest: string[]; actions: Record<string, number> } {
   const files: PlannedFile[] = [];
   const series: PlannedSeries[] = [];
   const seriesIndex = new Map<string, number>();
-  /** Original SeriesInstanceUIDs that have a representative in some folder. */
-  const represented = new Set<string>();
   /**
    * Per series, the least template destination of its files (before collisions rename them): its
    * NIfTI's name, `0001` rather than whichever instance the raw dump happens to list first.
@@ -191,13 +265,11 @@ export async function makePlan(
   const seriesDest: string[] = [];
   const actions: Record<string, number> = {};
   const naCount = new Map<number, number>();
+  const pseudonyms = new PseudonymRegistry();
   let written = 0;
-  sameInstanceWarnings(scanned, warnings);
-  const reads = readAhead(scanned.map((f) => (f.kind === "dicom" ? f.path : undefined)));
-  for (const [index, input] of scanned.entries()) {
-    const pending = reads.next().value;
-    onProgress?.(index, scanned.length, "plan");
-    if (input.kind !== "dicom") {
+  sameInstanceWarnings(surveys.map((s) => s.scanned), warnings);
+  for (const [index, { scanned: input, facts }] of surveys.entries()) {
+    if (input.kind !== "dicom" || !facts) {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
       files.push({ input, status, reason: input.reason ?? input.kind });
       if (input.kind === "dicomdir") {
@@ -208,67 +280,39 @@ export async function makePlan(
       }
       continue;
     }
-    const read = await pending!;
-    if (read instanceof Error) {
-      files.push({ input, status: "quarantine", reason: read.message });
-      continue;
-    }
-    const file = read;
-    let result: DeidResult | undefined;
-    let note: string | undefined;
-    let before: FlatFile | undefined;
-    const originalSeries = firstValue(file, SERIES_UID) ?? "";
-    if (session) {
-      // Flattening costs about as much as de-identifying: only for a series' first file.
-      if (!represented.has(originalSeries)) before = flattenFile(file);
-      const outcome = deidentifyHeader(session, config!, d!, file, inputRef(index), warnings, errors);
-      if ("quarantine" in outcome) {
-        files.push({ input, status: "quarantine", reason: outcome.quarantine });
-        continue;
-      }
-      result = outcome.result;
-      note = outcome.note;
-    } else if (firstValue(file, PATIENT_ID) === undefined) {
-      warnings.push({ kind: "no-patient-id", message: `${inputRef(index)}: no PatientID` });
-    }
-    const pseudoId = result?.pseudoId;
-    const values = valuesFromDataSet(file.dataset, input.rel, pseudoId);
-    for (const t of [...protocol.output.folder.tags, ...protocol.output.file.tags]) {
-      if (values.value(t) === undefined) naCount.set(t, (naCount.get(t) ?? 0) + 1);
-    }
-    let dest: string;
+    // Checked here, in input order over every file: which file a collision stops must not depend
+    // on which worker de-identified which file.
     try {
-      const abs = outputPath(protocol.output.root, protocol.output.folder, protocol.output.file, values);
-      dest = abs.slice(protocol.output.root.length + 1).split("\\").join("/");
+      for (const [pseudo, subject] of facts.pseudonyms) pseudonyms.register(pseudo, subject);
     } catch (e) {
       files.push({ input, status: "quarantine", reason: (e as Error).message });
       continue;
     }
-    const seriesUID = firstValue(file, SERIES_UID);
+    warnings.push(...facts.warnings);
+    errors.push(...facts.errors);
+    for (const t of facts.na) naCount.set(t, (naCount.get(t) ?? 0) + 1);
+    if (facts.quarantine !== undefined || facts.dest === undefined) {
+      files.push({ input, status: "quarantine", reason: facts.quarantine });
+      continue;
+    }
+    const dest = facts.dest;
     const folder = folderOf(dest);
-    const key = `${seriesUID ?? ""}\0${folder}`;
+    const key = `${facts.seriesUID ?? ""}\0${folder}`;
     let s = seriesIndex.get(key);
     if (s === undefined) {
-      let changes: PlannedChange[] = [];
-      if (session) {
-        // One original series split over several folders: its other folders need a re-read.
-        before ??= flattenFile(await readDicomFile(input.path, { headerOnly: true }));
-        changes = planChanges(before, flattenFile(file), config!);
-      }
       s = series.length;
       seriesIndex.set(key, s);
-      represented.add(originalSeries);
       series.push({
         folder,
-        seriesUID,
-        studyUID: firstValue(file, 0x0020000d),
-        pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
-        modality: firstValue(file, 0x00080060),
-        description: firstValue(file, 0x0008103e),
+        seriesUID: facts.seriesUID,
+        studyUID: facts.studyUID,
+        pseudoId: facts.pseudoId,
+        modality: facts.modality,
+        description: facts.description,
         files: 0,
         bytes: 0,
         representative: files.length,
-        changes,
+        changes: [],
         frames: 0,
       });
       seriesDest.push(dest);
@@ -276,31 +320,22 @@ export async function makePlan(
     if (dest < seriesDest[s]) seriesDest[s] = dest;
     series[s].files++;
     series[s].bytes += input.size;
-    series[s].frames += Math.max(1, Number(firstValue(file, NUMBER_OF_FRAMES) ?? 1) || 1);
-    if (result) {
-      for (const [code, n] of Object.entries(result.counts)) actions[code] = (actions[code] ?? 0) + n;
-    }
+    series[s].frames += facts.frames;
+    for (const [code, n] of Object.entries(facts.counts ?? {})) actions[code] = (actions[code] ?? 0) + n;
     files.push({
       input,
       status: "write",
-      reason: note,
+      reason: facts.note,
       dest,
-      pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
-      studyUID: firstValue(file, 0x0020000d),
-      seriesUID,
-      seriesDescription: firstValue(file, 0x0008103e),
-      modality: firstValue(file, 0x00080060),
+      pseudoId: facts.pseudoId,
+      studyUID: facts.studyUID,
+      seriesUID: facts.seriesUID,
+      seriesDescription: facts.description,
+      modality: facts.modality,
       series: s,
-      counts: result?.counts,
+      counts: facts.counts,
     });
     written++;
-  }
-  onProgress?.(scanned.length, scanned.length, "plan");
-  const format = protocol.output.format;
-  // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.
-  if (format !== "nifti") resolveCollisions(files, protocol.output.onCollision, warnings, errors);
-  if (format !== "dicom") {
-    assignNiftiStems(files, series, seriesDest, format, protocol.output.onCollision, warnings, errors);
   }
   for (const [t, n] of naCount) {
     if (n === written && written > 0) {
@@ -312,70 +347,7 @@ export async function makePlan(
       });
     }
   }
-  return { protocol, files, series, actions, warnings, errors };
-}
-
-/**
- * De-identify one header as the run will, turning what the engine reports into the plan's
- * warnings and errors. Returns the result, or why the file is quarantined.
- */
-function deidentifyHeader(
-  session: DeidSession,
-  config: DeidConfig,
-  d: NonNullable<Protocol["deidentify"]>,
-  file: DicomFile,
-  ref: string,
-  warnings: PlanWarning[],
-  errors: string[],
-): { result: DeidResult; note?: string } | { quarantine: string } {
-  const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
-  const policy = lookupPolicy(config);
-  let result: DeidResult;
-  try {
-    result = session.deidentify(file);
-  } catch (e) {
-    if (!(e instanceof DeidError)) throw e;
-    const missing = e.message.includes("not in the lookup table");
-    // Without a PatientID the engine looks the study up instead, which the table cannot know.
-    const reason = policy && missing && !hasPatientId
-      ? `no PatientID, so the lookup table cannot name its subject (missing: ${policy})`
-      : e.message;
-    // `missing: error` means the run must not start while an ID is missing from the table.
-    if (policy === "error" && missing) errors.push(`${ref}: ${reason}`);
-    return { quarantine: reason };
-  }
-  const miss = lookupMiss(config, result);
-  if (result.quarantine) {
-    if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
-    return { quarantine: result.quarantine };
-  }
-  for (const w of result.warnings) {
-    warnings.push({ kind: w.startsWith("no PatientID") ? "no-patient-id" : "deid", message: `${ref}: ${w}` });
-  }
-  if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
-  if (!result.burnedIn || d.burned_in === "allow") return { result };
-  const why = `burned-in text suspected: ${result.burnedIn}`;
-  if (d.burned_in === "quarantine") return { quarantine: why };
-  warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
-  return { result, note: why };
-}
-
-/** The `missing:` policy of a lookup table, if PatientIDs are looked up. */
-function lookupPolicy(config: DeidConfig): "error" | "hash" | "keep" | "quarantine" | undefined {
-  const p = config.patientId;
-  return p !== "keep" && "lookup" in p ? p.lookup.missing : undefined;
-}
-
-/** How a PatientID missing from the lookup table was treated, when it was. */
-function lookupMiss(config: DeidConfig, r: DeidResult): string | undefined {
-  const id = r.original.patientId;
-  const policy = lookupPolicy(config);
-  if (!policy || !id || config.lookup?.has(id)) return undefined;
-  const what =
-    { keep: "kept as it is", hash: "given a hashed pseudonym", quarantine: "quarantined", error: "" }[
-      policy
-    ];
-  return `PatientID not in the lookup table${what ? `: ${what}` : ""} (missing: ${policy})`;
+  return { files, series, seriesDest, actions };
 }
 
 /** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */

@@ -14,7 +14,9 @@ import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { type FileJob, type FileOutcome, placeFile } from "./process.ts";
-import type { FromWorker, ToWorker } from "./worker.ts";
+import type { ChangesOf, FromWorker, ToWorker } from "./worker.ts";
+import type { Listed } from "../scan/scan.ts";
+import type { Survey } from "../plan/survey.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -165,6 +167,71 @@ export async function runInWorkers(
   });
 }
 
+/** A plan's workers: they survey files and make dry-run diffs (see `src/plan/survey.ts`). */
+export interface PlanWorkers {
+  /** Survey the listed files; the result is in the order of `listed`. */
+  survey(listed: readonly Listed[], onProgress?: (done: number, total: number) => void): Promise<Survey[]>;
+  /** The dry-run diffs of these files (in no particular order). */
+  changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
+  /** Stop the workers. */
+  close(): void;
+}
+
+/**
+ * Start up to `workers` sandboxed workers for a plan: they may read the inputs and nothing else
+ * (no writing at all), and get the de-identification settings (hooks by name only: the plan
+ * counts what a hook returns as removed) and the salt as data.
+ */
+export async function openPlanWorkers(
+  p: Protocol,
+  config: DeidConfig | undefined,
+  salt: Uint8Array | undefined,
+  listed: readonly Listed[],
+  workers: number,
+): Promise<PlanWorkers> {
+  if (config && !salt) throw new Error("sandboxed workers need the salt's bytes");
+  const init: ToWorker = {
+    type: "init",
+    config: config && { ...config, hooks: {} },
+    salt,
+    plan: {
+      root: p.output.root,
+      folder: p.output.folder.source,
+      file: p.output.file.source,
+      burnedIn: p.deidentify?.burned_in ?? "warn",
+      hooks: Object.keys(config?.hooks ?? {}),
+    },
+  };
+  const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
+  const permissions = { ...workerPermissions(p, linked), write: false };
+  const pool = await openPool(Math.max(1, Math.min(workers, listed.length)), permissions, init);
+  return {
+    survey: async (files, onProgress) => {
+      const out: Survey[] = new Array(files.length);
+      let done = 0;
+      await mapInPool(
+        pool,
+        files.map((f, index) => ({ index, listed: f })),
+        (jobs) => ({ type: "survey", jobs }),
+        (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
+        (r) => {
+          out[r.index] = r.survey;
+          onProgress?.(++done, files.length);
+        },
+      );
+      return out;
+    },
+    changes: (files) =>
+      mapInPool(
+        pool,
+        files,
+        (jobs) => ({ type: "changes", jobs: [...jobs] }),
+        (msg) => (msg.type === "changed" ? msg.changes : undefined),
+      ),
+    close: pool.close,
+  };
+}
+
 /**
  * Convert series to NIfTI in `workers` sandboxed workers (set up as for files), one series per
  * message: a series is read whole, so one at a time per worker bounds memory. `onDone` sees each
@@ -200,18 +267,33 @@ export async function runSeriesInWorkers(
   });
 }
 
+/** Started and initialised sandboxed workers (see `openPool`). */
+export interface Pool {
+  readonly workers: readonly Worker[];
+  /** Where a worker's messages go from now on. */
+  listen(w: Worker, handle: (msg: FromWorker) => void): void;
+  /** Where a worker's failure (a crash, an uncaught error) goes from now on. */
+  onFailure(fail: (e: Error) => void): void;
+  /** Stop every worker. */
+  close(): void;
+}
+
 /**
- * Start `count` sandboxed workers and initialise them; `start` sets each one up and returns what
- * to do with its messages. Resolves when every worker called its `resolve`; the first failure (a
- * worker that cannot start or crashes, or `fail`) rejects. All workers are stopped either way.
+ * Start `count` sandboxed workers and initialise them; resolves once every one is ready. A
+ * worker that cannot start rejects, and every worker is stopped.
  */
-async function drive(
+export async function openPool(
   count: number,
   permissions: Deno.PermissionOptionsObject,
   initMsg: ToWorker,
-  start: (w: Worker, resolve: () => void, fail: (e: Error) => void) => (msg: FromWorker) => void,
-): Promise<void> {
-  const pool: Worker[] = [];
+): Promise<Pool> {
+  const workers: Worker[] = [];
+  const handlers = new Map<Worker, (msg: FromWorker) => void>();
+  let failure: Error | undefined;
+  let onFailure: (e: Error) => void = () => {};
+  const close = () => {
+    for (const w of workers) w.terminate();
+  };
   try {
     await Promise.all(Array.from({ length: count }, () =>
       new Promise<void>((resolve, reject) => {
@@ -219,25 +301,125 @@ async function drive(
           type: "module",
           deno: { permissions },
         });
-        pool.push(w);
-        let failed = false;
+        workers.push(w);
+        let ready = false;
         const fail = (e: Error) => {
-          failed = true;
-          reject(e);
+          if (!ready) return reject(e);
+          failure ??= e;
+          onFailure(e);
         };
-        const handle = start(w, resolve, fail);
         w.onerror = (e) => {
           e.preventDefault();
           fail(new Error(`worker failed: ${e.message}`));
         };
         w.onmessage = (e: MessageEvent<FromWorker>) => {
-          if (failed) return;
           if (e.data.type === "failed") return fail(new Error(`worker could not start: ${e.data.message}`));
-          handle(e.data);
+          if (!ready && e.data.type === "ready") {
+            ready = true;
+            return resolve();
+          }
+          handlers.get(w)?.(e.data);
         };
         w.postMessage(initMsg);
       })));
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return {
+    workers,
+    listen: (w, handle) => handlers.set(w, handle),
+    onFailure: (fail) => {
+      onFailure = fail;
+      if (failure) fail(failure);
+    },
+    close,
+  };
+}
+
+/**
+ * Send `jobs` to the pool's workers in batches, `IN_FLIGHT` batches per worker, and resolve with
+ * every result (in arrival order) once all are back. `results` picks a reply's results out of a
+ * worker's message; the first worker failure rejects.
+ */
+export function mapInPool<J, R>(
+  pool: Pool,
+  jobs: readonly J[],
+  message: (batch: J[]) => ToWorker,
+  results: (msg: FromWorker) => readonly R[] | undefined,
+  onResult?: (r: R) => void,
+): Promise<R[]> {
+  return new Promise((resolve, reject) => {
+    const out: R[] = [];
+    let next = 0;
+    let pending = 0;
+    const count = pool.workers.length;
+    const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
+    const send = (w: Worker) => {
+      let inFlight = inFlightOf.get(w) ?? 0;
+      while (inFlight < IN_FLIGHT && next < jobs.length) {
+        const batch = jobs.slice(next, next + batchSize());
+        next += batch.length;
+        inFlight++;
+        pending++;
+        w.postMessage(message(batch));
+      }
+      inFlightOf.set(w, inFlight);
+      if (pending === 0 && next >= jobs.length) resolve(out);
+    };
+    const inFlightOf = new Map<Worker, number>();
+    pool.onFailure(reject);
+    for (const w of pool.workers) {
+      pool.listen(w, (msg) => {
+        const got = results(msg);
+        if (!got) return;
+        inFlightOf.set(w, inFlightOf.get(w)! - 1);
+        pending--;
+        for (const r of got) {
+          out.push(r);
+          onResult?.(r);
+        }
+        send(w);
+      });
+    }
+    for (const w of pool.workers) send(w);
+  });
+}
+
+/**
+ * Start `count` sandboxed workers and initialise them; `start` sets each one up and returns what
+ * to do with its messages (it is first told "ready"). Resolves when every worker called its
+ * `resolve`; the first failure (a worker that cannot start or crashes, or `fail`) rejects. All
+ * workers are stopped either way.
+ */
+async function drive(
+  count: number,
+  permissions: Deno.PermissionOptionsObject,
+  initMsg: ToWorker,
+  start: (w: Worker, resolve: () => void, fail: (e: Error) => void) => (msg: FromWorker) => void,
+): Promise<void> {
+  const pool = await openPool(count, permissions, initMsg);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const finished = new Set<Worker>();
+      let failed = false;
+      const fail = (e: Error) => {
+        failed = true;
+        reject(e);
+      };
+      pool.onFailure(fail);
+      for (const w of pool.workers) {
+        const handle = start(w, () => {
+          finished.add(w);
+          if (finished.size === pool.workers.length) resolve();
+        }, fail);
+        pool.listen(w, (msg) => {
+          if (!failed) handle(msg);
+        });
+        handle({ type: "ready" });
+      }
+    });
   } finally {
-    for (const w of pool) w.terminate();
+    pool.close();
   }
 }

@@ -11,6 +11,27 @@ import { DeidSession } from "../deid/engine.ts";
 import { Keys } from "../deid/keys.ts";
 import { describeInput, type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from "./series.ts";
+import { readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
+import { compileTemplate } from "../protocol/template.ts";
+import type { PlannedChange } from "../plan/changes.ts";
+import { fileChanges, type PlanContext, type Survey, surveyBatch, type SurveyJob } from "../plan/survey.ts";
+
+/** What a plan's worker needs besides the settings: the output templates, as written. */
+export interface PlanInit {
+  readonly root: string;
+  readonly folder: string;
+  readonly file: string;
+  readonly burnedIn: PlanContext["burnedIn"];
+  /** Names of the protocol's hooks: the plan counts their elements as removed (hooks run in `run`). */
+  readonly hooks: readonly string[];
+}
+
+/** The dry-run diff of one file, or why it could not be made. */
+export interface ChangesOf {
+  readonly index: number;
+  readonly changes?: PlannedChange[];
+  readonly error?: string;
+}
 
 /** Messages the pool sends. */
 export type ToWorker =
@@ -22,7 +43,13 @@ export type ToWorker =
     input?: string;
     output?: string;
     salt?: Uint8Array;
+    /** A plan's worker: surveys files and makes dry-run diffs (`survey`, `changes`). */
+    plan?: PlanInit;
   }
+  /** Files to survey for a plan: read, classify, de-identify the header, name the output. */
+  | { type: "survey"; jobs: SurveyJob[] }
+  /** Files whose dry-run diff the plan shows. */
+  | { type: "changes"; jobs: { index: number; path: string }[] }
   /** Files to produce, in order; with `describeOnly`, only hash and describe the inputs (links). */
   | { type: "jobs"; jobs: FileJob[]; describeOnly?: boolean }
   /** One series to convert to NIfTI (`output.format` nifti or both). */
@@ -33,9 +60,31 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "done"; outcomes: FileOutcome[] }
-  | { type: "series-done"; outcome: SeriesOutcome };
+  | { type: "series-done"; outcome: SeriesOutcome }
+  | { type: "surveyed"; surveys: { index: number; survey: Survey }[] }
+  | { type: "changed"; changes: ChangesOf[] };
 
 let session: DeidSession | undefined;
+let plan: PlanContext | undefined;
+const buffer = new ReusableBuffer();
+
+/** A plan's context: pseudonym collisions are checked by the plan, in input order, over all workers. */
+function planContext(msg: Extract<ToWorker, { type: "init" }>, init: PlanInit): PlanContext {
+  let planSession: DeidSession | undefined;
+  if (msg.config) {
+    if (!msg.salt) throw new Error("no salt given to the worker");
+    const hooks = Object.fromEntries(init.hooks.map((k) => [k, () => undefined]));
+    planSession = new DeidSession({ ...msg.config, hooks }, new Keys(msg.salt), { checkPseudonyms: false });
+  }
+  return {
+    session: planSession,
+    config: msg.config,
+    burnedIn: init.burnedIn,
+    root: init.root,
+    folder: compileTemplate(init.folder, "folder"),
+    file: compileTemplate(init.file, "file"),
+  };
+}
 
 /** The session of a protocol with hooks: loaded here, so its hooks run in this sandbox. */
 async function sessionFromProtocol(
@@ -54,7 +103,8 @@ async function sessionFromProtocol(
 async function handle(msg: ToWorker): Promise<void> {
   if (msg.type === "init") {
     try {
-      if (msg.protocol) session = await sessionFromProtocol(msg);
+      if (msg.plan) plan = planContext(msg, msg.plan);
+      else if (msg.protocol) session = await sessionFromProtocol(msg);
       else if (msg.config) {
         if (!msg.salt) throw new Error("no salt given to the worker");
         session = new DeidSession(msg.config, new Keys(msg.salt));
@@ -63,6 +113,24 @@ async function handle(msg: ToWorker): Promise<void> {
     } catch (err) {
       self.postMessage({ type: "failed", message: (err as Error).message } satisfies FromWorker);
     }
+    return;
+  }
+  if (msg.type === "survey") {
+    self.postMessage({ type: "surveyed", surveys: surveyBatch(msg.jobs, plan, buffer) } satisfies FromWorker);
+    return;
+  }
+  if (msg.type === "changes") {
+    const changes = msg.jobs.map(({ index, path }): ChangesOf => {
+      try {
+        return {
+          index,
+          changes: fileChanges(readDicomFileSync(path, { headerOnly: true, reuse: buffer }), plan!),
+        };
+      } catch (e) {
+        return { index, error: (e as Error).message };
+      }
+    });
+    self.postMessage({ type: "changed", changes } satisfies FromWorker);
     return;
   }
   if (msg.type === "series") {

@@ -7,8 +7,8 @@
 import picomatch from "picomatch";
 import { join, relative, sep } from "node:path";
 import { DicomReadError } from "../dicom/errors.ts";
-import { readDicomFile, ReusableBuffer } from "../dicom/io.ts";
-import type { DataSet } from "../dicom/model.ts";
+import { readDicomFile, readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
+import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { sha256File } from "../util/hash.ts";
 
@@ -66,7 +66,7 @@ export interface ScanOptions {
 }
 
 /** A path under an input root that the globs select. */
-interface Listed {
+export interface Listed {
   readonly root: string;
   readonly rel: string;
   readonly path: string;
@@ -86,7 +86,7 @@ export async function listFiles(
 }
 
 /** `listFiles` without sizes: the scan learns each size when it opens the file anyway. */
-async function walkInputs(opts: ScanOptions): Promise<Listed[]> {
+export async function walkInputs(opts: ScanOptions): Promise<Listed[]> {
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
   const out: Listed[] = [];
@@ -156,44 +156,69 @@ function headerInfo(ds: DataSet, ts: string): HeaderInfo {
   };
 }
 
-/**
- * Classify one file from its header. `buffer` is this scan lane's: one file at a time is read into
- * it, and nothing read from it outlives the call (the header facts are strings).
- */
-async function classify(f: Listed, buffer: ReusableBuffer): Promise<ScannedFile> {
-  if (f.notRegular) {
-    return { root: f.root, rel: f.rel, path: f.path, size: 0, kind: "not-regular", reason: f.notRegular };
-  }
-  let size: number | undefined;
+/** A header read: the file, or why it could not be read with the file's size (0 if unknown). */
+export type HeaderRead = { readonly file: DicomFile } | { readonly error: unknown; readonly size: number };
+
+/** Read a listed file's header into `buffer` (this lane's; see `classify`). */
+export async function readHeader(f: Listed, buffer?: ReusableBuffer): Promise<HeaderRead> {
   try {
-    const file = await readDicomFile(f.path, { headerOnly: true, reuse: buffer });
-    size = file.size;
-    if (file.isDicomDir) {
-      return {
-        ...f,
-        size,
-        kind: "dicomdir",
-        reason: "DICOMDIR: its records point at input paths; not copied",
-      };
-    }
-    const px = file.dataset.elements.find((e) => e.external);
-    if (px?.external && px.external.length >= 0 && px.external.offset + px.external.length > size) {
-      return {
-        ...f,
-        size,
-        kind: "unreadable",
-        reason: `Pixel Data is cut short (${size} bytes of ${px.external.offset + px.external.length})`,
-      };
-    }
-    return { ...f, size, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
-  } catch (e) {
-    size ??= await Deno.stat(f.path).then((st) => st.size, () => 0);
+    return { file: await readDicomFile(f.path, { headerOnly: true, reuse: buffer }) };
+  } catch (error) {
+    return { error, size: await Deno.stat(f.path).then((st) => st.size, () => 0) };
+  }
+}
+
+/** `readHeader`, blocking (for a worker, which plans one file at a time). */
+export function readHeaderSync(f: Listed, buffer?: ReusableBuffer): HeaderRead {
+  try {
+    return { file: readDicomFileSync(f.path, { headerOnly: true, reuse: buffer }) };
+  } catch (error) {
+    let size = 0;
+    try {
+      size = Deno.statSync(f.path).size;
+    } catch { /* gone: the reason says so */ }
+    return { error, size };
+  }
+}
+
+/**
+ * Classify one file from its header read (none for what is not a regular file). Nothing of the
+ * read outlives the call (the header facts are strings): the read may be in a reused buffer.
+ */
+export function classifyHeader(f: Listed, read?: HeaderRead): ScannedFile {
+  const listed = { root: f.root, rel: f.rel, path: f.path };
+  if (f.notRegular || !read) {
+    return { ...listed, size: 0, kind: "not-regular", reason: f.notRegular ?? "not read" };
+  }
+  if ("error" in read) {
+    const e = read.error;
+    const size = read.size;
     if (e instanceof DicomReadError) {
       const why = e.toString().replace(`${f.path}: `, "");
-      return { ...f, size, kind: e.code === "not-dicom" ? "not-dicom" : "unreadable", reason: why };
+      return { ...listed, size, kind: e.code === "not-dicom" ? "not-dicom" : "unreadable", reason: why };
     }
-    return { ...f, size, kind: "unreadable", reason: (e as Error).message };
+    return { ...listed, size, kind: "unreadable", reason: (e as Error).message };
   }
+  const file = read.file;
+  const size = file.size;
+  if (file.isDicomDir) {
+    return {
+      ...listed,
+      size,
+      kind: "dicomdir",
+      reason: "DICOMDIR: its records point at input paths; not copied",
+    };
+  }
+  const px = file.dataset.elements.find((e) => e.external);
+  if (px?.external && px.external.length >= 0 && px.external.offset + px.external.length > size) {
+    return {
+      ...listed,
+      size,
+      kind: "unreadable",
+      reason: `Pixel Data is cut short (${size} bytes of ${px.external.offset + px.external.length})`,
+    };
+  }
+  return { ...listed, size, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
 }
 
 /**
@@ -213,7 +238,7 @@ export function renderRefs(text: string, files: readonly { readonly rel: string 
 }
 
 /** Mark files with the same SOP Instance UID and the same bytes as an earlier file as duplicates. */
-async function markDuplicates(files: ScannedFile[]): Promise<void> {
+export async function markDuplicates(files: ScannedFile[]): Promise<void> {
   const byUID = new Map<string, number[]>();
   files.forEach((f, i) => {
     const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
@@ -249,7 +274,8 @@ export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
     const buffer = new ReusableBuffer(256 * 1024);
     while (next < listed.length) {
       const i = next++;
-      out[i] = await classify(listed[i], buffer);
+      const f = listed[i];
+      out[i] = classifyHeader(f, f.notRegular ? undefined : await readHeader(f, buffer));
       opts.onProgress?.(++done, listed.length);
     }
   };

@@ -1,0 +1,252 @@
+/**
+ * Surveying one input file for the plan: what it is (the scan's classification) and, for a DICOM
+ * file, what the plan makes of it: its header de-identified as the run will, its destination from
+ * the output templates, the values the plan groups and names series by. One header read per file,
+ * done where the plan runs it: in its workers (both cores), or in this thread (`surveyHere`).
+ *
+ * Everything a survey returns is plain data (it crosses from a worker in a message). Nothing of
+ * the header outlives the survey, so each read lane reuses one buffer.
+ */
+import type { DeidConfig } from "../deid/config.ts";
+import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
+import { ReusableBuffer } from "../dicom/io.ts";
+import type { DicomFile } from "../dicom/model.ts";
+import { type CompiledTemplate, outputPath, valuesFromDataSet } from "../protocol/template.ts";
+import {
+  classifyHeader,
+  type HeaderRead,
+  inputRef,
+  type Listed,
+  readHeader,
+  readHeaderSync,
+  type ScannedFile,
+} from "../scan/scan.ts";
+import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
+import type { PlanWarning } from "./plan.ts";
+
+/** What planning a file needs besides the file: the session and the output templates. */
+export interface PlanContext {
+  /** The de-identification session (absent for a protocol that does not de-identify). */
+  readonly session?: DeidSession;
+  /** Its settings. */
+  readonly config?: DeidConfig;
+  /** The protocol's `burned_in` policy. */
+  readonly burnedIn: "allow" | "warn" | "quarantine";
+  /** The output root (resolved). */
+  readonly root: string;
+  /** `output.path`, compiled. */
+  readonly folder: CompiledTemplate;
+  /** `output.file`, compiled. */
+  readonly file: CompiledTemplate;
+}
+
+/**
+ * What the plan makes of one DICOM file, before what depends on other files (series grouping,
+ * collisions, duplicates, pseudonym collisions) is decided.
+ */
+export interface FileFacts {
+  /** Why the file is quarantined (de-identification refused it, or no path could be made). */
+  readonly quarantine?: string;
+  /** Destination relative to the output root, `/` separators (before collisions rename it). */
+  readonly dest?: string;
+  /** PatientID of the output (the pseudonym, or the original for a sort-only protocol). */
+  readonly pseudoId?: string;
+  /** StudyInstanceUID, SeriesInstanceUID, SeriesDescription and Modality of the output. */
+  readonly studyUID?: string;
+  readonly seriesUID?: string;
+  readonly description?: string;
+  readonly modality?: string;
+  /** NumberOfFrames (1 for a single frame). */
+  readonly frames: number;
+  /** Elements touched, by action code. */
+  readonly counts?: Readonly<Record<string, number>>;
+  /** A note on a written file (burned-in text suspected, written with `burned_in: warn`). */
+  readonly note?: string;
+  /** Tags of the output templates the file has no value for. */
+  readonly na: readonly number[];
+  /** The pseudonyms its de-identification gave, with their subjects (see `PseudonymRegistry`). */
+  readonly pseudonyms: readonly (readonly [string, string])[];
+  /** Warnings about the file, in the order the plan shows them. */
+  readonly warnings: readonly PlanWarning[];
+  /** Problems that stop the run (an ID missing from the lookup table with `missing: error`). */
+  readonly errors: readonly string[];
+}
+
+/** One surveyed file: the scan's view, and for DICOM files when planning, the plan's. */
+export interface Survey {
+  readonly scanned: ScannedFile;
+  readonly facts?: FileFacts;
+}
+
+const PATIENT_ID = 0x00100020;
+
+function firstValue(file: DicomFile, tag: number): string | undefined {
+  const v = valuesFromDataSet(file.dataset, "").value(tag);
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Survey a listed file from its header read: classified, and planned when `ctx` is given. */
+export function surveyRead(
+  f: Listed,
+  index: number,
+  read: HeaderRead | undefined,
+  ctx?: PlanContext,
+): Survey {
+  const scanned = classifyHeader(f, read);
+  if (!ctx || scanned.kind !== "dicom" || !read || !("file" in read)) return { scanned };
+  return { scanned, facts: planFacts(read.file, scanned.rel, index, ctx) };
+}
+
+/** Survey listed files in this thread, `concurrency` header reads in flight (in input order). */
+export async function surveyHere(
+  listed: readonly Listed[],
+  ctx: PlanContext | undefined,
+  onProgress?: (done: number, total: number) => void,
+  concurrency = 32,
+): Promise<Survey[]> {
+  const out: Survey[] = new Array(listed.length);
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    const buffer = new ReusableBuffer(256 * 1024);
+    while (next < listed.length) {
+      const i = next++;
+      const f = listed[i];
+      out[i] = surveyRead(f, i, f.notRegular ? undefined : await readHeader(f, buffer), ctx);
+      onProgress?.(++done, listed.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, listed.length) }, lane));
+  return out;
+}
+
+/** One file of a worker's survey batch. */
+export interface SurveyJob {
+  readonly index: number;
+  readonly listed: Listed;
+}
+
+/** Survey a batch in a worker: one blocking read at a time into one buffer. */
+export function surveyBatch(
+  jobs: readonly SurveyJob[],
+  ctx: PlanContext | undefined,
+  buffer: ReusableBuffer,
+) {
+  return jobs.map(({ index, listed }) => {
+    const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
+    return { index, survey: surveyRead(listed, index, read, ctx) };
+  });
+}
+
+/**
+ * The tag changes de-identification makes to a file (the dry-run diff of its series): its
+ * header read again, flattened before and after. Throws when it cannot be read or de-identified.
+ */
+export function fileChanges(file: DicomFile, ctx: PlanContext): PlannedChange[] {
+  if (!ctx.session) return [];
+  const before = flattenFile(file);
+  ctx.session.deidentify(file);
+  return planChanges(before, flattenFile(file), ctx.config!);
+}
+
+/** What the plan makes of one DICOM file's header (see `FileFacts`). */
+export function planFacts(file: DicomFile, rel: string, index: number, ctx: PlanContext): FileFacts {
+  const warnings: PlanWarning[] = [];
+  const errors: string[] = [];
+  const ref = inputRef(index);
+  const base = { frames: 1, na: [], pseudonyms: [], warnings, errors };
+  let result: DeidResult | undefined;
+  let note: string | undefined;
+  if (ctx.session) {
+    const outcome = deidentifyHeader(ctx, file, ref, warnings, errors);
+    if ("quarantine" in outcome) return { ...base, quarantine: outcome.quarantine };
+    result = outcome.result;
+    note = outcome.note;
+  } else if (firstValue(file, PATIENT_ID) === undefined) {
+    warnings.push({ kind: "no-patient-id", message: `${ref}: no PatientID` });
+  }
+  const pseudoId = result?.pseudoId;
+  const values = valuesFromDataSet(file.dataset, rel, pseudoId);
+  const na = [...ctx.folder.tags, ...ctx.file.tags].filter((t) => values.value(t) === undefined);
+  const facts = {
+    ...base,
+    na,
+    pseudonyms: result?.original.pseudonyms ?? [],
+    pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
+    studyUID: firstValue(file, 0x0020000d),
+    seriesUID: firstValue(file, 0x0020000e),
+    description: firstValue(file, 0x0008103e),
+    modality: firstValue(file, 0x00080060),
+    frames: Math.max(1, Number(firstValue(file, 0x00280008) ?? 1) || 1),
+    counts: result?.counts,
+    note,
+  };
+  try {
+    const abs = outputPath(ctx.root, ctx.folder, ctx.file, values);
+    return { ...facts, dest: abs.slice(ctx.root.length + 1).split("\\").join("/") };
+  } catch (e) {
+    return { ...facts, quarantine: (e as Error).message };
+  }
+}
+
+/**
+ * De-identify one header as the run will, turning what the engine reports into the plan's
+ * warnings and errors. Returns the result, or why the file is quarantined.
+ */
+function deidentifyHeader(
+  ctx: PlanContext,
+  file: DicomFile,
+  ref: string,
+  warnings: PlanWarning[],
+  errors: string[],
+): { result: DeidResult; note?: string } | { quarantine: string } {
+  const config = ctx.config!;
+  const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
+  const policy = lookupPolicy(config);
+  let result: DeidResult;
+  try {
+    result = ctx.session!.deidentify(file);
+  } catch (e) {
+    if (!(e instanceof DeidError)) throw e;
+    const missing = e.message.includes("not in the lookup table");
+    // Without a PatientID the engine looks the study up instead, which the table cannot know.
+    const reason = policy && missing && !hasPatientId
+      ? `no PatientID, so the lookup table cannot name its subject (missing: ${policy})`
+      : e.message;
+    // `missing: error` means the run must not start while an ID is missing from the table.
+    if (policy === "error" && missing) errors.push(`${ref}: ${reason}`);
+    return { quarantine: reason };
+  }
+  const miss = lookupMiss(config, result);
+  if (result.quarantine) {
+    if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+    return { quarantine: result.quarantine };
+  }
+  for (const w of result.warnings) {
+    warnings.push({ kind: w.startsWith("no PatientID") ? "no-patient-id" : "deid", message: `${ref}: ${w}` });
+  }
+  if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+  if (!result.burnedIn || ctx.burnedIn === "allow") return { result };
+  const why = `burned-in text suspected: ${result.burnedIn}`;
+  if (ctx.burnedIn === "quarantine") return { quarantine: why };
+  warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
+  return { result, note: why };
+}
+
+/** The `missing:` policy of a lookup table, if PatientIDs are looked up. */
+function lookupPolicy(config: DeidConfig): "error" | "hash" | "keep" | "quarantine" | undefined {
+  const p = config.patientId;
+  return p !== "keep" && "lookup" in p ? p.lookup.missing : undefined;
+}
+
+/** How a PatientID missing from the lookup table was treated, when it was. */
+function lookupMiss(config: DeidConfig, r: DeidResult): string | undefined {
+  const id = r.original.patientId;
+  const policy = lookupPolicy(config);
+  if (!policy || !id || config.lookup?.has(id)) return undefined;
+  const what =
+    { keep: "kept as it is", hash: "given a hashed pseudonym", quarantine: "quarantined", error: "" }[
+      policy
+    ];
+  return `PatientID not in the lookup table${what ? `: ${what}` : ""} (missing: ${policy})`;
+}
