@@ -22,7 +22,9 @@ import {
   type ScannedFile,
 } from "../scan/scan.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
+import { reportFields } from "../run/process.ts";
 import type { PlanWarning } from "./plan.ts";
+import type { Protocol } from "../protocol/load.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
 export interface PlanContext {
@@ -38,6 +40,11 @@ export interface PlanContext {
   readonly folder: CompiledTemplate;
   /** `output.file`, compiled. */
   readonly file: CompiledTemplate;
+  /**
+   * Keep each file's report columns (`FileFacts.fields`): a sort-only link run then links the
+   * files without reading them again.
+   */
+  readonly keepFields?: boolean;
 }
 
 /**
@@ -66,6 +73,8 @@ export interface FileFacts {
   readonly na: readonly number[];
   /** The pseudonyms its de-identification gave, with their subjects (see `PseudonymRegistry`). */
   readonly pseudonyms: readonly (readonly [string, string])[];
+  /** The report's columns from the header (with `PlanContext.keepFields`). */
+  readonly fields?: Readonly<Record<string, string>>;
   /** Warnings about the file, in the order the plan shows them. */
   readonly warnings: readonly PlanWarning[];
   /** Problems that stop the run (an ID missing from the lookup table with `missing: error`). */
@@ -79,6 +88,11 @@ export interface Survey {
 }
 
 const PATIENT_ID = 0x00100020;
+
+/** A sort-only run that links its files: it needs nothing of them but what the plan read. */
+export function linksOnly(p: Protocol): boolean {
+  return !p.deidentify && p.output.mode !== "copy";
+}
 
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);
@@ -180,6 +194,7 @@ export function planFacts(file: DicomFile, rel: string, index: number, ctx: Plan
     frames: Math.max(1, Number(firstValue(file, 0x00280008) ?? 1) || 1),
     counts: result?.counts,
     note,
+    fields: ctx.keepFields ? reportFields(file.dataset) : undefined,
   };
   try {
     const abs = outputPath(ctx.root, ctx.folder, ctx.file, values);

@@ -13,10 +13,10 @@ import { fileURLToPath } from "node:url";
 import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
-import { type FileJob, type FileOutcome, placeFile } from "./process.ts";
+import type { FileJob, FileOutcome } from "./process.ts";
 import type { ChangesOf, FromWorker, ToWorker } from "./worker.ts";
 import type { Listed } from "../scan/scan.ts";
-import type { Survey } from "../plan/survey.ts";
+import { linksOnly, type Survey } from "../plan/survey.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -106,8 +106,8 @@ async function initMessage(
 
 /**
  * Run every job through `jobs` sandboxed workers; `onDone` sees each outcome as it arrives, one
- * at a time. Sort-only links are made here: Deno asks for write access to a link's target, which
- * the workers never have on inputs; the workers describe the input (hash, size, header fields).
+ * at a time. (Sort-only links are not made in workers: Deno asks for write access to a link's
+ * target, which the workers never have on inputs; run.ts links them from what the plan read.)
  */
 export async function runInWorkers(
   p: Protocol,
@@ -117,7 +117,6 @@ export async function runInWorkers(
   onDone: (o: FileOutcome) => Promise<void>,
 ): Promise<void> {
   const count = Math.max(1, Math.min(workers, jobs.length));
-  const linkHere = !p.deidentify && p.output.mode !== "copy";
   const initMsg = await initMessage(p, init);
   const permissions = workerPermissions(p, linkTargetDirs(p, jobs.map((j) => j.path)));
   let next = 0;
@@ -125,42 +124,27 @@ export async function runInWorkers(
   // failure to record (the journal's disk full) stops the run as soon as it happens.
   let recorded: Promise<void> = Promise.resolve();
   let recordFailed: { error: unknown } | undefined;
-  const place = async (job: FileJob, o: FileOutcome): Promise<FileOutcome> => {
-    if (o.status !== "written") return o;
-    try {
-      const { linkFellBack } = await placeFile(job);
-      return { ...o, linkFellBack };
-    } catch (e) {
-      return { index: job.index, status: "quarantined", reason: (e as Error).message };
-    }
-  };
-  const record = (job: FileJob, o: FileOutcome) => {
-    recorded = recorded.then(async () => onDone(linkHere ? await place(job, o) : o));
+  const record = (o: FileOutcome) => {
+    recorded = recorded.then(() => onDone(o));
     recorded.catch((error) => (recordFailed ??= { error }));
   };
   const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
   await drive(count, permissions, initMsg, (w, resolve, fail) => {
-    const byIndex = new Map<number, FileJob>();
     let pending = 0;
     const send = () => {
       if (recordFailed) return fail(recordFailed.error as Error);
       while (pending < IN_FLIGHT && next < jobs.length) {
         const batch = jobs.slice(next, next + batchSize());
         next += batch.length;
-        for (const j of batch) byIndex.set(j.index, j);
         pending++;
-        w.postMessage({ type: "jobs", jobs: batch, describeOnly: linkHere } satisfies ToWorker);
+        w.postMessage({ type: "jobs", jobs: batch } satisfies ToWorker);
       }
       if (pending === 0) recorded.then(() => resolve(), fail);
     };
     return (msg) => {
       if (msg.type === "done") {
         pending--;
-        for (const o of msg.outcomes) {
-          const job = byIndex.get(o.index)!;
-          byIndex.delete(o.index);
-          record(job, o);
-        }
+        for (const o of msg.outcomes) record(o);
       }
       send(); // recording is chained, not awaited: the worker goes on meanwhile
     };
@@ -200,6 +184,7 @@ export async function openPlanWorkers(
       file: p.output.file.source,
       burnedIn: p.deidentify?.burned_in ?? "warn",
       hooks: Object.keys(config?.hooks ?? {}),
+      keepFields: linksOnly(p),
     },
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));

@@ -34,7 +34,10 @@ export interface FileOutcome {
   readonly status: "written" | "quarantined";
   /** Why it was quarantined. */
   readonly reason?: string;
-  /** sha256 (hex) of what was written (of the input, for sort-only links). */
+  /**
+   * sha256 (hex) of what was written (of the input, for sort-only copies). Absent for sort-only
+   * links: a link is checked by what it points at (see `journalEntry` in run.ts).
+   */
   readonly sha256?: string;
   /** Bytes written. */
   readonly bytes?: number;
@@ -162,18 +165,9 @@ export async function processFile(job: FileJob, session?: DeidSession): Promise<
 }
 
 /**
- * Sort only, the part that needs only read access: the input's hash, size and report columns
- * (the output has the same bytes). A file up to 8 MiB is read once for all three.
+ * Sort only, copied: the input's hash, size and report columns (the output has the same bytes).
+ * A file up to 8 MiB is read once for all three.
  */
-// deno-lint-ignore require-await
-export async function describeInput(job: FileJob): Promise<FileOutcome> {
-  try {
-    return describeInputSync(job);
-  } catch (e) {
-    return quarantined(job, e);
-  }
-}
-
 function describeInputSync(job: FileJob): FileOutcome {
   const f = Deno.openSync(job.path, { read: true });
   let size: number;
@@ -202,8 +196,8 @@ function describeInputSync(job: FileJob): FileOutcome {
 
 /**
  * Sort only: the file as it is, copied or linked, under its new name (a temporary name first).
- * Deno asks for write access to a link's target, so in a run with workers the main thread makes
- * the links; copies are made anywhere.
+ * Deno asks for write access to a link's target, so links are made by the main thread (run.ts);
+ * copies in the workers.
  */
 // deno-lint-ignore require-await
 export async function placeFile(job: FileJob): Promise<{ linkFellBack: boolean }> {

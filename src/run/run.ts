@@ -14,7 +14,8 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import { RULES_EDITION } from "../deid/rules.ts";
 import { VERSION } from "../version.ts";
 import type { Plan } from "../plan/plan.ts";
-import { type FileJob, type FileOutcome, processFile } from "./process.ts";
+import { type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
+import { linksOnly } from "../plan/survey.ts";
 import { runInWorkers, runSeriesInWorkers } from "./pool.ts";
 import { processSeries, type SeriesJob, type SeriesOutcome } from "./series.ts";
 import { niftiFamily } from "../nifti/convert.ts";
@@ -35,11 +36,17 @@ import { exists } from "../dicom/io.ts";
 import { fsReason, RunRefusal } from "./errors.ts";
 import { seriesFailed } from "./series.ts";
 
-/** One journal line: a finished output and the hash of what was written. */
+/**
+ * One journal line: a finished output and how to tell it is still what was written: its hash, or
+ * for a sort-only link, the kind of link (a hard link is the input's inode, a symbolic link names
+ * the input). A link is not hashed: that would read every input whole, for a run that otherwise
+ * reads only headers.
+ */
 interface JournalEntry {
   readonly input: string;
   readonly dest: string;
-  readonly sha256: string;
+  readonly sha256?: string;
+  readonly link?: "hard" | "symbolic";
   /** The input's modification time (ms) before it was read: a changed input is done again. */
   readonly inputMtime?: number;
   /** Without the original PatientID and StudyInstanceUID (see `withoutOriginals`). */
@@ -210,6 +217,40 @@ export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: numb
   return { files: toWrite.length * times, bytes: toWrite.reduce((n, f) => n + f.input.size, 0) * times };
 }
 
+/** `Deno.statSync`, or undefined when the path cannot be stat'ed (gone, a permission). */
+function statSync(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Deno.lstatSync`, or undefined when there is nothing at the path. */
+function lstatSync(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the output at `dest` is still what the journal entry recorded (see `JournalEntry`). */
+async function isJournaled(
+  entry: Pick<JournalEntry, "sha256" | "link" | "input">,
+  dest: string,
+): Promise<boolean> {
+  if (entry.link === "symbolic") return (await Deno.readLink(dest).catch(() => undefined)) === entry.input;
+  if (entry.link === "hard") {
+    const [out, input] = await Promise.all([
+      Deno.lstat(dest).catch(() => undefined),
+      Deno.stat(entry.input).catch(() => undefined),
+    ]);
+    return !!out?.isFile && !!input && out.ino !== null && out.ino === input.ino && out.dev === input.dev;
+  }
+  return entry.sha256 !== undefined && (await sha256File(dest).catch(() => undefined)) === entry.sha256;
+}
+
 /**
  * Remove temporary files a killed run left behind (they never carry a final name). Only the
  * partials of this run's own destinations: another shard may be writing beside them right now.
@@ -348,12 +389,14 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const dest = join(root, f.dest!);
     const prior = finished.get(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
-    const mtime = (await Deno.stat(f.input.path).catch(() => undefined))?.mtime?.getTime();
+    // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
+    // that feeds the workers cost more than the stat.
+    const mtime = statSync(f.input.path)?.mtime?.getTime();
     mtimes.set(i, mtime);
     if (
       prior && prior.input === f.input.path &&
       (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
-      (await sha256File(dest).catch(() => undefined)) === prior.sha256
+      (await isJournaled(prior, dest))
     ) {
       outcomes.set(i, { ...prior.outcome, index: i });
       resumed++;
@@ -361,7 +404,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
       opts.onProgress?.(++done, total, bytes);
       keep();
     } else {
-      if (!prior && !claimed.has(f.dest!) && (await exists(dest))) {
+      if (!prior && !claimed.has(f.dest!) && lstatSync(dest) !== undefined) {
         throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
       jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
@@ -378,10 +421,14 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
       );
     }
     if (outcome.status === "written") {
+      const linked = !d && p.output.mode !== "copy" && !outcome.linkFellBack;
       const entry: JournalEntry = {
         input: f.input.path,
         dest: f.dest!,
-        sha256: outcome.sha256!,
+        ...(linked
+          ? { link: p.output.mode === "symlink" ? "symbolic" : "hard" }
+          // A link that fell back to a copy is hashed here (rare: another device, links refused).
+          : { sha256: outcome.sha256 ?? await sha256File(join(root, f.dest!)) }),
         inputMtime: mtimes.get(outcome.index),
         outcome,
       };
@@ -395,7 +442,25 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const claims = jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join("");
     await append(claims);
   }
-  if ((opts.workers ?? 0) > 0 && jobs.length > 0) {
+  if (linksOnly(p)) {
+    // The plan read each header (its report columns are in the plan): nothing to read again, so
+    // no workers; links are made here anyway (Deno asks for write access to a link's target).
+    for (const job of jobs) {
+      const f = plan.files[job.index];
+      await record(
+        await placeFile(job).then(
+          ({ linkFellBack }): FileOutcome => ({
+            index: job.index,
+            status: "written",
+            bytes: f.input.size,
+            fields: f.fields ?? {},
+            linkFellBack,
+          }),
+          (e): FileOutcome => ({ index: job.index, status: "quarantined", reason: (e as Error).message }),
+        ),
+      );
+    }
+  } else if ((opts.workers ?? 0) > 0 && jobs.length > 0) {
     if (d && !opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, jobs, opts.workers!, record);
   } else {
@@ -656,12 +721,15 @@ async function removeStaleOutputs(
   let removed = 0;
   const changed: string[] = [];
   const lines: string[] = [];
-  /** Remove `rel` if it is what the journal recorded (a link to `input` counts for a sort-only link). */
-  const removeIfOurs = async (rel: string, sha256: string, input?: string) => {
+  /**
+   * Remove `rel` if it is what the journal recorded: a file with its hash, or (an entry of a
+   * sort-only run) the link it made to its input; a symbolic link to the input counts for entries
+   * of older runs, which hashed links.
+   */
+  const removeIfOurs = async (rel: string, recorded: Pick<JournalEntry, "sha256" | "link" | "input">) => {
     const path = join(root, rel);
     const link = await Deno.readLink(path).catch(() => undefined);
-    const ours = (input !== undefined && link === input) ||
-      (await sha256File(path).catch(() => undefined)) === sha256;
+    const ours = (!p.deidentify && link === recorded.input) || (await isJournaled(recorded, path));
     if (!ours) {
       if (link !== undefined || (await exists(path))) changed.push(rel);
       return;
@@ -674,14 +742,14 @@ async function removeStaleOutputs(
   };
   for (const e of journal.done.values()) {
     if (dests.has(e.dest) || !inputs.has(e.input)) continue;
-    await removeIfOurs(e.dest, e.sha256, p.deidentify ? undefined : e.input);
+    await removeIfOurs(e.dest, e);
     lines.push(JSON.stringify({ removed: e.dest }));
   }
   for (const e of journal.series.values()) {
     if (stems.has(e.series) || !e.inputs.some((i) => inputs.has(i))) continue;
     for (const v of e.outcome.volumes) {
-      await removeIfOurs(v.nifti, v.niftiSha256);
-      await removeIfOurs(v.sidecar, v.sidecarSha256);
+      await removeIfOurs(v.nifti, { sha256: v.niftiSha256, input: "" });
+      await removeIfOurs(v.sidecar, { sha256: v.sidecarSha256, input: "" });
     }
     lines.push(JSON.stringify({ removedSeries: e.series }));
   }

@@ -9,7 +9,7 @@
 import type { DeidConfig } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import { Keys } from "../deid/keys.ts";
-import { describeInput, type FileJob, type FileOutcome, processFile } from "./process.ts";
+import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from "./series.ts";
 import { readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
 import { compileTemplate } from "../protocol/template.ts";
@@ -24,6 +24,8 @@ export interface PlanInit {
   readonly burnedIn: PlanContext["burnedIn"];
   /** Names of the protocol's hooks: the plan counts their elements as removed (hooks run in `run`). */
   readonly hooks: readonly string[];
+  /** See `PlanContext.keepFields`. */
+  readonly keepFields: boolean;
 }
 
 /** The dry-run diff of one file, or why it could not be made. */
@@ -50,8 +52,8 @@ export type ToWorker =
   | { type: "survey"; jobs: SurveyJob[] }
   /** Files whose dry-run diff the plan shows. */
   | { type: "changes"; jobs: { index: number; path: string }[] }
-  /** Files to produce, in order; with `describeOnly`, only hash and describe the inputs (links). */
-  | { type: "jobs"; jobs: FileJob[]; describeOnly?: boolean }
+  /** Files to produce, in order. */
+  | { type: "jobs"; jobs: FileJob[] }
   /** One series to convert to NIfTI (`output.format` nifti or both). */
   | { type: "series"; job: SeriesJob };
 
@@ -83,6 +85,7 @@ function planContext(msg: Extract<ToWorker, { type: "init" }>, init: PlanInit): 
     root: init.root,
     folder: compileTemplate(init.folder, "folder"),
     file: compileTemplate(init.file, "file"),
+    keepFields: init.keepFields,
   };
 }
 
@@ -146,7 +149,7 @@ async function handle(msg: ToWorker): Promise<void> {
   const outcomes: FileOutcome[] = [];
   for (const job of msg.jobs) {
     try {
-      outcomes.push(msg.describeOnly ? await describeInput(job) : await processFile(job, session));
+      outcomes.push(await processFile(job, session));
     } catch (err) {
       // Whatever the file or a hook did (a refused permission included), the run goes on.
       outcomes.push({ index: job.index, status: "quarantined", reason: (err as Error).message });
