@@ -38,7 +38,7 @@ Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run,
       ["run", "--yes", "--jobs", "1", `${dir}/a.yaml`],
       { DCMTIDY_SALT: SALT },
       `${dir}/killed/.dcmtidy/journal.jsonl`,
-      (l) => l.includes('"sha256"'),
+      (l) => l.includes('"dest"'),
       5,
     );
     assert.ok(lines >= 5 && lines < FILES, `killed after ${lines} of ${FILES} files`);

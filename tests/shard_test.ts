@@ -86,7 +86,7 @@ Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the si
       ["run", "--yes", "--jobs", "1", "--output", `${dir}/sharded`, "--shard", "4/4", protocol],
       ENV,
       `${dir}/sharded/.dcmtidy/shards/4-of-4/journal.jsonl`,
-      (l) => l.includes('"sha256"'),
+      (l) => l.includes('"dest"'),
       1,
     );
     const early = await runCli(["merge", `${dir}/sharded`]);

@@ -17,7 +17,7 @@ import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { formatTag, lookupTag } from "../dicom/dictionary.ts";
 import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
-import { fileChanges, linksOnly, type PlanContext, type Survey, surveyHere } from "./survey.ts";
+import { fileChanges, type PlanContext, type Survey, surveyHere } from "./survey.ts";
 import { openPlanWorkers } from "../run/pool.ts";
 import type { ChangesOf } from "../run/worker.ts";
 
@@ -48,7 +48,7 @@ export interface PlannedFile {
   readonly series?: number;
   /** Elements touched, by action code, as the plan de-identified the header (written files). */
   readonly counts?: Readonly<Record<string, number>>;
-  /** The report's columns, for a sort-only link run (which does not read the file again). */
+  /** The report's columns, for a sort-only run (which does not read the file again). */
   readonly fields?: Readonly<Record<string, string>>;
 }
 
@@ -186,7 +186,7 @@ export async function makePlan(
       root: protocol.output.root,
       folder: protocol.output.folder,
       file: protocol.output.file,
-      keepFields: linksOnly(protocol),
+      keepFields: !d,
     };
     const scanProgress = onProgress && ((done: number, total: number) => onProgress(done, total, "scan"));
     const surveys = pool

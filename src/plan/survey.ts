@@ -24,7 +24,6 @@ import {
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 import { reportFields } from "../run/process.ts";
 import type { PlanWarning } from "./plan.ts";
-import type { Protocol } from "../protocol/load.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
 export interface PlanContext {
@@ -41,8 +40,8 @@ export interface PlanContext {
   /** `output.file`, compiled. */
   readonly file: CompiledTemplate;
   /**
-   * Keep each file's report columns (`FileFacts.fields`): a sort-only link run then links the
-   * files without reading them again.
+   * Keep each file's report columns (`FileFacts.fields`): a sort-only run then links or copies
+   * the files without reading them again.
    */
   readonly keepFields?: boolean;
 }
@@ -88,11 +87,6 @@ export interface Survey {
 }
 
 const PATIENT_ID = 0x00100020;
-
-/** A sort-only run that links its files: it needs nothing of them but what the plan read. */
-export function linksOnly(p: Protocol): boolean {
-  return !p.deidentify && p.output.mode !== "copy";
-}
 
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);

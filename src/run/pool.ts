@@ -16,7 +16,7 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import type { FileJob, FileOutcome } from "./process.ts";
 import type { ChangesOf, FromWorker, ToWorker } from "./worker.ts";
 import type { Listed } from "../scan/scan.ts";
-import { linksOnly, type Survey } from "../plan/survey.ts";
+import type { Survey } from "../plan/survey.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -184,7 +184,7 @@ export async function openPlanWorkers(
       file: p.output.file.source,
       burnedIn: p.deidentify?.burned_in ?? "warn",
       hooks: Object.keys(config?.hooks ?? {}),
-      keepFields: linksOnly(p),
+      keepFields: !p.deidentify,
     },
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));

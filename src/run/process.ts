@@ -2,16 +2,8 @@
  * What happens to one planned file: de-identify and write it (or copy/link it for sort-only
  * runs), always to a temporary name first. Runs in the worker pool or in the main thread.
  */
-import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import {
-  DEFAULT_WHOLE_FILE_LIMIT,
-  readAtSync,
-  readDicomFileSync,
-  ReusableBuffer,
-  writeDicomFileSync,
-} from "../dicom/io.ts";
-import { parseDicom } from "../dicom/reader.ts";
+import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { DeidError, type DeidSession } from "../deid/engine.ts";
@@ -35,10 +27,11 @@ export interface FileOutcome {
   /** Why it was quarantined. */
   readonly reason?: string;
   /**
-   * sha256 (hex) of what was written (of the input, for sort-only copies). Absent for sort-only
-   * links: a link is checked by what it points at (see `journalEntry` in run.ts).
+   * The written file as the file system knows it, right after it got its name: what the journal
+   * keeps to tell, on the next run, that the output is still the one this run wrote (absent for
+   * sort-only links, which are told by what they point at).
    */
-  readonly sha256?: string;
+  readonly output?: OutputIdentity;
   /** Bytes written. */
   readonly bytes?: number;
   /** The subject's pseudonym (de-identifying runs). */
@@ -124,32 +117,43 @@ function quarantined(job: FileJob, e: unknown): FileOutcome {
 }
 
 /**
- * Produce one file. Failures that concern the file (unreadable, hook errors) quarantine it.
- * One file is handled at a time, so the file system calls block (see `readDicomFileSync`): the
- * parallelism is the worker pool's.
+ * A file's identity on disk: its inode, size and modification time. A file replaced under the
+ * same name has another inode; one changed in place, another time or size. Hashing every output
+ * would tell the same at the cost of reading (or hashing while writing) every byte.
+ */
+export interface OutputIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** The identity of the file at `path` (not following a link at the end). */
+export function identityOf(path: string): OutputIdentity {
+  const st = Deno.lstatSync(path);
+  return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
+}
+
+/**
+ * De-identify and write one file. Failures that concern the file (unreadable, hook errors)
+ * quarantine it. One file is handled at a time, so the file system calls block (see
+ * `readDicomFileSync`): the parallelism is the worker pool's.
  */
 // deno-lint-ignore require-await
-export async function processFile(job: FileJob, session?: DeidSession): Promise<FileOutcome> {
+export async function processFile(job: FileJob, session: DeidSession): Promise<FileOutcome> {
   try {
-    if (!session) {
-      const described = describeInputSync(job);
-      return { ...described, ...placeFileSync(job) };
-    }
     const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
-    const hash = createHash("sha256");
-    const bytes = inDirSync(dirname(job.dest), () =>
-      writeDicomFileSync(file, job.dest, {
-        zeroPreamble: true,
-        overwrite: true,
-        onWrite: (b) => hash.update(b),
-      }));
+    const bytes = inDirSync(
+      dirname(job.dest),
+      () => writeDicomFileSync(file, job.dest, { zeroPreamble: true, overwrite: true }),
+    );
     const fields = reportFields(file.dataset);
     return {
       index: job.index,
       status: "written",
-      sha256: hash.digest("hex"),
+      output: identityOf(job.dest),
       bytes,
       pseudoId: r.pseudoId,
       dayOffset: r.dayOffset,
@@ -165,39 +169,9 @@ export async function processFile(job: FileJob, session?: DeidSession): Promise<
 }
 
 /**
- * Sort only, copied: the input's hash, size and report columns (the output has the same bytes).
- * A file up to 8 MiB is read once for all three.
- */
-function describeInputSync(job: FileJob): FileOutcome {
-  const f = Deno.openSync(job.path, { read: true });
-  let size: number;
-  let sha256: string;
-  let header: Uint8Array | undefined;
-  try {
-    size = f.statSync().size;
-    const hash = createHash("sha256");
-    if (size <= DEFAULT_WHOLE_FILE_LIMIT) {
-      header = readAtSync(f, 0, size, readBuffer.take(size), 0);
-      hash.update(header);
-    } else {
-      const buf = readBuffer.take(1024 * 1024);
-      let r: number | null;
-      while ((r = f.readSync(buf)) !== null) hash.update(buf.subarray(0, r));
-    }
-    sha256 = hash.digest("hex");
-  } finally {
-    f.close();
-  }
-  const ds = header
-    ? parseDicom(header, { file: job.path, stopAtBulk: true }).file.dataset
-    : readDicomFileSync(job.path, { headerOnly: true, reuse: readBuffer }).dataset;
-  return { index: job.index, status: "written", sha256, bytes: size, fields: reportFields(ds) };
-}
-
-/**
  * Sort only: the file as it is, copied or linked, under its new name (a temporary name first).
- * Deno asks for write access to a link's target, so links are made by the main thread (run.ts);
- * copies in the workers.
+ * Made by the main thread (run.ts), from what the plan read: Deno asks for write access to a
+ * link's target, which the workers never have on inputs, and a copy needs no reading here.
  */
 // deno-lint-ignore require-await
 export async function placeFile(job: FileJob): Promise<{ linkFellBack: boolean }> {

@@ -14,8 +14,14 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import { RULES_EDITION } from "../deid/rules.ts";
 import { VERSION } from "../version.ts";
 import type { Plan } from "../plan/plan.ts";
-import { type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
-import { linksOnly } from "../plan/survey.ts";
+import {
+  type FileJob,
+  type FileOutcome,
+  identityOf,
+  type OutputIdentity,
+  placeFile,
+  processFile,
+} from "./process.ts";
 import { runInWorkers, runSeriesInWorkers } from "./pool.ts";
 import { processSeries, type SeriesJob, type SeriesOutcome } from "./series.ts";
 import { niftiFamily } from "../nifti/convert.ts";
@@ -37,16 +43,17 @@ import { fsReason, RunRefusal } from "./errors.ts";
 import { seriesFailed } from "./series.ts";
 
 /**
- * One journal line: a finished output and how to tell it is still what was written: its hash, or
- * for a sort-only link, the kind of link (a hard link is the input's inode, a symbolic link names
- * the input). A link is not hashed: that would read every input whole, for a run that otherwise
- * reads only headers.
+ * One journal line: a finished output and how to tell it is still what was written: its identity
+ * on disk (inode, size, modification time: see `OutputIdentity`), or for a sort-only link, the
+ * kind of link (a hard link is the input's inode, a symbolic link names the input). Journals of
+ * dcmtidy 0.1 before this hashed every output (`sha256`): their entries are checked that way.
  */
 interface JournalEntry {
   readonly input: string;
   readonly dest: string;
-  readonly sha256?: string;
+  readonly output?: OutputIdentity;
   readonly link?: "hard" | "symbolic";
+  readonly sha256?: string;
   /** The input's modification time (ms) before it was read: a changed input is done again. */
   readonly inputMtime?: number;
   /** Without the original PatientID and StudyInstanceUID (see `withoutOriginals`). */
@@ -237,9 +244,15 @@ function lstatSync(path: string): Deno.FileInfo | undefined {
 
 /** Whether the output at `dest` is still what the journal entry recorded (see `JournalEntry`). */
 async function isJournaled(
-  entry: Pick<JournalEntry, "sha256" | "link" | "input">,
+  entry: Pick<JournalEntry, "output" | "link" | "input" | "sha256">,
   dest: string,
 ): Promise<boolean> {
+  if (entry.output) {
+    const st = lstatSync(dest);
+    const o = entry.output;
+    return !!st?.isFile && st.dev === o.dev && st.ino === o.ino && st.size === o.size &&
+      st.mtime?.getTime() === o.mtimeMs;
+  }
   if (entry.link === "symbolic") return (await Deno.readLink(dest).catch(() => undefined)) === entry.input;
   if (entry.link === "hard") {
     const [out, input] = await Promise.all([
@@ -422,15 +435,13 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     }
     if (outcome.status === "written") {
       const linked = !d && p.output.mode !== "copy" && !outcome.linkFellBack;
+      const { output, ...rest } = outcome;
       const entry: JournalEntry = {
         input: f.input.path,
         dest: f.dest!,
-        ...(linked
-          ? { link: p.output.mode === "symlink" ? "symbolic" : "hard" }
-          // A link that fell back to a copy is hashed here (rare: another device, links refused).
-          : { sha256: outcome.sha256 ?? await sha256File(join(root, f.dest!)) }),
+        ...(linked ? { link: p.output.mode === "symlink" ? "symbolic" : "hard" } : { output }),
         inputMtime: mtimes.get(outcome.index),
-        outcome,
+        outcome: rest,
       };
       await append(JSON.stringify(entry) + "\n");
       keep();
@@ -442,9 +453,10 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const claims = jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join("");
     await append(claims);
   }
-  if (linksOnly(p)) {
-    // The plan read each header (its report columns are in the plan): nothing to read again, so
-    // no workers; links are made here anyway (Deno asks for write access to a link's target).
+  if (!d) {
+    // Sort only: the plan read each header (its report columns are in the plan), so nothing is
+    // read again and no worker is needed; links have to be made here anyway (Deno asks for write
+    // access to a link's target), and a copy is one call into the kernel.
     for (const job of jobs) {
       const f = plan.files[job.index];
       await record(
@@ -455,6 +467,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
             bytes: f.input.size,
             fields: f.fields ?? {},
             linkFellBack,
+            output: job.mode === "copy" || linkFellBack ? identityOf(job.dest) : undefined,
           }),
           (e): FileOutcome => ({ index: job.index, status: "quarantined", reason: (e as Error).message }),
         ),
@@ -467,7 +480,7 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     for (const job of jobs) {
       // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
       await record(
-        await processFile(job, session).catch((e): FileOutcome => ({
+        await processFile(job, session!).catch((e): FileOutcome => ({
           index: job.index,
           status: "quarantined",
           reason: (e as Error).message,
@@ -726,7 +739,10 @@ async function removeStaleOutputs(
    * sort-only run) the link it made to its input; a symbolic link to the input counts for entries
    * of older runs, which hashed links.
    */
-  const removeIfOurs = async (rel: string, recorded: Pick<JournalEntry, "sha256" | "link" | "input">) => {
+  const removeIfOurs = async (
+    rel: string,
+    recorded: Pick<JournalEntry, "output" | "link" | "input" | "sha256">,
+  ) => {
     const path = join(root, rel);
     const link = await Deno.readLink(path).catch(() => undefined);
     const ours = (!p.deidentify && link === recorded.input) || (await isJournaled(recorded, path));

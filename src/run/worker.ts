@@ -149,6 +149,8 @@ async function handle(msg: ToWorker): Promise<void> {
   const outcomes: FileOutcome[] = [];
   for (const job of msg.jobs) {
     try {
+      // Only de-identifying runs send files (a sort-only run copies and links in the main thread).
+      if (!session) throw new Error("a worker got files to write without de-identification settings");
       outcomes.push(await processFile(job, session));
     } catch (err) {
       // Whatever the file or a hook did (a refused permission included), the run goes on.
