@@ -163,3 +163,73 @@ deidentify:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pool: a run's plan writes outputs ahead: the same files, renamed into place, nothing left staged", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    // A file whose Pixel Data is cut short is not written ahead: the plan quarantines it.
+    const cut = await Deno.readFile(`${dir}/raw/F011`);
+    await Deno.writeFile(`${dir}/raw/F011`, cut.subarray(0, cut.length - 10));
+    await Deno.writeTextFile(
+      `${dir}/p.yaml`,
+      `version: 1
+name: pool-stage
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  salt: { env: DCMTIDY_SALT }
+`,
+    );
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/plan.ts");
+    const { runPlan } = await import("../src/run/run.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    const staged = async (output: string) => {
+      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
+      await Deno.mkdir(`${output}/.dcmtidy`, { recursive: true });
+      const stage = `${output}/.dcmtidy/staging`;
+      return await makePlan(p, keys, undefined, { workers: 2, salt, stage });
+    };
+    // Without staging, in this thread: the reference.
+    const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
+    await runPlan(await makePlan(reference, keys), { keys });
+
+    const plan = await staged(`${dir}/out`);
+    const written = plan.files.filter((f) => f.staged);
+    assert.equal(written.length, 11, "every file the plan writes, but the cut one");
+    assert.equal(plan.files.find((f) => f.input.rel === "F011")!.status, "quarantine");
+    for (const f of written) assert.ok((await Deno.lstat(f.staged!.path)).isFile);
+    const summary = await runPlan(plan, { keys, salt, workers: 2 });
+    assert.equal(summary.written, 11);
+    assert.deepEqual(await treeHashes(`${dir}/out`), await treeHashes(`${dir}/ref`));
+    assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
+    const report = await Deno.readTextFile(`${dir}/out/.dcmtidy/files.csv`);
+    assert.equal(
+      report.replace(/\.dcmtidy[^,\n]*/g, ""),
+      (await Deno.readTextFile(`${dir}/ref/.dcmtidy/files.csv`)).replace(/\.dcmtidy[^,\n]*/g, ""),
+    );
+
+    // Run again: everything is found finished; what the plan staged again is thrown away.
+    const again = await runPlan(await staged(`${dir}/out`), { keys, salt, workers: 2 });
+    assert.equal(again.resumed, 11);
+    assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
+
+    // A run that refuses (a file it did not write is in the way) leaves nothing staged or placed.
+    const blocked = await staged(`${dir}/blocked`);
+    const first = blocked.files.find((f) => f.status === "write")!;
+    await Deno.mkdir(`${dir}/blocked/${first.dest!.slice(0, first.dest!.lastIndexOf("/"))}`, {
+      recursive: true,
+    });
+    await Deno.writeTextFile(`${dir}/blocked/${first.dest}`, "someone else's file\n");
+    await assert.rejects(() => runPlan(blocked, { keys, salt, workers: 2 }), /was not written by dcmtidy/);
+    assert.equal(await Deno.lstat(`${dir}/blocked/.dcmtidy/staging`).catch(() => "gone"), "gone");
+    const placed = [...(await treeHashes(`${dir}/blocked`)).keys()];
+    assert.deepEqual(placed, [`/${first.dest}`], "no output under its final name, the other file kept");
+    assert.equal(await Deno.readTextFile(`${dir}/blocked/${first.dest}`), "someone else's file\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

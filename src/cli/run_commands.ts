@@ -1,7 +1,9 @@
 /** The `plan` and `run` commands. */
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { ensurePrivateDir } from "../run/reports.ts";
+import { STATE_DIR } from "../run/shards.ts";
 import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
 import type { Protocol } from "../protocol/load.ts";
@@ -48,7 +50,7 @@ function useColor(opts: PlanCommandOptions): boolean {
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
-  beforePlan?: (protocol: Protocol) => Promise<void>,
+  beforePlan?: (protocol: Protocol) => Promise<string | void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
@@ -60,7 +62,7 @@ async function prepare(
     if (!st) throw new UsageError(`the input root ${root} does not exist`);
     if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
   }
-  await beforePlan?.(protocol);
+  const stage = await beforePlan?.(protocol) ?? undefined;
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;
   let phase: PlanPhase | undefined;
@@ -72,7 +74,7 @@ async function prepare(
       bar = stderrProgress(LABELS[p], total);
     }
     bar!.update(done);
-  }, { workers: jobsOf(opts), salt });
+  }, { workers: jobsOf(opts), salt, stage });
   bar?.finish();
   return { plan, keys, salt };
 }
@@ -107,6 +109,11 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   let made: string[] = [];
   const { plan, keys, salt } = await prepare(file, opts, async (protocol) => {
     made = await prepareOutputRoot(protocol.output.root);
+    // Run unasked: the plan's workers write each output ahead as they read its file (see
+    // PlanOptions.stage); a shard's plan covers every shard's files, so it does not.
+    if (!opts.yes || shard) return;
+    await ensurePrivateDir(join(protocol.output.root, STATE_DIR));
+    return join(protocol.output.root, STATE_DIR, "staging");
   });
   const showPhi = opts.showPhi ?? false;
   console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));

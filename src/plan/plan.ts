@@ -17,7 +17,7 @@ import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { formatTag, lookupTag } from "../dicom/dictionary.ts";
 import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
-import { fileChanges, type PlanContext, type Survey, surveyHere } from "./survey.ts";
+import { fileChanges, type PlanContext, type StagedOutput, type Survey, surveyHere } from "./survey.ts";
 import { openPlanWorkers } from "../run/pool.ts";
 import type { ChangesOf } from "../run/worker.ts";
 
@@ -50,6 +50,8 @@ export interface PlannedFile {
   readonly counts?: Readonly<Record<string, number>>;
   /** The report's columns, for a sort-only run (which does not read the file again). */
   readonly fields?: Readonly<Record<string, string>>;
+  /** Its output, written ahead by the plan of a run (see `PlanOptions.stage`). */
+  readonly staged?: StagedOutput;
 }
 
 /** One output series: a SeriesInstanceUID in one output folder. */
@@ -117,6 +119,8 @@ export interface Plan {
   readonly warnings: PlanWarning[];
   /** Problems that stop the run (a missing input root, a collision with `on_collision: error`, ...). */
   readonly errors: string[];
+  /** The folder of outputs written ahead (`PlanOptions.stage`): `runPlan` removes it. */
+  readonly staging?: string;
 }
 
 /**
@@ -134,6 +138,13 @@ export interface PlanOptions {
   readonly workers?: number;
   /** The salt's bytes, for the workers (with `workers` above 0 and a de-identifying protocol). */
   readonly salt?: Uint8Array;
+  /**
+   * For a plan `runPlan` executes right after, unasked (`run --yes`): a new folder under the output
+   * root (made here, owner-only) where the workers write each file's output as they survey it, so
+   * the run only renames it into place. Used for de-identifying protocols without hooks (hooks run
+   * only in the run's own workers) writing DICOM, surveyed in workers; ignored otherwise.
+   */
+  readonly stage?: string;
 }
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
@@ -169,9 +180,19 @@ export async function makePlan(
     config = configFromProtocol(protocol, lookup);
   }
   const workers = options.workers ?? 0;
-  const pool = workers > 0 && listed.length > 0
-    ? await openPlanWorkers(protocol, config, options.salt, listed, workers)
+  const stage = options.stage && workers > 0 && config && Object.keys(config.hooks).length === 0 &&
+      protocol.output.format === "dicom"
+    ? options.stage
     : undefined;
+  if (stage) {
+    // What a killed run staged is not trusted: it is made again.
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+    await Deno.mkdir(stage, { recursive: true, mode: 0o700 });
+  }
+  const pool = workers > 0 && listed.length > 0
+    ? await openPlanWorkers(protocol, config, options.salt, listed, workers, stage)
+    : undefined;
+  let staging = stage;
   try {
     // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
     // removed, so a path built from them shows "na" rather than an unhooked original value.
@@ -232,9 +253,22 @@ export async function makePlan(
         errors,
       );
     }
-    return { protocol, files: plan.files, series: plan.series, actions: plan.actions, warnings, errors };
+    const done = {
+      protocol,
+      files: plan.files,
+      series: plan.series,
+      actions: plan.actions,
+      warnings,
+      errors,
+    };
+    if (errors.length === 0 && staging) {
+      staging = undefined; // runPlan's now
+      return { ...done, staging: stage };
+    }
+    return done;
   } finally {
     pool?.close();
+    if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
 }
 
@@ -271,7 +305,7 @@ function assemble(
   const pseudonyms = new PseudonymRegistry();
   let written = 0;
   sameInstanceWarnings(surveys.map((s) => s.scanned), warnings);
-  for (const [index, { scanned: input, facts }] of surveys.entries()) {
+  for (const [index, { scanned: input, facts, staged }] of surveys.entries()) {
     if (input.kind !== "dicom" || !facts) {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
       files.push({ input, status, reason: input.reason ?? input.kind });
@@ -338,6 +372,7 @@ function assemble(
       series: s,
       counts: facts.counts,
       fields: facts.fields,
+      staged,
     });
     written++;
   }

@@ -9,7 +9,8 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
-import { ReusableBuffer } from "../dicom/io.ts";
+import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
+import { join } from "node:path";
 import type { DicomFile } from "../dicom/model.ts";
 import { type CompiledTemplate, outputPath, valuesFromDataSet } from "../protocol/template.ts";
 import {
@@ -22,7 +23,7 @@ import {
   type ScannedFile,
 } from "../scan/scan.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
-import { reportFields } from "../run/process.ts";
+import { type FileOutcome, identityOf, reportFields } from "../run/process.ts";
 import type { PlanWarning } from "./plan.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
@@ -84,6 +85,19 @@ export interface FileFacts {
 export interface Survey {
   readonly scanned: ScannedFile;
   readonly facts?: FileFacts;
+  /** The file's output, written ahead by the survey (see `surveyBatch`). */
+  readonly staged?: StagedOutput;
+}
+
+/**
+ * An output a run's survey wrote ahead, under a temporary name in the staging folder: the run
+ * renames it into place instead of reading and de-identifying the file a second time.
+ */
+export interface StagedOutput {
+  /** Its temporary path (in the staging folder, under the output root). */
+  readonly path: string;
+  /** What the run records for it (the same as writing it in the run would give). */
+  readonly outcome: Omit<FileOutcome, "index">;
 }
 
 const PATIENT_ID = 0x00100020;
@@ -134,16 +148,69 @@ export interface SurveyJob {
   readonly listed: Listed;
 }
 
-/** Survey a batch in a worker: one blocking read at a time into one buffer. */
+/**
+ * Survey a batch in a worker: one blocking read at a time into one buffer. With `stage` (a
+ * folder under the output root; `run --yes` only), each file the plan will write is written
+ * there too, de-identified as the survey just did it: the whole file is read (its Pixel Data
+ * copied in pieces), so a run reads and de-identifies every file once. A file that cannot be
+ * read whole is surveyed from its header as without `stage`, and left to the run (which
+ * quarantines it with its reason, as it would have).
+ */
 export function surveyBatch(
   jobs: readonly SurveyJob[],
   ctx: PlanContext | undefined,
   buffer: ReusableBuffer,
-) {
+  stage?: string,
+): { index: number; survey: Survey }[] {
   return jobs.map(({ index, listed }) => {
+    if (stage && ctx?.session && !listed.notRegular) {
+      let file: DicomFile | undefined;
+      try {
+        file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
+      } catch { /* read as a header below */ }
+      if (file) return { index, survey: surveyAndStage(listed, index, file, ctx, stage) };
+    }
     const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
     return { index, survey: surveyRead(listed, index, read, ctx) };
   });
+}
+
+/** Survey a file read whole, and write its output to the staging folder when the plan writes it. */
+function surveyAndStage(f: Listed, index: number, file: DicomFile, ctx: PlanContext, stage: string): Survey {
+  const scanned = classifyHeader(f, { file });
+  if (scanned.kind !== "dicom") return { scanned };
+  const { facts, result } = planFile(file, scanned.rel, index, ctx);
+  if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { scanned, facts };
+  const path = join(stage, `${index}.partial`);
+  try {
+    const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });
+    const fields = reportFields(file.dataset);
+    return {
+      scanned,
+      facts,
+      staged: {
+        path,
+        outcome: {
+          status: "written",
+          output: identityOf(path),
+          bytes,
+          pseudoId: result.pseudoId,
+          dayOffset: result.dayOffset,
+          originalPatientId: result.original.patientId,
+          originalStudyUID: result.original.studyUID,
+          newStudyUID: fields.StudyInstanceUID,
+          fields,
+          counts: result.counts,
+        },
+      },
+    };
+  } catch {
+    // Not written ahead (the disk, a bad value): the run writes it, and says why if it cannot.
+    try {
+      Deno.removeSync(path);
+    } catch { /* never made */ }
+    return { scanned, facts };
+  }
 }
 
 /**
@@ -159,6 +226,16 @@ export function fileChanges(file: DicomFile, ctx: PlanContext): PlannedChange[] 
 
 /** What the plan makes of one DICOM file's header (see `FileFacts`). */
 export function planFacts(file: DicomFile, rel: string, index: number, ctx: PlanContext): FileFacts {
+  return planFile(file, rel, index, ctx).facts;
+}
+
+/** `planFacts`, with the de-identification's result (when the file was de-identified). */
+function planFile(
+  file: DicomFile,
+  rel: string,
+  index: number,
+  ctx: PlanContext,
+): { facts: FileFacts; result?: DeidResult } {
   const warnings: PlanWarning[] = [];
   const errors: string[] = [];
   const ref = inputRef(index);
@@ -167,7 +244,7 @@ export function planFacts(file: DicomFile, rel: string, index: number, ctx: Plan
   let note: string | undefined;
   if (ctx.session) {
     const outcome = deidentifyHeader(ctx, file, ref, warnings, errors);
-    if ("quarantine" in outcome) return { ...base, quarantine: outcome.quarantine };
+    if ("quarantine" in outcome) return { facts: { ...base, quarantine: outcome.quarantine } };
     result = outcome.result;
     note = outcome.note;
   } else if (firstValue(file, PATIENT_ID) === undefined) {
@@ -192,9 +269,9 @@ export function planFacts(file: DicomFile, rel: string, index: number, ctx: Plan
   };
   try {
     const abs = outputPath(ctx.root, ctx.folder, ctx.file, values);
-    return { ...facts, dest: abs.slice(ctx.root.length + 1).split("\\").join("/") };
+    return { facts: { ...facts, dest: abs.slice(ctx.root.length + 1).split("\\").join("/") }, result };
   } catch (e) {
-    return { ...facts, quarantine: (e as Error).message };
+    return { facts: { ...facts, quarantine: (e as Error).message } };
   }
 }
 

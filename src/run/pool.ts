@@ -162,9 +162,10 @@ export interface PlanWorkers {
 }
 
 /**
- * Start up to `workers` sandboxed workers for a plan: they may read the inputs and nothing else
- * (no writing at all), and get the de-identification settings (hooks by name only: the plan
- * counts what a hook returns as removed) and the salt as data.
+ * Start up to `workers` sandboxed workers for a plan: they may read the inputs and write nothing
+ * (or only into `stage`, where a run's plan writes outputs ahead), and get the de-identification
+ * settings (hooks by name only: the plan counts what a hook returns as removed) and the salt as
+ * data.
  */
 export async function openPlanWorkers(
   p: Protocol,
@@ -172,6 +173,7 @@ export async function openPlanWorkers(
   salt: Uint8Array | undefined,
   listed: readonly Listed[],
   workers: number,
+  stage?: string,
 ): Promise<PlanWorkers> {
   if (config && !salt) throw new Error("sandboxed workers need the salt's bytes");
   const init: ToWorker = {
@@ -185,10 +187,12 @@ export async function openPlanWorkers(
       burnedIn: p.deidentify?.burned_in ?? "warn",
       hooks: Object.keys(config?.hooks ?? {}),
       keepFields: !p.deidentify,
+      stage,
     },
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
-  const permissions = { ...workerPermissions(p, linked), write: false };
+  // They write nothing, or (a run's plan that writes ahead) only into the staging folder.
+  const permissions = { ...workerPermissions(p, linked), write: stage ? [stage] : false };
   const pool = await openPool(Math.max(1, Math.min(workers, listed.length)), permissions, init);
   return {
     survey: async (files, onProgress) => {

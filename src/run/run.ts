@@ -224,6 +224,22 @@ export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: numb
   return { files: toWrite.length * times, bytes: toWrite.reduce((n, f) => n + f.input.size, 0) * times };
 }
 
+/** Rename a staged output to its destination (making its folder); false when it cannot be. */
+function moveStaged(staged: string, dest: string): boolean {
+  try {
+    try {
+      Deno.renameSync(staged, dest);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || !statSync(staged)) throw e;
+      Deno.mkdirSync(dirname(dest), { recursive: true });
+      Deno.renameSync(staged, dest);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `Deno.statSync`, or undefined when the path cannot be stat'ed (gone, a permission). */
 function statSync(path: string): Deno.FileInfo | undefined {
   try {
@@ -337,8 +353,20 @@ export async function prepareOutputRoot(root: string): Promise<string[]> {
   return missing;
 }
 
-/** Execute a plan. Inputs are only read; outputs go under the output root, reports where declared. */
+/**
+ * Execute a plan. Inputs are only read; outputs go under the output root, reports where declared.
+ * Outputs the plan wrote ahead (`Plan.staging`) are renamed into place; the staging folder is
+ * removed whatever happens.
+ */
 export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSummary> {
+  try {
+    return await execute(plan, opts);
+  } finally {
+    if (plan.staging) await Deno.remove(plan.staging, { recursive: true }).catch(() => {});
+  }
+}
+
+async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   const started = performance.now();
   const p = plan.protocol;
   if (plan.errors.length) throw new Error(`the plan has errors:\n${plan.errors.join("\n")}`);
@@ -453,6 +481,15 @@ export async function runPlan(plan: Plan, opts: RunOptions = {}): Promise<RunSum
     const claims = jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join("");
     await append(claims);
   }
+  // Written ahead by the plan, de-identified as the workers would: renamed into place. One that
+  // cannot be (its staged file gone) is written as any other.
+  const unstaged: FileJob[] = [];
+  for (const job of jobs) {
+    const staged = plan.files[job.index].staged;
+    if (!staged || !moveStaged(staged.path, job.dest)) unstaged.push(job);
+    else await record({ index: job.index, ...staged.outcome });
+  }
+  jobs.splice(0, jobs.length, ...unstaged);
   if (!d) {
     // Sort only: the plan read each header (its report columns are in the plan), so nothing is
     // read again and no worker is needed; links have to be made here anyway (Deno asks for write

@@ -26,6 +26,8 @@ export interface PlanInit {
   readonly hooks: readonly string[];
   /** See `PlanContext.keepFields`. */
   readonly keepFields: boolean;
+  /** Where to write ahead the outputs of the files the plan writes (see `surveyBatch`). */
+  readonly stage?: string;
 }
 
 /** The dry-run diff of one file, or why it could not be made. */
@@ -68,6 +70,7 @@ export type FromWorker =
 
 let session: DeidSession | undefined;
 let plan: PlanContext | undefined;
+let stage: string | undefined;
 const buffer = new ReusableBuffer();
 
 /** A plan's context: pseudonym collisions are checked by the plan, in input order, over all workers. */
@@ -106,8 +109,10 @@ async function sessionFromProtocol(
 async function handle(msg: ToWorker): Promise<void> {
   if (msg.type === "init") {
     try {
-      if (msg.plan) plan = planContext(msg, msg.plan);
-      else if (msg.protocol) session = await sessionFromProtocol(msg);
+      if (msg.plan) {
+        plan = planContext(msg, msg.plan);
+        stage = msg.plan.stage;
+      } else if (msg.protocol) session = await sessionFromProtocol(msg);
       else if (msg.config) {
         if (!msg.salt) throw new Error("no salt given to the worker");
         session = new DeidSession(msg.config, new Keys(msg.salt));
@@ -119,7 +124,9 @@ async function handle(msg: ToWorker): Promise<void> {
     return;
   }
   if (msg.type === "survey") {
-    self.postMessage({ type: "surveyed", surveys: surveyBatch(msg.jobs, plan, buffer) } satisfies FromWorker);
+    self.postMessage(
+      { type: "surveyed", surveys: surveyBatch(msg.jobs, plan, buffer, stage) } satisfies FromWorker,
+    );
     return;
   }
   if (msg.type === "changes") {
