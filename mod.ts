@@ -121,7 +121,13 @@ export {
 } from "./src/protocol/schema.ts";
 export type { CompiledTemplate, TemplateValues } from "./src/protocol/template.ts";
 export { parseSelector, type Selector } from "./src/protocol/selector.ts";
-export { DeidError, type DeidResult, DeidSession } from "./src/deid/engine.ts";
+export {
+  DeidError,
+  type DeidResult,
+  DeidSession,
+  PseudonymRegistry,
+  type SessionOptions,
+} from "./src/deid/engine.ts";
 export { configFromProtocol, type DeidConfig, deidConfig } from "./src/deid/config.ts";
 export { Keys } from "./src/deid/keys.ts";
 export {
@@ -152,15 +158,17 @@ export {
   type Plan,
   type PlannedFile,
   type PlannedSeries,
+  type PlanOptions,
   type PlanPhase,
   planTotals,
   type PlanWarning,
   type WarningKind,
 } from "./src/plan/plan.ts";
 export type { PlannedChange } from "./src/plan/changes.ts";
+export type { FileFacts, StagedOutput } from "./src/plan/survey.ts";
 export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
 export { RunRefusal } from "./src/run/errors.ts";
-export type { FileOutcome } from "./src/run/process.ts";
+export type { FileOutcome, OutputIdentity } from "./src/run/process.ts";
 export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";
 export { MergeError, mergeShards, type MergeSummary } from "./src/run/shards.ts";
 /**

@@ -58,10 +58,13 @@ export interface FileFacts {
   readonly dest?: string;
   /** PatientID of the output (the pseudonym, or the original for a sort-only protocol). */
   readonly pseudoId?: string;
-  /** StudyInstanceUID, SeriesInstanceUID, SeriesDescription and Modality of the output. */
+  /** StudyInstanceUID of the output. */
   readonly studyUID?: string;
+  /** SeriesInstanceUID of the output: with the folder, what groups files into series. */
   readonly seriesUID?: string;
+  /** SeriesDescription of the output. */
   readonly description?: string;
+  /** Modality, e.g. "CT". */
   readonly modality?: string;
   /** NumberOfFrames (1 for a single frame). */
   readonly frames: number;

@@ -122,9 +122,13 @@ function quarantined(job: FileJob, e: unknown): FileOutcome {
  * would tell the same at the cost of reading (or hashing while writing) every byte.
  */
 export interface OutputIdentity {
+  /** The device holding it. */
   readonly dev: number;
+  /** Its inode number. */
   readonly ino: number;
+  /** Its size in bytes. */
   readonly size: number;
+  /** Its modification time, in milliseconds since 1970. */
   readonly mtimeMs: number;
 }
 
