@@ -1,24 +1,26 @@
 /**
- * Where a run's time goes, file by file, in one thread: every phase of `dcmtidy plan` and of a
- * worker's `processFile`, timed separately over the cached synthetic dump (run `deno task bench`
- * once first). A companion to the CPU profiles: it turns them into a per-file budget.
+ * Where a run's time goes, file by file, in one thread: every phase of a plan's survey and of a
+ * `run --yes` survey that writes ahead (see src/plan/survey.ts), timed separately over the cached
+ * synthetic dump (run `deno task bench` once first). A companion to the CPU profiles: it turns
+ * them into a per-file budget.
  *
  *   deno run -A bench/phases.ts [--files N] [--rounds N]
  *
- * Phases of the plan (main thread, asynchronous reads as the scan does them): header read, header
- * de-identification. Phases of the run (a worker: blocking reads): whole-file read, de-identify,
- * encode, write (the encoding again, a temporary file, rename; no hash), sha256 of the output. The output goes to a
- * fresh folder each round, deleted only at the end (see `settle` in tree.ts for why).
+ * Phases of `dcmtidy plan` (a worker: blocking reads): header read, header de-identification.
+ * Phases of `dcmtidy run --yes` (a worker): streamed read (the header, Pixel Data left in the
+ * file), de-identify, encode, write (the encoding again, a temporary file, rename; Pixel Data
+ * copied from the input in pieces), the output's identity for the journal (one lstat). The output
+ * goes to a fresh folder each round, deleted only at the end (see `settle` in tree.ts for why).
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { deidConfig } from "../src/deid/config.ts";
 import { DeidSession } from "../src/deid/engine.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { readDicomFile, readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../src/dicom/io.ts";
+import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../src/dicom/io.ts";
+import { identityOf } from "../src/run/process.ts";
 import { encodeFile } from "../src/dicom/writer.ts";
 import { DEFAULT_DUMP_FILES, DUMP_VERSION } from "./dump.ts";
 import { CACHE_DIR } from "./synthetic.ts";
@@ -47,13 +49,13 @@ for (let round = 1; round <= rounds; round++) {
   let s = session();
   for (const f of files) {
     const t0 = performance.now();
-    const file = await readDicomFile(f, { headerOnly: true });
+    const file = readDicomFileSync(f, { headerOnly: true, reuse: buffer });
     const t1 = performance.now();
     s.deidentify(file);
     plan.read += t1 - t0;
     plan.deid += performance.now() - t1;
   }
-  const run = { read: 0, deid: 0, encode: 0, write: 0, hash: 0 };
+  const run = { read: 0, deid: 0, encode: 0, write: 0, identity: 0 };
   s = session();
   const out = join(outRoot, `round-${round}`);
   Deno.mkdirSync(out, { recursive: true });
@@ -65,26 +67,24 @@ for (let round = 1; round <= rounds; round++) {
       run[k] += now - t;
       t = now;
     };
-    const file = readDicomFileSync(f, { reuse: buffer });
+    const file = readDicomFileSync(f, { wholeFileLimit: 0, reuse: buffer });
     lap("read");
     s.deidentify(file);
     lap("deid");
     encodeFile(file, { zeroPreamble: true });
     lap("encode");
-    const pieces: Uint8Array[] = [];
-    writeDicomFileSync(file, join(out, `${i++}.dcm`), { zeroPreamble: true, onWrite: (b) => pieces.push(b) });
+    const dest = join(out, `${i++}.dcm`);
+    writeDicomFileSync(file, dest, { zeroPreamble: true });
     lap("write");
-    const h = createHash("sha256");
-    for (const p of pieces) h.update(p);
-    h.digest("hex");
-    lap("hash");
+    identityOf(dest);
+    lap("identity");
   }
   const total = Object.values(run).reduce((a, b) => a + b, 0);
   console.log(
     `round ${round}: plan: header read ${us(plan.read)}, header de-identify ${us(plan.deid)} | run: read ${
       us(run.read)
-    }, de-identify ${us(run.deid)}, encode ${us(run.encode)}, write ${us(run.write)}, sha256 ${
-      us(run.hash)
+    }, de-identify ${us(run.deid)}, encode ${us(run.encode)}, write ${us(run.write)}, identity ${
+      us(run.identity)
     } = ${us(total)}`,
   );
 }
