@@ -217,6 +217,20 @@ deidentify:
     assert.equal(again.resumed, 11);
     assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
 
+    // A shard writes ahead its own files only (they go by study: this dump has one, so all or none).
+    const { shardOf } = await import("../src/plan/shard.ts");
+    for (const k of [1, 2]) {
+      const p = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/shard-${k}`, env: () => SALT });
+      await Deno.mkdir(`${dir}/shard-${k}/.dcmtidy`, { recursive: true });
+      const stage = `${dir}/shard-${k}/.dcmtidy/staging`;
+      const shard = { k, n: 2 };
+      const sharded = await makePlan(p, keys, undefined, { workers: 2, salt, stage, shard });
+      for (const f of sharded.files.filter((f) => f.status === "write")) {
+        assert.equal(f.staged !== undefined, shardOf(f.input, 2) === k, `shard ${k}: ${f.input.rel}`);
+      }
+      await Deno.remove(stage, { recursive: true });
+    }
+
     // A run that refuses (a file it did not write is in the way) leaves nothing staged or placed.
     const blocked = await staged(`${dir}/blocked`);
     const first = blocked.files.find((f) => f.status === "write")!;

@@ -3,7 +3,7 @@ import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { join, resolve } from "node:path";
 import { ensurePrivateDir } from "../run/reports.ts";
-import { STATE_DIR } from "../run/shards.ts";
+import { shardStatePath, STATE_DIR } from "../run/shards.ts";
 import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
 import type { Protocol } from "../protocol/load.ts";
@@ -74,7 +74,7 @@ async function prepare(
       bar = stderrProgress(LABELS[p], total);
     }
     bar!.update(done);
-  }, { workers: jobsOf(opts), salt, stage });
+  }, { workers: jobsOf(opts), salt, stage, shard: shardFromFlags(opts) });
   bar?.finish();
   return { plan, keys, salt };
 }
@@ -110,10 +110,13 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   const { plan, keys, salt } = await prepare(file, opts, async (protocol) => {
     made = await prepareOutputRoot(protocol.output.root);
     // Run unasked: the plan's workers write each output ahead as they read its file (see
-    // PlanOptions.stage); a shard's plan covers every shard's files, so it does not.
-    if (!opts.yes || shard) return;
+    // PlanOptions.stage), a shard's own files only, into its own folder (shards share the root).
+    if (!opts.yes) return;
     await ensurePrivateDir(join(protocol.output.root, STATE_DIR));
-    return join(protocol.output.root, STATE_DIR, "staging");
+    if (!shard) return join(protocol.output.root, STATE_DIR, "staging");
+    await ensurePrivateDir(join(protocol.output.root, STATE_DIR, "shards"));
+    await ensurePrivateDir(shardStatePath(protocol.output.root, shard));
+    return join(shardStatePath(protocol.output.root, shard), "staging");
   });
   const showPhi = opts.showPhi ?? false;
   console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));

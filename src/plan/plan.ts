@@ -19,6 +19,7 @@ import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } fr
 import type { PlannedChange } from "./changes.ts";
 import { fileChanges, type PlanContext, type StagedOutput, type Survey, surveyHere } from "./survey.ts";
 import { openPlanWorkers } from "../run/pool.ts";
+import type { Shard } from "./shard.ts";
 import type { ChangesOf } from "../run/worker.ts";
 
 /** What will happen to one input file. */
@@ -145,6 +146,8 @@ export interface PlanOptions {
    * only in the run's own workers) writing DICOM, surveyed in workers; ignored otherwise.
    */
   readonly stage?: string;
+  /** With `stage`: the shard the run is, whose files alone are written ahead. */
+  readonly shard?: Shard;
 }
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
@@ -190,7 +193,7 @@ export async function makePlan(
     await Deno.mkdir(stage, { recursive: true, mode: 0o700 });
   }
   const pool = workers > 0 && listed.length > 0
-    ? await openPlanWorkers(protocol, config, options.salt, listed, workers, stage)
+    ? await openPlanWorkers(protocol, config, options.salt, listed, workers, stage, options.shard)
     : undefined;
   let staging = stage;
   try {

@@ -11,6 +11,7 @@ import type { DeidConfig } from "../deid/config.ts";
 import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
 import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
 import { join } from "node:path";
+import { type Shard, shardOf } from "./shard.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { type CompiledTemplate, outputPath, valuesFromDataSet } from "../protocol/template.ts";
 import {
@@ -164,6 +165,7 @@ export function surveyBatch(
   ctx: PlanContext | undefined,
   buffer: ReusableBuffer,
   stage?: string,
+  shard?: Shard,
 ): { index: number; survey: Survey }[] {
   return jobs.map(({ index, listed }) => {
     if (stage && ctx?.session && !listed.notRegular) {
@@ -171,19 +173,30 @@ export function surveyBatch(
       try {
         file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
       } catch { /* read as a header below */ }
-      if (file) return { index, survey: surveyAndStage(listed, index, file, ctx, stage) };
+      if (file) return { index, survey: surveyAndStage(listed, index, file, ctx, stage, shard) };
     }
     const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
     return { index, survey: surveyRead(listed, index, read, ctx) };
   });
 }
 
-/** Survey a file read whole, and write its output to the staging folder when the plan writes it. */
-function surveyAndStage(f: Listed, index: number, file: DicomFile, ctx: PlanContext, stage: string): Survey {
+/**
+ * Survey a file read whole, and write its output to the staging folder when the plan writes it
+ * (and, with `shard`, when the file is that shard's).
+ */
+function surveyAndStage(
+  f: Listed,
+  index: number,
+  file: DicomFile,
+  ctx: PlanContext,
+  stage: string,
+  shard?: Shard,
+): Survey {
   const scanned = classifyHeader(f, { file });
   if (scanned.kind !== "dicom") return { scanned };
   const { facts, result } = planFile(file, scanned.rel, index, ctx);
   if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { scanned, facts };
+  if (shard && shardOf(scanned, shard.n) !== shard.k) return { scanned, facts };
   const path = join(stage, `${index}.partial`);
   try {
     const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });

@@ -17,6 +17,7 @@ import type { FileJob, FileOutcome } from "./process.ts";
 import type { ChangesOf, FromWorker, ToWorker } from "./worker.ts";
 import type { Listed } from "../scan/scan.ts";
 import type { Survey } from "../plan/survey.ts";
+import type { Shard } from "../plan/shard.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -174,6 +175,7 @@ export async function openPlanWorkers(
   listed: readonly Listed[],
   workers: number,
   stage?: string,
+  shard?: Shard,
 ): Promise<PlanWorkers> {
   if (config && !salt) throw new Error("sandboxed workers need the salt's bytes");
   const init: ToWorker = {
@@ -188,6 +190,7 @@ export async function openPlanWorkers(
       hooks: Object.keys(config?.hooks ?? {}),
       keepFields: !p.deidentify,
       stage,
+      shard,
     },
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));

@@ -14,6 +14,7 @@ import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from 
 import { readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "../plan/changes.ts";
+import type { Shard } from "../plan/shard.ts";
 import { fileChanges, type PlanContext, type Survey, surveyBatch, type SurveyJob } from "../plan/survey.ts";
 
 /** What a plan's worker needs besides the settings: the output templates, as written. */
@@ -28,6 +29,8 @@ export interface PlanInit {
   readonly keepFields: boolean;
   /** Where to write ahead the outputs of the files the plan writes (see `surveyBatch`). */
   readonly stage?: string;
+  /** Write ahead only this shard's files. */
+  readonly shard?: Shard;
 }
 
 /** The dry-run diff of one file, or why it could not be made. */
@@ -71,6 +74,7 @@ export type FromWorker =
 let session: DeidSession | undefined;
 let plan: PlanContext | undefined;
 let stage: string | undefined;
+let planInit: PlanInit | undefined;
 const buffer = new ReusableBuffer();
 
 /** A plan's context: pseudonym collisions are checked by the plan, in input order, over all workers. */
@@ -112,6 +116,7 @@ async function handle(msg: ToWorker): Promise<void> {
       if (msg.plan) {
         plan = planContext(msg, msg.plan);
         stage = msg.plan.stage;
+        planInit = msg.plan;
       } else if (msg.protocol) session = await sessionFromProtocol(msg);
       else if (msg.config) {
         if (!msg.salt) throw new Error("no salt given to the worker");
@@ -125,7 +130,10 @@ async function handle(msg: ToWorker): Promise<void> {
   }
   if (msg.type === "survey") {
     self.postMessage(
-      { type: "surveyed", surveys: surveyBatch(msg.jobs, plan, buffer, stage) } satisfies FromWorker,
+      {
+        type: "surveyed",
+        surveys: surveyBatch(msg.jobs, plan, buffer, stage, planInit?.shard),
+      } satisfies FromWorker,
     );
     return;
   }
