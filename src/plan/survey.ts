@@ -9,7 +9,7 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
-import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
+import { readDicomFileSync, type ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
 import { join } from "node:path";
 import { type Shard, shardOf } from "./shard.ts";
 import type { DicomFile } from "../dicom/model.ts";
@@ -19,8 +19,8 @@ import {
   type HeaderRead,
   inputRef,
   type Listed,
-  readHeader,
   readHeaderSync,
+  readInLanes,
   type ScannedFile,
 } from "../scan/scan.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
@@ -123,27 +123,13 @@ export function surveyRead(
   return { scanned, facts: planFacts(read.file, scanned.rel, index, ctx) };
 }
 
-/** Survey listed files in this thread, `concurrency` header reads in flight (in input order). */
-export async function surveyHere(
+/** Survey listed files in this thread, several header reads in flight (the result in input order). */
+export function surveyHere(
   listed: readonly Listed[],
   ctx: PlanContext | undefined,
   onProgress?: (done: number, total: number) => void,
-  concurrency = 32,
 ): Promise<Survey[]> {
-  const out: Survey[] = new Array(listed.length);
-  let next = 0;
-  let done = 0;
-  const lane = async () => {
-    const buffer = new ReusableBuffer(256 * 1024);
-    while (next < listed.length) {
-      const i = next++;
-      const f = listed[i];
-      out[i] = surveyRead(f, i, f.notRegular ? undefined : await readHeader(f, buffer), ctx);
-      onProgress?.(++done, listed.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, listed.length) }, lane));
-  return out;
+  return readInLanes(listed, (f, read, i) => surveyRead(f, i, read, ctx), onProgress);
 }
 
 /** One file of a worker's survey batch. */

@@ -266,20 +266,39 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
 
 /** Find and classify every input file. The result is in a stable order (roots, then paths). */
 export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
-  const listed = await walkInputs(opts);
-  const out: ScannedFile[] = new Array(listed.length);
+  const out = await readInLanes(
+    await walkInputs(opts),
+    (f, read) => classifyHeader(f, read),
+    opts.onProgress,
+    opts.concurrency,
+  );
+  await markDuplicates(out);
+  return out;
+}
+
+/**
+ * Read every listed file's header, `concurrency` reads in flight (they are small and mostly wait on
+ * the disk), and make `of` each one (in the order of `listed`). Each lane reuses one buffer, so
+ * nothing `of` returns may hold on to the read.
+ */
+export async function readInLanes<T>(
+  listed: readonly Listed[],
+  of: (f: Listed, read: HeaderRead | undefined, index: number) => T,
+  onProgress?: (done: number, total: number) => void,
+  concurrency = 32,
+): Promise<T[]> {
+  const out: T[] = new Array(listed.length);
   let next = 0;
   let done = 0;
-  const worker = async () => {
+  const lane = async () => {
     const buffer = new ReusableBuffer(256 * 1024);
     while (next < listed.length) {
       const i = next++;
       const f = listed[i];
-      out[i] = classifyHeader(f, f.notRegular ? undefined : await readHeader(f, buffer));
-      opts.onProgress?.(++done, listed.length);
+      out[i] = of(f, f.notRegular ? undefined : await readHeader(f, buffer), i);
+      onProgress?.(++done, listed.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 32, listed.length) }, worker));
-  await markDuplicates(out);
+  await Promise.all(Array.from({ length: Math.min(concurrency, listed.length) }, lane));
   return out;
 }
