@@ -271,10 +271,8 @@ async function isJournaled(
   }
   if (entry.link === "symbolic") return (await Deno.readLink(dest).catch(() => undefined)) === entry.input;
   if (entry.link === "hard") {
-    const [out, input] = await Promise.all([
-      Deno.lstat(dest).catch(() => undefined),
-      Deno.stat(entry.input).catch(() => undefined),
-    ]);
+    const out = lstatSync(dest);
+    const input = statSync(entry.input);
     return !!out?.isFile && !!input && out.ino !== null && out.ino === input.ino && out.dev === input.dev;
   }
   return entry.sha256 !== undefined && (await sha256File(dest).catch(() => undefined)) === entry.sha256;
