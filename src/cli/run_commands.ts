@@ -31,7 +31,11 @@ export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   all?: boolean;
 }
 
-const LABELS: Readonly<Record<PlanPhase, string>> = { scan: "scanning", plan: "dry-run diff" };
+const LABELS: Readonly<Record<PlanPhase, string>> = {
+  scan: "scanning",
+  stage: "scanning and writing",
+  plan: "dry-run diff",
+};
 
 /** Sandboxed workers for the plan and the run: `--jobs`, else one per core. */
 function jobsOf(opts: PlanCommandOptions): number {

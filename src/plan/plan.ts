@@ -125,10 +125,11 @@ export interface Plan {
 }
 
 /**
- * Phases `makePlan` reports progress for: "scan" reads and plans every file's header; "plan"
- * makes the dry-run diffs (one file per output series).
+ * Phases `makePlan` reports progress for: "scan" reads and plans every file's header ("stage"
+ * when it also writes each output ahead, see `PlanOptions.stage`); "plan" makes the dry-run diffs
+ * (one file per output series).
  */
-export type PlanPhase = "scan" | "plan";
+export type PlanPhase = "scan" | "stage" | "plan";
 
 /** Options for `makePlan`. */
 export interface PlanOptions {
@@ -212,7 +213,8 @@ export async function makePlan(
       file: protocol.output.file,
       keepFields: !d,
     };
-    const scanProgress = onProgress && ((done: number, total: number) => onProgress(done, total, "scan"));
+    const scanProgress = onProgress &&
+      ((done: number, total: number) => onProgress(done, total, stage ? "stage" : "scan"));
     const surveys = pool
       ? await pool.survey(listed, scanProgress)
       : await surveyHere(listed, ctx, scanProgress);
