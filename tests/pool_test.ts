@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
 import { runCli } from "./helpers.ts";
+import type { FinishedOutput } from "../src/plan/survey.ts";
 
 const SALT = "pool-test-salt-0123456789";
 
@@ -107,6 +108,18 @@ Deno.test("pool: sort-only hardlink, symlink and copy runs through workers place
       const st = await Deno.lstat(first);
       if (mode === "hardlink") assert.equal(st.ino, (await Deno.stat(journal[0].input)).ino);
       if (mode === "symlink") assert.ok(st.isSymlink);
+      if (mode === "hardlink") {
+        // An input replaced by another file (as editors save): its old output is still the link
+        // the run made, so it is removed when the plan no longer makes it.
+        const raw = `${dir}/raw`;
+        const copy = `${dir}/F000.new`;
+        await Deno.copyFile(`${raw}/F001`, copy);
+        const before = await Deno.readFile(`${raw}/F000`);
+        await Deno.rename(copy, `${raw}/F000`);
+        const fourth = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
+        assert.match(fourth.stdout, /removed 1 output an earlier run wrote/, fourth.stdout);
+        await Deno.writeFile(`${raw}/F000`, before); // the other modes' runs see the dump as it was
+      }
       if (mode === "copy") {
         // Changed in place, same size: its time tells.
         const second = `${root}/${journal[1].dest}`;
@@ -187,11 +200,11 @@ deidentify:
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
     const keys = new Keys(salt);
-    const staged = async (output: string) => {
+    const staged = async (output: string, finished?: Map<string, FinishedOutput>) => {
       const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
       await Deno.mkdir(`${output}/.dcmtidy`, { recursive: true });
       const stage = `${output}/.dcmtidy/staging`;
-      return await makePlan(p, keys, undefined, { workers: 2, salt, stage });
+      return await makePlan(p, keys, undefined, { workers: 2, salt, stage, finished });
     };
     // Without staging, in this thread: the reference.
     const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
@@ -212,10 +225,49 @@ deidentify:
       (await Deno.readTextFile(`${dir}/ref/.dcmtidy/files.csv`)).replace(/\.dcmtidy[^,\n]*/g, ""),
     );
 
-    // Run again: everything is found finished; what the plan staged again is thrown away.
-    const again = await runPlan(await staged(`${dir}/out`), { keys, salt, workers: 2 });
+    // Run again: the plan leaves what the journal has finished to the run, which resumes it.
+    const { finishedOutputs } = await import("../src/run/run.ts");
+    const finished = await finishedOutputs(`${dir}/out`);
+    assert.equal(finished.size, 11);
+    const resumedPlan = await staged(`${dir}/out`, finished);
+    assert.equal(resumedPlan.files.filter((f) => f.staged).length, 0, "nothing written ahead again");
+    const again = await runPlan(resumedPlan, { keys, salt, workers: 2 });
     assert.equal(again.resumed, 11);
     assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
+
+    // What changed between the plan and the run is not taken from the staging folder: an input
+    // changed since the plan read it, and a staged file that is not the one the plan wrote.
+    const next = await staged(`${dir}/changed`);
+    const [swapped, second] = next.files.filter((f) => f.staged);
+    const input = await Deno.readFile(second.input.path);
+    await Deno.writeFile(second.input.path, input); // the same bytes, a later modification time
+    await Deno.utime(second.input.path, new Date(), new Date(Date.now() + 5000));
+    await Deno.copyFile(swapped.staged!.path, `${swapped.staged!.path}.copy`);
+    await Deno.rename(`${swapped.staged!.path}.copy`, swapped.staged!.path); // same bytes, another inode
+    const changed = await runPlan(next, { keys, salt, workers: 2 });
+    assert.equal(changed.written, 11);
+    const journal = (await Deno.readTextFile(`${dir}/changed/.dcmtidy/journal.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((e) => e.dest);
+    const entry = journal.find((e) => e.input === second.input.path);
+    assert.equal(
+      entry.inputMtime,
+      (await Deno.stat(second.input.path)).mtime!.getTime(),
+      "written from the input as it is now",
+    );
+    for (const f of [swapped, second]) {
+      const out = await Deno.lstat(`${dir}/changed/${f.dest}`);
+      const e = journal.find((e) => e.dest === f.dest);
+      assert.deepEqual(
+        { ino: out.ino, size: out.size, mtimeMs: out.mtime!.getTime() },
+        { ino: e.output.ino, size: e.output.size, mtimeMs: e.output.mtimeMs },
+      );
+      assert.notEqual(
+        out.ino,
+        f.staged!.outcome.output!.ino,
+        `${f.input.rel} was written by the run, not staged`,
+      );
+    }
+    assert.deepEqual(await treeHashes(`${dir}/changed`), await treeHashes(`${dir}/ref`));
 
     // A shard writes ahead its own files only (they go by study: this dump has one, so all or none).
     const { shardOf } = await import("../src/plan/shard.ts");

@@ -3,13 +3,20 @@ import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { join, resolve } from "node:path";
 import { ensurePrivateDir } from "../run/reports.ts";
-import { shardStatePath, STATE_DIR } from "../run/shards.ts";
+import { STATE_DIR } from "../run/shards.ts";
 import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
-import { makePlan, type Plan, type PlanPhase } from "../plan/plan.ts";
+import { makePlan, type Plan, type PlanOptions, type PlanPhase } from "../plan/plan.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { planJson } from "../plan/json.ts";
 import { planSummary } from "../plan/summary.ts";
-import { outputRootProblem, prepareOutputRoot, runPlan, type RunSummary, runWork } from "../run/run.ts";
+import {
+  finishedOutputs,
+  outputRootProblem,
+  prepareOutputRoot,
+  runPlan,
+  type RunSummary,
+  runWork,
+} from "../run/run.ts";
 import { renderRefs } from "../scan/scan.ts";
 import { withoutPaths } from "../run/errors.ts";
 import { UsageError } from "./errors.ts";
@@ -54,7 +61,7 @@ function useColor(opts: PlanCommandOptions): boolean {
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
-  beforePlan?: (protocol: Protocol) => Promise<string | void>,
+  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "stage" | "finished"> | void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
@@ -66,7 +73,7 @@ async function prepare(
     if (!st) throw new UsageError(`the input root ${root} does not exist`);
     if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
   }
-  const stage = await beforePlan?.(protocol) ?? undefined;
+  const ahead = await beforePlan?.(protocol) ?? {};
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;
   let phase: PlanPhase | undefined;
@@ -78,7 +85,7 @@ async function prepare(
       bar = stderrProgress(LABELS[p], total);
     }
     bar!.update(done);
-  }, { workers: jobsOf(opts), salt, stage, shard: shardFromFlags(opts) });
+  }, { workers: jobsOf(opts), salt, shard: shardFromFlags(opts), ...ahead });
   bar?.finish();
   return { plan, keys, salt };
 }
@@ -112,17 +119,30 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     throw new UsageError("not a terminal: pass --yes to run without asking");
   }
   let made: string[] = [];
-  const { plan, keys, salt } = await prepare(file, opts, async (protocol) => {
-    made = await prepareOutputRoot(protocol.output.root);
-    // Run unasked: the plan's workers write each output ahead as they read its file (see
-    // PlanOptions.stage), a shard's own files only, into its own folder (shards share the root).
-    if (!opts.yes) return;
-    await ensurePrivateDir(join(protocol.output.root, STATE_DIR));
-    if (!shard) return join(protocol.output.root, STATE_DIR, "staging");
-    await ensurePrivateDir(join(protocol.output.root, STATE_DIR, "shards"));
-    await ensurePrivateDir(shardStatePath(protocol.output.root, shard));
-    return join(shardStatePath(protocol.output.root, shard), "staging");
-  });
+  let stage: string | undefined;
+  // Ctrl-C while planning: what the plan wrote ahead goes (it is not the run's until renamed).
+  const interruptedPlan = () => {
+    if (stage) removeSync(stage);
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interruptedPlan);
+  let prepared;
+  try {
+    prepared = await prepare(file, opts, async (protocol) => {
+      made = await prepareOutputRoot(protocol.output.root);
+      // Run unasked: the plan's workers write each output ahead as they read its file (see
+      // PlanOptions.stage; a shard's own files only), into a folder of this run's own.
+      if (!opts.yes) return;
+      const state = join(protocol.output.root, STATE_DIR);
+      await ensurePrivateDir(state);
+      await removeAbandonedStaging(state);
+      stage = join(state, `staging-${crypto.randomUUID().slice(0, 8)}`);
+      return { stage, finished: await finishedOutputs(protocol.output.root, shard) };
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", interruptedPlan);
+  }
+  const { plan, keys, salt } = prepared;
   const showPhi = opts.showPhi ?? false;
   console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));
   if (shard) console.log(shardLine(plan, shard));
@@ -145,6 +165,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   let kept = 0;
   // Ctrl-C: what is finished is in the journal; say so, then end as an interrupted program does.
   const interrupted = () => {
+    if (plan.staging) removeSync(plan.staging); // the exit skips runPlan's own removal
     bar.finish();
     console.error(
       `interrupted: ${kept} file${kept === 1 ? "" : "s"} finished ${kept === 1 ? "is" : "are"} kept; ` +
@@ -186,6 +207,27 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
         : `report: ${plan.protocol.report}`),
   );
   return s.quarantined > 0 ? 3 : 0;
+}
+
+/** Remove a folder and what it holds, blocking (in a signal handler, before the exit); never throws. */
+function removeSync(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch { /* gone already */ }
+}
+
+/**
+ * Staging folders of runs that were killed (a run removes its own, even on Ctrl-C): any not
+ * changed for an hour. A live run's changes as its workers write and its renames empty it; and
+ * what is in one is de-identified output, never anything identifying.
+ */
+async function removeAbandonedStaging(state: string): Promise<void> {
+  for await (const e of Deno.readDir(state)) {
+    if (!e.isDirectory || !e.name.startsWith("staging-")) continue;
+    const path = join(state, e.name);
+    const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
+    if (Date.now() - mtime > 60 * 60 * 1000) removeSync(path);
+  }
 }
 
 /** Reasons shown, and inputs named per reason, without --all. */

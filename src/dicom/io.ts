@@ -379,13 +379,13 @@ async function writeChunks(
   return total;
 }
 
-/** `writeChunks`, blocking. */
 /**
  * The blocking writer's copy buffer: nothing else runs in this thread while a blocking write
  * copies, so one buffer serves every file (a new one per file was 512 KB of garbage per CT slice).
  */
 const copyBuffer = new ReusableBuffer(COPY_CHUNK);
 
+/** `writeChunks`, blocking. */
 function writeChunksSync(
   out: Deno.FsFile,
   chunks: Chunk[],

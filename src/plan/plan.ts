@@ -17,9 +17,17 @@ import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { formatTag, lookupTag } from "../dicom/dictionary.ts";
 import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
-import { fileChanges, type PlanContext, type StagedOutput, type Survey, surveyHere } from "./survey.ts";
-import { openPlanWorkers } from "../run/pool.ts";
+import {
+  fileChanges,
+  type FinishedOutput,
+  type PlanContext,
+  type StagedOutput,
+  type Survey,
+  surveyHere,
+} from "./survey.ts";
+import { openPlanWorkers, type PlanWorkers } from "../run/pool.ts";
 import type { Shard } from "./shard.ts";
+import { withoutPaths } from "../run/errors.ts";
 import type { ChangesOf } from "../run/worker.ts";
 
 /** What will happen to one input file. */
@@ -149,6 +157,11 @@ export interface PlanOptions {
   readonly stage?: string;
   /** With `stage`: the shard the run is, whose files alone are written ahead. */
   readonly shard?: Shard;
+  /**
+   * With `stage`: outputs the run's journal has finished, by destination (see `finishedOutputs`):
+   * their files are not written ahead, the run resumes them.
+   */
+  readonly finished?: ReadonlyMap<string, FinishedOutput>;
 }
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
@@ -188,16 +201,24 @@ export async function makePlan(
       protocol.output.format === "dicom"
     ? options.stage
     : undefined;
-  if (stage) {
-    // What a killed run staged is not trusted: it is made again.
-    await Deno.remove(stage, { recursive: true }).catch(() => {});
-    await Deno.mkdir(stage, { recursive: true, mode: 0o700 });
-  }
-  const pool = workers > 0 && listed.length > 0
-    ? await openPlanWorkers(protocol, config, options.salt, listed, workers, stage, options.shard)
-    : undefined;
   let staging = stage;
+  let pool: PlanWorkers | undefined;
   try {
+    if (stage) {
+      // What a killed run staged is not trusted: it is made again.
+      await Deno.remove(stage, { recursive: true }).catch(() => {});
+      await Deno.mkdir(stage, { recursive: true, mode: 0o700 });
+    }
+    pool = workers > 0 && listed.length > 0
+      ? await openPlanWorkers(
+        protocol,
+        config,
+        options.salt,
+        listed,
+        workers,
+        stage ? { dir: stage, shard: options.shard, finished: options.finished } : undefined,
+      )
+      : undefined;
     // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
     // removed, so a path built from them shows "na" rather than an unhooked original value.
     const ctx: PlanContext | undefined = pool ? undefined : {
@@ -237,7 +258,10 @@ export async function makePlan(
         if (c.error !== undefined) {
           warnings.push({
             kind: "deid",
-            message: `${inputRef(s.representative)}: its series' dry-run diff could not be made: ${c.error}`,
+            // File system errors name the path, which may name the patient.
+            message: `${inputRef(s.representative)}: its series' dry-run diff could not be made: ${
+              withoutPaths(c.error)
+            }`,
           });
         }
         plan.series[i] = { ...s, changes: c.changes ?? [] };

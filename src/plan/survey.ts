@@ -24,7 +24,13 @@ import {
   type ScannedFile,
 } from "../scan/scan.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
-import { type FileOutcome, identityOf, reportFields } from "../run/process.ts";
+import {
+  type FileOutcome,
+  hasIdentity,
+  identityOf,
+  type OutputIdentity,
+  reportFields,
+} from "../run/process.ts";
 import type { PlanWarning } from "./plan.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
@@ -100,6 +106,8 @@ export interface Survey {
 export interface StagedOutput {
   /** Its temporary path (in the staging folder, under the output root). */
   readonly path: string;
+  /** The input's modification time (ms) before it was read: the run uses it only if it still is. */
+  readonly inputMtime: number;
   /** What the run records for it (the same as writing it in the run would give). */
   readonly outcome: Omit<FileOutcome, "index">;
 }
@@ -138,28 +146,47 @@ export interface SurveyJob {
   readonly listed: Listed;
 }
 
+/** An output an earlier run finished, as its journal says: a file whose output it is is not staged. */
+export interface FinishedOutput {
+  readonly input: string;
+  readonly inputMtime?: number;
+  readonly output: OutputIdentity;
+}
+
+/** Where and what a run's survey writes ahead (see `surveyBatch`). */
+export interface StageOptions {
+  /** The staging folder (under the output root, this run's own). */
+  readonly dir: string;
+  /** Only this shard's files. */
+  readonly shard?: Shard;
+  /** Outputs the journal has finished, by destination: their files are left to the run to resume. */
+  readonly finished?: ReadonlyMap<string, FinishedOutput>;
+}
+
 /**
- * Survey a batch in a worker: one blocking read at a time into one buffer. With `stage` (a
- * folder under the output root; `run --yes` only), each file the plan will write is written
- * there too, de-identified as the survey just did it: the whole file is read (its Pixel Data
- * copied in pieces), so a run reads and de-identifies every file once. A file that cannot be
- * read whole is surveyed from its header as without `stage`, and left to the run (which
- * quarantines it with its reason, as it would have).
+ * Survey a batch in a worker: one blocking read at a time into one buffer. With `stage`
+ * (`run --yes` only), each file the plan will write is written into the staging folder too,
+ * de-identified as the survey just did it: the whole file is read (its Pixel Data copied in
+ * pieces), so a run reads and de-identifies every file once. A file that cannot be read whole is
+ * surveyed from its header as without `stage`, and left to the run (which quarantines it with its
+ * reason, as it would have).
  */
 export function surveyBatch(
   jobs: readonly SurveyJob[],
   ctx: PlanContext | undefined,
   buffer: ReusableBuffer,
-  stage?: string,
-  shard?: Shard,
+  stage?: StageOptions,
 ): { index: number; survey: Survey }[] {
   return jobs.map(({ index, listed }) => {
     if (stage && ctx?.session && !listed.notRegular) {
       let file: DicomFile | undefined;
+      let inputMtime = 0;
       try {
+        // Before the read: an input changed after this is not the one staged (the run checks).
+        inputMtime = Deno.statSync(listed.path).mtime?.getTime() ?? 0;
         file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
       } catch { /* read as a header below */ }
-      if (file) return { index, survey: surveyAndStage(listed, index, file, ctx, stage, shard) };
+      if (file) return { index, survey: surveyAndStage(listed, index, file, inputMtime, ctx, stage) };
     }
     const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
     return { index, survey: surveyRead(listed, index, read, ctx) };
@@ -174,16 +201,25 @@ function surveyAndStage(
   f: Listed,
   index: number,
   file: DicomFile,
+  inputMtime: number,
   ctx: PlanContext,
-  stage: string,
-  shard?: Shard,
+  stage: StageOptions,
 ): Survey {
   const scanned = classifyHeader(f, { file });
   if (scanned.kind !== "dicom") return { scanned };
   const { facts, result } = planFile(file, scanned.rel, index, ctx);
   if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { scanned, facts };
-  if (shard && shardOf(scanned, shard.n) !== shard.k) return { scanned, facts };
-  const path = join(stage, `${index}.partial`);
+  if (stage.shard && shardOf(scanned, stage.shard.n) !== stage.shard.k) return { scanned, facts };
+  // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
+  // not redone. The run checks again; this only saves writing what it would throw away.
+  const prior = stage.finished?.get(facts.dest);
+  if (
+    prior && prior.input === f.path && prior.inputMtime === inputMtime &&
+    hasIdentity(join(ctx.root, facts.dest), prior.output)
+  ) {
+    return { scanned, facts };
+  }
+  const path = join(stage.dir, `${index}.partial`);
   try {
     const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });
     const fields = reportFields(file.dataset);
@@ -192,6 +228,7 @@ function surveyAndStage(
       facts,
       staged: {
         path,
+        inputMtime,
         outcome: {
           status: "written",
           output: identityOf(path),

@@ -16,8 +16,7 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import type { FileJob, FileOutcome } from "./process.ts";
 import type { ChangesOf, FromWorker, ToWorker } from "./worker.ts";
 import type { Listed } from "../scan/scan.ts";
-import type { Survey } from "../plan/survey.ts";
-import type { Shard } from "../plan/shard.ts";
+import type { StageOptions, Survey } from "../plan/survey.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
@@ -174,8 +173,7 @@ export async function openPlanWorkers(
   salt: Uint8Array | undefined,
   listed: readonly Listed[],
   workers: number,
-  stage?: string,
-  shard?: Shard,
+  stage?: StageOptions,
 ): Promise<PlanWorkers> {
   if (config && !salt) throw new Error("sandboxed workers need the salt's bytes");
   const init: ToWorker = {
@@ -190,12 +188,11 @@ export async function openPlanWorkers(
       hooks: Object.keys(config?.hooks ?? {}),
       keepFields: !p.deidentify,
       stage,
-      shard,
     },
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
   // They write nothing, or (a run's plan that writes ahead) only into the staging folder.
-  const permissions = { ...workerPermissions(p, linked), write: stage ? [stage] : false };
+  const permissions = { ...workerPermissions(p, linked), write: stage ? [stage.dir] : false };
   const pool = await openPool(Math.max(1, Math.min(workers, listed.length)), permissions, init);
   return {
     survey: async (files, onProgress) => {

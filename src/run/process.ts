@@ -138,6 +138,18 @@ export function identityOf(path: string): OutputIdentity {
   return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
+/** Whether the file at `path` still has `identity` (false when nothing is there). */
+export function hasIdentity(path: string, identity: OutputIdentity): boolean {
+  let now: OutputIdentity;
+  try {
+    now = identityOf(path);
+  } catch {
+    return false;
+  }
+  return now.dev === identity.dev && now.ino === identity.ino && now.size === identity.size &&
+    now.mtimeMs === identity.mtimeMs;
+}
+
 /**
  * De-identify and write one file. Failures that concern the file (unreadable, hook errors)
  * quarantine it. One file is handled at a time, so the file system calls block (see

@@ -14,9 +14,11 @@ import { readLookupTable } from "../protocol/lookup.ts";
 import { RULES_EDITION } from "../deid/rules.ts";
 import { VERSION } from "../version.ts";
 import type { Plan } from "../plan/plan.ts";
+import type { FinishedOutput } from "../plan/survey.ts";
 import {
   type FileJob,
   type FileOutcome,
+  hasIdentity,
   identityOf,
   type OutputIdentity,
   placeFile,
@@ -145,20 +147,36 @@ interface Journal {
  * converted to NIfTI claims its stem (its outputs' names depend on how it splits).
  */
 async function readJournal(path: string): Promise<Journal> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return parseJournal("");
+    throw e;
+  }
+  await setMode(path, PRIVATE_FILE);
+  const journal = parseJournal(text);
+  // A journal of an older dcmtidy held original identities: rewrite it without them.
+  if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) {
+    const lines = [
+      ...[...journal.claimed].map((claim) => ({ claim })),
+      ...[...journal.claimedSeries].map((claimSeries) => ({ claimSeries })),
+      ...journal.done.values(),
+      ...journal.series.values(),
+    ];
+    await writeAtomically(path, lines.map((l) => JSON.stringify(l) + "\n").join(""), { mode: PRIVATE_FILE });
+  }
+  return journal;
+}
+
+/** A journal's lines, replayed. */
+function parseJournal(text: string): Journal {
   const journal: Journal = {
     done: new Map(),
     claimed: new Set(),
     series: new Map(),
     claimedSeries: new Set(),
   };
-  let text = "";
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return journal;
-    throw e;
-  }
-  await setMode(path, PRIVATE_FILE);
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
@@ -178,17 +196,22 @@ async function readJournal(path: string): Promise<Journal> {
       // A line cut by a crash: that file is simply redone.
     }
   }
-  // A journal of an older dcmtidy held original identities: rewrite it without them.
-  if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) {
-    const lines = [
-      ...[...journal.claimed].map((claim) => ({ claim })),
-      ...[...journal.claimedSeries].map((claimSeries) => ({ claimSeries })),
-      ...journal.done.values(),
-      ...journal.series.values(),
-    ];
-    await writeAtomically(path, lines.map((l) => JSON.stringify(l) + "\n").join(""), { mode: PRIVATE_FILE });
-  }
   return journal;
+}
+
+/**
+ * The de-identified outputs the journal of a run into `root` (of `shard`) has finished, by
+ * destination: what a plan that writes ahead leaves to the run to resume (`PlanOptions.finished`).
+ * Reads the journal only; empty when there is none.
+ */
+export async function finishedOutputs(root: string, shard?: Shard): Promise<Map<string, FinishedOutput>> {
+  const state = shard ? shardStatePath(root, shard) : join(root, STATE_DIR);
+  const text = await Deno.readTextFile(join(state, "journal.jsonl")).catch(() => "");
+  const out = new Map<string, FinishedOutput>();
+  for (const e of parseJournal(text).done.values()) {
+    if (e.output && !e.link) out.set(e.dest, { input: e.input, inputMtime: e.inputMtime, output: e.output });
+  }
+  return out;
 }
 
 /** The lines a journal holds. */
@@ -224,8 +247,12 @@ export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: numb
   return { files: toWrite.length * times, bytes: toWrite.reduce((n, f) => n + f.input.size, 0) * times };
 }
 
-/** Rename a staged output to its destination (making its folder); false when it cannot be. */
-function moveStaged(staged: string, dest: string): boolean {
+/**
+ * Rename a staged output to its destination (making its folder), if it is still the file the plan
+ * wrote; false when it is not, or cannot be moved.
+ */
+function moveStaged(staged: string, dest: string, identity: OutputIdentity): boolean {
+  if (!hasIdentity(staged, identity)) return false;
   try {
     try {
       Deno.renameSync(staged, dest);
@@ -263,18 +290,13 @@ async function isJournaled(
   entry: Pick<JournalEntry, "output" | "link" | "input" | "sha256">,
   dest: string,
 ): Promise<boolean> {
-  if (entry.output) {
-    const st = lstatSync(dest);
-    const o = entry.output;
-    return !!st?.isFile && st.dev === o.dev && st.ino === o.ino && st.size === o.size &&
-      st.mtime?.getTime() === o.mtimeMs;
-  }
   if (entry.link === "symbolic") return (await Deno.readLink(dest).catch(() => undefined)) === entry.input;
   if (entry.link === "hard") {
     const out = lstatSync(dest);
     const input = statSync(entry.input);
     return !!out?.isFile && !!input && out.ino !== null && out.ino === input.ino && out.dev === input.dev;
   }
+  if (entry.output) return hasIdentity(dest, entry.output);
   return entry.sha256 !== undefined && (await sha256File(dest).catch(() => undefined)) === entry.sha256;
 }
 
@@ -465,7 +487,13 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
       const entry: JournalEntry = {
         input: f.input.path,
         dest: f.dest!,
-        ...(linked ? { link: p.output.mode === "symlink" ? "symbolic" : "hard" } : { output }),
+        // A hard link also keeps its own identity: once its input is replaced, the link is still
+        // the file this run made, which removeStaleOutputs may remove.
+        ...(linked
+          ? p.output.mode === "symlink"
+            ? { link: "symbolic" }
+            : { link: "hard", output: identityOf(join(root, f.dest!)) }
+          : { output }),
         inputMtime: mtimes.get(outcome.index),
         outcome: rest,
       };
@@ -484,8 +512,12 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   const unstaged: FileJob[] = [];
   for (const job of jobs) {
     const staged = plan.files[job.index].staged;
-    if (!staged || !moveStaged(staged.path, job.dest)) unstaged.push(job);
-    else await record({ index: job.index, ...staged.outcome });
+    // Its input must be as the plan read it (an input changed since is written again), and the
+    // staged file the one the plan wrote.
+    const usable = staged !== undefined && staged.inputMtime === mtimes.get(job.index) &&
+      staged.outcome.output !== undefined && moveStaged(staged.path, job.dest, staged.outcome.output);
+    if (usable) await record({ index: job.index, ...staged.outcome });
+    else unstaged.push(job);
   }
   jobs.splice(0, jobs.length, ...unstaged);
   if (!d) {
@@ -780,7 +812,8 @@ async function removeStaleOutputs(
   ) => {
     const path = join(root, rel);
     const link = await Deno.readLink(path).catch(() => undefined);
-    const ours = (!p.deidentify && link === recorded.input) || (await isJournaled(recorded, path));
+    const ours = (!p.deidentify && link === recorded.input) ||
+      (recorded.output ? hasIdentity(path, recorded.output) : await isJournaled(recorded, path));
     if (!ours) {
       if (link !== undefined || (await exists(path))) changed.push(rel);
       return;

@@ -14,8 +14,14 @@ import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from 
 import { readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "../plan/changes.ts";
-import type { Shard } from "../plan/shard.ts";
-import { fileChanges, type PlanContext, type Survey, surveyBatch, type SurveyJob } from "../plan/survey.ts";
+import {
+  fileChanges,
+  type PlanContext,
+  type StageOptions,
+  type Survey,
+  surveyBatch,
+  type SurveyJob,
+} from "../plan/survey.ts";
 
 /** What a plan's worker needs besides the settings: the output templates, as written. */
 export interface PlanInit {
@@ -27,10 +33,8 @@ export interface PlanInit {
   readonly hooks: readonly string[];
   /** See `PlanContext.keepFields`. */
   readonly keepFields: boolean;
-  /** Where to write ahead the outputs of the files the plan writes (see `surveyBatch`). */
-  readonly stage?: string;
-  /** Write ahead only this shard's files. */
-  readonly shard?: Shard;
+  /** Where and what to write ahead (see `surveyBatch`). */
+  readonly stage?: StageOptions;
 }
 
 /** The dry-run diff of one file, or why it could not be made. */
@@ -73,8 +77,7 @@ export type FromWorker =
 
 let session: DeidSession | undefined;
 let plan: PlanContext | undefined;
-let stage: string | undefined;
-let planInit: PlanInit | undefined;
+let stage: StageOptions | undefined;
 const buffer = new ReusableBuffer();
 
 /** A plan's context: pseudonym collisions are checked by the plan, in input order, over all workers. */
@@ -116,7 +119,6 @@ async function handle(msg: ToWorker): Promise<void> {
       if (msg.plan) {
         plan = planContext(msg, msg.plan);
         stage = msg.plan.stage;
-        planInit = msg.plan;
       } else if (msg.protocol) session = await sessionFromProtocol(msg);
       else if (msg.config) {
         if (!msg.salt) throw new Error("no salt given to the worker");
@@ -132,7 +134,7 @@ async function handle(msg: ToWorker): Promise<void> {
     self.postMessage(
       {
         type: "surveyed",
-        surveys: surveyBatch(msg.jobs, plan, buffer, stage, planInit?.shard),
+        surveys: surveyBatch(msg.jobs, plan, buffer, stage),
       } satisfies FromWorker,
     );
     return;
