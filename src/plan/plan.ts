@@ -152,7 +152,9 @@ export interface PlanOptions {
    * For a plan `runPlan` executes right after, unasked (`run --yes`): a new folder under the output
    * root (made here, owner-only) where the workers write each file's output as they survey it, so
    * the run only renames it into place. Used for de-identifying protocols without hooks (hooks run
-   * only in the run's own workers) writing DICOM, surveyed in workers; ignored otherwise.
+   * only in the run's own workers) writing DICOM, surveyed in workers; ignored otherwise. The plan
+   * then names it in `Plan.staging`: `runPlan` removes it; a caller that does not run the plan
+   * removes it itself.
    */
   readonly stage?: string;
   /** With `stage`: the shard the run is, whose files alone are written ahead. */
