@@ -507,6 +507,44 @@ Deno.test("review 7: run asks for --yes and checks the input before planning; Ct
   }
 });
 
+Deno.test("review 7b: Ctrl-C while run --yes plans and writes ahead: nothing written, nothing staged left", async () => {
+  const dir = await tempDir("dcmtidy-review7b-");
+  try {
+    for (let p = 1; p <= 50; p++) await dump(`${dir}/raw`, [p]);
+    await Deno.writeTextFile(`${dir}/study.yaml`, protocolText());
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/study.yaml`],
+      cwd: ROOT,
+      env: ENV,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Signalled once the plan's worker has written some output ahead.
+    const state = `${dir}/tidy/.dcmtidy`;
+    const staged = async () => {
+      for await (const e of Deno.readDir(state)) {
+        if (!e.name.startsWith("staging-")) continue;
+        for await (const _ of Deno.readDir(`${state}/${e.name}`)) return true;
+      }
+      return false;
+    };
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(await staged().catch(() => false))) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill("SIGINT");
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, stderr);
+    assert.match(stderr, /interrupted while planning: nothing written/);
+    const left = [...Deno.readDirSync(state)].map((e) => e.name);
+    assert.deepEqual(left.filter((n) => n.startsWith("staging-")), [], `left: ${left.join(", ")}`);
+    assert.deepEqual([...(await files(`${dir}/tidy`)).keys()].filter((r) => r.endsWith(".dcm")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("review 8: files quarantined during a run are summed up by reason on the terminal", async () => {
   const dir = await tempDir("dcmtidy-review8-");
   try {

@@ -61,7 +61,7 @@ function useColor(opts: PlanCommandOptions): boolean {
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
-  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "stage" | "finished"> | void>,
+  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "stage" | "finished" | "signal"> | void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
@@ -119,12 +119,9 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     throw new UsageError("not a terminal: pass --yes to run without asking");
   }
   let made: string[] = [];
-  let stage: string | undefined;
-  // Ctrl-C while planning: what the plan wrote ahead goes (it is not the run's until renamed).
-  const interruptedPlan = () => {
-    if (stage) removeSync(stage);
-    Deno.exit(130);
-  };
+  // Ctrl-C while planning: the plan stops its workers and removes what they wrote ahead.
+  const planning = new AbortController();
+  const interruptedPlan = () => planning.abort(new Interrupted());
   Deno.addSignalListener("SIGINT", interruptedPlan);
   let prepared;
   try {
@@ -136,9 +133,13 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       const state = join(protocol.output.root, STATE_DIR);
       await ensurePrivateDir(state);
       await removeAbandonedStaging(state);
-      stage = join(state, `staging-${crypto.randomUUID().slice(0, 8)}`);
-      return { stage, finished: await finishedOutputs(protocol.output.root, shard) };
+      const stage = join(state, `staging-${crypto.randomUUID().slice(0, 8)}`);
+      return { stage, finished: await finishedOutputs(protocol.output.root, shard), signal: planning.signal };
     });
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
+    console.error("interrupted while planning: nothing written");
+    return 130;
   } finally {
     Deno.removeSignalListener("SIGINT", interruptedPlan);
   }
@@ -207,6 +208,13 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
         : `report: ${plan.protocol.report}`),
   );
   return s.quarantined > 0 ? 3 : 0;
+}
+
+/** Ctrl-C while planning. */
+class Interrupted extends Error {
+  constructor() {
+    super("interrupted");
+  }
 }
 
 /** Remove a folder and what it holds, blocking (in a signal handler, before the exit); never throws. */

@@ -164,6 +164,8 @@ export interface PlanOptions {
    * their files are not written ahead, the run resumes them.
    */
   readonly finished?: ReadonlyMap<string, FinishedOutput>;
+  /** Stops the plan: its workers are stopped and its staging folder removed; `makePlan` rejects. */
+  readonly signal?: AbortSignal;
 }
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
@@ -236,11 +238,18 @@ export async function makePlan(
       file: protocol.output.file,
       keepFields: !d,
     };
+    // Aborted: stop waiting; the finally below stops the workers, then removes what they staged.
+    const aborted = new Promise<never>((_, reject) => {
+      if (options.signal?.aborted) reject(options.signal.reason);
+      options.signal?.addEventListener("abort", () => reject(options.signal!.reason), { once: true });
+    });
+    aborted.catch(() => {});
     const scanProgress = onProgress &&
       ((done: number, total: number) => onProgress(done, total, stage ? "stage" : "scan"));
-    const surveys = pool
-      ? await pool.survey(listed, scanProgress)
-      : await surveyHere(listed, ctx, scanProgress);
+    const surveys = await Promise.race([
+      pool ? pool.survey(listed, scanProgress) : surveyHere(listed, ctx, scanProgress),
+      aborted,
+    ]);
     const scanned = surveys.map((s) => s.scanned);
     await markDuplicates(scanned);
     const plan = assemble(surveys, warnings, errors);
@@ -252,7 +261,7 @@ export async function makePlan(
       onProgress?.(0, representatives.length, "plan");
       let done = 0;
       const made = pool
-        ? await pool.changes(representatives)
+        ? await Promise.race([pool.changes(representatives), aborted])
         : representatives.map(({ index, path }) => changesHere(index, path, ctx!));
       const byFile = new Map(made.map((c) => [c.index, c]));
       plan.series.forEach((s, i) => {
@@ -299,7 +308,23 @@ export async function makePlan(
     return done;
   } finally {
     pool?.close();
-    if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
+    if (staging) await removeStaging(staging);
+  }
+}
+
+/**
+ * Remove a staging folder. A worker stopped in the middle of a write may finish that one file
+ * just after: a second try removes it.
+ */
+async function removeStaging(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await Deno.remove(dir, { recursive: true });
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
