@@ -119,6 +119,13 @@ Deno.test("pool: sort-only hardlink, symlink and copy runs through workers place
         const fourth = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
         assert.match(fourth.stdout, /removed 1 output an earlier run wrote/, fourth.stdout);
         await Deno.writeFile(`${raw}/F000`, before); // the other modes' runs see the dump as it was
+        const fifth = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
+        assert.equal(fifth.code, 0, fifth.stdout);
+        // The same, edited in place (the inode stays, so its link changes with it): still removed.
+        await Deno.writeFile(`${raw}/F000`, await Deno.readFile(`${raw}/F001`));
+        const sixth = await runCli(["run", "--yes", "--jobs", "2", `${dir}/${mode}.yaml`]);
+        assert.match(sixth.stdout, /removed 1 output an earlier run wrote/, sixth.stdout);
+        await Deno.writeFile(`${raw}/F000`, before);
       }
       if (mode === "copy") {
         // Changed in place, same size: its time tells.
@@ -268,6 +275,29 @@ deidentify:
       );
     }
     assert.deepEqual(await treeHashes(`${dir}/changed`), await treeHashes(`${dir}/ref`));
+
+    // An input edited after the plan read it, its modification time put back: its change time
+    // tells (whole seconds here, so the edit comes a second later).
+    const later = await staged(`${dir}/restored`);
+    const edited = later.files.find((f) => f.staged)!;
+    const original = await Deno.readFile(edited.input.path);
+    const { mtime, atime } = await Deno.stat(edited.input.path);
+    await new Promise((r) => setTimeout(r, 1100));
+    const flipped = original.slice();
+    flipped[flipped.length - 1] ^= 0xff; // the last Pixel Data byte
+    await Deno.writeFile(edited.input.path, flipped);
+    await Deno.utime(edited.input.path, atime!, mtime!);
+    try {
+      await runPlan(later, { keys, salt, workers: 2 });
+      const out = await Deno.readFile(`${dir}/restored/${edited.dest}`);
+      assert.notEqual(
+        (await Deno.lstat(`${dir}/restored/${edited.dest}`)).ino,
+        edited.staged!.outcome.output!.ino,
+      );
+      assert.equal(out[out.length - 1], flipped[flipped.length - 1], "written from the input as it is now");
+    } finally {
+      await Deno.writeFile(edited.input.path, original);
+    }
 
     // A shard writes ahead its own files only (they go by study: this dump has one, so all or none).
     const { shardOf } = await import("../src/plan/shard.ts");

@@ -78,16 +78,19 @@ async function prepare(
   const keys = salt ? new Keys(salt) : undefined;
   let phase: PlanPhase | undefined;
   let bar: Progress | undefined;
-  const plan = await makePlan(protocol, keys, (done, total, p) => {
-    if (p !== phase) {
-      bar?.finish();
-      phase = p;
-      bar = stderrProgress(LABELS[p], total);
-    }
-    bar!.update(done);
-  }, { workers: jobsOf(opts), salt, shard: shardFromFlags(opts), ...ahead });
-  bar?.finish();
-  return { plan, keys, salt };
+  try {
+    const plan = await makePlan(protocol, keys, (done, total, p) => {
+      if (p !== phase) {
+        bar?.finish();
+        phase = p;
+        bar = stderrProgress(LABELS[p], total);
+      }
+      bar!.update(done);
+    }, { workers: jobsOf(opts), salt, shard: shardFromFlags(opts), ...ahead });
+    return { plan, keys, salt };
+  } finally {
+    bar?.finish();
+  }
 }
 
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
@@ -119,10 +122,11 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     throw new UsageError("not a terminal: pass --yes to run without asking");
   }
   let made: string[] = [];
-  // Ctrl-C while planning: the plan stops its workers and removes what they wrote ahead.
+  // Ctrl-C while a plan writes ahead: it stops its workers and removes what they wrote. (Without
+  // --yes nothing is written ahead, and Ctrl-C ends the program at once, as it always did.)
   const planning = new AbortController();
   const interruptedPlan = () => planning.abort(new Interrupted());
-  Deno.addSignalListener("SIGINT", interruptedPlan);
+  if (opts.yes) Deno.addSignalListener("SIGINT", interruptedPlan);
   let prepared;
   try {
     prepared = await prepare(file, opts, async (protocol) => {
@@ -136,12 +140,20 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       const stage = join(state, `staging-${crypto.randomUUID().slice(0, 8)}`);
       return { stage, finished: await finishedOutputs(protocol.output.root, shard), signal: planning.signal };
     });
+    // A Ctrl-C the plan did not see (it came as the plan returned) still stops the run here.
+    planning.signal.throwIfAborted();
   } catch (e) {
     if (!(e instanceof Interrupted)) throw e;
+    // The folders this run made, when nothing else is in them: the root's state folder, then the
+    // root and the folders made above it, innermost first.
+    for (const dir of [...made].reverse()) {
+      await Deno.remove(join(dir, STATE_DIR)).catch(() => {});
+      await Deno.remove(dir).catch(() => {});
+    }
     console.error("interrupted while planning: nothing written");
     return 130;
   } finally {
-    Deno.removeSignalListener("SIGINT", interruptedPlan);
+    if (opts.yes) Deno.removeSignalListener("SIGINT", interruptedPlan);
   }
   const { plan, keys, salt } = prepared;
   const showPhi = opts.showPhi ?? false;
@@ -224,17 +236,21 @@ function removeSync(path: string): void {
   } catch { /* gone already */ }
 }
 
+/** A staging folder untouched this long is a killed run's (a live run's changes as it writes and renames). */
+const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
+
 /**
  * Staging folders of runs that were killed (a run removes its own, even on Ctrl-C): any not
- * changed for an hour. A live run's changes as its workers write and its renames empty it; and
- * what is in one is de-identified output, never anything identifying.
+ * changed for a day (a day, not less: shards on machines whose clocks differ share the root).
+ * What is in one is de-identified output, never anything identifying; and a run whose folder
+ * went writes its files itself (a staged file must still be the one its plan wrote).
  */
 async function removeAbandonedStaging(state: string): Promise<void> {
   for await (const e of Deno.readDir(state)) {
     if (!e.isDirectory || !e.name.startsWith("staging-")) continue;
     const path = join(state, e.name);
     const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
-    if (Date.now() - mtime > 60 * 60 * 1000) removeSync(path);
+    if (Date.now() - mtime > ABANDONED_AFTER_MS) removeSync(path);
   }
 }
 

@@ -293,6 +293,8 @@ export async function makePlan(
         errors,
       );
     }
+    // Aborted after the last wait: the plan is not handed on (the finally removes what was staged).
+    options.signal?.throwIfAborted();
     const done = {
       protocol,
       files: plan.files,
@@ -314,16 +316,16 @@ export async function makePlan(
 
 /**
  * Remove a staging folder. A worker stopped in the middle of a write may finish that one file
- * just after: a second try removes it.
+ * just after (it stops at its next step, a piece of 1 MiB at most): tries again for 2 s.
  */
 async function removeStaging(dir: string): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     try {
       await Deno.remove(dir, { recursive: true });
       return;
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }

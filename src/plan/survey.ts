@@ -28,8 +28,10 @@ import {
   type FileOutcome,
   hasIdentity,
   identityOf,
+  type InputStamp,
   type OutputIdentity,
   reportFields,
+  stampOf,
 } from "../run/process.ts";
 import type { PlanWarning } from "./plan.ts";
 
@@ -106,8 +108,8 @@ export interface Survey {
 export interface StagedOutput {
   /** Its temporary path (in the staging folder, under the output root). */
   readonly path: string;
-  /** The input's modification time (ms) before it was read: the run uses it only if it still is. */
-  readonly inputMtime: number;
+  /** The input before it was read: the run uses the staged output only if the input still is so. */
+  readonly input: InputStamp;
   /** What the run records for it (the same as writing it in the run would give). */
   readonly outcome: Omit<FileOutcome, "index">;
 }
@@ -180,13 +182,13 @@ export function surveyBatch(
   return jobs.map(({ index, listed }) => {
     if (stage && ctx?.session && !listed.notRegular) {
       let file: DicomFile | undefined;
-      let inputMtime = 0;
+      let input: InputStamp | undefined;
       try {
         // Before the read: an input changed after this is not the one staged (the run checks).
-        inputMtime = Deno.statSync(listed.path).mtime?.getTime() ?? 0;
+        input = stampOf(Deno.statSync(listed.path));
         file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
       } catch { /* read as a header below */ }
-      if (file) return { index, survey: surveyAndStage(listed, index, file, inputMtime, ctx, stage) };
+      if (file && input) return { index, survey: surveyAndStage(listed, index, file, input, ctx, stage) };
     }
     const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
     return { index, survey: surveyRead(listed, index, read, ctx) };
@@ -201,7 +203,7 @@ function surveyAndStage(
   f: Listed,
   index: number,
   file: DicomFile,
-  inputMtime: number,
+  input: InputStamp,
   ctx: PlanContext,
   stage: StageOptions,
 ): Survey {
@@ -214,7 +216,7 @@ function surveyAndStage(
   // not redone. The run checks again; this only saves writing what it would throw away.
   const prior = stage.finished?.get(facts.dest);
   if (
-    prior && prior.input === f.path && prior.inputMtime === inputMtime &&
+    prior && prior.input === f.path && prior.inputMtime === input.mtimeMs &&
     hasIdentity(join(ctx.root, facts.dest), prior.output)
   ) {
     return { scanned, facts };
@@ -228,7 +230,7 @@ function surveyAndStage(
       facts,
       staged: {
         path,
-        inputMtime,
+        input,
         outcome: {
           status: "written",
           output: identityOf(path),

@@ -132,22 +132,55 @@ export interface OutputIdentity {
   readonly mtimeMs: number;
 }
 
+/**
+ * An input as the file system knows it before it is read: its identity and its change time (an
+ * edit that puts the modification time back still moves the change time).
+ */
+export interface InputStamp extends OutputIdentity {
+  /** The change time of the inode, in milliseconds since 1970 (0 where the system gives none). */
+  readonly ctimeMs: number;
+}
+
+/** The stamp of an input from its `stat`. */
+export function stampOf(st: Deno.FileInfo): InputStamp {
+  return {
+    dev: st.dev,
+    ino: st.ino ?? 0,
+    size: st.size,
+    mtimeMs: st.mtime?.getTime() ?? 0,
+    ctimeMs: st.ctime?.getTime() ?? 0,
+  };
+}
+
+/** Whether two stamps are of one unchanged input. */
+export function sameStamp(a: InputStamp, b: InputStamp | undefined): boolean {
+  return !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs;
+}
+
 /** The identity of the file at `path` (not following a link at the end). */
 export function identityOf(path: string): OutputIdentity {
   const st = Deno.lstatSync(path);
   return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
-/** Whether the file at `path` still has `identity` (false when nothing is there). */
-export function hasIdentity(path: string, identity: OutputIdentity): boolean {
+/**
+ * Whether the file at `path` still has `identity` (false when nothing is there); with
+ * `inodeOnly`, whether it is still that inode, whatever its size and time.
+ */
+export function hasIdentity(
+  path: string,
+  identity: OutputIdentity,
+  opts: { inodeOnly?: boolean } = {},
+): boolean {
   let now: OutputIdentity;
   try {
     now = identityOf(path);
   } catch {
     return false;
   }
-  return now.dev === identity.dev && now.ino === identity.ino && now.size === identity.size &&
-    now.mtimeMs === identity.mtimeMs;
+  return now.dev === identity.dev && now.ino === identity.ino &&
+    (opts.inodeOnly || (now.size === identity.size && now.mtimeMs === identity.mtimeMs));
 }
 
 /**

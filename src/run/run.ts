@@ -20,9 +20,12 @@ import {
   type FileOutcome,
   hasIdentity,
   identityOf,
+  type InputStamp,
   type OutputIdentity,
   placeFile,
   processFile,
+  sameStamp,
+  stampOf,
 } from "./process.ts";
 import { runInWorkers, runSeriesInWorkers } from "./pool.ts";
 import { processSeries, type SeriesJob, type SeriesOutcome } from "./series.ts";
@@ -446,13 +449,16 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   const keep = () => opts.onKept?.(++kept);
   const jobs: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
+  const stamps = new Map<number, InputStamp>();
   for (const { f, i } of dicom) {
     const dest = join(root, f.dest!);
     const prior = finished.get(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
     // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
     // that feeds the workers cost more than the stat.
-    const mtime = statSync(f.input.path)?.mtime?.getTime();
+    const st = statSync(f.input.path);
+    const mtime = st?.mtime?.getTime();
+    if (st) stamps.set(i, stampOf(st));
     mtimes.set(i, mtime);
     if (
       prior && prior.input === f.input.path &&
@@ -514,7 +520,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
     const staged = plan.files[job.index].staged;
     // Its input must be as the plan read it (an input changed since is written again), and the
     // staged file the one the plan wrote.
-    const usable = staged !== undefined && staged.inputMtime === mtimes.get(job.index) &&
+    const usable = staged !== undefined && sameStamp(staged.input, stamps.get(job.index)) &&
       staged.outcome.output !== undefined && moveStaged(staged.path, job.dest, staged.outcome.output);
     if (usable) await record({ index: job.index, ...staged.outcome });
     else unstaged.push(job);
@@ -812,8 +818,12 @@ async function removeStaleOutputs(
   ) => {
     const path = join(root, rel);
     const link = await Deno.readLink(path).catch(() => undefined);
+    // A hard link is the file it was made as while it is that inode, whatever was done to the
+    // input through it since (an edit in place changes the size and time of both).
     const ours = (!p.deidentify && link === recorded.input) ||
-      (recorded.output ? hasIdentity(path, recorded.output) : await isJournaled(recorded, path));
+      (recorded.output
+        ? hasIdentity(path, recorded.output, { inodeOnly: recorded.link === "hard" })
+        : await isJournaled(recorded, path));
     if (!ours) {
       if (link !== undefined || (await exists(path))) changed.push(rel);
       return;
