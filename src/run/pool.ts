@@ -119,36 +119,28 @@ export async function runInWorkers(
   const count = Math.max(1, Math.min(workers, jobs.length));
   const initMsg = await initMessage(p, init);
   const permissions = workerPermissions(p, linkTargetDirs(p, jobs.map((j) => j.path)));
-  let next = 0;
-  // Outcomes are recorded in arrival order, one after another, whichever worker sent them. A
-  // failure to record (the journal's disk full) stops the run as soon as it happens.
+  // Outcomes are recorded in arrival order, one after another, whichever worker sent them; the
+  // workers go on meanwhile. A failure to record (the journal's disk full) stops the run as soon
+  // as it happens.
   let recorded: Promise<void> = Promise.resolve();
   let recordFailed: { error: unknown } | undefined;
-  const record = (o: FileOutcome) => {
-    recorded = recorded.then(() => onDone(o));
-    recorded.catch((error) => (recordFailed ??= { error }));
-  };
-  const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
-  await drive(count, permissions, initMsg, (w, resolve, fail) => {
-    let pending = 0;
-    const send = () => {
-      if (recordFailed) return fail(recordFailed.error as Error);
-      while (pending < IN_FLIGHT && next < jobs.length) {
-        const batch = jobs.slice(next, next + batchSize());
-        next += batch.length;
-        pending++;
-        w.postMessage({ type: "jobs", jobs: batch } satisfies ToWorker);
-      }
-      if (pending === 0) recorded.then(() => resolve(), fail);
-    };
-    return (msg) => {
-      if (msg.type === "done") {
-        pending--;
-        for (const o of msg.outcomes) record(o);
-      }
-      send(); // recording is chained, not awaited: the worker goes on meanwhile
-    };
-  });
+  const pool = await openPool(count, permissions, initMsg);
+  try {
+    await mapInPool(
+      pool,
+      jobs,
+      (batch) => ({ type: "jobs", jobs: batch }),
+      (msg) => (msg.type === "done" ? msg.outcomes : undefined),
+      (o) => {
+        recorded = recorded.then(() => onDone(o));
+        recorded.catch((error) => (recordFailed ??= { error }));
+      },
+      () => recordFailed?.error as Error | undefined,
+    );
+    await recorded;
+  } finally {
+    pool.close();
+  }
 }
 
 /** A plan's workers: they survey files and make dry-run diffs (see `src/plan/survey.ts`). */
@@ -329,7 +321,8 @@ export async function openPool(
 /**
  * Send `jobs` to the pool's workers in batches, `IN_FLIGHT` batches per worker, and resolve with
  * every result (in arrival order) once all are back. `results` picks a reply's results out of a
- * worker's message; the first worker failure rejects.
+ * worker's message; the first worker failure rejects, as does `stop` when it returns an error
+ * (asked before each batch is sent).
  */
 export function mapInPool<J, R>(
   pool: Pool,
@@ -337,6 +330,7 @@ export function mapInPool<J, R>(
   message: (batch: J[]) => ToWorker,
   results: (msg: FromWorker) => readonly R[] | undefined,
   onResult?: (r: R) => void,
+  stop?: () => Error | undefined,
 ): Promise<R[]> {
   return new Promise((resolve, reject) => {
     const out: R[] = [];
@@ -345,6 +339,8 @@ export function mapInPool<J, R>(
     const count = pool.workers.length;
     const batchSize = () => Math.max(1, Math.min(MAX_BATCH, Math.floor((jobs.length - next) / (count * 4))));
     const send = (w: Worker) => {
+      const stopped = stop?.();
+      if (stopped) return reject(stopped);
       let inFlight = inFlightOf.get(w) ?? 0;
       while (inFlight < IN_FLIGHT && next < jobs.length) {
         const batch = jobs.slice(next, next + batchSize());
