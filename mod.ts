@@ -50,7 +50,7 @@ export {
   parseTag,
   suggestKeywords,
   tagForKeyword,
-} from "./src/dicom/dictionary.ts";
+} from "./src/standard/dictionary.ts";
 export { MAX_SEQUENCE_DEPTH, parseDicom, type ParseOptions, type ParseResult } from "./src/dicom/reader.ts";
 export {
   type Chunk,
@@ -139,7 +139,7 @@ export {
   type OptionName,
   ruleForTag,
   RULES_EDITION,
-} from "./src/deid/rules.ts";
+} from "./src/standard/ps3_15.ts";
 export { keysFor, readSalt } from "./src/deid/salt.ts";
 export { diffFlat, type FlatElement, flattenDataSet, type TagChange } from "./src/deid/diff.ts";
 export { isSensitive, maskValue } from "./src/dicom/phi.ts";

@@ -8,8 +8,16 @@ import {
   suggestKeywords,
   tagForKeyword,
   vrOf,
-} from "../src/dicom/dictionary.ts";
-import { buildDictionaryData, INPUT_URL, OUTPUT_URL } from "../scripts/gen_dictionary.ts";
+} from "../src/standard/dictionary.ts";
+import {
+  buildDictionaryData,
+  type DictionaryData,
+  INPUT_URL,
+  OUTPUT_URL,
+  serializeTags,
+  TAGS_URL,
+} from "../scripts/gen_dictionary.ts";
+import { tags } from "../src/standard/tags.ts";
 
 // No @std/assert (JSR is unreachable), so a few named helpers over node:assert keep tests readable.
 const equal = <T>(actual: T, expected: T, message?: string) =>
@@ -177,4 +185,11 @@ Deno.test("dictionary_data.json is up to date with ../shared/standard", async ()
   assert.ok(Array.isArray(raw));
   const committed: unknown = JSON.parse(await Deno.readTextFile(OUTPUT_URL));
   equal(buildDictionaryData(raw), committed, "run `deno task gen`");
+});
+
+Deno.test("standard/tags.ts is generated from the committed dictionary, and agrees with lookupKeyword", async () => {
+  const committed = JSON.parse(await Deno.readTextFile(OUTPUT_URL)) as DictionaryData;
+  assert.equal(await Deno.readTextFile(TAGS_URL), serializeTags(committed), "run `deno task gen`");
+  equal(tags.PatientID, 0x00100020);
+  for (const [keyword, tag] of Object.entries(tags)) equal(tagForKeyword(keyword), tag, keyword);
 });

@@ -1,5 +1,5 @@
 /**
- * Tests for the de-identification rules (`src/deid/rules.ts`) and their generator
+ * Tests for the de-identification rules (`src/standard/ps3_15.ts`) and their generator
  * (`scripts/gen_rules.ts`): counts against the standard's published totals, lookups, Option
  * precedence, safe private matching, and a staleness check against ../shared/standard.
  */
@@ -18,7 +18,7 @@ import {
   privateRule,
   ruleForTag,
   RULES_EDITION,
-} from "../src/deid/rules.ts";
+} from "../src/standard/ps3_15.ts";
 import {
   buildRules,
   OUTPUT_URL,
@@ -26,7 +26,7 @@ import {
   type RulesInputs,
   serializeRules,
 } from "../scripts/gen_rules.ts";
-import { lookupKeyword, tagForKeyword } from "../src/dicom/dictionary.ts";
+import { lookupKeyword, tagForKeyword } from "../src/standard/dictionary.ts";
 import { tag } from "../src/dicom/model.ts";
 
 const equal = <T>(actual: T, expected: T, message?: string) =>

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { buildDicom, type Node, SAMPLE_UIDS, sampleDataset } from "./fixtures/builder.ts";
 import { parseDicom } from "../src/dicom/reader.ts";
-import { tagForKeyword } from "../src/dicom/dictionary.ts";
+import { tagForKeyword } from "../src/standard/dictionary.ts";
 import {
   type CompiledTemplate,
   compileTemplate,

@@ -1,6 +1,6 @@
 /** The `dump` and `modify` commands: the DICOM engine, file by file. */
 import { basename, join, resolve } from "node:path";
-import { lookupTag } from "../dicom/dictionary.ts";
+import { lookupTag } from "../standard/dictionary.ts";
 import { dumpText, toJsonDataSet } from "../dicom/dump.ts";
 import { deletePath, parsePath, resolvePath, setPath } from "../dicom/edit.ts";
 import { readDicomFile, writeDicomFile } from "../dicom/io.ts";

@@ -1,5 +1,5 @@
 /** The `rules` command: the effective de-identification table, standard rows and protocol rules. */
-import { allRules, effectiveAction, type OptionName, RULES_EDITION } from "../deid/rules.ts";
+import { allRules, effectiveAction, type OptionName, RULES_EDITION } from "../standard/ps3_15.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 
 /** Print the effective table: one line per PS3.15 row with the action in force, then protocol rules. */

@@ -2,7 +2,7 @@
 import type { Hook, Protocol, TagRule } from "../protocol/load.ts";
 import type { DeidentifyData } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
-import { type OptionName, RULES_EDITION } from "./rules.ts";
+import { type OptionName, RULES_EDITION } from "../standard/ps3_15.ts";
 
 /** The engine's settings: a protocol's `deidentify` section, resolved. */
 export interface DeidConfig {

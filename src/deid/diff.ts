@@ -3,7 +3,7 @@
  * (`Seq[0].Keyword`) with each value as text, and the differences between a before and an after.
  * `plan` shows them as a dry-run diff; `verify` uses the before values as the PHI to look for.
  */
-import { formatTag, lookupTag } from "../dicom/dictionary.ts";
+import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { privateCreatorOf } from "../dicom/edit.ts";
 import { type DataSet, type Element, isPrivateTag } from "../dicom/model.ts";
 import { decodeValue } from "../dicom/values.ts";

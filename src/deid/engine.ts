@@ -7,7 +7,7 @@
  * groups) > option column > basic column > unlisted standard elements kept, unknown ones removed.
  * Date values (DA, DT) that survive follow the protocol's date policy.
  */
-import { lookupTag, tagForKeyword } from "../dicom/dictionary.ts";
+import { lookupTag, tagForKeyword } from "../standard/dictionary.ts";
 import { emptyValue, insertElement, setValue } from "../dicom/edit.ts";
 import { DicomError } from "../dicom/errors.ts";
 import {
@@ -35,7 +35,7 @@ import {
   isSafePrivate,
   privateRule,
   ruleForTag,
-} from "./rules.ts";
+} from "../standard/ps3_15.ts";
 import { isWellKnownUID } from "./uids.ts";
 
 /** What happened to one file. */

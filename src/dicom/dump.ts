@@ -3,7 +3,7 @@
  * Values that may identify a person are masked unless the caller asks to show them.
  */
 import { Buffer } from "node:buffer";
-import { formatTag, lookupTag } from "./dictionary.ts";
+import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { privateCreatorOf } from "./edit.ts";
 import { type DataSet, type DicomFile, type Element, isPrivateTag, UNDEFINED_LENGTH } from "./model.ts";
 import { decodeStrings, decodeValue } from "./values.ts";

@@ -3,7 +3,14 @@
  * `RequestAttributesSequence[0].RequestedProcedureID` or `(0040,0275)[*].(0040,1001)`, and a walk
  * over every element of every item of every sequence.
  */
-import { formatTag, lookupTag, parseTag, suggestKeywords, tagForKeyword, vrOf } from "./dictionary.ts";
+import {
+  formatTag,
+  lookupTag,
+  parseTag,
+  suggestKeywords,
+  tagForKeyword,
+  vrOf,
+} from "../standard/dictionary.ts";
 import { DicomError } from "./errors.ts";
 import { type DataSet, type Element, isPrivateCreator, isPrivateTag } from "./model.ts";
 import { decodeStrings } from "./values.ts";

@@ -3,7 +3,7 @@
  * The test is deliberately broad: anything the PS3.15 basic profile would not keep as it is,
  * every person name, and every private value.
  */
-import { ruleForTag } from "../deid/rules.ts";
+import { ruleForTag } from "../standard/ps3_15.ts";
 import { isPrivateCreator } from "./model.ts";
 
 /** Whether a value of this element may identify a person. */

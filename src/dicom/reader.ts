@@ -7,7 +7,7 @@
  * hang or an out-of-memory crash.
  */
 import { inflateRawSync } from "node:zlib";
-import { vrOf } from "./dictionary.ts";
+import { vrOf } from "../standard/dictionary.ts";
 import { type DicomErrorCode, DicomReadError } from "./errors.ts";
 import {
   BULK_TAGS,

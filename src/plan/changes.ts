@@ -10,8 +10,8 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { diffFlat, type FlatElement, flattenDataSet, type TagChange } from "../deid/diff.ts";
-import { addedAttributes } from "../deid/rules.ts";
-import { parseTag } from "../dicom/dictionary.ts";
+import { addedAttributes } from "../standard/ps3_15.ts";
+import { parseTag } from "../standard/dictionary.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { isSensitive, maskValue } from "../dicom/phi.ts";
 import { selects } from "../protocol/selector.ts";

@@ -7,7 +7,7 @@
  * (they come from the original headers) as `***`. Unmasked (`--show-phi`, and the file `--out`
  * writes, which the user asked for): paths and values as they are.
  */
-import { formatTag } from "../dicom/dictionary.ts";
+import { formatTag } from "../standard/dictionary.ts";
 import { showValue } from "./changes.ts";
 import { maskPath, type Plan, planGroups, planTotals, renderPlanText } from "./plan.ts";
 

@@ -14,7 +14,7 @@ import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { MISSING } from "../protocol/template.ts";
 import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
-import { formatTag, lookupTag } from "../dicom/dictionary.ts";
+import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { inputRef, markDuplicates, renderRefs, type ScannedFile, walkInputs } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 import {

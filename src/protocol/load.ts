@@ -20,7 +20,7 @@ import { parseSelector, type Selector, SelectorError, selectorVRs } from "./sele
 import { objectSource, type ProtocolSource, yamlSource } from "./source.ts";
 import { suggestClosest } from "../util/suggest.ts";
 import { isStringVR } from "../dicom/vr.ts";
-import { suggestKeywords, tagForKeyword } from "../dicom/dictionary.ts";
+import { suggestKeywords, tagForKeyword } from "../standard/dictionary.ts";
 import { readLookupTable } from "./lookup.ts";
 
 const INLINE_SALT_PLACEHOLDER = "DCMTIDY_INLINE_SALT_REFUSED";

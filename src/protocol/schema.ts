@@ -3,7 +3,7 @@
  * (for editors) both come from here, so they cannot drift apart.
  */
 import { z } from "zod";
-import { OPTION_NAMES, type OptionName } from "../deid/rules.ts";
+import { OPTION_NAMES, type OptionName } from "../standard/ps3_15.ts";
 
 const relativePath = z.string().min(1, "must not be empty");
 

@@ -3,7 +3,7 @@
  * or private block with `x` wildcards (`(60xx,4000)`, `(0019,xx0C)`), or a private element by its
  * creator (`(0029,"SIEMENS CSA HEADER",10)`), which matches whatever block the creator got.
  */
-import { lookupTag, parseTag, suggestKeywords, tagForKeyword } from "../dicom/dictionary.ts";
+import { lookupTag, parseTag, suggestKeywords, tagForKeyword } from "../standard/dictionary.ts";
 
 /** A parsed selector. */
 export type Selector =

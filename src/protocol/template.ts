@@ -22,7 +22,13 @@
  * @module
  */
 import * as path from "node:path";
-import { formatTag, lookupKeyword, parseTag, suggestKeywords, tagForKeyword } from "../dicom/dictionary.ts";
+import {
+  formatTag,
+  lookupKeyword,
+  parseTag,
+  suggestKeywords,
+  tagForKeyword,
+} from "../standard/dictionary.ts";
 import type { DataSet } from "../dicom/model.ts";
 import { decodeNumbers, decodeStrings, valueBytes } from "../dicom/values.ts";
 import { isStringVR } from "../dicom/vr.ts";

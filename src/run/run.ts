@@ -11,7 +11,7 @@ import { configFromProtocol } from "../deid/config.ts";
 import { DeidSession } from "../deid/engine.ts";
 import type { Keys } from "../deid/keys.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
-import { RULES_EDITION } from "../deid/rules.ts";
+import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
 import type { Plan } from "../plan/plan.ts";
 import type { FinishedOutput } from "../plan/survey.ts";

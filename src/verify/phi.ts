@@ -3,7 +3,7 @@
  * changed or removed (names, IDs, dates, UIDs) are what must not survive; they are looked for in
  * every element value of the output and in its raw bytes.
  */
-import { lookupTag } from "../dicom/dictionary.ts";
+import { lookupTag } from "../standard/dictionary.ts";
 import { DEFAULT_WHOLE_FILE_LIMIT, readAt } from "../dicom/io.ts";
 import {
   BULK_TAGS,
@@ -15,7 +15,7 @@ import {
 } from "../dicom/model.ts";
 import { decodeStrings, valueBytes } from "../dicom/values.ts";
 import { isStringVR } from "../dicom/vr.ts";
-import { formatTag } from "../dicom/dictionary.ts";
+import { formatTag } from "../standard/dictionary.ts";
 import { diffFlat, type FlatElement, flattenDataSet } from "../deid/diff.ts";
 
 /** A flattened element with the strings it holds. */

@@ -10,7 +10,7 @@
  */
 
 import data from "../../rules/ps3.15.json" with { type: "json" };
-import { parseTag } from "../dicom/dictionary.ts";
+import { parseTag } from "./dictionary.ts";
 
 /**
  * A Table E.1-1 action code exactly as printed (meanings in Table E.1-1a, see {@link actionCodes}).
