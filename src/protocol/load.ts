@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { basename, dirname, extname, isAbsolute, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { type CompiledTemplate, compileTemplate, TemplateError } from "./template.ts";
-import { ProtocolError, type ProtocolIssue } from "./errors.ts";
+import { type CompiledTemplate, compileTemplate } from "./template.ts";
+import { ProtocolError, type ProtocolIssue, SelectorError, TemplateError } from "./errors.ts";
 import {
   type Action,
   actionSchema,
@@ -16,7 +16,7 @@ import {
   type ProtocolData,
   protocolSchema,
 } from "./schema.ts";
-import { parseSelector, type Selector, SelectorError, selectorVRs } from "./selector.ts";
+import { parseSelector, type Selector, selectorVRs } from "./selector.ts";
 import { objectSource, type ProtocolSource, yamlSource } from "./source.ts";
 import { suggestClosest } from "../util/suggest.ts";
 import { isStringVR } from "../dicom/vr.ts";

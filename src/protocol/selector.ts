@@ -4,6 +4,7 @@
  * creator (`(0029,"SIEMENS CSA HEADER",10)`), which matches whatever block the creator got.
  */
 import { lookupTag, parseTag, suggestKeywords, tagForKeyword } from "../standard/dictionary.ts";
+import { SelectorError } from "./errors.ts";
 
 /** A parsed selector. */
 export type Selector =
@@ -17,14 +18,6 @@ export type Selector =
     /** The element's low byte (its offset within the creator's block). */
     readonly element: number;
   };
-
-/** A selector that does not parse; the message says why and suggests a keyword when it can. */
-export class SelectorError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SelectorError";
-  }
-}
 
 const MASKED = /^\(([0-9A-Fa-fxX]{4}),([0-9A-Fa-fxX]{4})\)$/;
 const PRIVATE = /^\(([0-9A-Fa-f]{4}),\s*"([^"]+)"\s*,\s*([0-9A-Fa-f]{2})\)$/;

@@ -32,6 +32,10 @@ import {
 import type { DataSet } from "../dicom/model.ts";
 import { decodeNumbers, decodeStrings, valueBytes } from "../dicom/values.ts";
 import { isStringVR } from "../dicom/vr.ts";
+import { TemplateError } from "./errors.ts";
+
+// Importers of this module found the error here before it moved to errors.ts.
+export { TemplateError } from "./errors.ts";
 
 /** The dcm2dir folder layout: PatientID / StudyID_StudyDate / SeriesNumber_SeriesDescription. */
 export const DEFAULT_FOLDER_TEMPLATE = "%i/%x_%t/%s_%d";
@@ -41,16 +45,6 @@ export const DEFAULT_FILE_TEMPLATE = "{InstanceNumber:04}.dcm";
 export const MAX_SEGMENT_LENGTH = 64;
 /** What a missing value renders as. */
 export const MISSING = "na";
-
-/** A template that does not compile; `column` is 1-based (in characters of the template). */
-export class TemplateError extends Error {
-  readonly column: number;
-  constructor(message: string, column: number) {
-    super(message);
-    this.name = "TemplateError";
-    this.column = column;
-  }
-}
 
 /** What a template reads its values from. */
 export interface TemplateValues {
