@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
-import { privateCreatorOf } from "./edit.ts";
+import { privateCreatorOf } from "./walk.ts";
 import { type DataSet, type DicomFile, type Element, isPrivateTag, UNDEFINED_LENGTH } from "./model.ts";
 import { decodeStrings, decodeValue } from "./values.ts";
 import { isStringVR } from "./vr.ts";

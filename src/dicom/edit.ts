@@ -1,7 +1,7 @@
 /**
  * Edits at any depth of the data set tree, addressed by paths such as
- * `RequestAttributesSequence[0].RequestedProcedureID` or `(0040,0275)[*].(0040,1001)`, and a walk
- * over every element of every item of every sequence.
+ * `RequestAttributesSequence[0].RequestedProcedureID` or `(0040,0275)[*].(0040,1001)`. The walk
+ * over every element of every item of every sequence is in `walk.ts` (re-exported here).
  */
 import {
   formatTag,
@@ -13,8 +13,9 @@ import {
 } from "../standard/dictionary.ts";
 import { DicomError } from "./errors.ts";
 import { type DataSet, type Element, isPrivateCreator, isPrivateTag } from "./model.ts";
-import { decodeStrings } from "./values.ts";
 import { type ElementValue, encodeValue } from "./values.ts";
+
+export { privateCreatorOf, walk, type WalkContext } from "./walk.ts";
 
 /** One step of a path: a tag, and for a sequence the item(s) to go into. */
 export interface PathStep {
@@ -170,52 +171,4 @@ export function setPath(ds: DataSet, path: string, value: ElementValue, vr?: str
 /** Delete the element at a path (every data set it reaches); returns how many were removed. */
 export function deletePath(ds: DataSet, path: string): number {
   return resolvePath(ds, path).filter((t) => deleteElement(t.dataset, t.tag)).length;
-}
-
-/** The private creator that owns a private element, from its block's (gggg,00xx) element. */
-export function privateCreatorOf(ds: DataSet, tag: number): string | undefined {
-  if (!isPrivateTag(tag)) return undefined;
-  const group = tag >>> 16;
-  const block = isPrivateCreator(tag) ? tag & 0xff : (tag >>> 8) & 0xff;
-  if (block < 0x10) return undefined;
-  const creator = ds.elements.find((e) => e.tag === ((group << 16) | block) >>> 0);
-  return creator ? (decodeStrings(creator, ds)[0] ?? "") : undefined;
-}
-
-/** What `walk` tells the visitor about where an element is. */
-export interface WalkContext {
-  /** The data set the element is in (the top level or an item): where to edit or remove it. */
-  readonly dataset: DataSet;
-  /** e.g. `RequestAttributesSequence[0].PatientName`, keywords where known. */
-  readonly path: string;
-  /** 0 at the top level, 1 inside the items of a top-level sequence, ... */
-  readonly depth: number;
-  /** For private elements, the creator string of their block ("" when the block has no creator). */
-  readonly privateCreator?: string;
-}
-
-/**
- * Visit every element, depth first in file order, going into every item of every sequence.
- * Return "skip" to not go into an element's items, or "remove" to delete it from its data set.
- */
-export function walk(
-  ds: DataSet,
-  visit: (el: Element, ctx: WalkContext) => void | "skip" | "remove",
-  prefix = "",
-  depth = 0,
-): void {
-  for (let i = 0; i < ds.elements.length; i++) {
-    const el = ds.elements[i];
-    const name = lookupTag(el.tag)?.keyword ?? formatTag(el.tag);
-    const path = prefix ? `${prefix}.${name}` : name;
-    const privateCreator = isPrivateTag(el.tag) ? (privateCreatorOf(ds, el.tag) ?? "") : undefined;
-    const verdict = visit(el, { dataset: ds, path, depth, privateCreator });
-    if (verdict === "remove") {
-      ds.elements.splice(i--, 1);
-      ds.modified = true;
-      continue;
-    }
-    if (verdict === "skip" || !el.items) continue;
-    el.items.forEach((item, n) => walk(item.dataset, visit, `${path}[${n}]`, depth + 1));
-  }
 }
