@@ -4,6 +4,7 @@
  */
 import type { DataSet, Element } from "../dicom/model.ts";
 import { decodeNumbers, decodeStrings } from "../dicom/values.ts";
+import { tags } from "../standard/tags.ts";
 
 /** The element with `tag` directly in `ds`, if any. */
 export function elementOf(ds: DataSet, tag: number): Element | undefined {
@@ -55,11 +56,6 @@ export function firstItem(ds: DataSet, tag: number): DataSet | undefined {
   return items(ds, tag)[0];
 }
 
-/** Shared Functional Groups Sequence. */
-export const SHARED_FG = 0x52009229;
-/** Per-frame Functional Groups Sequence. */
-export const PER_FRAME_FG = 0x52009230;
-
 /**
  * Look an attribute up the way an enhanced object defines it: in the frame's own functional
  * groups, then in the shared ones (each holds macros, i.e. one-item sequences, that hold the
@@ -73,7 +69,7 @@ export function frameValue<T>(
 ): T | undefined {
   const sources: DataSet[] = [];
   if (frame) sources.push(...items(frame, macro));
-  const shared = firstItem(top, SHARED_FG);
+  const shared = firstItem(top, tags.SharedFunctionalGroupsSequence);
   if (shared) sources.push(...items(shared, macro));
   for (const s of sources) {
     const v = get(s);

@@ -6,11 +6,13 @@
  * @module
  */
 import type { DicomFile } from "../dicom/model.ts";
+import { tags } from "../standard/tags.ts";
 import { VERSION } from "../version.ts";
 import { string } from "./attrs.ts";
+import { NotConvertible } from "./errors.ts";
 import { gzip } from "./gzip.ts";
 import { type Datatype, DT, encodeNifti1 } from "./nifti1.ts";
-import { NotConvertible, readFrames, type Samples } from "./pixels.ts";
+import { readFrames, type Samples } from "./pixels.ts";
 import { buildSidecar } from "./sidecar.ts";
 import { collectFrames, type FrameRef, planVolumes, type VolumePlan } from "./volume.ts";
 
@@ -47,8 +49,6 @@ export interface SeriesConversion {
   readonly warnings: string[];
 }
 
-const SOP_INSTANCE_UID = 0x00080018;
-
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("NIfTI output assumes a little-endian platform");
 }
@@ -67,7 +67,7 @@ export async function convertSeries(
   const unique: DicomFile[] = [];
   const indexOf: number[] = [];
   files.forEach((f, i) => {
-    const uid = string(f.dataset, SOP_INSTANCE_UID);
+    const uid = string(f.dataset, tags.SOPInstanceUID);
     if (uid !== undefined && seen.has(uid)) {
       warnings.push(
         `instance ${i + 1} repeats instance ${seen.get(uid)! + 1} (same SOPInstanceUID): used once`,

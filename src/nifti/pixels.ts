@@ -4,17 +4,11 @@
  * raises a `NotConvertible` that names the reason; nothing is guessed.
  */
 import type { DataSet, DicomFile, Element } from "../dicom/model.ts";
-import { ITEM, PIXEL_DATA, SEQUENCE_DELIMITATION, UNDEFINED_LENGTH } from "../dicom/model.ts";
 import { valueBytes } from "../dicom/values.ts";
+import { tags } from "../standard/tags.ts";
+import { concat, decodeRleFrame, frameFragments } from "./_rle.ts";
 import { elementOf, number, string } from "./attrs.ts";
-
-/** Why a series (or part of one) cannot be converted; the message is shown to the user as is. */
-export class NotConvertible extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "NotConvertible";
-  }
-}
+import { NotConvertible } from "./errors.ts";
 
 /** RLE Lossless. */
 export const RLE_LOSSLESS = "1.2.840.10008.1.2.5";
@@ -55,34 +49,23 @@ export interface PixelFormat {
 /** One frame's samples, row by row, samples of a pixel interleaved (RGB RGB ...). */
 export type Samples = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
 
-const ROWS = 0x00280010;
-const COLUMNS = 0x00280011;
-const SAMPLES_PER_PIXEL = 0x00280002;
-const PHOTOMETRIC = 0x00280004;
-const PLANAR = 0x00280006;
-const FRAMES = 0x00280008;
-const BITS_ALLOCATED = 0x00280100;
-const BITS_STORED = 0x00280101;
-const HIGH_BIT = 0x00280102;
-const PIXEL_REPRESENTATION = 0x00280103;
-
 /** Read the Image Pixel module; throws `NotConvertible` for layouts a NIfTI volume cannot hold. */
 export function pixelFormat(ds: DataSet): PixelFormat {
-  const rows = number(ds, ROWS);
-  const columns = number(ds, COLUMNS);
+  const rows = number(ds, tags.Rows);
+  const columns = number(ds, tags.Columns);
   if (!rows || !columns) throw new NotConvertible("no Rows/Columns: not an image");
-  const spp = number(ds, SAMPLES_PER_PIXEL) ?? 1;
-  const photometric = string(ds, PHOTOMETRIC) ?? (spp === 1 ? "MONOCHROME2" : "");
-  const ba = number(ds, BITS_ALLOCATED);
+  const spp = number(ds, tags.SamplesPerPixel) ?? 1;
+  const photometric = string(ds, tags.PhotometricInterpretation) ?? (spp === 1 ? "MONOCHROME2" : "");
+  const ba = number(ds, tags.BitsAllocated);
   if (ba !== 1 && ba !== 8 && ba !== 16 && ba !== 32) {
     throw new NotConvertible(`Bits Allocated ${ba ?? "missing"} is not 1, 8, 16 or 32`);
   }
-  const bs = number(ds, BITS_STORED) ?? ba;
-  const hb = number(ds, HIGH_BIT) ?? bs - 1;
+  const bs = number(ds, tags.BitsStored) ?? ba;
+  const hb = number(ds, tags.HighBit) ?? bs - 1;
   if (bs < 1 || bs > ba || hb < bs - 1 || hb >= ba) {
     throw new NotConvertible(`Bits Stored ${bs} / High Bit ${hb} do not fit Bits Allocated ${ba}`);
   }
-  const signed = number(ds, PIXEL_REPRESENTATION) === 1;
+  const signed = number(ds, tags.PixelRepresentation) === 1;
   if (spp === 1) {
     if (photometric === "PALETTE COLOR") {
       throw new NotConvertible("PALETTE COLOR images are not converted (the palette would be lost)");
@@ -102,7 +85,7 @@ export function pixelFormat(ds: DataSet): PixelFormat {
   } else {
     throw new NotConvertible(`Samples per Pixel ${spp} is not 1 or 3`);
   }
-  const frames = number(ds, FRAMES) ?? 1;
+  const frames = number(ds, tags.NumberOfFrames) ?? 1;
   if (!Number.isInteger(frames) || frames < 1) {
     throw new NotConvertible(`Number of Frames ${frames} is invalid`);
   }
@@ -115,7 +98,7 @@ export function pixelFormat(ds: DataSet): PixelFormat {
     highBit: hb,
     signed: signed && spp === 1,
     photometric,
-    planar: spp === 3 && number(ds, PLANAR) === 1 ? 1 : 0,
+    planar: spp === 3 && number(ds, tags.PlanarConfiguration) === 1 ? 1 : 0,
     frames,
   };
 }
@@ -140,110 +123,6 @@ async function pixelDataValue(file: DicomFile, el: Element): Promise<Uint8Array>
   } finally {
     f.close();
   }
-}
-
-/** The fragments of encapsulated Pixel Data: the offset table, then the data items. */
-function splitFragments(bytes: Uint8Array): { offsets: number[]; fragments: Uint8Array[] } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const items: Uint8Array[] = [];
-  let pos = 0;
-  while (pos + 8 <= bytes.length) {
-    const tag = ((view.getUint16(pos, true) << 16) | view.getUint16(pos + 2, true)) >>> 0;
-    const length = view.getUint32(pos + 4, true);
-    if (tag === SEQUENCE_DELIMITATION) break;
-    if (tag !== ITEM || length === UNDEFINED_LENGTH || pos + 8 + length > bytes.length) {
-      throw new NotConvertible("encapsulated Pixel Data has a broken fragment");
-    }
-    items.push(bytes.subarray(pos + 8, pos + 8 + length));
-    pos += 8 + length;
-  }
-  if (items.length === 0) throw new NotConvertible("encapsulated Pixel Data has no offset table item");
-  const bot = items[0];
-  const botView = new DataView(bot.buffer, bot.byteOffset, bot.byteLength);
-  const offsets: number[] = [];
-  for (let i = 0; i + 4 <= bot.length; i += 4) offsets.push(botView.getUint32(i, true));
-  return { offsets, fragments: items.slice(1) };
-}
-
-/** Group fragments into frames: by the offset table, or one fragment per frame. */
-function frameFragments(bytes: Uint8Array, frames: number): Uint8Array[][] {
-  const { offsets, fragments } = splitFragments(bytes);
-  if (frames === 1) return [fragments];
-  if (offsets.length === frames) {
-    // Offsets count from the first byte of the first fragment's item header.
-    const starts: number[] = [];
-    let at = 0;
-    for (const f of fragments) {
-      starts.push(at);
-      at += 8 + f.length;
-    }
-    return offsets.map((o, i) => {
-      const end = i + 1 < offsets.length ? offsets[i + 1] : Infinity;
-      return fragments.filter((_, k) => starts[k] >= o && starts[k] < end);
-    });
-  }
-  if (fragments.length === frames) return fragments.map((f) => [f]);
-  throw new NotConvertible(
-    `${fragments.length} fragments for ${frames} frames and no usable offset table: frames cannot be told apart`,
-  );
-}
-
-/** Decode one PackBits segment (PS3.5 G.3.1) into exactly `n` bytes. */
-function unpackBits(src: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let i = 0;
-  let o = 0;
-  while (o < n && i < src.length) {
-    const h = src[i++];
-    if (h < 128) {
-      const count = h + 1;
-      if (i + count > src.length || o + count > n) throw new NotConvertible("RLE literal run overruns");
-      out.set(src.subarray(i, i + count), o);
-      i += count;
-      o += count;
-    } else if (h > 128) {
-      const count = 257 - h;
-      if (i >= src.length || o + count > n) throw new NotConvertible("RLE repeat run overruns");
-      out.fill(src[i++], o, o + count);
-      o += count;
-    }
-    // 128 (-128) is a no-op.
-  }
-  if (o < n) throw new NotConvertible(`RLE segment decodes to ${o} bytes, ${n} expected`);
-  return out;
-}
-
-/**
- * One RLE frame (PS3.5 G.4-G.5): a 64-byte header with up to 15 segment offsets; one segment per
- * byte of each sample, most significant byte first. Returns little-endian, pixel-interleaved bytes.
- */
-function decodeRleFrame(frame: Uint8Array, fmt: PixelFormat): Uint8Array {
-  const bytesPerSample = fmt.bitsAllocated / 8;
-  const expected = fmt.samplesPerPixel * bytesPerSample;
-  if (frame.length < 64) throw new NotConvertible("RLE frame is shorter than its header");
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const count = view.getUint32(0, true);
-  if (count !== expected) {
-    throw new NotConvertible(`RLE frame has ${count} segments, ${expected} expected`);
-  }
-  const starts: number[] = [];
-  for (let s = 0; s < count; s++) starts.push(view.getUint32(4 + 4 * s, true));
-  const pixels = fmt.rows * fmt.columns;
-  const out = new Uint8Array(pixels * expected);
-  for (let s = 0; s < count; s++) {
-    const start = starts[s];
-    const end = s + 1 < count ? starts[s + 1] : frame.length;
-    if (start < 64 || end > frame.length || end < start) {
-      throw new NotConvertible("RLE segment offsets are wrong");
-    }
-    const seg = unpackBits(frame.subarray(start, end), pixels);
-    const sample = Math.floor(s / bytesPerSample);
-    const byteInSample = bytesPerSample - 1 - (s % bytesPerSample); // MSB segment first
-    const stride = expected;
-    const base = sample * bytesPerSample + byteInSample;
-    for (let p = 0; p < pixels; p++) out[p * stride + base] = seg[p];
-  }
-  return out;
 }
 
 /** Samples of one native (or decoded little-endian) frame, with Bits Stored applied. */
@@ -316,9 +195,11 @@ export function noDecoderReason(uid: string): string {
  * files) is read from there. Throws `NotConvertible` with the reason when it cannot.
  */
 export async function readFrames(file: DicomFile, fmt: PixelFormat): Promise<Samples[]> {
-  const el = elementOf(file.dataset, PIXEL_DATA);
+  const el = elementOf(file.dataset, tags.PixelData);
   if (!el) {
-    const float = file.dataset.elements.some((e) => e.tag === 0x7fe00008 || e.tag === 0x7fe00009);
+    const float = file.dataset.elements.some((e) =>
+      e.tag === tags.FloatPixelData || e.tag === tags.DoubleFloatPixelData
+    );
     throw new NotConvertible(float ? "Float Pixel Data is not converted" : "no Pixel Data");
   }
   const ts = file.transferSyntax;
@@ -354,14 +235,4 @@ export async function readFrames(file: DicomFile, fmt: PixelFormat): Promise<Sam
     // Decoded RLE is always pixel-interleaved, whatever Planar Configuration says (PS3.5 G.2).
     return toSamples(decodeRleFrame(frame, fmt), true, fmt, false);
   });
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -5,59 +5,53 @@
  */
 import type { DataSet } from "../dicom/model.ts";
 import { dummyValue } from "../deid/dummy.ts";
+import { tags } from "../standard/tags.ts";
 import { VERSION } from "../version.ts";
-import { elementOf, firstItem, items, numbers, PER_FRAME_FG, SHARED_FG, strings } from "./attrs.ts";
+import { elementOf, firstItem, items, numbers, strings } from "./attrs.ts";
+import { NotDeidentifiedError } from "./errors.ts";
+
+export { NotDeidentifiedError } from "./errors.ts";
 
 type Kind = "text" | "texts" | "number" | "ms-to-s";
 
 /** BIDS key, DICOM tag, and how the value is written. Nothing outside this list reaches a sidecar. */
 const KEYS: readonly [string, number, Kind][] = [
-  ["Modality", 0x00080060, "text"],
-  ["MagneticFieldStrength", 0x00180087, "number"],
-  ["ImagingFrequency", 0x00180084, "number"],
-  ["Manufacturer", 0x00080070, "text"],
-  ["ManufacturersModelName", 0x00081090, "text"],
-  ["SoftwareVersions", 0x00181020, "text"],
-  ["BodyPartExamined", 0x00180015, "text"],
-  ["PatientPosition", 0x00185100, "text"],
-  ["MRAcquisitionType", 0x00180023, "text"],
-  ["SeriesDescription", 0x0008103e, "text"],
-  ["ProtocolName", 0x00181030, "text"],
-  ["ScanningSequence", 0x00180020, "text"],
-  ["SequenceVariant", 0x00180021, "text"],
-  ["ScanOptions", 0x00180022, "text"],
-  ["SequenceName", 0x00180024, "text"],
-  ["ImageType", 0x00080008, "texts"],
-  ["SeriesNumber", 0x00200011, "number"],
-  ["SliceThickness", 0x00180050, "number"],
-  ["SpacingBetweenSlices", 0x00180088, "number"],
-  ["EchoTime", 0x00180081, "ms-to-s"],
-  ["EchoTime", 0x00189082, "ms-to-s"], // EffectiveEchoTime of enhanced MR
-  ["RepetitionTime", 0x00180080, "ms-to-s"],
-  ["InversionTime", 0x00180082, "ms-to-s"],
-  ["FlipAngle", 0x00181314, "number"],
-  ["EchoNumber", 0x00180086, "number"],
-  ["EchoTrainLength", 0x00180091, "number"],
-  ["PixelBandwidth", 0x00180095, "number"],
-  ["PercentPhaseFOV", 0x00180094, "number"],
-  ["ReceiveCoilName", 0x00181250, "text"],
-  ["KVP", 0x00180060, "number"],
-  ["XRayTubeCurrent", 0x00181151, "number"],
-  ["XRayExposure", 0x00181152, "number"],
-  ["ExposureTime", 0x00181150, "ms-to-s"],
-  ["ConvolutionKernel", 0x00181210, "text"],
-  ["DoseGridScaling", 0x3004000e, "number"],
+  ["Modality", tags.Modality, "text"],
+  ["MagneticFieldStrength", tags.MagneticFieldStrength, "number"],
+  ["ImagingFrequency", tags.ImagingFrequency, "number"],
+  ["Manufacturer", tags.Manufacturer, "text"],
+  ["ManufacturersModelName", tags.ManufacturerModelName, "text"],
+  ["SoftwareVersions", tags.SoftwareVersions, "text"],
+  ["BodyPartExamined", tags.BodyPartExamined, "text"],
+  ["PatientPosition", tags.PatientPosition, "text"],
+  ["MRAcquisitionType", tags.MRAcquisitionType, "text"],
+  ["SeriesDescription", tags.SeriesDescription, "text"],
+  ["ProtocolName", tags.ProtocolName, "text"],
+  ["ScanningSequence", tags.ScanningSequence, "text"],
+  ["SequenceVariant", tags.SequenceVariant, "text"],
+  ["ScanOptions", tags.ScanOptions, "text"],
+  ["SequenceName", tags.SequenceName, "text"],
+  ["ImageType", tags.ImageType, "texts"],
+  ["SeriesNumber", tags.SeriesNumber, "number"],
+  ["SliceThickness", tags.SliceThickness, "number"],
+  ["SpacingBetweenSlices", tags.SpacingBetweenSlices, "number"],
+  ["EchoTime", tags.EchoTime, "ms-to-s"],
+  ["EchoTime", tags.EffectiveEchoTime, "ms-to-s"], // enhanced MR
+  ["RepetitionTime", tags.RepetitionTime, "ms-to-s"],
+  ["InversionTime", tags.InversionTime, "ms-to-s"],
+  ["FlipAngle", tags.FlipAngle, "number"],
+  ["EchoNumber", tags.EchoNumbers, "number"],
+  ["EchoTrainLength", tags.EchoTrainLength, "number"],
+  ["PixelBandwidth", tags.PixelBandwidth, "number"],
+  ["PercentPhaseFOV", tags.PercentPhaseFieldOfView, "number"],
+  ["ReceiveCoilName", tags.ReceiveCoilName, "text"],
+  ["KVP", tags.KVP, "number"],
+  ["XRayTubeCurrent", tags.XRayTubeCurrent, "number"],
+  ["XRayExposure", tags.Exposure, "number"],
+  ["ExposureTime", tags.ExposureTime, "ms-to-s"],
+  ["ConvolutionKernel", tags.ConvolutionKernel, "text"],
+  ["DoseGridScaling", tags.DoseGridScaling, "number"],
 ];
-
-const PATIENT_IDENTITY_REMOVED = 0x00120062;
-
-/** Thrown when a sidecar is asked for from data that has not been de-identified. */
-export class NotDeidentifiedError extends Error {
-  constructor() {
-    super("sidecars are built from de-identified data only (PatientIdentityRemoved is not YES)");
-    this.name = "NotDeidentifiedError";
-  }
-}
 
 /** Options for `buildSidecar`. */
 export interface SidecarOptions {
@@ -74,7 +68,12 @@ export interface SidecarOptions {
 function find(ds: DataSet, tag: number): { ds: DataSet; vr: string } | undefined {
   const own = elementOf(ds, tag);
   if (own) return { ds, vr: own.vr };
-  for (const group of [firstItem(ds, SHARED_FG), firstItem(ds, PER_FRAME_FG)]) {
+  for (
+    const group of [
+      firstItem(ds, tags.SharedFunctionalGroupsSequence),
+      firstItem(ds, tags.PerFrameFunctionalGroupsSequence),
+    ]
+  ) {
     if (!group) continue;
     for (const el of group.elements) {
       for (const macro of el.items ? items(group, el.tag) : []) {
@@ -128,7 +127,9 @@ export function buildSidecar(
 ): Record<string, unknown> {
   if (!opts.identified) {
     for (const ds of datasets) {
-      if (strings(ds, PATIENT_IDENTITY_REMOVED)[0]?.toUpperCase() !== "YES") throw new NotDeidentifiedError();
+      if (strings(ds, tags.PatientIdentityRemoved)[0]?.toUpperCase() !== "YES") {
+        throw new NotDeidentifiedError();
+      }
     }
   }
   const out: Record<string, unknown> = {};

@@ -5,7 +5,8 @@
  * fourth dimension. What cannot form a volume is split off or reported with the reason.
  */
 import type { DataSet } from "../dicom/model.ts";
-import { firstItem, frameValue, items, number, numbers, PER_FRAME_FG, string, strings } from "./attrs.ts";
+import { tags } from "../standard/tags.ts";
+import { firstItem, frameValue, items, number, numbers, string, strings } from "./attrs.ts";
 import {
   affineRAS,
   dot,
@@ -16,7 +17,8 @@ import {
   stackOf,
   type Vec3,
 } from "./geometry.ts";
-import { NotConvertible, type PixelFormat, pixelFormat } from "./pixels.ts";
+import { NotConvertible } from "./errors.ts";
+import { type PixelFormat, pixelFormat } from "./pixels.ts";
 
 /** One frame of the series: where it comes from and where it lies. */
 export interface FrameRef {
@@ -68,24 +70,6 @@ export interface Rejected {
   readonly reason: string;
 }
 
-const IPP = 0x00200032;
-const IOP = 0x00200037;
-const PIXEL_SPACING = 0x00280030;
-const SLICE_THICKNESS = 0x00180050;
-const SPACING_BETWEEN_SLICES = 0x00180088;
-const RESCALE_INTERCEPT = 0x00281052;
-const RESCALE_SLOPE = 0x00281053;
-const PLANE_POSITION_SEQ = 0x00209113;
-const PLANE_ORIENTATION_SEQ = 0x00209116;
-const PIXEL_MEASURES_SEQ = 0x00289110;
-const PIXEL_VALUE_TRANSFORMATION_SEQ = 0x00289145;
-const FRAME_CONTENT_SEQ = 0x00209111;
-const MR_ECHO_SEQ = 0x00189114;
-const SEGMENT_IDENTIFICATION_SEQ = 0x0062000a;
-const GRID_FRAME_OFFSET_VECTOR = 0x3004000c;
-const IMAGE_TYPE = 0x00080008;
-const INSTANCE_NUMBER = 0x00200013;
-
 function vec3(v: number[]): Vec3 | undefined {
   return v.length === 3 ? [v[0], v[1], v[2]] : undefined;
 }
@@ -105,7 +89,7 @@ export function collectFrames(
       frames.push(...framesOf(ds, file, warnings));
     } catch (e) {
       if (!(e instanceof NotConvertible)) throw e;
-      const frames = number(ds, 0x00280008) ?? 1;
+      const frames = number(ds, tags.NumberOfFrames) ?? 1;
       rejected.push({
         frames,
         reason: datasets.length > 1 ? `instance ${instanceLabel(ds, file)}: ${e.message}` : e.message,
@@ -119,29 +103,29 @@ export function collectFrames(
 function framesOf(ds: DataSet, file: number, warnings: string[]): FrameRef[] {
   const frames: FrameRef[] = [];
   const fmt: PixelFormat = pixelFormat(ds);
-  if (strings(ds, IMAGE_TYPE).some((t) => t.toUpperCase() === "MOSAIC")) {
+  if (strings(ds, tags.ImageType).some((t) => t.toUpperCase() === "MOSAIC")) {
     throw new NotConvertible("a Siemens mosaic: unpacking it needs the private CSA header, not converted");
   }
-  const perFrame = items(ds, PER_FRAME_FG);
+  const perFrame = items(ds, tags.PerFrameFunctionalGroupsSequence);
   const enhanced = perFrame.length > 0;
   if (enhanced && perFrame.length !== fmt.frames) {
     throw new NotConvertible(
       `${perFrame.length} per-frame functional group items for ${fmt.frames} frames`,
     );
   }
-  const localizer = strings(ds, IMAGE_TYPE).some((t) => t.toUpperCase() === "LOCALIZER");
-  const gridOffsets = numbers(ds, GRID_FRAME_OFFSET_VECTOR);
-  const instance = number(ds, INSTANCE_NUMBER) ?? 0;
+  const localizer = strings(ds, tags.ImageType).some((t) => t.toUpperCase() === "LOCALIZER");
+  const gridOffsets = numbers(ds, tags.GridFrameOffsetVector);
+  const instance = number(ds, tags.InstanceNumber) ?? 0;
   for (let f = 0; f < fmt.frames; f++) {
     const fg = enhanced ? perFrame[f] : undefined;
     const get = (macro: number, tag: number) => frameValue(ds, fg, macro, (s) => nonEmpty(numbers(s, tag)));
-    const ippRaw = get(PLANE_POSITION_SEQ, IPP);
-    const iopRaw = get(PLANE_ORIENTATION_SEQ, IOP);
-    const spacing = get(PIXEL_MEASURES_SEQ, PIXEL_SPACING);
-    const thickness = get(PIXEL_MEASURES_SEQ, SLICE_THICKNESS)?.[0];
-    const between = get(PIXEL_MEASURES_SEQ, SPACING_BETWEEN_SLICES)?.[0];
-    const slope = get(PIXEL_VALUE_TRANSFORMATION_SEQ, RESCALE_SLOPE)?.[0] ?? 1;
-    const intercept = get(PIXEL_VALUE_TRANSFORMATION_SEQ, RESCALE_INTERCEPT)?.[0] ?? 0;
+    const ippRaw = get(tags.PlanePositionSequence, tags.ImagePositionPatient);
+    const iopRaw = get(tags.PlaneOrientationSequence, tags.ImageOrientationPatient);
+    const spacing = get(tags.PixelMeasuresSequence, tags.PixelSpacing);
+    const thickness = get(tags.PixelMeasuresSequence, tags.SliceThickness)?.[0];
+    const between = get(tags.PixelMeasuresSequence, tags.SpacingBetweenSlices)?.[0];
+    const slope = get(tags.PixelValueTransformationSequence, tags.RescaleSlope)?.[0] ?? 1;
+    const intercept = get(tags.PixelValueTransformationSequence, tags.RescaleIntercept)?.[0] ?? 0;
     let geometry: FrameRef["geometry"];
     let ipp = ippRaw ? vec3(ippRaw) : undefined;
     if (ipp && iopRaw) {
@@ -154,25 +138,27 @@ function framesOf(ds: DataSet, file: number, warnings: string[]): FrameRef[] {
       }
       geometry = { iop: iopRaw, ...o, ipp };
     }
-    const content = fg ? firstItem(fg, FRAME_CONTENT_SEQ) : undefined;
+    const content = fg ? firstItem(fg, tags.FrameContentSequence) : undefined;
     const segment = fg
-      ? frameValue(ds, fg, SEGMENT_IDENTIFICATION_SEQ, (s) => number(s, 0x0062000b))
+      ? frameValue(ds, fg, tags.SegmentIdentificationSequence, (s) => number(s, tags.ReferencedSegmentNumber))
       : undefined;
-    const stackId = content ? string(content, 0x00209056) : undefined;
-    const echo = fg ? frameValue(ds, fg, MR_ECHO_SEQ, (s) => number(s, 0x00189082)) : undefined;
+    const stackId = content ? string(content, tags.StackID) : undefined;
+    const echo = fg
+      ? frameValue(ds, fg, tags.MREchoSequence, (s) => number(s, tags.EffectiveEchoTime))
+      : undefined;
     const order = content
       ? [
-        number(content, 0x00209128) ?? 0, // TemporalPositionIndex
+        number(content, tags.TemporalPositionIndex) ?? 0,
         echo ?? 0,
-        ...numbers(content, 0x00209157), // DimensionIndexValues
+        ...numbers(content, tags.DimensionIndexValues),
         file,
         f,
       ]
       : [
-        number(ds, 0x00180086) ?? 0, // EchoNumbers
-        number(ds, 0x00200100) ?? 0, // TemporalPositionIdentifier
-        number(ds, 0x00181060) ?? 0, // TriggerTime
-        number(ds, 0x00200012) ?? 0, // AcquisitionNumber
+        number(ds, tags.EchoNumbers) ?? 0,
+        number(ds, tags.TemporalPositionIdentifier) ?? 0,
+        number(ds, tags.TriggerTime) ?? 0,
+        number(ds, tags.AcquisitionNumber) ?? 0,
         instance,
         file,
         f,
@@ -203,7 +189,7 @@ function nonEmpty(v: number[]): number[] | undefined {
 }
 
 function instanceLabel(ds: DataSet, index: number): string {
-  const n = string(ds, INSTANCE_NUMBER);
+  const n = string(ds, tags.InstanceNumber);
   return n ? `#${n}` : `at position ${index + 1}`;
 }
 
