@@ -32,19 +32,18 @@ import {
 import type { DataSet } from "../dicom/model.ts";
 import { decodeNumbers, decodeStrings, valueBytes } from "../dicom/values.ts";
 import { isStringVR } from "../dicom/vr.ts";
+import { tags } from "../standard/tags.ts";
 import { TemplateError } from "./errors.ts";
+import { MAX_SEGMENT_LENGTH, MISSING, sanitizeSegment } from "./segments.ts";
 
-// Importers of this module found the error here before it moved to errors.ts.
+// Importers of this module found these here before they moved to errors.ts and segments.ts.
 export { TemplateError } from "./errors.ts";
+export { MAX_SEGMENT_LENGTH, MISSING, outputPath, sanitizeSegment } from "./segments.ts";
 
 /** The dcm2dir folder layout: PatientID / StudyID_StudyDate / SeriesNumber_SeriesDescription. */
 export const DEFAULT_FOLDER_TEMPLATE = "%i/%x_%t/%s_%d";
 /** One file per instance, named by its zero-padded instance number. */
 export const DEFAULT_FILE_TEMPLATE = "{InstanceNumber:04}.dcm";
-/** The longest rendered segment (folder or file name), in characters. */
-export const MAX_SEGMENT_LENGTH = 64;
-/** What a missing value renders as. */
-export const MISSING = "na";
 
 /** What a template reads its values from. */
 export interface TemplateValues {
@@ -82,41 +81,43 @@ export interface Placeholder {
   readonly input?: "basename" | "folder";
 }
 
-const SOP_INSTANCE_UID = 0x00080018;
-
 /** The 21 dcm2dir placeholders, by letter, with dcm2dir's meanings. */
 export const PLACEHOLDERS: Readonly<Record<string, Placeholder>> = Object.freeze({
-  a: { description: "antenna (coil) name", tag: 0x00181250, keyword: "ReceiveCoilName" },
+  a: { description: "antenna (coil) name", tag: tags.ReceiveCoilName, keyword: "ReceiveCoilName" },
   b: { description: "basename of the input file", input: "basename" },
-  c: { description: "image comments", tag: 0x00204000, keyword: "ImageComments" },
-  d: { description: "series description", tag: 0x0008103e, keyword: "SeriesDescription" },
-  e: { description: "echo number", tag: 0x00180086, keyword: "EchoNumbers" },
+  c: { description: "image comments", tag: tags.ImageComments, keyword: "ImageComments" },
+  d: { description: "series description", tag: tags.SeriesDescription, keyword: "SeriesDescription" },
+  e: { description: "echo number", tag: tags.EchoNumbers, keyword: "EchoNumbers" },
   f: { description: "name of the folder holding the input file", input: "folder" },
-  g: { description: "accession number", tag: 0x00080050, keyword: "AccessionNumber" },
-  i: { description: "patient ID", tag: 0x00100020, keyword: "PatientID" },
-  j: { description: "series instance UID", tag: 0x0020000e, keyword: "SeriesInstanceUID" },
-  k: { description: "study instance UID", tag: 0x0020000d, keyword: "StudyInstanceUID" },
-  m: { description: "manufacturer", tag: 0x00080070, keyword: "Manufacturer" },
-  n: { description: "patient name", tag: 0x00100010, keyword: "PatientName" },
+  g: { description: "accession number", tag: tags.AccessionNumber, keyword: "AccessionNumber" },
+  i: { description: "patient ID", tag: tags.PatientID, keyword: "PatientID" },
+  j: { description: "series instance UID", tag: tags.SeriesInstanceUID, keyword: "SeriesInstanceUID" },
+  k: { description: "study instance UID", tag: tags.StudyInstanceUID, keyword: "StudyInstanceUID" },
+  m: { description: "manufacturer", tag: tags.Manufacturer, keyword: "Manufacturer" },
+  n: { description: "patient name", tag: tags.PatientName, keyword: "PatientName" },
   // MediaStorageSOPInstanceUID (0002,0003) copies the data set's SOPInstanceUID, which is the one
   // de-identification changes; the meta group follows it when the file is written.
-  o: { description: "media storage SOP instance UID", tag: SOP_INSTANCE_UID, keyword: "SOPInstanceUID" },
-  p: { description: "protocol name", tag: 0x00181030, keyword: "ProtocolName" },
-  r: { description: "instance number", tag: 0x00200013, keyword: "InstanceNumber" },
-  s: { description: "series number", tag: 0x00200011, keyword: "SeriesNumber" },
-  t: { description: "study (exam) date", tag: 0x00080020, keyword: "StudyDate" },
-  u: { description: "acquisition number", tag: 0x00200012, keyword: "AcquisitionNumber" },
-  v: { description: "vendor (manufacturer's model name)", tag: 0x00081090, keyword: "ManufacturerModelName" },
-  x: { description: "study ID", tag: 0x00200010, keyword: "StudyID" },
-  z: { description: "sequence name", tag: 0x00180024, keyword: "SequenceName" },
+  o: { description: "media storage SOP instance UID", tag: tags.SOPInstanceUID, keyword: "SOPInstanceUID" },
+  p: { description: "protocol name", tag: tags.ProtocolName, keyword: "ProtocolName" },
+  r: { description: "instance number", tag: tags.InstanceNumber, keyword: "InstanceNumber" },
+  s: { description: "series number", tag: tags.SeriesNumber, keyword: "SeriesNumber" },
+  t: { description: "study (exam) date", tag: tags.StudyDate, keyword: "StudyDate" },
+  u: { description: "acquisition number", tag: tags.AcquisitionNumber, keyword: "AcquisitionNumber" },
+  v: {
+    description: "vendor (manufacturer's model name)",
+    tag: tags.ManufacturerModelName,
+    keyword: "ManufacturerModelName",
+  },
+  x: { description: "study ID", tag: tags.StudyID, keyword: "StudyID" },
+  z: { description: "sequence name", tag: tags.SequenceName, keyword: "SequenceName" },
 });
 
 const KNOWN_PLACEHOLDERS = Object.keys(PLACEHOLDERS).map((l) => `%${l}`).join(" ");
 
 /** File meta elements that copy a data set element: templates read the data set's. */
 const META_TO_DATASET: ReadonlyMap<number, number> = new Map([
-  [0x00020002, 0x00080016], // MediaStorageSOPClassUID -> SOPClassUID
-  [0x00020003, SOP_INSTANCE_UID], // MediaStorageSOPInstanceUID -> SOPInstanceUID
+  [tags.MediaStorageSOPClassUID, tags.SOPClassUID],
+  [tags.MediaStorageSOPInstanceUID, tags.SOPInstanceUID],
 ]);
 
 type Token =
@@ -340,81 +341,6 @@ function zeroPad(value: string, width: number): string {
   if (!m) return value;
   const sign = m[1] === "-" ? "-" : "";
   return sign + m[2].padStart(width - sign.length, "0");
-}
-
-const WINDOWS_RESERVED = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$/i;
-/** An extension kept when a file name is cut: a dot and 1 to 15 more characters. */
-const MAX_EXTENSION_LENGTH = 16;
-
-/**
- * Make one path segment (a folder or file name) safe on every file system:
- *
- * - every character outside `[A-Za-z0-9._-]` becomes `_`: `/`, `\`, spaces, NUL and control
- *   characters, bidi marks (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and any non-ASCII;
- * - runs of `_` collapse to one, then leading and trailing `_` and `.` go (so never `.`, `..`
- *   or a hidden name); a segment left empty is `na`;
- * - at most {@link MAX_SEGMENT_LENGTH} characters: the end is cut (then trailing `_` and `.`
- *   again); with `keepExtension` (file names) the stem is cut and an extension of up to 16
- *   characters kept;
- * - a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, any case, also with an
- *   extension such as `con.txt`) gets a leading `_`.
- */
-export function sanitizeSegment(raw: string, opts: { keepExtension?: boolean } = {}): string {
-  let s = raw.replace(/[^A-Za-z0-9._-]/g, "_").replace(/_+/g, "_").replace(/^[._]+|[._]+$/g, "");
-  if (s === "") return MISSING;
-  s = cut(s, MAX_SEGMENT_LENGTH, opts.keepExtension ?? false);
-  if (WINDOWS_RESERVED.test(s)) s = "_" + cut(s, MAX_SEGMENT_LENGTH - 1, opts.keepExtension ?? false);
-  return s;
-}
-
-/** Cut a sanitised, non-empty name (which starts with neither `.` nor `_`) to `max` characters. */
-function cut(s: string, max: number, keepExtension: boolean): string {
-  if (s.length <= max) return s;
-  const trimEnd = (t: string) => t.replace(/[._]+$/, "");
-  if (keepExtension) {
-    const dot = s.lastIndexOf(".");
-    const ext = dot > 0 ? s.slice(dot) : "";
-    if (ext.length >= 2 && ext.length <= MAX_EXTENSION_LENGTH) {
-      return (trimEnd(s.slice(0, Math.min(dot, max - ext.length))) || MISSING) + ext;
-    }
-  }
-  return trimEnd(s.slice(0, max)) || MISSING;
-}
-
-const SAFE_SEGMENT = /^[A-Za-z0-9._-]+$/;
-
-/**
- * Join the resolved `root`, the folder segments and the file name, and prove the result is
- * strictly inside the root. Throws an Error when it is not, or when a template renders an unsafe
- * segment (only possible for a {@link CompiledTemplate} not made by {@link compileTemplate}).
- * Returns an absolute path. Symbolic links already inside the root are not looked at here.
- */
-export function outputPath(
-  root: string,
-  folder: CompiledTemplate,
-  file: CompiledTemplate,
-  values: TemplateValues,
-): string {
-  const base = path.resolve(root);
-  const folders = folder.render(values);
-  const names = file.render(values);
-  if (names.length !== 1) {
-    throw new Error(`the file name template "${file.source}" rendered ${names.length} segments, not one`);
-  }
-  const segments = [...folders, ...names];
-  for (const seg of segments) {
-    if (!SAFE_SEGMENT.test(seg) || seg.startsWith(".") || seg.length > MAX_SEGMENT_LENGTH) {
-      throw new Error(`unsafe path segment ${JSON.stringify(seg)} in the output path`);
-    }
-  }
-  const full = path.resolve(base, ...segments);
-  const rel = path.relative(base, full);
-  if (rel === "" || path.isAbsolute(rel) || rel.split(path.sep).includes("..")) {
-    throw new Error(
-      `output path ${JSON.stringify(full)} is not inside the output root ${JSON.stringify(base)}`,
-    );
-  }
-  return full;
 }
 
 const BINARY_NUMBER_VRS = new Set(["US", "SS", "UL", "SL", "FL", "FD", "SV", "UV"]);
