@@ -3,14 +3,16 @@
  * (never its pixels), and classify it. Every file found is in the result, with a reason when it
  * will not be written: the report accounts for all of them.
  */
-// @ts-types="@types/picomatch"
-import picomatch from "picomatch";
-import { join, relative, sep } from "node:path";
 import { DicomReadError } from "../dicom/errors.ts";
 import { readDicomFile, readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
 import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
+import { tags } from "../standard/tags.ts";
 import { sha256File } from "../util/hash.ts";
+import { type Listed, walkInputs, type WalkOptions } from "./inputs.ts";
+
+// Moved to inputs.ts; re-exported for the modules that import them from here.
+export { type Listed, listFiles, walkInputs, type WalkOptions } from "./inputs.ts";
 
 /** How a scanned file will be treated. */
 export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate" | "not-regular";
@@ -49,96 +51,12 @@ export interface ScannedFile {
   readonly header?: HeaderInfo;
 }
 
-/** Options for `scan`. */
-export interface ScanOptions {
-  /** Absolute input roots, walked in this order. */
-  readonly roots: readonly string[];
-  /** Globs (picomatch, relative to a root) a file must match. */
-  readonly include: readonly string[];
-  /** Globs that drop a file the include globs selected. */
-  readonly exclude: readonly string[];
-  /** Walk into linked folders and read linked files; otherwise links are listed as skipped. */
-  readonly followSymlinks: boolean;
+/** Options for `scan`: where to look (`WalkOptions`), and how to read. */
+export interface ScanOptions extends WalkOptions {
   /** Header reads in flight at once (default 32: they are small and mostly wait on the disk). */
   readonly concurrency?: number;
   /** Called after each file is classified. */
   readonly onProgress?: (done: number, total: number) => void;
-}
-
-/** A path under an input root that the globs select. */
-export interface Listed {
-  readonly root: string;
-  readonly rel: string;
-  readonly path: string;
-  /** Not a file to read (a link not followed, a FIFO, a dangling link): why it is skipped. */
-  readonly notRegular?: string;
-}
-
-/** The paths under the roots that the globs select, sorted (root order, then path), with sizes. */
-export async function listFiles(
-  opts: ScanOptions,
-): Promise<{ root: string; rel: string; path: string; size: number }[]> {
-  const out = [];
-  for (const f of await walkInputs(opts)) {
-    out.push({ ...f, size: f.notRegular ? 0 : (await Deno.stat(f.path)).size });
-  }
-  return out;
-}
-
-/** `listFiles` without sizes: the scan learns each size when it opens the file anyway. */
-export async function walkInputs(opts: ScanOptions): Promise<Listed[]> {
-  const include = picomatch([...opts.include], { dot: true });
-  const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
-  const out: Listed[] = [];
-  for (const root of opts.roots) {
-    const seen = new Set<string>(); // real paths of folders entered, so a symlink loop ends
-    const walk = async (dir: string) => {
-      const real = await Deno.realPath(dir);
-      if (seen.has(real)) return;
-      seen.add(real);
-      const entries: Deno.DirEntry[] = [];
-      for await (const e of Deno.readDir(dir)) entries.push(e);
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const e of entries) {
-        const path = join(dir, e.name);
-        let isDir = e.isDirectory;
-        let isFile = e.isFile;
-        const rel = relative(root, path).split(sep).join("/");
-        // Whatever the globs select is in the result, read or not: the report accounts for it.
-        const selected = () => include(rel) && !exclude(rel);
-        if (e.isSymlink) {
-          const st = await Deno.stat(path).catch(() => undefined);
-          if (!opts.followSymlinks || !st) {
-            const why = !st
-              ? "a symbolic link to nothing (dangling)"
-              : `a symbolic link to a ${
-                st.isDirectory ? "folder" : "file"
-              }, not followed (follow_symlinks is off)`;
-            if (selected()) out.push({ root, rel, path, notRegular: why });
-            continue;
-          }
-          isDir = st.isDirectory;
-          isFile = st.isFile;
-        }
-        if (isDir) {
-          await walk(path);
-        } else if (!selected()) {
-          continue;
-        } else if (isFile) {
-          out.push({ root, rel, path });
-        } else {
-          out.push({
-            root,
-            rel,
-            path,
-            notRegular: "not a regular file (a FIFO, socket or device): not read",
-          });
-        }
-      }
-    };
-    await walk(root);
-  }
-  return out;
 }
 
 function headerInfo(ds: DataSet, ts: string): HeaderInfo {
@@ -147,11 +65,11 @@ function headerInfo(ds: DataSet, ts: string): HeaderInfo {
     return el ? decodeStrings(el, ds)[0] || undefined : undefined;
   };
   return {
-    sopInstanceUID: get(0x00080018),
-    studyUID: get(0x0020000d),
-    seriesUID: get(0x0020000e),
-    patientId: get(0x00100020),
-    modality: get(0x00080060),
+    sopInstanceUID: get(tags.SOPInstanceUID),
+    studyUID: get(tags.StudyInstanceUID),
+    seriesUID: get(tags.SeriesInstanceUID),
+    patientId: get(tags.PatientID),
+    modality: get(tags.Modality),
     transferSyntax: ts,
   };
 }

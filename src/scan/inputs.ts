@@ -1,0 +1,99 @@
+/**
+ * Walking the input roots: every path the protocol's globs select, in a stable order (root
+ * order, then path), with what is not a regular file (a link not followed, a FIFO) listed and
+ * marked rather than left out. Symbolic links to folders are followed only when asked, and a
+ * link loop ends.
+ *
+ * @module
+ */
+// @ts-types="@types/picomatch"
+import picomatch from "picomatch";
+import { join, relative, sep } from "node:path";
+
+/** Where the input files are: the roots, the globs, and whether links are followed. */
+export interface WalkOptions {
+  /** Absolute input roots, walked in this order. */
+  readonly roots: readonly string[];
+  /** Globs (picomatch, relative to a root) a file must match. */
+  readonly include: readonly string[];
+  /** Globs that drop a file the include globs selected. */
+  readonly exclude: readonly string[];
+  /** Walk into linked folders and read linked files; otherwise links are listed as skipped. */
+  readonly followSymlinks: boolean;
+}
+
+/** A path under an input root that the globs select. */
+export interface Listed {
+  readonly root: string;
+  readonly rel: string;
+  readonly path: string;
+  /** Not a file to read (a link not followed, a FIFO, a dangling link): why it is skipped. */
+  readonly notRegular?: string;
+}
+
+/** The paths under the roots that the globs select, sorted (root order, then path), with sizes. */
+export async function listFiles(
+  opts: WalkOptions,
+): Promise<{ root: string; rel: string; path: string; size: number }[]> {
+  const out = [];
+  for (const f of await walkInputs(opts)) {
+    out.push({ ...f, size: f.notRegular ? 0 : (await Deno.stat(f.path)).size });
+  }
+  return out;
+}
+
+/** `listFiles` without sizes: the scan learns each size when it opens the file anyway. */
+export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
+  const include = picomatch([...opts.include], { dot: true });
+  const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
+  const out: Listed[] = [];
+  for (const root of opts.roots) {
+    const seen = new Set<string>(); // real paths of folders entered, so a symlink loop ends
+    const walk = async (dir: string) => {
+      const real = await Deno.realPath(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      const entries: Deno.DirEntry[] = [];
+      for await (const e of Deno.readDir(dir)) entries.push(e);
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        let isDir = e.isDirectory;
+        let isFile = e.isFile;
+        const rel = relative(root, path).split(sep).join("/");
+        // Whatever the globs select is in the result, read or not: the report accounts for it.
+        const selected = () => include(rel) && !exclude(rel);
+        if (e.isSymlink) {
+          const st = await Deno.stat(path).catch(() => undefined);
+          if (!opts.followSymlinks || !st) {
+            const why = !st
+              ? "a symbolic link to nothing (dangling)"
+              : `a symbolic link to a ${
+                st.isDirectory ? "folder" : "file"
+              }, not followed (follow_symlinks is off)`;
+            if (selected()) out.push({ root, rel, path, notRegular: why });
+            continue;
+          }
+          isDir = st.isDirectory;
+          isFile = st.isFile;
+        }
+        if (isDir) {
+          await walk(path);
+        } else if (!selected()) {
+          continue;
+        } else if (isFile) {
+          out.push({ root, rel, path });
+        } else {
+          out.push({
+            root,
+            rel,
+            path,
+            notRegular: "not a regular file (a FIFO, socket or device): not read",
+          });
+        }
+      }
+    };
+    await walk(root);
+  }
+  return out;
+}
