@@ -56,7 +56,27 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 /**
  * Convert one series. `files` are full reads (Pixel Data present or left in the source file) that
  * went through `DeidSession.deidentify` (unless `identified`). Never throws for a property of the
- * data: that is reported in `notConverted`.
+ * data: that is reported in `notConverted`. Throws `NotDeidentifiedError` for data sets not marked
+ * PatientIdentityRemoved YES, unless `identified`.
+ *
+ * @example Converting a sorted (not de-identified) series and writing its volumes
+ * ```ts
+ * import { readDicomFile } from "../dicom/io.ts";
+ * import { convertSeries, niftiPaths } from "./convert.ts";
+ * import { sidecarBytes } from "./sidecar.ts";
+ *
+ * const files = [await readDicomFile("series/0001.dcm"), await readDicomFile("series/0002.dcm")];
+ * // De-identified data (each file through DeidSession.deidentify) needs no `identified`.
+ * const { volumes, notConverted, warnings } = await convertSeries(files, { identified: true });
+ * for (const v of volumes) {
+ *   // One volume is named after the series' first DICOM output; a split series adds _1, _2, ...
+ *   const paths = niftiPaths("out/0001.dcm", v.suffix); // out/0001.nii.gz and out/0001.json
+ *   await Deno.writeFile(paths.nifti, v.nifti);
+ *   await Deno.writeFile(paths.sidecar, sidecarBytes(v.sidecar));
+ * }
+ * if (notConverted) console.warn(`not converted: ${notConverted}`);
+ * for (const w of warnings) console.warn(w);
+ * ```
  */
 export async function convertSeries(
   files: readonly DicomFile[],

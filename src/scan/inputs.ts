@@ -42,7 +42,24 @@ export async function listFiles(
   return out;
 }
 
-/** `listFiles` without sizes: the scan learns each size when it opens the file anyway. */
+/**
+ * The paths under the roots that the globs select, sorted (root order, then path): `listFiles`
+ * without sizes, as the scan learns each size when it opens the file anyway. What is not a regular
+ * file is listed with `notRegular` saying why it is not read.
+ *
+ * @example The files a protocol's globs select
+ * ```ts
+ * import { walkInputs } from "./inputs.ts";
+ *
+ * const listed = await walkInputs({
+ *   roots: ["/data/dump"],
+ *   include: ["**"],
+ *   exclude: ["scratch/**", "DICOMDIR"],
+ *   followSymlinks: false,
+ * });
+ * for (const f of listed) console.log(f.notRegular ? `${f.rel}: skipped, ${f.notRegular}` : f.path);
+ * ```
+ */
 export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;

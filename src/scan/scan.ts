@@ -182,7 +182,26 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
   }
 }
 
-/** Find and classify every input file. The result is in a stable order (roots, then paths). */
+/**
+ * Find and classify every input file. The result is in a stable order (roots, then paths), and
+ * every file the globs select is in it: what will not be written has its `kind` and `reason`.
+ *
+ * @example Listing the DICOM files of a dump and why the others are left out
+ * ```ts
+ * import { scan } from "./scan.ts";
+ *
+ * const files = await scan({
+ *   roots: ["/data/dump"],
+ *   include: ["**"],
+ *   exclude: ["scratch/**"],
+ *   followSymlinks: false,
+ * });
+ * for (const f of files) {
+ *   if (f.kind === "dicom") console.log(f.rel, f.header?.modality, f.header?.seriesUID);
+ *   else console.log(`${f.rel}: ${f.kind}, ${f.reason}`);
+ * }
+ * ```
+ */
 export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
   const out = await readInLanes(
     await walkInputs(opts),

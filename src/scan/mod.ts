@@ -1,0 +1,22 @@
+/**
+ * Scanning the input: walking the roots through the protocol's globs (`walkInputs`), reading each
+ * file's header and classifying it (`scan`), duplicates, and references to input files in text.
+ *
+ * @module
+ */
+
+export { type Listed, listFiles, walkInputs, type WalkOptions } from "./inputs.ts";
+export {
+  classifyHeader,
+  type FileKind,
+  type HeaderInfo,
+  type HeaderRead,
+  inputRef,
+  markDuplicates,
+  readHeaderSync,
+  readInLanes,
+  renderRefs,
+  scan,
+  type ScannedFile,
+  type ScanOptions,
+} from "./scan.ts";
