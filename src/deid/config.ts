@@ -79,3 +79,13 @@ export function configFromProtocol(p: Protocol, lookup?: ReadonlyMap<string, str
     method: methodValues(d.options, p),
   };
 }
+
+/**
+ * The date policy in force: the protocol's `dates`, else "keep" under the
+ * retain-longitudinal-full-dates option, else none (dates follow the table's codes alone).
+ */
+export function datePolicy(config: DeidConfig): DeidConfig["dates"] {
+  if (config.dates !== undefined) return config.dates;
+  if (config.options.includes("retain-longitudinal-full-dates")) return "keep";
+  return undefined;
+}

@@ -1,0 +1,223 @@
+/**
+ * The de-identification session: applies PS3.15 Annex E (basic profile, options, the protocol's
+ * per-tag rules) to every element at every depth of a file, including private blocks and the file
+ * meta group, and adds the marks the standard asks for. `openSession` is how the rest of dcmtidy
+ * opens one.
+ *
+ * Precedence for each element (see `decide`): protocol per-tag rule > PatientID policy >
+ * private-tag policy (odd groups) > option column > basic column > unlisted standard elements
+ * kept, unknown ones removed. Date values (DA, DT) that survive follow the protocol's date policy.
+ *
+ * @module
+ */
+import { setValue } from "../dicom/edit.ts";
+import type { DicomFile } from "../dicom/model.ts";
+import { decodeStrings } from "../dicom/values.ts";
+import type { Hook } from "../protocol/load.ts";
+import { tags } from "../standard/tags.ts";
+import { burnedInReason } from "./burned_in.ts";
+import { collectPHI } from "./clean.ts";
+import { datePolicy, type DeidConfig } from "./config.ts";
+import { Keys } from "./keys.ts";
+import { addMarks } from "./marks.ts";
+import { applyReplacements } from "./protocol_rules.ts";
+import { Pseudonyms, subjectOf } from "./pseudonyms.ts";
+import { isWellKnownUID } from "./uids.ts";
+import type { FileContext, FileState } from "./_context.ts";
+import { walkDataSet } from "./_walk.ts";
+
+/** What happened to one file. */
+export interface DeidResult {
+  /** The subject's pseudonym (PatientID of the output). */
+  readonly pseudoId: string;
+  /** Days added to every date, when dates are shifted. */
+  readonly dayOffset?: number;
+  /** Originals for the key file (honest broker): never printed. */
+  readonly original: {
+    readonly patientId?: string;
+    readonly studyUID?: string;
+    /**
+     * The pseudonyms given while de-identifying the file, each with the subject it names (issuer
+     * and PatientID, or the study): what a caller that de-identifies in several sessions checks for
+     * collisions with a `PseudonymRegistry` of its own. Never printed or journaled.
+     */
+    readonly pseudonyms: readonly (readonly [pseudonym: string, subject: string])[];
+  };
+  /** Why the file may carry burned-in text (the caller decides warn, quarantine or allow). */
+  readonly burnedIn?: string;
+  /** Set when the file must not be written (a lookup miss with `missing: quarantine`). */
+  readonly quarantine?: string;
+  /** Things to tell the user about this file that did not stop it (no PatientID, for one). */
+  readonly warnings: readonly string[];
+  /** How many elements each action touched. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+/** Options for a `DeidSession`. */
+export interface SessionOptions {
+  /**
+   * Check pseudonyms for collisions within the session (default true). A caller that spreads one
+   * plan over several sessions turns it off and checks every file's `original.pseudonyms` in input
+   * order with one registry, so which file a collision quarantines does not depend on the split.
+   */
+  readonly checkPseudonyms?: boolean;
+}
+
+/**
+ * One run's engine: configuration, keys, and the pseudonyms given so far (two patients must never
+ * share one). Not thread-safe: one per worker. Open one with `openSession`.
+ */
+export class DeidSession {
+  /** The settings every file of the session is de-identified with. */
+  readonly config: DeidConfig;
+  readonly #keys: Keys;
+  readonly #pseudonyms: Pseudonyms;
+  readonly #uids = new Map<string, string>();
+
+  /** `keys` hold the salt: pseudonyms, UIDs and date offsets are keyed with it. */
+  constructor(config: DeidConfig, keys: Keys, options: SessionOptions = {}) {
+    this.config = config;
+    this.#keys = keys;
+    this.#pseudonyms = new Pseudonyms(config, keys, options.checkPseudonyms !== false);
+  }
+
+  /** The subject key and pseudonym for a patient (issuer + ID), checking for collisions. */
+  pseudonymFor(issuer: string, id: string): string {
+    return this.#pseudonyms.of(issuer, id);
+  }
+
+  /** The new UID for an original (cached: the same original always maps the same way). */
+  uid(original: string): string {
+    if (this.config.uids === "keep" || isWellKnownUID(original)) return original;
+    let mapped = this.#uids.get(original);
+    if (!mapped) {
+      mapped = this.#keys.uid(original);
+      this.#uids.set(original, mapped);
+    }
+    return mapped;
+  }
+
+  /**
+   * De-identify a file in place. The caller writes it with `zeroPreamble: true`. Throws
+   * `DeidError` when the file cannot be de-identified (the caller quarantines it).
+   *
+   * @example De-identify a file read from disk
+   * ```ts ignore
+   * import { readDicomFileSync } from "../dicom/io.ts";
+   * import { deidConfig } from "./config.ts";
+   * import { Keys } from "./keys.ts";
+   * import { openSession } from "./session.ts";
+   *
+   * const session = openSession(deidConfig(), new Keys(new TextEncoder().encode("a long secret")), {
+   *   hooks: "run",
+   * });
+   * const file = readDicomFileSync("in.dcm");
+   * const result = session.deidentify(file);
+   * console.log(result.pseudoId, result.counts);
+   * ```
+   */
+  deidentify(file: DicomFile): DeidResult {
+    const ds = file.dataset;
+    const pseudonyms = this.#pseudonyms.startFile();
+    const subject = subjectOf(file, this.config, this.#pseudonyms);
+    const { patientId, studyUID, pseudoId, quarantine, warnings } = subject;
+    const dates = datePolicy(this.config);
+    const dayOffset = dates && typeof dates === "object"
+      ? ("days" in dates.shift
+        ? dates.shift.days
+        : this.#keys.dayOffset(subject.subjectKey, dates.shift.min_days, dates.shift.max_days))
+      : undefined;
+    const state: FileState = {
+      pseudoId,
+      dayOffset,
+      phi: collectPHI(ds),
+      counts: {},
+      warnings,
+      replacements: [],
+      untrusted: 0,
+      topIssuer: subject.issuer,
+    };
+    const burnedIn = burnedInReason(ds);
+
+    const cx: FileContext = {
+      config: this.config,
+      keys: this.#keys,
+      dates,
+      state,
+      uid: (original) => this.uid(original),
+      pseudonymFor: (issuer, id) => this.pseudonymFor(issuer, id),
+      walk: (nested) => walkDataSet(cx, nested),
+    };
+    walkDataSet(cx, ds);
+    if (!patientId && !quarantine) setValue(ds, tags.PatientID, pseudoId, "LO"); // the subject must be named
+    applyReplacements(ds, state);
+    if (file.meta) {
+      // Meta elements other than the ones the writer rebuilds name the sending system: drop them.
+      file.meta.elements = file.meta.elements.filter((e) => e.tag <= tags.ImplementationVersionName);
+      // The writer takes the instance UID from the data set; without one it falls back to this.
+      const mediaUID = file.meta.elements.find((e) => e.tag === tags.MediaStorageSOPInstanceUID);
+      const value = mediaUID && decodeStrings(mediaUID, file.meta)[0];
+      if (value) setValue(file.meta, tags.MediaStorageSOPInstanceUID, this.uid(value), "UI");
+    }
+    file.preamble = undefined; // PS3.15 asks for the preamble to be replaced: the writer writes zeros
+    addMarks(ds, this.config, dates);
+    return {
+      pseudoId,
+      dayOffset,
+      original: { patientId, studyUID, pseudonyms },
+      burnedIn,
+      quarantine,
+      warnings,
+      counts: state.counts,
+    };
+  }
+}
+
+/** How `openSession` sets a session up. */
+export interface OpenOptions {
+  /**
+   * What the configuration's TypeScript hooks do. `"run"`: they run (the run's sandboxed workers,
+   * library use). `"stub"`: every hook the configuration names (its `hooks` and every `{ fn }`
+   * rule, so hooks given by name only, as to a plan's worker, count too) returns undefined, so
+   * the elements they handle come out removed; `plan` and `verify` never run protocol code.
+   */
+  readonly hooks: "run" | "stub";
+  /** See `SessionOptions.checkPseudonyms` (default true). */
+  readonly checkPseudonyms?: boolean;
+}
+
+/**
+ * Open a de-identification session: the one way dcmtidy sets one up. `keys` are the salt's keys,
+ * or the salt's bytes themselves (as a worker receives them).
+ *
+ * @example A plan's session: hooks stubbed, pseudonyms checked by the caller across workers
+ * ```ts ignore
+ * import { configFromProtocol } from "./config.ts";
+ * import { openSession } from "./session.ts";
+ *
+ * const session = openSession(configFromProtocol(protocol, lookup), keys, {
+ *   hooks: "stub",
+ *   checkPseudonyms: false,
+ * });
+ * const result = session.deidentify(file);
+ * ```
+ *
+ * @example A run's worker, given the settings as data and the salt as bytes
+ * ```ts ignore
+ * const session = openSession(msg.config, msg.salt, { hooks: "run" });
+ * ```
+ */
+export function openSession(config: DeidConfig, keys: Keys | Uint8Array, options: OpenOptions): DeidSession {
+  const k = keys instanceof Keys ? keys : new Keys(keys);
+  const settings = options.hooks === "stub" ? { ...config, hooks: stubHooks(config) } : config;
+  return new DeidSession(settings, k, { checkPseudonyms: options.checkPseudonyms });
+}
+
+/** A hook that returns nothing for every name the configuration's hooks and `{ fn }` rules use. */
+function stubHooks(config: DeidConfig): Record<string, Hook> {
+  const names = new Set(Object.keys(config.hooks));
+  for (const rule of config.rules) {
+    if (typeof rule.action === "object" && "fn" in rule.action) names.add(rule.action.fn);
+  }
+  return Object.fromEntries([...names].map((name) => [name, () => undefined]));
+}
