@@ -3,41 +3,35 @@
  * IDs, accession, birth date in its usual spellings, institution and staff names) and anything
  * that looks like a date or an ID, keeping the rest of the description readable.
  */
+import type { DataSet } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
-import type { DataSet, Element } from "../dicom/model.ts";
+import { walk } from "../dicom/walk.ts";
+import { tags } from "../standard/tags.ts";
 
 /** Attributes whose values are gathered as "known PHI" of a file before it is cleaned. */
-const PHI_SOURCES = new Set([
-  0x00100010, // PatientName
-  0x00100020, // PatientID
-  0x00101000, // OtherPatientIDs
-  0x00101001, // OtherPatientNames
-  0x00101005, // PatientBirthName
-  0x00101060, // PatientMotherBirthName
-  0x00100030, // PatientBirthDate
-  0x00080050, // AccessionNumber
-  0x00080080, // InstitutionName
-  0x00080081, // InstitutionAddress
-  0x00081040, // InstitutionalDepartmentName
-  0x00080090, // ReferringPhysicianName
-  0x00081048, // PhysiciansOfRecord
-  0x00081050, // PerformingPhysicianName
-  0x00081060, // NameOfPhysiciansReadingStudy
-  0x00081070, // OperatorsName
-  0x00321032, // RequestingPhysician
-  0x00101040, // PatientAddress
-  0x00102154, // PatientTelephoneNumbers
-  0x00200010, // StudyID
-  0x00081010, // StationName
+const PHI_SOURCES = new Set<number>([
+  tags.PatientName,
+  tags.PatientID,
+  tags.OtherPatientIDs,
+  tags.OtherPatientNames,
+  tags.PatientBirthName,
+  tags.PatientMotherBirthName,
+  tags.PatientBirthDate,
+  tags.AccessionNumber,
+  tags.InstitutionName,
+  tags.InstitutionAddress,
+  tags.InstitutionalDepartmentName,
+  tags.ReferringPhysicianName,
+  tags.PhysiciansOfRecord,
+  tags.PerformingPhysicianName,
+  tags.NameOfPhysiciansReadingStudy,
+  tags.OperatorsName,
+  tags.RequestingPhysician,
+  tags.PatientAddress,
+  tags.PatientTelephoneNumbers,
+  tags.StudyID,
+  tags.StationName,
 ]);
-
-/** Call `visit` with every element of a data set at any depth and the data set holding it. */
-function eachElement(ds: DataSet, visit: (el: Element, owner: DataSet) => void): void {
-  for (const el of ds.elements) {
-    visit(el, ds);
-    if (el.items) { for (const item of el.items) eachElement(item.dataset, visit); }
-  }
-}
 
 /**
  * The identifying strings of a data set, in the forms they may appear in free text: the values of
@@ -46,7 +40,7 @@ function eachElement(ds: DataSet, visit: (el: Element, owner: DataSet) => void):
  */
 export function collectPHI(ds: DataSet): string[] {
   const found = new Set<string>();
-  eachElement(ds, (el, owner) => {
+  walk(ds, (el, { dataset: owner }) => {
     if (el.vr !== "PN" && !(owner === ds && PHI_SOURCES.has(el.tag))) return;
     if (el.items) return;
     let values: string[];

@@ -3,11 +3,12 @@
  * choke on values that break their VR, so a dummy is never just "XXX" in a date.
  */
 import type { ElementValue } from "../dicom/values.ts";
+import { tags } from "../standard/tags.ts";
 
 /** Defined terms for the few CS attributes with a D action whose value set is enumerated. */
 const CS_DUMMIES: Readonly<Record<number, string>> = {
-  0x00100040: "O", // Patient's Sex: O = other
-  0x00102203: "UNMODIFIED", // Patient's Sex Neutered
+  [tags.PatientSex]: "O", // O = other
+  [tags.PatientSexNeutered]: "UNMODIFIED",
 };
 
 /**
