@@ -1,0 +1,55 @@
+/**
+ * Reading a DICOM file from disk, asynchronously or blocking, with memory that does not grow with
+ * the size of the Pixel Data (see `read_plan.ts`).
+ *
+ * @module
+ */
+import { DicomError } from "./errors.ts";
+import { readAt, readAtSync } from "./file_io.ts";
+import type { DicomFile } from "./model.ts";
+import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
+
+/** Read a DICOM file. Throws `DicomReadError` (with file and offset) when it cannot be parsed. */
+export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
+  const f = await Deno.open(path, { read: true });
+  try {
+    // fstat of an open file never waits on the disk (open has read the inode): blocking is cheaper.
+    const steps = readSteps(f.statSync().size, path, opts);
+    let step = steps.next();
+    let at = 0; // the file position: a read where the last one ended needs no seek
+    while (!step.done) {
+      const { offset, length } = step.value;
+      const bytes = await readAt(f, offset, length, target(opts, offset, length), at);
+      at = offset + bytes.length;
+      step = steps.next(bytes);
+    }
+    return step.value;
+  } catch (e) {
+    if (e instanceof DicomError && !e.file) e.file = path;
+    throw e;
+  } finally {
+    f.close();
+  }
+}
+
+/** `readDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
+export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): DicomFile {
+  const f = Deno.openSync(path, { read: true });
+  try {
+    const steps = readSteps(f.statSync().size, path, opts);
+    let step = steps.next();
+    let at = 0;
+    while (!step.done) {
+      const { offset, length } = step.value;
+      const bytes = readAtSync(f, offset, length, target(opts, offset, length), at);
+      at = offset + bytes.length;
+      step = steps.next(bytes);
+    }
+    return step.value;
+  } catch (e) {
+    if (e instanceof DicomError && !e.file) e.file = path;
+    throw e;
+  } finally {
+    f.close();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Writing a DICOM file to disk, asynchronously or blocking: to a temporary name first, renamed when
+ * complete; Pixel Data that stayed in the input is streamed from it.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { gather, writeChunks, writeChunksSync } from "./_write_chunks.ts";
+import { DicomError } from "./errors.ts";
+import { exists, existsSync, samePath, samePathSync } from "./file_io.ts";
+import type { DicomFile } from "./model.ts";
+import { encodeFile, type EncodeFileOptions } from "./writer.ts";
+
+/** Options for `writeDicomFile`. */
+export interface WriteFileOptions extends EncodeFileOptions {
+  /** Replace an existing file at the destination. Default: refuse. */
+  overwrite?: boolean;
+  /** Sees every byte written, in order (to hash the output without reading it back). */
+  onWrite?: (bytes: Uint8Array) => void;
+}
+
+function tempPath(dest: string): string {
+  return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
+}
+
+/**
+ * Write a file to `dest`: to a temporary name in the same folder first, renamed when complete, so
+ * a crash never leaves a half-written file under the final name. Bulk data is streamed from the
+ * file it was read from. Refuses to write over the input itself. Returns the bytes written.
+ */
+export async function writeDicomFile(
+  file: DicomFile,
+  dest: string,
+  opts: WriteFileOptions = {},
+): Promise<number> {
+  if (file.path && await samePath(file.path, dest)) {
+    throw new DicomError("unsupported", `refusing to write over the input file ${dest}`);
+  }
+  if (!opts.overwrite && await exists(dest)) {
+    throw new DicomError("unsupported", `${dest} exists already (not overwritten)`);
+  }
+  const writes = gather(encodeFile(file, opts));
+  const tmp = tempPath(dest);
+  const out = await Deno.open(tmp, { write: true, createNew: true });
+  let written = 0;
+  try {
+    written = await writeChunks(out, writes, file.path, opts.onWrite);
+    out.close();
+  } catch (e) {
+    out.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  await Deno.rename(tmp, dest);
+  return written;
+}
+
+/** `writeDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
+export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFileOptions = {}): number {
+  if (file.path && samePathSync(file.path, dest)) {
+    throw new DicomError("unsupported", `refusing to write over the input file ${dest}`);
+  }
+  if (!opts.overwrite && existsSync(dest)) {
+    throw new DicomError("unsupported", `${dest} exists already (not overwritten)`);
+  }
+  const writes = gather(encodeFile(file, opts));
+  const tmp = tempPath(dest);
+  const out = Deno.openSync(tmp, { write: true, createNew: true });
+  let written = 0;
+  try {
+    written = writeChunksSync(out, writes, file.path, opts.onWrite);
+    out.close();
+  } catch (e) {
+    out.close();
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
+  Deno.renameSync(tmp, dest);
+  return written;
+}
