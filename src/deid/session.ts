@@ -101,19 +101,21 @@ export class DeidSession {
    * De-identify a file in place. The caller writes it with `zeroPreamble: true`. Throws
    * `DeidError` when the file cannot be de-identified (the caller quarantines it).
    *
-   * @example De-identify a file read from disk
-   * ```ts ignore
-   * import { readDicomFileSync } from "../dicom/io.ts";
+   * @example De-identify a file read from disk, then write it
+   * ```ts
+   * import { readDicomFile, writeDicomFile } from "../dicom/io.ts";
    * import { deidConfig } from "./config.ts";
    * import { Keys } from "./keys.ts";
    * import { openSession } from "./session.ts";
    *
-   * const session = openSession(deidConfig(), new Keys(new TextEncoder().encode("a long secret")), {
-   *   hooks: "run",
-   * });
-   * const file = readDicomFileSync("in.dcm");
-   * const result = session.deidentify(file);
-   * console.log(result.pseudoId, result.counts);
+   * async function deidentifyOne(input: string, output: string, salt: Uint8Array): Promise<string> {
+   *   const session = openSession(deidConfig(), new Keys(salt), { hooks: "run" });
+   *   const file = await readDicomFile(input);
+   *   const result = session.deidentify(file);
+   *   if (result.quarantine) throw new Error(result.quarantine);
+   *   await writeDicomFile(file, output, { zeroPreamble: true });
+   *   return result.pseudoId;
+   * }
    * ```
    */
   deidentify(file: DicomFile): DeidResult {
@@ -190,21 +192,40 @@ export interface OpenOptions {
  * Open a de-identification session: the one way dcmtidy sets one up. `keys` are the salt's keys,
  * or the salt's bytes themselves (as a worker receives them).
  *
- * @example A plan's session: hooks stubbed, pseudonyms checked by the caller across workers
- * ```ts ignore
+ * @example The sessions of plan, verify and run
+ * ```ts
+ * import type { Protocol } from "../protocol/load.ts";
+ * import { readLookupTable } from "../protocol/lookup.ts";
  * import { configFromProtocol } from "./config.ts";
+ * import type { Keys } from "./keys.ts";
  * import { openSession } from "./session.ts";
  *
- * const session = openSession(configFromProtocol(protocol, lookup), keys, {
- *   hooks: "stub",
- *   checkPseudonyms: false,
- * });
- * const result = session.deidentify(file);
+ * async function sessions(protocol: Protocol, keys: Keys) {
+ *   const d = protocol.deidentify!;
+ *   const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
+ *   const config = configFromProtocol(protocol, lookup);
+ *   return {
+ *     // The plan: hooks count as removing their elements; collisions are checked by the plan,
+ *     // in input order, over the files of all its workers.
+ *     plan: openSession(config, keys, { hooks: "stub", checkPseudonyms: false }),
+ *     // verify: hooks stubbed too, pseudonyms checked within the session.
+ *     verify: openSession(config, keys, { hooks: "stub" }),
+ *     // The run: hooks run (in the sandboxed workers).
+ *     run: openSession(config, keys, { hooks: "run" }),
+ *   };
+ * }
  * ```
  *
- * @example A run's worker, given the settings as data and the salt as bytes
- * ```ts ignore
- * const session = openSession(msg.config, msg.salt, { hooks: "run" });
+ * @example A worker given the settings as data and the salt as bytes
+ * ```ts
+ * import type { DeidConfig } from "./config.ts";
+ * import { openSession } from "./session.ts";
+ *
+ * function planWorkerSession(config: DeidConfig, salt: Uint8Array) {
+ *   // The settings crossed to the worker without their hook functions: the stubs take the
+ *   // names from the `{ fn }` rules.
+ *   return openSession(config, salt, { hooks: "stub", checkPseudonyms: false });
+ * }
  * ```
  */
 export function openSession(config: DeidConfig, keys: Keys | Uint8Array, options: OpenOptions): DeidSession {
