@@ -5,6 +5,7 @@
 import { join, relative, sep } from "node:path";
 import { parseCsv } from "../util/csv.ts";
 import { STATE_DIR } from "../run/shards.ts";
+import { VerifyError } from "./errors.ts";
 
 /** One row of files.csv: an input file and what the run did with it. */
 export interface FileRow {
@@ -23,15 +24,8 @@ export interface FileRow {
 }
 
 export { STATE_DIR };
-
-/** A verify that cannot start: no finished run, a files.csv we cannot read, another input. */
-export class VerifyError extends Error {
-  /** One line for the user, naming the folder or file and what to do. */
-  constructor(message: string) {
-    super(message);
-    this.name = "VerifyError";
-  }
-}
+// VerifyError lives in errors.ts; importers of it from here (src/cli/verify_command.ts) still work.
+export { VerifyError };
 
 const COLUMNS = ["Input", "Root", "Status", "Reason", "Output"];
 
