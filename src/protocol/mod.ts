@@ -30,6 +30,7 @@ export {
   compileTemplate,
   DEFAULT_FILE_TEMPLATE,
   DEFAULT_FOLDER_TEMPLATE,
+  type Placeholder,
   PLACEHOLDERS,
   type TemplateValues,
   valuesFromDataSet,

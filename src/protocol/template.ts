@@ -73,9 +73,11 @@ export interface CompiledTemplate {
 
 /** One dcm2dir placeholder: an element of the data set, or a part of the input path. */
 export interface Placeholder {
+  /** What it shows, in dcm2dir's words. */
   readonly description: string;
-  /** The element it reads, with its keyword. */
+  /** The element it reads. */
   readonly tag?: number;
+  /** That element's keyword. */
   readonly keyword?: string;
   /** Or the part of the input path it shows. */
   readonly input?: "basename" | "folder";
