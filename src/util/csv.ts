@@ -1,42 +1,27 @@
-/** Reading back the CSV files dcmtidy writes with csv-stringify (files.csv, the key file). */
+/**
+ * CSV as dcmtidy writes and reads it (the report, files.csv, the key file): RFC 4180, written by
+ * csv-stringify and read back by csv-parse, the two halves of one library.
+ *
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
 
-/** Parse CSV as csv-stringify writes it (RFC 4180: quoted fields, doubled quotes, CRLF or LF). */
+/**
+ * Parse CSV text into rows of fields (quoted fields, doubled quotes, CRLF or LF; rows may differ
+ * in length). Throws on malformed CSV (a quote left open).
+ *
+ * @example
+ * ```ts
+ * import { parseCsv } from "./csv.ts";
+ * parseCsv('a,"b ""c"""\n1,2\n'); // [["a", 'b "c"'], ["1", "2"]]
+ * ```
+ */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === "") quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-    i++;
-  }
-  if (quoted) throw new Error("the CSV ends inside a quoted field");
-  if (field !== "" || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
+  return parse(text, { relax_column_count: true, skip_empty_lines: false }) as string[][];
+}
+
+/** Rows of fields as CSV text, one line each (LF), quoting only where a field needs it. */
+export function toCsv(rows: readonly (readonly string[])[]): string {
+  return stringify(rows as string[][]);
 }

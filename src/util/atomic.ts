@@ -1,0 +1,61 @@
+/**
+ * Files written whole or not at all, and private to their owner: the run's state, reports and key
+ * file are written to a temporary name (see `temp.ts`) and renamed, with their mode set before any
+ * byte is written.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { tempNameFor } from "./temp.ts";
+
+/** Mode of the run's own records under `<output>/.dcmtidy/` and of the key file: the owner's only. */
+export const PRIVATE_FILE = 0o600;
+/** Mode of `<output>/.dcmtidy/` and the folders in it. */
+export const PRIVATE_DIR = 0o700;
+
+/** Set a mode where the platform has modes (Deno cannot on Windows: nothing to do there). */
+export async function setMode(path: string, mode: number): Promise<void> {
+  try {
+    await Deno.chmod(path, mode);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotSupported) && Deno.build.os !== "windows") throw e;
+  }
+}
+
+/**
+ * Make a folder (its parents as usual) that only its owner can enter, and make an existing one so:
+ * the run's state names input paths, original values never, but no one else needs to read it.
+ */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.mkdir(path, { mode: PRIVATE_DIR }).catch((e) => {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  });
+  await setMode(path, PRIVATE_DIR);
+}
+
+/**
+ * Write text to a temporary name beside `path`, then rename: readers never see half a file. With
+ * `mode`, the file is created with it (before any byte is written). The temporary file is removed
+ * when the write or the rename fails: it may hold what the key file holds.
+ */
+export async function writeAtomically(
+  path: string,
+  text: string,
+  opts: { mode?: number } = {},
+): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = tempNameFor(path);
+  try {
+    await Deno.writeTextFile(tmp, "", {
+      createNew: true,
+      ...(opts.mode === undefined ? {} : { mode: opts.mode }),
+    });
+    if (opts.mode !== undefined) await setMode(tmp, opts.mode); // whatever the umask
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
