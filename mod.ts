@@ -154,23 +154,42 @@ export {
 } from "./src/scan/scan.ts";
 export {
   type Disposition,
+  type FileFacts,
   makePlan,
+  parseShard,
   type Plan,
+  type PlannedChange,
   type PlannedFile,
   type PlannedSeries,
   type PlanOptions,
   type PlanPhase,
   planTotals,
   type PlanWarning,
+  type Shard,
+  ShardError,
+  shardFromEnv,
+  shardOf,
+  type SurveyAhead,
   type WarningKind,
-} from "./src/plan/plan.ts";
-export type { PlannedChange } from "./src/plan/changes.ts";
-export type { FileFacts, StagedOutput } from "./src/plan/survey.ts";
-export { type RunOptions, runPlan, type RunSummary } from "./src/run/run.ts";
-export { RunRefusal } from "./src/run/errors.ts";
-export type { FileOutcome, OutputIdentity } from "./src/run/process.ts";
-export { parseShard, type Shard, ShardError, shardFromEnv, shardOf } from "./src/plan/shard.ts";
-export { MergeError, mergeShards, type MergeSummary } from "./src/run/shards.ts";
+} from "./src/plan/mod.ts";
+export {
+  canStage,
+  type FileOutcome,
+  MergeError,
+  mergeShards,
+  type MergeSummary,
+  openStaging,
+  type RunOptions,
+  runPlan,
+  RunRefusal,
+  type RunSummary,
+  type SeriesOutcome,
+  type SeriesVolume,
+  type StagedOutput,
+  type Staging,
+} from "./src/run/mod.ts";
+export type { InputStamp, OutputIdentity } from "./src/util/file_identity.ts";
+export { DcmtidyError, EXIT } from "./src/util/errors.ts";
 /**
  * NIfTI output of one series: `convertSeries(files, { identified })` takes the full reads of one
  * series' files, each de-identified by a `DeidSession` (or `identified: true` for sort-only data),
@@ -187,7 +206,6 @@ export {
   type SeriesConversion,
 } from "./src/nifti/convert.ts";
 export { sidecarBytes } from "./src/nifti/sidecar.ts";
-export type { SeriesOutcome, SeriesVolume } from "./src/run/series.ts";
 export {
   type Finding,
   type FindingKind,
@@ -197,8 +215,8 @@ export {
   type VerifyReport,
 } from "./src/verify/verify.ts";
 
-import { makePlan } from "./src/plan/plan.ts";
-import { runPlan } from "./src/run/run.ts";
+import { makePlan } from "./src/plan/mod.ts";
+import { runPlan } from "./src/run/mod.ts";
 import { verifyOutput } from "./src/verify/verify.ts";
 
 /**

@@ -20,7 +20,7 @@ import { deidConfig } from "../src/deid/config.ts";
 import { DeidSession } from "../src/deid/engine.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../src/dicom/io.ts";
-import { identityOf } from "../src/run/process.ts";
+import { identityOf } from "../src/util/file_identity.ts";
 import { encodeFile } from "../src/dicom/writer.ts";
 import { DEFAULT_DUMP_FILES, DUMP_VERSION } from "./dump.ts";
 import { CACHE_DIR } from "./synthetic.ts";

@@ -11,10 +11,10 @@ import { gunzip, gzip } from "../src/nifti/gzip.ts";
 import { parseNifti1Header } from "../src/nifti/nifti1.ts";
 import { parseCsv } from "../src/util/csv.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
-import { makePlan } from "../src/plan/plan.ts";
+import { makePlan } from "../src/plan/mod.ts";
 import { planJson } from "../src/plan/json.ts";
 import { planSummary } from "../src/plan/summary.ts";
-import { runPlan } from "../src/run/run.ts";
+import { runPlan } from "../src/run/mod.ts";
 import { NIFTI_PHI, niftiSeries, stack } from "./fixtures/nifti_fixtures.ts";
 import { killCliWhen, ROOT, runCli, treeHashes } from "./helpers.ts";
 

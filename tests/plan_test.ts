@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
-import { makePlan, type Plan } from "../src/plan/plan.ts";
+import { makePlan, type Plan } from "../src/plan/mod.ts";
 import { planSummary } from "../src/plan/summary.ts";
 import { planJson } from "../src/plan/json.ts";
 import { Keys } from "../src/deid/keys.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
 import { runCli } from "./helpers.ts";
-import type { FinishedOutput } from "../src/plan/survey.ts";
+import type { PlannedFile } from "../src/plan/mod.ts";
 
 const SALT = "pool-test-salt-0123456789";
 
@@ -172,8 +172,8 @@ deidentify:
     assert.deepEqual(trees[1], trees[0]);
     // The library path (no workers) gives the same bytes.
     const { loadProtocol } = await import("../src/protocol/load.ts");
-    const { makePlan } = await import("../src/plan/plan.ts");
-    const { runPlan } = await import("../src/run/run.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { runPlan } = await import("../src/run/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");
     const p = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/out-0`, env: () => SALT });
     const keys = new Keys(new TextEncoder().encode(SALT));
@@ -202,30 +202,36 @@ deidentify:
 `,
     );
     const { loadProtocol } = await import("../src/protocol/load.ts");
-    const { makePlan } = await import("../src/plan/plan.ts");
-    const { runPlan } = await import("../src/run/run.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { runPlan } = await import("../src/run/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
     const keys = new Keys(salt);
-    const staged = async (output: string, finished?: Map<string, FinishedOutput>) => {
+    const { openStaging } = await import("../src/run/mod.ts");
+    // A plan that writes ahead, as `run --yes` makes it: `staged` gives each file's staged output.
+    const staged = async (output: string, shard?: { k: number; n: number }) => {
       const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
-      await Deno.mkdir(`${output}/.dcmtidy`, { recursive: true });
-      const stage = `${output}/.dcmtidy/staging`;
-      return await makePlan(p, keys, undefined, { workers: 2, salt, stage, finished });
+      await Deno.mkdir(output, { recursive: true });
+      const staging = (await openStaging(p, 2, shard))!;
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      const stagedOf = (f: PlannedFile) => staging.outputs.get(plan.files.indexOf(f));
+      return { ...plan, staging, stagedOf };
     };
+    const stagingGone = (output: string) =>
+      [...Deno.readDirSync(`${output}/.dcmtidy`)].filter((e) => e.name.startsWith("staging-")).length === 0;
     // Without staging, in this thread: the reference.
     const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
     await runPlan(await makePlan(reference, keys), { keys });
 
     const plan = await staged(`${dir}/out`);
-    const written = plan.files.filter((f) => f.staged);
+    const written = plan.files.filter((f) => plan.stagedOf(f));
     assert.equal(written.length, 11, "every file the plan writes, but the cut one");
     assert.equal(plan.files.find((f) => f.input.rel === "F011")!.status, "quarantine");
-    for (const f of written) assert.ok((await Deno.lstat(f.staged!.path)).isFile);
-    const summary = await runPlan(plan, { keys, salt, workers: 2 });
+    for (const f of written) assert.ok((await Deno.lstat(plan.stagedOf(f)!.path)).isFile);
+    const summary = await runPlan(plan, { keys, salt, workers: 2, staging: plan.staging });
     assert.equal(summary.written, 11);
     assert.deepEqual(await treeHashes(`${dir}/out`), await treeHashes(`${dir}/ref`));
-    assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
+    assert.ok(stagingGone(`${dir}/out`));
     const report = await Deno.readTextFile(`${dir}/out/.dcmtidy/files.csv`);
     assert.equal(
       report.replace(/\.dcmtidy[^,\n]*/g, ""),
@@ -233,25 +239,26 @@ deidentify:
     );
 
     // Run again: the plan leaves what the journal has finished to the run, which resumes it.
-    const { finishedOutputs } = await import("../src/run/run.ts");
+    const { finishedOutputs } = await import("../src/run/mod.ts");
     const finished = await finishedOutputs(`${dir}/out`);
     assert.equal(finished.size, 11);
-    const resumedPlan = await staged(`${dir}/out`, finished);
-    assert.equal(resumedPlan.files.filter((f) => f.staged).length, 0, "nothing written ahead again");
-    const again = await runPlan(resumedPlan, { keys, salt, workers: 2 });
+    const resumedPlan = await staged(`${dir}/out`);
+    assert.equal(resumedPlan.staging.outputs.size, 0, "nothing written ahead again");
+    const again = await runPlan(resumedPlan, { keys, salt, workers: 2, staging: resumedPlan.staging });
     assert.equal(again.resumed, 11);
-    assert.equal(await Deno.lstat(`${dir}/out/.dcmtidy/staging`).catch(() => "gone"), "gone");
+    assert.ok(stagingGone(`${dir}/out`));
 
     // What changed between the plan and the run is not taken from the staging folder: an input
     // changed since the plan read it, and a staged file that is not the one the plan wrote.
     const next = await staged(`${dir}/changed`);
-    const [swapped, second] = next.files.filter((f) => f.staged);
+    const [swapped, second] = next.files.filter((f) => next.stagedOf(f));
     const input = await Deno.readFile(second.input.path);
     await Deno.writeFile(second.input.path, input); // the same bytes, a later modification time
     await Deno.utime(second.input.path, new Date(), new Date(Date.now() + 5000));
-    await Deno.copyFile(swapped.staged!.path, `${swapped.staged!.path}.copy`);
-    await Deno.rename(`${swapped.staged!.path}.copy`, swapped.staged!.path); // same bytes, another inode
-    const changed = await runPlan(next, { keys, salt, workers: 2 });
+    const swappedPath = next.stagedOf(swapped)!.path;
+    await Deno.copyFile(swappedPath, `${swappedPath}.copy`);
+    await Deno.rename(`${swappedPath}.copy`, swappedPath); // same bytes, another inode
+    const changed = await runPlan(next, { keys, salt, workers: 2, staging: next.staging });
     assert.equal(changed.written, 11);
     const journal = (await Deno.readTextFile(`${dir}/changed/.dcmtidy/journal.jsonl`)).trim().split("\n")
       .map((l) => JSON.parse(l)).filter((e) => e.dest);
@@ -270,7 +277,7 @@ deidentify:
       );
       assert.notEqual(
         out.ino,
-        f.staged!.outcome.output!.ino,
+        next.stagedOf(f)!.outcome.output!.ino,
         `${f.input.rel} was written by the run, not staged`,
       );
     }
@@ -279,7 +286,7 @@ deidentify:
     // An input edited after the plan read it, its modification time put back: its change time
     // tells (whole seconds here, so the edit comes a second later).
     const later = await staged(`${dir}/restored`);
-    const edited = later.files.find((f) => f.staged)!;
+    const edited = later.files.find((f) => later.stagedOf(f))!;
     const original = await Deno.readFile(edited.input.path);
     const { mtime, atime } = await Deno.stat(edited.input.path);
     await new Promise((r) => setTimeout(r, 1100));
@@ -288,11 +295,11 @@ deidentify:
     await Deno.writeFile(edited.input.path, flipped);
     await Deno.utime(edited.input.path, atime!, mtime!);
     try {
-      await runPlan(later, { keys, salt, workers: 2 });
+      await runPlan(later, { keys, salt, workers: 2, staging: later.staging });
       const out = await Deno.readFile(`${dir}/restored/${edited.dest}`);
       assert.notEqual(
         (await Deno.lstat(`${dir}/restored/${edited.dest}`)).ino,
-        edited.staged!.outcome.output!.ino,
+        later.stagedOf(edited)!.outcome.output!.ino,
       );
       assert.equal(out[out.length - 1], flipped[flipped.length - 1], "written from the input as it is now");
     } finally {
@@ -302,15 +309,15 @@ deidentify:
     // A shard writes ahead its own files only (they go by study: this dump has one, so all or none).
     const { shardOf } = await import("../src/plan/shard.ts");
     for (const k of [1, 2]) {
-      const p = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/shard-${k}`, env: () => SALT });
-      await Deno.mkdir(`${dir}/shard-${k}/.dcmtidy`, { recursive: true });
-      const stage = `${dir}/shard-${k}/.dcmtidy/staging`;
-      const shard = { k, n: 2 };
-      const sharded = await makePlan(p, keys, undefined, { workers: 2, salt, stage, shard });
+      const sharded = await staged(`${dir}/shard-${k}`, { k, n: 2 });
       for (const f of sharded.files.filter((f) => f.status === "write")) {
-        assert.equal(f.staged !== undefined, shardOf(f.input, 2) === k, `shard ${k}: ${f.input.rel}`);
+        assert.equal(
+          sharded.stagedOf(f) !== undefined,
+          shardOf(f.input, 2) === k,
+          `shard ${k}: ${f.input.rel}`,
+        );
       }
-      await Deno.remove(stage, { recursive: true });
+      await sharded.staging.remove();
     }
 
     // A run that refuses (a file it did not write is in the way) leaves nothing staged or placed.
@@ -320,8 +327,11 @@ deidentify:
       recursive: true,
     });
     await Deno.writeTextFile(`${dir}/blocked/${first.dest}`, "someone else's file\n");
-    await assert.rejects(() => runPlan(blocked, { keys, salt, workers: 2 }), /was not written by dcmtidy/);
-    assert.equal(await Deno.lstat(`${dir}/blocked/.dcmtidy/staging`).catch(() => "gone"), "gone");
+    await assert.rejects(
+      () => runPlan(blocked, { keys, salt, workers: 2, staging: blocked.staging }),
+      /was not written by dcmtidy/,
+    );
+    assert.ok(stagingGone(`${dir}/blocked`));
     const placed = [...(await treeHashes(`${dir}/blocked`)).keys()];
     assert.deepEqual(placed, [`/${first.dest}`], "no output under its final name, the other file kept");
     assert.equal(await Deno.readTextFile(`${dir}/blocked/${first.dest}`), "someone else's file\n");

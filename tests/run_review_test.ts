@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { ROOT, runCli } from "./helpers.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
-import { makePlan } from "../src/plan/plan.ts";
-import { runPlan } from "../src/run/run.ts";
+import { makePlan } from "../src/plan/mod.ts";
+import { runPlan } from "../src/run/mod.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { writeAtomically } from "../src/run/reports.ts";
+import { writeAtomically } from "../src/util/atomic.ts";
 import { parseCsv } from "../src/util/csv.ts";
 import { quarantinedLines } from "../src/cli/run_commands.ts";
 

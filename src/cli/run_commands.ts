@@ -2,26 +2,32 @@
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { join, resolve } from "node:path";
-import { ensurePrivateDir } from "../run/reports.ts";
-import { STATE_DIR } from "../run/shards.ts";
 import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
-import { makePlan, type Plan, type PlanOptions, type PlanPhase } from "../plan/plan.ts";
-import type { Protocol } from "../protocol/load.ts";
-import { planJson } from "../plan/json.ts";
-import { planSummary } from "../plan/summary.ts";
 import {
-  finishedOutputs,
+  makePlan,
+  type Plan,
+  planJson,
+  type PlanOptions,
+  type PlanPhase,
+  planSummary,
+  type Shard,
+  shardFiles,
+} from "../plan/mod.ts";
+import type { Protocol } from "../protocol/load.ts";
+import {
+  openStaging,
   outputRootProblem,
   prepareOutputRoot,
   runPlan,
   type RunSummary,
   runWork,
-} from "../run/run.ts";
+  type Staging,
+  STATE_DIR,
+} from "../run/mod.ts";
 import { renderRefs } from "../scan/scan.ts";
-import { withoutPaths } from "../run/errors.ts";
+import { withoutPaths } from "../util/fs_errors.ts";
 import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
-import { type Shard, shardFiles } from "../plan/shard.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
 
 export { planJson, planSummary };
@@ -61,7 +67,7 @@ function useColor(opts: PlanCommandOptions): boolean {
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
-  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "stage" | "finished" | "signal"> | void>,
+  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "ahead" | "signal"> | void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
@@ -86,7 +92,7 @@ async function prepare(
         bar = stderrProgress(LABELS[p], total);
       }
       bar!.update(done);
-    }, { workers: jobsOf(opts), salt, shard: shardFromFlags(opts), ...ahead });
+    }, { workers: jobsOf(opts), salt, ...ahead });
     return { plan, keys, salt };
   } finally {
     bar?.finish();
@@ -122,27 +128,26 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     throw new UsageError("not a terminal: pass --yes to run without asking");
   }
   let made: string[] = [];
-  // Ctrl-C while a plan writes ahead: it stops its workers and removes what they wrote. (Without
-  // --yes nothing is written ahead, and Ctrl-C ends the program at once, as it always did.)
+  // Ctrl-C while a plan writes ahead: it stops its workers, then what they wrote is removed.
+  // (Without --yes nothing is written ahead, and Ctrl-C ends the program at once, as it always did.)
   const planning = new AbortController();
   const interruptedPlan = () => planning.abort(new Interrupted());
   if (opts.yes) Deno.addSignalListener("SIGINT", interruptedPlan);
+  let staging: Staging | undefined;
   let prepared;
   try {
     prepared = await prepare(file, opts, async (protocol) => {
       made = await prepareOutputRoot(protocol.output.root);
       // Run unasked: the plan's workers write each output ahead as they read its file (see
-      // PlanOptions.stage; a shard's own files only), into a folder of this run's own.
+      // src/run/stage.ts; a shard's own files only), into a folder of this run's own.
       if (!opts.yes) return;
-      const state = join(protocol.output.root, STATE_DIR);
-      await ensurePrivateDir(state);
-      await removeAbandonedStaging(state);
-      const stage = join(state, `staging-${crypto.randomUUID().slice(0, 8)}`);
-      return { stage, finished: await finishedOutputs(protocol.output.root, shard), signal: planning.signal };
+      staging = await openStaging(protocol, jobsOf(opts), shard);
+      return { ahead: staging?.ahead, signal: planning.signal };
     });
     // A Ctrl-C the plan did not see (it came as the plan returned) still stops the run here.
     planning.signal.throwIfAborted();
   } catch (e) {
+    await staging?.remove();
     if (!(e instanceof Interrupted)) throw e;
     // The folders this run made, when nothing else is in them: the root's state folder, then the
     // root and the folders made above it, innermost first.
@@ -155,6 +160,20 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   } finally {
     if (opts.yes) Deno.removeSignalListener("SIGINT", interruptedPlan);
   }
+  try {
+    return await runPrepared(prepared, opts, { started, shard, made, staging });
+  } finally {
+    await staging?.remove();
+  }
+}
+
+/** The rest of `dcmtidy run`, once planned: show the plan, ask (without --yes), run it, summarise. */
+async function runPrepared(
+  prepared: { plan: Plan; keys?: Keys; salt?: Uint8Array },
+  opts: PlanCommandOptions,
+  run: { started: number; shard?: Shard; made: string[]; staging?: Staging },
+): Promise<number> {
+  const { started, shard, made, staging } = run;
   const { plan, keys, salt } = prepared;
   const showPhi = opts.showPhi ?? false;
   console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));
@@ -178,7 +197,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   let kept = 0;
   // Ctrl-C: what is finished is in the journal; say so, then end as an interrupted program does.
   const interrupted = () => {
-    if (plan.staging) removeSync(plan.staging); // the exit skips runPlan's own removal
+    staging?.removeSync(); // the exit skips runPlan's own removal
     bar.finish();
     console.error(
       `interrupted: ${kept} file${kept === 1 ? "" : "s"} finished ${kept === 1 ? "is" : "are"} kept; ` +
@@ -197,6 +216,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       onProgress: (done, _total, bytes) => bar.update(done, bytes),
       onKept: (n) => (kept = n),
       shard,
+      staging,
     });
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
@@ -226,31 +246,6 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
 class Interrupted extends Error {
   constructor() {
     super("interrupted");
-  }
-}
-
-/** Remove a folder and what it holds, blocking (in a signal handler, before the exit); never throws. */
-function removeSync(path: string): void {
-  try {
-    Deno.removeSync(path, { recursive: true });
-  } catch { /* gone already */ }
-}
-
-/** A staging folder untouched this long is a killed run's (a live run's changes as it writes and renames). */
-const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
-
-/**
- * Staging folders of runs that were killed (a run removes its own, even on Ctrl-C): any not
- * changed for a day (a day, not less: shards on machines whose clocks differ share the root).
- * What is in one is de-identified output, never anything identifying; and a run whose folder
- * went writes its files itself (a staged file must still be the one its plan wrote).
- */
-async function removeAbandonedStaging(state: string): Promise<void> {
-  for await (const e of Deno.readDir(state)) {
-    if (!e.isDirectory || !e.name.startsWith("staging-")) continue;
-    const path = join(state, e.name);
-    const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime() ?? 0;
-    if (Date.now() - mtime > ABANDONED_AFTER_MS) removeSync(path);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Sharding on the command line: `--shard K/N`, `--shard-from-env [--shards N]`, and `merge`. */
-import { parseShard, type Shard, ShardError, shardFromEnv } from "../plan/shard.ts";
-import { mergeShards } from "../run/shards.ts";
+import { parseShard, type Shard, ShardError, shardFromEnv } from "../plan/mod.ts";
+import { mergeShards } from "../run/mod.ts";
 import { UsageError } from "./errors.ts";
 
 /** The sharding flags of `plan` and `run`. */

@@ -9,7 +9,8 @@
  */
 import { formatTag } from "../standard/dictionary.ts";
 import { showValue } from "./changes.ts";
-import { maskPath, type Plan, planGroups, planTotals, renderPlanText } from "./plan.ts";
+import { maskPath, planGroups, planTotals, renderPlanText } from "./render.ts";
+import type { Plan } from "./types.ts";
 
 /** Identifies the document and its version (bumped when a field changes meaning or goes away). */
 export const PLAN_FORMAT = { format: "dcmtidy-plan", version: 1 } as const;

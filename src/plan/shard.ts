@@ -6,6 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import type { ScannedFile } from "../scan/scan.ts";
+import { ShardError } from "./errors.ts";
+
+export { ShardError };
 
 /** Shard `k` of `n` (1-based). */
 export interface Shard {
@@ -13,12 +16,6 @@ export interface Shard {
   readonly k: number;
   /** How many shards the work is split into. */
   readonly n: number;
-}
-
-/** A shard argument or environment that does not make sense. */
-export class ShardError extends Error {
-  /** Shown before the message when the error is printed. */
-  override name = "ShardError";
 }
 
 /** Largest shard count accepted: far beyond any cluster, small enough to catch a typo. */

@@ -8,15 +8,8 @@
  */
 import { inputRef } from "../scan/scan.ts";
 import { showValue } from "./changes.ts";
-import {
-  maskPath,
-  type Plan,
-  planGroups,
-  type PlannedSeries,
-  planTotals,
-  renderPlanText,
-  type WarningKind,
-} from "./plan.ts";
+import { maskPath, planGroups, planTotals, renderPlanText } from "./render.ts";
+import type { Plan, PlannedSeries, WarningKind } from "./types.ts";
 
 /** How to render a plan. */
 export interface SummaryOptions {

@@ -9,10 +9,9 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
-import { readDicomFileSync, type ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
-import { join } from "node:path";
-import { type Shard, shardOf } from "./shard.ts";
+import type { ReusableBuffer } from "../dicom/io.ts";
 import type { DicomFile } from "../dicom/model.ts";
+import { tags } from "../standard/tags.ts";
 import { type CompiledTemplate, outputPath, valuesFromDataSet } from "../protocol/template.ts";
 import {
   classifyHeader,
@@ -24,16 +23,8 @@ import {
   type ScannedFile,
 } from "../scan/scan.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
-import {
-  type FileOutcome,
-  hasIdentity,
-  identityOf,
-  type InputStamp,
-  type OutputIdentity,
-  reportFields,
-  stampOf,
-} from "../run/process.ts";
-import type { PlanWarning } from "./plan.ts";
+import { reportFields } from "./report_fields.ts";
+import type { PlanWarning } from "./types.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
 export interface PlanContext {
@@ -97,24 +88,7 @@ export interface FileFacts {
 export interface Survey {
   readonly scanned: ScannedFile;
   readonly facts?: FileFacts;
-  /** The file's output, written ahead by the survey (see `surveyBatch`). */
-  readonly staged?: StagedOutput;
 }
-
-/**
- * An output a run's survey wrote ahead, under a temporary name in the staging folder: the run
- * renames it into place instead of reading and de-identifying the file a second time.
- */
-export interface StagedOutput {
-  /** Its temporary path (in the staging folder, under the output root). */
-  readonly path: string;
-  /** The input before it was read: the run uses the staged output only if the input still is so. */
-  readonly input: InputStamp;
-  /** What the run records for it (the same as writing it in the run would give). */
-  readonly outcome: Omit<FileOutcome, "index">;
-}
-
-const PATIENT_ID = 0x00100020;
 
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);
@@ -148,110 +122,26 @@ export interface SurveyJob {
   readonly listed: Listed;
 }
 
-/** An output an earlier run finished, as its journal says: a file whose output it is is not staged. */
-export interface FinishedOutput {
-  readonly input: string;
-  readonly inputMtime?: number;
-  readonly output: OutputIdentity;
-}
-
-/** Where and what a run's survey writes ahead (see `surveyBatch`). */
-export interface StageOptions {
-  /** The staging folder (under the output root, this run's own). */
-  readonly dir: string;
-  /** Only this shard's files. */
-  readonly shard?: Shard;
-  /** Outputs the journal has finished, by destination: their files are left to the run to resume. */
-  readonly finished?: ReadonlyMap<string, FinishedOutput>;
-}
-
 /**
- * Survey a batch in a worker: one blocking read at a time into one buffer. With `stage`
- * (`run --yes` only), each file the plan will write is written into the staging folder too,
- * de-identified as the survey just did it: the whole file is read (its Pixel Data copied in
- * pieces), so a run reads and de-identifies every file once. A file that cannot be read whole is
- * surveyed from its header as without `stage`, and left to the run (which quarantines it with its
- * reason, as it would have).
+ * Survey a batch in a worker: one blocking read at a time into one buffer (see `readHeaderSync`).
  */
 export function surveyBatch(
   jobs: readonly SurveyJob[],
   ctx: PlanContext | undefined,
   buffer: ReusableBuffer,
-  stage?: StageOptions,
 ): { index: number; survey: Survey }[] {
-  return jobs.map(({ index, listed }) => {
-    if (stage && ctx?.session && !listed.notRegular) {
-      let file: DicomFile | undefined;
-      let input: InputStamp | undefined;
-      try {
-        // Before the read: an input changed after this is not the one staged (the run checks).
-        input = stampOf(Deno.statSync(listed.path));
-        file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
-      } catch { /* read as a header below */ }
-      if (file && input) return { index, survey: surveyAndStage(listed, index, file, input, ctx, stage) };
-    }
-    const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
-    return { index, survey: surveyRead(listed, index, read, ctx) };
-  });
+  return jobs.map(({ index, listed }) => ({ index, survey: surveyListed(listed, index, ctx, buffer) }));
 }
 
-/**
- * Survey a file read whole, and write its output to the staging folder when the plan writes it
- * (and, with `shard`, when the file is that shard's).
- */
-function surveyAndStage(
-  f: Listed,
+/** Survey one listed file from its header, read into `buffer`. */
+export function surveyListed(
+  listed: Listed,
   index: number,
-  file: DicomFile,
-  input: InputStamp,
-  ctx: PlanContext,
-  stage: StageOptions,
+  ctx: PlanContext | undefined,
+  buffer: ReusableBuffer,
 ): Survey {
-  const scanned = classifyHeader(f, { file });
-  if (scanned.kind !== "dicom") return { scanned };
-  const { facts, result } = planFile(file, scanned.rel, index, ctx);
-  if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { scanned, facts };
-  if (stage.shard && shardOf(scanned, stage.shard.n) !== stage.shard.k) return { scanned, facts };
-  // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
-  // not redone. The run checks again; this only saves writing what it would throw away.
-  const prior = stage.finished?.get(facts.dest);
-  if (
-    prior && prior.input === f.path && prior.inputMtime === input.mtimeMs &&
-    hasIdentity(join(ctx.root, facts.dest), prior.output)
-  ) {
-    return { scanned, facts };
-  }
-  const path = join(stage.dir, `${index}.partial`);
-  try {
-    const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });
-    const fields = reportFields(file.dataset);
-    return {
-      scanned,
-      facts,
-      staged: {
-        path,
-        input,
-        outcome: {
-          status: "written",
-          output: identityOf(path),
-          bytes,
-          pseudoId: result.pseudoId,
-          dayOffset: result.dayOffset,
-          originalPatientId: result.original.patientId,
-          originalStudyUID: result.original.studyUID,
-          newStudyUID: fields.StudyInstanceUID,
-          fields,
-          counts: result.counts,
-        },
-      },
-    };
-  } catch {
-    // Not written ahead (the disk, a bad value): the run writes it, and says why if it cannot.
-    try {
-      Deno.removeSync(path);
-    } catch { /* never made */ }
-    return { scanned, facts };
-  }
+  const read = listed.notRegular ? undefined : readHeaderSync(listed, buffer);
+  return surveyRead(listed, index, read, ctx);
 }
 
 /**
@@ -270,8 +160,11 @@ export function planFacts(file: DicomFile, rel: string, index: number, ctx: Plan
   return planFile(file, rel, index, ctx).facts;
 }
 
-/** `planFacts`, with the de-identification's result (when the file was de-identified). */
-function planFile(
+/**
+ * `planFacts`, with the de-identification's result (when the file was de-identified): what a
+ * caller that writes the file at once (a run's writing ahead) needs besides the facts.
+ */
+export function planFile(
   file: DicomFile,
   rel: string,
   index: number,
@@ -288,7 +181,7 @@ function planFile(
     if ("quarantine" in outcome) return { facts: { ...base, quarantine: outcome.quarantine } };
     result = outcome.result;
     note = outcome.note;
-  } else if (firstValue(file, PATIENT_ID) === undefined) {
+  } else if (firstValue(file, tags.PatientID) === undefined) {
     warnings.push({ kind: "no-patient-id", message: `${ref}: no PatientID` });
   }
   const pseudoId = result?.pseudoId;
@@ -298,12 +191,12 @@ function planFile(
     ...base,
     na,
     pseudonyms: result?.original.pseudonyms ?? [],
-    pseudoId: pseudoId ?? firstValue(file, PATIENT_ID),
-    studyUID: firstValue(file, 0x0020000d),
-    seriesUID: firstValue(file, 0x0020000e),
-    description: firstValue(file, 0x0008103e),
-    modality: firstValue(file, 0x00080060),
-    frames: Math.max(1, Number(firstValue(file, 0x00280008) ?? 1) || 1),
+    pseudoId: pseudoId ?? firstValue(file, tags.PatientID),
+    studyUID: firstValue(file, tags.StudyInstanceUID),
+    seriesUID: firstValue(file, tags.SeriesInstanceUID),
+    description: firstValue(file, tags.SeriesDescription),
+    modality: firstValue(file, tags.Modality),
+    frames: Math.max(1, Number(firstValue(file, tags.NumberOfFrames) ?? 1) || 1),
     counts: result?.counts,
     note,
     fields: ctx.keepFields ? reportFields(file.dataset) : undefined,
@@ -328,7 +221,7 @@ function deidentifyHeader(
   errors: string[],
 ): { result: DeidResult; note?: string } | { quarantine: string } {
   const config = ctx.config!;
-  const hasPatientId = firstValue(file, PATIENT_ID) !== undefined;
+  const hasPatientId = firstValue(file, tags.PatientID) !== undefined;
   const policy = lookupPolicy(config);
   let result: DeidResult;
   try {

@@ -1,33 +1,29 @@
-/** Errors of a run that are the user's to fix, and file system failures told without paths. */
+/** Errors of a run that are the user's to fix. */
+import { DcmtidyError, EXIT } from "../util/errors.ts";
 
 /**
  * A run refused because of the user's files or setup (an output root that is a file or cannot be
  * written, an output the run did not write in its way, a key file dcmtidy did not write): not a bug.
  * The command line prints the message and exits 2.
  */
-export class RunRefusal extends Error {
+export class RunRefusal extends DcmtidyError {
   /** `message` says what is wrong and what to change; the command line prints it as it is. */
   constructor(message: string) {
-    super(message);
+    super(message, EXIT.usage);
     this.name = "RunRefusal";
   }
 }
 
-/**
- * Why a file system call failed, without the paths Deno puts in its messages (input paths can name
- * patients): "no such file", "permission denied", or the system's words with its error number.
- */
-export function fsReason(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file";
-  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
-    return "permission denied";
+/** Shard parts that cannot be merged: each problem names the shard(s) and what is wrong. Exit 2. */
+export class MergeError extends DcmtidyError {
+  /** `problems`: one line each, naming the shard(s) and what is wrong. */
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"), EXIT.usage);
+    this.name = "MergeError";
   }
-  if (e instanceof Deno.errors.AlreadyExists) return "already exists";
-  const message = e instanceof Error ? e.message : String(e);
-  return withoutPaths(message);
-}
 
-/** A Deno file system message without the `: open '/a'` or `: copy '/a' -> '/b'` that ends it. */
-export function withoutPaths(message: string): string {
-  return message.replace(/( \(os error \d+\)): \w+ '.*?'(?: -> '.*?')?$/s, "$1");
+  /** The problems, one per line, under what could not be done. */
+  override describe(): string {
+    return `dcmtidy merge: cannot merge:\n${this.problems.map((p) => `  ${p}`).join("\n")}`;
+  }
 }

@@ -2,12 +2,13 @@
  * What happens to one planned file: de-identify and write it (or copy/link it for sort-only
  * runs), always to a temporary name first. Runs in the worker pool or in the main thread.
  */
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
-import { decodeStrings } from "../dicom/values.ts";
-import type { DataSet } from "../dicom/model.ts";
 import { DeidError, type DeidSession } from "../deid/engine.ts";
 import { DicomError } from "../dicom/errors.ts";
+import { reportFields } from "../plan/mod.ts";
+import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
+import { tempNameFor } from "../util/temp.ts";
 
 /** One file to produce. */
 export interface FileJob {
@@ -84,103 +85,11 @@ function inDirSync<T>(dir: string, act: () => T): T {
  */
 const readBuffer = new ReusableBuffer();
 
-function tempName(dest: string): string {
-  return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
-}
-
-const REPORT_FIELDS: Readonly<Record<string, number>> = {
-  PatientID: 0x00100020,
-  StudyDate: 0x00080020,
-  StudyID: 0x00200010,
-  SeriesNumber: 0x00200011,
-  SeriesDescription: 0x0008103e,
-  Modality: 0x00080060,
-  StudyInstanceUID: 0x0020000d,
-  SeriesInstanceUID: 0x0020000e,
-};
-
-/** The report's columns, read from a (written) data set. */
-export function reportFields(ds: DataSet): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, tag] of Object.entries(REPORT_FIELDS)) {
-    const el = ds.elements.find((e) => e.tag === tag);
-    out[name] = el ? (decodeStrings(el, ds)[0] ?? "") : "";
-  }
-  return out;
-}
-
 function quarantined(job: FileJob, e: unknown): FileOutcome {
   if (e instanceof DicomError || e instanceof DeidError) {
     return { index: job.index, status: "quarantined", reason: e.message };
   }
   throw e;
-}
-
-/**
- * A file's identity on disk: its inode, size and modification time. A file replaced under the
- * same name has another inode; one changed in place, another time or size. Hashing every output
- * would tell the same at the cost of reading (or hashing while writing) every byte.
- */
-export interface OutputIdentity {
-  /** The device holding it. */
-  readonly dev: number;
-  /** Its inode number. */
-  readonly ino: number;
-  /** Its size in bytes. */
-  readonly size: number;
-  /** Its modification time, in milliseconds since 1970. */
-  readonly mtimeMs: number;
-}
-
-/**
- * An input as the file system knows it before it is read: its identity and its change time (an
- * edit that puts the modification time back still moves the change time).
- */
-export interface InputStamp extends OutputIdentity {
-  /** The change time of the inode, in milliseconds since 1970 (0 where the system gives none). */
-  readonly ctimeMs: number;
-}
-
-/** The stamp of an input from its `stat`. */
-export function stampOf(st: Deno.FileInfo): InputStamp {
-  return {
-    dev: st.dev,
-    ino: st.ino ?? 0,
-    size: st.size,
-    mtimeMs: st.mtime?.getTime() ?? 0,
-    ctimeMs: st.ctime?.getTime() ?? 0,
-  };
-}
-
-/** Whether two stamps are of one unchanged input. */
-export function sameStamp(a: InputStamp, b: InputStamp | undefined): boolean {
-  return !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs &&
-    a.ctimeMs === b.ctimeMs;
-}
-
-/** The identity of the file at `path` (not following a link at the end). */
-export function identityOf(path: string): OutputIdentity {
-  const st = Deno.lstatSync(path);
-  return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
-}
-
-/**
- * Whether the file at `path` still has `identity` (false when nothing is there); with
- * `inodeOnly`, whether it is still that inode, whatever its size and time.
- */
-export function hasIdentity(
-  path: string,
-  identity: OutputIdentity,
-  opts: { inodeOnly?: boolean } = {},
-): boolean {
-  let now: OutputIdentity;
-  try {
-    now = identityOf(path);
-  } catch {
-    return false;
-  }
-  return now.dev === identity.dev && now.ino === identity.ino &&
-    (opts.inodeOnly || (now.size === identity.size && now.mtimeMs === identity.mtimeMs));
 }
 
 /**
@@ -228,7 +137,7 @@ export async function placeFile(job: FileJob): Promise<{ linkFellBack: boolean }
 }
 
 function placeFileSync(job: FileJob): { linkFellBack: boolean } {
-  const tmp = tempName(job.dest);
+  const tmp = tempNameFor(job.dest);
   let linkFellBack = false;
   try {
     inDirSync(dirname(job.dest), () => {

@@ -4,15 +4,14 @@
  * `<output>/.dcmtidy/` with the journal, which is never part of the shared dataset), the key file
  * for the honest broker, and an audit record with no PHI and no salt. Each is written to a temporary name and renamed.
  */
-import { stringify } from "csv-stringify/sync";
-import { dirname, join, relative } from "node:path";
-import type { Disposition } from "../plan/plan.ts";
+import { join, relative } from "node:path";
+import type { Disposition } from "../plan/mod.ts";
+import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { renderRefs } from "../scan/scan.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { RunRefusal } from "./errors.ts";
-import { parseCsv } from "../util/csv.ts";
+import { toCsv } from "../util/csv.ts";
 
 /**
  * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which
@@ -44,58 +43,6 @@ export interface ReportRun {
   /** With NIfTI output: each series' outcome (by index in the plan's series). */
   readonly series?: ReadonlyMap<number, SeriesOutcome>;
   readonly durationMs: number;
-}
-
-/** Mode of the run's own records under `<output>/.dcmtidy/` and of the key file: the owner's only. */
-export const PRIVATE_FILE = 0o600;
-/** Mode of `<output>/.dcmtidy/` and the folders in it. */
-export const PRIVATE_DIR = 0o700;
-
-/** Set a mode where the platform has modes (Deno cannot on Windows: nothing to do there). */
-export async function setMode(path: string, mode: number): Promise<void> {
-  try {
-    await Deno.chmod(path, mode);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotSupported) && Deno.build.os !== "windows") throw e;
-  }
-}
-
-/**
- * Make a folder (its parents as usual) that only its owner can enter, and make an existing one so:
- * the run's state names input paths, original values never, but no one else needs to read it.
- */
-export async function ensurePrivateDir(path: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await Deno.mkdir(path, { mode: PRIVATE_DIR }).catch((e) => {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  });
-  await setMode(path, PRIVATE_DIR);
-}
-
-/**
- * Write text to a temporary name beside `path`, then rename: readers never see half a file. With
- * `mode`, the file is created with it (before any byte is written). The temporary file is removed
- * when the write or the rename fails: it may hold what the key file holds.
- */
-export async function writeAtomically(
-  path: string,
-  text: string,
-  opts: { mode?: number } = {},
-): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.partial`;
-  try {
-    await Deno.writeTextFile(tmp, "", {
-      createNew: true,
-      ...(opts.mode === undefined ? {} : { mode: opts.mode }),
-    });
-    if (opts.mode !== undefined) await setMode(tmp, opts.mode); // whatever the umask
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /**
@@ -190,9 +137,9 @@ export async function writeReports(
       return nifti ? [...row, ...niftiColumns(format, [...outcomes])] : row;
     }).sort((a, b) => (a[9] < b[9] ? -1 : a[9] > b[9] ? 1 : 0)),
   ];
-  await writeAtomically(p.report, stringify(reportRows));
+  await writeAtomically(p.report, toCsv(reportRows));
   // Input paths often name the patient: files.csv stays with the run's state, not in the dataset.
-  await writeAtomically(join(meta.statePath, "files.csv"), stringify(fileRows), { mode: PRIVATE_FILE });
+  await writeAtomically(join(meta.statePath, "files.csv"), toCsv(fileRows), { mode: PRIVATE_FILE });
   const audit = {
     tool: `dcmtidy ${meta.version}`,
     protocol: { name: p.name, sha256: p.sha256 },
@@ -235,104 +182,4 @@ function niftiColumns(format: "nifti" | "both", outcomes: readonly SeriesOutcome
     volumes.join(";"),
     format === "both" && !converted && note ? `NIfTI not converted: ${note}` : note,
   ];
-}
-
-/** The key file's columns, in order: a file with other columns is not a key file dcmtidy wrote. */
-export const KEY_HEADER: readonly string[] = [
-  "OriginalPatientID",
-  "Pseudonym",
-  "DateOffsetDays",
-  "OriginalStudyInstanceUID",
-  "NewStudyInstanceUID",
-];
-
-/** One key file row, in `KEY_HEADER`'s order. */
-export type KeyRow = readonly string[];
-
-/** A lock older than this was left by a killed run (holding it takes a moment): it is taken over. */
-const STALE_LOCK_MS = 120_000;
-/** How long a run waits for another one (a shard) to finish writing the key file. */
-const LOCK_WAIT_MS = 600_000;
-
-/**
- * The rows of an existing key file, [] when there is none (or it is empty). Throws `RunRefusal`
- * when the file is not a key file dcmtidy wrote: it is not ours to replace.
- */
-export async function readKeyFile(path: string): Promise<string[][]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new RunRefusal(`the key file ${path} is a folder: name a file`);
-    }
-    throw e;
-  }
-  if (!text.trim()) return [];
-  let parsed: string[][] = [];
-  try {
-    // Blank lines (an editor's last line) are no rows.
-    parsed = parseCsv(text.replace(/^\uFEFF/, "")).filter((r) => r.length > 1 || r[0] !== "");
-  } catch { /* not CSV: refused below */ }
-  const [header = [], ...rows] = parsed;
-  if (header.join(",") !== KEY_HEADER.join(",") || rows.some((r) => r.length !== KEY_HEADER.length)) {
-    throw new RunRefusal(
-      `the key file ${path} exists and is not a key file dcmtidy wrote (columns ${KEY_HEADER.join(",")}): ` +
-        "refusing to replace it; move it away or name another key path",
-    );
-  }
-  return rows;
-}
-
-/**
- * Add rows to the key file: the rows already in it are kept (another site, an earlier run), the same
- * row is listed once, and rows are sorted, so the file does not depend on which run or shard wrote
- * what first. The file is its owner's only (0600). Runs that share a key file (shards) take turns
- * through a lock file beside it.
- */
-export async function mergeKeyFile(path: string, rows: readonly KeyRow[]): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await withLock(`${path}.lock`, async () => {
-    const all = new Map<string, KeyRow>();
-    for (const r of [...(await readKeyFile(path)), ...rows]) all.set(JSON.stringify(r), r);
-    const sorted = [...all.values()].sort(compareRows);
-    await writeAtomically(path, stringify([KEY_HEADER, ...sorted]), { mode: PRIVATE_FILE });
-  });
-}
-
-function compareRows(a: KeyRow, b: KeyRow): number {
-  const x = a.join("\0");
-  const y = b.join("\0");
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Run `work` holding `lock` (a file made with createNew); a lock left by a killed run is taken over. */
-async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      (await Deno.open(lock, { write: true, createNew: true, mode: PRIVATE_FILE })).close();
-      break;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
-    const since = await Deno.stat(lock).then(
-      (st) => Date.now() - (st.mtime?.getTime() ?? Date.now()),
-      () => 0,
-    );
-    if (since > STALE_LOCK_MS) {
-      await Deno.remove(lock).catch(() => {});
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new RunRefusal(`${lock} is held by another run (or left by one): remove it if no dcmtidy runs`);
-    }
-    await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
-  }
-  try {
-    return await work();
-  } finally {
-    await Deno.remove(lock).catch(() => {});
-  }
 }

@@ -5,14 +5,16 @@
  * worker pool (one series per message) or in the main thread.
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { DicomError } from "../dicom/errors.ts";
 import { readDicomFile } from "../dicom/io.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
-import { convertSeries, niftiFamily, type SeriesConversion } from "../nifti/convert.ts";
+import { convertSeries, type SeriesConversion } from "../nifti/convert.ts";
 import { sidecarBytes } from "../nifti/sidecar.ts";
-import { type FileOutcome, reportFields } from "./process.ts";
+import { reportFields } from "../plan/mod.ts";
+import { tempNameFor } from "../util/temp.ts";
+import type { FileOutcome } from "./process.ts";
 
 /** One series to convert. */
 export interface SeriesJob {
@@ -70,14 +72,10 @@ export interface SeriesOutcome {
 
 const NOT_CONVERTED = "not converted";
 
-function tempName(dest: string): string {
-  return join(dirname(dest), `.${basename(dest)}.${crypto.randomUUID().slice(0, 8)}.partial`);
-}
-
 /** Write bytes to a temporary name beside `dest`, then rename; the sha256 of what was written. */
 async function place(dest: string, bytes: Uint8Array): Promise<string> {
   await Deno.mkdir(dirname(dest), { recursive: true });
-  const tmp = tempName(dest);
+  const tmp = tempNameFor(dest);
   try {
     await Deno.writeFile(tmp, bytes);
     await Deno.rename(tmp, dest);
@@ -86,21 +84,6 @@ async function place(dest: string, bytes: Uint8Array): Promise<string> {
     throw e;
   }
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-/**
- * Names of the series' family that an earlier run wrote and this one did not (the series now
- * splits differently): removed, so the tree holds only what this run reports. The plan reserved
- * the whole family for this series, and the main thread checked it is dcmtidy's, so nothing else
- * is touched.
- */
-async function removeStale(job: SeriesJob, written: ReadonlySet<string>): Promise<void> {
-  for (const rel of niftiFamily(job.stem, job.frames)) {
-    if (written.has(rel)) continue;
-    await Deno.remove(join(job.root, rel)).catch((e) => {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    });
-  }
 }
 
 /**
@@ -152,19 +135,16 @@ export async function processSeries(job: SeriesJob, session?: DeidSession): Prom
     }
   }
   const volumes: SeriesVolume[] = [];
-  const written = new Set<string>();
   const inVolume = new Map<number, string>();
   for (const v of conversion.volumes) {
     const nifti = `${job.stem}${v.suffix}.nii.gz`;
     const sidecar = `${job.stem}${v.suffix}.json`;
     const niftiSha256 = await place(join(job.root, nifti), v.nifti);
     const sidecarSha256 = await place(join(job.root, sidecar), sidecarBytes(v.sidecar));
-    written.add(nifti).add(sidecar);
     const files = v.instances.map((i) => read[i].index);
     for (const i of files) inVolume.set(i, nifti);
     volumes.push({ nifti, sidecar, niftiSha256, sidecarSha256, bytes: v.nifti.length, dims: v.dims, files });
   }
-  await removeStale(job, written);
   // A file in no volume: the converter's reason, or (with every frame converted) a repeated instance.
   const why = conversion.notConverted ??
     "a repeat of another instance of the series (same SOPInstanceUID): used once";

@@ -8,15 +8,15 @@
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import type { Plan } from "../plan/plan.ts";
-import { type Shard, shardName } from "../plan/shard.ts";
+import { type Plan, type Shard, shardName } from "../plan/mod.ts";
+import { MergeError } from "./errors.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { PRIVATE_FILE, type ReportPlan, writeAtomically, writeReports } from "./reports.ts";
+import { type ReportPlan, writeReports } from "./reports.ts";
+import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
+import { shardStatePath, STATE_DIR } from "./state_dir.ts";
 import type { Keys } from "../deid/keys.ts";
 
-/** Where run state lives under the output root. */
-export const STATE_DIR = ".dcmtidy";
 const PART_FILE = "part.json";
 /** Version 2: outcomes without original identities, and the salt's fingerprint. */
 const PART_FORMAT = "dcmtidy-shard-part/2";
@@ -27,11 +27,6 @@ const PART_FORMAT = "dcmtidy-shard-part/2";
  */
 export function saltFingerprint(keys: Keys): string {
   return keys.hashValue("dcmtidy/salt-fingerprint");
-}
-
-/** The state folder of one shard. */
-export function shardStatePath(outputRoot: string, shard: Shard): string {
-  return join(outputRoot, STATE_DIR, "shards", shardName(shard));
 }
 
 /** What one finished shard leaves for the merge. */
@@ -144,16 +139,6 @@ export async function clearShardPart(outputRoot: string, shard: Shard): Promise<
   await Deno.remove(join(shardStatePath(outputRoot, shard), PART_FILE)).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
-}
-
-/** Why shards cannot be merged. Each line names the shard(s) and what is wrong. */
-export class MergeError extends Error {
-  /** Shown before the problems when the error is printed. */
-  override name = "MergeError";
-  /** `problems`: one line each, naming the shard(s) and what is wrong. */
-  constructor(readonly problems: string[]) {
-    super(problems.join("\n"));
-  }
 }
 
 /** What a merge combined. */

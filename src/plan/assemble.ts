@@ -1,0 +1,144 @@
+/**
+ * The plan from its surveys, in input order: what depends on other files (duplicates skipped by
+ * the scan, pseudonym collisions, output series, template elements missing for every file).
+ *
+ * @module
+ */
+import { PseudonymRegistry } from "../deid/engine.ts";
+import { formatTag, lookupTag } from "../standard/dictionary.ts";
+import { MISSING } from "../protocol/template.ts";
+import { inputRef, type ScannedFile } from "../scan/scan.ts";
+import type { Survey } from "./survey.ts";
+import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
+
+const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
+
+/**
+ * The plan from its surveys, in input order: what depends on other files. Duplicates are skipped,
+ * pseudonyms checked for collisions, files grouped into output series (by SeriesInstanceUID and
+ * folder). Returns the series without their diffs, and each one's least destination (its NIfTI's
+ * name). Warnings and errors are appended in input order.
+ */
+export function assemble(
+  surveys: readonly Survey[],
+  warnings: PlanWarning[],
+  errors: string[],
+): { files: PlannedFile[]; series: PlannedSeries[]; seriesDest: string[]; actions: Record<string, number> } {
+  const files: PlannedFile[] = [];
+  const series: PlannedSeries[] = [];
+  const seriesIndex = new Map<string, number>();
+  /**
+   * Per series, the least template destination of its files (before collisions rename them): its
+   * NIfTI's name, `0001` rather than whichever instance the raw dump happens to list first.
+   */
+  const seriesDest: string[] = [];
+  const actions: Record<string, number> = {};
+  const naCount = new Map<number, number>();
+  const pseudonyms = new PseudonymRegistry();
+  let written = 0;
+  sameInstanceWarnings(surveys.map((s) => s.scanned), warnings);
+  for (const [index, { scanned: input, facts }] of surveys.entries()) {
+    if (input.kind !== "dicom" || !facts) {
+      const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
+      files.push({ input, status, reason: input.reason ?? input.kind });
+      if (input.kind === "dicomdir") {
+        warnings.push({
+          kind: "dicomdir",
+          message: `${inputRef(index)}: DICOMDIR not copied: its records point at input paths`,
+        });
+      }
+      continue;
+    }
+    // Checked here, in input order over every file: which file a collision stops must not depend
+    // on which worker de-identified which file.
+    try {
+      for (const [pseudo, subject] of facts.pseudonyms) pseudonyms.register(pseudo, subject);
+    } catch (e) {
+      files.push({ input, status: "quarantine", reason: (e as Error).message });
+      continue;
+    }
+    warnings.push(...facts.warnings);
+    errors.push(...facts.errors);
+    for (const t of facts.na) naCount.set(t, (naCount.get(t) ?? 0) + 1);
+    if (facts.quarantine !== undefined || facts.dest === undefined) {
+      files.push({ input, status: "quarantine", reason: facts.quarantine });
+      continue;
+    }
+    const dest = facts.dest;
+    const folder = folderOf(dest);
+    const key = `${facts.seriesUID ?? ""}\0${folder}`;
+    let s = seriesIndex.get(key);
+    if (s === undefined) {
+      s = series.length;
+      seriesIndex.set(key, s);
+      series.push({
+        folder,
+        seriesUID: facts.seriesUID,
+        studyUID: facts.studyUID,
+        pseudoId: facts.pseudoId,
+        modality: facts.modality,
+        description: facts.description,
+        files: 0,
+        bytes: 0,
+        representative: files.length,
+        changes: [],
+        frames: 0,
+      });
+      seriesDest.push(dest);
+    }
+    if (dest < seriesDest[s]) seriesDest[s] = dest;
+    series[s].files++;
+    series[s].bytes += input.size;
+    series[s].frames += facts.frames;
+    for (const [code, n] of Object.entries(facts.counts ?? {})) actions[code] = (actions[code] ?? 0) + n;
+    files.push({
+      input,
+      status: "write",
+      reason: facts.note,
+      dest,
+      pseudoId: facts.pseudoId,
+      studyUID: facts.studyUID,
+      seriesUID: facts.seriesUID,
+      seriesDescription: facts.description,
+      modality: facts.modality,
+      series: s,
+      counts: facts.counts,
+      fields: facts.fields,
+    });
+    written++;
+  }
+  for (const [t, n] of naCount) {
+    if (n === written && written > 0) {
+      warnings.push({
+        kind: "template-na",
+        message: `the output template uses ${lookupTag(t)?.keyword ?? "the element"} ${formatTag(t)}, ` +
+          `which is ${MISSING} for every file (absent, or removed by the profile: keep it with a per-tag ` +
+          `rule if it holds nothing identifying, or take it out of the template)`,
+      });
+    }
+  }
+  return { files, series, seriesDest, actions };
+}
+
+/**
+ * Files that share a SOP Instance UID but not their bytes (byte-identical ones are duplicates,
+ * skipped by the scan): both are written, under their own names, and both keep one new UID, so
+ * whoever loads the output will see one instance twice.
+ */
+function sameInstanceWarnings(scanned: readonly ScannedFile[], warnings: PlanWarning[]): void {
+  const first = new Map<string, number>();
+  for (const [i, f] of scanned.entries()) {
+    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
+    if (!uid) continue;
+    const j = first.get(uid);
+    if (j === undefined) first.set(uid, i);
+    else {
+      warnings.push({
+        kind: "same-instance",
+        message: `${inputRef(i)} has the SOP Instance UID of ${
+          inputRef(j)
+        } but other bytes: both are written`,
+      });
+    }
+  }
+}

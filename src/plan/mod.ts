@@ -1,0 +1,42 @@
+/**
+ * The plan: what happens to each input file (written where, skipped or quarantined and why), the
+ * output series and their dry-run diffs, shown by `dcmtidy plan` and executed by `dcmtidy run`.
+ *
+ * @module
+ */
+export { makePlan } from "./plan.ts";
+export type {
+  Disposition,
+  Plan,
+  PlannedFile,
+  PlannedSeries,
+  PlanOptions,
+  PlanPhase,
+  PlanWarning,
+  SurveyAhead,
+  WarningKind,
+} from "./types.ts";
+export { type GroupTotal, maskPath, planGroups, planTotals, renderPlanText } from "./render.ts";
+export { outputRef } from "./names.ts";
+export type { PlannedChange } from "./changes.ts";
+export { planJson } from "./json.ts";
+export { planSummary } from "./summary.ts";
+export { parseShard, type Shard, shardFiles, shardFromEnv, shardName, shardOf } from "./shard.ts";
+export { ShardError } from "./errors.ts";
+export { reportFields } from "./report_fields.ts";
+export {
+  type FileFacts,
+  type PlanContext,
+  planFile,
+  type Survey,
+  surveyListed,
+  surveyRead,
+} from "./survey.ts";
+export {
+  type ChangesOf,
+  changesOf,
+  type FromPlanWorker,
+  planContextOf,
+  type PlanInit,
+  type ToPlanWorker,
+} from "./survey_worker.ts";

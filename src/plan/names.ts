@@ -1,0 +1,103 @@
+/**
+ * Output names that depend on other files: DICOM destinations that collide (case-insensitively)
+ * get `_2`, `_3`..., NIfTI stems of series whose family of names is taken get `-2`, `-3`...; or
+ * the plan fails with `on_collision: error`.
+ *
+ * @module
+ */
+import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
+import { inputRef } from "../scan/scan.ts";
+import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
+
+/** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
+export function resolveCollisions(
+  files: PlannedFile[],
+  mode: "suffix" | "error",
+  warnings: PlanWarning[],
+  errors: string[],
+): void {
+  const used = new Set<string>();
+  const lower = (p: string) => p.toLowerCase(); // case-insensitive file systems merge "A" and "a"
+  for (const [index, f] of files.entries()) {
+    if (f.status !== "write" || !f.dest) continue;
+    if (!used.has(lower(f.dest))) {
+      used.add(lower(f.dest));
+      continue;
+    }
+    if (mode === "error") {
+      errors.push(
+        `${inputRef(index)} and another file would both be written as ${
+          outputRef(f.dest)
+        } (on_collision: error)`,
+      );
+      continue;
+    }
+    const dot = f.dest.lastIndexOf(".");
+    const slash = f.dest.lastIndexOf("/");
+    const [stem, ext] = dot > slash ? [f.dest.slice(0, dot), f.dest.slice(dot)] : [f.dest, ""];
+    let n = 2;
+    while (used.has(lower(`${stem}_${n}${ext}`))) n++;
+    const renamed = `${stem}_${n}${ext}`;
+    warnings.push({
+      kind: "collision",
+      message: `${inputRef(index)}: ${outputRef(f.dest)} is taken, written as ${outputRef(renamed)}`,
+    });
+    f.dest = renamed;
+    used.add(lower(renamed));
+  }
+}
+
+/**
+ * Give each series its NIfTI stem: its least template destination without the extension.
+ * When any name of its family (`niftiFamily`) is taken, case-insensitively, by an earlier
+ * series or (with `both`) by a DICOM file, the later series becomes `<stem>-2`, `-3`... with a
+ * warning, or the plan fails with `on_collision: error`.
+ */
+export function assignNiftiStems(
+  files: readonly PlannedFile[],
+  series: PlannedSeries[],
+  seriesDest: readonly string[],
+  format: "nifti" | "both",
+  mode: "suffix" | "error",
+  warnings: PlanWarning[],
+  errors: string[],
+): void {
+  const lower = (p: string) => p.toLowerCase();
+  const used = new Set<string>();
+  if (format === "both") {
+    for (const f of files) if (f.status === "write" && f.dest) used.add(lower(f.dest));
+  }
+  const clashes = (stem: string, frames: number) => niftiFamily(stem, frames).some((p) => used.has(lower(p)));
+  for (const [i, s] of series.entries()) {
+    const base = niftiPaths(seriesDest[i]).nifti.slice(0, -".nii.gz".length);
+    let stem = base;
+    if (clashes(base, s.frames)) {
+      if (mode === "error") {
+        errors.push(
+          `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken ` +
+            `by another series or file (on_collision: error)`,
+        );
+      } else {
+        let n = 2;
+        while (clashes(`${base}-${n}`, s.frames)) n++;
+        stem = `${base}-${n}`;
+        warnings.push({
+          kind: "collision",
+          message:
+            `${inputRef(s.representative)}: its series' NIfTI ${outputRef(`${base}.nii.gz`)} is taken, ` +
+            `written as ${outputRef(`${stem}.nii.gz`)}`,
+        });
+      }
+    }
+    for (const p of niftiFamily(stem, s.frames)) used.add(lower(p));
+    s.nifti = stem;
+  }
+}
+
+/**
+ * An output path in a warning or error. Without de-identification output names come from the
+ * original headers, so whoever prints the text decides whether to show them (see `renderPlanText`).
+ */
+export function outputRef(path: string): string {
+  return `{{output:${encodeURIComponent(path)}}}`;
+}

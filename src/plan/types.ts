@@ -1,0 +1,149 @@
+/**
+ * The plan's model: what will happen to each input file and each output series, the warnings and
+ * errors, and the options `makePlan` takes.
+ *
+ * @module
+ */
+import type { Protocol } from "../protocol/load.ts";
+import type { ScannedFile } from "../scan/scan.ts";
+import type { PlannedChange } from "./changes.ts";
+
+/** What will happen to one input file. */
+export type Disposition = "write" | "skip" | "quarantine";
+
+/** One input file in the plan. */
+export interface PlannedFile {
+  /** The file as scanned: its path, kind, size and header facts. */
+  readonly input: ScannedFile;
+  /** What happens to it; `reason` says why when it is not written. */
+  status: Disposition;
+  /** Why it is skipped or quarantined, or a note on a written file (burned-in suspect). */
+  reason?: string;
+  /** Destination relative to the output root, with `/` separators. */
+  dest?: string;
+  /** Values of the output (de-identified when the protocol de-identifies, else the originals). */
+  readonly pseudoId?: string;
+  /** StudyInstanceUID of the output (remapped when de-identifying, unless `uids: keep`). */
+  readonly studyUID?: string;
+  /** SeriesInstanceUID of the output: with the folder, what groups files into `Plan.series`. */
+  readonly seriesUID?: string;
+  /** SeriesDescription of the output, as de-identification left it. */
+  readonly seriesDescription?: string;
+  /** Modality, e.g. "MR". */
+  readonly modality?: string;
+  /** Index of its output series in `Plan.series` (written files). */
+  readonly series?: number;
+  /** Elements touched, by action code, as the plan de-identified the header (written files). */
+  readonly counts?: Readonly<Record<string, number>>;
+  /** The report's columns, for a sort-only run (which does not read the file again). */
+  readonly fields?: Readonly<Record<string, string>>;
+}
+
+/** One output series: a SeriesInstanceUID in one output folder. */
+export interface PlannedSeries {
+  /** Output folder relative to the output root (`.` for the root itself). */
+  readonly folder: string;
+  /** SeriesInstanceUID of the output (absent when the files have none). */
+  readonly seriesUID?: string;
+  /** StudyInstanceUID of the output, taken from the series' first file. */
+  readonly studyUID?: string;
+  /** The subject's pseudonym (the original PatientID for a protocol that does not de-identify). */
+  readonly pseudoId?: string;
+  /** Modality of the first file, e.g. "MR". */
+  readonly modality?: string;
+  /** SeriesDescription of the first file, as de-identification left it. */
+  readonly description?: string;
+  /** How many planned files are written into it. */
+  files: number;
+  /** Input bytes of its files. */
+  bytes: number;
+  /** Index in `Plan.files` of the file whose changes are shown (the first one written). */
+  readonly representative: number;
+  /** Tag changes of the representative file (empty when the protocol does not de-identify). */
+  readonly changes: readonly PlannedChange[];
+  /** Frames of its files (NumberOfFrames, 1 for single-frame files): at most this many NIfTI volumes. */
+  frames: number;
+  /**
+   * With `output.format` nifti or both: where its NIfTI goes, relative to the output root and without
+   * extension. The run writes `<nifti>.nii.gz` and `<nifti>.json`, or, when the series splits,
+   * `<nifti>_1.nii.gz`, `<nifti>_1.json`, `<nifti>_2...` (see `niftiFamily`).
+   */
+  nifti?: string;
+}
+
+/** Kinds of plan warnings (documented in docs/plan-json.md). */
+export type WarningKind =
+  | "collision"
+  | "template-na"
+  | "burned-in"
+  | "dicomdir"
+  | "no-patient-id"
+  | "lookup-miss"
+  | "same-instance"
+  | "deid";
+
+/** A warning: something the run will do that the user may not expect. */
+export interface PlanWarning {
+  /** What it is about (the kinds are in docs/plan-json.md): for filtering, and in `plan --json`. */
+  readonly kind: WarningKind;
+  /** The text; input files appear as references (see `renderRefs`). */
+  readonly message: string;
+}
+
+/** A compiled plan. */
+export interface Plan {
+  /** The protocol the plan was made from; the run takes its output settings from it. */
+  readonly protocol: Protocol;
+  /** Every scanned file, in scan order; an index here is the file's `inputRef` in reasons and warnings. */
+  readonly files: PlannedFile[];
+  /** Output series, in the order of their first file. */
+  readonly series: PlannedSeries[];
+  /** Elements touched by de-identification over every written file, by action code. */
+  readonly actions: Readonly<Record<string, number>>;
+  /** Shown by `dcmtidy plan`; they do not stop a run. */
+  readonly warnings: PlanWarning[];
+  /** Problems that stop the run (a missing input root, a collision with `on_collision: error`, ...). */
+  readonly errors: string[];
+}
+
+/**
+ * Phases `makePlan` reports progress for: "scan" reads and plans every file's header ("stage"
+ * when it also writes each output ahead, see `PlanOptions.stage`); "plan" makes the dry-run diffs
+ * (one file per output series).
+ */
+export type PlanPhase = "scan" | "stage" | "plan";
+
+/** Options for `makePlan`. */
+/**
+ * Work a caller adds to the plan's survey workers, which read every file anyway: a run that
+ * writes each output ahead (see `src/run/stage.ts`). The plan knows nothing of that work; it starts
+ * the given worker script instead of its own, and hands on what the script sends with each survey.
+ */
+export interface SurveyAhead {
+  /**
+   * A worker script that answers the plan's worker messages (`ToPlanWorker`, see
+   * `survey_worker.ts`) and may send an `extra` with each file's survey.
+   */
+  readonly script: URL;
+  /** Given to the script with its init message (`ToPlanWorker` "init", field `ahead`). */
+  readonly init: unknown;
+  /** Folders the script's workers may write (the plan's own write nothing). */
+  readonly write: readonly string[];
+  /** Sees what the script sent with a file's survey, by index in `Plan.files`. */
+  readonly onExtra: (index: number, extra: unknown) => void;
+}
+
+/** Options for `makePlan`. */
+export interface PlanOptions {
+  /**
+   * Sandboxed workers that survey the files (read and de-identify each header, name its output);
+   * 0 (the default) surveys in this thread. The plan is the same either way.
+   */
+  readonly workers?: number;
+  /** The salt's bytes, for the workers (with `workers` above 0 and a de-identifying protocol). */
+  readonly salt?: Uint8Array;
+  /** Extra work for the survey workers (with `workers` above 0; see `SurveyAhead`). */
+  readonly ahead?: SurveyAhead;
+  /** Stops the plan: its workers are stopped; `makePlan` rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}

@@ -1,0 +1,85 @@
+/**
+ * The plan's sandboxed workers: they may read the inputs and write nothing (or, with a caller's
+ * `SurveyAhead`, only where it says), and get the de-identification settings (hooks by name only:
+ * the plan counts what a hook returns as removed) and the salt as data.
+ *
+ * @module
+ */
+import type { DeidConfig } from "../deid/config.ts";
+import type { Protocol } from "../protocol/load.ts";
+import type { Listed } from "../scan/scan.ts";
+import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
+import { mapInPool, openPool } from "../workers/pool.ts";
+import type { Survey } from "./survey.ts";
+import type { ChangesOf, FromPlanWorker, ToPlanWorker } from "./survey_worker.ts";
+import type { SurveyAhead } from "./types.ts";
+
+/** A plan's workers: they survey files and make dry-run diffs. */
+export interface PlanWorkers {
+  /** Survey the listed files; the result is in the order of `listed`. */
+  survey(listed: readonly Listed[], onProgress?: (done: number, total: number) => void): Promise<Survey[]>;
+  /** The dry-run diffs of these files (in no particular order). */
+  changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
+  /** Stop the workers. */
+  close(): void;
+}
+
+/** Start up to `workers` sandboxed workers for a plan (of `ahead.script` when given). */
+export async function openPlanWorkers(
+  p: Protocol,
+  config: DeidConfig | undefined,
+  salt: Uint8Array | undefined,
+  listed: readonly Listed[],
+  workers: number,
+  ahead?: SurveyAhead,
+): Promise<PlanWorkers> {
+  if (config && !salt) throw new Error("sandboxed workers need the salt's bytes");
+  const init: ToPlanWorker = {
+    type: "init",
+    config: config && { ...config, hooks: {} },
+    salt,
+    plan: {
+      root: p.output.root,
+      folder: p.output.folder.source,
+      file: p.output.file.source,
+      burnedIn: p.deidentify?.burned_in ?? "warn",
+      hooks: Object.keys(config?.hooks ?? {}),
+      keepFields: !p.deidentify,
+    },
+    ahead: ahead?.init,
+  };
+  const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
+  // They write nothing, or only where the caller's extra work writes.
+  const permissions = { ...workerPermissions(p, linked), write: ahead ? [...ahead.write] : false };
+  const script = ahead?.script ?? new URL("./_plan_worker.ts", import.meta.url);
+  const count = Math.max(1, Math.min(workers, listed.length));
+  const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
+  return {
+    survey: async (files, onProgress) => {
+      const out: Survey[] = new Array(files.length);
+      let done = 0;
+      await mapInPool(
+        pool,
+        files.map((f, index) => ({ index, listed: f })),
+        (jobs): ToPlanWorker => ({ type: "survey", jobs }),
+        (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
+        {
+          onResult: (r) => {
+            out[r.index] = r.survey;
+            if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
+            onProgress?.(++done, files.length);
+          },
+        },
+      );
+      return out;
+    },
+    changes: (files) =>
+      mapInPool(
+        pool,
+        files,
+        (jobs): ToPlanWorker => ({ type: "changes", jobs: [...jobs] }),
+        (msg) => (msg.type === "changed" ? msg.changes : undefined),
+      ),
+    close: pool.close,
+  };
+}

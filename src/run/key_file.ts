@@ -1,0 +1,135 @@
+/**
+ * The key file: original PatientID and StudyInstanceUID against what the run made of them. It lives
+ * outside the output root, is private to its owner, and is merged under a lock (shards on several
+ * machines add their rows to one file).
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import type { Plan } from "../plan/mod.ts";
+import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
+import { parseCsv, toCsv } from "../util/csv.ts";
+import { RunRefusal } from "./errors.ts";
+import type { FileOutcome } from "./process.ts";
+
+/** The key file's columns, in order: a file with other columns is not a key file dcmtidy wrote. */
+export const KEY_HEADER: readonly string[] = [
+  "OriginalPatientID",
+  "Pseudonym",
+  "DateOffsetDays",
+  "OriginalStudyInstanceUID",
+  "NewStudyInstanceUID",
+];
+
+/** One key file row, in `KEY_HEADER`'s order. */
+export type KeyRow = readonly string[];
+
+/** A lock older than this was left by a killed run (holding it takes a moment): it is taken over. */
+const STALE_LOCK_MS = 120_000;
+/** How long a run waits for another one (a shard) to finish writing the key file. */
+const LOCK_WAIT_MS = 600_000;
+
+/**
+ * The rows of an existing key file, [] when there is none (or it is empty). Throws `RunRefusal`
+ * when the file is not a key file dcmtidy wrote: it is not ours to replace.
+ */
+export async function readKeyFile(path: string): Promise<string[][]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new RunRefusal(`the key file ${path} is a folder: name a file`);
+    }
+    throw e;
+  }
+  if (!text.trim()) return [];
+  let parsed: string[][] = [];
+  try {
+    // Blank lines (an editor's last line) are no rows.
+    parsed = parseCsv(text.replace(/^\uFEFF/, "")).filter((r) => r.length > 1 || r[0] !== "");
+  } catch { /* not CSV: refused below */ }
+  const [header = [], ...rows] = parsed;
+  if (header.join(",") !== KEY_HEADER.join(",") || rows.some((r) => r.length !== KEY_HEADER.length)) {
+    throw new RunRefusal(
+      `the key file ${path} exists and is not a key file dcmtidy wrote (columns ${KEY_HEADER.join(",")}): ` +
+        "refusing to replace it; move it away or name another key path",
+    );
+  }
+  return rows;
+}
+
+/**
+ * Add rows to the key file: the rows already in it are kept (another site, an earlier run), the same
+ * row is listed once, and rows are sorted, so the file does not depend on which run or shard wrote
+ * what first. The file is its owner's only (0600). Runs that share a key file (shards) take turns
+ * through a lock file beside it.
+ */
+export async function mergeKeyFile(path: string, rows: readonly KeyRow[]): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await withLock(`${path}.lock`, async () => {
+    const all = new Map<string, KeyRow>();
+    for (const r of [...(await readKeyFile(path)), ...rows]) all.set(JSON.stringify(r), r);
+    const sorted = [...all.values()].sort(compareRows);
+    await writeAtomically(path, toCsv([KEY_HEADER, ...sorted]), { mode: PRIVATE_FILE });
+  });
+}
+
+function compareRows(a: KeyRow, b: KeyRow): number {
+  const x = a.join("\0");
+  const y = b.join("\0");
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Run `work` holding `lock` (a file made with createNew); a lock left by a killed run is taken over. */
+async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      (await Deno.open(lock, { write: true, createNew: true, mode: PRIVATE_FILE })).close();
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    const since = await Deno.stat(lock).then(
+      (st) => Date.now() - (st.mtime?.getTime() ?? Date.now()),
+      () => 0,
+    );
+    if (since > STALE_LOCK_MS) {
+      await Deno.remove(lock).catch(() => {});
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new RunRefusal(`${lock} is held by another run (or left by one): remove it if no dcmtidy runs`);
+    }
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+  }
+  try {
+    return await work();
+  } finally {
+    await Deno.remove(lock).catch(() => {});
+  }
+}
+
+/**
+ * The key file's rows for the files written: the original PatientID and StudyInstanceUID as the
+ * scan read them from the input's header, with what the run made of them. Files without a
+ * PatientID have no row (their subject is their study, named by its pseudonym).
+ */
+export function keyRows(plan: Plan, outcomes: ReadonlyMap<number, FileOutcome>): KeyRow[] {
+  const rows = new Map<string, KeyRow>();
+  for (const o of outcomes.values()) {
+    const original = plan.files[o.index].input.header;
+    if (o.status !== "written" || !original?.patientId) continue;
+    const row = [
+      original.patientId,
+      o.pseudoId ?? "",
+      String(o.dayOffset ?? ""),
+      original.studyUID ?? "",
+      o.newStudyUID ?? "",
+    ];
+    rows.set(JSON.stringify(row), row);
+  }
+  return [...rows.values()];
+}

@@ -1,0 +1,85 @@
+/**
+ * The output root before a run writes in it: where it cannot be (told from `stat` alone, for
+ * `plan`), made and probed for writing (for `run`), and cleared of the temporary files a killed
+ * run left beside its destinations.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { exists } from "../dicom/io.ts";
+import { fsReason } from "../util/fs_errors.ts";
+import { partialTarget } from "../util/temp.ts";
+import { RunRefusal } from "./errors.ts";
+
+/**
+ * Where the output root cannot be: told from `stat` alone, without writing anything (for `plan`).
+ * Undefined when the root is a folder or can be made.
+ */
+export async function outputRootProblem(root: string): Promise<string | undefined> {
+  const st = await Deno.stat(root).catch(() => undefined);
+  if (st) return st.isDirectory ? undefined : `the output root ${root} exists and is not a folder`;
+  for (let dir = dirname(root);; dir = dirname(dir)) {
+    const up = await Deno.stat(dir).catch(() => undefined);
+    if (up) {
+      return up.isDirectory ? undefined : `the output root ${root} cannot be made: ${dir} is not a folder`;
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Make sure the output root is a folder this process can write in, before anything is planned or
+ * written: make it (and its missing parents) if need be, and create and remove a probe file in it.
+ * Returns the folders it made, outermost first (a run the user then declines removes them).
+ * Throws `RunRefusal` naming the path otherwise.
+ */
+export async function prepareOutputRoot(root: string): Promise<string[]> {
+  const problem = await outputRootProblem(root);
+  if (problem) throw new RunRefusal(problem);
+  const missing: string[] = [];
+  for (let dir = root; !(await exists(dir)); dir = dirname(dir)) {
+    missing.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing) {
+    try {
+      await Deno.mkdir(dir);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw new RunRefusal(`the output root ${root} cannot be made: ${dirname(dir)}: ${fsReason(e)}`);
+    }
+  }
+  const probe = join(root, `.dcmtidy-probe-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new RunRefusal(`the output root ${root} is not writable: ${fsReason(e)}`);
+  }
+  return missing;
+}
+
+/**
+ * Remove temporary files a killed run left behind (they never carry a final name). Only the
+ * partials of this run's own destinations: another shard may be writing beside them right now.
+ */
+export async function removePartials(dests: readonly string[]): Promise<void> {
+  const byDir = new Map<string, Set<string>>();
+  for (const d of dests) {
+    const dir = dirname(d);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(basename(d));
+  }
+  for (const [dir, names] of byDir) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const target = partialTarget(e.name);
+      if (e.isFile && target !== undefined && names.has(target)) await Deno.remove(join(dir, e.name));
+    }
+  }
+}

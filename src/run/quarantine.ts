@@ -1,0 +1,42 @@
+/**
+ * Raw copies of quarantined files, in the protocol's quarantine folder (outside the output root).
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { exists } from "../dicom/io.ts";
+import type { Plan } from "../plan/mod.ts";
+import { fsReason } from "../util/fs_errors.ts";
+import type { FileOutcome } from "./process.ts";
+
+/**
+ * Raw copies of quarantined files go to the quarantine folder (outside the output root), if any. A
+ * copy that fails (the input is gone, a permission) is told in the file's reason; the run goes on.
+ */
+export async function copyQuarantined(
+  plan: Plan,
+  mine: readonly number[],
+  outcomes: Map<number, FileOutcome>,
+): Promise<void> {
+  const q = plan.protocol.quarantine;
+  if (!q) return;
+  for (const i of mine) {
+    const f = plan.files[i];
+    const o = outcomes.get(i);
+    const quarantined = f.status === "quarantine" || o?.status === "quarantined";
+    if (!quarantined) continue;
+    const dest = join(q, f.input.rel);
+    try {
+      await Deno.mkdir(dirname(dest), { recursive: true });
+      if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
+    } catch (e) {
+      const why = `not copied to quarantine: ${fsReason(e)}`;
+      const reason = o?.status === "quarantined" ? o.reason : f.reason;
+      outcomes.set(i, {
+        ...(o ?? { index: i }),
+        status: "quarantined",
+        reason: reason ? `${reason}; ${why}` : why,
+      });
+    }
+  }
+}

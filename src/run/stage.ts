@@ -1,0 +1,215 @@
+/**
+ * Writing ahead (`run --yes`): the run hands its plan's survey workers the extra work of writing
+ * each output as they read its file (a `SurveyAhead`), into a staging folder of the run's own under
+ * `<output>/.dcmtidy/`, so every file is read and de-identified once. The run then renames each
+ * staged output into place after its usual checks (`takeStaged`), or writes the file itself when
+ * the input changed since or the staged file is not the one written. The folder is removed
+ * whatever happens, Ctrl-C included.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import type { DicomFile } from "../dicom/model.ts";
+import { readDicomFileSync, type ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
+import type { Protocol } from "../protocol/load.ts";
+import { classifyHeader, type Listed } from "../scan/scan.ts";
+import {
+  type PlanContext,
+  planFile,
+  reportFields,
+  type Shard,
+  shardOf,
+  type Survey,
+  type SurveyAhead,
+} from "../plan/mod.ts";
+import { ensurePrivateDir } from "../util/atomic.ts";
+import { hasIdentity, identityOf, type InputStamp, sameStamp, stampOf } from "../util/file_identity.ts";
+import { type FinishedOutput, finishedOutputs } from "./journal.ts";
+import type { FileOutcome } from "./process.ts";
+import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
+
+/**
+ * An output written ahead, under a temporary name in the staging folder: the run renames it into
+ * place instead of reading and de-identifying the file a second time.
+ */
+export interface StagedOutput {
+  /** Its temporary path (in the staging folder, under the output root). */
+  readonly path: string;
+  /** The input before it was read: the run uses the staged output only if the input still is so. */
+  readonly input: InputStamp;
+  /** What the run records for it (the same as writing it in the run would give). */
+  readonly outcome: Omit<FileOutcome, "index">;
+}
+
+/** What the survey workers are told (`SurveyAhead.init`): where and what to write ahead. */
+export interface StageInit {
+  /** The staging folder (under the output root, this run's own). */
+  readonly dir: string;
+  /** Only this shard's files. */
+  readonly shard?: Shard;
+  /** Outputs the journal has finished, by destination: their files are left to the run to resume. */
+  readonly finished?: ReadonlyMap<string, FinishedOutput>;
+}
+
+/** A run's staging: its folder, what the workers wrote into it, and what the plan is given. */
+export interface Staging {
+  /** The folder (made, owner-only). */
+  readonly dir: string;
+  /** Outputs written ahead, by index in `Plan.files`. */
+  readonly outputs: ReadonlyMap<number, StagedOutput>;
+  /** For `makePlan` (`PlanOptions.ahead`). */
+  readonly ahead: SurveyAhead;
+  /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */
+  remove(): Promise<void>;
+  /** The same, blocking, once (in a signal handler, just before the process exits). */
+  removeSync(): void;
+}
+
+/**
+ * Whether a run writes ahead: a de-identifying protocol without hooks (hooks run only in the run's
+ * own workers) writing DICOM, planned in workers.
+ */
+export function canStage(p: Protocol, workers: number): boolean {
+  const d = p.deidentify;
+  return workers > 0 && !!d && Object.keys(d.hooks).length === 0 && p.output.format === "dicom";
+}
+
+/**
+ * Make a staging folder for a run into `p.output.root` (of `shard`), after removing those of killed
+ * runs; undefined when the run does not write ahead (see `canStage`). Files an earlier run finished
+ * (its journal says so) are left to the run to resume.
+ */
+export async function openStaging(p: Protocol, workers: number, shard?: Shard): Promise<Staging | undefined> {
+  if (!canStage(p, workers)) return undefined;
+  const root = p.output.root;
+  await ensurePrivateDir(join(root, STATE_DIR));
+  await removeAbandonedStaging(root);
+  const dir = newStagingPath(root);
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
+  const outputs = new Map<number, StagedOutput>();
+  return {
+    dir,
+    outputs,
+    ahead: {
+      script: new URL("./_run_worker.ts", import.meta.url),
+      init,
+      write: [dir],
+      onExtra: (index, extra) => outputs.set(index, extra as StagedOutput),
+    },
+    remove: async () => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          await Deno.remove(dir, { recursive: true });
+          return;
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    removeSync: () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* gone already */ }
+    },
+  };
+}
+
+/**
+ * Rename a staged output to `dest` (making its folder) if its input is still as the plan read it
+ * (`now`, its stamp taken before the run's checks) and the staged file is the one written; false
+ * otherwise, or when it cannot be moved: the run then writes the file itself.
+ */
+export function takeStaged(
+  staged: StagedOutput | undefined,
+  now: InputStamp | undefined,
+  dest: string,
+): boolean {
+  const identity = staged?.outcome.output;
+  if (!staged || !identity || !sameStamp(staged.input, now) || !hasIdentity(staged.path, identity)) {
+    return false;
+  }
+  try {
+    try {
+      Deno.renameSync(staged.path, dest);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) || !hasIdentity(staged.path, identity)) throw e;
+      Deno.mkdirSync(dirname(dest), { recursive: true });
+      Deno.renameSync(staged.path, dest);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * In a survey worker: survey one file and write its output ahead when the plan writes it (and,
+ * with a shard, when the file is that shard's). The file is read whole (its Pixel Data copied in
+ * pieces); undefined when it cannot be, and the caller surveys it from its header as usual (the
+ * run then quarantines it with its reason, as it would have).
+ */
+export function surveyAndStage(
+  listed: Listed,
+  index: number,
+  ctx: PlanContext,
+  stage: StageInit,
+  buffer: ReusableBuffer,
+): { survey: Survey; extra?: StagedOutput } | undefined {
+  if (!ctx.session || listed.notRegular) return undefined;
+  let file: DicomFile;
+  let input: InputStamp;
+  try {
+    // Before the read: an input changed after this is not the one staged (the run checks).
+    input = stampOf(Deno.statSync(listed.path));
+    file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
+  } catch {
+    return undefined;
+  }
+  const scanned = classifyHeader(listed, { file });
+  if (scanned.kind !== "dicom") return { survey: { scanned } };
+  const { facts, result } = planFile(file, scanned.rel, index, ctx);
+  const survey = { scanned, facts };
+  if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { survey };
+  if (stage.shard && shardOf(scanned, stage.shard.n) !== stage.shard.k) return { survey };
+  // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
+  // not redone. The run checks again; this only saves writing what it would throw away.
+  const prior = stage.finished?.get(facts.dest);
+  if (
+    prior && prior.input === listed.path && prior.inputMtime === input.mtimeMs &&
+    hasIdentity(join(ctx.root, facts.dest), prior.output)
+  ) {
+    return { survey };
+  }
+  const path = join(stage.dir, `${index}.partial`);
+  try {
+    const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });
+    const fields = reportFields(file.dataset);
+    return {
+      survey,
+      extra: {
+        path,
+        input,
+        outcome: {
+          status: "written",
+          output: identityOf(path),
+          bytes,
+          pseudoId: result.pseudoId,
+          dayOffset: result.dayOffset,
+          originalPatientId: result.original.patientId,
+          originalStudyUID: result.original.studyUID,
+          newStudyUID: fields.StudyInstanceUID,
+          fields,
+          counts: result.counts,
+        },
+      },
+    };
+  } catch {
+    // Not written ahead (the disk, a bad value): the run writes it, and says why if it cannot.
+    try {
+      Deno.removeSync(path);
+    } catch { /* never made */ }
+    return { survey };
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The run's sandboxed workers (`_run_worker.ts`), on the generic pool: as many as cores (or
+ * `--jobs`). The main thread only orchestrates: it hands out jobs in small batches, keeps two
+ * batches in flight per worker so a worker never waits for the main thread, and records outcomes
+ * (the journal) one at a time in arrival order.
+ *
+ * Workers get what they need as data: the resolved de-identification settings and the salt's
+ * bytes. Only a TypeScript protocol with hooks is loaded again in the workers (its hooks are code,
+ * and run only there, in the sandbox); everything else skips the protocol loader, which saves each
+ * worker its start-up time and memory.
+ *
+ * @module
+ */
+import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
+import type { Protocol } from "../protocol/load.ts";
+import { readLookupTable } from "../protocol/lookup.ts";
+import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
+import { mapRecorded, openPool } from "../workers/pool.ts";
+import type { FileJob, FileOutcome } from "./process.ts";
+import type { SeriesJob, SeriesOutcome } from "./series.ts";
+import type { FromRunWorker, ToRunWorker } from "./_run_worker.ts";
+
+const SCRIPT = new URL("./_run_worker.ts", import.meta.url);
+
+/** How the workers are loaded: the salt, and the --input/--output the protocol was loaded with. */
+export interface RunWorkerInit {
+  readonly input?: string;
+  readonly output?: string;
+  readonly salt?: Uint8Array;
+}
+
+/** How the workers are initialised: with data when they can be, with the protocol file otherwise. */
+async function initMessage(p: Protocol, init: RunWorkerInit): Promise<ToRunWorker> {
+  const d = p.deidentify;
+  if (!d) return { type: "init" };
+  if (!init.salt) throw new Error("sandboxed workers need the salt's bytes");
+  if (Object.keys(d.hooks).length > 0) {
+    return { type: "init", protocol: p.file, input: init.input, output: init.output, salt: init.salt };
+  }
+  const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
+  const config: DeidConfig = { ...configFromProtocol(p, lookup), hooks: {} };
+  return { type: "init", config, salt: init.salt };
+}
+
+/** Open `count` run workers for `p` that may read the `paths` (and where their links lead). */
+async function openRunPool(p: Protocol, init: RunWorkerInit, count: number, paths: string[]) {
+  const permissions = workerPermissions(p, linkTargetDirs(p, paths));
+  return openPool<ToRunWorker, FromRunWorker>(SCRIPT, count, permissions, await initMessage(p, init));
+}
+
+/**
+ * Run every job through `workers` sandboxed workers; `record` sees each outcome as it arrives, one
+ * at a time, and a failure to record stops the run. (Sort-only links are not made in workers: Deno
+ * asks for write access to a link's target, which the workers never have on inputs; the run links
+ * them from what the plan read.)
+ */
+export function runInWorkers(
+  p: Protocol,
+  init: RunWorkerInit,
+  jobs: FileJob[],
+  workers: number,
+  record: (o: FileOutcome) => Promise<void>,
+): Promise<void> {
+  const count = Math.max(1, Math.min(workers, jobs.length));
+  return mapRecorded(
+    () => openRunPool(p, init, count, jobs.map((j) => j.path)),
+    jobs,
+    (batch): ToRunWorker => ({ type: "jobs", jobs: batch }),
+    (msg) => (msg.type === "done" ? msg.outcomes : undefined),
+    record,
+  );
+}
+
+/**
+ * Convert series to NIfTI in `workers` sandboxed workers (set up as for files), one series per
+ * message and one at a time per worker: a series is read whole, so that bounds memory. `record`
+ * sees each outcome as it arrives, one at a time.
+ */
+export function runSeriesInWorkers(
+  p: Protocol,
+  init: RunWorkerInit,
+  jobs: SeriesJob[],
+  workers: number,
+  record: (o: SeriesOutcome) => Promise<void>,
+): Promise<void> {
+  const count = Math.max(1, Math.min(workers, jobs.length));
+  return mapRecorded(
+    () => openRunPool(p, init, count, jobs.flatMap((j) => j.files.map((f) => f.path))),
+    jobs,
+    ([job]): ToRunWorker => ({ type: "series", job }),
+    (msg) => (msg.type === "series-done" ? [msg.outcome] : undefined),
+    record,
+    { maxBatch: 1, inFlight: 1 },
+  );
+}

@@ -1,0 +1,146 @@
+/**
+ * The run's DICOM phase: each file to write is resumed (the journal finished it, its input is
+ * unchanged and its output is still the one written), taken from what the plan wrote ahead, or
+ * written now: copied or linked by this thread for a sort-only run, de-identified in the workers
+ * (or this thread) otherwise. Every output is claimed in the journal before it is started and
+ * recorded once it has its name.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { PlannedFile } from "../plan/mod.ts";
+import {
+  identityOf,
+  type InputStamp,
+  lstatOrUndefined,
+  stampOf,
+  statOrUndefined,
+} from "../util/file_identity.ts";
+import { RunRefusal } from "./errors.ts";
+import { isJournaled, type JournalEntry, withoutOriginals } from "./journal.ts";
+import { type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
+import { takeStaged } from "./stage.ts";
+import type { RunContext } from "./types.ts";
+import { runInWorkers } from "./workers.ts";
+
+/** Write (or resume) `files`, given as their index in `Plan.files`. */
+export async function writeFiles(ctx: RunContext, files: readonly number[]): Promise<void> {
+  const { plan, opts, root, journal } = ctx;
+  const p = plan.protocol;
+  const d = p.deidentify;
+  const jobs: FileJob[] = [];
+  const mtimes = new Map<number, number | undefined>();
+  const stamps = new Map<number, InputStamp>();
+  for (const i of files) {
+    const f = plan.files[i];
+    const dest = join(root, f.dest!);
+    const prior = journal.done.get(f.dest!);
+    // Taken before the input is read: an input changed after this is done again next time.
+    // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
+    // that feeds the workers cost more than the stat.
+    const st = statOrUndefined(f.input.path);
+    const mtime = st?.mtime?.getTime();
+    if (st) stamps.set(i, stampOf(st));
+    mtimes.set(i, mtime);
+    if (
+      prior && prior.input === f.input.path &&
+      (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
+      (await isJournaled(prior, dest))
+    ) {
+      ctx.outcomes.set(i, { ...prior.outcome, index: i });
+      ctx.kept(true);
+      ctx.progress(f.input.size);
+    } else {
+      if (!prior && !journal.claimed.has(f.dest!) && lstatOrUndefined(dest) !== undefined) {
+        throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
+      }
+      jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
+    }
+  }
+  const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
+  if (jobs.length) {
+    await ctx.append(jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join(""));
+  }
+  // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
+  // is as the plan read it and the staged file the one the plan wrote; any other is written now.
+  const unstaged: FileJob[] = [];
+  for (const job of jobs) {
+    const staged = opts.staging?.outputs.get(job.index);
+    if (staged && takeStaged(staged, stamps.get(job.index), job.dest)) {
+      await record({ index: job.index, ...staged.outcome });
+    } else unstaged.push(job);
+  }
+  if (!d) {
+    // Sort only: the plan read each header (its report columns are in the plan), so nothing is
+    // read again and no worker is needed; links have to be made here anyway (Deno asks for write
+    // access to a link's target), and a copy is one call into the kernel.
+    for (const job of unstaged) await record(await placed(job, plan.files[job.index]));
+  } else if ((opts.workers ?? 0) > 0 && unstaged.length > 0) {
+    if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
+    await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
+  } else {
+    for (const job of unstaged) {
+      // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
+      await record(
+        await processFile(job, ctx.session!).catch((e): FileOutcome => ({
+          index: job.index,
+          status: "quarantined",
+          reason: (e as Error).message,
+        })),
+      );
+    }
+  }
+}
+
+/** A sort-only file copied or linked under its new name, or quarantined with the reason. */
+function placed(job: FileJob, f: PlannedFile): Promise<FileOutcome> {
+  return placeFile(job).then(
+    ({ linkFellBack }): FileOutcome => ({
+      index: job.index,
+      status: "written",
+      bytes: f.input.size,
+      fields: f.fields ?? {},
+      linkFellBack,
+      output: job.mode === "copy" || linkFellBack ? identityOf(job.dest) : undefined,
+    }),
+    (e): FileOutcome => ({ index: job.index, status: "quarantined", reason: (e as Error).message }),
+  );
+}
+
+/** Record one file's outcome: in the run's outcomes and, when written, in the journal. */
+async function recordFile(
+  ctx: RunContext,
+  result: FileOutcome,
+  inputMtime: number | undefined,
+): Promise<void> {
+  const p = ctx.plan.protocol;
+  const outcome = withoutOriginals(result);
+  const f = ctx.plan.files[outcome.index];
+  ctx.outcomes.set(outcome.index, outcome);
+  if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
+    ctx.notes.push(
+      "hardlink: some files could not be linked (output on another device than the input, or links " +
+        "to files of other users refused), so they were copied",
+    );
+  }
+  if (outcome.status === "written") {
+    const linked = !p.deidentify && p.output.mode !== "copy" && !outcome.linkFellBack;
+    const { output, ...rest } = outcome;
+    const entry: JournalEntry = {
+      input: f.input.path,
+      dest: f.dest!,
+      // A hard link also keeps its own identity: once its input is replaced, the link is still
+      // the file this run made, which removeStaleOutputs may remove.
+      ...(linked
+        ? p.output.mode === "symlink"
+          ? { link: "symbolic" }
+          : { link: "hard", output: identityOf(join(ctx.root, f.dest!)) }
+        : { output }),
+      inputMtime,
+      outcome: rest,
+    };
+    await ctx.append(JSON.stringify(entry) + "\n");
+    ctx.kept(false);
+  }
+  ctx.progress(f.input.size);
+}
