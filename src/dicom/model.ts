@@ -4,6 +4,7 @@
  * Every element and item that came from a file remembers where its bytes were (`span`), so the
  * writer can copy whatever nothing touched byte for byte and re-encode only what changed.
  */
+import { tags } from "../standard/tags.ts";
 import type { TransferSyntax } from "./transfer_syntax.ts";
 
 /** The 32-bit length that means "undefined length, ended by a delimiter". */
@@ -119,16 +120,6 @@ export function tag(group: number, element: number): number {
   return ((group << 16) | element) >>> 0;
 }
 
-/** The group of a tag. */
-export function groupOf(t: number): number {
-  return t >>> 16;
-}
-
-/** The element number of a tag. */
-export function elementOf(t: number): number {
-  return t & 0xffff;
-}
-
 /** Private tags have odd groups (groups 0001-0007 and FFFF are not private, PS3.5 7.8.1). */
 export function isPrivateTag(t: number): boolean {
   const g = t >>> 16;
@@ -144,12 +135,16 @@ export function isPrivateCreator(t: number): boolean {
 /** The Media Storage Directory Storage SOP class of DICOMDIR files. */
 export const DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10";
 /** Directory Record Sequence: only DICOMDIRs have it. */
-export const DIRECTORY_RECORD_SEQUENCE = 0x00041220;
+export const DIRECTORY_RECORD_SEQUENCE = tags.DirectoryRecordSequence;
 
 /** Item, item delimitation and sequence delimitation tags. */
 export const ITEM = 0xfffee000;
 export const ITEM_DELIMITATION = 0xfffee00d;
 export const SEQUENCE_DELIMITATION = 0xfffee0dd;
 /** Pixel Data and its float siblings: the bulk values streamed rather than held in memory. */
-export const PIXEL_DATA = 0x7fe00010;
-export const BULK_TAGS: ReadonlySet<number> = new Set([0x7fe00008, 0x7fe00009, PIXEL_DATA]);
+export const PIXEL_DATA = tags.PixelData;
+export const BULK_TAGS: ReadonlySet<number> = new Set([
+  tags.FloatPixelData,
+  tags.DoubleFloatPixelData,
+  PIXEL_DATA,
+]);

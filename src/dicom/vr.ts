@@ -133,8 +133,3 @@ export function maxValueLength(vr: string): number | undefined {
 export function paddingByte(vr: string): number {
   return isStringVR(vr) && vr !== "UI" ? 0x20 : 0x00;
 }
-
-/** Whether the VR is binary and stored in the data set's byte order (swapped in big endian). */
-export function isSwappedBinary(vr: string): boolean {
-  return vr in NUMBER_VRS;
-}
