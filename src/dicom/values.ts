@@ -5,6 +5,7 @@
  * multi-values joined with backslash, and the VR's length limit checked.
  */
 import { convertBytes } from "dicom-character-set";
+import { tags } from "../standard/tags.ts";
 import { DicomWriteError } from "./errors.ts";
 import type { DataSet, Element, Encoding } from "./model.ts";
 import { isSingleValueText, isStringVR, maxValueLength, NUMBER_VRS, paddingByte, usesCharset } from "./vr.ts";
@@ -19,7 +20,7 @@ export function valueBytes(el: Element): Uint8Array | undefined {
   return el.span.src.subarray(el.span.valueStart, el.span.end);
 }
 
-const SPECIFIC_CHARACTER_SET = 0x00080005;
+const SPECIFIC_CHARACTER_SET = tags.SpecificCharacterSet;
 const latin1 = new TextDecoder("latin1");
 
 /**

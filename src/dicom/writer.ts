@@ -7,6 +7,7 @@
  * file stays a reference (`ExternalChunk`) for the file writer to stream.
  */
 import { deflateRawSync } from "node:zlib";
+import { tags } from "../standard/tags.ts";
 import { DicomWriteError } from "./errors.ts";
 import {
   type DataSet,
@@ -264,14 +265,14 @@ export interface EncodeFileOptions {
   zeroPreamble?: boolean;
 }
 
-const META_OWNED = new Set([
-  0x00020000,
-  0x00020001,
-  0x00020002,
-  0x00020003,
-  0x00020010,
-  0x00020012,
-  0x00020013,
+const META_OWNED: ReadonlySet<number> = new Set([
+  tags.FileMetaInformationGroupLength,
+  tags.FileMetaInformationVersion,
+  tags.MediaStorageSOPClassUID,
+  tags.MediaStorageSOPInstanceUID,
+  tags.TransferSyntaxUID,
+  tags.ImplementationClassUID,
+  tags.ImplementationVersionName,
 ]);
 
 function metaElement(tag: number, vr: string, value: string | Uint8Array, meta: DataSet): Element {
@@ -298,19 +299,21 @@ function findString(ds: DataSet, tag: number): string | undefined {
 export function buildMeta(file: DicomFile): DataSet {
   const meta: DataSet = { elements: [], encoding: EXPLICIT_LE_ENCODING };
   const input = file.meta ?? meta;
-  const sopClass = findString(file.dataset, 0x00080016) ?? findString(input, 0x00020002);
-  const sopInstance = findString(file.dataset, 0x00080018) ?? findString(input, 0x00020003);
+  const sopClass = findString(file.dataset, tags.SOPClassUID) ??
+    findString(input, tags.MediaStorageSOPClassUID);
+  const sopInstance = findString(file.dataset, tags.SOPInstanceUID) ??
+    findString(input, tags.MediaStorageSOPInstanceUID);
   const owned: Element[] = [
-    metaElement(0x00020001, "OB", new Uint8Array([0, 1]), meta),
-    ...(sopClass ? [metaElement(0x00020002, "UI", sopClass, meta)] : []),
-    ...(sopInstance ? [metaElement(0x00020003, "UI", sopInstance, meta)] : []),
-    metaElement(0x00020010, "UI", file.transferSyntax.uid, meta),
-    metaElement(0x00020012, "UI", IMPLEMENTATION_CLASS_UID, meta),
-    metaElement(0x00020013, "SH", IMPLEMENTATION_VERSION_NAME, meta),
+    metaElement(tags.FileMetaInformationVersion, "OB", new Uint8Array([0, 1]), meta),
+    ...(sopClass ? [metaElement(tags.MediaStorageSOPClassUID, "UI", sopClass, meta)] : []),
+    ...(sopInstance ? [metaElement(tags.MediaStorageSOPInstanceUID, "UI", sopInstance, meta)] : []),
+    metaElement(tags.TransferSyntaxUID, "UI", file.transferSyntax.uid, meta),
+    metaElement(tags.ImplementationClassUID, "UI", IMPLEMENTATION_CLASS_UID, meta),
+    metaElement(tags.ImplementationVersionName, "SH", IMPLEMENTATION_VERSION_NAME, meta),
   ];
   const kept = input === meta ? [] : input.elements.filter((e) => !META_OWNED.has(e.tag));
   meta.elements = [...owned, ...kept].sort((a, b) => a.tag - b.tag);
-  const groupLength: Element = { tag: 0x00020000, vr: "UL", length: 4, dirty: true };
+  const groupLength: Element = { tag: tags.FileMetaInformationGroupLength, vr: "UL", length: 4, dirty: true };
   meta.elements.unshift(groupLength);
   return meta;
 }
