@@ -11,10 +11,11 @@ import {
   tagForKeyword,
   vrOf,
 } from "../standard/dictionary.ts";
-import { DicomError } from "./errors.ts";
+import { PathError } from "./errors.ts";
 import { type DataSet, type Element, isPrivateCreator, isPrivateTag } from "./model.ts";
 import { type ElementValue, encodeValue } from "./values.ts";
 
+export { PathError } from "./errors.ts";
 export { privateCreatorOf, walk, type WalkContext } from "./walk.ts";
 
 /** One step of a path: a tag, and for a sequence the item(s) to go into. */
@@ -23,15 +24,6 @@ export interface PathStep {
   readonly tag: number;
   /** An item index, "*" for every item, or undefined on the last step. */
   readonly index?: number | "*";
-}
-
-/** A path that does not parse or does not resolve. */
-export class PathError extends DicomError {
-  /** Thrown with code "bad-value"; `message` names the path and what is wrong with it. */
-  constructor(message: string) {
-    super("bad-value", message);
-    this.name = "PathError";
-  }
 }
 
 /** Parse one key: a keyword or a `(gggg,eeee)` tag. Unknown keywords get "did you mean" suggestions. */
