@@ -4,7 +4,7 @@
  */
 import { join, relative, sep } from "node:path";
 import { parseCsv } from "../util/csv.ts";
-import { STATE_DIR } from "../run/shards.ts";
+import { STATE_DIR } from "../run/mod.ts";
 import { VerifyError } from "./errors.ts";
 
 /** One row of files.csv: an input file and what the run did with it. */
