@@ -9,7 +9,42 @@ import { readAt, readAtSync } from "./file_io.ts";
 import type { DicomFile } from "./model.ts";
 import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
 
-/** Read a DICOM file. Throws `DicomReadError` (with file and offset) when it cannot be parsed. */
+/**
+ * Read a DICOM file. Throws `DicomReadError` (with file and offset) when it cannot be parsed.
+ * A file larger than `wholeFileLimit` (8 MiB) is read as its header, and its Pixel Data stays in the
+ * file until it is written; `headerOnly` stops at the Pixel Data header (the result cannot be
+ * written).
+ *
+ * @example Read a file, print its patient's name and any warnings about its encoding
+ * ```ts
+ * import { readDicomFile } from "./read_file.ts";
+ * import { decodeStrings } from "./values.ts";
+ * import { tags } from "../standard/tags.ts";
+ *
+ * async function show(path: string): Promise<void> {
+ *   const file = await readDicomFile(path);
+ *   const name = file.dataset.elements.find((e) => e.tag === tags.PatientName);
+ *   console.log(file.transferSyntax.uid, name ? decodeStrings(name, file.dataset) : "(no name)");
+ *   for (const w of file.warnings) console.warn(`${path}: ${w}`);
+ * }
+ * ```
+ *
+ * @example Read headers only, for a scan of many files
+ * ```ts
+ * import { readDicomFile } from "./read_file.ts";
+ * import { DicomReadError } from "./errors.ts";
+ *
+ * async function isDicom(path: string): Promise<boolean> {
+ *   try {
+ *     await readDicomFile(path, { headerOnly: true });
+ *     return true;
+ *   } catch (e) {
+ *     if (e instanceof DicomReadError && e.code === "not-dicom") return false;
+ *     throw e;
+ *   }
+ * }
+ * ```
+ */
 export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
   const f = await Deno.open(path, { read: true });
   try {

@@ -27,6 +27,19 @@ function tempPath(dest: string): string {
  * Write a file to `dest`: to a temporary name in the same folder first, renamed when complete, so
  * a crash never leaves a half-written file under the final name. Bulk data is streamed from the
  * file it was read from. Refuses to write over the input itself. Returns the bytes written.
+ *
+ * @example Set a value and write the file under a new name
+ * ```ts
+ * import { readDicomFile } from "./read_file.ts";
+ * import { setPath } from "./edit.ts";
+ * import { writeDicomFile } from "./write_file.ts";
+ *
+ * async function setNameAndWrite(input: string, output: string): Promise<number> {
+ *   const file = await readDicomFile(input);
+ *   setPath(file.dataset, "PatientName", "Anonymous");
+ *   return await writeDicomFile(file, output, { zeroPreamble: true });
+ * }
+ * ```
  */
 export async function writeDicomFile(
   file: DicomFile,
