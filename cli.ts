@@ -8,11 +8,9 @@ import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
-import { MergeError, RunRefusal } from "./src/run/mod.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
-import { ProtocolError } from "./src/protocol/errors.ts";
-import { describeError, EXIT, UsageError } from "./src/cli/errors.ts";
-import { DicomError } from "./src/dicom/errors.ts";
+import { describeError, EXIT } from "./src/cli/errors.ts";
+import { DcmtidyError } from "./src/util/errors.ts";
 import { VERSION } from "./src/version.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -137,20 +135,10 @@ export async function main(args: string[]): Promise<number> {
       // Help and version are successes; anything else commander rejects is a usage error.
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (e instanceof MergeError) {
-      console.error(`dcmtidy merge: cannot merge:\n${e.problems.map((p) => `  ${p}`).join("\n")}`);
-      return EXIT.usage;
-    }
-    if (e instanceof ProtocolError) {
-      console.error(e.message);
-      return EXIT.usage;
-    }
-    if (
-      e instanceof UsageError || e instanceof RunRefusal ||
-      (e instanceof DicomError && e.name === "PathError")
-    ) {
-      console.error(`dcmtidy: ${e.message}`);
-      return EXIT.usage;
+    // Errors raised on purpose say what to change, and carry their exit code.
+    if (e instanceof DcmtidyError && e.exitCode !== EXIT.internal) {
+      console.error(e.describe());
+      return e.exitCode;
     }
     console.error(`dcmtidy: internal error: ${describeError(e)}`);
     return EXIT.internal;

@@ -50,7 +50,7 @@ async function edges(): Promise<[string, string][]> {
   const entries = [
     join(ROOT, "cli.ts"),
     join(ROOT, "mod.ts"),
-    ...srcFiles().filter((f) => /(^|_)worker\.ts$/.test(f.split("/").pop()!)),
+    ...srcFiles().filter((f) => /^_\w*worker\.ts$/.test(f.split("/").pop()!)),
   ];
   const out: [string, string][] = [];
   for (const entry of entries) {
@@ -150,4 +150,18 @@ Deno.test("architecture: every import named in deno.json is used", () => {
 Deno.test("architecture: every layer is a folder of src/ and the other way round", () => {
   const folders = [...Deno.readDirSync(SRC)].filter((e) => e.isDirectory).map((e) => e.name).sort();
   assert.deepEqual(folders, [...LAYERS].sort());
+});
+
+// `deno compile` bundles what cli.ts imports; worker scripts are started by URL, so each must be named.
+Deno.test("architecture: the compile task includes every worker script", () => {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))) as {
+    tasks: Record<string, string>;
+  };
+  const workers = srcFiles().filter((f) => /^_\w*worker\.ts$/.test(f.split("/").pop()!)).map((f) =>
+    relative(ROOT, f)
+  );
+  assert.ok(workers.length >= 2);
+  for (const w of workers) {
+    assert.match(config.tasks.compile, new RegExp(`--include ${w.replace(/\./g, "\\.")}( |$)`), w);
+  }
 });

@@ -1,16 +1,17 @@
 /** How the command line turns failures into one clear line and an exit code. */
 import { DicomError } from "../dicom/errors.ts";
+import { DcmtidyError, EXIT } from "../util/errors.ts";
+
+export { EXIT };
 
 /** A mistake in how the command was called: exit code 2, no stack trace. */
-export class UsageError extends Error {
+export class UsageError extends DcmtidyError {
+  /** `message` says what is wrong with the command line and what to give instead. */
   constructor(message: string) {
-    super(message);
+    super(message, EXIT.usage);
     this.name = "UsageError";
   }
 }
-
-/** Exit codes shared by every command. */
-export const EXIT = { ok: 0, internal: 1, usage: 2 } as const;
 
 /** One line for an error: typed errors say file and offset; file system errors say which path. */
 export function describeError(e: unknown, path?: string): string {

@@ -30,8 +30,6 @@ import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
 
-export { planJson, planSummary };
-
 /** Options shared by `plan` and `run`. */
 export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   json?: boolean;

@@ -9,9 +9,7 @@
  *
  * @module
  */
-import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
-import { DeidSession } from "../deid/engine.ts";
-import type { Keys } from "../deid/keys.ts";
+import { configFromProtocol, type DeidConfig, type Keys, openSession } from "../deid/mod.ts";
 import type { Protocol } from "../protocol/load.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { inputRef, markDuplicates, walkInputs } from "../scan/scan.ts";
@@ -74,11 +72,7 @@ export async function makePlan(
     // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
     // removed, so a path built from them shows "na" rather than an unhooked original value.
     const ctx: PlanContext | undefined = pool ? undefined : {
-      session: config && new DeidSession(
-        { ...config, hooks: Object.fromEntries(Object.keys(config.hooks).map((k) => [k, () => undefined])) },
-        keys!,
-        { checkPseudonyms: false },
-      ),
+      session: config && openSession(config, keys!, { hooks: "stub", checkPseudonyms: false }),
       config,
       burnedIn: d?.burned_in ?? "warn",
       root: protocol.output.root,

@@ -7,8 +7,7 @@
  * @module
  */
 import type { DeidConfig } from "../deid/config.ts";
-import { DeidSession } from "../deid/engine.ts";
-import { Keys } from "../deid/keys.ts";
+import { type DeidSession, openSession } from "../deid/mod.ts";
 import { readDicomFileSync, type ReusableBuffer } from "../dicom/io.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "./changes.ts";
@@ -20,8 +19,6 @@ export interface PlanInit {
   readonly folder: string;
   readonly file: string;
   readonly burnedIn: PlanContext["burnedIn"];
-  /** Names of the protocol's hooks: the plan counts their elements as removed (hooks run in `run`). */
-  readonly hooks: readonly string[];
   /** See `PlanContext.keepFields`. */
   readonly keepFields: boolean;
 }
@@ -64,8 +61,7 @@ export function planContextOf(msg: Extract<ToPlanWorker, { type: "init" }>): Pla
   let session: DeidSession | undefined;
   if (msg.config) {
     if (!msg.salt) throw new Error("no salt given to the worker");
-    const hooks = Object.fromEntries(init.hooks.map((k) => [k, () => undefined]));
-    session = new DeidSession({ ...msg.config, hooks }, new Keys(msg.salt), { checkPseudonyms: false });
+    session = openSession(msg.config, msg.salt, { hooks: "stub", checkPseudonyms: false });
   }
   return {
     session,

@@ -43,7 +43,6 @@ export async function openPlanWorkers(
       folder: p.output.folder.source,
       file: p.output.file.source,
       burnedIn: p.deidentify?.burned_in ?? "warn",
-      hooks: Object.keys(config?.hooks ?? {}),
       keepFields: !p.deidentify,
     },
     ahead: ahead?.init,

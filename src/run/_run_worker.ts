@@ -12,8 +12,7 @@
  * @module
  */
 import type { DeidConfig } from "../deid/config.ts";
-import { DeidSession } from "../deid/engine.ts";
-import { Keys } from "../deid/keys.ts";
+import { type DeidSession, openSession } from "../deid/mod.ts";
 import { ReusableBuffer } from "../dicom/io.ts";
 import {
   changesOf,
@@ -65,7 +64,7 @@ async function sessionFromProtocol(
   if (!p.deidentify) return undefined;
   if (!msg.salt) throw new Error("no salt given to the worker");
   const lookup = p.deidentify.lookupFile ? await readLookupTable(p.deidentify.lookupFile) : undefined;
-  return new DeidSession(configFromProtocol(p, lookup), new Keys(msg.salt));
+  return openSession(configFromProtocol(p, lookup), msg.salt, { hooks: "run" });
 }
 
 async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>): Promise<void> {
@@ -75,7 +74,7 @@ async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>):
   } else if ("protocol" in msg && msg.protocol) session = await sessionFromProtocol(msg);
   else if (msg.config) {
     if (!msg.salt) throw new Error("no salt given to the worker");
-    session = new DeidSession(msg.config, new Keys(msg.salt));
+    session = openSession(msg.config, msg.salt, { hooks: "run" });
   }
 }
 

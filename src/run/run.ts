@@ -12,8 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { configFromProtocol } from "../deid/config.ts";
-import { DeidSession } from "../deid/engine.ts";
+import { configFromProtocol, type DeidSession, openSession } from "../deid/mod.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import { niftiFamily } from "../nifti/convert.ts";
 import { type Plan, type Shard, shardFiles } from "../plan/mod.ts";
@@ -90,7 +89,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   if (d) {
     if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");
     const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    session = new DeidSession(configFromProtocol(p, lookup), opts.keys);
+    session = openSession(configFromProtocol(p, lookup), opts.keys, { hooks: "run" });
   }
   using journalFile = await openJournalAppender(journalPath);
   const total = runWork(plan, shard).files;
