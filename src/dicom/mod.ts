@@ -78,4 +78,4 @@ export { writeDicomFile, writeDicomFileSync, type WriteFileOptions } from "./wri
 
 // Dumps and masking.
 export { type DumpOptions, dumpText, type JsonAttribute, type JsonDataSet, toJsonDataSet } from "./dump.ts";
-export { isIdentifying, isSensitive, maskValue } from "./phi.ts";
+export { isIdentifying, isSensitive, maskValue, mayBePHI } from "./phi.ts";

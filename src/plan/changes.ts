@@ -13,7 +13,8 @@ import { diffFlat, type FlatElement, flattenDataSet, type TagChange } from "../d
 import { addedAttributes } from "../standard/ps3_15.ts";
 import { parseTag } from "../standard/dictionary.ts";
 import type { DicomFile } from "../dicom/model.ts";
-import { isSensitive, maskValue } from "../dicom/phi.ts";
+import { maskValue, mayBePHI } from "../dicom/phi.ts";
+import { tags } from "../standard/tags.ts";
 import { selects } from "../protocol/selector.ts";
 
 /** One tag change of the plan's diff. */
@@ -35,8 +36,6 @@ export function flattenFile(file: DicomFile): FlatFile {
   return { meta: file.meta ? flattenDataSet(file.meta) : [], dataset: flattenDataSet(file.dataset) };
 }
 
-/** Values of these VRs say nothing about a person unless the profile says otherwise. */
-const PLAIN_VRS = new Set(["CS", "IS", "DS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT", "SQ"]);
 const BINARY_VRS = new Set(["OB", "OW", "OF", "OD", "OL", "OV", "UN"]);
 /** What `dummyValue` (src/deid/dummy.ts) writes. */
 const DUMMIES = new Set([
@@ -56,12 +55,6 @@ const MARK_TAGS: ReadonlySet<number> = new Set(
   addedAttributes().map((a) => parseTag(a.tag)).filter((t): t is number => t !== undefined),
 );
 const MARK_SEQUENCE = "DeidentificationMethodCodeSequence[";
-const PATIENT_ID = 0x00100020;
-
-/** Whether a value of this element could be PHI (the test behind every mask). */
-export function mayBePHI(tag: number, vr: string): boolean {
-  return isSensitive(tag, vr) || !PLAIN_VRS.has(vr);
-}
 
 const valuesOf = (text: string) => text.split("\\");
 
@@ -76,7 +69,7 @@ function madeByTool(c: TagChange, config: DeidConfig, creator: string | undefine
     return "replace" in a || "shift_date" in a; // regexp and fn derive from the original
   }
   if (MARK_TAGS.has(c.tag) || c.path.startsWith(MARK_SEQUENCE)) return true;
-  if (c.tag === PATIENT_ID) return config.patientId !== "keep";
+  if (c.tag === tags.PatientID) return config.patientId !== "keep";
   const values = valuesOf(after);
   if (c.vr === "UI") return values.every((v) => v.startsWith("2.25."));
   if ((c.vr === "DA" || c.vr === "DT") && config.dates !== undefined && config.dates !== "keep") return true;
