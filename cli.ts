@@ -9,7 +9,8 @@ import { rulesCommand } from "./src/cli/rules_command.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
-import { describeError, EXIT } from "./src/cli/errors.ts";
+import { describeError } from "./src/cli/errors.ts";
+import { EXIT } from "./src/util/errors.ts";
 import { DcmtidyError } from "./src/util/errors.ts";
 import { VERSION } from "./src/version.ts";
 

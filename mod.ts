@@ -51,7 +51,8 @@ export {
   suggestKeywords,
   tagForKeyword,
 } from "./src/standard/dictionary.ts";
-export { MAX_SEQUENCE_DEPTH, parseDicom, type ParseOptions, type ParseResult } from "./src/dicom/reader.ts";
+export { MAX_SEQUENCE_DEPTH } from "./src/dicom/_parse.ts";
+export { parseDicom, type ParseOptions, type ParseResult } from "./src/dicom/reader.ts";
 export {
   type Chunk,
   encodeDataSet,
@@ -62,13 +63,10 @@ export {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
 } from "./src/dicom/writer.ts";
-export {
-  readDicomFile,
-  type ReadFileOptions,
-  ReusableBuffer,
-  writeDicomFile,
-  type WriteFileOptions,
-} from "./src/dicom/io.ts";
+export { readDicomFile } from "./src/dicom/read_file.ts";
+export { type ReadFileOptions } from "./src/dicom/read_plan.ts";
+export { ReusableBuffer } from "./src/dicom/reusable_buffer.ts";
+export { writeDicomFile, type WriteFileOptions } from "./src/dicom/write_file.ts";
 export {
   charsetOf,
   decodeNumbers,
@@ -84,16 +82,14 @@ export {
   emptyValue,
   insertElement,
   parsePath,
-  PathError,
   type PathStep,
-  privateCreatorOf,
   resolvePath,
   setPath,
   setValue,
   type Target,
-  walk,
-  type WalkContext,
 } from "./src/dicom/edit.ts";
+export { PathError } from "./src/dicom/errors.ts";
+export { privateCreatorOf, walk, type WalkContext } from "./src/dicom/walk.ts";
 export {
   type DumpOptions,
   dumpText,
@@ -105,12 +101,10 @@ export {
   defineProtocol,
   type Hook,
   type HookContext,
-  type LoadOptions,
-  loadProtocol,
-  type Protocol,
   type ProtocolDefinition,
-  type TagRule,
-} from "./src/protocol/load.ts";
+} from "./src/protocol/typescript.ts";
+export { type LoadOptions, loadProtocol } from "./src/protocol/load.ts";
+export { type Protocol, type TagRule } from "./src/protocol/protocol.ts";
 export { formatIssue, ProtocolError, type ProtocolIssue } from "./src/protocol/errors.ts";
 export {
   type Action,
@@ -121,13 +115,9 @@ export {
 } from "./src/protocol/schema.ts";
 export type { CompiledTemplate, TemplateValues } from "./src/protocol/template.ts";
 export { parseSelector, type Selector } from "./src/protocol/selector.ts";
-export {
-  DeidError,
-  type DeidResult,
-  DeidSession,
-  PseudonymRegistry,
-  type SessionOptions,
-} from "./src/deid/engine.ts";
+export { DeidError } from "./src/deid/errors.ts";
+export { type DeidResult, DeidSession, type SessionOptions } from "./src/deid/session.ts";
+export { PseudonymRegistry } from "./src/deid/pseudonyms.ts";
 export { configFromProtocol, type DeidConfig, deidConfig } from "./src/deid/config.ts";
 export { Keys } from "./src/deid/keys.ts";
 export {
@@ -206,14 +196,9 @@ export {
   type SeriesConversion,
 } from "./src/nifti/convert.ts";
 export { sidecarBytes } from "./src/nifti/sidecar.ts";
-export {
-  type Finding,
-  type FindingKind,
-  VerifyError,
-  type VerifyOptions,
-  verifyOutput,
-  type VerifyReport,
-} from "./src/verify/verify.ts";
+export { type Finding, type FindingKind } from "./src/verify/findings.ts";
+export { VerifyError } from "./src/verify/errors.ts";
+export { type VerifyOptions, verifyOutput, type VerifyReport } from "./src/verify/verify.ts";
 
 import { makePlan } from "./src/plan/mod.ts";
 import { runPlan } from "./src/run/mod.ts";

@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { readAt } from "../src/dicom/io.ts";
+import { readAt } from "../src/dicom/file_io.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DicomError } from "../src/dicom/errors.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import { PIXEL_DATA } from "../src/dicom/model.ts";
 import { decodeStrings } from "../src/dicom/values.ts";
 import type { ChildReport } from "./rewrite_child.ts";

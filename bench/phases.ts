@@ -17,9 +17,11 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { deidConfig } from "../src/deid/config.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../src/dicom/io.ts";
+import { readDicomFileSync } from "../src/dicom/read_file.ts";
+import { ReusableBuffer } from "../src/dicom/reusable_buffer.ts";
+import { writeDicomFileSync } from "../src/dicom/write_file.ts";
 import { identityOf } from "../src/util/file_identity.ts";
 import { encodeFile } from "../src/dicom/writer.ts";
 import { DEFAULT_DUMP_FILES, DUMP_VERSION } from "./dump.ts";

@@ -10,7 +10,8 @@
  */
 import { deletePath, setPath } from "../src/dicom/edit.ts";
 import { DicomError } from "../src/dicom/errors.ts";
-import { readDicomFile, writeDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
+import { writeDicomFile } from "../src/dicom/write_file.ts";
 import { readVmHwmKiB, reportVmHwm } from "./rss.ts";
 
 /** What the child prints on stdout. */

@@ -11,7 +11,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import type { DataSet, DicomFile } from "../src/dicom/model.ts";
 import { PIXEL_DATA } from "../src/dicom/model.ts";
 import { decodeStrings } from "../src/dicom/values.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { buildDicom, nestedPatientNameDataset, sampleDataset } from "./fixtures/builder.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import { toJsonDataSet } from "../src/dicom/dump.ts";
 import type { DataSet } from "../src/dicom/model.ts";
 import { decodeValue } from "../src/dicom/values.ts";

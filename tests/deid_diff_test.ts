@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseDicom } from "../src/dicom/reader.ts";
 import { deidConfig } from "../src/deid/config.ts";
 import { diffFlat, flattenDataSet } from "../src/deid/diff.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { buildDicom, nestedPatientNameDataset, tag } from "./fixtures/builder.ts";
 

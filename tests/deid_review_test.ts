@@ -8,7 +8,7 @@ import { parseDicom } from "../src/dicom/reader.ts";
 import { encodeFile } from "../src/dicom/writer.ts";
 import { decodeStrings } from "../src/dicom/values.ts";
 import type { DataSet, DicomFile } from "../src/dicom/model.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { type DeidConfig, deidConfig } from "../src/deid/config.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { loadProtocol } from "../src/protocol/load.ts";

@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { type DeidConfig, deidConfig } from "../src/deid/config.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { allRules, OPTION_NAMES, type OptionName } from "../src/standard/ps3_15.ts";
 import { formatTag, lookupTag } from "../src/standard/dictionary.ts";

@@ -14,9 +14,10 @@
 import assert from "node:assert/strict";
 import { inflateRawSync } from "node:zlib";
 import { type DeidConfig, deidConfig } from "../src/deid/config.ts";
-import { type DeidResult, DeidSession } from "../src/deid/engine.ts";
+import { type DeidResult, DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { readDicomFile, writeDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
+import { writeDicomFile } from "../src/dicom/write_file.ts";
 import type { DataSet, DicomFile } from "../src/dicom/model.ts";
 import { parseDicom } from "../src/dicom/reader.ts";
 import { decodeStrings } from "../src/dicom/values.ts";

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseDicom } from "../src/dicom/reader.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import type { DicomFile } from "../src/dicom/model.ts";
 import { decodeStrings } from "../src/dicom/values.ts";
 import { deidConfig } from "../src/deid/config.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
 import {
   type ConvertedVolume,
@@ -21,7 +21,7 @@ import {
 import { type Mat4, qformOf, qformToAffine } from "../src/nifti/geometry.ts";
 import { gunzip } from "../src/nifti/gzip.ts";
 import { type NiftiHeader, parseNifti1Header, voxelValues } from "../src/nifti/nifti1.ts";
-import { NotDeidentifiedError } from "../src/nifti/sidecar.ts";
+import { NotDeidentifiedError } from "../src/nifti/errors.ts";
 import { pixelFormat, readFrames } from "../src/nifti/pixels.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { ProtocolError } from "../src/protocol/errors.ts";

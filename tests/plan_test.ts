@@ -10,10 +10,10 @@ import { makePlan, type Plan } from "../src/plan/mod.ts";
 import { planSummary } from "../src/plan/summary.ts";
 import { planJson } from "../src/plan/json.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { DeidSession } from "../src/deid/engine.ts";
+import { DeidSession } from "../src/deid/session.ts";
 import { configFromProtocol } from "../src/deid/config.ts";
 import { readLookupTable } from "../src/protocol/lookup.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import { ROOT, runCli } from "./helpers.ts";
 import { buildCanaryFile, canaryFixture } from "./fixtures/canary.ts";
 

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DicomError, type DicomErrorCode, DicomReadError, DicomWriteError } from "../src/dicom/errors.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import type { DicomFile } from "../src/dicom/model.ts";
 import { parseDicom } from "../src/dicom/reader.ts";
 import { buildMeta, type Chunk, encodeDataSet, encodeFile } from "../src/dicom/writer.ts";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { parseDicom } from "../src/dicom/reader.ts";
-import { readDicomFile, writeDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
+import { writeDicomFile } from "../src/dicom/write_file.ts";
 import { IMPLEMENTATION_CLASS_UID } from "../src/dicom/writer.ts";
 import { decodeStrings, valueBytes } from "../src/dicom/values.ts";
 import type { DataSet } from "../src/dicom/model.ts";

@@ -9,7 +9,7 @@ import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan } from "../src/plan/mod.ts";
 import { runPlan } from "../src/run/mod.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { readDicomFile } from "../src/dicom/io.ts";
+import { readDicomFile } from "../src/dicom/read_file.ts";
 import { hasTool, runCli, runTool } from "./helpers.ts";
 
 const SALT = "run-test-salt-0123456789";

@@ -12,13 +12,12 @@ import {
   compileTemplate,
   DEFAULT_FILE_TEMPLATE,
   DEFAULT_FOLDER_TEMPLATE,
-  outputPath,
   PLACEHOLDERS,
-  sanitizeSegment,
-  TemplateError,
   type TemplateValues,
   valuesFromDataSet,
 } from "../src/protocol/template.ts";
+import { outputPath, sanitizeSegment } from "../src/protocol/segments.ts";
+import { TemplateError } from "../src/protocol/errors.ts";
 
 const INPUT_PATH = path.join("site", "scanner7", "IM 0001.dcm");
 const ROOT = path.resolve("/tmp/dcmtidy-out");

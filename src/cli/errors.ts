@@ -2,8 +2,6 @@
 import { DicomError } from "../dicom/errors.ts";
 import { DcmtidyError, EXIT } from "../util/errors.ts";
 
-export { EXIT };
-
 /** A mistake in how the command was called: exit code 2, no stack trace. */
 export class UsageError extends DcmtidyError {
   /** `message` says what is wrong with the command line and what to give instead. */

@@ -10,7 +10,7 @@ export {
   modifyCommand,
   type ModifyCommandOptions,
 } from "./engine_commands.ts";
-export { describeError, EXIT, UsageError } from "./errors.ts";
+export { describeError, UsageError } from "./errors.ts";
 export { formatDuration, type Progress, type ProgressOptions, stderrProgress } from "./progress.ts";
 export { describeProtocol, initCommand, validateCommand } from "./protocol_commands.ts";
 export { rulesCommand } from "./rules_command.ts";

@@ -1,6 +1,7 @@
 /** The `init` and `validate` commands: write a starter protocol, check one and show what it resolved. */
 import { allRules, RULES_EDITION } from "../standard/ps3_15.ts";
-import { type LoadOptions, loadProtocol, type Protocol } from "../protocol/load.ts";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { type StarterName, STARTERS } from "../protocol/starters.ts";
 import { UsageError } from "./errors.ts";
 

@@ -2,7 +2,8 @@
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { join, resolve } from "node:path";
-import { isInside, type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import { isInside } from "../protocol/paths.ts";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import {
   makePlan,
   type Plan,
@@ -13,7 +14,7 @@ import {
   type Shard,
   shardFiles,
 } from "../plan/mod.ts";
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import {
   openStaging,
   outputRootProblem,

@@ -2,8 +2,9 @@
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
-import { type FindingKind, verifyOutput, type VerifyReport } from "../verify/verify.ts";
-import { VerifyError } from "../verify/records.ts";
+import type { FindingKind } from "../verify/findings.ts";
+import { verifyOutput, type VerifyReport } from "../verify/verify.ts";
+import { VerifyError } from "../verify/errors.ts";
 import { UsageError } from "./errors.ts";
 
 /** Exit code when verify found anything. */

@@ -1,5 +1,7 @@
 /** What the de-identification engine needs to know, taken from a protocol or given directly. */
-import type { Hook, Protocol, TagRule } from "../protocol/load.ts";
+import type { Hook } from "../protocol/typescript.ts";
+import type { Protocol, TagRule } from "../protocol/protocol.ts";
+import { readLookupTable } from "../protocol/lookup.ts";
 import type { DeidentifyData } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { type OptionName, RULES_EDITION } from "../standard/ps3_15.ts";
@@ -78,6 +80,12 @@ export function configFromProtocol(p: Protocol, lookup?: ReadonlyMap<string, str
     hooks: d.hooks,
     method: methodValues(d.options, p),
   };
+}
+
+/** `configFromProtocol`, with the lookup table the protocol names read from its file. */
+export async function loadDeidConfig(p: Protocol): Promise<DeidConfig> {
+  const file = p.deidentify?.lookupFile;
+  return configFromProtocol(p, file ? await readLookupTable(file) : undefined);
 }
 
 /**

@@ -4,7 +4,7 @@
  * `plan` shows them as a dry-run diff; `verify` uses the before values as the PHI to look for.
  */
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
-import { privateCreatorOf } from "../dicom/edit.ts";
+import { privateCreatorOf } from "../dicom/walk.ts";
 import { type DataSet, type Element, isPrivateTag } from "../dicom/model.ts";
 import { decodeValue } from "../dicom/values.ts";
 

@@ -13,7 +13,7 @@ export { DeidError } from "./errors.ts";
 export { PseudonymRegistry } from "./pseudonyms.ts";
 
 // Its settings and keys.
-export { configFromProtocol, type DeidConfig, deidConfig } from "./config.ts";
+export { configFromProtocol, type DeidConfig, deidConfig, loadDeidConfig } from "./config.ts";
 export { Keys } from "./keys.ts";
 export { keysFor, readSalt } from "./salt.ts";
 

@@ -9,7 +9,7 @@
  */
 import { lookupTag } from "../standard/dictionary.ts";
 import { isPrivateTag } from "../dicom/model.ts";
-import type { TagRule } from "../protocol/load.ts";
+import type { TagRule } from "../protocol/protocol.ts";
 import type { Action } from "../protocol/schema.ts";
 import { selects } from "../protocol/selector.ts";
 import {

@@ -1,5 +1,5 @@
 /** Reading the salt from where the protocol says. The value is never printed or logged. */
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { Keys } from "./keys.ts";
 
 /** The salt's bytes, from the protocol's salt source (an environment variable or a file). */

@@ -13,7 +13,7 @@
 import { setValue } from "../dicom/edit.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
-import type { Hook } from "../protocol/load.ts";
+import type { Hook } from "../protocol/typescript.ts";
 import { tags } from "../standard/tags.ts";
 import { burnedInReason } from "./burned_in.ts";
 import { collectPHI } from "./clean.ts";
@@ -103,7 +103,8 @@ export class DeidSession {
    *
    * @example De-identify a file read from disk, then write it
    * ```ts
-   * import { readDicomFile, writeDicomFile } from "../dicom/io.ts";
+   * import { readDicomFile } from "../dicom/read_file.ts";
+   * import { writeDicomFile } from "../dicom/write_file.ts";
    * import { deidConfig } from "./config.ts";
    * import { Keys } from "./keys.ts";
    * import { openSession } from "./session.ts";
@@ -194,16 +195,13 @@ export interface OpenOptions {
  *
  * @example The sessions of plan, verify and run
  * ```ts
- * import type { Protocol } from "../protocol/load.ts";
- * import { readLookupTable } from "../protocol/lookup.ts";
- * import { configFromProtocol } from "./config.ts";
+ * import type { Protocol } from "../protocol/protocol.ts";
+ * import { loadDeidConfig } from "./config.ts";
  * import type { Keys } from "./keys.ts";
  * import { openSession } from "./session.ts";
  *
  * async function sessions(protocol: Protocol, keys: Keys) {
- *   const d = protocol.deidentify!;
- *   const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
- *   const config = configFromProtocol(protocol, lookup);
+ *   const config = await loadDeidConfig(protocol);
  *   return {
  *     // The plan: hooks count as removing their elements; collisions are checked by the plan,
  *     // in input order, over the files of all its workers.

@@ -1,7 +1,7 @@
 /**
  * Edits at any depth of the data set tree, addressed by paths such as
  * `RequestAttributesSequence[0].RequestedProcedureID` or `(0040,0275)[*].(0040,1001)`. The walk
- * over every element of every item of every sequence is in `walk.ts` (re-exported here).
+ * over every element of every item of every sequence is in `walk.ts`.
  */
 import {
   formatTag,
@@ -14,9 +14,6 @@ import {
 import { PathError } from "./errors.ts";
 import { type DataSet, type Element, isPrivateCreator, isPrivateTag } from "./model.ts";
 import { type ElementValue, encodeValue } from "./values.ts";
-
-export { PathError } from "./errors.ts";
-export { privateCreatorOf, walk, type WalkContext } from "./walk.ts";
 
 /** One step of a path: a tag, and for a sequence the item(s) to go into. */
 export interface PathStep {

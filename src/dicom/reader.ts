@@ -28,10 +28,6 @@ import {
 } from "./model.ts";
 import { DEFLATED_LE } from "./transfer_syntax.ts";
 
-export { MAX_INFLATED } from "./_deflate.ts";
-export { encapsulatedEnd, type ReadRequest } from "./_fragments.ts";
-export { implicitVR, MAX_SEQUENCE_DEPTH } from "./_parse.ts";
-
 /** Options for `parseDicom`. */
 export interface ParseOptions {
   /** The file name used in error messages. */

@@ -58,7 +58,7 @@ export function elementName(tag: number): string {
  *
  * @example Find every person name, at any depth, with where it is
  * ```ts
- * import { readDicomFile } from "./io.ts";
+ * import { readDicomFile } from "./read_file.ts";
  * import { decodeStrings } from "./values.ts";
  * import { walk } from "./walk.ts";
  *

@@ -61,7 +61,7 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
  *
  * @example Converting a sorted (not de-identified) series and writing its volumes
  * ```ts
- * import { readDicomFile } from "../dicom/io.ts";
+ * import { readDicomFile } from "../dicom/read_file.ts";
  * import { convertSeries, niftiPaths } from "./convert.ts";
  * import { sidecarBytes } from "./sidecar.ts";
  *

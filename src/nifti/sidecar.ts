@@ -10,8 +10,6 @@ import { VERSION } from "../version.ts";
 import { elementOf, firstItem, items, numbers, strings } from "./attrs.ts";
 import { NotDeidentifiedError } from "./errors.ts";
 
-export { NotDeidentifiedError } from "./errors.ts";
-
 type Kind = "text" | "texts" | "number" | "ms-to-s";
 
 /** BIDS key, DICOM tag, and how the value is written. Nothing outside this list reaches a sidecar. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ReusableBuffer } from "../dicom/io.ts";
+import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { serveWorker } from "../workers/serve.ts";
 import type { PlanContext } from "./survey.ts";
 import { surveyBatch } from "./survey.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { PseudonymRegistry } from "../deid/engine.ts";
+import { PseudonymRegistry } from "../deid/pseudonyms.ts";
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
-import { MISSING } from "../protocol/template.ts";
+import { MISSING } from "../protocol/segments.ts";
 import { inputRef, type ScannedFile } from "../scan/scan.ts";
 import type { Survey } from "./survey.ts";
 import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";

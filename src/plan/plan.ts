@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { configFromProtocol, type DeidConfig, type Keys, openSession } from "../deid/mod.ts";
-import type { Protocol } from "../protocol/load.ts";
-import { readLookupTable } from "../protocol/lookup.ts";
-import { inputRef, markDuplicates, walkInputs } from "../scan/scan.ts";
+import { type DeidConfig, type Keys, loadDeidConfig, openSession } from "../deid/mod.ts";
+import type { Protocol } from "../protocol/protocol.ts";
+import { inputRef, markDuplicates } from "../scan/scan.ts";
+import { walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
 import { assignNiftiStems, resolveCollisions } from "./names.ts";
@@ -59,8 +59,7 @@ export async function makePlan(
   let config: DeidConfig | undefined;
   if (d) {
     if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
-    const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    config = configFromProtocol(protocol, lookup);
+    config = await loadDeidConfig(protocol);
   }
   const workers = options.workers ?? 0;
   const ahead = workers > 0 ? options.ahead : undefined;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MISSING } from "../protocol/template.ts";
+import { MISSING } from "../protocol/segments.ts";
 import { renderRefs } from "../scan/scan.ts";
 import type { Disposition, Plan } from "./types.ts";
 

@@ -8,8 +8,6 @@ import { createHash } from "node:crypto";
 import type { ScannedFile } from "../scan/scan.ts";
 import { ShardError } from "./errors.ts";
 
-export { ShardError };
-
 /** Shard `k` of `n` (1-based). */
 export interface Shard {
   /** This shard's number, from 1 to `n`. */

@@ -8,20 +8,22 @@
  * the header outlives the survey, so each read lane reuses one buffer.
  */
 import type { DeidConfig } from "../deid/config.ts";
-import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
-import type { ReusableBuffer } from "../dicom/io.ts";
+import { DeidError } from "../deid/errors.ts";
+import type { DeidResult, DeidSession } from "../deid/session.ts";
+import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { tags } from "../standard/tags.ts";
-import { type CompiledTemplate, outputPath, valuesFromDataSet } from "../protocol/template.ts";
+import { type CompiledTemplate, valuesFromDataSet } from "../protocol/template.ts";
+import { outputPath } from "../protocol/segments.ts";
 import {
   classifyHeader,
   type HeaderRead,
   inputRef,
-  type Listed,
   readHeaderSync,
   readInLanes,
   type ScannedFile,
 } from "../scan/scan.ts";
+import type { Listed } from "../scan/inputs.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 import { reportFields } from "./report_fields.ts";
 import type { PlanWarning } from "./types.ts";

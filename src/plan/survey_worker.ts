@@ -8,7 +8,8 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { type DeidSession, openSession } from "../deid/mod.ts";
-import { readDicomFileSync, type ReusableBuffer } from "../dicom/io.ts";
+import { readDicomFileSync } from "../dicom/read_file.ts";
+import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "./changes.ts";
 import { fileChanges, type PlanContext, type Survey, type SurveyJob } from "./survey.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 

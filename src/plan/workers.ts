@@ -6,8 +6,8 @@
  * @module
  */
 import type { DeidConfig } from "../deid/config.ts";
-import type { Protocol } from "../protocol/load.ts";
-import type { Listed } from "../scan/scan.ts";
+import type { Protocol } from "../protocol/protocol.ts";
+import type { Listed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
 import type { Survey } from "./survey.ts";

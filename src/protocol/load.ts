@@ -19,12 +19,6 @@ import { refuseInlineSalt } from "./_salt.ts";
 import type { ProtocolSource } from "./source.ts";
 import type { Hook } from "./typescript.ts";
 
-// Importers of this module found these here before they moved to files of their own.
-export { MIN_SALT_LENGTH } from "./_salt.ts";
-export { isInside } from "./paths.ts";
-export type { Protocol, TagRule } from "./protocol.ts";
-export { defineProtocol, type Hook, type HookContext, type ProtocolDefinition } from "./typescript.ts";
-
 /** Options for `loadProtocol`. */
 export interface LoadOptions {
   /** Replace the protocol's input roots (the same protocol at several sites). Relative to the cwd. */

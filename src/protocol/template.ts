@@ -36,10 +36,6 @@ import { tags } from "../standard/tags.ts";
 import { TemplateError } from "./errors.ts";
 import { MAX_SEGMENT_LENGTH, MISSING, sanitizeSegment } from "./segments.ts";
 
-// Importers of this module found these here before they moved to errors.ts and segments.ts.
-export { TemplateError } from "./errors.ts";
-export { MAX_SEGMENT_LENGTH, MISSING, outputPath, sanitizeSegment } from "./segments.ts";
-
 /** The dcm2dir folder layout: PatientID / StudyID_StudyDate / SeriesNumber_SeriesDescription. */
 export const DEFAULT_FOLDER_TEMPLATE = "%i/%x_%t/%s_%d";
 /** One file per instance, named by its zero-padded instance number. */

@@ -11,9 +11,9 @@
  *
  * @module
  */
-import type { DeidConfig } from "../deid/config.ts";
+import { type DeidConfig, loadDeidConfig } from "../deid/config.ts";
 import { type DeidSession, openSession } from "../deid/mod.ts";
-import { ReusableBuffer } from "../dicom/io.ts";
+import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import {
   changesOf,
   type FromPlanWorker,
@@ -58,13 +58,11 @@ async function sessionFromProtocol(
   msg: Extract<ToRunWorker, { type: "init" }>,
 ): Promise<DeidSession | undefined> {
   const { loadProtocol } = await import("../protocol/load.ts");
-  const { configFromProtocol } = await import("../deid/config.ts");
-  const { readLookupTable } = await import("../protocol/lookup.ts");
+
   const p = await loadProtocol(msg.protocol!, { input: msg.input, output: msg.output, skipSaltCheck: true });
   if (!p.deidentify) return undefined;
   if (!msg.salt) throw new Error("no salt given to the worker");
-  const lookup = p.deidentify.lookupFile ? await readLookupTable(p.deidentify.lookupFile) : undefined;
-  return openSession(configFromProtocol(p, lookup), msg.salt, { hooks: "run" });
+  return openSession(await loadDeidConfig(p), msg.salt, { hooks: "run" });
 }
 
 async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>): Promise<void> {

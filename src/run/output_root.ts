@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { exists } from "../dicom/io.ts";
+import { exists } from "../dicom/file_io.ts";
 import { fsReason } from "../util/fs_errors.ts";
 import { partialTarget } from "../util/temp.ts";
 import { RunRefusal } from "./errors.ts";

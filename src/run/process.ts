@@ -3,8 +3,11 @@
  * runs), always to a temporary name first. Runs in the worker pool or in the main thread.
  */
 import { dirname } from "node:path";
-import { readDicomFileSync, ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
-import { DeidError, type DeidSession } from "../deid/engine.ts";
+import { readDicomFileSync } from "../dicom/read_file.ts";
+import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
+import { writeDicomFileSync } from "../dicom/write_file.ts";
+import { DeidError } from "../deid/errors.ts";
+import type { DeidSession } from "../deid/session.ts";
 import { DicomError } from "../dicom/errors.ts";
 import { reportFields } from "../plan/mod.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";

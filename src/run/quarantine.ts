@@ -4,7 +4,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { exists } from "../dicom/io.ts";
+import { exists } from "../dicom/file_io.ts";
 import type { Plan } from "../plan/mod.ts";
 import { fsReason } from "../util/fs_errors.ts";
 import type { FileOutcome } from "./process.ts";

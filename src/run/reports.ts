@@ -7,7 +7,7 @@
 import { join, relative } from "node:path";
 import type { Disposition } from "../plan/mod.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { renderRefs } from "../scan/scan.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";

@@ -12,8 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { configFromProtocol, type DeidSession, openSession } from "../deid/mod.ts";
-import { readLookupTable } from "../protocol/lookup.ts";
+import { type DeidSession, loadDeidConfig, openSession } from "../deid/mod.ts";
 import { niftiFamily } from "../nifti/convert.ts";
 import { type Plan, type Shard, shardFiles } from "../plan/mod.ts";
 import { RULES_EDITION } from "../standard/ps3_15.ts";
@@ -88,8 +87,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   let session: DeidSession | undefined;
   if (d) {
     if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");
-    const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    session = openSession(configFromProtocol(p, lookup), opts.keys, { hooks: "run" });
+    session = openSession(await loadDeidConfig(p), opts.keys, { hooks: "run" });
   }
   using journalFile = await openJournalAppender(journalPath);
   const total = runWork(plan, shard).files;

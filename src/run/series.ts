@@ -7,9 +7,10 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { DicomError } from "../dicom/errors.ts";
-import { readDicomFile } from "../dicom/io.ts";
+import { readDicomFile } from "../dicom/read_file.ts";
 import type { DicomFile } from "../dicom/model.ts";
-import { DeidError, type DeidResult, type DeidSession } from "../deid/engine.ts";
+import { DeidError } from "../deid/errors.ts";
+import type { DeidResult, DeidSession } from "../deid/session.ts";
 import { convertSeries, type SeriesConversion } from "../nifti/convert.ts";
 import { sidecarBytes } from "../nifti/sidecar.ts";
 import { reportFields } from "../plan/mod.ts";

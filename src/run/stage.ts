@@ -10,9 +10,12 @@
  */
 import { dirname, join } from "node:path";
 import type { DicomFile } from "../dicom/model.ts";
-import { readDicomFileSync, type ReusableBuffer, writeDicomFileSync } from "../dicom/io.ts";
-import type { Protocol } from "../protocol/load.ts";
-import { classifyHeader, type Listed } from "../scan/scan.ts";
+import { readDicomFileSync } from "../dicom/read_file.ts";
+import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
+import { writeDicomFileSync } from "../dicom/write_file.ts";
+import type { Protocol } from "../protocol/protocol.ts";
+import { classifyHeader } from "../scan/scan.ts";
+import type { Listed } from "../scan/inputs.ts";
 import {
   type PlanContext,
   planFile,
@@ -22,7 +25,7 @@ import {
   type Survey,
   type SurveyAhead,
 } from "../plan/mod.ts";
-import { ensurePrivateDir } from "../util/atomic.ts";
+import { ensurePrivateDir, PRIVATE_DIR } from "../util/atomic.ts";
 import { hasIdentity, identityOf, type InputStamp, sameStamp, stampOf } from "../util/file_identity.ts";
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
 import type { FileOutcome } from "./process.ts";
@@ -85,7 +88,7 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
   await ensurePrivateDir(join(root, STATE_DIR));
   await removeAbandonedStaging(root);
   const dir = newStagingPath(root);
-  await Deno.mkdir(dir, { mode: 0o700 });
+  await Deno.mkdir(dir, { mode: PRIVATE_DIR });
   const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
   const outputs = new Map<number, StagedOutput>();
   return {

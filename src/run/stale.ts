@@ -5,7 +5,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { exists } from "../dicom/io.ts";
+import { exists } from "../dicom/file_io.ts";
 import { niftiFamily } from "../nifti/convert.ts";
 import type { Plan } from "../plan/mod.ts";
 import { hasIdentity } from "../util/file_identity.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { DeidSession } from "../deid/engine.ts";
+import type { DeidSession } from "../deid/session.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Plan, Shard } from "../plan/mod.ts";
 import type { Journal } from "./journal.ts";

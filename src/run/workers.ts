@@ -11,9 +11,8 @@
  *
  * @module
  */
-import { configFromProtocol, type DeidConfig } from "../deid/config.ts";
-import type { Protocol } from "../protocol/load.ts";
-import { readLookupTable } from "../protocol/lookup.ts";
+import { type DeidConfig, loadDeidConfig } from "../deid/config.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapRecorded, openPool } from "../workers/pool.ts";
 import type { FileJob, FileOutcome } from "./process.ts";
@@ -37,8 +36,7 @@ async function initMessage(p: Protocol, init: RunWorkerInit): Promise<ToRunWorke
   if (Object.keys(d.hooks).length > 0) {
     return { type: "init", protocol: p.file, input: init.input, output: init.output, salt: init.salt };
   }
-  const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-  const config: DeidConfig = { ...configFromProtocol(p, lookup), hooks: {} };
+  const config: DeidConfig = { ...await loadDeidConfig(p), hooks: {} };
   return { type: "init", config, salt: init.salt };
 }
 

@@ -4,15 +4,13 @@
  * will not be written: the report accounts for all of them.
  */
 import { DicomReadError } from "../dicom/errors.ts";
-import { readDicomFile, readDicomFileSync, ReusableBuffer } from "../dicom/io.ts";
+import { readDicomFile, readDicomFileSync } from "../dicom/read_file.ts";
+import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
 import { sha256File } from "../util/hash.ts";
 import { type Listed, walkInputs, type WalkOptions } from "./inputs.ts";
-
-// Moved to inputs.ts; re-exported for the modules that import them from here.
-export { type Listed, listFiles, walkInputs, type WalkOptions } from "./inputs.ts";
 
 /** How a scanned file will be treated. */
 export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate" | "not-regular";

@@ -3,12 +3,11 @@
  * the run's work in memory, the rows of files.csv, each source's PHI once worked out, and how a
  * finding names an input and shows a value. Private to src/verify/.
  */
-import { configFromProtocol } from "../deid/config.ts";
+import { loadDeidConfig } from "../deid/config.ts";
 import { type DeidSession, openSession } from "../deid/session.ts";
 import type { Keys } from "../deid/keys.ts";
 import { maskValue } from "../dicom/phi.ts";
-import type { Protocol } from "../protocol/load.ts";
-import { readLookupTable } from "../protocol/lookup.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { selects } from "../protocol/selector.ts";
 import type { PhiValue, TextElement } from "./phi.ts";
 import type { FileRow } from "./records.ts";
@@ -42,8 +41,7 @@ export async function openContext(
   let hooked = (_e: TextElement) => false;
   if (d) {
     if (!keys) throw new Error("verifying a de-identifying protocol needs the salt's keys");
-    const lookup = d.lookupFile ? await readLookupTable(d.lookupFile) : undefined;
-    const config = configFromProtocol(protocol, lookup);
+    const config = await loadDeidConfig(protocol);
     // Hooks run only in the run's sandboxed workers; here their elements come out removed (as in
     // plan), and their values are not looked for.
     session = openSession(config, keys, { hooks: "stub" });

@@ -2,7 +2,8 @@
  * PHI values of a source in an output's raw bytes: the preamble, the file meta group and every
  * element but top-level Pixel Data, read in overlapping chunks.
  */
-import { DEFAULT_WHOLE_FILE_LIMIT, readAt } from "../dicom/io.ts";
+import { DEFAULT_WHOLE_FILE_LIMIT } from "../dicom/read_plan.ts";
+import { readAt } from "../dicom/file_io.ts";
 import { BULK_TAGS, type DataSet, type DicomFile, isPrivateTag } from "../dicom/model.ts";
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import type { PhiValue } from "./phi.ts";

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { DeidError } from "../deid/errors.ts";
 import { DicomError } from "../dicom/errors.ts";
-import { readDicomFile } from "../dicom/io.ts";
+import { readDicomFile } from "../dicom/read_file.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { buildMeta } from "../dicom/writer.ts";
 import { type Context, inputRef } from "./_context.ts";

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { DicomError } from "../dicom/errors.ts";
-import { readDicomFile } from "../dicom/io.ts";
+import { readDicomFile } from "../dicom/read_file.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { type Context, inputRef } from "./_context.ts";
 import { sourcePhi } from "./_source.ts";

@@ -3,8 +3,8 @@
  * (`unaccounted` otherwise), and each input file under the protocol's globs has a row
  * (`unlisted-input` otherwise).
  */
-import type { Protocol } from "../protocol/load.ts";
-import { listFiles } from "../scan/scan.ts";
+import type { Protocol } from "../protocol/protocol.ts";
+import { listFiles } from "../scan/inputs.ts";
 import type { Finding } from "./findings.ts";
 import type { FileRow } from "./records.ts";
 

@@ -5,7 +5,8 @@
  */
 
 // The entry point, its options, its report and its error.
-export { VerifyError, type VerifyOptions, verifyOutput, type VerifyReport } from "./verify.ts";
+export { VerifyError } from "./errors.ts";
+export { type VerifyOptions, verifyOutput, type VerifyReport } from "./verify.ts";
 export type { Finding, FindingKind } from "./findings.ts";
 // What a finished run left: the rows of files.csv.
 export { type FileRow, readFileRows } from "./records.ts";

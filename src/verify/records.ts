@@ -23,10 +23,6 @@ export interface FileRow {
   readonly nifti: string;
 }
 
-export { STATE_DIR };
-// VerifyError lives in errors.ts; importers of it from here (src/cli/verify_command.ts) still work.
-export { VerifyError };
-
 const COLUMNS = ["Input", "Root", "Status", "Reason", "Output"];
 
 /** Read `<output>/.dcmtidy/files.csv`. Throws `VerifyError` when there is none or it is not ours. */

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Keys } from "../deid/keys.ts";
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 import { openContext } from "./_context.ts";
 import { checkNifti, niftiVolumes, sidecarOf } from "./check_nifti.ts";
 import { checkOutput } from "./check_output.ts";
@@ -22,9 +22,6 @@ import { type OutputFacts, uidFindings } from "./check_uids.ts";
 import { VerifyError } from "./errors.ts";
 import type { Finding } from "./findings.ts";
 import { type FileRow, listOutputTree, readFileRows } from "./records.ts";
-
-export { VerifyError } from "./errors.ts";
-export type { Finding, FindingKind } from "./findings.ts";
 
 /** Options for `verifyOutput`. */
 export interface VerifyOptions {

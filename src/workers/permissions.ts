@@ -8,7 +8,7 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Protocol } from "../protocol/load.ts";
+import type { Protocol } from "../protocol/protocol.ts";
 
 /** The read and write permissions a run's workers get, and nothing else. */
 export function workerPermissions(
