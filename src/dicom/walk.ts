@@ -91,21 +91,60 @@ export function walk(
   prefix = "",
   depth = 0,
 ): void {
+  walkIn(ds, visit, undefined, 0, prefix, depth);
+}
+
+/**
+ * Where a visited element is, its path and private creator made only when asked for: most visitors
+ * need the owning data set alone, and naming every element (a dictionary look-up and a string
+ * each) would cost them more than the rest of the walk.
+ */
+class Place implements WalkContext {
+  #path?: string;
+  constructor(
+    readonly dataset: DataSet,
+    readonly depth: number,
+    readonly index: number,
+    private readonly el: Element,
+    private readonly nth: number,
+    private readonly parent: Place | undefined,
+    private readonly item: number,
+    private readonly prefix: string,
+  ) {}
+
+  get path(): string {
+    if (this.#path !== undefined) return this.#path;
+    const name = `${elementName(this.el.tag)}${this.nth > 1 ? `#${this.nth}` : ""}`;
+    const prefix = this.parent ? `${this.parent.path}[${this.item}]` : this.prefix;
+    return (this.#path = prefix ? `${prefix}.${name}` : name);
+  }
+
+  get privateCreator(): string | undefined {
+    return privateCreatorOf(this.dataset, this.el.tag);
+  }
+}
+
+function walkIn(
+  ds: DataSet,
+  visit: (el: Element, ctx: WalkContext) => WalkVerdict,
+  parent: Place | undefined,
+  item: number,
+  prefix: string,
+  depth: number,
+): void {
   const seen = new Map<number, number>();
   for (let i = 0; i < ds.elements.length; i++) {
     const el = ds.elements[i];
     const n = (seen.get(el.tag) ?? 0) + 1;
     seen.set(el.tag, n);
-    const name = `${elementName(el.tag)}${n > 1 ? `#${n}` : ""}`;
-    const path = prefix ? `${prefix}.${name}` : name;
-    const privateCreator = privateCreatorOf(ds, el.tag);
-    const verdict = visit(el, { dataset: ds, path, depth, index: i, privateCreator });
+    const place = new Place(ds, depth, i, el, n, parent, item, prefix);
+    const verdict = visit(el, place);
     if (verdict === "remove") {
       ds.elements.splice(i--, 1);
       ds.modified = true;
       continue;
     }
     if (verdict === "skip" || !el.items) continue;
-    el.items.forEach((item, k) => walk(item.dataset, visit, `${path}[${k}]`, depth + 1));
+    el.items.forEach((it, k) => walkIn(it.dataset, visit, place, k, "", depth + 1));
   }
 }
