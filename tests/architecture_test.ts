@@ -16,6 +16,7 @@ export const LAYERS = [
   "util",
   "standard",
   "dicom",
+  "pixels",
   "scan",
   "protocol",
   "deid",
