@@ -11,9 +11,11 @@ import { VERSION } from "../version.ts";
 import { string } from "./attrs.ts";
 import { NotConvertible } from "./errors.ts";
 import { gzip } from "./gzip.ts";
+import { unpackMosaic } from "./mosaic.ts";
 import { type Datatype, DT, encodeNifti1 } from "./nifti1.ts";
 import { readFrames, type Samples } from "./pixels.ts";
 import { buildSidecar } from "./sidecar.ts";
+import { type SourceFacts, sourceFacts } from "./source_facts.ts";
 import { collectFrames, type FrameRef, planVolumes, type VolumePlan } from "./volume.ts";
 
 /** Options for `convertSeries`. */
@@ -23,6 +25,18 @@ export interface ConvertOptions {
    * sidecar refuses data sets that are not marked PatientIdentityRemoved YES.
    */
   readonly identified?: boolean;
+  /**
+   * What `sourceFacts` read from each file before de-identification (same order as the files):
+   * the CSA header of a Siemens mosaic, Philips' private scale slope. A file without facts has
+   * them read from its data set as given (which, de-identified, no longer holds them).
+   */
+  readonly sources?: readonly (SourceFacts | undefined)[];
+  /**
+   * Philips images with a private MR Scale Slope: "precise" (default, as dcm2niix) stores the
+   * floating point values, scl_slope 1/SS and scl_inter RI/(RS*SS); "display" the displayed
+   * values RS * PV + RI.
+   */
+  readonly philipsScaling?: "precise" | "display";
 }
 
 /** One volume of a series, ready to write. */
@@ -85,7 +99,9 @@ export async function convertSeries(
   const warnings: string[] = [];
   const seen = new Map<string, number>();
   const unique: DicomFile[] = [];
+  const facts: SourceFacts[] = [];
   const indexOf: number[] = [];
+  const precise = (opts.philipsScaling ?? "precise") === "precise";
   files.forEach((f, i) => {
     const uid = string(f.dataset, tags.SOPInstanceUID);
     if (uid !== undefined && seen.has(uid)) {
@@ -96,12 +112,13 @@ export async function convertSeries(
     }
     if (uid !== undefined) seen.set(uid, i);
     unique.push(f);
+    facts.push(opts.sources?.[i] ?? sourceFacts(f.dataset));
     indexOf.push(i);
   });
   if (unique.length === 0) return { volumes: [], notConverted: "no instances", warnings };
   let plans: ReturnType<typeof planVolumes>;
   try {
-    const collected = collectFrames(unique.map((f) => f.dataset));
+    const collected = collectFrames(unique.map((f) => f.dataset), facts);
     warnings.push(...collected.warnings);
     plans = planVolumes(collected.frames);
     plans.rejected.unshift(...collected.rejected);
@@ -120,7 +137,9 @@ export async function convertSeries(
   const samplesOf = async (ref: FrameRef): Promise<Samples> => {
     let frames = decoded.get(ref.file);
     if (!frames) {
-      frames = await readFrames(unique[ref.file], ref.fmt);
+      frames = ref.mosaic
+        ? unpackMosaic((await readFrames(unique[ref.file], ref.mosaic.source))[0], ref.mosaic)
+        : await readFrames(unique[ref.file], ref.fmt);
       decoded.set(ref.file, frames);
     }
     return frames[ref.frame];
@@ -128,13 +147,16 @@ export async function convertSeries(
   try {
     for (const [n, plan] of plans.volumes.entries()) {
       const suffix = plans.volumes.length > 1 ? `_${n + 1}` : "";
-      const data = await assemble(plan, samplesOf);
+      const data = await assemble(plan, samplesOf, precise);
       warnings.push(...plan.warnings.map((w) => (suffix ? `${suffix}: ${w}` : w)), ...data.warnings);
       const datasets = plan.files.map((i) => unique[i].dataset);
       const first = plan.frames[0];
       const sidecar = buildSidecar(datasets, {
         identified: opts.identified,
-        extra: first.geometry ? { ImageOrientationPatientDICOM: first.geometry.iop } : {},
+        extra: {
+          ...(first.geometry ? { ImageOrientationPatientDICOM: first.geometry.iop } : {}),
+          ...sourceSidecar(plan, facts, precise),
+        },
       });
       const tr = typeof sidecar.RepetitionTime === "number" ? sidecar.RepetitionTime : 1;
       const nii = encodeNifti1({
@@ -169,10 +191,52 @@ function decodedCleanup(decoded: Map<number, Samples[]>, later: VolumePlan[]): v
   for (const k of [...decoded.keys()]) if (!needed.has(k)) decoded.delete(k);
 }
 
+/**
+ * A frame's scaling: RescaleSlope/Intercept, or with Philips precise scaling (dcm2niix's
+ * PhilipsPrecise, PMC3998685) FP = (PV * RS + RI) / (RS * SS) as slope and intercept.
+ */
+function scalingOf(f: FrameRef, precise: boolean): { slope: number; intercept: number } {
+  const ss = f.philipsScale;
+  if (!precise || ss === undefined || f.slope * ss === 0) return { slope: f.slope, intercept: f.intercept };
+  return { slope: 1 / ss, intercept: f.intercept / (f.slope * ss) };
+}
+
+/** What the source facts add to a volume's sidecar (only numbers): slice timing, Philips scaling. */
+function sourceSidecar(
+  plan: VolumePlan,
+  facts: readonly SourceFacts[],
+  precise: boolean,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const first = plan.frames[0];
+  const times = facts[first.file]?.mosaic?.sliceTimes;
+  if (first.mosaic && times) {
+    // As dcm2niix: the first volume's times (later ones differ by the odd ms), in seconds to 6
+    // significant digits, shifted so that none is negative, in mosaic (slice) order.
+    const min = Math.min(0, ...times);
+    out.SliceTiming = times.map((t) => Number(((t - min) / 1000).toPrecision(6)));
+  }
+  const ss = first.philipsScale;
+  if (
+    ss !== undefined &&
+    plan.frames.every((f) =>
+      f.philipsScale === ss && f.slope === first.slope && f.intercept === first.intercept
+    )
+  ) {
+    const f32 = (v: number) => Number(Math.fround(v).toPrecision(9));
+    out.PhilipsRescaleSlope = first.slope;
+    out.PhilipsRescaleIntercept = first.intercept;
+    out.PhilipsScaleSlope = f32(ss);
+    out.UsePhilipsFloatNotDisplayScaling = precise ? 1 : 0;
+  }
+  return out;
+}
+
 /** The voxel bytes of a volume, the datatype that holds them, and the scaling. */
 async function assemble(
   plan: VolumePlan,
   samplesOf: (ref: FrameRef) => Promise<Samples>,
+  precise: boolean,
 ): Promise<{ bytes: Uint8Array; datatype: Datatype; slope: number; inter: number; warnings: string[] }> {
   const fmt = plan.frames[0].fmt;
   const perFrame = fmt.rows * fmt.columns * fmt.samplesPerPixel;
@@ -184,12 +248,13 @@ async function assemble(
     frames.forEach((f, i) => out.set(f, i * perFrame));
     return { bytes: out, datatype: DT.RGB24, slope: 1, inter: 0, warnings: [] };
   }
-  const { slope, intercept } = plan.frames[0];
-  const uniform = plan.frames.every((f) => f.slope === slope && f.intercept === intercept);
+  const scaling = plan.frames.map((f) => scalingOf(f, precise));
+  const { slope, intercept } = scaling[0];
+  const uniform = scaling.every((f) => f.slope === slope && f.intercept === intercept);
   if (!uniform) {
     const out = new Float32Array(total);
     frames.forEach((f, i) => {
-      const { slope: s, intercept: b } = plan.frames[i];
+      const { slope: s, intercept: b } = scaling[i];
       const base = i * perFrame;
       for (let p = 0; p < perFrame; p++) out[base + p] = f[p] * s + b;
     });

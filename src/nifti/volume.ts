@@ -18,7 +18,9 @@ import {
   type Vec3,
 } from "./geometry.ts";
 import { NotConvertible } from "./errors.ts";
+import { type MosaicLayout, splitMosaic } from "./mosaic.ts";
 import { type PixelFormat, pixelFormat } from "./pixels.ts";
+import { isMosaic, type SourceFacts } from "./source_facts.ts";
 
 /** One frame of the series: where it comes from and where it lies. */
 export interface FrameRef {
@@ -26,7 +28,10 @@ export interface FrameRef {
   readonly file: number;
   /** Frame number within that data set (0-based). */
   readonly frame: number;
+  /** The format of this frame (of one slice, for a mosaic). */
   readonly fmt: PixelFormat;
+  /** Set when the frame is slice `frame` of a Siemens mosaic: decode the mosaic, then cut it. */
+  readonly mosaic?: MosaicLayout;
   /** Patient geometry; absent for images that have none (secondary capture, most CR and US). */
   readonly geometry?: {
     readonly iop: number[];
@@ -44,6 +49,8 @@ export interface FrameRef {
   readonly stack: string;
   readonly slope: number;
   readonly intercept: number;
+  /** Philips' private MR Scale Slope (from the source facts), for its precise scaling. */
+  readonly philipsScale?: number;
   readonly localizer: boolean;
   /** Sort keys for frames at one position (time, echo, instance order). */
   readonly order: number[];
@@ -77,16 +84,18 @@ function vec3(v: number[]): Vec3 | undefined {
 /**
  * Every frame of every data set with its geometry. A data set whose pixels or geometry cannot be
  * used is rejected with the reason (its frames are then in no volume, and the caller says so).
+ * `sources` (one per data set) are the facts read before de-identification (`sourceFacts`).
  */
 export function collectFrames(
   datasets: readonly DataSet[],
+  sources: readonly (SourceFacts | undefined)[] = [],
 ): { frames: FrameRef[]; rejected: Rejected[]; warnings: string[] } {
   const frames: FrameRef[] = [];
   const rejected: Rejected[] = [];
   const warnings: string[] = [];
   datasets.forEach((ds, file) => {
     try {
-      frames.push(...framesOf(ds, file, warnings));
+      frames.push(...framesOf(ds, file, warnings, sources[file]));
     } catch (e) {
       if (!(e instanceof NotConvertible)) throw e;
       const frames = number(ds, tags.NumberOfFrames) ?? 1;
@@ -100,11 +109,16 @@ export function collectFrames(
 }
 
 /** The frames of one data set. */
-function framesOf(ds: DataSet, file: number, warnings: string[]): FrameRef[] {
+function framesOf(ds: DataSet, file: number, warnings: string[], facts?: SourceFacts): FrameRef[] {
   const frames: FrameRef[] = [];
   const fmt: PixelFormat = pixelFormat(ds);
-  if (strings(ds, tags.ImageType).some((t) => t.toUpperCase() === "MOSAIC")) {
-    throw new NotConvertible("a Siemens mosaic: unpacking it needs the private CSA header, not converted");
+  const mosaic = isMosaic(ds);
+  if (mosaic && !facts?.mosaic) {
+    throw new NotConvertible(
+      `a Siemens mosaic whose CSA header cannot be read (${
+        facts?.mosaicProblem ?? "no source facts"
+      }; it must be read before de-identification removes it): not converted`,
+    );
   }
   const perFrame = items(ds, tags.PerFrameFunctionalGroupsSequence);
   const enhanced = perFrame.length > 0;
@@ -176,12 +190,13 @@ function framesOf(ds: DataSet, file: number, warnings: string[]): FrameRef[] {
       stack: segment !== undefined ? `segment ${segment}` : stackId !== undefined ? `stack ${stackId}` : "",
       slope: slope === 0 ? 1 : slope,
       intercept,
+      philipsScale: facts?.philips?.scaleSlope,
       localizer,
       order,
     });
     if (slope === 0) warnings.push("RescaleSlope 0 taken as 1");
   }
-  return frames;
+  return mosaic ? splitMosaic(frames[0], facts!.mosaic!) : frames;
 }
 
 function nonEmpty(v: number[]): number[] | undefined {
