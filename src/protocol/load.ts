@@ -112,6 +112,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       onCollision: data.output.on_collision,
       format: data.output.format,
     },
+    nifti: { philipsScaling: data.nifti.philips_scaling },
     report,
     key,
     quarantine,

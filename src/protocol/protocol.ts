@@ -46,6 +46,11 @@ export interface Protocol {
     /** dicom (default), nifti, or both. */
     readonly format: ProtocolData["output"]["format"];
   };
+  /** `nifti`: how volumes are made. */
+  readonly nifti: {
+    /** Philips private scaling: precise (floating point values, the default) or display. */
+    readonly philipsScaling: ProtocolData["nifti"]["philips_scaling"];
+  };
   /** Absolute path of report.csv (a relative `report` is under the output root). */
   readonly report: string;
   /** Absolute path of the key file (pseudonym to original identity); absent when none is kept. */

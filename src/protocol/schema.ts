@@ -101,6 +101,13 @@ export const protocolSchema = z.strictObject({
         "replaced) with a JSON sidecar of acquisition parameters; both: the two side by side",
     ),
   }),
+  nifti: z.strictObject({
+    philips_scaling: z.enum(["precise", "display"]).default("precise").describe(
+      "Philips images with a private MR Scale Slope (2005,xx0E): precise stores the floating point " +
+        "values (PV * RS + RI) / (RS * SS), as dcm2niix does by default; display the displayed values " +
+        "PV * RS + RI. The sidecar says which (UsePhilipsFloatNotDisplayScaling).",
+    ),
+  }).default({ philips_scaling: "precise" }).describe("NIfTI output (output.format nifti or both)"),
   report: relativePath.default("report.csv"),
   key: relativePath.optional(),
   quarantine: relativePath.optional(),

@@ -55,6 +55,7 @@ export async function convertSeriesOf(
       frames: ps.frames,
       files: files.map((i) => ({ index: i, path: plan.files[i].input.path })),
       identified: !p.deidentify,
+      philipsScaling: p.nifti.philipsScaling,
     };
     if (files.length === 0) {
       // With both: every file was quarantined as DICOM, with its reason; nothing to convert.

@@ -13,6 +13,7 @@ import { DeidError } from "../deid/errors.ts";
 import type { DeidResult, DeidSession } from "../deid/session.ts";
 import { convertSeries, type SeriesConversion } from "../nifti/convert.ts";
 import { sidecarBytes } from "../nifti/sidecar.ts";
+import { type SourceFacts, sourceFacts } from "../nifti/source_facts.ts";
 import { reportFields } from "../plan/mod.ts";
 import { tempNameFor } from "../util/temp.ts";
 import type { FileOutcome } from "./process.ts";
@@ -31,6 +32,8 @@ export interface SeriesJob {
   readonly files: readonly { readonly index: number; readonly path: string }[];
   /** Sort only: the data sets are not de-identified, and the sidecar says so by existing. */
   readonly identified: boolean;
+  /** `nifti.philips_scaling` of the protocol (precise when absent). */
+  readonly philipsScaling?: "precise" | "display";
 }
 
 /** One volume written. Paths are relative to the output root, `/`-separated. */
@@ -115,13 +118,16 @@ function converted(index: number, file: DicomFile, r: DeidResult | undefined): F
  */
 export async function processSeries(job: SeriesJob, session?: DeidSession): Promise<SeriesOutcome> {
   const outcomes = new Map<number, FileOutcome>();
-  const read: { index: number; file: DicomFile; r?: DeidResult }[] = [];
+  const read: { index: number; file: DicomFile; r?: DeidResult; facts: SourceFacts }[] = [];
   for (const { index, path } of job.files) {
     try {
       const file = await readDicomFile(path);
+      // The private numbers the converter needs (CSA header, Philips scale slope), before
+      // de-identification removes them.
+      const facts = sourceFacts(file.dataset);
       const r = session?.deidentify(file);
       if (r?.quarantine) outcomes.set(index, { index, status: "quarantined", reason: r.quarantine });
-      else read.push({ index, file, r });
+      else read.push({ index, file, r, facts });
     } catch (e) {
       if (!(e instanceof DicomError || e instanceof DeidError)) throw e;
       outcomes.set(index, { index, status: "quarantined", reason: e.message });
@@ -130,7 +136,11 @@ export async function processSeries(job: SeriesJob, session?: DeidSession): Prom
   let conversion: SeriesConversion = { volumes: [], warnings: [] };
   if (read.length) {
     try {
-      conversion = await convertSeries(read.map((x) => x.file), { identified: job.identified });
+      conversion = await convertSeries(read.map((x) => x.file), {
+        identified: job.identified,
+        sources: read.map((x) => x.facts),
+        philipsScaling: job.philipsScaling,
+      });
     } catch (e) {
       conversion = { volumes: [], notConverted: (e as Error).message, warnings: [] };
     }
