@@ -232,19 +232,22 @@ Deno.test("sidecars refuse data that was not de-identified, unless the protocol 
   assert.equal(r.volumes.length, 1);
 });
 
-Deno.test("compressed pixel data without a decoder is reported, never dropped", async () => {
-  const fx = byName("rle");
-  const files = deidentified(fx.files);
-  // Same bytes, declared JPEG 2000: the converter must say why it stops.
-  for (const f of files) {
-    (f as { transferSyntax: DicomFile["transferSyntax"] }).transferSyntax = {
-      ...f.transferSyntax,
-      uid: "1.2.840.10008.1.2.4.91",
-    };
+Deno.test("compressed pixel data that cannot be decoded is reported, never dropped", async () => {
+  const cases: [string, RegExp][] = [
+    // Same bytes, declared JPEG 2000: the decoder says why it stops.
+    ["1.2.840.10008.1.2.4.91", /JPEG 2000: the codestream could not be decoded \(.+\)/],
+    // Video is a stream, not frames: not decoded.
+    ["1.2.840.10008.1.2.4.100", /MPEG2 Main Profile \(1\.2\.840\.10008\.1\.2\.4\.100\) is video/],
+  ];
+  for (const [uid, reason] of cases) {
+    const files = deidentified(byName("rle").files);
+    for (const f of files) {
+      (f as { transferSyntax: DicomFile["transferSyntax"] }).transferSyntax = { ...f.transferSyntax, uid };
+    }
+    const r = await convertSeries(files);
+    assert.equal(r.volumes.length, 0);
+    assert.match(r.notConverted ?? "", reason);
   }
-  const r = await convertSeries(files);
-  assert.equal(r.volumes.length, 0);
-  assert.match(r.notConverted ?? "", /JPEG 2000 \(1\.2\.840\.10008\.1\.2\.4\.91\) has no decoder/);
 });
 
 Deno.test("NIfTI paths follow the DICOM output path with the extension replaced", () => {
