@@ -13,7 +13,7 @@ import { NotConvertible } from "./errors.ts";
 import { gzip } from "./gzip.ts";
 import { unpackMosaic } from "./mosaic.ts";
 import { type Datatype, DT, encodeNifti1 } from "./nifti1.ts";
-import { isRgb, readFrames, type Samples } from "./pixels.ts";
+import { readFrames, type Samples } from "./pixels.ts";
 import { buildSidecar } from "./sidecar.ts";
 import { type SourceFacts, sourceFacts } from "./source_facts.ts";
 import { collectFrames, type FrameRef, planVolumes, type VolumePlan } from "./volume.ts";
@@ -223,7 +223,14 @@ function sourceSidecar(
       f.philipsScale === ss && f.slope === first.slope && f.intercept === first.intercept
     )
   ) {
-    const f32 = (v: number) => Number(Math.fround(v).toPrecision(9));
+    // The shortest decimal that reads back as the same float32 (0.004, not 0.00400000019).
+    const f32 = (v: number) => {
+      const x = Math.fround(v);
+      for (let p = 1; p < 9; p++) {
+        if (Math.fround(Number(x.toPrecision(p))) === x) return Number(x.toPrecision(p));
+      }
+      return Number(x.toPrecision(9));
+    };
     out.PhilipsRescaleSlope = first.slope;
     out.PhilipsRescaleIntercept = first.intercept;
     out.PhilipsScaleSlope = f32(ss);
@@ -239,11 +246,11 @@ async function assemble(
   precise: boolean,
 ): Promise<{ bytes: Uint8Array; datatype: Datatype; slope: number; inter: number; warnings: string[] }> {
   const fmt = plan.frames[0].fmt;
-  const perFrame = fmt.rows * fmt.columns * (isRgb(fmt) ? 3 : 1);
+  const perFrame = fmt.rows * fmt.columns * fmt.samplesPerPixel;
   const total = perFrame * plan.frames.length;
   const frames: Samples[] = [];
   for (const ref of plan.frames) frames.push(await samplesOf(ref));
-  if (isRgb(fmt)) {
+  if (fmt.samplesPerPixel === 3) {
     const out = new Uint8Array(total);
     frames.forEach((f, i) => out.set(f, i * perFrame));
     return { bytes: out, datatype: DT.RGB24, slope: 1, inter: 0, warnings: [] };
