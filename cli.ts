@@ -62,6 +62,12 @@ function program(setExit: (code: number) => void): Command {
       collect,
     )
     .option("--delete <key>", "delete an element (same KEY forms as --set)", collect)
+    .option(
+      "--transfer-syntax <ts>",
+      "write in this transfer syntax: keep, explicit-le, implicit-le, rle-lossless, jpeg-ls-lossless, " +
+        "htj2k-lossless or a UID (lossless only; a lossy source keeps its lossy history)",
+      "keep",
+    )
     .option("--overwrite", "replace files that already exist in --out")
     .action(async (files: string[], opts) => setExit(await modifyCommand(files, opts)));
 

@@ -7,6 +7,9 @@ import { readDicomFile } from "../dicom/read_file.ts";
 import { writeDicomFile } from "../dicom/write_file.ts";
 import { NUMBER_VRS } from "../dicom/vr.ts";
 import type { ElementValue } from "../dicom/values.ts";
+import { PixelError } from "../pixels/errors.ts";
+import { parseTargetSyntax } from "../pixels/syntaxes.ts";
+import { transcode } from "../pixels/transcode.ts";
 import { describeError, UsageError } from "./errors.ts";
 
 /** Options of `dcmtidy dump`. */
@@ -44,6 +47,8 @@ export interface ModifyCommandOptions {
   set?: string[];
   delete?: string[];
   overwrite?: boolean;
+  /** keep (default), a name such as `jpeg-ls-lossless`, or a UID. */
+  transferSyntax?: string;
 }
 
 interface Edit {
@@ -78,6 +83,13 @@ function typedValue(text: string, vr: string): ElementValue {
  */
 export async function modifyCommand(files: string[], opts: ModifyCommandOptions): Promise<number> {
   const edits = parseEdits(opts);
+  let target: string;
+  try {
+    target = parseTargetSyntax(opts.transferSyntax ?? "keep");
+  } catch (e) {
+    if (e instanceof PixelError) throw new UsageError(`--transfer-syntax: ${e.message}`);
+    throw e;
+  }
   const outDir = resolve(opts.out);
   const names = new Map<string, string>();
   for (const f of files) {
@@ -110,7 +122,12 @@ export async function modifyCommand(files: string[], opts: ModifyCommandOptions)
         const vr = targets[0]?.element?.vr ?? lookupTag(last.tag)?.vrs[0] ?? "UN";
         setPath(file.dataset, e.path, typedValue(e.value!, vr));
       }
-      await writeDicomFile(file, join(outDir, basename(path)), { overwrite: opts.overwrite });
+      const t = target === "keep" ? undefined : await transcode(file, target);
+      try {
+        await writeDicomFile(file, join(outDir, basename(path)), { overwrite: opts.overwrite });
+      } finally {
+        t?.close();
+      }
     } catch (e) {
       failed++;
       console.error(`dcmtidy: ${describeError(e, path)}`);

@@ -80,6 +80,13 @@ export async function writeChunks(
         total += c.length;
         continue;
       }
+      if ("generated" in c) {
+        for (const b of c.generated.chunks()) {
+          await writeAll(out, b, onWrite);
+          total += b.length;
+        }
+        continue;
+      }
       if (!source) throw new DicomError("unsupported", "bulk data without a source file");
       src ??= await Deno.open(source, { read: true });
       const buf = new Uint8Array(Math.min(COPY_CHUNK, c.length));
@@ -121,6 +128,13 @@ export function writeChunksSync(
       if (c instanceof Uint8Array) {
         writeAllSync(out, c, onWrite);
         total += c.length;
+        continue;
+      }
+      if ("generated" in c) {
+        for (const b of c.generated.chunks()) {
+          writeAllSync(out, b, onWrite);
+          total += b.length;
+        }
         continue;
       }
       if (!source) throw new DicomError("unsupported", "bulk data without a source file");

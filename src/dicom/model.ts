@@ -43,6 +43,16 @@ export interface ExternalValue {
   readonly length: number;
 }
 
+/**
+ * A value made while the file is written (Pixel Data transcoded a frame at a time), so it never
+ * sits in memory whole. `length` is its byte count, or UNDEFINED_LENGTH for encapsulated data.
+ */
+export interface GeneratedValue {
+  readonly length: number;
+  /** The value's bytes in order (for encapsulated data: items and the sequence delimiter). */
+  chunks(): Iterable<Uint8Array>;
+}
+
 /** One data element. Sequences have `items`; everything else has bytes (in `span`, `value` or `external`). */
 export interface Element {
   /** (group << 16 | element) >>> 0 */
@@ -63,6 +73,8 @@ export interface Element {
   value?: Uint8Array;
   /** Bulk data left in the source file (top-level Pixel Data of large files). */
   external?: ExternalValue;
+  /** A value produced while writing (transcoded Pixel Data); wins over `value` and `external`. */
+  generated?: GeneratedValue;
   /** Set by edits: the header and value must be re-encoded. */
   dirty?: boolean;
 }

@@ -15,6 +15,7 @@ import {
   type Element,
   type Encoding,
   EXPLICIT_LE_ENCODING,
+  type GeneratedValue,
   ITEM,
   type Item,
   ITEM_DELIMITATION,
@@ -32,13 +33,17 @@ export interface ExternalChunk {
   readonly length: number;
 }
 
-/** What the writer produces: bytes, and ranges of the source file. */
-export type Chunk = Uint8Array | ExternalChunk;
+/** A value produced while the file is written (`Element.generated`). */
+export interface GeneratedChunk {
+  readonly generated: GeneratedValue;
+}
+
+/** What the writer produces: bytes, ranges of the source file, and values made while writing. */
+export type Chunk = Uint8Array | ExternalChunk | GeneratedChunk;
 
 /** Collects output, merging adjacent copies from the same buffer and leaving holes for headers. */
 class ChunkList {
-  readonly parts: (Uint8Array | ExternalChunk | { src: Uint8Array; start: number; end: number } | null)[] =
-    [];
+  readonly parts: (Chunk | { src: Uint8Array; start: number; end: number } | null)[] = [];
   length = 0;
 
   copy(src: Uint8Array, start: number, end: number): void {
@@ -59,6 +64,11 @@ class ChunkList {
   external(x: ExternalChunk): void {
     this.parts.push(x);
     this.length += x.length;
+  }
+
+  generated(g: GeneratedValue): void {
+    this.parts.push({ generated: g });
+    if (g.length !== UNDEFINED_LENGTH) this.length += g.length;
   }
 
   /** Leave a hole for a header whose length is known only after its content is written. */
@@ -189,6 +199,11 @@ function writeDelimiter(
 
 function writeElement(el: Element, enc: Encoding, w: ChunkList): boolean {
   if (el.items) return writeSequence(el, enc, w);
+  if (el.generated) {
+    w.bytes(encodeHeader(el.tag, el.vr, el.generated.length, enc));
+    w.generated(el.generated);
+    return true;
+  }
   if (!el.dirty && el.span) {
     w.copy(el.span.src, el.span.start, el.external ? el.span.valueStart : el.span.end);
     if (el.external) {

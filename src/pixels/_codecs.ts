@@ -81,6 +81,11 @@ function jpegFrame(bytes: Uint8Array): { sof: number; precision: number } {
   throw new PixelError("JPEG: no frame header (SOF) found");
 }
 
+/** A copy of a view into the WebAssembly heap as a plain Uint8Array (the codecs hand out clamped views). */
+export function heapCopy(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
+}
+
 /** Feed a cornerstone decoder and copy its output out of the WebAssembly heap. */
 function runWasm(
   // deno-lint-ignore no-explicit-any
@@ -99,7 +104,7 @@ function runWasm(
     decoder.getEncodedBuffer(bytes.length).set(bytes);
     decoder.decode();
     info = decoder.getFrameInfo();
-    out = (decoder.getDecodedBuffer() as Uint8Array).slice();
+    out = heapCopy(decoder.getDecodedBuffer());
   } catch (e) {
     thrown = e;
   }

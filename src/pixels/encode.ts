@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { heapCopy } from "./_codecs.ts";
 import { encodeRleFrame } from "./_rle.ts";
 import { PixelError } from "./errors.ts";
 import type { PixelFormat } from "./format.ts";
@@ -64,7 +65,7 @@ function runEncoder(
     encoder.getDecodedBuffer(info).set(samples);
     configure(encoder);
     encoder.encode();
-    return (encoder.getEncodedBuffer() as Uint8Array).slice();
+    return heapCopy(encoder.getEncodedBuffer());
   } catch (e) {
     const msg = typeof e === "number" ? `code ${e}` : (e as Error)?.message ?? String(e);
     throw new PixelError(`${what}: the frame could not be encoded (${msg})`);

@@ -83,7 +83,13 @@ export function readPixelFormat(ds: DataSet): PixelFormat {
   };
 }
 
-/** Bytes of one native frame (not for Bits Allocated 1, whose frames share bytes). */
+/**
+ * Bytes of one native frame (not for Bits Allocated 1, whose frames share bytes). Native
+ * YBR_FULL_422 stores two pixels in four samples (Y Y Cb Cr).
+ */
 export function frameBytes(fmt: PixelFormat): number {
-  return fmt.rows * fmt.columns * fmt.samplesPerPixel * (fmt.bitsAllocated / 8);
+  const perRow = fmt.photometric === "YBR_FULL_422" && fmt.samplesPerPixel === 3
+    ? Math.ceil(fmt.columns / 2) * 4
+    : fmt.columns * fmt.samplesPerPixel;
+  return fmt.rows * perRow * (fmt.bitsAllocated / 8);
 }

@@ -1,0 +1,192 @@
+/**
+ * Transcoding a file's Pixel Data to another transfer syntax: each frame decoded and encoded
+ * again while the file is written (a frame at a time), the data set re-encoded when the new
+ * syntax encodes it differently, and the Image Pixel attributes made true for what was written.
+ * A lossy source keeps its lossy history (LossyImageCompression 01, its ratio and method
+ * appended) and is only ever re-encoded losslessly.
+ *
+ * @module
+ */
+import { insertElement, setValue } from "../dicom/edit.ts";
+import type { DicomFile, Element, GeneratedValue } from "../dicom/model.ts";
+import { UNDEFINED_LENGTH } from "../dicom/model.ts";
+import { reencodeDataSet } from "../dicom/reencode.ts";
+import { transferSyntax } from "../dicom/transfer_syntax.ts";
+import { decodeStrings } from "../dicom/values.ts";
+import { tags } from "../standard/tags.ts";
+import { decodeFrame, prepareDecoder } from "./decode.ts";
+import { encodeFrame, prepareEncoder, type WritableCoding } from "./encode.ts";
+import { PixelError } from "./errors.ts";
+import { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
+import { encapsulate, itemHeader } from "./fragments.ts";
+import { openPixelSource, type PixelSource } from "./source.ts";
+import { syntaxInfo, syntaxLabel } from "./syntaxes.ts";
+
+/** Encapsulated output up to this many stored bytes is made in memory, with a Basic Offset Table. */
+const IN_MEMORY = 64 * 1024 * 1024;
+
+/** What a transcoding did, for reports. */
+export interface Transcoded {
+  /** The transfer syntax written. */
+  readonly to: string;
+  /** From the source's. */
+  readonly from: string;
+  /** The photometric interpretation written, when it changed (YBR_FULL_422 JPEG to RGB). */
+  readonly photometric?: string;
+  /** The source was lossy: its history was kept. */
+  readonly lossy: boolean;
+}
+
+/** The values of a multi-valued text element. */
+function textValues(file: DicomFile, tag: number): string[] {
+  const el = file.dataset.elements.find((e) => e.tag === tag);
+  return el && !el.items ? decodeStrings(el, file.dataset).filter((v) => v !== "") : [];
+}
+
+/**
+ * Prepare `file` to be written in transfer syntax `to` (a UID `syntaxInfo` knows as writable).
+ * Pixel Data is replaced by a value that decodes and encodes each frame while the file is
+ * written; call `close` on the result after writing (it holds the source file open). Files
+ * without Pixel Data only change syntax. Throws `PixelError` for what cannot be transcoded.
+ */
+export async function transcode(file: DicomFile, to: string): Promise<Transcoded & { close(): void }> {
+  const from = file.transferSyntax.uid;
+  const target = syntaxInfo(to);
+  if (!target?.alias) throw new PixelError(`dcmtidy does not write ${syntaxLabel(to)}`, 2);
+  const coding = target.coding as WritableCoding;
+  const pixel = file.dataset.elements.find((e) => e.tag === tags.PixelData);
+  let src: PixelSource | undefined;
+  let result: Transcoded = { to, from, lossy: false };
+  if (from === to) return { ...result, close() {} };
+  const ts = transferSyntax(to);
+  if (pixel) {
+    const fmt = readPixelFormat(file.dataset);
+    if (fmt.bitsAllocated === 1 && coding !== "native") {
+      throw new PixelError("Bits Allocated 1 (bit-packed) Pixel Data is only written uncompressed");
+    }
+    src = openPixelSource(file, fmt);
+    try {
+      result = await replacePixelData(file, src, fmt, coding, to);
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+  const fromEnc = file.dataset.encoding;
+  const toEnc = { explicitVR: ts.explicitVR, littleEndian: ts.littleEndian };
+  if (fromEnc.explicitVR !== toEnc.explicitVR || fromEnc.littleEndian !== toEnc.littleEndian) {
+    file.dataset = reencodeDataSet(file.dataset, fromEnc, toEnc);
+  }
+  file.transferSyntax = ts;
+  file.deflatedBytes = undefined;
+  if (pixel) updateAttributes(file, result, src!);
+  const opened = src;
+  return { ...result, close: () => opened?.close() };
+}
+
+/** Replace the Pixel Data element by one generated while writing; learn the decoded form first. */
+async function replacePixelData(
+  file: DicomFile,
+  src: PixelSource,
+  fmt: PixelFormat,
+  coding: WritableCoding,
+  to: string,
+): Promise<Transcoded> {
+  const from = file.transferSyntax.uid;
+  const sourceLossy = syntaxInfo(from)?.lossy === "yes";
+  if (fmt.bitsAllocated === 1) {
+    if (src.coding !== "native") throw new PixelError("bit-packed frames are only copied from native data");
+    const bytes = src.frame(0);
+    setPixelElement(file, { length: bytes.length + (bytes.length % 2), chunks: () => padded([bytes]) }, "OB");
+    return { to, from, lossy: false };
+  }
+  await prepareDecoder(src);
+  await prepareEncoder(coding);
+  const first = decodeFrame(src, 0);
+  const outFmt: PixelFormat = { ...fmt, photometric: first.photometric, planar: 0 };
+  const lossy = sourceLossy || first.lossy;
+  const frame = (i: number) => encodeFrame(coding, i === 0 ? first.bytes : decodeFrame(src, i).bytes, outFmt);
+  if (coding === "native") {
+    const size = frameBytes(outFmt) * fmt.frames;
+    setPixelElement(file, {
+      length: size + (size % 2),
+      *chunks() {
+        for (let i = 0; i < fmt.frames; i++) yield frame(i);
+        if (size % 2) yield new Uint8Array(1);
+      },
+    }, fmt.bitsAllocated > 8 ? "OW" : "OB");
+  } else if (src.storedBytes <= IN_MEMORY) {
+    const frames = Array.from({ length: fmt.frames }, (_, i) => frame(i));
+    const chunks = encapsulate(frames);
+    setPixelElement(file, { length: UNDEFINED_LENGTH, chunks: () => chunks }, "OB", true);
+  } else {
+    setPixelElement(
+      file,
+      {
+        length: UNDEFINED_LENGTH,
+        *chunks() {
+          yield itemHeader(0); // an empty Basic Offset Table: one fragment per frame
+          for (let i = 0; i < fmt.frames; i++) {
+            const f = frame(i);
+            yield itemHeader(f.length + (f.length % 2));
+            yield f;
+            if (f.length % 2) yield new Uint8Array(1);
+          }
+          yield new Uint8Array([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+        },
+      },
+      "OB",
+      true,
+    );
+  }
+  return {
+    to,
+    from,
+    lossy,
+    photometric: first.photometric !== fmt.photometric ? first.photometric : undefined,
+  };
+}
+
+function* padded(parts: Uint8Array[]): Iterable<Uint8Array> {
+  let n = 0;
+  for (const p of parts) {
+    n += p.length;
+    yield p;
+  }
+  if (n % 2) yield new Uint8Array(1);
+}
+
+/** Put a generated Pixel Data element in place of the old one (and drop the offset tables). */
+function setPixelElement(file: DicomFile, generated: GeneratedValue, vr: string, encapsulated = false): void {
+  const ds = file.dataset;
+  const drop = new Set<number>([
+    tags.PixelData,
+    tags.ExtendedOffsetTable,
+    tags.ExtendedOffsetTableLengths,
+    0x7fe00000,
+  ]);
+  ds.elements = ds.elements.filter((e) => !drop.has(e.tag));
+  const el: Element = { tag: tags.PixelData, vr, length: generated.length, generated, encapsulated };
+  insertElement(ds, el);
+  ds.modified = true;
+}
+
+/** Photometric interpretation, planar configuration and the lossy history, as written. */
+function updateAttributes(file: DicomFile, t: Transcoded, src: PixelSource): void {
+  const ds = file.dataset;
+  if (t.photometric) setValue(ds, tags.PhotometricInterpretation, t.photometric);
+  if (src.fmt.samplesPerPixel === 3) setValue(ds, tags.PlanarConfiguration, 0);
+  if (!t.lossy) return;
+  const method = syntaxInfo(t.from)?.method;
+  const methods = textValues(file, tags.LossyImageCompressionMethod);
+  const ratios = textValues(file, tags.LossyImageCompressionRatio);
+  setValue(ds, tags.LossyImageCompression, "01");
+  if (method && methods[methods.length - 1] !== method) {
+    const uncompressed = frameBytes(src.fmt) * src.fmt.frames;
+    const ratio = src.storedBytes > 0 ? uncompressed / src.storedBytes : 0;
+    setValue(ds, tags.LossyImageCompressionMethod, [...methods, method]);
+    if (ratio > 0) {
+      setValue(ds, tags.LossyImageCompressionRatio, [...ratios, ratio.toPrecision(4).replace(/\.?0+$/, "")]);
+    }
+  }
+}
