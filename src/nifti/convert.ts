@@ -13,7 +13,7 @@ import { NotConvertible } from "./errors.ts";
 import { gzip } from "./gzip.ts";
 import { unpackMosaic } from "./mosaic.ts";
 import { type Datatype, DT, encodeNifti1 } from "./nifti1.ts";
-import { readFrames, type Samples } from "./pixels.ts";
+import { isRgb, readFrames, type Samples } from "./pixels.ts";
 import { buildSidecar } from "./sidecar.ts";
 import { type SourceFacts, sourceFacts } from "./source_facts.ts";
 import { collectFrames, type FrameRef, planVolumes, type VolumePlan } from "./volume.ts";
@@ -246,11 +246,11 @@ async function assemble(
   precise: boolean,
 ): Promise<{ bytes: Uint8Array; datatype: Datatype; slope: number; inter: number; warnings: string[] }> {
   const fmt = plan.frames[0].fmt;
-  const perFrame = fmt.rows * fmt.columns * fmt.samplesPerPixel;
+  const perFrame = fmt.rows * fmt.columns * (isRgb(fmt) ? 3 : 1);
   const total = perFrame * plan.frames.length;
   const frames: Samples[] = [];
   for (const ref of plan.frames) frames.push(await samplesOf(ref));
-  if (fmt.samplesPerPixel === 3) {
+  if (isRgb(fmt)) {
     const out = new Uint8Array(total);
     frames.forEach((f, i) => out.set(f, i * perFrame));
     return { bytes: out, datatype: DT.RGB24, slope: 1, inter: 0, warnings: [] };
