@@ -171,6 +171,11 @@ Deno.test("decodeJpegDct: equals dcmdjpeg on dcmcjpeg's baseline, extended and p
       assert.equal(image.height, height);
       assert.equal(image.precision, c.bits);
       assert.equal(image.components, c.rgb ? 3 : 1);
+      // libjpeg writes JFIF for grey and YCbCr, an Adobe segment (transform 0) for RGB.
+      const asRgb = c.options.includes("+cr");
+      assert.equal(image.jfif, !asRgb, `${c.name}: JFIF`);
+      assert.equal(image.adobeTransform, asRgb ? 0 : undefined, `${c.name}: Adobe transform`);
+      assert.deepEqual(image.componentIds, c.rgb ? [asRgb ? 82 : 1, asRgb ? 71 : 2, asRgb ? 66 : 3] : [1]);
       assert.ok(c.bits === 8 ? image.data instanceof Uint8Array : image.data instanceof Uint16Array);
       assertSame(image.data, await dcmtkSamples(dir, file, c.bits === 8 ? 1 : 2), c.name);
     }
@@ -179,7 +184,7 @@ Deno.test("decodeJpegDct: equals dcmdjpeg on dcmcjpeg's baseline, extended and p
   }
 });
 
-Deno.test("decodeJpegDct: fill bytes and a missing EOI are tolerated", async () => {
+Deno.test("decodeJpegDct: fill bytes and a missing EOI are tolerated, damaged data throws a PixelError", async () => {
   if (!(await hasTool("dcmcjpeg"))) return;
   const dir = await Deno.makeTempDir({ prefix: "jpeg_dct_" });
   try {
@@ -189,6 +194,17 @@ Deno.test("decodeJpegDct: fill bytes and a missing EOI are tolerated", async () 
     const sos = stream.findIndex((b, i) => b === 0xff && stream[i + 1] === 0xda);
     const padded = new Uint8Array([...stream.subarray(0, sos), 0xff, 0xff, 0xff, ...stream.subarray(sos)]);
     assert.deepEqual(decodeJpegDct(padded).data, reference.data);
+    // Damaged data decodes or ends in a PixelError, never in another error or a hang.
+    const rand = rng(9);
+    for (let i = 0; i < 40; i++) {
+      const damaged = stream.slice(0, i % 4 === 0 ? Math.floor(rand() * stream.length) : stream.length);
+      for (let k = 0; k < 3; k++) damaged[Math.floor(rand() * damaged.length)] = Math.floor(rand() * 256);
+      try {
+        decodeJpegDct(damaged);
+      } catch (e) {
+        assert.ok(e instanceof PixelError, String(e));
+      }
+    }
     let end = stream.length;
     while (!(stream[end - 2] === 0xff && stream[end - 1] === 0xd9)) end--;
     assert.deepEqual(decodeJpegDct(stream.subarray(0, end - 2)).data, reference.data);
