@@ -20,7 +20,7 @@ const NESTED =
   "RequestAttributesSequence[0].RequestAttributesSequence[0].RequestAttributesSequence[0].PatientName";
 const TRANSFER_SYNTAXES: TS[] = ["explicit-le", "implicit-le", "explicit-be", "deflated"];
 
-function concat(chunks: (Uint8Array | { offset: number })[]): Uint8Array {
+function concat(chunks: readonly unknown[]): Uint8Array {
   const parts = chunks as Uint8Array[];
   const out = new Uint8Array(parts.reduce((n, c) => n + c.length, 0));
   let at = 0;

@@ -30,10 +30,15 @@ const WASM_OF: Partial<Record<Coding, WasmCodec>> = {
 };
 
 /** Load what a coding needs. */
-export async function prepareCoding(coding: Coding, _fmt: PixelFormat): Promise<void> {
+export async function prepareCoding(coding: Coding): Promise<void> {
   const w = WASM_OF[coding];
   if (w) await prepareCodec(w);
   if (coding === "jpeg-dct" && !decodeJpegDct) decodeJpegDct = (await import("./_jpeg_dct.ts")).decodeJpegDct;
+}
+
+/** Load every decoder (a worker does it once, so that each file's work never waits). */
+export async function prepareAllCodings(): Promise<void> {
+  for (const c of ["jpeg-dct", "jpeg-ls", "j2k", "htj2k"] as const) await prepareCoding(c);
 }
 
 /** Our decoder for 12-bit JPEG (libjpeg-turbo's build is 8-bit only), loaded with the codecs. */

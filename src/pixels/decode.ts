@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { decodeCodestream, prepareCoding } from "./_codecs.ts";
+import { decodeCodestream, prepareAllCodings, prepareCoding } from "./_codecs.ts";
 import { decodeRleFrame } from "./_rle.ts";
 import { expandYbr422 } from "./color.ts";
 import { PixelError } from "./errors.ts";
@@ -28,7 +28,12 @@ export interface DecodedFrame {
 
 /** Load the codecs a source's coding needs (WebAssembly instantiation is asynchronous). */
 export async function prepareDecoder(src: PixelSource): Promise<void> {
-  await prepareCoding(src.coding, src.fmt);
+  await prepareCoding(src.coding);
+}
+
+/** Load every decoder, so that `decodeFrame` works on any source without waiting. */
+export async function prepareAllDecoders(): Promise<void> {
+  await prepareAllCodings();
 }
 
 /** Pixel-interleave a planar (RRR...GGG...BBB...) frame. */

@@ -14,13 +14,13 @@ import { reencodeDataSet } from "../dicom/reencode.ts";
 import { transferSyntax } from "../dicom/transfer_syntax.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
-import { decodeFrame, prepareDecoder } from "./decode.ts";
+import { decodeFrame, prepareAllDecoders } from "./decode.ts";
 import { encodeFrame, prepareEncoder, type WritableCoding } from "./encode.ts";
 import { PixelError } from "./errors.ts";
 import { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
 import { encapsulate, itemHeader } from "./fragments.ts";
 import { openPixelSource, type PixelSource } from "./source.ts";
-import { syntaxInfo, syntaxLabel } from "./syntaxes.ts";
+import { type SyntaxInfo, syntaxInfo, syntaxLabel } from "./syntaxes.ts";
 
 /** Encapsulated output up to this many stored bytes is made in memory, with a Basic Offset Table. */
 const IN_MEMORY = 64 * 1024 * 1024;
@@ -43,17 +43,54 @@ function textValues(file: DicomFile, tag: number): string[] {
   return el && !el.items ? decodeStrings(el, file.dataset).filter((v) => v !== "") : [];
 }
 
-/**
- * Prepare `file` to be written in transfer syntax `to` (a UID `syntaxInfo` knows as writable).
- * Pixel Data is replaced by a value that decodes and encodes each frame while the file is
- * written; call `close` on the result after writing (it holds the source file open). Files
- * without Pixel Data only change syntax. Throws `PixelError` for what cannot be transcoded.
- */
-export async function transcode(file: DicomFile, to: string): Promise<Transcoded & { close(): void }> {
-  const from = file.transferSyntax.uid;
+/** Load what transcoding any file to `to` needs: every decoder and `to`'s encoder. */
+export async function prepareTranscoding(to: string): Promise<void> {
+  const target = writableTarget(to);
+  await prepareAllDecoders();
+  await prepareEncoder(target.coding as WritableCoding);
+}
+
+function writableTarget(to: string): SyntaxInfo {
   const target = syntaxInfo(to);
   if (!target?.alias) throw new PixelError(`dcmtidy does not write ${syntaxLabel(to)}`, 2);
-  const coding = target.coding as WritableCoding;
+  return target;
+}
+
+/**
+ * Prepare `file` to be written in transfer syntax `to` (a UID `parseTargetSyntax` accepts):
+ * loads the codecs it needs, then `transcodeSync`.
+ *
+ * @example Write a file as JPEG-LS lossless
+ * ```ts
+ * import { readDicomFile } from "../dicom/read_file.ts";
+ * import { writeDicomFile } from "../dicom/write_file.ts";
+ * import { parseTargetSyntax } from "./syntaxes.ts";
+ * import { transcode } from "./transcode.ts";
+ *
+ * const file = await readDicomFile("in.dcm");
+ * const t = await transcode(file, parseTargetSyntax("jpeg-ls-lossless"));
+ * try {
+ *   await writeDicomFile(file, "out.dcm");
+ * } finally {
+ *   t.close(); // the frames are decoded and encoded while the file is written
+ * }
+ * ```
+ */
+export async function transcode(file: DicomFile, to: string): Promise<Transcoded & { close(): void }> {
+  await prepareTranscoding(to);
+  return transcodeSync(file, to);
+}
+
+/**
+ * Prepare `file` to be written in transfer syntax `to`, the codecs loaded already
+ * (`prepareTranscoding`). Pixel Data is replaced by a value that decodes and encodes each frame
+ * while the file is written; call `close` on the result after writing (it may hold the source
+ * file open). Files without Pixel Data only change syntax. Throws `PixelError` for what cannot be
+ * transcoded; the file is then unchanged.
+ */
+export function transcodeSync(file: DicomFile, to: string): Transcoded & { close(): void } {
+  const from = file.transferSyntax.uid;
+  const coding = writableTarget(to).coding as WritableCoding;
   const pixel = file.dataset.elements.find((e) => e.tag === tags.PixelData);
   let src: PixelSource | undefined;
   let result: Transcoded = { to, from, lossy: false };
@@ -66,7 +103,7 @@ export async function transcode(file: DicomFile, to: string): Promise<Transcoded
     }
     src = openPixelSource(file, fmt);
     try {
-      result = await replacePixelData(file, src, fmt, coding, to);
+      result = replacePixelData(file, src, fmt, coding, to);
     } catch (e) {
       src.close();
       throw e;
@@ -85,13 +122,13 @@ export async function transcode(file: DicomFile, to: string): Promise<Transcoded
 }
 
 /** Replace the Pixel Data element by one generated while writing; learn the decoded form first. */
-async function replacePixelData(
+function replacePixelData(
   file: DicomFile,
   src: PixelSource,
   fmt: PixelFormat,
   coding: WritableCoding,
   to: string,
-): Promise<Transcoded> {
+): Transcoded {
   const from = file.transferSyntax.uid;
   const sourceLossy = syntaxInfo(from)?.lossy === "yes";
   if (fmt.bitsAllocated === 1) {
@@ -100,8 +137,6 @@ async function replacePixelData(
     setPixelElement(file, { length: bytes.length + (bytes.length % 2), chunks: () => padded([bytes]) }, "OB");
     return { to, from, lossy: false };
   }
-  await prepareDecoder(src);
-  await prepareEncoder(coding);
   const first = decodeFrame(src, 0);
   const outFmt: PixelFormat = { ...fmt, photometric: first.photometric, planar: 0 };
   const lossy = sourceLossy || first.lossy;

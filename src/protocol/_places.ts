@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { PixelError } from "../pixels/errors.ts";
+import { parseTargetSyntax } from "../pixels/syntaxes.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { type ProtocolIssue, TemplateError } from "./errors.ts";
 import { isInside } from "./paths.ts";
@@ -125,5 +127,33 @@ export function checkDeidentifiedOutput(
         `mode ${data.output.mode} links to the original files, which cannot be de-identified: use mode: copy`,
       ),
     );
+  }
+}
+
+/**
+ * `output.transfer_syntax` as a UID or "keep"; an issue at its line when it is not one dcmtidy
+ * writes, or when the run only sorts (files are then copied or linked as they are).
+ */
+export function checkTransferSyntax(
+  source: ProtocolSource,
+  data: ProtocolData,
+  issues: ProtocolIssue[],
+): string {
+  try {
+    const ts = parseTargetSyntax(data.output.transfer_syntax);
+    if (ts !== "keep" && !data.deidentify) {
+      issues.push(
+        source.issueAt(
+          ["output", "transfer_syntax"],
+          "a sort-only protocol copies or links files as they are: transcoding needs a deidentify section " +
+            "(or use dcmtidy modify --transfer-syntax)",
+        ),
+      );
+    }
+    return ts;
+  } catch (e) {
+    if (!(e instanceof PixelError)) throw e;
+    issues.push(source.issueAt(["output", "transfer_syntax"], e.message));
+    return "keep";
   }
 }

@@ -12,7 +12,7 @@
 import { ProtocolError, type ProtocolIssue } from "./errors.ts";
 import { checkDeidentify } from "./_deidentify.ts";
 import { dedupe, parseShape } from "./_issues.ts";
-import { checkDeidentifiedOutput, resolvePlaces } from "./_places.ts";
+import { checkDeidentifiedOutput, checkTransferSyntax, resolvePlaces } from "./_places.ts";
 import type { Protocol } from "./protocol.ts";
 import { readProtocol } from "./_read.ts";
 import { refuseInlineSalt } from "./_salt.ts";
@@ -92,6 +92,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
     deidentify = await checkDeidentify(source, data.deidentify, ctx, fromProtocol, issues, outputRoot);
     checkDeidentifiedOutput(source, data, templates, issues);
   }
+  const transferSyntax = checkTransferSyntax(source, data, issues);
   if (issues.length) throw new ProtocolError(dedupe(issues));
   return {
     file: ctx.file,
@@ -111,6 +112,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       mode: data.output.mode,
       onCollision: data.output.on_collision,
       format: data.output.format,
+      transferSyntax,
     },
     nifti: { philipsScaling: data.nifti.philips_scaling },
     report,

@@ -45,6 +45,8 @@ export interface Protocol {
     readonly onCollision: ProtocolData["output"]["on_collision"];
     /** dicom (default), nifti, or both. */
     readonly format: ProtocolData["output"]["format"];
+    /** The transfer syntax UID written DICOM files get, or "keep" (each file's own). */
+    readonly transferSyntax: string;
   };
   /** `nifti`: how volumes are made. */
   readonly nifti: {

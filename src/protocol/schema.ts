@@ -100,6 +100,11 @@ export const protocolSchema = z.strictObject({
       "dicom: the (de-identified) files; nifti: one .nii.gz per series (the file template's extension " +
         "replaced) with a JSON sidecar of acquisition parameters; both: the two side by side",
     ),
+    transfer_syntax: z.string().min(1).default("keep").describe(
+      "the transfer syntax of written DICOM files: keep (each file's own, the default), explicit-le, " +
+        "implicit-le, rle-lossless, jpeg-ls-lossless, htj2k-lossless, or one of their UIDs. Lossless " +
+        "only: a lossy source keeps its lossy history (LossyImageCompression 01, ratio and method)",
+    ),
   }),
   nifti: z.strictObject({
     philips_scaling: z.enum(["precise", "display"]).default("precise").describe(

@@ -6,6 +6,8 @@ import { dirname } from "node:path";
 import { readDicomFileSync } from "../dicom/read_file.ts";
 import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { writeDicomFileSync } from "../dicom/write_file.ts";
+import { PixelError } from "../pixels/errors.ts";
+import { transcodeSync } from "../pixels/transcode.ts";
 import { DeidError } from "../deid/errors.ts";
 import type { DeidSession } from "../deid/session.ts";
 import { DicomError } from "../dicom/errors.ts";
@@ -20,6 +22,8 @@ export interface FileJob {
   /** Absolute destination. */
   readonly dest: string;
   readonly mode: "copy" | "hardlink" | "symlink";
+  /** The transfer syntax UID to write (`output.transfer_syntax`); absent: the file's own. */
+  readonly transferSyntax?: string;
 }
 
 /** What became of one file, as a worker reports it to the main thread (and the journal keeps it). */
@@ -89,7 +93,7 @@ function inDirSync<T>(dir: string, act: () => T): T {
 const readBuffer = new ReusableBuffer();
 
 function quarantined(job: FileJob, e: unknown): FileOutcome {
-  if (e instanceof DicomError || e instanceof DeidError) {
+  if (e instanceof DicomError || e instanceof DeidError || e instanceof PixelError) {
     return { index: job.index, status: "quarantined", reason: e.message };
   }
   throw e;
@@ -106,10 +110,17 @@ export async function processFile(job: FileJob, session: DeidSession): Promise<F
     const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
-    const bytes = inDirSync(
-      dirname(job.dest),
-      () => writeDicomFileSync(file, job.dest, { zeroPreamble: true, overwrite: true }),
-    );
+    // The codecs were loaded when the worker (or the run) started: nothing here waits.
+    const transcoded = job.transferSyntax ? transcodeSync(file, job.transferSyntax) : undefined;
+    let bytes: number;
+    try {
+      bytes = inDirSync(
+        dirname(job.dest),
+        () => writeDicomFileSync(file, job.dest, { zeroPreamble: true, overwrite: true }),
+      );
+    } finally {
+      transcoded?.close();
+    }
     const fields = reportFields(file.dataset);
     return {
       index: job.index,

@@ -74,7 +74,9 @@ export interface Staging {
  */
 export function canStage(p: Protocol, workers: number): boolean {
   const d = p.deidentify;
-  return workers > 0 && !!d && Object.keys(d.hooks).length === 0 && p.output.format === "dicom";
+  // Transcoding runs are not written ahead: the plan's workers do not load the codecs.
+  return workers > 0 && !!d && Object.keys(d.hooks).length === 0 && p.output.format === "dicom" &&
+    p.output.transferSyntax === "keep";
 }
 
 /**

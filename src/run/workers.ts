@@ -12,6 +12,7 @@
  * @module
  */
 import { type DeidConfig, loadDeidConfig } from "../deid/config.ts";
+import { codecBinaries } from "../pixels/wasm.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapRecorded, openPool } from "../workers/pool.ts";
@@ -31,13 +32,29 @@ export interface RunWorkerInit {
 /** How the workers are initialised: with data when they can be, with the protocol file otherwise. */
 async function initMessage(p: Protocol, init: RunWorkerInit): Promise<ToRunWorker> {
   const d = p.deidentify;
-  if (!d) return { type: "init" };
+  // A sandboxed worker may not read the module cache: the codecs' WebAssembly comes as bytes.
+  const pixels = needsCodecs(p)
+    ? { codecs: await codecBinaries(), transferSyntax: p.output.transferSyntax }
+    : {};
+  if (!d) return { type: "init", ...pixels };
   if (!init.salt) throw new Error("sandboxed workers need the salt's bytes");
   if (Object.keys(d.hooks).length > 0) {
-    return { type: "init", protocol: p.file, input: init.input, output: init.output, salt: init.salt };
+    return {
+      type: "init",
+      protocol: p.file,
+      input: init.input,
+      output: init.output,
+      salt: init.salt,
+      ...pixels,
+    };
   }
   const config: DeidConfig = { ...await loadDeidConfig(p), hooks: {} };
-  return { type: "init", config, salt: init.salt };
+  return { type: "init", config, salt: init.salt, ...pixels };
+}
+
+/** Whether a run decodes pixels: NIfTI output, or DICOM written in another transfer syntax. */
+export function needsCodecs(p: Protocol): boolean {
+  return p.output.format !== "dicom" || p.output.transferSyntax !== "keep";
 }
 
 /** Open `count` run workers for `p` that may read the `paths` (and where their links lead). */

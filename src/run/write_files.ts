@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { prepareTranscoding } from "../pixels/transcode.ts";
 import type { PlannedFile } from "../plan/mod.ts";
 import {
   identityOf,
@@ -29,6 +30,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
   const p = plan.protocol;
   const d = p.deidentify;
   const jobs: FileJob[] = [];
+  const transcoding = p.output.transferSyntax === "keep" ? {} : { transferSyntax: p.output.transferSyntax };
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
   for (const i of files) {
@@ -54,7 +56,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       if (!prior && !journal.claimed.has(f.dest!) && lstatOrUndefined(dest) !== undefined) {
         throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
-      jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode });
+      jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode, ...transcoding });
     }
   }
   const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
@@ -79,6 +81,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
   } else {
+    if (transcoding.transferSyntax && unstaged.length) await prepareTranscoding(transcoding.transferSyntax);
     for (const job of unstaged) {
       // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
       await record(
