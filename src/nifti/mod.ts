@@ -15,6 +15,8 @@ export {
   type SeriesConversion,
 } from "./convert.ts";
 export { sidecarBytes } from "./sidecar.ts";
+// Read from a data set before de-identification: the private numbers conversion needs (CSA, Philips).
+export { type MosaicFacts, type PhilipsFacts, type SourceFacts, sourceFacts } from "./source_facts.ts";
 export { NotConvertible, NotDeidentifiedError } from "./errors.ts";
 
 // The file format: gzip, the NIfTI-1 header, and the affine it stores.
