@@ -212,6 +212,10 @@ const DCM2NIIX_GEOMETRY_DIFFERS: Readonly<Record<string, string>> = {
 /** Series whose pixels dcm2niix decodes differently from dcmtk; they are checked against dcmtk instead. */
 const DCM2NIIX_PIXELS_DIFFER: Readonly<Record<string, string>> = {
   "SC_rgb_rle_2frame.dcm": "dcm2niix decodes the second RLE frame unlike dcmtk's dcmdrle (see the RLE test)",
+  "examples_palette.dcm":
+    "dcm2niix writes PALETTE COLOR indices as grey levels; we apply the palette (RGB), as dcmtk's dcm2pnm does (tests/pixels_test.ts)",
+  "JPEGwithIcon.dcm":
+    "lossy JPEG: dcm2niix's decoder rounds its IDCT and upsampling otherwise; we match dcmtk's dcmdjpeg bit for bit (tests/pixels_test.ts)",
 };
 
 /** Compare every volume we made with the dcm2niix volume it matches; returns what was compared. */

@@ -20,6 +20,7 @@ import { openPixelSource } from "../src/pixels/source.ts";
 import { parseTargetSyntax } from "../src/pixels/syntaxes.ts";
 import { transcode } from "../src/pixels/transcode.ts";
 import { tags } from "../src/standard/tags.ts";
+import { pixelFormat, readFrames } from "../src/nifti/pixels.ts";
 import { corpusFiles, hasTool, noteOnce, runTool } from "./helpers.ts";
 
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
@@ -211,4 +212,36 @@ Deno.test("a lossy source keeps its lossy history and is re-encoded losslessly o
   }
   assert.throws(() => parseTargetSyntax("1.2.840.10008.1.2.4.50"), /does not write JPEG Baseline/);
   assert.throws(() => parseTargetSyntax("jpeg2000-lossy"), /not a transfer syntax dcmtidy knows/);
+});
+
+Deno.test("corpus: PALETTE COLOR images become the RGB that dcmtk's dcm2pnm renders", async () => {
+  const paths = (await corpusFiles()).filter((p) =>
+    /examples_palette\.dcm$/.test(p)
+  );
+  if (paths.length === 0) return;
+  if (!(await hasTool("dcm2pnm", ["--version"]))) {
+    noteOnce("pixels: dcm2pnm missing: the palette test is skipped");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-palette-" });
+  try {
+    for (const path of paths) {
+      const file = await readDicomFile(path);
+      const rgb = (await readFrames(file, pixelFormat(file.dataset)))[0];
+      const ppm = join(dir, "frame.ppm");
+      const r = await runTool("dcm2pnm", ["+op", "+F", "1", path, ppm]);
+      assert.equal(r?.code, 0, r?.stderr);
+      const bytes = await Deno.readFile(ppm);
+      // "P6\nW H\n255\n", then the samples.
+      let at = 0;
+      for (let lines = 0; lines < 3; at++) if (bytes[at] === 0x0a) lines++;
+      const theirs = bytes.subarray(at);
+      assert.equal(rgb.length, theirs.length, path);
+      let worst = 0;
+      for (let i = 0; i < rgb.length; i++) worst = Math.max(worst, Math.abs(rgb[i] - theirs[i]));
+      assert.equal(worst, 0, `${path}: off by ${worst}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
