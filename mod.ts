@@ -196,6 +196,25 @@ export {
   type SeriesConversion,
 } from "./src/nifti/convert.ts";
 export { sidecarBytes } from "./src/nifti/sidecar.ts";
+export { type SourceFacts, sourceFacts } from "./src/nifti/source_facts.ts";
+/**
+ * Pixels: `transcode(file, parseTargetSyntax("jpeg-ls-lossless"))` before `writeDicomFile`
+ * writes a file in another transfer syntax, a frame at a time; `openPixelSource` and `decodeFrame`
+ * decode frames of any common transfer syntax.
+ */
+export {
+  type DecodedFrame,
+  decodeFrame,
+  openPixelSource,
+  parseTargetSyntax,
+  PixelError,
+  type PixelFormat,
+  type PixelSource,
+  prepareDecoder,
+  readPixelFormat,
+  transcode,
+  type Transcoded,
+} from "./src/pixels/mod.ts";
 export { type Finding, type FindingKind } from "./src/verify/findings.ts";
 export { VerifyError } from "./src/verify/errors.ts";
 export { type VerifyOptions, verifyOutput, type VerifyReport } from "./src/verify/verify.ts";

@@ -5,3 +5,25 @@
  * @module
  */
 export { PixelError } from "./errors.ts";
+export { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
+export { openPixelSource, type PixelSource } from "./source.ts";
+export {
+  type DecodedFrame,
+  decodedFrames,
+  decodeFrame,
+  prepareAllDecoders,
+  prepareDecoder,
+} from "./decode.ts";
+export { encodeFrame, prepareEncoder, type WritableCoding } from "./encode.ts";
+export { expandYbr422, type Palette, paletteToRgb, readPalette, ybrFullToRgb } from "./color.ts";
+export {
+  type Coding,
+  type Lossy,
+  parseTargetSyntax,
+  type SyntaxInfo,
+  syntaxInfo,
+  syntaxLabel,
+  WRITABLE,
+} from "./syntaxes.ts";
+export { prepareTranscoding, transcode, type Transcoded, transcodeSync } from "./transcode.ts";
+export { codecBinaries, provideCodecBinaries, WASM_CODECS, type WasmCodec } from "./wasm.ts";
