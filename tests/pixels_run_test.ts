@@ -71,6 +71,10 @@ Deno.test("run: output.transfer_syntax writes JPEG-LS lossless with the input's 
     await Deno.writeTextFile(`${dir}/p.yaml`, protocol("jpeg-ls-lossless"));
     const run = await runCli(["run", "--yes", "--jobs", "2", `${dir}/p.yaml`], ENV);
     assert.ok(run.code === 0 || run.code === 3, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /transfer syntax: DICOM files are written as JPEG-LS Lossless \(1\.2\.840\.10008\.1\.2\.4\.80\)/,
+    );
     const rows = await csv(`${dir}/out/.dcmtidy/files.csv`);
     assert.equal(rows.length, n, "every input is accounted for");
     const written = rows.filter((r) => r.Status === "written");

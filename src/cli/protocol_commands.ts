@@ -1,4 +1,5 @@
 /** The `init` and `validate` commands: write a starter protocol, check one and show what it resolved. */
+import { syntaxLabel } from "../pixels/syntaxes.ts";
 import { allRules, RULES_EDITION } from "../standard/ps3_15.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
@@ -33,6 +34,9 @@ export function describeProtocol(p: Protocol): string {
     }`,
     `  output:  ${p.output.root}`,
     `           path ${p.output.folder.source}  file ${p.output.file.source}  mode ${p.output.mode}  on collision ${p.output.onCollision}`,
+    `           format ${p.output.format}  transfer syntax ${
+      p.output.transferSyntax === "keep" ? "keep (each file's own)" : syntaxLabel(p.output.transferSyntax)
+    }`,
     `  report:  ${p.report}`,
   ];
   if (p.key) lines.push(`  key:     ${p.key}`);

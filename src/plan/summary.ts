@@ -6,6 +6,7 @@
  * (their row in `.dcmtidy/files.csv` and in `plan --out`), original values as `D***^J***`, and for
  * a protocol that does not de-identify, output names (made from the original headers) as `***`.
  */
+import { syntaxLabel } from "../pixels/syntaxes.ts";
 import { inputRef } from "../scan/scan.ts";
 import { showValue } from "./changes.ts";
 import { maskPath, planGroups, planTotals, renderPlanText } from "./render.ts";
@@ -81,6 +82,14 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     );
   } else if (format === "both") {
     lines.push(`format: both: the DICOM files, and one .nii.gz and its .json sidecar per series beside them`);
+  }
+  const ts = plan.protocol.output.transferSyntax;
+  if (ts !== "keep" && format !== "nifti") {
+    lines.push(
+      `transfer syntax: DICOM files are written as ${
+        syntaxLabel(ts)
+      } (lossless; lossy sources keep their history)`,
+    );
   }
   if (t.write) {
     lines.push(
