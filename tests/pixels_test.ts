@@ -20,6 +20,8 @@ import { openPixelSource } from "../src/pixels/source.ts";
 import { parseTargetSyntax } from "../src/pixels/syntaxes.ts";
 import { transcode } from "../src/pixels/transcode.ts";
 import { tags } from "../src/standard/tags.ts";
+import { encodeFrame, prepareEncoder } from "../src/pixels/encode.ts";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { pixelFormat, readFrames } from "../src/nifti/pixels.ts";
 import { corpusFiles, hasTool, noteOnce, runTool } from "./helpers.ts";
 
@@ -215,9 +217,7 @@ Deno.test("a lossy source keeps its lossy history and is re-encoded losslessly o
 });
 
 Deno.test("corpus: PALETTE COLOR images become the RGB that dcmtk's dcm2pnm renders", async () => {
-  const paths = (await corpusFiles()).filter((p) =>
-    /examples_palette\.dcm$/.test(p)
-  );
+  const paths = (await corpusFiles()).filter((p) => /examples_palette\.dcm$/.test(p));
   if (paths.length === 0) return;
   if (!(await hasTool("dcm2pnm", ["--version"]))) {
     noteOnce("pixels: dcm2pnm missing: the palette test is skipped");
@@ -240,6 +240,86 @@ Deno.test("corpus: PALETTE COLOR images become the RGB that dcmtk's dcm2pnm rend
       let worst = 0;
       for (let i = 0; i < rgb.length; i++) worst = Math.max(worst, Math.abs(rgb[i] - theirs[i]));
       assert.equal(worst, 0, `${path}: off by ${worst}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fixtures: frames split over fragments without an offset table, and a compressed icon, transcode exactly", async () => {
+  const rows = 20, columns = 30, count = 3;
+  const fmt = {
+    rows,
+    columns,
+    samplesPerPixel: 1 as const,
+    bitsAllocated: 16 as const,
+    bitsStored: 12,
+    highBit: 11,
+    signed: false,
+    photometric: "MONOCHROME2",
+    planar: 0 as const,
+    frames: 1,
+  };
+  const samples = Array.from(
+    { length: count },
+    (_, f) => new Uint16Array(rows * columns).map((_, i) => (i * 13 + f * 977 + ((i * i) % 101)) % 4096),
+  );
+  await prepareEncoder("jpeg-ls");
+  const streams = samples.map((s) => encodeFrame("jpeg-ls", new Uint8Array(s.buffer), fmt));
+  // Each frame's codestream in two fragments; no Basic Offset Table: frames start at their SOI.
+  const fragments = streams.flatMap((c) => {
+    const cut = (c.length >> 2) * 2;
+    return [c.subarray(0, cut), c.subarray(cut)];
+  });
+  const icon = new Uint16Array(4 * 6).map((_, i) => i * 100);
+  const iconStream = encodeFrame("jpeg-ls", new Uint8Array(icon.buffer), { ...fmt, rows: 4, columns: 6 });
+  const image = (px: Node): Node[] => [
+    { tag: tag(0x0028, 0x0002), vr: "US", value: 1 },
+    { tag: tag(0x0028, 0x0004), vr: "CS", value: "MONOCHROME2" },
+    { tag: tag(0x0028, 0x0100), vr: "US", value: 16 },
+    { tag: tag(0x0028, 0x0101), vr: "US", value: 12 },
+    { tag: tag(0x0028, 0x0102), vr: "US", value: 11 },
+    { tag: tag(0x0028, 0x0103), vr: "US", value: 0 },
+    px,
+  ];
+  const nodes: Node[] = [
+    ...sampleDataset().filter((n) => "tag" in n && n.tag < tag(0x0028, 0)),
+    { tag: tag(0x0028, 0x0008), vr: "IS", value: String(count) },
+    { tag: tag(0x0028, 0x0010), vr: "US", value: rows },
+    { tag: tag(0x0028, 0x0011), vr: "US", value: columns },
+    ...image({ tag: tag(0x0028, 0x0006), vr: "US", value: 0 }).slice(0, -1),
+    {
+      tag: tag(0x0088, 0x0200),
+      vr: "SQ",
+      items: [[
+        { tag: tag(0x0028, 0x0002), vr: "US", value: 1 },
+        { tag: tag(0x0028, 0x0004), vr: "CS", value: "MONOCHROME2" },
+        { tag: tag(0x0028, 0x0010), vr: "US", value: 4 },
+        { tag: tag(0x0028, 0x0011), vr: "US", value: 6 },
+        { tag: tag(0x0028, 0x0100), vr: "US", value: 16 },
+        { tag: tag(0x0028, 0x0101), vr: "US", value: 12 },
+        { tag: tag(0x0028, 0x0102), vr: "US", value: 11 },
+        { tag: tag(0x0028, 0x0103), vr: "US", value: 0 },
+        { tag: tag(0x7fe0, 0x0010), vr: "OB", fragments: [iconStream] },
+      ]],
+    },
+    { tag: tag(0x7fe0, 0x0010), vr: "OB", fragments },
+  ];
+  const bytes = buildDicom(nodes, { transferSyntaxUID: "1.2.840.10008.1.2.4.80" });
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-frag-" });
+  try {
+    await Deno.writeFile(join(dir, "in.dcm"), bytes);
+    await ourTranscode(join(dir, "in.dcm"), EXPLICIT_LE, join(dir, "out.dcm"));
+    const out = await readDicomFile(join(dir, "out.dcm"));
+    assert.equal(out.transferSyntax.uid, EXPLICIT_LE);
+    assert.deepEqual((await frames(out)).frames, samples.map((s) => [...s]));
+    const iconItem = out.dataset.elements.find((e) => e.tag === tags.IconImageSequence)!.items![0].dataset;
+    const iconFile = { ...out, dataset: iconItem };
+    assert.deepEqual((await frames(iconFile)).frames, [[...icon]]);
+    if (await hasTool("dcmdump", ["--version"])) {
+      const r = await runTool("dcmdump", ["-q", join(dir, "out.dcm")]);
+      assert.equal(r?.code, 0, r?.stderr);
+      assert.equal(r?.stderr, "");
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -151,7 +151,9 @@ function decodeDct(bytes: Uint8Array, fmt: PixelFormat): Decoded {
   const raw = img.data instanceof Uint16Array ? new Uint8Array(img.data.buffer) : img.data;
   return {
     bytes: container(raw, img.data instanceof Uint16Array ? 2 : 1, fmt),
-    photometric: fmt.photometric,
+    // Our decoder does not convert colour: subsampled chroma comes back upsampled, so YBR_FULL_422
+    // samples are now YBR_FULL.
+    photometric: fmt.photometric.startsWith("YBR") ? "YBR_FULL" : fmt.photometric,
     lossy: true,
     planar: false,
   };

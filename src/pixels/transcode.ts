@@ -8,7 +8,7 @@
  * @module
  */
 import { insertElement, setValue } from "../dicom/edit.ts";
-import type { DicomFile, Element, GeneratedValue } from "../dicom/model.ts";
+import type { DataSet, DicomFile, Element, GeneratedValue } from "../dicom/model.ts";
 import { UNDEFINED_LENGTH } from "../dicom/model.ts";
 import { reencodeDataSet } from "../dicom/reencode.ts";
 import { transferSyntax } from "../dicom/transfer_syntax.ts";
@@ -109,6 +109,7 @@ export function transcodeSync(file: DicomFile, to: string): Transcoded & { close
       throw e;
     }
   }
+  for (const el of file.dataset.elements) for (const it of el.items ?? []) nestedToNative(file, it.dataset);
   const fromEnc = file.dataset.encoding;
   const toEnc = { explicitVR: ts.explicitVR, littleEndian: ts.littleEndian };
   if (fromEnc.explicitVR !== toEnc.explicitVR || fromEnc.littleEndian !== toEnc.littleEndian) {
@@ -119,6 +120,38 @@ export function transcodeSync(file: DicomFile, to: string): Transcoded & { close
   if (pixel) updateAttributes(file, result, src!);
   const opened = src;
   return { ...result, close: () => opened?.close() };
+}
+
+/**
+ * Compressed Pixel Data inside a sequence item (an Icon Image Sequence's thumbnail) becomes native
+ * in any target: native thumbnails are valid in every transfer syntax, and a few KB.
+ */
+function nestedToNative(file: DicomFile, ds: DataSet): void {
+  for (const el of ds.elements) for (const it of el.items ?? []) nestedToNative(file, it.dataset);
+  const el = ds.elements.find((e) => e.tag === tags.PixelData);
+  if (!el?.encapsulated) return;
+  const fmt = readPixelFormat(ds);
+  const src = openPixelSource({ ...file, dataset: ds }, fmt);
+  try {
+    const frames = Array.from({ length: fmt.frames }, (_, i) => decodeFrame(src, i));
+    const size = frames.reduce((n, f) => n + f.bytes.length, 0);
+    const value = new Uint8Array(size + (size % 2));
+    let at = 0;
+    for (const f of frames) {
+      value.set(f.bytes, at);
+      at += f.bytes.length;
+    }
+    Object.assign(el, { vr: fmt.bitsAllocated > 8 ? "OW" : "OB", length: value.length, value, dirty: true });
+    el.encapsulated = undefined;
+    el.span = undefined;
+    ds.modified = true;
+    if (frames[0].photometric !== fmt.photometric) {
+      setValue(ds, tags.PhotometricInterpretation, frames[0].photometric);
+    }
+    if (fmt.samplesPerPixel === 3) setValue(ds, tags.PlanarConfiguration, 0);
+  } finally {
+    src.close();
+  }
 }
 
 /** Replace the Pixel Data element by one generated while writing; learn the decoded form first. */
