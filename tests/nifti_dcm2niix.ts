@@ -6,11 +6,46 @@
  * @module
  */
 import { join } from "node:path";
-import type { ConvertedVolume, SeriesConversion } from "../src/nifti/convert.ts";
+import { parseDicom } from "../src/dicom/reader.ts";
+import type { DicomFile } from "../src/dicom/model.ts";
+import { deidConfig } from "../src/deid/config.ts";
+import { Keys } from "../src/deid/keys.ts";
+import { DeidSession } from "../src/deid/session.ts";
+import {
+  type ConvertedVolume,
+  type ConvertOptions,
+  convertSeries,
+  type SeriesConversion,
+} from "../src/nifti/convert.ts";
+import { type SourceFacts, sourceFacts } from "../src/nifti/source_facts.ts";
 import type { Mat4 } from "../src/nifti/geometry.ts";
 import { gunzip } from "../src/nifti/gzip.ts";
 import { type NiftiHeader, parseNifti1Header, voxelValues } from "../src/nifti/nifti1.ts";
 import { runTool } from "./helpers.ts";
+
+/** The salt of the NIfTI tests' de-identification sessions. */
+export const NIFTI_SALT = new TextEncoder().encode("nifti-test-salt-0123456789");
+
+/** As a run does: parse, read the source facts, de-identify (basic profile). */
+export function prepared(
+  files: Uint8Array[],
+  session = new DeidSession(deidConfig(), new Keys(NIFTI_SALT)),
+): { files: DicomFile[]; sources: SourceFacts[] } {
+  const sources: SourceFacts[] = [];
+  const parsed = files.map((bytes) => {
+    const file = parseDicom(bytes).file;
+    sources.push(sourceFacts(file.dataset));
+    session.deidentify(file);
+    return file;
+  });
+  return { files: parsed, sources };
+}
+
+/** Convert built files as a run does (facts first, then de-identified data sets). */
+export function convertFixture(files: Uint8Array[], opts: ConvertOptions = {}): Promise<SeriesConversion> {
+  const p = prepared(files);
+  return convertSeries(p.files, { ...opts, sources: p.sources });
+}
 
 /** A written volume read back: header, unscaled voxels. */
 export interface Read {

@@ -7,42 +7,21 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseDicom } from "../src/dicom/reader.ts";
-import type { DicomFile } from "../src/dicom/model.ts";
 import { deidConfig } from "../src/deid/config.ts";
 import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
-import { type ConvertOptions, convertSeries, type SeriesConversion } from "../src/nifti/convert.ts";
+import { type ConvertOptions, convertSeries } from "../src/nifti/convert.ts";
 import { parseCsa } from "../src/nifti/csa.ts";
 import { NotConvertible } from "../src/nifti/errors.ts";
-import { type SourceFacts, sourceFacts } from "../src/nifti/source_facts.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { ProtocolError } from "../src/protocol/errors.ts";
 import { processSeries } from "../src/run/series.ts";
 import { encodeCsa, mosaicSeries, PHILIPS, philipsStack } from "./fixtures/mosaic_fixtures.ts";
 import { NIFTI_PHI, rotatedIOP, value } from "./fixtures/nifti_fixtures.ts";
 import { hasTool } from "./helpers.ts";
-import { compareSeries, dcm2niix, readVolume } from "./nifti_dcm2niix.ts";
+import { compareSeries, convertFixture, dcm2niix, prepared, readVolume } from "./nifti_dcm2niix.ts";
 
 const SALT = new TextEncoder().encode("nifti-mosaic-salt-0123456789");
-
-/** As a run does: parse, read the source facts, de-identify; then convert. */
-function prepared(files: Uint8Array[]): { files: DicomFile[]; sources: SourceFacts[] } {
-  const session = new DeidSession(deidConfig(), new Keys(SALT));
-  const sources: SourceFacts[] = [];
-  const parsed = files.map((bytes) => {
-    const file = parseDicom(bytes).file;
-    sources.push(sourceFacts(file.dataset));
-    session.deidentify(file);
-    return file;
-  });
-  return { files: parsed, sources };
-}
-
-function convert(files: Uint8Array[], opts: ConvertOptions = {}): Promise<SeriesConversion> {
-  const p = prepared(files);
-  return convertSeries(p.files, { ...opts, sources: p.sources });
-}
 
 const ELEMENTS = {
   NumberOfImagesInMosaic: { vr: "US", values: ["35"] },
@@ -103,7 +82,7 @@ Deno.test("mosaic: slices cut from the grid, kept in mosaic order for both signs
   for (const sign of [1, -1] as const) {
     for (const [images, iop] of [[4, undefined], [3, rotatedIOP(20, 10)]] as const) {
       const m = mosaicSeries({ name: "m", seriesNo: 10 + sign, sign, images, iop, volumes: 2 });
-      const r = await convert(m.files);
+      const r = await convertFixture(m.files);
       const label = `sign ${sign}, ${images} images`;
       assert.equal(r.notConverted, undefined, label);
       assert.deepEqual(r.volumes.map((v) => v.dims), [[m.tile, m.tile, images, 2]], label);
@@ -141,8 +120,8 @@ Deno.test("mosaic: slices cut from the grid, kept in mosaic order for both signs
 });
 
 Deno.test("mosaic: the older CSA layout converts alike", async () => {
-  const a = await convert(mosaicSeries({ name: "a", seriesNo: 20, sign: -1 }).files);
-  const b = await convert(mosaicSeries({ name: "b", seriesNo: 20, sign: -1, csa: "CSA1" }).files);
+  const a = await convertFixture(mosaicSeries({ name: "a", seriesNo: 20, sign: -1 }).files);
+  const b = await convertFixture(mosaicSeries({ name: "b", seriesNo: 20, sign: -1, csa: "CSA1" }).files);
   assert.deepEqual(
     (await readVolume(a.volumes[0])).header.sform,
     (await readVolume(b.volumes[0])).header.sform,
@@ -153,7 +132,7 @@ Deno.test("mosaic: without a readable CSA header, or with facts read after de-id
   for (
     const [csa, why] of [["none", /no CSA Image Header Info/], ["corrupt", /CSA header is corrupt/]] as const
   ) {
-    const r = await convert(mosaicSeries({ name: csa, seriesNo: 30, sign: 1, csa }).files);
+    const r = await convertFixture(mosaicSeries({ name: csa, seriesNo: 30, sign: 1, csa }).files);
     assert.equal(r.volumes.length, 0);
     assert.match(r.notConverted ?? "", /Siemens mosaic whose CSA header cannot be read/);
     assert.match(r.notConverted ?? "", why);
@@ -190,7 +169,7 @@ Deno.test("mosaic: a run's series job reads the facts before de-identifying", as
 Deno.test("Philips: precise scaling by default (scl_slope 1/SS, scl_inter RI/(RS*SS)), display on request", async () => {
   const { rescaleSlope: rs, rescaleIntercept: ri } = PHILIPS;
   const ss = Math.fround(PHILIPS.scaleSlope);
-  const precise = await convert(philipsStack(1));
+  const precise = await convertFixture(philipsStack(1));
   const p = (await readVolume(precise.volumes[0])).header;
   assert.ok(Math.abs(p.sclSlope - 1 / ss) < 1e-3, `${p.sclSlope}`);
   assert.ok(Math.abs(p.sclInter - ri / (rs * ss)) < 1e-2, `${p.sclInter}`);
@@ -198,7 +177,7 @@ Deno.test("Philips: precise scaling by default (scl_slope 1/SS, scl_inter RI/(RS
   assert.equal(precise.volumes[0].sidecar.PhilipsRescaleSlope, rs);
   assert.equal(precise.volumes[0].sidecar.PhilipsRescaleIntercept, ri);
   assert.equal(precise.volumes[0].sidecar.PhilipsScaleSlope, PHILIPS.scaleSlope);
-  const display = await convert(philipsStack(1), { philipsScaling: "display" });
+  const display = await convertFixture(philipsStack(1), { philipsScaling: "display" });
   const d = (await readVolume(display.volumes[0])).header;
   assert.equal(d.sclSlope, rs);
   assert.equal(d.sclInter, ri);
@@ -245,7 +224,7 @@ Deno.test("mosaics and Philips scaling: the same volumes as dcm2niix", async () 
   let maxDiff = 0;
   const problems: string[] = [];
   for (const c of cases) {
-    const ours = await convert(c.files, c.opts);
+    const ours = await convertFixture(c.files, c.opts);
     const theirs = await dcm2niix(c.files.map((bytes, i) => ({ name: `${i}.dcm`, bytes })), c.p ?? "y");
     const r = await compareSeries(c.label, ours, theirs);
     compared += r.compared;

@@ -12,23 +12,25 @@ import { decodeStrings } from "../src/dicom/values.ts";
 import { deidConfig } from "../src/deid/config.ts";
 import { DeidSession } from "../src/deid/session.ts";
 import { Keys } from "../src/deid/keys.ts";
-import {
-  type ConvertOptions,
-  convertSeries,
-  niftiPaths,
-  type SeriesConversion,
-} from "../src/nifti/convert.ts";
+import { convertSeries, niftiPaths } from "../src/nifti/convert.ts";
 import { type Mat4, qformOf, qformToAffine } from "../src/nifti/geometry.ts";
 import { NotDeidentifiedError } from "../src/nifti/errors.ts";
 import { pixelFormat, readFrames } from "../src/nifti/pixels.ts";
-import { type SourceFacts, sourceFacts } from "../src/nifti/source_facts.ts";
+import { sourceFacts } from "../src/nifti/source_facts.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { ProtocolError } from "../src/protocol/errors.ts";
 import { NIFTI_PHI, niftiSeries, rotatedIOP, value } from "./fixtures/nifti_fixtures.ts";
 import { CORPUS, corpusFiles, hasTool, noteOnce, runTool } from "./helpers.ts";
-import { compareSeries, dcm2niix, readVolume } from "./nifti_dcm2niix.ts";
+import {
+  compareSeries,
+  convertFixture,
+  dcm2niix,
+  NIFTI_SALT,
+  prepared,
+  readVolume,
+} from "./nifti_dcm2niix.ts";
 
-const SALT = new TextEncoder().encode("nifti-test-salt-0123456789");
+const SALT = NIFTI_SALT;
 
 /** Parse and de-identify with the basic profile, as a run does before converting. */
 function deidentified(
@@ -36,27 +38,6 @@ function deidentified(
   session = new DeidSession(deidConfig(), new Keys(SALT)),
 ): DicomFile[] {
   return prepared(files, session).files;
-}
-
-/** As a run does: parse, read the source facts, de-identify (basic profile). */
-function prepared(
-  files: Uint8Array[],
-  session = new DeidSession(deidConfig(), new Keys(SALT)),
-): { files: DicomFile[]; sources: SourceFacts[] } {
-  const sources: SourceFacts[] = [];
-  const parsed = files.map((bytes) => {
-    const file = parseDicom(bytes).file;
-    sources.push(sourceFacts(file.dataset));
-    session.deidentify(file);
-    return file;
-  });
-  return { files: parsed, sources };
-}
-
-/** Convert built files as a run does (facts first, then de-identified data sets). */
-function convertFixture(files: Uint8Array[], opts: ConvertOptions = {}): Promise<SeriesConversion> {
-  const p = prepared(files);
-  return convertSeries(p.files, { ...opts, sources: p.sources });
 }
 
 function apply(m: Mat4, p: number[]): number[] {
