@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 
 /** The parts of the benchmark, in the order they run; `--only` picks some of them. */
-export const PARTS = ["tree", "peers", "multiframe", "engine", "scan"] as const;
+export const PARTS = ["tree", "peers", "multiframe", "engine", "scan", "codecs"] as const;
 export type Part = (typeof PARTS)[number];
 
 /** The parsed flags. */
@@ -24,6 +24,12 @@ export interface BenchArgs {
   runs: number;
   /** The parts to run (all by default). */
   only: Part[];
+  /** Codec case: CT files (512 x 512 x 16 bits, 0.52 MB of pixels each; default 100). */
+  codecCt: number;
+  /** Codec case: ultrasound files (30 frames of 640 x 480 RGB, 27.6 MB of pixels each; default 2). */
+  codecUs: number;
+  /** Codec case rounds: `--runs` when given, else 1 (one round takes about 2 minutes). */
+  codecRuns: number;
   /** Do not use /usr/bin/time even when present: measure peak RSS from /proc/self/status. */
   noTime: boolean;
   help: boolean;
@@ -35,21 +41,37 @@ export interface BenchArgs {
 
 export const USAGE =
   `deno task bench [--files N] [--mb N] [--keep] [--quick] [--only PARTS] [--scan DIR] [--runs N] [--no-time]
+                 [--codec-ct N] [--codec-us N]
 
   --files N    files in the synthetic raw dump (default 2000, about 900 MB; cached in bench/cache/)
   --mb N       Pixel Data of the synthetic multi-frame file in MiB (default 1024 = 1 GiB, 2048 frames)
   --keep       keep every output tree and file in bench/cache/ (deleted otherwise)
-  --quick      the same as --files 200 --mb 64 --runs 1: a run of a few seconds, for iteration
+  --quick      --files 200 --mb 64 --runs 1 --codec-ct 16 --codec-us 1: a short run, for iteration
   --only LIST  run only these parts, comma-separated: ${PARTS.join(", ")}
   --scan DIR   folder for the header-only scan (default ../shared/corpus, else 500 generated files)
-  --runs N     rounds of every timed step: medians of times, highest peak RSS (default 3)
+  --runs N     rounds of every timed step: medians of times, highest peak RSS (default 3; codecs: 1)
+  --codec-ct N codecs part: synthetic CT files, 512x512x16 bits (default 100, 52 MB of pixels)
+  --codec-us N codecs part: synthetic US files, 30 frames 640x480 RGB (default 2, 55 MB of pixels)
   --no-time    measure peak RSS from /proc/self/status even when /usr/bin/time is there
   --help       this text
 
 --files DIR (a folder, as in earlier versions) is still read as --scan DIR.
 Results: a table on stdout and bench/results/latest.json.`;
 
-const KNOWN = new Set(["mb", "files", "keep", "quick", "only", "scan", "runs", "no-time", "help", "h"]);
+const KNOWN = new Set([
+  "mb",
+  "files",
+  "keep",
+  "quick",
+  "only",
+  "scan",
+  "runs",
+  "no-time",
+  "codec-ct",
+  "codec-us",
+  "help",
+  "h",
+]);
 
 function wholeNumber(flag: string, value: unknown, min: number, max: number): number {
   const n = Number(value);
@@ -75,6 +97,8 @@ export function parseBenchArgs(argv: string[], isDir: (path: string) => boolean 
       scan: { type: "string" },
       runs: { type: "string" },
       "no-time": { type: "boolean", default: false },
+      "codec-ct": { type: "string" },
+      "codec-us": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: false,
@@ -126,6 +150,17 @@ export function parseBenchArgs(argv: string[], isDir: (path: string) => boolean 
     keep: values.keep === true,
     runs,
     only,
+    codecCt: values["codec-ct"] !== undefined
+      ? wholeNumber("codec-ct", values["codec-ct"], 0, 10_000)
+      : quick
+      ? 16
+      : 100,
+    codecUs: values["codec-us"] !== undefined
+      ? wholeNumber("codec-us", values["codec-us"], 0, 100)
+      : quick
+      ? 1
+      : 2,
+    codecRuns: values.runs !== undefined ? runs : 1,
     noTime: values["no-time"] === true,
     help: values.help === true,
     ignored,

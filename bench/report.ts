@@ -6,6 +6,8 @@
 import { cpus, totalmem } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatCodecs } from "./codec_report.ts";
+import type { CodecResults } from "./codecs.ts";
 import type { RewriteResult, ScanResult } from "./engine.ts";
 import type { StepResult, TreeResults } from "./tree.ts";
 
@@ -72,6 +74,8 @@ export interface BenchResults {
   tree: TreeResults | null;
   rewrite: RewriteResult | null;
   scan: ScanResult | null;
+  /** The codec case (`--only codecs`). */
+  codecs?: CodecResults | null;
 }
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
@@ -194,6 +198,7 @@ export function formatTable(r: BenchResults): string {
     for (const u of s.untypedSamples) lines.push(`untyped error: ${u}`);
     if (!s.stable) lines.push("warning: the scan passes did not all have the same outcomes");
   }
+  if (r.codecs) lines.push(...formatCodecs(r.codecs));
   lines.push("");
   for (const target of t?.targets ?? []) {
     const verdict = target.pass === null ? "n/a " : target.pass ? "PASS" : "FAIL";
@@ -207,10 +212,13 @@ export function formatTable(r: BenchResults): string {
     );
   }
   const failed = (t?.steps ?? []).filter((x) => !x.skipped && !x.ok);
-  const verified = failed.length === 0 && (!w || w.verified);
+  const codecFails = [...(r.codecs?.rows ?? []), ...(r.codecs?.corpus ?? [])].filter((x) => !x.ok);
+  const verified = failed.length === 0 && (!w || w.verified) && codecFails.length === 0;
   lines.push(
     `${verified ? "PASS" : "FAIL"} outputs verified${
-      failed.length ? `: ${failed.map((x) => x.id).join(", ")} failed` : ""
+      failed.length || codecFails.length
+        ? `: ${[...failed.map((x) => x.id), ...codecFails.map((x) => `codecs ${x.label}`)].join(", ")} failed`
+        : ""
     }`,
   );
   return lines.join("\n");

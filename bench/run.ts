@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBenchArgs, USAGE } from "./args.ts";
+import { type CodecResults, measureCodecs } from "./codecs.ts";
 import { ensureDump } from "./dump.ts";
 import { headerScan, measureRewrite, type RewriteResult, type ScanResult } from "./engine.ts";
 import {
@@ -108,6 +109,16 @@ async function main(argv: string[]): Promise<number> {
     log(`header-only scan of ${scanRoot.root}`);
     scan = await headerScan(scanRoot.root, scanRoot.source);
   }
+  let codecs: CodecResults | null = null;
+  if (has("codecs")) {
+    codecs = await measureCodecs({
+      ct: args.codecCt,
+      us: args.codecUs,
+      runs: args.codecRuns,
+      corpus: isDirSync(CORPUS) ? CORPUS : undefined,
+      log,
+    });
+  }
   machine.loadAvgEnd = loadAvg();
 
   const results: BenchResults = {
@@ -125,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
     tree,
     rewrite,
     scan,
+    codecs,
   };
   console.log(formatTable(results));
   await writeResults(results);
@@ -132,7 +144,8 @@ async function main(argv: string[]): Promise<number> {
   const stepsOk = (tree?.steps ?? []).every((s) => s.skipped || s.ok);
   const targetsOk = (tree?.targets ?? []).every((t) => t.pass !== false);
   const engineOk = !rewrite || (rewrite.verified && rewrite.targetPass);
-  return stepsOk && targetsOk && engineOk ? 0 : 1;
+  const codecsOk = [...(codecs?.rows ?? []), ...(codecs?.corpus ?? [])].every((r) => r.ok);
+  return stepsOk && targetsOk && engineOk && codecsOk ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
