@@ -111,8 +111,9 @@ async function runPerFile(
       })
         .output();
       const msg = new TextDecoder().decode(r.stderr).trim();
-      // gdcmconv exits 0 after some failures: a message and no output file tell them.
-      if (!r.success || (cmd === "gdcmconv" && msg && !(await Deno.stat(output).catch(() => null)))) {
+      // gdcmconv exits 0 after some failures, sometimes with an output file of garbage (12-bit JPEG:
+      // "Unsupported JPEG data precision 12"): any message means it failed.
+      if (!r.success || (cmd === "gdcmconv" && msg)) {
         failed++;
         error ??= `${basename(input)}: ${msg.split("\n")[0] || `exit ${r.code}`}`;
       }

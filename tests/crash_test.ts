@@ -33,13 +33,16 @@ Deno.test("crash: SIGKILL mid-run, run again: same tree as an uninterrupted run,
         `deidentify:\n  salt: { env: DCMTIDY_SALT }\n`,
     );
 
-    // Finished files only (the journal also holds the run's claims, written up front).
+    // Finished files only (the journal also holds the run's claims, written up front), or files
+    // written ahead into the staging folder while the plan surveys (with --yes most files are
+    // written there, then renamed into place at once: the kill must land before that).
     const lines = await killCliWhen(
       ["run", "--yes", "--jobs", "1", `${dir}/a.yaml`],
       { DCMTIDY_SALT: SALT },
       `${dir}/killed/.dcmtidy/journal.jsonl`,
       (l) => l.includes('"dest"'),
       5,
+      `${dir}/killed/.dcmtidy`,
     );
     assert.ok(lines >= 5 && lines < FILES, `killed after ${lines} of ${FILES} files`);
 

@@ -112,12 +112,28 @@ export async function treeHashes(dir: string): Promise<Map<string, string>> {
  * `finished` accepts (checked every few milliseconds, for at most a minute). Returns how many
  * such lines there were when it was killed.
  */
+/** Files in the subfolders of `dir` (0 when it is not there). */
+function stagedFiles(dir: string): number {
+  let n = 0;
+  try {
+    for (const d of Deno.readDirSync(dir)) {
+      if (!d.isDirectory) continue;
+      for (const f of Deno.readDirSync(`${dir}/${d.name}`)) if (f.isFile) n++;
+    }
+  } catch {
+    // not made yet, or removed while we looked
+  }
+  return n;
+}
+
 export async function killCliWhen(
   args: string[],
   env: Record<string, string>,
   journal: string,
   finished: (line: string) => boolean,
   atLeast: number,
+  /** Also counts as progress: files in these folders' subfolders (a run's staging, written ahead). */
+  staged?: string,
 ): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}cli.ts`, ...args],
@@ -130,6 +146,7 @@ export async function killCliWhen(
   let done = 0;
   while (Date.now() < deadline) {
     done = await Deno.readTextFile(journal).then((t) => t.split("\n").filter(finished).length, () => 0);
+    if (staged) done = Math.max(done, stagedFiles(staged));
     if (done >= atLeast) break;
     await new Promise((r) => setTimeout(r, 2));
   }
