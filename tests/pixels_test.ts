@@ -9,10 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { deflateRawSync } from "node:zlib";
 import { readDicomFile } from "../src/dicom/read_file.ts";
 import { writeDicomFile } from "../src/dicom/write_file.ts";
 import type { DicomFile } from "../src/dicom/model.ts";
-import { decodeStrings } from "../src/dicom/values.ts";
+import { decodeStrings, valueBytes } from "../src/dicom/values.ts";
 import { decodeFrame, prepareDecoder } from "../src/pixels/decode.ts";
 import { ybrFullToRgb } from "../src/pixels/color.ts";
 import { readPixelFormat } from "../src/pixels/format.ts";
@@ -321,6 +322,52 @@ Deno.test("fixtures: frames split over fragments without an offset table, and a 
       assert.equal(r?.code, 0, r?.stderr);
       assert.equal(r?.stderr, "");
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fixtures: 1-bit frames deflated one by one become native frames packed one after another", async () => {
+  const rows = 5, columns = 7, count = 3; // 35 pixels a frame: frames do not end on a byte
+  const bits = Array.from(
+    { length: count },
+    (_, f) => Array.from({ length: rows * columns }, (_, i) => (i * 7 + f) % 3 === 0 ? 1 : 0),
+  );
+  const pack = (values: number[]) => {
+    const out = new Uint8Array(Math.ceil(values.length / 8));
+    values.forEach((v, i) => v && (out[i >> 3] |= 1 << (i & 7)));
+    return out;
+  };
+  const nodes: Node[] = [
+    ...sampleDataset().filter((n) => "tag" in n && n.tag < tag(0x0028, 0)),
+    { tag: tag(0x0028, 0x0002), vr: "US", value: 1 },
+    { tag: tag(0x0028, 0x0004), vr: "CS", value: "MONOCHROME2" },
+    { tag: tag(0x0028, 0x0008), vr: "IS", value: String(count) },
+    { tag: tag(0x0028, 0x0010), vr: "US", value: rows },
+    { tag: tag(0x0028, 0x0011), vr: "US", value: columns },
+    { tag: tag(0x0028, 0x0100), vr: "US", value: 1 },
+    { tag: tag(0x0028, 0x0101), vr: "US", value: 1 },
+    { tag: tag(0x0028, 0x0102), vr: "US", value: 0 },
+    { tag: tag(0x0028, 0x0103), vr: "US", value: 0 },
+    {
+      tag: tag(0x7fe0, 0x0010),
+      vr: "OB",
+      fragments: bits.map((b) => new Uint8Array(deflateRawSync(pack(b)))),
+    },
+  ];
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-bits-" });
+  try {
+    await Deno.writeFile(
+      join(dir, "in.dcm"),
+      buildDicom(nodes, { transferSyntaxUID: "1.2.840.10008.1.2.8.1" }),
+    );
+    await ourTranscode(join(dir, "in.dcm"), EXPLICIT_LE, join(dir, "out.dcm"));
+    const out = await readDicomFile(join(dir, "out.dcm"));
+    const el = out.dataset.elements.find((e) => e.tag === tags.PixelData)!;
+    const expected = pack(bits.flat());
+    assert.deepEqual(valueBytes(el)!.subarray(0, expected.length), expected);
+    const fmt = pixelFormat(out.dataset);
+    assert.deepEqual((await readFrames(out, fmt)).map((f) => [...f]), bits);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { DataSet, DicomFile } from "../dicom/model.ts";
-import { decodeFrame, prepareDecoder } from "../pixels/decode.ts";
+import { decodeBitFrame, decodeFrame, prepareDecoder } from "../pixels/decode.ts";
 import { paletteToRgb, readPalette, ybrFullToRgb } from "../pixels/color.ts";
 import { PixelError } from "../pixels/errors.ts";
 import { type PixelFormat as StoredFormat, readPixelFormat } from "../pixels/format.ts";
@@ -98,31 +98,6 @@ export function applyBitsStored(out: Samples, fmt: PixelFormat): void {
   }
 }
 
-/** 1-bit frames: packed across frames without padding, least significant bit first (PS3.5 8.1.1). */
-function unpackBitFrames(src: PixelSource, fmt: PixelFormat): Samples[] {
-  const n = fmt.rows * fmt.columns;
-  const frames: Samples[] = [];
-  const packedTogether = src.coding === "native";
-  const all = packedTogether ? src.frame(0) : undefined;
-  for (let f = 0; f < fmt.frames; f++) {
-    const bytes = all ?? decodeFrameBits(src, f);
-    const base = packedTogether ? f * n : 0;
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const bit = base + i;
-      out[i] = (bytes[bit >> 3] >> (bit & 7)) & 1;
-    }
-    frames.push(out);
-  }
-  return frames;
-}
-
-/** A 1-bit frame of a per-frame coding (Deflated Image Frame Compression), still packed. */
-function decodeFrameBits(src: PixelSource, f: number): Uint8Array {
-  const fake = { ...src, fmt: { ...src.fmt, bitsAllocated: 8 as const } };
-  return decodeFrame(fake, f).bytes;
-}
-
 /**
  * Every frame of a file as samples (RGB for colour and palette images). Pixel Data left in the
  * source file by the reader (large files) is read from there, a frame at a time. Throws
@@ -134,7 +109,8 @@ export async function readFrames(file: DicomFile, fmt: PixelFormat): Promise<Sam
     src = openPixelSource(file, fmt);
     if (fmt.bitsAllocated === 1) {
       await prepareDecoder(src);
-      return unpackBitFrames(src, fmt);
+      const bits = src;
+      return Array.from({ length: fmt.frames }, (_, f) => decodeBitFrame(bits, f));
     }
     await prepareDecoder(src);
     const palette = fmt.photometric === "PALETTE COLOR" ? readPalette(file.dataset) : undefined;

@@ -8,29 +8,43 @@
 import { PixelError } from "./errors.ts";
 import type { PixelFormat } from "./format.ts";
 
-/** Decode one PackBits segment (PS3.5 G.3.1) into exactly `n` bytes. */
-function unpackBits(src: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
+/**
+ * Decode one PackBits segment (PS3.5 G.3.1) into exactly `n` bytes, written to `out` at `base`,
+ * `base + stride`, ... (straight into its place among the interleaved samples).
+ */
+function unpackBits(src: Uint8Array, n: number, out: Uint8Array, base: number, stride: number): void {
   let i = 0;
   let o = 0;
-  while (o < n && i < src.length) {
+  let at = base;
+  const len = src.length;
+  while (o < n && i < len) {
     const h = src[i++];
     if (h < 128) {
       const count = h + 1;
-      if (i + count > src.length || o + count > n) throw new PixelError("RLE literal run overruns");
-      out.set(src.subarray(i, i + count), o);
-      i += count;
+      if (i + count > len || o + count > n) throw new PixelError("RLE literal run overruns");
+      if (stride === 1) {
+        out.set(src.subarray(i, i + count), at);
+        at += count;
+        i += count;
+      } else {
+        for (const end = i + count; i < end; i++, at += stride) out[at] = src[i];
+      }
       o += count;
     } else if (h > 128) {
       const count = 257 - h;
-      if (i >= src.length || o + count > n) throw new PixelError("RLE repeat run overruns");
-      out.fill(src[i++], o, o + count);
+      if (i >= len || o + count > n) throw new PixelError("RLE repeat run overruns");
+      const v = src[i++];
+      if (stride === 1) {
+        out.fill(v, at, at + count);
+        at += count;
+      } else {
+        for (let k = 0; k < count; k++, at += stride) out[at] = v;
+      }
       o += count;
     }
     // 128 (-128) is a no-op.
   }
   if (o < n) throw new PixelError(`RLE segment decodes to ${o} bytes, ${n} expected`);
-  return out;
 }
 
 /**
@@ -56,38 +70,50 @@ export function decodeRleFrame(frame: Uint8Array, fmt: PixelFormat): Uint8Array 
     if (start < 64 || end > frame.length || end < start) {
       throw new PixelError("RLE segment offsets are wrong");
     }
-    const seg = unpackBits(frame.subarray(start, end), pixels);
     const sample = Math.floor(s / bytesPerSample);
     const byteInSample = bytesPerSample - 1 - (s % bytesPerSample); // MSB segment first
-    const stride = expected;
-    const base = sample * bytesPerSample + byteInSample;
-    for (let p = 0; p < pixels; p++) out[p * stride + base] = seg[p];
+    unpackBits(frame.subarray(start, end), pixels, out, sample * bytesPerSample + byteInSample, expected);
   }
   return out;
 }
 
-/** PackBits one byte plane (PS3.5 G.3.1): literal runs of up to 128 bytes, repeats of 3 to 128. */
-function packBits(src: Uint8Array, out: number[]): void {
+/**
+ * PackBits one byte plane (PS3.5 G.3.1) read from `src` at `base`, `base + stride`, ... (`n`
+ * bytes) into `out` from `at`: literal runs of up to 128 bytes, repeats of 3 to 128. Returns the
+ * new end. `out` must have room for n + ceil(n / 128) bytes.
+ */
+function packBits(
+  src: Uint8Array,
+  base: number,
+  stride: number,
+  n: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  const get = (k: number) => src[base + k * stride];
   let i = 0;
-  const n = src.length;
   while (i < n) {
+    const v = get(i);
     let run = 1;
-    while (i + run < n && run < 128 && src[i + run] === src[i]) run++;
+    while (i + run < n && run < 128 && get(i + run) === v) run++;
     if (run >= 3) {
-      out.push(257 - run, src[i]);
+      out[at++] = 257 - run;
+      out[at++] = v;
       i += run;
       continue;
     }
-    const start = i;
+    const head = at++;
     let len = 0;
     while (i < n && len < 128) {
-      if (i + 2 < n && src[i] === src[i + 1] && src[i] === src[i + 2]) break;
+      const x = get(i);
+      if (i + 2 < n && x === get(i + 1) && x === get(i + 2)) break;
+      out[at++] = x;
       i++;
       len++;
     }
-    out.push(len - 1);
-    for (let k = start; k < start + len; k++) out.push(src[k]);
+    out[head] = len - 1;
   }
+  return at;
 }
 
 /**
@@ -100,21 +126,20 @@ export function encodeRleFrame(frame: Uint8Array, fmt: PixelFormat): Uint8Array 
   const segments = stride;
   if (segments > 15) throw new PixelError(`RLE holds at most 15 segments, ${segments} needed`);
   const pixels = fmt.rows * fmt.columns;
-  const plane = new Uint8Array(pixels);
-  const body: number[] = [];
+  const body = new Uint8Array(segments * (pixels + Math.ceil(pixels / 128) + 1));
   const offsets: number[] = [];
+  let at = 0;
   for (let s = 0; s < segments; s++) {
     const sample = Math.floor(s / bytesPerSample);
     const base = sample * bytesPerSample + (bytesPerSample - 1 - (s % bytesPerSample));
-    for (let p = 0; p < pixels; p++) plane[p] = frame[p * stride + base];
-    offsets.push(64 + body.length);
-    packBits(plane, body);
-    if (body.length % 2) body.push(0x80); // a no-op byte keeps each segment even
+    offsets.push(64 + at);
+    at = packBits(frame, base, stride, pixels, body, at);
+    if (at % 2) body[at++] = 0x80; // a no-op byte keeps each segment even
   }
-  const out = new Uint8Array(64 + body.length);
+  const out = new Uint8Array(64 + at);
   const view = new DataView(out.buffer);
   view.setUint32(0, segments, true);
   offsets.forEach((o, s) => view.setUint32(4 + 4 * s, o, true));
-  out.set(body, 64);
+  out.set(body.subarray(0, at), 64);
   return out;
 }

@@ -85,6 +85,43 @@ export function decodeFrame(src: PixelSource, i: number): DecodedFrame {
 }
 
 /**
+ * Frame `i` of a Bits Allocated 1 source as unpacked samples (0 or 1, one byte each): native
+ * frames are packed one after another without padding (PS3.5 8.1.1), deflated ones each alone.
+ */
+export function decodeBitFrame(src: PixelSource, i: number): Uint8Array {
+  const fmt = src.fmt;
+  const n = fmt.rows * fmt.columns;
+  let packed: Uint8Array;
+  let first = 0;
+  if (src.coding === "native") {
+    packed = src.frame(0);
+    first = i * n;
+  } else if (src.coding === "deflate-frame") {
+    packed = decodeCodestream("deflate-frame", src.frame(i), fmt).bytes;
+  } else {
+    throw new PixelError(`Bits Allocated 1 in ${src.coding} Pixel Data is not decoded`);
+  }
+  if (packed.length * 8 < first + n) throw new PixelError("Pixel Data is shorter than its frames");
+  const out = new Uint8Array(n);
+  for (let k = 0; k < n; k++) {
+    const bit = first + k;
+    out[k] = (packed[bit >> 3] >> (bit & 7)) & 1;
+  }
+  return out;
+}
+
+/** Pack 0/1 samples of several frames one after another, least significant bit first. */
+export function packBitFrames(frames: readonly Uint8Array[]): Uint8Array {
+  const total = frames.reduce((n, f) => n + f.length, 0);
+  const out = new Uint8Array(Math.ceil(total / 8));
+  let bit = 0;
+  for (const f of frames) {
+    for (let k = 0; k < f.length; k++, bit++) if (f[k]) out[bit >> 3] |= 1 << (bit & 7);
+  }
+  return out;
+}
+
+/**
  * Every frame of a source, one at a time (so only one decoded frame is alive at once). Prepares
  * the codecs first.
  */

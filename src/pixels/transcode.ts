@@ -14,7 +14,8 @@ import { reencodeDataSet } from "../dicom/reencode.ts";
 import { transferSyntax } from "../dicom/transfer_syntax.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
-import { decodeFrame, prepareAllDecoders } from "./decode.ts";
+import { prepareCoding } from "./_codecs.ts";
+import { decodeBitFrame, decodeFrame, packBitFrames, prepareAllDecoders } from "./decode.ts";
 import { encodeFrame, prepareEncoder, type WritableCoding } from "./encode.ts";
 import { PixelError } from "./errors.ts";
 import { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
@@ -77,7 +78,11 @@ function writableTarget(to: string): SyntaxInfo {
  * ```
  */
 export async function transcode(file: DicomFile, to: string): Promise<Transcoded & { close(): void }> {
-  await prepareTranscoding(to);
+  const target = writableTarget(to);
+  // Only what this file needs (a run loads every decoder once instead: `prepareTranscoding`).
+  const coding = syntaxInfo(file.transferSyntax.uid)?.coding;
+  if (coding) await prepareCoding(coding);
+  await prepareEncoder(target.coding as WritableCoding);
   return transcodeSync(file, to);
 }
 
@@ -165,8 +170,11 @@ function replacePixelData(
   const from = file.transferSyntax.uid;
   const sourceLossy = syntaxInfo(from)?.lossy === "yes";
   if (fmt.bitsAllocated === 1) {
-    if (src.coding !== "native") throw new PixelError("bit-packed frames are only copied from native data");
-    const bytes = src.frame(0);
+    // Bit-packed frames (segmentations): unpacked and packed again one after another, as native
+    // data stores them (deflated frames are each packed alone).
+    const bytes = src.coding === "native"
+      ? src.frame(0)
+      : packBitFrames(Array.from({ length: fmt.frames }, (_, i) => decodeBitFrame(src, i)));
     setPixelElement(file, { length: bytes.length + (bytes.length % 2), chunks: () => padded([bytes]) }, "OB");
     return { to, from, lossy: false };
   }
