@@ -27,3 +27,18 @@ export {
 } from "./syntaxes.ts";
 export { prepareTranscoding, transcode, type Transcoded, transcodeSync } from "./transcode.ts";
 export { codecBinaries, provideCodecBinaries, WASM_CODECS, type WasmCodec } from "./wasm.ts";
+export { crc32, encodePng } from "./png.ts";
+export {
+  displayFrame,
+  type DisplayImage,
+  type DisplayOptions,
+  type DisplayWindow,
+  drawOutline,
+  fillRegion,
+  OUTLINE_COLOUR,
+  OUTLINE_WIDTH,
+  type PreviewPngs,
+  previewPngs,
+  type PreviewRegion,
+  toRgb,
+} from "./preview.ts";
