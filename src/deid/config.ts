@@ -1,5 +1,6 @@
 /** What the de-identification engine needs to know, taken from a protocol or given directly. */
 import type { Hook } from "../protocol/typescript.ts";
+import type { PixelRule } from "../protocol/pixel_rules.ts";
 import type { Protocol, TagRule } from "../protocol/protocol.ts";
 import { readLookupTable } from "../protocol/lookup.ts";
 import type { DeidentifyData } from "../protocol/schema.ts";
@@ -30,6 +31,10 @@ export interface DeidConfig {
   readonly hooks: Readonly<Record<string, Hook>>;
   /** Values of DeidentificationMethod (0012,0063): each at most 64 characters (LO). */
   readonly method: readonly string[];
+  /** `burned_in: blank`: the regions of the matching `pixelRules` are blanked (by the run). */
+  readonly blankPixels?: boolean;
+  /** `deidentify.pixels`, resolved. */
+  readonly pixelRules?: readonly PixelRule[];
 }
 
 /** The DeidentificationMethod values for a configuration. */
@@ -78,6 +83,8 @@ export function configFromProtocol(p: Protocol, lookup?: ReadonlyMap<string, str
     scrubFreeText: d.scrub_free_text,
     rules: d.rules,
     hooks: d.hooks,
+    blankPixels: d.burned_in === "blank",
+    pixelRules: d.pixelRules,
     method: methodValues(d.options, p),
   };
 }

@@ -44,6 +44,25 @@ function textValues(file: DicomFile, tag: number): string[] {
   return el && !el.items ? decodeStrings(el, file.dataset).filter((v) => v !== "") : [];
 }
 
+/**
+ * A change made to every decoded frame before it is encoded again: `bytes` (little-endian samples
+ * in the container of Bits Allocated, pixel-interleaved, as `fmt` describes them after decoding)
+ * are changed in place; `index` is the frame's.
+ */
+export type FrameEdit = (bytes: Uint8Array, fmt: PixelFormat, index: number) => void;
+
+/** Options for `transcodeSync`. */
+export interface TranscodeOptions {
+  /** Change each frame (blanking regions); the frames are then re-encoded even in the same syntax. */
+  readonly editFrame?: FrameEdit;
+}
+
+/** Load every decoder and every encoder: what transcoding or blanking any file may need. */
+export async function preparePixelWork(): Promise<void> {
+  await prepareAllDecoders();
+  for (const c of ["jpeg-ls", "htj2k"] as const) await prepareEncoder(c);
+}
+
 /** Load what transcoding any file to `to` needs: every decoder and `to`'s encoder. */
 export async function prepareTranscoding(to: string): Promise<void> {
   const target = writableTarget(to);
@@ -79,7 +98,7 @@ function writableTarget(to: string): SyntaxInfo {
  */
 export async function transcode(file: DicomFile, to: string): Promise<Transcoded & { close(): void }> {
   const target = writableTarget(to);
-  // Only what this file needs (a run loads every decoder once instead: `prepareTranscoding`).
+  // Only what this file needs (a run loads every codec once instead: `preparePixelWork`).
   const coding = syntaxInfo(file.transferSyntax.uid)?.coding;
   if (coding) await prepareCoding(coding);
   await prepareEncoder(target.coding as WritableCoding);
@@ -93,22 +112,29 @@ export async function transcode(file: DicomFile, to: string): Promise<Transcoded
  * file open). Files without Pixel Data only change syntax. Throws `PixelError` for what cannot be
  * transcoded; the file is then unchanged.
  */
-export function transcodeSync(file: DicomFile, to: string): Transcoded & { close(): void } {
+export function transcodeSync(
+  file: DicomFile,
+  to: string,
+  opts: TranscodeOptions = {},
+): Transcoded & { close(): void } {
   const from = file.transferSyntax.uid;
   const coding = writableTarget(to).coding as WritableCoding;
   const pixel = file.dataset.elements.find((e) => e.tag === tags.PixelData);
   let src: PixelSource | undefined;
   let result: Transcoded = { to, from, lossy: false };
-  if (from === to) return { ...result, close() {} };
+  if (from === to && !opts.editFrame) return { ...result, close() {} };
   const ts = transferSyntax(to);
   if (pixel) {
     const fmt = readPixelFormat(file.dataset);
     if (fmt.bitsAllocated === 1 && coding !== "native") {
       throw new PixelError("Bits Allocated 1 (bit-packed) Pixel Data is only written uncompressed");
     }
+    if (fmt.bitsAllocated === 1 && opts.editFrame) {
+      throw new PixelError("Bits Allocated 1 frames are not edited");
+    }
     src = openPixelSource(file, fmt);
     try {
-      result = replacePixelData(file, src, fmt, coding, to);
+      result = replacePixelData(file, src, fmt, coding, to, opts.editFrame);
     } catch (e) {
       src.close();
       throw e;
@@ -166,6 +192,7 @@ function replacePixelData(
   fmt: PixelFormat,
   coding: WritableCoding,
   to: string,
+  editFrame?: FrameEdit,
 ): Transcoded {
   const from = file.transferSyntax.uid;
   const sourceLossy = syntaxInfo(from)?.lossy === "yes";
@@ -181,7 +208,14 @@ function replacePixelData(
   const first = decodeFrame(src, 0);
   const outFmt: PixelFormat = { ...fmt, photometric: first.photometric, planar: 0 };
   const lossy = sourceLossy || first.lossy;
-  const frame = (i: number) => encodeFrame(coding, i === 0 ? first.bytes : decodeFrame(src, i).bytes, outFmt);
+  const frame = (i: number) => {
+    let bytes = i === 0 ? first.bytes : decodeFrame(src, i).bytes;
+    if (editFrame) {
+      bytes = bytes.slice(); // native frames may be views of the source's bytes
+      editFrame(bytes, outFmt, i);
+    }
+    return encodeFrame(coding, bytes, outFmt);
+  };
   if (coding === "native") {
     const size = frameBytes(outFmt) * fmt.frames;
     setPixelElement(file, {

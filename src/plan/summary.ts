@@ -29,6 +29,7 @@ const WARNING_TITLES: Readonly<Record<WarningKind, string>> = {
   "collision": "name collisions",
   "template-na": "template parts that are na",
   "burned-in": "burned-in text suspects",
+  "pixels": "pixel regions blanked (burned_in: blank)",
   "dicomdir": "DICOMDIRs",
   "no-patient-id": "files without PatientID",
   "lookup-miss": "lookup misses",

@@ -35,7 +35,7 @@ export interface PlanContext {
   /** Its settings. */
   readonly config?: DeidConfig;
   /** The protocol's `burned_in` policy. */
-  readonly burnedIn: "allow" | "warn" | "quarantine";
+  readonly burnedIn: "allow" | "warn" | "quarantine" | "blank";
   /** The output root (resolved). */
   readonly root: string;
   /** `output.path`, compiled. */
@@ -248,11 +248,39 @@ function deidentifyHeader(
     warnings.push({ kind: w.startsWith("no PatientID") ? "no-patient-id" : "deid", message: `${ref}: ${w}` });
   }
   if (miss) warnings.push({ kind: "lookup-miss", message: `${ref}: ${miss}` });
+  if (ctx.burnedIn === "blank") return blankOrQuarantine(result, ref, warnings);
   if (!result.burnedIn || ctx.burnedIn === "allow") return { result };
   const why = `burned-in text suspected: ${result.burnedIn}`;
   if (ctx.burnedIn === "quarantine") return { quarantine: why };
   warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
   return { result, note: why };
+}
+
+/**
+ * `burned_in: blank`: a file a pixel rule matches is written with its regions blanked (whether or
+ * not it is a suspect: the rule asks for it); a suspect no rule matches is quarantined.
+ */
+function blankOrQuarantine(
+  result: DeidResult,
+  ref: string,
+  warnings: PlanWarning[],
+): { result: DeidResult; note?: string } | { quarantine: string } {
+  const m = result.pixels;
+  if (m && m.regions.length > 0) {
+    const regions = m.regions.map((r) => `[${r.x}, ${r.y}, ${r.width}, ${r.height}]`).join(", ");
+    const keep = m.keep.length ? `, keeping ${m.keep.length} ultrasound region(s)` : "";
+    const how = `pixels blanked by ${m.rules.join(", ")}: ${regions}${keep}`;
+    warnings.push({ kind: "pixels", message: `${ref}: ${how}` });
+    for (const o of m.outside) warnings.push({ kind: "pixels", message: `${ref}: ${o}` });
+    return { result, note: how };
+  }
+  if (!result.burnedIn) return { result };
+  const why = m
+    ? `every region of ${m.rules.join(", ")} lies outside the image (${m.outside.join("; ")})`
+    : `no pixels rule matches (${result.device})`;
+  return {
+    quarantine: `burned-in text suspected: ${result.burnedIn}; ${why}: quarantined (burned_in: blank)`,
+  };
 }
 
 /** The `missing:` policy of a lookup table, if PatientIDs are looked up. */

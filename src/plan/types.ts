@@ -76,6 +76,7 @@ export type WarningKind =
   | "collision"
   | "template-na"
   | "burned-in"
+  | "pixels"
   | "dicomdir"
   | "no-patient-id"
   | "lookup-miss"

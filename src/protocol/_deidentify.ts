@@ -11,6 +11,7 @@ import { checkSalt, type SaltCheck } from "./_salt.ts";
 import type { DeidentifyData } from "./schema.ts";
 import type { ProtocolSource } from "./source.ts";
 import { tagRules } from "./_rules.ts";
+import { pixelRules } from "./pixel_rules.ts";
 import type { Hook } from "./typescript.ts";
 
 /** `deidentify` with its rules parsed and its files located; its problems are added to `issues`. */
@@ -66,5 +67,13 @@ export async function checkDeidentify(
   }
 
   const rules = await tagRules(d, ctx.hooks, fromProtocol, at);
-  return { ...d, rules, saltSource, lookupFile, hooks: ctx.hooks };
+  const resolvedPixels = pixelRules(d.pixels, at);
+  if (d.burned_in === "blank" && d.pixels.length === 0) {
+    at(
+      ["burned_in"],
+      "burned_in: blank needs `pixels` rules (which regions to blank for which images); without any, every " +
+        "suspect would be quarantined: say quarantine",
+    );
+  }
+  return { ...d, rules, pixelRules: resolvedPixels, saltSource, lookupFile, hooks: ctx.hooks };
 }

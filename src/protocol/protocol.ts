@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { PixelRule } from "./pixel_rules.ts";
 import type { Action, DeidentifyData, ProtocolData } from "./schema.ts";
 import type { Selector } from "./selector.ts";
 import type { CompiledTemplate } from "./template.ts";
@@ -62,6 +63,8 @@ export interface Protocol {
   /** `deidentify` with its tag rules parsed and salt, lookup table and hooks located; absent: sort only. */
   readonly deidentify?: DeidentifyData & {
     readonly rules: readonly TagRule[];
+    /** `pixels`, resolved: which regions to blank in which images (with burned_in: blank). */
+    readonly pixelRules: readonly PixelRule[];
     /** Where the salt is; the value itself is read only when a run needs it. */
     readonly saltSource: { readonly env: string } | { readonly file: string };
     readonly lookupFile?: string;

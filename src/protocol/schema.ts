@@ -61,6 +61,41 @@ const privateTagsSchema = z.union([
   z.strictObject({ keep_creators: z.array(z.string().min(1)).min(1) }),
 ]);
 
+/** A condition on one original header value of a pixel rule's `when`. */
+const conditionSchema = z.union([
+  z.union([z.string(), z.number()]).describe("equal (text compared without case, after trimming)"),
+  z.array(z.union([z.string(), z.number()])).min(1).describe("equal to any of these"),
+  z.strictObject({ contains: z.string().min(1).describe("holds this text (without case)") }),
+  z.strictObject({ matches: z.string().min(1).describe("matches this regular expression (without case)") }),
+  z.strictObject({ present: z.boolean().describe("the attribute is there (true) or not (false)") }),
+]);
+
+/** A rectangle of a pixel rule: x, y, width, height; a negative x or y counts from the right or bottom. */
+const rectSchema = z.tuple([
+  z.number().int(),
+  z.number().int(),
+  z.number().int().min(1),
+  z.number().int().min(1),
+])
+  .describe("[x, y, width, height] in pixels; a negative x or y counts from the right or bottom edge");
+
+/** One `deidentify.pixels` rule: which images, which regions to blank. */
+export const pixelRuleSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "use letters, digits, '.', '_' and '-'"),
+  when: z.record(z.string(), conditionSchema).refine((w) => Object.keys(w).length > 0, {
+    message: "give at least one condition (Modality, Manufacturer, Rows, ...)",
+  }).describe("original header values (top level), keyed by keyword; all must hold"),
+  blank: z.union([z.literal("all"), z.array(rectSchema).min(1)]).describe(
+    "the regions filled with black in every frame: a list of [x, y, width, height], or all",
+  ),
+  keep: z.literal("ultrasound-regions").optional().describe(
+    "the rectangles of SequenceOfUltrasoundRegions are never blanked",
+  ),
+});
+
+/** A pixel rule as written. */
+export type PixelRuleData = z.infer<typeof pixelRuleSchema>;
+
 const deidentifySchema = z.strictObject({
   profile: z.literal("basic").default("basic").describe(
     "PS3.15 Annex E Basic Application Level Confidentiality Profile",
@@ -71,7 +106,13 @@ const deidentifySchema = z.strictObject({
   dates: datesSchema.optional(),
   uids: z.enum(["remap", "keep"]).default("remap"),
   private_tags: privateTagsSchema.default("remove"),
-  burned_in: z.enum(["warn", "quarantine", "allow"]).default("warn"),
+  burned_in: z.enum(["warn", "quarantine", "allow", "blank"]).default("warn").describe(
+    "images that may carry text in their pixels: warn (written), quarantine, allow, or blank (the regions of " +
+      "the matching `pixels` rules are filled with black; a suspect no rule matches is quarantined)",
+  ),
+  pixels: z.array(pixelRuleSchema).default([]).describe(
+    "pixel rules: every rule whose `when` holds adds its regions (used with burned_in: blank)",
+  ),
   compound: z.enum(["conformant", "minimal"]).default("conformant"),
   scrub_free_text: z.boolean().default(false),
   tags: z.record(z.string(), actionSchema).default({}),

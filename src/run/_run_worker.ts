@@ -22,7 +22,7 @@ import {
   surveyListed,
   type ToPlanWorker,
 } from "../plan/mod.ts";
-import { prepareTranscoding } from "../pixels/transcode.ts";
+import { preparePixelWork } from "../pixels/transcode.ts";
 import { provideCodecBinaries, type WasmCodec } from "../pixels/wasm.ts";
 import { serveWorker } from "../workers/serve.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
@@ -41,8 +41,8 @@ export type ToRunWorker =
     salt?: Uint8Array;
     /** The codecs' WebAssembly (the worker may not read the module cache). */
     codecs?: Partial<Record<WasmCodec, Uint8Array>>;
-    /** `output.transfer_syntax`: "keep" or the UID files are written in. */
-    transferSyntax?: string;
+    /** Files are transcoded or blanked: every codec is loaded before the first file. */
+    pixelWork?: boolean;
   }
   /** Files to produce, in order. */
   | { type: "jobs"; jobs: FileJob[] }
@@ -73,9 +73,7 @@ async function sessionFromProtocol(
 
 async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>): Promise<void> {
   if ("codecs" in msg && msg.codecs) provideCodecBinaries(msg.codecs);
-  if ("transferSyntax" in msg && msg.transferSyntax && msg.transferSyntax !== "keep") {
-    await prepareTranscoding(msg.transferSyntax); // once, so that no file's work waits on it
-  }
+  if ("pixelWork" in msg && msg.pixelWork) await preparePixelWork(); // once: no file's work waits on it
   if ("plan" in msg && msg.plan) {
     plan = planContextOf(msg);
     stage = msg.ahead as StageInit | undefined;

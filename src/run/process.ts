@@ -7,9 +7,12 @@ import { readDicomFileSync } from "../dicom/read_file.ts";
 import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { writeDicomFileSync } from "../dicom/write_file.ts";
 import { PixelError } from "../pixels/errors.ts";
+import { blankSync } from "../pixels/blank.ts";
 import { transcodeSync } from "../pixels/transcode.ts";
+import { markPixelsCleaned } from "../deid/marks.ts";
 import { DeidError } from "../deid/errors.ts";
-import type { DeidSession } from "../deid/session.ts";
+import type { DeidResult, DeidSession } from "../deid/session.ts";
+import type { DicomFile } from "../dicom/model.ts";
 import { DicomError } from "../dicom/errors.ts";
 import { reportFields } from "../plan/mod.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
@@ -92,6 +95,32 @@ function inDirSync<T>(dir: string, act: () => T): T {
  */
 const readBuffer = new ReusableBuffer();
 
+/**
+ * What happens to the pixels of a de-identified file: regions blanked (`burned_in: blank` and a
+ * rule that matches; then marked clean), or transcoded (`output.transfer_syntax`), or nothing.
+ * A suspect no rule matches is refused (the plan quarantined it already; this is the last guard):
+ * the reason is returned.
+ */
+function pixelWork(
+  file: DicomFile,
+  r: DeidResult,
+  session: DeidSession,
+  transferSyntax?: string,
+): { close(): void } | string | undefined {
+  if (session.config.blankPixels) {
+    const m = r.pixels;
+    if (m && m.regions.length) {
+      const t = blankSync(file, m.regions, m.keep, transferSyntax ?? "keep");
+      markPixelsCleaned(file.dataset);
+      return t;
+    }
+    if (r.burnedIn) {
+      return `burned-in text suspected: ${r.burnedIn}; no pixels rule blanks it (burned_in: blank)`;
+    }
+  }
+  return transferSyntax ? transcodeSync(file, transferSyntax) : undefined;
+}
+
 function quarantined(job: FileJob, e: unknown): FileOutcome {
   if (e instanceof DicomError || e instanceof DeidError || e instanceof PixelError) {
     return { index: job.index, status: "quarantined", reason: e.message };
@@ -111,7 +140,10 @@ export async function processFile(job: FileJob, session: DeidSession): Promise<F
     const r = session.deidentify(file);
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
     // The codecs were loaded when the worker (or the run) started: nothing here waits.
-    const transcoded = job.transferSyntax ? transcodeSync(file, job.transferSyntax) : undefined;
+    const transcoded = pixelWork(file, r, session, job.transferSyntax);
+    if (typeof transcoded === "string") {
+      return { index: job.index, status: "quarantined", reason: transcoded };
+    }
     let bytes: number;
     try {
       bytes = inDirSync(

@@ -127,7 +127,12 @@ export async function processSeries(job: SeriesJob, session?: DeidSession): Prom
       const facts = sourceFacts(file.dataset);
       const r = session?.deidentify(file);
       if (r?.quarantine) outcomes.set(index, { index, status: "quarantined", reason: r.quarantine });
-      else read.push({ index, file, r, facts });
+      else if (session?.config.blankPixels && (r?.pixels?.regions.length || r?.burnedIn)) {
+        // Volumes are made from the data as read: pixels that must be blanked never go into one.
+        const reason =
+          `${NOT_CONVERTED}: its pixels are blanked (burned_in: blank), which NIfTI output does not do`;
+        outcomes.set(index, { index, status: "quarantined", reason });
+      } else read.push({ index, file, r, facts });
     } catch (e) {
       if (!(e instanceof DicomError || e instanceof DeidError)) throw e;
       outcomes.set(index, { index, status: "quarantined", reason: e.message });

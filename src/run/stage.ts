@@ -74,9 +74,9 @@ export interface Staging {
  */
 export function canStage(p: Protocol, workers: number): boolean {
   const d = p.deidentify;
-  // Transcoding runs are not written ahead: the plan's workers do not load the codecs.
+  // Runs that rewrite pixels (transcoded, blanked) are not written ahead: the plan's workers load no codecs.
   return workers > 0 && !!d && Object.keys(d.hooks).length === 0 && p.output.format === "dicom" &&
-    p.output.transferSyntax === "keep";
+    p.output.transferSyntax === "keep" && d.burned_in !== "blank";
 }
 
 /**

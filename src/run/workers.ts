@@ -33,9 +33,7 @@ export interface RunWorkerInit {
 async function initMessage(p: Protocol, init: RunWorkerInit): Promise<ToRunWorker> {
   const d = p.deidentify;
   // A sandboxed worker may not read the module cache: the codecs' WebAssembly comes as bytes.
-  const pixels = needsCodecs(p)
-    ? { codecs: await codecBinaries(), transferSyntax: p.output.transferSyntax }
-    : {};
+  const pixels = needsCodecs(p) ? { codecs: await codecBinaries(), pixelWork: rewritesPixels(p) } : {};
   if (!d) return { type: "init", ...pixels };
   if (!init.salt) throw new Error("sandboxed workers need the salt's bytes");
   if (Object.keys(d.hooks).length > 0) {
@@ -52,9 +50,14 @@ async function initMessage(p: Protocol, init: RunWorkerInit): Promise<ToRunWorke
   return { type: "init", config, salt: init.salt, ...pixels };
 }
 
-/** Whether a run decodes pixels: NIfTI output, or DICOM written in another transfer syntax. */
+/** Whether a run decodes pixels: NIfTI output, or DICOM files transcoded or blanked. */
 export function needsCodecs(p: Protocol): boolean {
-  return p.output.format !== "dicom" || p.output.transferSyntax !== "keep";
+  return p.output.format !== "dicom" || rewritesPixels(p);
+}
+
+/** Whether DICOM files are written with new pixels: transcoded, or regions blanked. */
+export function rewritesPixels(p: Protocol): boolean {
+  return p.output.transferSyntax !== "keep" || p.deidentify?.burned_in === "blank";
 }
 
 /** Open `count` run workers for `p` that may read the `paths` (and where their links lead). */

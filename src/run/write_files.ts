@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { prepareTranscoding } from "../pixels/transcode.ts";
+import { preparePixelWork } from "../pixels/transcode.ts";
 import type { PlannedFile } from "../plan/mod.ts";
 import {
   identityOf,
@@ -22,7 +22,7 @@ import { isJournaled, type JournalEntry, withoutOriginals } from "./journal.ts";
 import { type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
 import { takeStaged } from "./stage.ts";
 import type { RunContext } from "./types.ts";
-import { runInWorkers } from "./workers.ts";
+import { rewritesPixels, runInWorkers } from "./workers.ts";
 
 /** Write (or resume) `files`, given as their index in `Plan.files`. */
 export async function writeFiles(ctx: RunContext, files: readonly number[]): Promise<void> {
@@ -81,7 +81,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
   } else {
-    if (transcoding.transferSyntax && unstaged.length) await prepareTranscoding(transcoding.transferSyntax);
+    if (rewritesPixels(p) && unstaged.length) await preparePixelWork();
     for (const job of unstaged) {
       // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
       await record(

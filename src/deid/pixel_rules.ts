@@ -1,0 +1,131 @@
+/**
+ * Which `deidentify.pixels` rules hold for a file, and the regions they blank in its pixel
+ * coordinates: read from the original header (before de-identification changes it). Rectangles
+ * with a negative x or y count from the right or bottom edge and are clipped to the image; `keep:
+ * ultrasound-regions` keeps the rectangles of SequenceOfUltrasoundRegions.
+ *
+ * @module
+ */
+import type { DataSet, Element } from "../dicom/model.ts";
+import { decodeNumbers, decodeStrings } from "../dicom/values.ts";
+import { NUMBER_VRS } from "../dicom/vr.ts";
+import type { Rect } from "../pixels/blank.ts";
+import type { PixelCondition, PixelRule } from "../protocol/pixel_rules.ts";
+import { tags } from "../standard/tags.ts";
+
+/** What the rules say for one file. */
+export interface PixelMatch {
+  /** The rules that hold, in protocol order. */
+  readonly rules: readonly string[];
+  /** The regions to fill, clipped to the image. */
+  readonly regions: readonly Rect[];
+  /** Regions never filled (ultrasound regions), clipped to the image. */
+  readonly keep: readonly Rect[];
+  /** A rule's rectangle that lies outside the image (the rule was written for another size). */
+  readonly outside: readonly string[];
+}
+
+function values(ds: DataSet, el: Element): string[] {
+  if (el.items) return [];
+  if (NUMBER_VRS[el.vr] && el.vr !== "OW") return (decodeNumbers(el, ds) as (number | bigint)[]).map(String);
+  return decodeStrings(el, ds).map((v) => v.trim());
+}
+
+function holds(ds: DataSet, c: PixelCondition): boolean {
+  const el = ds.elements.find((e) => e.tag === c.tag);
+  const t = c.test;
+  if ("present" in t) return (el !== undefined) === t.present;
+  if (!el) return false;
+  const vs = values(ds, el);
+  if ("equals" in t) {
+    return t.equals.some((want) =>
+      vs.some((v) =>
+        typeof want === "number"
+          ? v !== "" && Number(v) === want
+          : v.toLowerCase() === want.trim().toLowerCase()
+      )
+    );
+  }
+  const whole = vs.join("\\");
+  if ("contains" in t) return whole.toLowerCase().includes(t.contains.toLowerCase());
+  return new RegExp(t.matches, "i").test(whole);
+}
+
+function first(ds: DataSet, tag: number): number | undefined {
+  const el = ds.elements.find((e) => e.tag === tag);
+  if (!el || el.items) return undefined;
+  const v = values(ds, el)[0];
+  return v === undefined || v === "" ? undefined : Number(v);
+}
+
+/** Clip a rectangle to the image; undefined when nothing of it is inside. */
+function clip(x: number, y: number, w: number, h: number, columns: number, rows: number): Rect | undefined {
+  const x0 = Math.max(0, x), y0 = Math.max(0, y);
+  const x1 = Math.min(columns, x + w), y1 = Math.min(rows, y + h);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : undefined;
+}
+
+/** The rectangles of SequenceOfUltrasoundRegions (RegionLocationMinX0 ... MaxY1, inclusive). */
+export function ultrasoundRegions(ds: DataSet): Rect[] {
+  const seq = ds.elements.find((e) => e.tag === tags.SequenceOfUltrasoundRegions);
+  const out: Rect[] = [];
+  for (const item of seq?.items ?? []) {
+    const [x0, y0, x1, y1] = [
+      tags.RegionLocationMinX0,
+      tags.RegionLocationMinY0,
+      tags.RegionLocationMaxX1,
+      tags.RegionLocationMaxY1,
+    ].map((t) => first(item.dataset, t));
+    if ([x0, y0, x1, y1].every((v) => v !== undefined && Number.isFinite(v)) && x1! >= x0! && y1! >= y0!) {
+      out.push({ x: x0!, y: y0!, width: x1! - x0! + 1, height: y1! - y0! + 1 });
+    }
+  }
+  return out;
+}
+
+/**
+ * The rules of `rules` that hold for the (original) top-level data set `ds`, and their regions;
+ * undefined when none holds.
+ */
+export function matchPixelRules(ds: DataSet, rules: readonly PixelRule[]): PixelMatch | undefined {
+  const matched = rules.filter((r) => r.when.every((c) => holds(ds, c)));
+  if (matched.length === 0) return undefined;
+  const columns = first(ds, tags.Columns) ?? 0;
+  const rows = first(ds, tags.Rows) ?? 0;
+  const regions: Rect[] = [];
+  const outside: string[] = [];
+  let keepUs = false;
+  for (const r of matched) {
+    keepUs ||= r.keepUltrasoundRegions;
+    if (r.blank === "all") {
+      regions.push({ x: 0, y: 0, width: columns, height: rows });
+      continue;
+    }
+    for (const [x, y, w, h] of r.blank) {
+      const c = clip(x < 0 ? columns + x : x, y < 0 ? rows + y : y, w, h, columns, rows);
+      if (c) regions.push(c);
+      else outside.push(`${r.name}: [${x}, ${y}, ${w}, ${h}] lies outside the ${columns}x${rows} image`);
+    }
+  }
+  const keep = keepUs
+    ? ultrasoundRegions(ds).map((k) => clip(k.x, k.y, k.width, k.height, columns, rows)).filter((k) =>
+      k !== undefined
+    )
+    : [];
+  return { rules: matched.map((r) => r.name), regions, keep, outside };
+}
+
+/** "Modality US, Manufacturer ACME, ManufacturerModelName SONO 5, 640x480": what rules look at. */
+export function deviceOf(ds: DataSet): string {
+  const text = (tag: number) => {
+    const el = ds.elements.find((e) => e.tag === tag);
+    return el ? values(ds, el)[0] : undefined;
+  };
+  const parts = [
+    ["Modality", text(tags.Modality)],
+    ["Manufacturer", text(tags.Manufacturer)],
+    ["ManufacturerModelName", text(tags.ManufacturerModelName)],
+  ].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  parts.push(`${first(ds, tags.Columns) ?? "?"}x${first(ds, tags.Rows) ?? "?"}`);
+  return parts.join(", ");
+}
