@@ -75,7 +75,12 @@ function program(setExit: (code: number) => void): Command {
     .description("write a commented starter protocol")
     .argument("[file]", "where to write it", "study.yaml")
     .option("--preset <name>", "research | sort-only | dcm2dir", "research")
-    .action(async (file: string, opts) => setExit(await initCommand(file, opts.preset)));
+    .option(
+      "--pixels-from <file>",
+      "import pixel rules (deidentify.pixels, burned_in: blank) from a CTP DicomPixelAnonymizer.script " +
+        "or a deid recipe's %filter sections",
+    )
+    .action(async (file: string, opts) => setExit(await initCommand(file, opts.preset, opts.pixelsFrom)));
 
   cli.command("validate")
     .description("check a protocol and print what it resolves to (paths, options, rules)")

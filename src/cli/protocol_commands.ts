@@ -4,22 +4,62 @@ import { allRules, RULES_EDITION } from "../standard/ps3_15.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { type StarterName, STARTERS } from "../protocol/starters.ts";
-import { UsageError } from "./errors.ts";
+import {
+  describePixelImport,
+  detectPixelRuleFormat,
+  importPixelRules,
+  PIXEL_RULE_FORMATS,
+  withPixelRules,
+} from "../protocol/pixel_import.ts";
+import { describeError, UsageError } from "./errors.ts";
 
-/** Write a commented starter protocol; refuses to replace an existing file. */
-export async function initCommand(file: string | undefined, preset: string): Promise<number> {
+/**
+ * Write a commented starter protocol; refuses to replace an existing file. With `pixelsFrom`, a CTP
+ * pixel script or a deid recipe is imported as `deidentify.pixels` (with `burned_in: blank`).
+ */
+export async function initCommand(
+  file: string | undefined,
+  preset: string,
+  pixelsFrom?: string,
+): Promise<number> {
   if (!(preset in STARTERS)) {
     throw new UsageError(`unknown preset "${preset}" (presets: ${Object.keys(STARTERS).join(", ")})`);
   }
   const path = file ?? "study.yaml";
+  let text: string = STARTERS[preset as StarterName];
+  let summary: string | undefined;
+  if (pixelsFrom !== undefined) {
+    if (!/^deidentify:/m.test(text)) {
+      throw new UsageError(`preset ${preset} does not de-identify: --pixels-from needs research or dcm2dir`);
+    }
+    let rules: string;
+    try {
+      rules = await Deno.readTextFile(pixelsFrom);
+    } catch (e) {
+      throw new UsageError(
+        `cannot read ${pixelsFrom}: ${describeError(e).replace(/ \(os error \d+\).*$/, "")}`,
+      );
+    }
+    const format = detectPixelRuleFormat(rules);
+    if (format === undefined) {
+      throw new UsageError(
+        `${pixelsFrom}: not a pixel rule file (neither an ${PIXEL_RULE_FORMATS.ctp} nor a ` +
+          `${PIXEL_RULE_FORMATS.deid})`,
+      );
+    }
+    const imported = importPixelRules(rules, format);
+    text = withPixelRules(text, imported, pixelsFrom);
+    summary = describePixelImport(imported, pixelsFrom);
+  }
   try {
-    await Deno.writeTextFile(path, STARTERS[preset as StarterName], { createNew: true });
+    await Deno.writeTextFile(path, text, { createNew: true });
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) {
       throw new UsageError(`${path} exists already (not overwritten)`);
     }
     throw new UsageError(`cannot write ${path}: ${(e as Error).message.replace(/ \(os error \d+\).*$/, "")}`);
   }
+  if (summary) console.log(summary);
   console.log(`wrote ${path} (preset ${preset}); check it with: dcmtidy validate ${path}`);
   return 0;
 }
