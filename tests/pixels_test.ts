@@ -167,8 +167,13 @@ Deno.test("corpus: the lossless encoders round-trip bit-exact, and dcmtk decodes
       } catch {
         continue; // not decodable here: the test above says which ones dcmtk or gdcm decode
       }
-      const fmt = readPixelFormat((await readDicomFile(plainPath)).dataset);
-      if (fmt.bitsAllocated === 1 || fmt.bitsStored > 16) continue;
+      let fmt: ReturnType<typeof readPixelFormat>;
+      try {
+        fmt = readPixelFormat((await readDicomFile(plainPath)).dataset);
+      } catch {
+        continue; // Pixel Data without an image (no Rows): carried as it is, nothing to encode
+      }
+      if (fmt.bitsAllocated === 1 || fmt.bitsStored > 16) continue; // written uncompressed (the fallback test)
       const plain = await frames(await readDicomFile(plainPath));
       for (const target of ["jpeg-ls-lossless", "htj2k-lossless", "rle-lossless"]) {
         const out = join(dir, `${n}-${target}.dcm`);
@@ -368,6 +373,46 @@ Deno.test("fixtures: 1-bit frames deflated one by one become native frames packe
     assert.deepEqual(valueBytes(el)!.subarray(0, expected.length), expected);
     const fmt = pixelFormat(out.dataset);
     assert.deepEqual((await readFrames(out, fmt)).map((f) => [...f]), bits);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("what the encoders cannot take is written uncompressed, and says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-fallback-" });
+  try {
+    const cases: [string, Node[]][] = [
+      ["no-pixels", sampleDataset().filter((n) => !("tag" in n) || n.tag !== tag(0x7fe0, 0x0010))],
+      [
+        "32-bit",
+        sampleDataset().map((n) =>
+          !("tag" in n)
+            ? n
+            : n.tag === tag(0x0028, 0x0100)
+            ? { ...n, value: 32 }
+            : n.tag === tag(0x0028, 0x0101)
+            ? { ...n, value: 32 }
+            : n.tag === tag(0x0028, 0x0102)
+            ? { ...n, value: 31 }
+            : n.tag === tag(0x7fe0, 0x0010)
+            ? { tag: n.tag, vr: "OW", value: new Uint8Array(64).map((_, i) => i) }
+            : n
+        ),
+      ],
+    ];
+    for (const [name, nodes] of cases) {
+      await Deno.writeFile(join(dir, name), buildDicom(nodes, { ts: "implicit-le" }));
+      const file = await readDicomFile(join(dir, name));
+      const t = await transcode(file, parseTargetSyntax("jpeg-ls-lossless"));
+      await writeDicomFile(file, join(dir, `${name}.out`));
+      t.close();
+      assert.equal(t.to, EXPLICIT_LE, name);
+      assert.match(t.fallback ?? "", /written as Explicit VR Little Endian/, name);
+      const out = await readDicomFile(join(dir, `${name}.out`));
+      assert.equal(out.transferSyntax.uid, EXPLICIT_LE);
+      const source = await readDicomFile(join(dir, name));
+      if (name === "32-bit") assert.deepEqual((await frames(out)).frames, (await frames(source)).frames);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

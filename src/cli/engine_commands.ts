@@ -128,6 +128,7 @@ export async function modifyCommand(files: string[], opts: ModifyCommandOptions)
       } finally {
         t?.close();
       }
+      if (t?.fallback) console.log(`${path}: ${t.fallback}`);
     } catch (e) {
       failed++;
       console.error(`dcmtidy: ${describeError(e, path)}`);

@@ -19,6 +19,9 @@ export function describeError(e: unknown, path?: string): string {
   }
   if (e instanceof Deno.errors.NotFound) return `${path ?? ""}: no such file`.replace(/^: /, "");
   if (e instanceof Deno.errors.PermissionDenied) return `${path ? path + ": " : ""}permission denied`;
+  if (e instanceof Deno.errors.IsADirectory || /os error 21\)/.test(String(e))) {
+    return `${path ? path + ": " : ""}is a folder: give its files (for example ${path ?? "folder"}/*)`;
+  }
   if (e instanceof Error) return `${path ? path + ": " : ""}${e.message}`;
   return String(e);
 }

@@ -119,9 +119,14 @@ export function openPixelSource(
     return {
       ...base,
       frame(i) {
-        const bytes = r.read(i * size, size);
-        // 8-bit samples in an OW value were swapped word by word with the rest of big-endian data.
-        return swap ? swapped(bytes, fmt.bitsAllocated === 32 ? 4 : 2) : bytes;
+        if (!swap) return r.read(i * size, size);
+        // 8-bit samples in an OW value were swapped word by word with the rest of big-endian data:
+        // read whole words (a frame may start or end inside one, and the value's pad byte ends the last).
+        const width = fmt.bitsAllocated === 32 ? 4 : 2;
+        const start = i * size - ((i * size) % width);
+        const end = Math.min(r.total, Math.ceil((i * size + size) / width) * width);
+        const words = swapped(r.read(start, end - start), width);
+        return words.subarray(i * size - start, i * size - start + size);
       },
     };
   }

@@ -11,7 +11,7 @@ import { insertElement, setValue } from "../dicom/edit.ts";
 import type { DataSet, DicomFile, Element, GeneratedValue } from "../dicom/model.ts";
 import { UNDEFINED_LENGTH } from "../dicom/model.ts";
 import { reencodeDataSet } from "../dicom/reencode.ts";
-import { transferSyntax } from "../dicom/transfer_syntax.ts";
+import { EXPLICIT_LE, transferSyntax } from "../dicom/transfer_syntax.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
 import { prepareCoding } from "./_codecs.ts";
@@ -36,6 +36,10 @@ export interface Transcoded {
   readonly photometric?: string;
   /** The source was lossy: its history was kept. */
   readonly lossy: boolean;
+  /** Why the file was written uncompressed rather than in the syntax asked for. */
+  readonly fallback?: string;
+  /** The frames were copied as stored (uncompressed to uncompressed), layout and all. */
+  readonly asStored?: boolean;
 }
 
 /** The values of a multi-valued text element. */
@@ -114,27 +118,55 @@ export async function transcode(file: DicomFile, to: string): Promise<Transcoded
  */
 export function transcodeSync(
   file: DicomFile,
-  to: string,
+  target: string,
   opts: TranscodeOptions = {},
 ): Transcoded & { close(): void } {
   const from = file.transferSyntax.uid;
-  const coding = writableTarget(to).coding as WritableCoding;
+  let to = target;
   const pixel = file.dataset.elements.find((e) => e.tag === tags.PixelData);
+  let fmt: PixelFormat | undefined;
+  if (pixel) {
+    try {
+      fmt = readPixelFormat(file.dataset);
+    } catch (e) {
+      // Pixel Data without a readable Image Pixel module: native data can still be carried as it is.
+      if (
+        !(e instanceof PixelError) || pixel.encapsulated || file.transferSyntax.encapsulated || opts.editFrame
+      ) {
+        throw e;
+      }
+    }
+  }
+  let coding = writableTarget(to).coding as WritableCoding;
+  let fallback: string | undefined;
+  if (coding !== "native" && !opts.editFrame) {
+    // What has no image to compress, or what the encoders do not take, is written uncompressed.
+    const why = !pixel
+      ? "no Pixel Data"
+      : !fmt
+      ? "no readable Image Pixel module"
+      : fmt.bitsAllocated === 1
+      ? "bit-packed (Bits Allocated 1) Pixel Data"
+      : fmt.bitsStored > 16
+      ? `Bits Stored ${fmt.bitsStored} (the lossless encoders take at most 16)`
+      : undefined;
+    if (why) {
+      fallback = `${why}: written as Explicit VR Little Endian`;
+      to = EXPLICIT_LE;
+      coding = "native";
+    }
+  }
   let src: PixelSource | undefined;
-  let result: Transcoded = { to, from, lossy: false };
+  let result: Transcoded = { to, from, lossy: false, fallback };
   if (from === to && !opts.editFrame) return { ...result, close() {} };
   const ts = transferSyntax(to);
-  if (pixel) {
-    const fmt = readPixelFormat(file.dataset);
-    if (fmt.bitsAllocated === 1 && coding !== "native") {
-      throw new PixelError("Bits Allocated 1 (bit-packed) Pixel Data is only written uncompressed");
-    }
+  if (pixel && fmt) {
     if (fmt.bitsAllocated === 1 && opts.editFrame) {
       throw new PixelError("Bits Allocated 1 frames are not edited");
     }
     src = openPixelSource(file, fmt);
     try {
-      result = replacePixelData(file, src, fmt, coding, to, opts.editFrame);
+      result = { ...replacePixelData(file, src, fmt, coding, to, opts.editFrame), fallback };
     } catch (e) {
       src.close();
       throw e;
@@ -148,7 +180,7 @@ export function transcodeSync(
   }
   file.transferSyntax = ts;
   file.deflatedBytes = undefined;
-  if (pixel) updateAttributes(file, result, src!);
+  if (src) updateAttributes(file, result, src);
   const opened = src;
   return { ...result, close: () => opened?.close() };
 }
@@ -204,6 +236,19 @@ function replacePixelData(
       : packBitFrames(Array.from({ length: fmt.frames }, (_, i) => decodeBitFrame(src, i)));
     setPixelElement(file, { length: bytes.length + (bytes.length % 2), chunks: () => padded([bytes]) }, "OB");
     return { to, from, lossy: false };
+  }
+  if (src.coding === "native" && coding === "native" && !editFrame) {
+    // Uncompressed to uncompressed: the frames as stored (planar configuration and YBR_FULL_422
+    // layout kept), little endian.
+    const size = frameBytes(fmt) * fmt.frames;
+    setPixelElement(file, {
+      length: size + (size % 2),
+      *chunks() {
+        for (let i = 0; i < fmt.frames; i++) yield src.frame(i);
+        if (size % 2) yield new Uint8Array(1);
+      },
+    }, fmt.bitsAllocated > 8 ? "OW" : "OB");
+    return { to, from, lossy: false, asStored: true };
   }
   const first = decodeFrame(src, 0);
   const outFmt: PixelFormat = { ...fmt, photometric: first.photometric, planar: 0 };
@@ -285,7 +330,8 @@ function setPixelElement(file: DicomFile, generated: GeneratedValue, vr: string,
 function updateAttributes(file: DicomFile, t: Transcoded, src: PixelSource): void {
   const ds = file.dataset;
   if (t.photometric) setValue(ds, tags.PhotometricInterpretation, t.photometric);
-  if (src.fmt.samplesPerPixel === 3) setValue(ds, tags.PlanarConfiguration, 0);
+  // Decoded frames are pixel-interleaved; frames copied as stored keep their layout.
+  if (src.fmt.samplesPerPixel === 3 && !t.asStored) setValue(ds, tags.PlanarConfiguration, 0);
   if (!t.lossy) return;
   const method = syntaxInfo(t.from)?.method;
   const methods = textValues(file, tags.LossyImageCompressionMethod);
@@ -295,7 +341,8 @@ function updateAttributes(file: DicomFile, t: Transcoded, src: PixelSource): voi
     const uncompressed = frameBytes(src.fmt) * src.fmt.frames;
     const ratio = src.storedBytes > 0 ? uncompressed / src.storedBytes : 0;
     setValue(ds, tags.LossyImageCompressionMethod, [...methods, method]);
-    if (ratio > 0) {
+    // A ratio with no method beside it is this compression's, recorded without its method.
+    if (ratio > 0 && ratios.length <= methods.length) {
       setValue(ds, tags.LossyImageCompressionRatio, [...ratios, ratio.toPrecision(4).replace(/\.?0+$/, "")]);
     }
   }
