@@ -99,6 +99,11 @@ function program(setExit: (code: number) => void): Command {
     .option("--show-phi", "show input paths and original values instead of masking them")
     .option("--all", "show every folder, series diff, patient and warning (default: the first ones)")
     .option("--no-color", "no colors even on a terminal (NO_COLOR=1 does the same)")
+    .option(
+      "--preview <dir>",
+      "burned_in: blank: write the first frame of each blanked series before and after, as PNG " +
+        "(original pixels: keep the folder private)",
+    )
     .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
 
   withShardOptions(cli.command("run"))

@@ -166,6 +166,24 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     await Deno.writeFile(`${dir}/raw/ct`, buildDicom(sampleDataset()));
     await Deno.writeTextFile(`${dir}/p.yaml`, protocol(RULES));
 
+    // Look before trusting: the plan lists the blanked files and writes before/after pictures.
+    const plan = await runCli(["plan", "--preview", `${dir}/preview`, `${dir}/p.yaml`], ENV);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /pixels blanked by acme-sono5: \[0, 0, 64, 9\], \[40, 38, 24, 10\]/);
+    assert.match(plan.stdout, /pixels blanked by us-regions: \[0, 0, 64, 48\], keeping 1 ultrasound region/);
+    const pictures = [...Deno.readDirSync(`${dir}/preview`)].map((e) => e.name).sort();
+    assert.ok(
+      pictures.length >= 2 && pictures.every((n) => /^series-\d+-(before|after)\.png$/.test(n)),
+      `${pictures}`,
+    );
+    for (const n of pictures) {
+      const head = (await Deno.readFile(`${dir}/preview/${n}`)).subarray(0, 8);
+      assert.deepEqual([...head], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], n);
+    }
+    const refused = await runCli(["plan", "--preview", `${dir}/out/pics`, `${dir}/p.yaml`], ENV);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /overlaps the output root/);
+
     const run = await runCli(["run", "--yes", "--jobs", "2", `${dir}/p.yaml`], ENV);
     assert.equal(run.code, 3, run.stdout + run.stderr); // the unmatched suspect is quarantined
     const rows = await csv(`${dir}/out/.dcmtidy/files.csv`);
@@ -246,6 +264,7 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     const verify = await runCli(["verify", `${dir}/p.yaml`], ENV);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    if (Deno.env.get("DCMTIDY_KEEP_TEST_DIR")) console.log(`kept ${dir}`);
+    else await Deno.remove(dir, { recursive: true });
   }
 });

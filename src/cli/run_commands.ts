@@ -1,4 +1,5 @@
 /** The `plan` and `run` commands. */
+import { writePreviews } from "./preview.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { join, resolve } from "node:path";
@@ -41,6 +42,8 @@ export interface PlanCommandOptions extends LoadOptions, ShardFlags {
   /** `--no-color` sets it to false. */
   color?: boolean;
   all?: boolean;
+  /** `plan --preview DIR`: before/after PNGs of the first frame of each series whose pixels are blanked. */
+  preview?: string;
 }
 
 const LABELS: Readonly<Record<PlanPhase, string>> = {
@@ -115,6 +118,7 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
       : planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }),
   );
   if (shard && !opts.json) console.log(shardLine(plan, shard));
+  if (opts.preview) { for (const line of await writePreviews(plan, opts.preview)) console.log(line); }
   return plan.errors.length ? 2 : 0;
 }
 

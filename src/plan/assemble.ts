@@ -104,6 +104,7 @@ export function assemble(
       series: s,
       counts: facts.counts,
       fields: facts.fields,
+      blank: facts.blank,
     });
     written++;
   }

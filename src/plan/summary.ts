@@ -172,6 +172,7 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
 
   const kinds = new Map<WarningKind, string[]>();
   for (const w of plan.warnings) kinds.set(w.kind, [...(kinds.get(w.kind) ?? []), w.message]);
+  if (kinds.has("pixels")) kinds.set("pixels", grouped(kinds.get("pixels")!));
   for (const [kind, messages] of kinds) {
     const list = all ? messages : messages.slice(0, LIMITS.warningsPerKind);
     for (const m of list) lines.push(yellow(`warning: ${m.replace(/\{\{input:\d+\}\}/g, (r) => dim(r))}`));
@@ -179,6 +180,23 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   }
   for (const e of plan.errors) lines.push(red(`error: ${e}`));
   return renderPlanText(plan, lines.join("\n"), showPhi);
+}
+
+/**
+ * Messages that say the same of several inputs ("{{input:3}}: pixels blanked by ...") as one line
+ * naming them all: the regions of a rule are the same for a whole device, so one line says it.
+ */
+function grouped(messages: readonly string[]): string[] {
+  const byText = new Map<string, string[]>();
+  for (const m of messages) {
+    const at = m.indexOf(": ");
+    const [who, what] = at > 0 ? [m.slice(0, at), m.slice(at + 2)] : ["", m];
+    byText.set(what, [...(byText.get(what) ?? []), who]);
+  }
+  return [...byText].map(([what, who]) => {
+    const refs = who.length > 3 ? `${who.slice(0, 3).join(", ")} and ${who.length - 3} more` : who.join(", ");
+    return `${refs}${who.length > 1 ? ` (${who.length} files)` : ""}: ${what}`;
+  });
 }
 
 function more(lines: string[], n: number, what: string, style: (s: string) => string): void {

@@ -27,6 +27,7 @@ import type { Listed } from "../scan/inputs.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 import { reportFields } from "./report_fields.ts";
 import type { PlanWarning } from "./types.ts";
+import type { Rect } from "../pixels/blank.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
 export interface PlanContext {
@@ -74,6 +75,8 @@ export interface FileFacts {
   readonly counts?: Readonly<Record<string, number>>;
   /** A note on a written file (burned-in text suspected, written with `burned_in: warn`). */
   readonly note?: string;
+  /** With `burned_in: blank`: the regions the run blanks, and what it keeps (for `plan --preview`). */
+  readonly blank?: { readonly regions: readonly Rect[]; readonly keep: readonly Rect[] };
   /** Tags of the output templates the file has no value for. */
   readonly na: readonly number[];
   /** The pseudonyms its de-identification gave, with their subjects (see `PseudonymRegistry`). */
@@ -201,6 +204,9 @@ export function planFile(
     frames: Math.max(1, Number(firstValue(file, tags.NumberOfFrames) ?? 1) || 1),
     counts: result?.counts,
     note,
+    blank: ctx.burnedIn === "blank" && result?.pixels?.regions.length
+      ? { regions: result.pixels.regions, keep: result.pixels.keep }
+      : undefined,
     fields: ctx.keepFields ? reportFields(file.dataset) : undefined,
   };
   try {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Rect } from "../pixels/blank.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
@@ -37,6 +38,8 @@ export interface PlannedFile {
   readonly counts?: Readonly<Record<string, number>>;
   /** The report's columns, for a sort-only run (which does not read the file again). */
   readonly fields?: Readonly<Record<string, string>>;
+  /** With `burned_in: blank`: the regions the run fills with black, and those it keeps. */
+  readonly blank?: { readonly regions: readonly Rect[]; readonly keep: readonly Rect[] };
 }
 
 /** One output series: a SeriesInstanceUID in one output folder. */
