@@ -42,3 +42,12 @@ export {
   type PreviewRegion,
   toRgb,
 } from "./preview.ts";
+export {
+  findText,
+  type OcrBinaries,
+  ocrBinaries,
+  type OcrImage,
+  type OcrOptions,
+  provideOcrBinaries,
+  type TextBox,
+} from "./ocr.ts";
