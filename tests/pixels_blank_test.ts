@@ -263,6 +263,17 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
 
     const verify = await runCli(["verify", `${dir}/p.yaml`], ENV);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout + verify.stderr, /0 findings|no findings|clean/i);
+
+    // Planted back: text inside a region of a written image; verify must see it.
+    const us = `${dir}/out/${row("us-rgb").Output}`;
+    const bytes = await Deno.readFile(us);
+    const pixelsAt = bytes.length - 2 * 48 * 64 * 3; // two RGB frames, uncompressed, at the end
+    bytes[pixelsAt] = 255; // pixel (0, 0) of frame 1, inside [0, 0, 64, 9]
+    await Deno.writeFile(us, bytes);
+    const dirty = await runCli(["verify", `${dir}/p.yaml`], ENV);
+    assert.notEqual(dirty.code, 0);
+    assert.match(dirty.stdout + dirty.stderr, /frame 1: 1 sample\(s\) inside the blanked regions are not black/);
   } finally {
     if (Deno.env.get("DCMTIDY_KEEP_TEST_DIR")) console.log(`kept ${dir}`);
     else await Deno.remove(dir, { recursive: true });

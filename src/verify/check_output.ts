@@ -1,7 +1,7 @@
 /**
  * One written DICOM output: it is there, it parses, and then the checks that apply to it, in this
  * order: sort only, `check_placed`; de-identified, `check_marks`, then its source read again
- * (`unverifiable` when it cannot be) and `check_phi`. It gives the facts `check_uids` needs.
+ * (`unverifiable` when it cannot be), `check_phi`, and with `burned_in: blank`, `check_pixels`. It gives the facts `check_uids` needs.
  */
 import { join } from "node:path";
 import { DicomError } from "../dicom/errors.ts";
@@ -11,6 +11,7 @@ import { type Context, inputRef } from "./_context.ts";
 import { sourcePhi } from "./_source.ts";
 import { checkMarks } from "./check_marks.ts";
 import { checkPhi } from "./check_phi.ts";
+import { checkPixels } from "./check_pixels.ts";
 import { checkPlaced } from "./check_placed.ts";
 import { type OutputFacts, outputFacts } from "./check_uids.ts";
 import type { Finding, FindingKind } from "./findings.ts";
@@ -61,6 +62,7 @@ export async function checkOutput(
   const worked = await sourcePhi(ctx, row, (detail) => find("unverifiable", detail));
   if (!worked) return { checked: true, phi: 0 };
   await checkPhi(ctx, row, dest, actual, actualFlat, worked.phi, find);
+  if (ctx.session.config.blankPixels) await checkPixels(worked, actual, actualFlat, find);
   return {
     checked: true,
     phi: worked.phi.length,

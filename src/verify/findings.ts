@@ -27,7 +27,12 @@ export type FindingKind =
   /** The source cannot be read or de-identified again, so the output cannot be checked. */
   | "unverifiable"
   /** A PHI value of a source in the header of a NIfTI volume made from it, or in its JSON sidecar. */
-  | "phi-nifti";
+  | "phi-nifti"
+  /**
+   * `burned_in: blank`: a blanked region is not uniformly black, a pixel outside the regions is not
+   * the source's, the marks of clean pixels are missing, or a suspect was written unblanked.
+   */
+  | "pixels";
 
 /** One problem. Details never hold PHI unless `showPhi`: values are masked, inputs are `input #N`. */
 export interface Finding {
