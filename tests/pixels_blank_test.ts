@@ -273,7 +273,10 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     await Deno.writeFile(us, bytes);
     const dirty = await runCli(["verify", `${dir}/p.yaml`], ENV);
     assert.notEqual(dirty.code, 0);
-    assert.match(dirty.stdout + dirty.stderr, /frame 1: 1 sample\(s\) inside the blanked regions are not black/);
+    assert.match(
+      dirty.stdout + dirty.stderr,
+      /frame 1: 1 sample\(s\) inside the blanked regions are not black/,
+    );
   } finally {
     if (Deno.env.get("DCMTIDY_KEEP_TEST_DIR")) console.log(`kept ${dir}`);
     else await Deno.remove(dir, { recursive: true });

@@ -50,6 +50,7 @@ const LABELS: Readonly<Record<PlanPhase, string>> = {
   scan: "scanning",
   stage: "scanning and writing",
   plan: "dry-run diff",
+  text: "searching suspects' pixels for text",
 };
 
 /** Sandboxed workers for the plan and the run: `--jobs`, else one per core. */

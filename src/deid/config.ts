@@ -35,6 +35,8 @@ export interface DeidConfig {
   readonly blankPixels?: boolean;
   /** `deidentify.pixels`, resolved. */
   readonly pixelRules?: readonly PixelRule[];
+  /** `pixels_detect: ocr`: the pixels of burned-in suspects are searched for text (plan, verify). */
+  readonly detectText?: boolean;
 }
 
 /** The DeidentificationMethod values for a configuration. */
@@ -84,6 +86,7 @@ export function configFromProtocol(p: Protocol, lookup?: ReadonlyMap<string, str
     rules: d.rules,
     hooks: d.hooks,
     blankPixels: d.burned_in === "blank",
+    detectText: d.pixels_detect === "ocr",
     pixelRules: d.pixelRules,
     method: methodValues(d.options, p),
   };

@@ -115,17 +115,37 @@ export function matchPixelRules(ds: DataSet, rules: readonly PixelRule[]): Pixel
   return { rules: matched.map((r) => r.name), regions, keep, outside };
 }
 
-/** "Modality US, Manufacturer ACME, ManufacturerModelName SONO 5, 640x480": what rules look at. */
-export function deviceOf(ds: DataSet): string {
+/** What pixel rules look at in a file: for messages, and for the rule `plan` proposes. */
+export interface Device {
+  /** "Modality US, Manufacturer ACME, ManufacturerModelName SONO 5, 640x480". */
+  readonly label: string;
+  /** The same as a rule's `when` (the values present). */
+  readonly when: Readonly<Record<string, string | number>>;
+}
+
+/** The device of an (original) data set, as pixel rules see it. */
+export function deviceOf(ds: DataSet): Device {
   const text = (tag: number) => {
     const el = ds.elements.find((e) => e.tag === tag);
-    return el ? values(ds, el)[0] : undefined;
+    return el ? values(ds, el)[0] || undefined : undefined;
   };
-  const parts = [
-    ["Modality", text(tags.Modality)],
-    ["Manufacturer", text(tags.Manufacturer)],
-    ["ManufacturerModelName", text(tags.ManufacturerModelName)],
-  ].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
-  parts.push(`${first(ds, tags.Columns) ?? "?"}x${first(ds, tags.Rows) ?? "?"}`);
-  return parts.join(", ");
+  const when: Record<string, string | number> = {};
+  const parts: string[] = [];
+  for (
+    const [k, t] of [["Modality", tags.Modality], ["Manufacturer", tags.Manufacturer], [
+      "ManufacturerModelName",
+      tags.ManufacturerModelName,
+    ]] as const
+  ) {
+    const v = text(t);
+    if (v) {
+      when[k] = v;
+      parts.push(`${k} ${v}`);
+    }
+  }
+  const columns = first(ds, tags.Columns), rows = first(ds, tags.Rows);
+  if (rows !== undefined) when.Rows = rows;
+  if (columns !== undefined) when.Columns = columns;
+  parts.push(`${columns ?? "?"}x${rows ?? "?"}`);
+  return { label: parts.join(", "), when };
 }

@@ -20,7 +20,7 @@ import { collectPHI } from "./clean.ts";
 import { datePolicy, type DeidConfig } from "./config.ts";
 import { Keys } from "./keys.ts";
 import { addMarks } from "./marks.ts";
-import { deviceOf, matchPixelRules, type PixelMatch } from "./pixel_rules.ts";
+import { type Device, deviceOf, matchPixelRules, type PixelMatch } from "./pixel_rules.ts";
 import { applyReplacements } from "./protocol_rules.ts";
 import { Pseudonyms, subjectOf } from "./pseudonyms.ts";
 import { isWellKnownUID } from "./uids.ts";
@@ -48,8 +48,8 @@ export interface DeidResult {
   readonly burnedIn?: string;
   /** With `burned_in: blank`: the pixel rules that hold for the file and their regions. */
   readonly pixels?: PixelMatch;
-  /** With `burned_in: blank`: what the rules look at in this file, for messages ("Modality US, ..."). */
-  readonly device?: string;
+  /** With `burned_in: blank` or `pixels_detect: ocr`: what pixel rules look at in this file. */
+  readonly device?: Device;
   /** Set when the file must not be written (a lookup miss with `missing: quarantine`). */
   readonly quarantine?: string;
   /** Things to tell the user about this file that did not stop it (no PatientID, for one). */
@@ -149,7 +149,7 @@ export class DeidSession {
     // Rules match the original header: read before the walk changes it.
     const blank = this.config.blankPixels;
     const pixels = blank ? matchPixelRules(ds, this.config.pixelRules ?? []) : undefined;
-    const device = blank ? deviceOf(ds) : undefined;
+    const device = blank || this.config.detectText ? deviceOf(ds) : undefined;
 
     const cx: FileContext = {
       config: this.config,

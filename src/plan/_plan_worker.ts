@@ -9,7 +9,14 @@ import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { serveWorker } from "../workers/serve.ts";
 import type { PlanContext } from "./survey.ts";
 import { surveyBatch } from "./survey.ts";
-import { changesOf, type FromPlanWorker, planContextOf, type ToPlanWorker } from "./survey_worker.ts";
+import {
+  changesOf,
+  type FromPlanWorker,
+  planContextOf,
+  providePixels,
+  textOf,
+  type ToPlanWorker,
+} from "./survey_worker.ts";
 
 let ctx: PlanContext | undefined;
 const buffer = new ReusableBuffer();
@@ -17,9 +24,12 @@ const buffer = new ReusableBuffer();
 serveWorker<ToPlanWorker, FromPlanWorker>({
   init: (msg) => {
     ctx = planContextOf(msg);
+    providePixels(msg);
   },
-  handle: (msg) =>
+  handle: async (msg) =>
     msg.type === "survey"
       ? { type: "surveyed", surveys: surveyBatch(msg.jobs, ctx, buffer) }
+      : msg.type === "text"
+      ? { type: "texted", text: await textOf(msg.jobs) }
       : { type: "changed", changes: changesOf(msg.jobs, ctx!, buffer) },
 });

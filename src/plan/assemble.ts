@@ -61,7 +61,7 @@ export function assemble(
     errors.push(...facts.errors);
     for (const t of facts.na) naCount.set(t, (naCount.get(t) ?? 0) + 1);
     if (facts.quarantine !== undefined || facts.dest === undefined) {
-      files.push({ input, status: "quarantine", reason: facts.quarantine });
+      files.push({ input, status: "quarantine", reason: facts.quarantine, suspect: facts.suspect });
       continue;
     }
     const dest = facts.dest;
@@ -105,6 +105,7 @@ export function assemble(
       counts: facts.counts,
       fields: facts.fields,
       blank: facts.blank,
+      suspect: facts.suspect,
     });
     written++;
   }

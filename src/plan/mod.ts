@@ -38,5 +38,7 @@ export {
   type FromPlanWorker,
   planContextOf,
   type PlanInit,
+  type TextOf,
+  textOf,
   type ToPlanWorker,
 } from "./survey_worker.ts";

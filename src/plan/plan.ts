@@ -17,7 +17,7 @@ import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
 import { assignNiftiStems, resolveCollisions } from "./names.ts";
 import { type PlanContext, surveyHere } from "./survey.ts";
-import { changesOf } from "./survey_worker.ts";
+import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
 import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
 
@@ -118,6 +118,26 @@ export async function makePlan(
         plan.series[i] = { ...s, changes: c.changes ?? [] };
         onProgress?.(++done, representatives.length, "plan");
       });
+    }
+    if (d?.pixels_detect === "ocr") {
+      const suspects = plan.files.flatMap((f, index) => (f.suspect ? [{ index, path: f.input.path }] : []));
+      if (suspects.length) {
+        onProgress?.(0, suspects.length, "text");
+        let done = 0;
+        const found = pool ? await Promise.race([pool.text(suspects), aborted]) : await textOf(suspects);
+        for (const t of found) {
+          if (t.boxes) plan.files[t.index].text = t.boxes;
+          else {
+            warnings.push({
+              kind: "pixels",
+              message: `${inputRef(t.index)}: its pixels could not be searched for text: ${
+                withoutPaths(t.error!)
+              }`,
+            });
+          }
+          onProgress?.(++done, suspects.length, "text");
+        }
+      }
     }
     const format = protocol.output.format;
     // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.

@@ -6,6 +6,7 @@
  * (their row in `.dcmtidy/files.csv` and in `plan --out`), original values as `D***^J***`, and for
  * a protocol that does not de-identify, output names (made from the original headers) as `***`.
  */
+import { textLines } from "./text_summary.ts";
 import { syntaxLabel } from "../pixels/syntaxes.ts";
 import { inputRef } from "../scan/scan.ts";
 import { showValue } from "./changes.ts";
@@ -170,6 +171,7 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     lines.push(`  ${f.status.padEnd(10)} ${ref(i)}: ${f.reason ?? f.input.kind}`);
   }
 
+  lines.push(...textLines(plan));
   const kinds = new Map<WarningKind, string[]>();
   for (const w of plan.warnings) kinds.set(w.kind, [...(kinds.get(w.kind) ?? []), w.message]);
   if (kinds.has("pixels")) kinds.set("pixels", grouped(kinds.get("pixels")!));

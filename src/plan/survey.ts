@@ -26,7 +26,7 @@ import {
 import type { Listed } from "../scan/inputs.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 import { reportFields } from "./report_fields.ts";
-import type { PlanWarning } from "./types.ts";
+import type { PlanWarning, Suspect } from "./types.ts";
 import type { Rect } from "../pixels/blank.ts";
 
 /** What planning a file needs besides the file: the session and the output templates. */
@@ -75,6 +75,8 @@ export interface FileFacts {
   readonly counts?: Readonly<Record<string, number>>;
   /** A note on a written file (burned-in text suspected, written with `burned_in: warn`). */
   readonly note?: string;
+  /** Why the file may carry burned-in text, and its device (for `pixels_detect: ocr`). */
+  readonly suspect?: Suspect;
   /** With `burned_in: blank`: the regions the run blanks, and what it keeps (for `plan --preview`). */
   readonly blank?: { readonly regions: readonly Rect[]; readonly keep: readonly Rect[] };
   /** Tags of the output templates the file has no value for. */
@@ -183,7 +185,9 @@ export function planFile(
   let note: string | undefined;
   if (ctx.session) {
     const outcome = deidentifyHeader(ctx, file, ref, warnings, errors);
-    if ("quarantine" in outcome) return { facts: { ...base, quarantine: outcome.quarantine } };
+    if ("quarantine" in outcome) {
+      return { facts: { ...base, quarantine: outcome.quarantine, suspect: outcome.suspect } };
+    }
     result = outcome.result;
     note = outcome.note;
   } else if (firstValue(file, tags.PatientID) === undefined) {
@@ -204,6 +208,7 @@ export function planFile(
     frames: Math.max(1, Number(firstValue(file, tags.NumberOfFrames) ?? 1) || 1),
     counts: result?.counts,
     note,
+    suspect: result && suspectOf(result),
     blank: ctx.burnedIn === "blank" && result?.pixels?.regions.length
       ? { regions: result.pixels.regions, keep: result.pixels.keep }
       : undefined,
@@ -227,7 +232,7 @@ function deidentifyHeader(
   ref: string,
   warnings: PlanWarning[],
   errors: string[],
-): { result: DeidResult; note?: string } | { quarantine: string } {
+): { result: DeidResult; note?: string } | { quarantine: string; suspect?: Suspect } {
   const config = ctx.config!;
   const hasPatientId = firstValue(file, tags.PatientID) !== undefined;
   const policy = lookupPolicy(config);
@@ -257,7 +262,7 @@ function deidentifyHeader(
   if (ctx.burnedIn === "blank") return blankOrQuarantine(result, ref, warnings);
   if (!result.burnedIn || ctx.burnedIn === "allow") return { result };
   const why = `burned-in text suspected: ${result.burnedIn}`;
-  if (ctx.burnedIn === "quarantine") return { quarantine: why };
+  if (ctx.burnedIn === "quarantine") return { quarantine: why, suspect: suspectOf(result) };
   warnings.push({ kind: "burned-in", message: `${ref}: ${why} (written: burned_in: warn)` });
   return { result, note: why };
 }
@@ -270,7 +275,7 @@ function blankOrQuarantine(
   result: DeidResult,
   ref: string,
   warnings: PlanWarning[],
-): { result: DeidResult; note?: string } | { quarantine: string } {
+): { result: DeidResult; note?: string } | { quarantine: string; suspect?: Suspect } {
   const m = result.pixels;
   if (m && m.regions.length > 0) {
     const regions = m.regions.map((r) => `[${r.x}, ${r.y}, ${r.width}, ${r.height}]`).join(", ");
@@ -283,10 +288,15 @@ function blankOrQuarantine(
   if (!result.burnedIn) return { result };
   const why = m
     ? `every region of ${m.rules.join(", ")} lies outside the image (${m.outside.join("; ")})`
-    : `no pixels rule matches (${result.device})`;
+    : `no pixels rule matches (${result.device?.label})`;
   return {
     quarantine: `burned-in text suspected: ${result.burnedIn}; ${why}: quarantined (burned_in: blank)`,
   };
+}
+
+/** A burned-in suspect's reason and device (for `pixels_detect: ocr`). */
+function suspectOf(result: DeidResult): Suspect | undefined {
+  return result.burnedIn ? { reason: result.burnedIn, device: result.device } : undefined;
 }
 
 /** The `missing:` policy of a lookup table, if PatientIDs are looked up. */

@@ -8,7 +8,13 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import { type DeidSession, openSession } from "../deid/mod.ts";
-import { readDicomFileSync } from "../dicom/read_file.ts";
+import { DicomError } from "../dicom/errors.ts";
+import { readDicomFile, readDicomFileSync } from "../dicom/read_file.ts";
+import type { Rect } from "../pixels/blank.ts";
+import { textBoxes } from "../pixels/detect.ts";
+import { PixelError } from "../pixels/errors.ts";
+import { type OcrBinaries, provideOcrBinaries } from "../pixels/ocr.ts";
+import { provideCodecBinaries, type WasmCodec } from "../pixels/wasm.ts";
 import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "./changes.ts";
@@ -41,17 +47,50 @@ export type ToPlanWorker =
     plan: PlanInit;
     /** For a script that does more than survey (`SurveyAhead.init`). */
     ahead?: unknown;
+    /** `pixels_detect: ocr`: the codecs' and the OCR engine's bytes (the worker may not read them). */
+    pixels?: { codecs: Partial<Record<WasmCodec, Uint8Array>>; ocr: OcrBinaries };
   }
   /** Files to survey: read, classify, de-identify the header, name the output. */
   | { type: "survey"; jobs: SurveyJob[] }
   /** Files whose dry-run diff the plan shows. */
-  | { type: "changes"; jobs: { index: number; path: string }[] };
+  | { type: "changes"; jobs: { index: number; path: string }[] }
+  /** Burned-in suspects whose first frame is searched for text (`pixels_detect: ocr`). */
+  | { type: "text"; jobs: { index: number; path: string }[] };
 
 /** What the plan's workers answer (besides "ready" or "failed" to the init). */
 export type FromPlanWorker =
   /** Each file's survey, and what a script that does more sends with it (`SurveyAhead.onExtra`). */
   | { type: "surveyed"; surveys: { index: number; survey: Survey; extra?: unknown }[] }
-  | { type: "changed"; changes: ChangesOf[] };
+  | { type: "changed"; changes: ChangesOf[] }
+  | { type: "texted"; text: TextOf[] };
+
+/** The boxes of text found in one file, or why it could not be searched. */
+export interface TextOf {
+  readonly index: number;
+  readonly boxes?: Rect[];
+  readonly error?: string;
+}
+
+/** Search each file's first frame for text; what cannot be decoded says why (no path in it). */
+export async function textOf(jobs: readonly { index: number; path: string }[]): Promise<TextOf[]> {
+  const out: TextOf[] = [];
+  for (const { index, path } of jobs) {
+    try {
+      out.push({ index, boxes: await textBoxes(await readDicomFile(path)) });
+    } catch (e) {
+      if (!(e instanceof PixelError || e instanceof DicomError)) throw e;
+      out.push({ index, error: e.message });
+    }
+  }
+  return out;
+}
+
+/** Hand a worker the bytes of the codecs and the OCR engine from its init message. */
+export function providePixels(msg: Extract<ToPlanWorker, { type: "init" }>): void {
+  if (!msg.pixels) return;
+  provideCodecBinaries(msg.pixels.codecs);
+  provideOcrBinaries(msg.pixels.ocr);
+}
 
 /**
  * A worker's plan context from its init message. Pseudonym collisions are checked by the plan, in

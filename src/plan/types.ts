@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Device } from "../deid/pixel_rules.ts";
 import type { Rect } from "../pixels/blank.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import type { ScannedFile } from "../scan/scan.ts";
@@ -40,6 +41,16 @@ export interface PlannedFile {
   readonly fields?: Readonly<Record<string, string>>;
   /** With `burned_in: blank`: the regions the run fills with black, and those it keeps. */
   readonly blank?: { readonly regions: readonly Rect[]; readonly keep: readonly Rect[] };
+  /** A burned-in suspect: why, and its device (what pixel rules look at). */
+  readonly suspect?: Suspect;
+  /** With `pixels_detect: ocr`: boxes of text found in its first frame (words are never kept). */
+  text?: readonly Rect[];
+}
+
+/** Why a file may carry burned-in text, and what pixel rules would look at. */
+export interface Suspect {
+  readonly reason: string;
+  readonly device?: Device;
 }
 
 /** One output series: a SeriesInstanceUID in one output folder. */
@@ -115,7 +126,7 @@ export interface Plan {
  * when it also writes each output ahead, see `PlanOptions.stage`); "plan" makes the dry-run diffs
  * (one file per output series).
  */
-export type PlanPhase = "scan" | "stage" | "plan";
+export type PlanPhase = "scan" | "stage" | "plan" | "text";
 
 /** Options for `makePlan`. */
 /**

@@ -11,7 +11,9 @@ import type { Listed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
 import type { Survey } from "./survey.ts";
-import type { ChangesOf, FromPlanWorker, ToPlanWorker } from "./survey_worker.ts";
+import type { ChangesOf, FromPlanWorker, TextOf, ToPlanWorker } from "./survey_worker.ts";
+import { ocrBinaries } from "../pixels/ocr.ts";
+import { codecBinaries } from "../pixels/wasm.ts";
 import type { SurveyAhead } from "./types.ts";
 
 /** A plan's workers: they survey files and make dry-run diffs. */
@@ -20,6 +22,8 @@ export interface PlanWorkers {
   survey(listed: readonly Listed[], onProgress?: (done: number, total: number) => void): Promise<Survey[]>;
   /** The dry-run diffs of these files (in no particular order). */
   changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
+  /** Boxes of text in these files' first frames (`pixels_detect: ocr`; in no particular order). */
+  text(files: readonly { index: number; path: string }[]): Promise<TextOf[]>;
   /** Stop the workers. */
   close(): void;
 }
@@ -46,6 +50,10 @@ export async function openPlanWorkers(
       keepFields: !p.deidentify,
     },
     ahead: ahead?.init,
+    // Searching pixels for text: the worker may not read the module cache, so it gets the bytes.
+    pixels: p.deidentify?.pixels_detect === "ocr"
+      ? { codecs: await codecBinaries(), ocr: await ocrBinaries() }
+      : undefined,
   };
   const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
   // They write nothing, or only where the caller's extra work writes.
@@ -72,6 +80,14 @@ export async function openPlanWorkers(
       );
       return out;
     },
+    text: (files) =>
+      mapInPool(
+        pool,
+        files,
+        (jobs): ToPlanWorker => ({ type: "text", jobs: [...jobs] }),
+        (msg) => (msg.type === "texted" ? msg.text : undefined),
+        { maxBatch: 1 },
+      ),
     changes: (files) =>
       mapInPool(
         pool,

@@ -110,6 +110,10 @@ const deidentifySchema = z.strictObject({
     "images that may carry text in their pixels: warn (written), quarantine, allow, or blank (the regions of " +
       "the matching `pixels` rules are filled with black; a suspect no rule matches is quarantined)",
   ),
+  pixels_detect: z.enum(["none", "ocr"]).default("none").describe(
+    "ocr: search the pixels of burned-in suspects for text (Tesseract, offline): plan lists the boxes found and " +
+      "proposes a rule for each device no rule matches; verify reports text left in written images (phi-pixels)",
+  ),
   pixels: z.array(pixelRuleSchema).default([]).describe(
     "pixel rules: every rule whose `when` holds adds its regions (used with burned_in: blank)",
   ),

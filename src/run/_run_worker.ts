@@ -20,6 +20,7 @@ import {
   type PlanContext,
   planContextOf,
   surveyListed,
+  textOf,
   type ToPlanWorker,
 } from "../plan/mod.ts";
 import { preparePixelWork } from "../pixels/transcode.ts";
@@ -97,6 +98,7 @@ async function handle(
     return { type: "surveyed", surveys };
   }
   if (msg.type === "changes") return { type: "changed", changes: changesOf(msg.jobs, plan!, buffer) };
+  if (msg.type === "text") return { type: "texted", text: await textOf(msg.jobs) };
   if (msg.type === "series") {
     let outcome: SeriesOutcome;
     try {

@@ -76,7 +76,7 @@ export function canStage(p: Protocol, workers: number): boolean {
   const d = p.deidentify;
   // Runs that rewrite pixels (transcoded, blanked) are not written ahead: the plan's workers load no codecs.
   return workers > 0 && !!d && Object.keys(d.hooks).length === 0 && p.output.format === "dicom" &&
-    p.output.transferSyntax === "keep" && d.burned_in !== "blank";
+    p.output.transferSyntax === "keep" && d.burned_in !== "blank" && d.pixels_detect !== "ocr";
 }
 
 /**

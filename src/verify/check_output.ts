@@ -11,7 +11,7 @@ import { type Context, inputRef } from "./_context.ts";
 import { sourcePhi } from "./_source.ts";
 import { checkMarks } from "./check_marks.ts";
 import { checkPhi } from "./check_phi.ts";
-import { checkPixels } from "./check_pixels.ts";
+import { checkPixels, checkText } from "./check_pixels.ts";
 import { checkPlaced } from "./check_placed.ts";
 import { type OutputFacts, outputFacts } from "./check_uids.ts";
 import type { Finding, FindingKind } from "./findings.ts";
@@ -63,6 +63,7 @@ export async function checkOutput(
   if (!worked) return { checked: true, phi: 0 };
   await checkPhi(ctx, row, dest, actual, actualFlat, worked.phi, find);
   if (ctx.session.config.blankPixels) await checkPixels(worked, actual, actualFlat, find);
+  if (ctx.session.config.detectText) await checkText(worked, actual, find);
   return {
     checked: true,
     phi: worked.phi.length,

@@ -13,6 +13,7 @@ import { decodeFrame, prepareDecoder } from "../pixels/decode.ts";
 import { PixelError } from "../pixels/errors.ts";
 import { type PixelFormat, readPixelFormat } from "../pixels/format.ts";
 import { openPixelSource, type PixelSource } from "../pixels/source.ts";
+import { boxesOutside, textBoxes } from "../pixels/detect.ts";
 import type { SourceRead } from "./_source.ts";
 import { top } from "./_context.ts";
 import type { FindingKind } from "./findings.ts";
@@ -39,6 +40,36 @@ async function opened(file: DicomFile): Promise<PixelSource> {
   const src = openPixelSource(file, readPixelFormat(file.dataset));
   await prepareDecoder(src);
   return src;
+}
+
+/**
+ * `pixels_detect: ocr`: search a written burned-in suspect for text; a box outside the regions it
+ * was blanked in (or any box, when it was not blanked) is a `phi-pixels` finding. The words are not
+ * reported (they may be a name): where the box is.
+ */
+export async function checkText(
+  source: SourceRead,
+  output: DicomFile,
+  find: (kind: FindingKind, detail: string) => void,
+): Promise<void> {
+  if (!source.burnedIn && !source.pixels) return;
+  let boxes: Rect[];
+  try {
+    boxes = await textBoxes(output);
+  } catch (e) {
+    if (!(e instanceof PixelError)) throw e;
+    find("unverifiable", `its pixels cannot be searched for text: ${e.message}`);
+    return;
+  }
+  const left = source.pixels?.regions.length
+    ? boxesOutside(boxes, source.pixels.regions, source.pixels.keep)
+    : boxes;
+  for (const b of left) {
+    find(
+      "phi-pixels",
+      `text found in the pixels at [${b.x}, ${b.y}, ${b.width}, ${b.height}] (x, y, width, height)`,
+    );
+  }
 }
 
 /** Check the pixels of one output against its source; problems go to `find` (kind `pixels`). */

@@ -32,7 +32,9 @@ export type FindingKind =
    * `burned_in: blank`: a blanked region is not uniformly black, a pixel outside the regions is not
    * the source's, the marks of clean pixels are missing, or a suspect was written unblanked.
    */
-  | "pixels";
+  | "pixels"
+  /** `pixels_detect: ocr`: text found in a written image's pixels outside any blanked region (any box counts). */
+  | "phi-pixels";
 
 /** One problem. Details never hold PHI unless `showPhi`: values are masked, inputs are `input #N`. */
 export interface Finding {
