@@ -282,3 +282,42 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     else await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pixel rules: mistakes are refused at their line and column; rules shows them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-pixrules-" });
+  try {
+    await Deno.mkdir(`${dir}/raw`);
+    const cases: [string, RegExp[]][] = [
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { Manufactrer: ACME, Rows: { matches: "[" } }\n` +
+        `      blank: [[0, 0, 10, 40]]\n    - name: a\n      when: { Modality: US }\n      blank: all\n`,
+        [
+          /p\.yaml:14:15: "Manufactrer" is not a DICOM keyword or tag \(did you mean "Manufacturer"\?\)/,
+          /p\.yaml:14:51: not a regular expression/,
+          /p\.yaml:16:13: a second rule named a/,
+        ],
+      ],
+      ["  burned_in: blank\n", [/burned_in: blank needs `pixels` rules/]],
+      [
+        `  burned_in: blank\n  pixels:\n    - name: b\n      when: {}\n      blank: [[0, 0, 0, 4]]\n`,
+        [/give at least one condition/, /expected number to be >=1/],
+      ],
+    ];
+    for (const [deid, expected] of cases) {
+      await Deno.writeTextFile(`${dir}/p.yaml`, protocol(deid));
+      const r = await runCli(["validate", `${dir}/p.yaml`], ENV);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      for (const e of expected) assert.match(r.stderr + r.stdout, e);
+    }
+    await Deno.writeTextFile(`${dir}/p.yaml`, protocol(RULES));
+    const rules = await runCli(["rules", "--protocol", `${dir}/p.yaml`], ENV);
+    assert.equal(rules.code, 0, rules.stderr);
+    assert.match(rules.stdout, /# pixel rules \(burned_in: blank\)/);
+    assert.match(
+      rules.stdout,
+      /us-regions: when Modality equals \["US"\] and ManufacturerModelName equals \["REGIONS 1"\]: blank all, keep ultrasound regions/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
