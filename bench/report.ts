@@ -6,6 +6,7 @@
 import { cpus, totalmem } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BlankResults, formatBlank } from "./blank.ts";
 import { formatCodecs } from "./codec_report.ts";
 import type { CodecResults } from "./codecs.ts";
 import type { RewriteResult, ScanResult } from "./engine.ts";
@@ -76,6 +77,8 @@ export interface BenchResults {
   scan: ScanResult | null;
   /** The codec case (`--only codecs`). */
   codecs?: CodecResults | null;
+  /** The blank case (`--only blank`). */
+  blank?: BlankResults | null;
 }
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
@@ -199,6 +202,7 @@ export function formatTable(r: BenchResults): string {
     if (!s.stable) lines.push("warning: the scan passes did not all have the same outcomes");
   }
   if (r.codecs) lines.push(...formatCodecs(r.codecs));
+  if (r.blank) lines.push(...formatBlank(r.blank));
   lines.push("");
   for (const target of t?.targets ?? []) {
     const verdict = target.pass === null ? "n/a " : target.pass ? "PASS" : "FAIL";
@@ -212,12 +216,19 @@ export function formatTable(r: BenchResults): string {
     );
   }
   const failed = (t?.steps ?? []).filter((x) => !x.skipped && !x.ok);
-  const codecFails = [...(r.codecs?.rows ?? []), ...(r.codecs?.corpus ?? [])].filter((x) => !x.ok);
+  const codecFails = [
+    ...[...(r.codecs?.rows ?? []), ...(r.codecs?.corpus ?? [])].map((x) => ({
+      ...x,
+      label: `codecs ${x.label}`,
+    })),
+    ...(r.blank ? [...r.blank.blank, ...r.blank.run] : []),
+    ...(r.blank?.ocr ? [{ ...r.blank.ocr, label: "OCR" }] : []),
+  ].filter((x) => !x.ok);
   const verified = failed.length === 0 && (!w || w.verified) && codecFails.length === 0;
   lines.push(
     `${verified ? "PASS" : "FAIL"} outputs verified${
       failed.length || codecFails.length
-        ? `: ${[...failed.map((x) => x.id), ...codecFails.map((x) => `codecs ${x.label}`)].join(", ")} failed`
+        ? `: ${[...failed.map((x) => x.id), ...codecFails.map((x) => x.label)].join(", ")} failed`
         : ""
     }`,
   );

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBenchArgs, USAGE } from "./args.ts";
+import { type BlankResults, measureBlank } from "./blank.ts";
 import { type CodecResults, measureCodecs } from "./codecs.ts";
 import { ensureDump } from "./dump.ts";
 import { headerScan, measureRewrite, type RewriteResult, type ScanResult } from "./engine.ts";
@@ -119,6 +120,15 @@ async function main(argv: string[]): Promise<number> {
       log,
     });
   }
+  let blank: BlankResults | null = null;
+  if (has("blank")) {
+    blank = await measureBlank({
+      us: Math.max(1, args.codecUs),
+      ocrFrames: args.ocrFrames,
+      runs: args.runs,
+      log,
+    });
+  }
   machine.loadAvgEnd = loadAvg();
 
   const results: BenchResults = {
@@ -137,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
     rewrite,
     scan,
     codecs,
+    blank,
   };
   console.log(formatTable(results));
   await writeResults(results);
@@ -145,7 +156,9 @@ async function main(argv: string[]): Promise<number> {
   const targetsOk = (tree?.targets ?? []).every((t) => t.pass !== false);
   const engineOk = !rewrite || (rewrite.verified && rewrite.targetPass);
   const codecsOk = [...(codecs?.rows ?? []), ...(codecs?.corpus ?? [])].every((r) => r.ok);
-  return stepsOk && targetsOk && engineOk && codecsOk ? 0 : 1;
+  const blankOk = !blank ||
+    [...blank.blank, ...blank.run, ...(blank.ocr ? [blank.ocr] : [])].every((r) => r.ok);
+  return stepsOk && targetsOk && engineOk && codecsOk && blankOk ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
