@@ -22,6 +22,7 @@ import {
   SEQUENCE_DELIMITATION,
   UNDEFINED_LENGTH,
 } from "./model.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { hasLongLength } from "./vr.ts";
 import { encodeValue, valueBytes } from "./values.ts";
 
@@ -156,7 +157,7 @@ function writeDataSet(ds: DataSet, w: ChunkList): boolean {
     if (group.modified || el.dirty || !el.span) {
       const value = new Uint8Array(4);
       new DataView(value.buffer).setUint32(0, w.length - group.from, ds.encoding.littleEndian);
-      w.fill(hole, concat(encodeHeader(el.tag, "UL", 4, ds.encoding), value));
+      w.fill(hole, concatBytes([encodeHeader(el.tag, "UL", 4, ds.encoding), value]));
       modified = true;
     } else {
       w.fillCopy(hole, el.span.src, el.span.start, el.span.end);
@@ -177,13 +178,6 @@ function writeDataSet(ds: DataSet, w: ChunkList): boolean {
   }
   closeGroup();
   return modified;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** A delimiter: the input's own bytes when there were some (their length field may be nonzero). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 import { deflateSync } from "node:zlib";
 import { PixelError } from "./errors.ts";
 
@@ -97,11 +98,5 @@ export function encodePng(width: number, height: number, channels: 1 | 3, pixels
     parts.push(chunk("IDAT", stream.subarray(at, Math.min(stream.length, at + IDAT_CHUNK))));
   }
   parts.push(chunk("IEND", new Uint8Array(0)));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -8,6 +8,7 @@
 import type { DicomFile, Element } from "../dicom/model.ts";
 import { valueBytes } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { PixelError } from "./errors.ts";
 import { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
 import { type Fragment, groupFrames, listFragments, type ReadAt } from "./fragments.ts";
@@ -59,17 +60,6 @@ function rangeReader(file: DicomFile, el: Element): { read: ReadAt; total: numbe
     },
     close: () => f.close(),
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Swap the bytes of each `width`-byte word (big-endian native data to little endian). */
@@ -139,7 +129,7 @@ export function openPixelSource(
     r.close();
     throw e;
   }
-  return { ...base, frame: (i) => concat(frames[i].map((f) => r.read(f.offset, f.length))) };
+  return { ...base, frame: (i) => concatBytes(frames[i].map((f) => r.read(f.offset, f.length))) };
 }
 
 /** The Extended Offset Table (7FE0,0001), when present and readable. */
