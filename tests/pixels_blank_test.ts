@@ -180,6 +180,19 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
       const head = (await Deno.readFile(`${dir}/preview/${n}`)).subarray(0, 8);
       assert.deepEqual([...head], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], n);
     }
+    const json = JSON.parse((await runCli(["plan", "--json", `${dir}/p.yaml`], ENV)).stdout);
+    const blanked = json.files.filter((f: { blank?: unknown }) => f.blank);
+    assert.ok(blanked.length > 0);
+    assert.ok(
+      blanked.some((f: { blank: { regions: number[][] } }) =>
+        JSON.stringify(f.blank.regions) === JSON.stringify(ACME_REGIONS)
+      ),
+    );
+    assert.ok(
+      json.files.some((f: { suspect?: { device?: string } }) =>
+        f.suspect?.device === "Modality US, Manufacturer Other, ManufacturerModelName SONO 5, 64x48"
+      ),
+    );
     const refused = await runCli(["plan", "--preview", `${dir}/out/pics`, `${dir}/p.yaml`], ENV);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /overlaps the output root/);

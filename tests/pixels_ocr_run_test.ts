@@ -104,6 +104,12 @@ Deno.test("pixels_detect: ocr: the plan proposes a rule covering the text; blank
       assert.ok(!plan.stdout.toUpperCase().includes(` ${w} `), `the plan shows the word ${w}`);
     }
 
+    const json = JSON.parse((await runCli(["plan", "--json", `${dir}/q.yaml`], ENV)).stdout);
+    assert.ok(
+      json.files.every((f: { text?: number[][] }) => (f.text?.length ?? 0) >= 3),
+      "boxes in plan --json",
+    );
+
     // 2. The proposed rule, with burned_in: blank: no word left for our OCR (verify) or tesseract.
     await Deno.writeTextFile(
       `${dir}/b.yaml`,

@@ -451,8 +451,16 @@ Deno.test("plan --json: every field documented in docs/plan-json.md; --out unmas
     walk(out, "");
     walk(j, "");
     for (const p of paths) assert.ok(documented.has(p), `${p} is not documented in docs/plan-json.md`);
-    // Only with NIfTI output (tests/nifti_run_test.ts checks it there).
-    const niftiOnly = new Set(["series[].nifti"]);
+    // Only with NIfTI output (tests/nifti_run_test.ts checks it there), or with burned_in: blank and
+    // pixels_detect: ocr (tests/pixels_blank_test.ts and tests/pixels_ocr_run_test.ts check them).
+    const niftiOnly = new Set([
+      "series[].nifti",
+      "files[].suspect.device",
+      "files[].blank",
+      "files[].blank.regions",
+      "files[].blank.keep",
+      "files[].text",
+    ]);
     for (const d of documented) {
       assert.ok(paths.has(d) || niftiOnly.has(d), `docs/plan-json.md documents ${d}, which the plan lacks`);
     }

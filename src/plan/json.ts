@@ -90,6 +90,12 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
       output: plan.protocol.output.format === "nifti" ? undefined : name(f.dest),
       series: f.series,
       actions: f.counts,
+      suspect: f.suspect ? { reason: f.suspect.reason, device: f.suspect.device?.label } : undefined,
+      blank: f.blank && {
+        regions: f.blank.regions.map((b) => [b.x, b.y, b.width, b.height]),
+        keep: f.blank.keep.map((b) => [b.x, b.y, b.width, b.height]),
+      },
+      text: f.text?.map((b) => [b.x, b.y, b.width, b.height]),
     })),
   };
 }

@@ -291,6 +291,7 @@ function blankOrQuarantine(
     : `no pixels rule matches (${result.device?.label})`;
   return {
     quarantine: `burned-in text suspected: ${result.burnedIn}; ${why}: quarantined (burned_in: blank)`,
+    suspect: suspectOf(result),
   };
 }
 
