@@ -30,6 +30,8 @@ export interface FileStart {
   readonly datasetOffset: number;
   /** What is missing from a well-formed Part 10 start ("no preamble", ...). */
   readonly warnings: string[];
+  /** The meta group names no transfer syntax: the encoding was told from the data set. */
+  readonly guessed?: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export function readFileStart(ctx: Ctx): FileStart {
 
   let meta: DataSet | undefined;
   let ts: TransferSyntax;
+  let guessed = false;
   const startsMeta = bytes.length >= pos + 6 && ctx.view.getUint16(pos, true) === 0x0002 &&
     KNOWN_VRS.has(String.fromCharCode(bytes[pos + 4], bytes[pos + 5]));
   if (startsMeta) {
@@ -65,13 +68,26 @@ export function readFileStart(ctx: Ctx): FileStart {
       warnings.push("no file meta group length (0002,0000)");
     }
     const uid = metaString(meta, tags.TransferSyntaxUID);
-    if (!uid) {
+    if (uid) ts = transferSyntax(uid);
+    else {
       // A meta group that stops at the end of the bytes, or short of its declared length, was cut.
       const declared = metaGroupEnd(meta);
       const cut = pos >= bytes.length || (declared !== undefined && declared > bytes.length);
-      fail(ctx, cut ? "truncated" : "bad-structure", pos, "file meta has no Transfer Syntax UID (0002,0010)");
+      // Otherwise the data set tells its encoding, as for files without a meta group (dcmtk and
+      // pydicom read such files too). Compressed Pixel Data cannot be told apart: the reader refuses it.
+      const guess = cut ? undefined : guessRawEncoding(bytes.subarray(pos));
+      if (!guess) {
+        fail(
+          ctx,
+          cut ? "truncated" : "bad-structure",
+          pos,
+          "file meta has no Transfer Syntax UID (0002,0010)",
+        );
+      }
+      ts = transferSyntax(guess.ts);
+      warnings.push(`file meta has no Transfer Syntax UID (0002,0010): the data set reads as ${ts.name}`);
+      guessed = true;
     }
-    ts = transferSyntax(uid);
   } else {
     if (preamble) fail(ctx, "bad-structure", pos, "DICM is not followed by a file meta group (0002,xxxx)");
     const guess = guessRawEncoding(bytes);
@@ -86,7 +102,7 @@ export function readFileStart(ctx: Ctx): FileStart {
     warnings.push("no preamble and no file meta: bare data set");
     ts = transferSyntax(guess.ts);
   }
-  return { preamble, meta, transferSyntax: ts, datasetOffset: pos, warnings };
+  return { preamble, meta, transferSyntax: ts, datasetOffset: pos, warnings, guessed };
 }
 
 /** The file meta group: explicit VR little endian elements of group 0002, whatever the transfer syntax. */

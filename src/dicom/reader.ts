@@ -25,7 +25,9 @@ import {
   DIRECTORY_RECORD_SEQUENCE,
   type Element,
   type Encoding,
+  UNDEFINED_LENGTH,
 } from "./model.ts";
+import { DicomReadError } from "./errors.ts";
 import { DEFLATED_LE } from "./transfer_syntax.ts";
 
 /** Options for `parseDicom`. */
@@ -56,7 +58,7 @@ export interface ParseResult {
  */
 export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseResult {
   const ctx = makeCtx(bytes, opts.file);
-  const { preamble, meta, transferSyntax: ts, datasetOffset: pos, warnings } = readFileStart(ctx);
+  const { preamble, meta, transferSyntax: ts, datasetOffset: pos, warnings, guessed } = readFileStart(ctx);
 
   const encoding: Encoding = { explicitVR: ts.explicitVR, littleEndian: ts.littleEndian };
   const dataset: DataSet = { elements: [], encoding };
@@ -83,6 +85,14 @@ export function parseDicom(bytes: Uint8Array, opts: ParseOptions = {}): ParseRes
     parseElements(ctx, dataset, pos, bytes.length, mode);
   }
   file.isDicomDir ||= dataset.elements.some((e) => e.tag === DIRECTORY_RECORD_SEQUENCE);
+  const pixels = dataset.elements.find((e) => e.tag === tags.PixelData);
+  if (guessed && (pixels?.encapsulated || (pixels && pixels.length === UNDEFINED_LENGTH))) {
+    throw new DicomReadError(
+      "unsupported",
+      "file meta has no Transfer Syntax UID (0002,0010) and its Pixel Data is compressed: which compression cannot be told",
+      { file: opts.file, offset: pos },
+    );
+  }
   return { file, bulk: mode.bulk };
 }
 
