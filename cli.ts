@@ -10,8 +10,8 @@ import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
 import { describeError } from "./src/cli/errors.ts";
-import { EXIT } from "./src/util/errors.ts";
-import { DcmtidyError } from "./src/util/errors.ts";
+import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
+import { environmentFault, withoutPaths } from "./src/util/fs_errors.ts";
 import { VERSION } from "./src/version.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -153,9 +153,15 @@ export async function main(args: string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     // Errors raised on purpose say what to change, and carry their exit code.
-    if (e instanceof DcmtidyError && e.exitCode !== EXIT.internal) {
+    if (e instanceof DcmtidyError && (e.exitCode !== EXIT.internal || e instanceof EnvironmentError)) {
       console.error(e.describe());
       return e.exitCode;
+    }
+    // The environment's faults (a full disk, a read-only file system...) are not bugs: said in words.
+    const fault = environmentFault(e);
+    if (fault) {
+      console.error(`dcmtidy: ${fault}: ${withoutPaths((e as Error).message)}`);
+      return EXIT.internal;
     }
     console.error(`dcmtidy: internal error: ${describeError(e)}`);
     return EXIT.internal;

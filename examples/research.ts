@@ -9,7 +9,7 @@ export default defineProtocol({
   version: 1,
   name: "brain-mri-2026-ts",
   input: { root: "./raw", exclude: ["**/*.txt"] },
-  output: { root: "./tidy", path: "{pseudo_id}/%t_%x/%s_%d" },
+  output: { root: "./tidy", path: "{pseudo_id}/%t/%s_%d" },
   deidentify: {
     options: ["retain-longitudinal-modified-dates"],
     dates: { shift: { min_days: -730, max_days: -30 } },

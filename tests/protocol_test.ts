@@ -11,6 +11,7 @@ import { formatIssue, ProtocolError } from "../src/protocol/errors.ts";
 import { protocolJsonSchema } from "../src/protocol/schema.ts";
 import { schemaText } from "../scripts/gen_schema.ts";
 import { ROOT, runCli } from "./helpers.ts";
+import { main } from "../cli.ts";
 
 const SALT_ENV = { DCMTIDY_SALT: "not-a-real-salt-4f1c" };
 const env = (name: string) => (SALT_ENV as Record<string, string>)[name];
@@ -415,4 +416,24 @@ Deno.test("protocol: a dcm2dir tags_file is read, and the protocol's own tags ov
       ["(0008,0080)", '"Z"', "tags_file"],
     ]);
   });
+});
+
+Deno.test("init: the starter names a schema beside it, init writes it there, and the starter passes it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-initschema-" });
+  try {
+    for (const preset of ["research", "sort-only", "dcm2dir"]) {
+      const path = `${dir}/${preset}.yaml`;
+      assert.equal(await main(["init", path, "--preset", preset]), 0);
+      const text = await Deno.readTextFile(path);
+      const ref = text.match(/^# yaml-language-server: \$schema=(\S+)$/m)?.[1];
+      assert.equal(ref, "./dcmtidy-protocol.schema.json", preset);
+      // The address resolves, as an editor resolves it: beside the protocol.
+      const schema = JSON.parse(await Deno.readTextFile(`${dir}/${ref}`));
+      const check = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+      assert.ok(check(parseYaml(text)), `${preset}: ${JSON.stringify(check.errors)}`);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/dcmtidy-protocol.schema.json`), schemaText());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,9 +1,11 @@
 /** The `init` and `validate` commands: write a starter protocol, check one and show what it resolved. */
+import { dirname, join } from "node:path";
+import { protocolJsonSchema } from "../protocol/schema.ts";
 import { syntaxLabel } from "../pixels/syntaxes.ts";
 import { allRules, RULES_EDITION } from "../standard/ps3_15.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import { type StarterName, STARTERS } from "../protocol/starters.ts";
+import { SCHEMA_FILE, type StarterName, STARTERS } from "../protocol/starters.ts";
 import {
   describePixelImport,
   detectPixelRuleFormat,
@@ -61,6 +63,18 @@ export async function initCommand(
   }
   if (summary) console.log(summary);
   console.log(`wrote ${path} (preset ${preset}); check it with: dcmtidy validate ${path}`);
+  // Editors complete and check the protocol from the schema its first line names, beside it.
+  const schemaPath = join(dirname(path), SCHEMA_FILE);
+  const schema = JSON.stringify(protocolJsonSchema(), null, 2) + "\n";
+  const present = await Deno.readTextFile(schemaPath).catch(() => undefined);
+  if (present === undefined) {
+    await Deno.writeTextFile(schemaPath, schema);
+    console.log(`wrote ${schemaPath} (the protocol's schema, for editors)`);
+  } else if (present !== schema) {
+    console.log(
+      `note: ${schemaPath} is from another dcmtidy version; delete it and run init again to update it`,
+    );
+  }
   return 0;
 }
 

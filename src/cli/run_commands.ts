@@ -1,4 +1,6 @@
 /** The `plan` and `run` commands. */
+import { EnvironmentError } from "../util/errors.ts";
+import { environmentFault, withoutPaths } from "../util/fs_errors.ts";
 import { writePreviews } from "./preview.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
@@ -27,7 +29,6 @@ import {
   STATE_DIR,
 } from "../run/mod.ts";
 import { renderRefs } from "../scan/scan.ts";
-import { withoutPaths } from "../util/fs_errors.ts";
 import { UsageError } from "./errors.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
@@ -123,6 +124,22 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
   return plan.errors.length ? 2 : 0;
 }
 
+/**
+ * A fault of the environment that stopped a run (a full disk, a read-only file system, I/O...),
+ * told with what was kept and how to go on; anything else as it was.
+ */
+function environmentStop(e: unknown, kept: number, root: string): unknown {
+  const fault = environmentFault(e);
+  if (!fault) return e;
+  const what = fault.startsWith("the disk") ? "free some space" : "put that right";
+  return new EnvironmentError(
+    `${fault} while writing ${root}: ${kept} file${kept === 1 ? "" : "s"} finished ${
+      kept === 1 ? "is" : "are"
+    } kept, no half-written file is left under its name; ${what} and run the same command again: it resumes ` +
+      `where it stopped (${withoutPaths((e as Error).message)})`,
+  );
+}
+
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const started = performance.now();
@@ -152,7 +169,9 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     planning.signal.throwIfAborted();
   } catch (e) {
     await staging?.remove();
-    if (!(e instanceof Interrupted)) throw e;
+    if (!(e instanceof Interrupted)) {
+      throw environmentStop(e, 0, staging?.dir.replace(/\/\.dcmtidy\/.*$/, "") ?? "the output");
+    }
     // The folders this run made, when nothing else is in them: the root's state folder, then the
     // root and the folders made above it, innermost first.
     for (const dir of [...made].reverse()) {
@@ -222,6 +241,8 @@ async function runPrepared(
       shard,
       staging,
     });
+  } catch (e) {
+    throw environmentStop(e, kept, plan.protocol.output.root);
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
     bar.finish();

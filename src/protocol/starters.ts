@@ -1,6 +1,9 @@
 /** Starter protocols written by `dcmtidy init`: commented, valid, ready to edit. */
 
-const HEADER = `# yaml-language-server: $schema=https://dcmtidy.invalid/schema/protocol.schema.json
+/** The JSON schema `init` writes beside a protocol, for editors (yaml-language-server completion). */
+export const SCHEMA_FILE = "dcmtidy-protocol.schema.json";
+
+const HEADER = `# yaml-language-server: $schema=./${SCHEMA_FILE}
 # A dcmtidy study protocol. Check it with \`dcmtidy validate\`, preview with \`dcmtidy plan\`.
 # Relative paths are relative to this file.
 `;

@@ -47,3 +47,14 @@ export class DcmtidyError extends Error {
     return `dcmtidy: ${this.message}`;
   }
 }
+
+/**
+ * A fault of the environment (a full disk, a read-only file system, permissions, I/O) that ended a
+ * command: said in words with what to do, never as an internal error. Exit code 1.
+ */
+export class EnvironmentError extends DcmtidyError {
+  constructor(message: string) {
+    super(message, EXIT.internal);
+    this.name = "EnvironmentError";
+  }
+}
