@@ -90,6 +90,7 @@ export {
   IMPLEMENTATION_VERSION_NAME,
 } from "./writer.ts";
 export { writeDicomFile, writeDicomFileSync, type WriteFileOptions } from "./write_file.ts";
+export { type DirectoryFile, encodeDicomDir, fileIdProblem, recordTypeOf } from "./dicomdir.ts";
 
 // Dumps and masking.
 export { type DumpOptions, dumpText, type JsonAttribute, type JsonDataSet, toJsonDataSet } from "./dump.ts";

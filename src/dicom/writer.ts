@@ -338,7 +338,9 @@ export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk
     // Its records are byte offsets from the start of the file, which a new meta group would shift.
     throw new DicomWriteError(
       "unsupported",
-      "this is a DICOMDIR: its records hold byte offsets and input paths, so dcmtidy does not rewrite it",
+      "this is a DICOMDIR: its records hold byte offsets and the paths of the files it lists, so an edit " +
+        "would break it and dcmtidy does not rewrite it; to describe a de-identified tree, run dcmtidy " +
+        "with output.dicomdir: true, which writes a new DICOMDIR from the written files",
     );
   }
   const preamble = new Uint8Array(132);

@@ -7,6 +7,7 @@
  */
 import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { inputRef } from "../scan/scan.ts";
+import { fileIdProblem } from "../dicom/dicomdir.ts";
 import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
 
 /** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
@@ -100,4 +101,23 @@ export function assignNiftiStems(
  */
 export function outputRef(path: string): string {
   return `{{output:${encodeURIComponent(path)}}}`;
+}
+
+/**
+ * With `output.dicomdir`: every written file's name must be a media file ID (the template check of
+ * `validate` cannot see values: a missing one renders `na`, an ID may hold a dot). One error names
+ * the first such file and counts the others.
+ */
+export function checkMediaNames(files: readonly PlannedFile[], errors: string[]): void {
+  const bad = files.flatMap((f, i) => {
+    const problem = f.status === "write" && f.dest ? fileIdProblem(f.dest.split("/")) : undefined;
+    return problem ? [{ i, dest: f.dest!, problem }] : [];
+  });
+  if (!bad.length) return;
+  const { i, dest, problem } = bad[0];
+  errors.push(
+    `${inputRef(i)} would be written as ${outputRef(dest)}, which a DICOMDIR cannot list: ${problem}` +
+      (bad.length > 1 ? ` (and ${bad.length - 1} more files)` : "") +
+      "; give the template's values a fallback in capitals ({StudyDate|NODATE}) or use other elements",
+  );
 }

@@ -15,7 +15,7 @@ import { inputRef, markDuplicates } from "../scan/scan.ts";
 import { walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
-import { assignNiftiStems, resolveCollisions } from "./names.ts";
+import { assignNiftiStems, checkMediaNames, resolveCollisions } from "./names.ts";
 import { type PlanContext, surveyHere } from "./survey.ts";
 import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
@@ -142,6 +142,7 @@ export async function makePlan(
     const format = protocol.output.format;
     // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.
     if (format !== "nifti") resolveCollisions(plan.files, protocol.output.onCollision, warnings, errors);
+    if (protocol.output.dicomdir) checkMediaNames(plan.files, errors);
     if (format !== "dicom") {
       assignNiftiStems(
         plan.files,

@@ -11,6 +11,7 @@
  */
 import { ProtocolError, type ProtocolIssue } from "./errors.ts";
 import { checkDeidentify } from "./_deidentify.ts";
+import { checkMediaTemplates } from "./_media.ts";
 import { dedupe, parseShape } from "./_issues.ts";
 import { checkDeidentifiedOutput, checkTransferSyntax, resolvePlaces } from "./_places.ts";
 import type { Protocol } from "./protocol.ts";
@@ -93,6 +94,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
     checkDeidentifiedOutput(source, data, templates, issues);
   }
   const transferSyntax = checkTransferSyntax(source, data, issues);
+  checkMediaTemplates(source, data, templates, issues);
   if (issues.length) throw new ProtocolError(dedupe(issues));
   return {
     file: ctx.file,
@@ -113,6 +115,7 @@ async function validate(source: ProtocolSource, ctx: Context): Promise<Protocol>
       onCollision: data.output.on_collision,
       format: data.output.format,
       transferSyntax,
+      dicomdir: data.output.dicomdir,
     },
     nifti: { philipsScaling: data.nifti.philips_scaling },
     report,

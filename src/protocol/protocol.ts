@@ -48,6 +48,8 @@ export interface Protocol {
     readonly format: ProtocolData["output"]["format"];
     /** The transfer syntax UID written DICOM files get, or "keep" (each file's own). */
     readonly transferSyntax: string;
+    /** `output.dicomdir`: write a DICOMDIR for the written DICOM files. */
+    readonly dicomdir: boolean;
   };
   /** `nifti`: how volumes are made. */
   readonly nifti: {

@@ -150,6 +150,11 @@ export const protocolSchema = z.strictObject({
         "implicit-le, rle-lossless, jpeg-ls-lossless, htj2k-lossless, or one of their UIDs. Lossless " +
         "only: a lossy source keeps its lossy history (LossyImageCompression 01, ratio and method)",
     ),
+    dicomdir: z.boolean().default(false).describe(
+      "write a DICOMDIR at the output root listing every written DICOM file (media exports: CD, USB); " +
+        "the path and file templates must then make media file IDs: at most 8 levels of names of 1 to 8 " +
+        "characters from A-Z, 0-9 and _, no extension",
+    ),
   }),
   nifti: z.strictObject({
     philips_scaling: z.enum(["precise", "display"]).default("precise").describe(

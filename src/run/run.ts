@@ -18,6 +18,7 @@ import { type Plan, type Shard, shardFiles } from "../plan/mod.ts";
 import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
 import { convertSeriesOf } from "./convert_series.ts";
+import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { openJournalAppender, readJournal } from "./journal.ts";
 import { keyRows, mergeKeyFile, readKeyFile } from "./key_file.ts";
 import { prepareOutputRoot, removePartials } from "./output_root.ts";
@@ -163,5 +164,11 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
     const salt = d && opts.keys ? saltFingerprint(opts.keys) : undefined;
     await writeShardPart(plan, shard, mine, summary, { ...meta, salt });
   } else await writeReports(plan, summary, { ...meta, statePath: state });
+  if (!shard && format !== "nifti" && p.output.dicomdir) {
+    await writeDicomDir(
+      root,
+      [...outcomes.values()].flatMap((o) => o.status === "written" ? plan.files[o.index].dest ?? [] : []),
+    );
+  } else if (!shard) await removeOurDicomDir(root);
   return summary;
 }

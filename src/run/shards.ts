@@ -13,6 +13,7 @@ import { MergeError } from "./errors.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import { type ReportPlan, writeReports } from "./reports.ts";
+import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import { shardStatePath, STATE_DIR } from "./state_dir.ts";
 import type { Keys } from "../deid/keys.ts";
@@ -44,6 +45,8 @@ export interface ShardPart {
     readonly deidentify?: { readonly options: readonly string[] };
     /** `output.format` (dicom when absent). */
     readonly format?: "dicom" | "nifti" | "both";
+    /** `output.dicomdir`: merge writes the DICOMDIR once every shard's files are there. */
+    readonly dicomdir?: boolean;
   };
   /** `saltFingerprint` of the run's salt; absent when the protocol does not de-identify. */
   readonly salt?: string;
@@ -111,6 +114,7 @@ export async function writeShardPart(
       key: p.key ? underRoot(p.output.root, p.key) : undefined,
       deidentify: p.deidentify ? { options: p.deidentify.options ?? [] } : undefined,
       format: p.output.format,
+      dicomdir: p.output.dicomdir,
     },
     ...(meta.salt ? { salt: meta.salt } : {}),
     plan: { files: plan.files.length, sha256: planFingerprint(plan) },
@@ -308,6 +312,11 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
     statePath: join(root, STATE_DIR),
     shards: parts[0].shard.n,
   });
+  const dicom = [...outcomes.values()].flatMap((o) =>
+    o.status === "written" ? files[o.index]?.dest ?? [] : []
+  );
+  if (first.dicomdir) await writeDicomDir(root, dicom);
+  else await removeOurDicomDir(root);
   return {
     shards: parts.length,
     scanned: total,

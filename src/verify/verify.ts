@@ -106,6 +106,7 @@ export async function verifyOutput(
   const volumes = [...niftiVolumes(rows)];
   const claimed = new Set(written.map((i) => rows[i].output));
   for (const [v] of volumes) claimed.add(v).add(sidecarOf(v));
+  if (protocol.output.dicomdir) claimed.add("DICOMDIR"); // the run's, from the outputs' headers
   let done = 0;
   const progress = () => opts.onProgress?.(++done, written.length + volumes.length);
 
