@@ -144,7 +144,7 @@ Deno.test("verify: a clean run passes; each kind of damage is caught, with PHI m
         assert.deepEqual(kinds(r), ["phi-bytes"]);
         assert.match(
           r.findings[0].detail,
-          /^\*\*\*, the source's PatientID \(input #\d+\), is in the preamble$/,
+          /^\*\*\*, the source's PatientID \(input #\d+\), is in the preamble \[whole token\]$/,
         );
       } finally {
         await Deno.writeFile(im1, original);
@@ -164,7 +164,10 @@ Deno.test("verify: a clean run passes; each kind of damage is caught, with PHI m
       try {
         const r = await verify();
         assert.deepEqual(kinds(r), ["phi-bytes"]);
-        assert.match(r.findings[0].detail, /PatientTelephoneNumbers .* is in the \(0011,1001\)$/);
+        assert.match(
+          r.findings[0].detail,
+          /PatientTelephoneNumbers .* is in the \(0011,1001\) \[whole number\]$/,
+        );
         assert.doesNotMatch(JSON.stringify(r), /555/);
       } finally {
         await restore();
@@ -351,7 +354,10 @@ Deno.test("verify with TypeScript hooks: hooked values are not looked for; other
     assert.equal(r.findings.length, 24);
     for (const f of r.findings) {
       assert.equal(f.kind, "phi-element");
-      assert.match(f.detail, /^OtherPatientIDs holds \*\*\*, the source's PatientID \(input #\d+\)$/);
+      assert.match(
+        f.detail,
+        /^OtherPatientIDs holds \*\*\*, the source's PatientID \(input #\d+\) \[whole token\]$/,
+      );
     }
     // The hooks really kept both values: the checks above are not vacuous.
     const out = new TextDecoder("latin1").decode(await Deno.readFile(await outputOf(p, "IM0001")));

@@ -10,6 +10,7 @@ import { type Context, inputRef, shown } from "./_context.ts";
 import { sourcePhi } from "./_source.ts";
 import type { Finding, FindingKind } from "./findings.ts";
 import { type ElementHit, type PhiValue, withoutParts } from "./phi.ts";
+import { findToken, needleOf } from "./_tokens.ts";
 import type { FileRow } from "./records.ts";
 
 /** The NIfTI volumes files.csv names, each with the rows (indices) of its sources. */
@@ -27,16 +28,16 @@ export function sidecarOf(volume: string): string {
   return `${volume.replace(/\.nii\.gz$/, "")}.json`;
 }
 
-/** Every string of a JSON value (numbers as text), with its path: what a sidecar says. */
+/**
+ * Every value of a JSON document (numbers as text), with its path: what a sidecar says. Keys are
+ * not values: they are the converter's words (`ImageOrientationPatientDICOM`), never the source's.
+ */
 function jsonStrings(value: unknown, path = ""): { path: string; text: string }[] {
   if (typeof value === "string") return [{ path, text: value }];
   if (typeof value === "number" || typeof value === "boolean") return [{ path, text: String(value) }];
   if (Array.isArray(value)) return value.flatMap((v, i) => jsonStrings(v, `${path}[${i}]`));
   if (value && typeof value === "object") {
-    return Object.entries(value).flatMap(([k, v]) => [
-      { path: path ? `${path}.${k}` : k, text: k },
-      ...jsonStrings(v, path ? `${path}.${k}` : k),
-    ]);
+    return Object.entries(value).flatMap(([k, v]) => jsonStrings(v, path ? `${path}.${k}` : k));
   }
   return [];
 }
@@ -45,7 +46,7 @@ function jsonStrings(value: unknown, path = ""): { path: string; text: string }[
  * Check one NIfTI volume and its sidecar: both there, the volume a gzipped NIfTI-1 image whose
  * header describes the voxels it holds, the sidecar JSON; and (when the protocol de-identifies)
  * neither the header's text (everything before the voxels: descrip, aux_file, intent_name...) nor
- * any string of the sidecar holds a PHI value of the volume's sources.
+ * any value of the sidecar (keys are ours) holds a PHI value of the volume's sources as a token.
  */
 export async function checkNifti(
   ctx: Context,
@@ -95,17 +96,22 @@ export async function checkNifti(
       if (!phi.has(v.value.toLowerCase())) phi.set(v.value.toLowerCase(), { value: v, row });
     }
   }
-  const headerText = new TextDecoder("latin1").decode(header).toLowerCase();
-  const utf8 = new TextEncoder();
+  // The header's text read as Latin-1 and as UTF-8; values matched as tokens (`_tokens.ts`).
+  const headerTexts = [new TextDecoder("latin1").decode(header), new TextDecoder().decode(header)];
   const inHeader: ElementHit[] = [];
   const inSidecar: ElementHit[] = [];
-  for (const [key, { value }] of phi) {
-    const latin = new TextDecoder("latin1").decode(utf8.encode(value.value)).toLowerCase();
-    if (headerText.includes(key) || headerText.includes(latin)) {
-      inHeader.push({ phi: value, paths: ["header"] });
-    }
-    const at = said.filter((s) => s.text.toLowerCase().includes(key)).map((s) => s.path);
-    if (at.length) inSidecar.push({ phi: value, paths: at });
+  for (const { value } of phi.values()) {
+    const n = needleOf(value);
+    if (!n) continue;
+    const h = headerTexts.map((t) => findToken(n, t)).find((x) => x !== undefined);
+    if (h) inHeader.push({ phi: value, paths: ["header"], rule: h.rule });
+    let rule = "";
+    const at = said.filter((s) => {
+      const hit = findToken(n, s.text);
+      if (hit && !rule) rule = hit.rule;
+      return hit !== undefined;
+    }).map((s) => s.path);
+    if (at.length) inSidecar.push({ phi: value, paths: at, rule });
   }
   // A surname inside the whole name, at the same places, is the same finding.
   const rowOf = (v: PhiValue) => phi.get(v.value.toLowerCase())!.row;
@@ -114,7 +120,7 @@ export async function checkNifti(
       "phi-nifti",
       `${shown(ctx, h.phi)}, the source's ${h.phi.source} (${
         inputRef(ctx, rowOf(h.phi))
-      }), is in the NIfTI header`,
+      }), is in the NIfTI header [${h.rule}]`,
     );
   }
   for (const h of withoutParts(inSidecar)) {
@@ -123,7 +129,7 @@ export async function checkNifti(
       `${shown(ctx, h.phi)}, the source's ${h.phi.source} (${
         inputRef(ctx, rowOf(h.phi))
       }), is in the sidecar ` +
-        `(${h.paths.slice(0, 3).join(", ")})`,
+        `(${h.paths.slice(0, 3).join(", ")}) [${h.rule}]`,
       sidecar,
     );
   }

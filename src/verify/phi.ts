@@ -10,6 +10,7 @@ import { isIdentifying } from "../dicom/phi.ts";
 import { decodeStrings, valueBytes } from "../dicom/values.ts";
 import { isStringVR } from "../dicom/vr.ts";
 import { lookupTag } from "../standard/dictionary.ts";
+import { findToken, holds, nameParts, needleOf } from "./_tokens.ts";
 
 /** A flattened element with the strings it holds. */
 export interface TextElement extends FlatElement {
@@ -22,6 +23,16 @@ export interface TextElement extends FlatElement {
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextEncoder();
 const PRINTABLE = /^[\x20-\x7e\xa0-\xff\r\n\t]*$/;
+
+/**
+ * Whether a private binary value holds text: printable Latin-1, mostly ASCII, with a letter or digit.
+ * Structure bytes (FE FF DD E0, a sequence delimiter) are printable Latin-1 letters, but not text.
+ */
+function isText(text: string): boolean {
+  if (!PRINTABLE.test(text) || !/[A-Za-z0-9]/.test(text)) return false;
+  const ascii = text.replace(/[^\x20-\x7e\r\n\t]/g, "").length;
+  return ascii * 2 > text.length;
+}
 
 /** Elements in the order `flattenDataSet` lists them (depth first, items after their sequence). */
 function* inOrder(ds: DataSet): Generator<{ el: Element; ds: DataSet }> {
@@ -46,7 +57,7 @@ function stringsOf(flat: FlatElement, el: Element, ds: DataSet): { strings: stri
   const bytes = valueBytes(el);
   if (!bytes || !isPrivateTag(el.tag)) return { strings: [], textVR: el.vr };
   const text = latin1.decode(bytes).replace(/[\0 ]+$/, "");
-  if (!PRINTABLE.test(text)) return { strings: [], textVR: el.vr };
+  if (!isText(text)) return { strings: [], textVR: el.vr };
   return { strings: text.split("\\").map((s) => s.trim()).filter((s) => s !== ""), textVR: "LO" };
 }
 
@@ -72,11 +83,14 @@ export interface PhiValue {
   readonly vr: string;
   /** Path of the source element it comes from. */
   readonly source: string;
+  /** A part of a name (one of the words of a PN value), not the whole name. */
+  readonly part?: boolean;
 }
 
 /**
- * The values one element contributes: whole values of 4+ bytes (UTF-8), each name group and name
- * part of 3+ bytes (an ideographic name part is one or two characters), the date of a date-time.
+ * The values one element contributes: whole values of 4+ bytes (UTF-8), each name group and each
+ * name part (split on ^ and spaces: whether one alone is evidence is `needleOf`'s rule), the date
+ * of a date-time.
  */
 function valuesOf(e: TextElement): PhiValue[] {
   const out: PhiValue[] = [];
@@ -84,12 +98,19 @@ function valuesOf(e: TextElement): PhiValue[] {
     const v = value.trim();
     if (utf8.encode(v).length >= min) out.push({ value: v, vr, source: e.path });
   };
+  const patientName = /Patient|ResponsiblePerson/.test(lookupTag(e.tag)?.keyword ?? "Patient");
   for (const s of e.strings) {
     if (e.textVR === "PN") {
-      add(s.replace(/[\^=\s]+$/, ""), "PN");
       for (const group of s.split("=")) {
-        add(group.replace(/[\^\s]+$/, ""), "PN");
-        for (const part of group.split("^")) add(part, "PN", 3);
+        const g = group.replace(/^[\^\s]+|[\^\s]+$/g, "");
+        if (g !== "") out.push({ value: g, vr: "PN", source: e.path });
+        const parts = nameParts(g);
+        // The patient's names part by part; other people's (operators, physicians, authors) as whole
+        // names only: sites name studies by their staff ("INVESTIGATORS^Borjan"), and a staff
+        // member's first name in a kept description does not identify the patient.
+        if (parts.length > 1 && patientName) {
+          for (const part of parts) out.push({ value: part, vr: "PN", source: e.path, part: true });
+        }
       }
     } else if (e.textVR === "DA") {
       for (const d of s.split("-")) add(d, "DA"); // a range: both ends
@@ -152,8 +173,7 @@ export function phiValues(
   const keptIn = (elements: readonly TextElement[]) => {
     const whole = wholeValues(elements);
     const all = text(elements);
-    return (v: PhiValue, key: string) =>
-      v.vr === "PN" ? whole.has(key) || toolText.includes(key) : all.includes(key);
+    return (v: PhiValue, key: string) => v.vr === "PN" ? whole.has(key) || holds(v, toolText) : holds(v, all);
   };
   const keptStandard = keptIn(after.filter((e) => !isPrivateTag(e.tag)));
   const keptPrivate = keptIn(after.filter((e) => isPrivateTag(e.tag)));
@@ -163,7 +183,7 @@ export function phiValues(
     if (!isIdentifying(e.tag, e.textVR) || hooked(e)) continue;
     for (const v of valuesOf(e)) {
       const key = v.value.toLowerCase();
-      if (seen.has(key) || hookedValues.has(key) || keptStandard(v, key)) continue;
+      if (seen.has(key) || hookedValues.has(key) || !needleOf(v) || keptStandard(v, key)) continue;
       if (isPrivateTag(e.tag) && keptPrivate(v, key)) continue;
       seen.add(key);
       out.push(v);
@@ -175,25 +195,33 @@ export function phiValues(
 /** Where a PHI value was found among an output's element values. */
 export interface ElementHit {
   readonly phi: PhiValue;
-  /** Paths of the elements holding it (case-insensitive match). */
+  /** Paths of the elements holding it (as a token: `_tokens.ts`). */
   readonly paths: string[];
+  /** The rule it matched by (at the first path). */
+  readonly rule: string;
 }
 
-/** The PHI values that occur in any element value (as a substring, ignoring case). */
+/** The PHI values that occur in any element value as tokens (`_tokens.ts`: whole words, any case). */
 export function findInElements(phi: readonly PhiValue[], elements: readonly TextElement[]): ElementHit[] {
   const texts = elements.filter((e) => e.strings.length > 0)
-    .map((e) => ({ path: e.path, text: e.strings.join("\\").toLowerCase() }));
+    .map((e) => ({ path: e.path, text: e.strings.join("\\") }));
   const hits: ElementHit[] = [];
   for (const p of phi) {
-    const key = p.value.toLowerCase();
-    const paths = texts.filter((t) => t.text.includes(key)).map((t) => t.path);
-    if (paths.length) hits.push({ phi: p, paths });
+    const n = needleOf(p);
+    if (!n) continue;
+    let rule = "";
+    const paths = texts.filter((t) => {
+      const hit = findToken(n, t.text);
+      if (hit && !rule) rule = hit.rule;
+      return hit !== undefined;
+    }).map((t) => t.path);
+    if (paths.length) hits.push({ phi: p, paths, rule });
   }
   return hits;
 }
 
 /** Hits without the ones another hit explains: a surname inside the whole name, in the same elements. */
-export function withoutParts(hits: readonly ElementHit[]): ElementHit[] {
+export function withoutParts<T extends { phi: PhiValue; paths: string[] }>(hits: readonly T[]): T[] {
   return hits.filter((h) =>
     !hits.some((o) =>
       o !== h && o.phi.value.length > h.phi.value.length &&
