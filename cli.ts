@@ -132,6 +132,7 @@ function program(setExit: (code: number) => void): Command {
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--json", "print the report as JSON")
     .option("--show-phi", "show the PHI values found and input paths instead of masks and numbers")
+    .option("--no-color", "no colors (verify prints none; accepted as plan and run accept it)")
     .action(async (file: string, opts) => setExit(await verifyCommand(file, opts)));
 
   cli.command("rules")

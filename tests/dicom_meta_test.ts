@@ -12,7 +12,7 @@ import { parseDicom } from "../src/dicom/reader.ts";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
 import { hasTool, runCli, runTool } from "./helpers.ts";
 
-Deno.test("meta without Transfer Syntax UID: explicit and implicit data sets read; compressed pixels refused", async () => {
+Deno.test("meta without Transfer Syntax UID: explicit and implicit data sets read; compressed pixels refused", () => {
   for (
     const [ts, uid] of [["explicit-le", "1.2.840.10008.1.2.1"], ["implicit-le", "1.2.840.10008.1.2"]] as const
   ) {

@@ -53,6 +53,9 @@ const RULES = `
       when: { Modality: US, ManufacturerModelName: REGIONS 1 }
       blank: all
       keep: ultrasound-regions
+    - name: us-regions-top
+      when: { ManufacturerModelName: { matches: "^regions" } }
+      blank: [[0, 0, 64, 16]]
 `;
 const ACME_REGIONS: Box[] = [[0, 0, 64, 9], [40, 38, 24, 10]];
 const SC_REGIONS: Box[] = [[0, 0, 32, 8]];
@@ -137,7 +140,8 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
         usRegions: [[10, 12, 39, 35]],
       }, [[0, 0, 64, 48]]],
     ];
-    const expected = new Map<string, { regions: Box[]; keep: Box[] }>();
+    // `always`: another rule's rectangles, blanked even inside the ultrasound region one rule keeps.
+    const expected = new Map<string, { regions: Box[]; keep: Box[]; always: Box[] }>();
     let n = 0;
     for (const [img, regions] of images) {
       const native = `${dir}/made/${img.name}`;
@@ -155,7 +159,7 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
         const bytes = await Deno.readFile(path);
         const name = path.split("/").pop()!;
         await Deno.writeFile(`${dir}/raw/${name}`, bytes);
-        expected.set(name, { regions, keep });
+        expected.set(name, { regions, keep, always: img.usRegions ? [[0, 0, 64, 16]] : [] });
       }
     }
     // A suspect of a device no rule knows, and a CT no rule matches.
@@ -170,7 +174,7 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     const plan = await runCli(["plan", "--preview", `${dir}/preview`, `${dir}/p.yaml`], ENV);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /pixels blanked by acme-sono5: \[0, 0, 64, 9\], \[40, 38, 24, 10\]/);
-    assert.match(plan.stdout, /pixels blanked by us-regions: \[0, 0, 64, 48\], keeping 1 ultrasound region/);
+    assert.match(plan.stdout, /pixels blanked by us-regions, us-regions-top: .*keeping 1 ultrasound region/);
     const pictures = [...Deno.readDirSync(`${dir}/preview`)].map((e) => e.name).sort();
     assert.ok(
       pictures.length >= 2 && pictures.every((n) => /^series-\d+-(before|after)\.png$/.test(n)),
@@ -209,7 +213,7 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
     assert.equal(row("ct").Status, "written");
 
     const checked: string[] = [];
-    for (const [name, { regions, keep }] of expected) {
+    for (const [name, { regions, keep, always }] of expected) {
       const r = row(name);
       assert.equal(r?.Status, "written", `${name}: ${r?.Reason}`);
       const source = await readDicomFile(`${dir}/raw/${name}`);
@@ -236,7 +240,7 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
           for (let x = 0; x < fmt.columns; x++) {
             for (let s = 0; s < after.spp; s++) {
               const k = (y * fmt.columns + x) * after.spp + s;
-              if (inside(x, y, regions) && !inside(x, y, keep)) {
+              if ((inside(x, y, regions) && !inside(x, y, keep)) || inside(x, y, always)) {
                 assert.equal(after.frames[f][k], black[s], `${name} frame ${f} (${x}, ${y}) not black`);
                 blanked++;
               } else {assert.equal(
@@ -254,8 +258,8 @@ Deno.test("burned_in: blank: regions black in every syntax, the rest untouched, 
       if (/\.4\.50$/.test(source.transferSyntax.uid)) {
         assert.equal(ts, "1.2.840.10008.1.2.4.80", name);
         assert.deepEqual(values(out, tags.LossyImageCompression), ["01"], name);
-      } else if (/\.4\.90$/.test(source.transferSyntax.uid)) {
-        assert.equal(ts, "1.2.840.10008.1.2.4.201", name);
+      } else if (/\.4\.9[01]$/.test(source.transferSyntax.uid)) {
+        assert.equal(ts, "1.2.840.10008.1.2.4.80", name);
       } else assert.equal(ts, source.transferSyntax.uid, name);
       checked.push(`${name} (${ts})`);
     }
@@ -313,7 +317,7 @@ Deno.test("pixel rules: mistakes are refused at their line and column; rules sho
       ["  burned_in: blank\n", [/burned_in: blank needs `pixels` rules/]],
       [
         `  burned_in: blank\n  pixels:\n    - name: b\n      when: {}\n      blank: [[0, 0, 0, 4]]\n`,
-        [/give at least one condition/, /expected number to be >=1/],
+        [/give at least one condition/, /the width is at least 1 pixel/],
       ],
     ];
     for (const [deid, expected] of cases) {
@@ -330,6 +334,47 @@ Deno.test("pixel rules: mistakes are refused at their line and column; rules sho
       rules.stdout,
       /us-regions: when Modality equals \["US"\] and ManufacturerModelName equals \["REGIONS 1"\]: blank all, keep ultrasound regions/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pixel rules: conditions that can never match, shapes, and rules without blank are refused in words", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-pixrules2-" });
+  try {
+    await Deno.mkdir(`${dir}/raw`);
+    const cases: [string, RegExp][] = [
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { Rows: abc }\n      blank: all\n`,
+        /Rows holds numbers: "abc" can never match/,
+      ],
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { SequenceOfUltrasoundRegions: x }\n      blank: all\n`,
+        /SequenceOfUltrasoundRegions is a sequence/,
+      ],
+      [
+        `  burned_in: warn\n  pixels:\n    - name: a\n      when: { Modality: US }\n      blank: all\n`,
+        /pixel rules are used with burned_in: blank/,
+      ],
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { Modality: { contains: US, matches: U } }\n      blank: all\n`,
+        /a condition is a value, a list of values, \{ contains: TEXT \}/,
+      ],
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { Modality: US }\n      blank: [0, 0, 4, 4]\n`,
+        /blank is all, or a list of rectangles/,
+      ],
+      [
+        `  burned_in: blank\n  pixels:\n    - name: a\n      when: { Modality: US }\n      blank: [[0.5, 0, 4, 4]]\n`,
+        /x is a whole number of pixels/,
+      ],
+    ];
+    for (const [deid, why] of cases) {
+      await Deno.writeTextFile(`${dir}/p.yaml`, protocol(deid));
+      const r = await runCli(["validate", `${dir}/p.yaml`], ENV);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr + r.stdout, why);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -49,6 +49,13 @@ export async function writePreviews(plan: Plan, dir: string): Promise<string[]> 
       `--preview ${folder} overlaps the output root ${root}: the pictures hold original pixels`,
     );
   }
+  for (const input of plan.protocol.input.roots) {
+    if (isInside(folder, input)) {
+      throw new UsageError(`--preview ${folder} is inside the input root ${input}`);
+    }
+  }
+  const st = await Deno.stat(folder).catch(() => undefined);
+  if (st && !st.isDirectory) throw new UsageError(`--preview ${folder} is a file, not a folder`);
   const firsts = new Map<number, number>();
   plan.files.forEach((f, i) => {
     if (f.status === "write" && f.blank && f.series !== undefined && !firsts.has(f.series)) {
@@ -64,7 +71,7 @@ export async function writePreviews(plan: Plan, dir: string): Promise<string[]> 
     const f = plan.files[i];
     const name = `series-${s + 1}`;
     try {
-      const blanked = await blankedFirstFrame(f.input.path, f.blank!.regions, f.blank!.keep);
+      const blanked = await blankedFirstFrame(f.input.path, f.blank!.regions, []);
       const pngs = await previewPngs(await readDicomFile(f.input.path), f.blank!.regions, blanked);
       await Deno.writeFile(join(folder, `${name}-before.png`), pngs.before, { mode: 0o600 });
       await Deno.writeFile(join(folder, `${name}-after.png`), pngs.after, { mode: 0o600 });

@@ -12,6 +12,8 @@ const BURNED_IN_MODALITIES = new Set(["US", "SC", "OT", "XA", "ES"]);
 
 /** Why the data set `ds` (a file's top level, as read) may carry burned-in text, or undefined. */
 export function burnedInReason(ds: DataSet): string | undefined {
+  // No pixels, no text in them (an SR, a presentation state, a key object).
+  if (!ds.elements.some((e) => e.tag === tags.PixelData)) return undefined;
   const flag = topValue(ds, tags.BurnedInAnnotation);
   if (flag === "YES") return "BurnedInAnnotation is YES";
   // The attribute is often wrong on these modalities (ultrasound measurements, screen captures).

@@ -17,9 +17,9 @@ import { tags } from "../standard/tags.ts";
 export interface PixelMatch {
   /** The rules that hold, in protocol order. */
   readonly rules: readonly string[];
-  /** The regions to fill, clipped to the image. */
+  /** The regions to fill, clipped to the image, each rule's kept regions already taken out. */
   readonly regions: readonly Rect[];
-  /** Regions never filled (ultrasound regions), clipped to the image. */
+  /** The ultrasound regions rules keep (for messages: `regions` leave them out already). */
   readonly keep: readonly Rect[];
   /** A rule's rectangle that lies outside the image (the rule was written for another size). */
   readonly outside: readonly string[];
@@ -88,31 +88,70 @@ export function ultrasoundRegions(ds: DataSet): Rect[] {
  * undefined when none holds.
  */
 export function matchPixelRules(ds: DataSet, rules: readonly PixelRule[]): PixelMatch | undefined {
+  // No pixels, nothing to blank (an SR or a presentation state a rule's conditions happen to fit).
+  if (!ds.elements.some((e) => e.tag === tags.PixelData)) return undefined;
   const matched = rules.filter((r) => r.when.every((c) => holds(ds, c)));
   if (matched.length === 0) return undefined;
   const columns = first(ds, tags.Columns) ?? 0;
   const rows = first(ds, tags.Rows) ?? 0;
   const regions: Rect[] = [];
   const outside: string[] = [];
-  let keepUs = false;
-  for (const r of matched) {
-    keepUs ||= r.keepUltrasoundRegions;
-    if (r.blank === "all") {
-      regions.push({ x: 0, y: 0, width: columns, height: rows });
-      continue;
-    }
-    for (const [x, y, w, h] of r.blank) {
-      const c = clip(x < 0 ? columns + x : x, y < 0 ? rows + y : y, w, h, columns, rows);
-      if (c) regions.push(c);
-      else outside.push(`${r.name}: [${x}, ${y}, ${w}, ${h}] lies outside the ${columns}x${rows} image`);
-    }
-  }
-  const keep = keepUs
+  const keep: Rect[] = [];
+  const us = matched.some((r) => r.keepUltrasoundRegions)
     ? ultrasoundRegions(ds).map((k) => clip(k.x, k.y, k.width, k.height, columns, rows)).filter((k) =>
       k !== undefined
     )
     : [];
+  for (const r of matched) {
+    const own: Rect[] = [];
+    if (r.blank === "all") own.push({ x: 0, y: 0, width: columns, height: rows });
+    else {
+      for (const [x, y, w, h] of r.blank) {
+        const c = clip(x < 0 ? columns + x : x, y < 0 ? rows + y : y, w, h, columns, rows);
+        if (c) own.push(c);
+        else outside.push(`${r.name}: [${x}, ${y}, ${w}, ${h}] lies outside the ${columns}x${rows} image`);
+      }
+    }
+    // A rule's `keep` limits its own regions only: another rule's rectangle is blanked whatever it keeps.
+    const kept = r.keepUltrasoundRegions ? us : [];
+    for (const k of kept) if (!keep.some((o) => same(o, k))) keep.push(k);
+    for (const rect of own.flatMap((o) => subtract(o, kept))) {
+      if (!regions.some((o) => same(o, rect))) regions.push(rect);
+    }
+  }
   return { rules: matched.map((r) => r.name), regions, keep, outside };
+}
+
+const same = (a: Rect, b: Rect) => a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+
+/**
+ * `rect` minus the `holes`, as rectangles: the grid their edges make, cells outside every hole,
+ * runs of cells along a band joined.
+ */
+export function subtract(rect: Rect, holes: readonly Rect[]): Rect[] {
+  if (holes.length === 0) return [rect];
+  const x1 = rect.x + rect.width, y1 = rect.y + rect.height;
+  const cut = (vs: number[], lo: number, hi: number) =>
+    [...new Set([lo, hi, ...vs.filter((v) => v > lo && v < hi)])].sort((a, b) => a - b);
+  const xs = cut(holes.flatMap((h) => [h.x, h.x + h.width]), rect.x, x1);
+  const ys = cut(holes.flatMap((h) => [h.y, h.y + h.height]), rect.y, y1);
+  const inHole = (x: number, y: number) =>
+    holes.some((h) => x >= h.x && x < h.x + h.width && y >= h.y && y < h.y + h.height);
+  const out: Rect[] = [];
+  for (let j = 0; j + 1 < ys.length; j++) {
+    let run: Rect | undefined;
+    for (let i = 0; i + 1 < xs.length; i++) {
+      const free = !inHole(xs[i], ys[j]);
+      if (free && run) run = { ...run, width: xs[i + 1] - run.x };
+      else if (free) run = { x: xs[i], y: ys[j], width: xs[i + 1] - xs[i], height: ys[j + 1] - ys[j] };
+      else if (run) {
+        out.push(run);
+        run = undefined;
+      }
+    }
+    if (run) out.push(run);
+  }
+  return out;
 }
 
 /** What pixel rules look at in a file: for messages, and for the rule `plan` proposes. */

@@ -3,7 +3,7 @@
  * MONOCHROME2 (the most negative for signed samples), the highest for MONOCHROME1, 0 0 0 for RGB,
  * Y 0 with Cb Cr 128 for YBR_FULL, and the darkest entry of a palette. Frames are decoded, filled
  * and encoded again: uncompressed stays uncompressed, lossless stays lossless (the same transfer
- * syntax when dcmtidy has its encoder, else JPEG-LS or HTJ2K lossless), lossy is written lossless
+ * syntax when dcmtidy has its encoder, else JPEG-LS lossless), lossy is written JPEG-LS lossless
  * and keeps its lossy history.
  *
  * @module
@@ -25,7 +25,6 @@ export interface Rect {
 }
 
 const JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80";
-const HTJ2K_LOSSLESS = "1.2.840.10008.1.2.4.201";
 
 /**
  * The transfer syntax a blanked file is written in: `output` when the protocol asks for one, else
@@ -36,7 +35,7 @@ export function blankedSyntax(source: string, output: string | "keep" = "keep"):
   if (source === DEFLATED_LE || source === EXPLICIT_BE) return EXPLICIT_LE;
   const info = syntaxInfo(source);
   if (info?.alias) return source; // explicit-le, implicit-le, rle-lossless, jpeg-ls-lossless, htj2k-lossless
-  if (info?.coding === "j2k" || info?.coding === "htj2k") return HTJ2K_LOSSLESS;
+  // JPEG-LS lossless for the rest: compact, and read by dcmtk, gdcm and most archives (HTJ2K is not yet).
   if (info && info.coding !== "video") return JPEG_LS_LOSSLESS;
   throw new PixelError(`${info?.name ?? source}: frames cannot be blanked`);
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mergeBoxes } from "../pixels/detect.ts";
+import { boxesOutside, mergeBoxes } from "../pixels/detect.ts";
 import type { Rect } from "../pixels/blank.ts";
 import type { Plan } from "./types.ts";
 
@@ -31,6 +31,7 @@ export function textLines(plan: Plan): string[] {
       when: Record<string, string | number>;
       files: number;
       withText: number;
+      total: number;
       boxes: Rect[];
       blanked: boolean;
     }
@@ -41,23 +42,28 @@ export function textLines(plan: Plan): string[] {
     searched++;
     const label = f.suspect.device?.label ?? "unknown device";
     const g = groups.get(label) ??
-      { when: { ...(f.suspect.device?.when ?? {}) }, files: 0, withText: 0, boxes: [], blanked: false };
+      {
+        when: { ...(f.suspect.device?.when ?? {}) },
+        files: 0,
+        withText: 0,
+        total: 0,
+        boxes: [],
+        blanked: false,
+      };
     g.files++;
     if (f.text.length) g.withText++;
-    g.boxes.push(...f.text);
+    g.total += f.text.length;
+    // Only what the matching rules leave: a rule that matches need not cover every box.
+    g.boxes.push(...(f.blank ? boxesOutside(f.text, f.blank.regions) : f.text));
     g.blanked ||= f.blank !== undefined;
     groups.set(label, g);
   }
   if (searched === 0) return [];
   const lines = [`text in pixels (pixels_detect: ocr), ${searched} suspect(s) searched:`];
   for (const [label, g] of groups) {
-    const head = `  ${label}: ${g.withText} of ${g.files} with text, ${g.boxes.length} box(es)`;
-    if (g.blanked) {
-      lines.push(`${head}; a pixels rule blanks them`);
-      continue;
-    }
+    const head = `  ${label}: ${g.withText} of ${g.files} with text, ${g.total} box(es)`;
     if (g.boxes.length === 0) {
-      lines.push(`${head}`);
+      lines.push(g.blanked ? `${head}, all inside the regions its pixels rules blank` : head);
       continue;
     }
     const columns = Number(g.when.Columns ?? 0), rows = Number(g.when.Rows ?? 0);
@@ -67,7 +73,11 @@ export function textLines(plan: Plan): string[] {
     ) ||
       "proposed";
     const when = Object.entries(g.when).map(([k, v]) => `${k}: ${yamlValue(v)}`).join(", ");
-    lines.push(`${head}; no rule blanks them. A rule to check (plan --preview shows it) and paste:`);
+    lines.push(
+      g.blanked
+        ? `${head}, ${g.boxes.length} outside the regions its pixels rules blank. A rule for those, to check and paste:`
+        : `${head}; no rule blanks them. A rule to check (plan --preview shows it) and paste:`,
+    );
     lines.push(`    - name: ${name}`);
     lines.push(`      when: { ${when} }`);
     lines.push(`      blank: [${merged.map((r) => `[${r.x}, ${r.y}, ${r.width}, ${r.height}]`).join(", ")}]`);

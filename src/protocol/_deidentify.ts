@@ -68,6 +68,13 @@ export async function checkDeidentify(
 
   const rules = await tagRules(d, ctx.hooks, fromProtocol, at);
   const resolvedPixels = pixelRules(d.pixels, at);
+  if (d.burned_in !== "blank" && d.pixels.length > 0) {
+    at(
+      ["pixels"],
+      `pixel rules are used with burned_in: blank; with burned_in: ${d.burned_in} they would do nothing ` +
+        "(files would be written unblanked, or quarantined): say blank",
+    );
+  }
   if (d.burned_in === "blank" && d.pixels.length === 0) {
     at(
       ["burned_in"],

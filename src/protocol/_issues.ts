@@ -34,6 +34,31 @@ export function parseShape(source: ProtocolSource, issues: ProtocolIssue[]): Pro
 function describeIssue(source: ProtocolSource, issue: z.core.$ZodIssue): ProtocolIssue[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
   const name = path.length ? path.join(".") : "the protocol";
+  if (path[0] === "deidentify" && path[1] === "pixels" && path.length >= 4) {
+    // Pixel rules: say what a condition or a rectangle is, once, rather than each union branch's complaint.
+    const at = path.slice(0, 5);
+    const where = at.join(".");
+    if (path[3] === "when" && path.length >= 5) {
+      return [
+        source.issueAt(
+          at,
+          `${where}: a condition is a value, a list of values, { contains: TEXT }, { matches: REGEX } or ` +
+            "{ present: true|false }",
+        ),
+      ];
+    }
+    if (path[3] === "blank" && issue.code !== "invalid_union") {
+      if (path.length >= 6 && /pixel|rectangle/.test(issue.message)) {
+        return [source.issueAt(path, `${name}: ${issue.message}`)];
+      }
+      return [
+        source.issueAt(
+          path.slice(0, 4),
+          `${path.slice(0, 4).join(".")}: blank is all, or a list of rectangles [[x, y, width, height], ...]`,
+        ),
+      ];
+    }
+  }
   if (path.length === 3 && path[0] === "deidentify" && path[1] === "tags" && issue.code !== "invalid_union") {
     // A string that is no action at all: list the actions rather than the last alternative tried.
     return [source.issueAt(path, `${name}: ${describeUnion(path, getIn(source.data, path))}`)];
@@ -106,6 +131,7 @@ function describeUnion(path: (string | number)[], value: unknown): string {
     } is not an action (keep, remove, empty, dummy, uid, hash, K, X, Z, D, U, C:VALUE, {replace}, {regexp}, {shift_date: true}, {fn})`;
   }
   const forms: Record<string, string> = {
+    blank: "blank is all, or a list of rectangles [[x, y, width, height], ...]",
     salt: "must be { env: NAME } or { file: path }",
     patient_id: "must be keep, { hash: { prefix, length } } or { lookup: { file, missing } }",
     dates: "must be keep, year-only, remove, { shift: { min_days, max_days } } or { shift: { days } }",

@@ -7,6 +7,8 @@
  */
 import { PathError } from "../dicom/errors.ts";
 import { parseKey } from "../dicom/edit.ts";
+import { NUMBER_VRS } from "../dicom/vr.ts";
+import { vrOf } from "../standard/dictionary.ts";
 import type { PixelRuleData } from "./schema.ts";
 
 /** One condition of a rule, on the original value of one top-level attribute. */
@@ -55,6 +57,27 @@ export function pixelRules(
       }
       if (tag >>> 16 === 0x0002 || tag >>> 16 === 0x7fe0) {
         at(["pixels", i, "when", key], `${key}: a rule looks at data set attributes, not at ${key}`, true);
+      }
+      const vr = vrOf(tag);
+      if (vr === "SQ") {
+        at(
+          ["pixels", i, "when", key],
+          `${key} is a sequence: rules compare the values of top-level attributes`,
+          true,
+        );
+        continue;
+      }
+      const numeric = NUMBER_VRS[vr] !== undefined || vr === "IS" || vr === "DS";
+      const values = typeof cond === "string" || typeof cond === "number"
+        ? [cond]
+        : Array.isArray(cond)
+        ? cond
+        : [];
+      const notNumber = values.find((v) =>
+        typeof v === "string" && (v.trim() === "" || !Number.isFinite(Number(v)))
+      );
+      if (numeric && notNumber !== undefined) {
+        at(["pixels", i, "when", key], `${key} holds numbers: "${notNumber}" can never match`);
       }
       let test: PixelCondition["test"];
       if (typeof cond === "string" || typeof cond === "number") test = { equals: [cond] };

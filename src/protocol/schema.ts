@@ -68,15 +68,20 @@ const conditionSchema = z.union([
   z.strictObject({ contains: z.string().min(1).describe("holds this text (without case)") }),
   z.strictObject({ matches: z.string().min(1).describe("matches this regular expression (without case)") }),
   z.strictObject({ present: z.boolean().describe("the attribute is there (true) or not (false)") }),
-]);
+], {
+  error:
+    "a condition is a value, a list of values, { contains: TEXT }, { matches: REGEX } or { present: true|false }",
+});
 
 /** A rectangle of a pixel rule: x, y, width, height; a negative x or y counts from the right or bottom. */
+const whole = (what: string) =>
+  z.number({ error: `${what} is a whole number of pixels` }).int(`${what} is a whole number of pixels`);
 const rectSchema = z.tuple([
-  z.number().int(),
-  z.number().int(),
-  z.number().int().min(1),
-  z.number().int().min(1),
-])
+  whole("x"),
+  whole("y"),
+  whole("the width").min(1, "the width is at least 1 pixel"),
+  whole("the height").min(1, "the height is at least 1 pixel"),
+], { error: "a rectangle is [x, y, width, height]" })
   .describe("[x, y, width, height] in pixels; a negative x or y counts from the right or bottom edge");
 
 /** One `deidentify.pixels` rule: which images, which regions to blank. */
@@ -85,7 +90,9 @@ export const pixelRuleSchema = z.strictObject({
   when: z.record(z.string(), conditionSchema).refine((w) => Object.keys(w).length > 0, {
     message: "give at least one condition (Modality, Manufacturer, Rows, ...)",
   }).describe("original header values (top level), keyed by keyword; all must hold"),
-  blank: z.union([z.literal("all"), z.array(rectSchema).min(1)]).describe(
+  blank: z.union([z.literal("all"), z.array(rectSchema).min(1)], {
+    error: "blank is all, or a list of rectangles: [[x, y, width, height], ...]",
+  }).describe(
     "the regions filled with black in every frame: a list of [x, y, width, height], or all",
   ),
   keep: z.literal("ultrasound-regions").optional().describe(

@@ -110,7 +110,7 @@ function pixelWork(
   if (session.config.blankPixels) {
     const m = r.pixels;
     if (m && m.regions.length) {
-      const t = blankSync(file, m.regions, m.keep, transferSyntax ?? "keep");
+      const t = blankSync(file, m.regions, [], transferSyntax ?? "keep");
       markPixelsCleaned(file.dataset);
       return t;
     }

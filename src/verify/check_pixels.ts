@@ -61,9 +61,18 @@ export async function checkText(
     find("unverifiable", `its pixels cannot be searched for text: ${e.message}`);
     return;
   }
-  const left = source.pixels?.regions.length
-    ? boxesOutside(boxes, source.pixels.regions, source.pixels.keep)
-    : boxes;
+  const regions = source.pixels?.regions ?? [];
+  // A box mostly inside a blanked region is the edge of the black rectangle read as a glyph, not text.
+  const inside = (b: Rect) => {
+    let area = 0;
+    for (const r of regions) {
+      const w = Math.min(b.x + b.width, r.x + r.width) - Math.max(b.x, r.x);
+      const h = Math.min(b.y + b.height, r.y + r.height) - Math.max(b.y, r.y);
+      if (w > 0 && h > 0) area += w * h;
+    }
+    return area >= (b.width * b.height) / 2;
+  };
+  const left = regions.length ? boxesOutside(boxes, regions).filter((b) => !inside(b)) : boxes;
   for (const b of left) {
     find(
       "phi-pixels",
@@ -113,7 +122,7 @@ export async function checkPixels(
       let notBlack = 0, changed = 0;
       for (let y = 0; y < fmt.rows; y++) {
         for (let x = 0; x < fmt.columns; x++) {
-          const blanked = within(x, y, m.regions) && !within(x, y, m.keep);
+          const blanked = within(x, y, m.regions); // kept regions are already out of `regions`
           for (let s = 0; s < spp; s++) {
             const k = (y * fmt.columns + x) * spp + s;
             if (blanked) notBlack += after[k] === black[s] ? 0 : 1;
