@@ -134,11 +134,19 @@ const DATE_FORMS: [string, (y: string, m: string, d: string) => string][] = [
   ["YYYY/MM/DD", (y, m, d) => `${y}/${m}/${d}`],
 ];
 
+const needles = new WeakMap<PhiValue, Needle | null>();
+
 /**
  * What to look for for a PHI value, or undefined when the value alone is not evidence (a short or
- * placeholder name part, a name of placeholders only).
+ * placeholder name part, a name of placeholders only). Made once per value.
  */
 export function needleOf(p: PhiValue): Needle | undefined {
+  let n = needles.get(p);
+  if (n === undefined) needles.set(p, n = makeNeedle(p) ?? null);
+  return n ?? undefined;
+}
+
+function makeNeedle(p: PhiValue): Needle | undefined {
   const v = p.value.trim();
   if (v === "") return undefined;
   const longest = (words: string[]) =>
@@ -201,8 +209,8 @@ export function findToken(n: Needle, hay: string, from = 0, lower?: string): Tok
   return { index: m.index, text: m[0], rule };
 }
 
-/** Whether `hay` holds `p` by the rules (false when `p` alone is not evidence). */
-export function holds(p: PhiValue, hay: string): boolean {
+/** Whether `hay` (`lower`: in lower case) holds `p` by the rules (false when `p` alone is not evidence). */
+export function holds(p: PhiValue, hay: string, lower?: string): boolean {
   const n = needleOf(p);
-  return n !== undefined && findToken(n, hay) !== undefined;
+  return n !== undefined && findToken(n, hay, 0, lower) !== undefined;
 }

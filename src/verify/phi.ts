@@ -173,7 +173,9 @@ export function phiValues(
   const keptIn = (elements: readonly TextElement[]) => {
     const whole = wholeValues(elements);
     const all = text(elements);
-    return (v: PhiValue, key: string) => v.vr === "PN" ? whole.has(key) || holds(v, toolText) : holds(v, all);
+    // Both texts are in lower case already.
+    return (v: PhiValue, key: string) =>
+      v.vr === "PN" ? whole.has(key) || holds(v, toolText, toolText) : holds(v, all, all);
   };
   const keptStandard = keptIn(after.filter((e) => !isPrivateTag(e.tag)));
   const keptPrivate = keptIn(after.filter((e) => isPrivateTag(e.tag)));
@@ -204,14 +206,17 @@ export interface ElementHit {
 /** The PHI values that occur in any element value as tokens (`_tokens.ts`: whole words, any case). */
 export function findInElements(phi: readonly PhiValue[], elements: readonly TextElement[]): ElementHit[] {
   const texts = elements.filter((e) => e.strings.length > 0)
-    .map((e) => ({ path: e.path, text: e.strings.join("\\") }));
+    .map((e) => {
+      const text = e.strings.join("\\");
+      return { path: e.path, text, lower: text.toLowerCase() };
+    });
   const hits: ElementHit[] = [];
   for (const p of phi) {
     const n = needleOf(p);
     if (!n) continue;
     let rule = "";
     const paths = texts.filter((t) => {
-      const hit = findToken(n, t.text);
+      const hit = findToken(n, t.text, 0, t.lower);
       if (hit && !rule) rule = hit.rule;
       return hit !== undefined;
     }).map((t) => t.path);
