@@ -159,11 +159,13 @@ function makeNeedle(p: PhiValue): Needle | undefined {
   });
   if (p.vr === "PN") {
     const parts = nameParts(v);
+    const cjk = NO_SPACE_SCRIPTS.test(v);
     if (parts.length === 0) return undefined;
     if (parts.length === 1) {
       if (!isSpecificPart(parts[0])) return undefined;
-    } else if (parts.every(isPlaceholder) || parts.map(letters).join("").length < 4) return undefined;
-    const cjk = NO_SPACE_SCRIPTS.test(v);
+    } else if (parts.every(isPlaceholder) || [...parts.map(letters).join("")].length < (cjk ? 2 : 4)) {
+      return undefined; // initials only ("J^D")
+    }
     const sep = cjk ? "[^\\p{L}\\p{M}\\p{N}]*" : "[^\\p{L}\\p{M}\\p{N}]+";
     const orders = parts.length === 2 ? [parts, [parts[1], parts[0]]] : [parts];
     const body = orders.map((o) => o.map(escape).join(sep)).join("|");
