@@ -95,3 +95,8 @@ Deno.test("tokens: a private binary value of structure bytes is not text (not PH
   assert.deepEqual(flat.find((e) => e.path === "(0029,1001)")?.strings, []);
   assert.deepEqual(flat.find((e) => e.path === "(0029,1002)")?.strings, ["Dr Smith"]);
 });
+
+Deno.test("tokens: a whole name is its family, given and middle names, not its prefix and suffix", () => {
+  assert.equal(found(name("Operator^John^^Mr.^Sr."), "read by JOHN OPERATOR"), "whole name, part by part");
+  assert.equal(found(name("Doe, John"), "doe john"), "whole name, part by part");
+});

@@ -109,9 +109,14 @@ export function isPlaceholder(part: string): boolean {
   return PLACEHOLDERS.has(w.replace(/\d+$/, "")) || PLACEHOLDERS.has(w);
 }
 
-/** The parts of a name group: split on ^ and spaces. */
+/**
+ * The parts of a name group: its family, given and middle names (not prefix and suffix: "Dr.",
+ * "Jr."), split on ^ and spaces, without the punctuation around them ("ped:" is "ped").
+ */
 export function nameParts(group: string): string[] {
-  return group.split(/[\^\s]+/).map((p) => p.trim()).filter((p) => letters(p) !== "");
+  return group.split("^").slice(0, 3).join(" ").split(/\s+/)
+    .map((p) => p.replace(/^[^\p{L}\p{M}\p{N}]+|[^\p{L}\p{M}\p{N}]+$/gu, ""))
+    .filter((p) => p !== "");
 }
 
 /** Whether a part alone is evidence (see the module's rules). */
