@@ -57,6 +57,12 @@ export function collectPHI(ds: DataSet): string[] {
         const parts = v.split(/[\^=]/).map((p) => p.trim()).filter((p) => p.length >= 2);
         for (const p of parts) found.add(p);
         if (parts.length >= 2) found.add(`${parts[1]} ${parts[0]}`).add(`${parts[0]} ${parts[1]}`);
+        // Words within a component too ("ped: borjan", "Mary Ann"): verify looks for every name part
+        // of three letters or more as a whole word, so de-identification removes them from kept text.
+        for (const w of v.split(/[\^=\s]+/)) {
+          const word = w.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
+          if ([...word].filter((c) => /\p{L}/u.test(c)).length >= 3) found.add(word);
+        }
       }
       if (el.vr === "DA") {
         const m = v.match(/^(\d{4})(\d{2})(\d{2})$/);

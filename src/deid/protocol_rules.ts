@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { removeKnownPHI } from "./clean.ts";
 import type { DataSet, Element } from "../dicom/model.ts";
 import { decodeStrings, type ElementValue } from "../dicom/values.ts";
 import type { Action } from "../protocol/schema.ts";
@@ -61,7 +62,10 @@ export function applyRule(cx: FileContext, el: Element, ds: DataSet, action: Act
     } catch (e) {
       throw new DeidError(`regexp ${JSON.stringify(action.regexp.find)}: ${(e as Error).message}`);
     }
-    return set(decodeStrings(el, ds).map((v) => v.replace(re, action.regexp.replace)), "regexp");
+    // The rewritten text then loses the file's known names and IDs, as kept text does: a pattern
+    // written for dates does not let a name through.
+    const rewrite = (v: string) => removeKnownPHI(v.replace(re, action.regexp.replace), cx.state.phi);
+    return set(decodeStrings(el, ds).map(rewrite), "regexp");
   }
   if ("shift_date" in action) {
     return applyDatePolicy(cx, el, ds, cx.dates ?? "remove");

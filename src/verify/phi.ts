@@ -98,17 +98,16 @@ function valuesOf(e: TextElement): PhiValue[] {
     const v = value.trim();
     if (utf8.encode(v).length >= min) out.push({ value: v, vr, source: e.path });
   };
-  const patientName = /Patient|ResponsiblePerson/.test(lookupTag(e.tag)?.keyword ?? "Patient");
   for (const s of e.strings) {
     if (e.textVR === "PN") {
       for (const group of s.split("=")) {
         const g = group.replace(/^[\^\s]+|[\^\s]+$/g, "");
         if (g !== "") out.push({ value: g, vr: "PN", source: e.path });
         const parts = nameParts(g);
-        // The patient's names part by part; other people's (operators, physicians, authors) as whole
-        // names only: sites name studies by their staff ("INVESTIGATORS^Borjan"), and a staff
-        // member's first name in a kept description does not identify the patient.
-        if (parts.length > 1 && patientName) {
+        // Every person's name part by part (the patient's, an operator's, a physician's): a staff
+        // member named in a kept description identifies the site's people, and de-identification
+        // removes name parts from kept text (deid/clean.ts), so a part left is a leak.
+        if (parts.length > 1) {
           for (const part of parts) out.push({ value: part, vr: "PN", source: e.path, part: true });
         }
       }
