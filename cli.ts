@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
+import { permissionsCommand } from "./src/cli/permissions.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
@@ -82,6 +83,16 @@ function program(setExit: (code: number) => void): Command {
     )
     .action(async (file: string, opts) => setExit(await initCommand(file, opts.preset, opts.pixelsFrom)));
 
+  cli.command("permissions")
+    .description(
+      "print the Deno permissions a command needs for a protocol, and the deno run line that uses them",
+    )
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--command <name>", "validate, plan, run or verify", "run")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .action(async (file: string, opts) => setExit(await permissionsCommand(file, opts)));
+
   cli.command("validate")
     .description("check a protocol and print what it resolves to (paths, options, rules)")
     .argument("<protocol>", "a .yaml or .ts protocol")
@@ -157,6 +168,14 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof DcmtidyError && (e.exitCode !== EXIT.internal || e instanceof EnvironmentError)) {
       console.error(e.describe());
       return e.exitCode;
+    }
+    // A Deno permission the process was not given: Deno's words name the path or variable and the flag.
+    if (e instanceof Deno.errors.NotCapable) {
+      console.error(
+        `dcmtidy: a permission is missing: ${(e as Error).message} ` +
+          "(dcmtidy permissions PROTOCOL prints every flag a command needs)",
+      );
+      return EXIT.usage;
     }
     // The environment's faults (a full disk, a read-only file system...) are not bugs: said in words.
     const fault = environmentFault(e);

@@ -1,6 +1,6 @@
 /** The `plan` and `run` commands. */
 import { EnvironmentError } from "../util/errors.ts";
-import { environmentFault, withoutPaths } from "../util/fs_errors.ts";
+import { environmentFault, fsReason, withoutPaths } from "../util/fs_errors.ts";
 import { writePreviews } from "./preview.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
@@ -79,7 +79,12 @@ async function prepare(
     throw new UsageError(`--out ${opts.out} is inside the output root: keep the unmasked plan elsewhere`);
   }
   for (const root of protocol.input.roots) {
-    const st = await Deno.stat(root).catch(() => undefined);
+    const st = await Deno.stat(root).catch((e) => {
+      if (e instanceof Deno.errors.NotCapable) {
+        throw new UsageError(`the input root ${root} cannot be read: ${fsReason(e)}`);
+      }
+      return undefined;
+    });
     if (!st) throw new UsageError(`the input root ${root} does not exist`);
     if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
   }

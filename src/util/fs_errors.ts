@@ -11,9 +11,14 @@
  */
 export function fsReason(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
-  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
-    return "permission denied";
+  if (e instanceof Deno.errors.NotCapable) {
+    // 'Requires write access to "/a", run again with the --allow-write flag': the flag, not the path.
+    const flag = (e as Error).message.match(/--allow-\w+/)?.[0];
+    return `a Deno permission is missing${
+      flag ? ` (${flag}; dcmtidy permissions PROTOCOL prints them)` : ""
+    }`;
   }
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (e instanceof Deno.errors.AlreadyExists) return "already exists";
   const message = e instanceof Error ? e.message : String(e);
   return withoutPaths(message);
@@ -44,9 +49,9 @@ const FAULTS: Readonly<Record<number, string>> = {
  * system, permissions, I/O): undefined for anything else (a bug).
  */
 export function environmentFault(e: unknown): string | undefined {
-  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
-    return "permission denied";
-  }
+  // A Deno permission dcmtidy was not given is not the environment's fault: the caller says which flag.
+  if (e instanceof Deno.errors.NotCapable) return undefined;
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   const code = (e as { code?: unknown })?.code;
   const n = Number(String(e instanceof Error ? e.message : e).match(/\(os error (\d+)\)/)?.[1] ?? NaN);
   if (Number.isFinite(n) && FAULTS[n]) return FAULTS[n];

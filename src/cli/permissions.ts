@@ -1,0 +1,129 @@
+/**
+ * The least Deno permissions a command needs for a protocol: read the code, the module cache, the
+ * protocol's own files, the inputs and the output; write the output root and the declared key,
+ * report and quarantine places; the salt's environment variable (and two debugging switches the
+ * YAML parser reads); no network, subprocess, FFI or system information. `dcmtidy permissions`
+ * prints them; the CLI runs its commands under them (`narrow.ts`).
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import type { Protocol } from "../protocol/protocol.ts";
+import { isInside } from "../protocol/paths.ts";
+import { UsageError } from "./errors.ts";
+
+/** A command's permissions: paths to read and write, environment variables. */
+export interface PermissionSet {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+  readonly env: readonly string[];
+}
+
+/** The commands that touch data (the others need nothing a protocol decides). */
+export type DataCommand = "validate" | "plan" | "run" | "verify";
+
+/** Environment variables the YAML parser reads to switch on its debugging output (harmless). */
+const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+
+/** The folder of dcmtidy's code (cli.ts and src/). */
+export function codeRoot(): string {
+  return fromFileUrl(new URL("../../", import.meta.url)).replace(/\/$/, "");
+}
+
+/** Deno's module cache, where the npm packages (and the codecs' WebAssembly) are. */
+export function moduleCache(): string | undefined {
+  const resolved = import.meta.resolve("yaml");
+  if (!resolved.startsWith("file:")) return undefined;
+  const path = fromFileUrl(resolved);
+  const at = path.indexOf("/npm/");
+  return at > 0 ? path.slice(0, at) : undefined;
+}
+
+/** Paths without those another one already covers, sorted. */
+function minimal(paths: readonly (string | undefined)[]): string[] {
+  const all = [...new Set(paths.filter((p): p is string => !!p).map((p) => resolve(p)))];
+  return all.filter((p) => !all.some((o) => o !== p && isInside(p, o))).sort();
+}
+
+/** What `command` needs for protocol `p` (already loaded with --input/--output applied). */
+export function permissionSet(
+  p: Protocol,
+  command: DataCommand,
+  extra: { write?: string[] } = {},
+): PermissionSet {
+  const d = p.deidentify;
+  const root = p.output.root;
+  const salt = d?.saltSource;
+  const read = [
+    codeRoot(),
+    moduleCache(),
+    dirname(p.file),
+    ...p.input.roots,
+    root,
+    p.report,
+    p.key,
+    p.quarantine,
+    d?.lookupFile,
+    d?.tags_file ? resolve(dirname(p.file), d.tags_file) : undefined,
+    salt && "file" in salt ? salt.file : undefined,
+    ...(extra.write ?? []),
+  ];
+  const writes = command === "run"
+    ? [
+      root,
+      isInside(p.report, root) ? undefined : dirname(p.report),
+      // The key file is written to a temporary name beside it, then renamed: its folder.
+      p.key ? dirname(p.key) : undefined,
+      p.quarantine,
+    ]
+    : [];
+  return {
+    read: minimal(read),
+    write: minimal([...writes, ...(extra.write ?? [])]),
+    env: [...(salt && "env" in salt ? [salt.env] : []), ...LIBRARY_ENV],
+  };
+}
+
+/** The `deno run` flags for a permission set: nothing is allowed that the set does not name. */
+export function permissionFlags(set: PermissionSet): string[] {
+  const flags = [`--allow-read=${set.read.join(",")}`];
+  if (set.write.length) flags.push(`--allow-write=${set.write.join(",")}`);
+  if (set.env.length) flags.push(`--allow-env=${set.env.join(",")}`);
+  return flags;
+}
+
+/** Options of `dcmtidy permissions`. */
+export interface PermissionsCommandOptions {
+  readonly command?: string;
+  readonly input?: string;
+  readonly output?: string;
+}
+
+/**
+ * `dcmtidy permissions PROTOCOL`: the flags a command needs, and the `deno run` line that runs it
+ * under exactly those (a cautious user can run it by hand).
+ */
+export async function permissionsCommand(file: string, opts: PermissionsCommandOptions): Promise<number> {
+  const command = (opts.command ?? "run") as DataCommand;
+  if (!["validate", "plan", "run", "verify"].includes(command)) {
+    throw new UsageError(`--command ${command}: one of validate, plan, run, verify`);
+  }
+  const { loadProtocol } = await import("../protocol/load.ts");
+  // The salt is not read here: only where it comes from matters.
+  const p = await loadProtocol(file, {
+    input: opts.input,
+    output: opts.output,
+    env: () => "salt-not-needed-to-list-permissions",
+  });
+  const flags = permissionFlags(permissionSet(p, command));
+  const roots = [opts.input ? `--input ${opts.input}` : "", opts.output ? `--output ${opts.output}` : ""]
+    .filter(Boolean);
+  console.log(flags.join(" "));
+  console.log(
+    `# deno run ${flags.join(" ")} ${codeRoot()}/cli.ts ${command}${command === "run" ? " --yes" : ""} ${
+      [...roots, resolve(file)].join(" ")
+    }`,
+  );
+  return 0;
+}

@@ -1,0 +1,95 @@
+/**
+ * Least privilege: `dcmtidy permissions` prints the flags a command needs for a protocol; `run` and
+ * `verify` under exactly those flags give the same bytes as an unrestricted run; what they leave
+ * out (a file beside the inputs, the environment) cannot be read; a missing permission is said with
+ * its flag, never as an internal error.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { ROOT, runCli, treeHashes } from "./helpers.ts";
+
+const SALT = "permissions-test-salt-0123456789";
+
+async function deno(flags: string[], args: string[], env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, `${ROOT}cli.ts`, ...args],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+Deno.test("permissions: run and verify under exactly the printed flags give the same bytes; nothing else is readable", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-perm-" }));
+  try {
+    await Deno.mkdir(`${dir}/study/raw`, { recursive: true });
+    for (let i = 1; i <= 4; i++) {
+      const nodes: Node[] = sampleDataset().map((n) =>
+        "tag" in n && n.tag === tag(0x0008, 0x0018)
+          ? { ...n, value: `1.2.826.0.1.3680043.10.1000.44.${i}` }
+          : n
+      );
+      await Deno.writeFile(`${dir}/study/raw/IM${i}`, buildDicom(nodes));
+    }
+    // A secret beside the study folder: no command may read it.
+    await Deno.writeTextFile(`${dir}/secret.txt`, "not for dcmtidy");
+    await Deno.writeTextFile(
+      `${dir}/study/p.yaml`,
+      "version: 1\nname: perm\ninput: { root: ./raw }\noutput: { root: ./out }\nkey: ./secure/key.csv\n" +
+        "quarantine: ./quarantine\ndeidentify:\n  salt: { env: DCMTIDY_SALT }\n",
+    );
+    const env = { DCMTIDY_SALT: SALT, HOME: "/nonexistent", PATH: Deno.env.get("PATH") ?? "" };
+    const flagsOf = async (command: string) => {
+      const r = await runCli(["permissions", "--command", command, `${dir}/study/p.yaml`], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.split("\n")[0].split(" ");
+    };
+    const runFlags = await flagsOf("run");
+    assert.ok(runFlags.every((f) => /^--allow-(read|write|env)=/.test(f)), runFlags.join(" "));
+    assert.ok(!runFlags.some((f) => f.includes(`${dir}/secret.txt`) || f === `--allow-read=${dir}`));
+
+    const narrow = await deno(runFlags, ["run", "--yes", `${dir}/study/p.yaml`], env);
+    assert.equal(narrow.code, 0, narrow.stdout + narrow.stderr);
+    const verify = await deno(await flagsOf("verify"), ["verify", `${dir}/study/p.yaml`], env);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+
+    const wide = await runCli(["run", "--yes", "--output", `${dir}/wide`, `${dir}/study/p.yaml`], env);
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.deepEqual(await treeHashes(`${dir}/study/out`), await treeHashes(`${dir}/wide`));
+
+    // Under those flags the process cannot read what they leave out, and says which flag is missing.
+    await Deno.writeTextFile(
+      `${dir}/study/probe.ts`,
+      `await Deno.readTextFile(${JSON.stringify(`${dir}/secret.txt`)});`,
+    );
+    const probe = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...runFlags, `${dir}/study/probe.ts`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(probe.code, 0);
+    assert.match(new TextDecoder().decode(probe.stderr), /Requires read access/);
+
+    // Too few flags: said with the flag, exit 2, never an internal error.
+    const few = await deno(runFlags.filter((f) => !f.startsWith("--allow-write")), [
+      "run",
+      "--yes",
+      "--output",
+      `${dir}/study/out2`,
+      `${dir}/study/p.yaml`,
+    ], env);
+    assert.equal(few.code, 2, few.stdout + few.stderr);
+    assert.match(
+      few.stderr,
+      /a Deno permission is missing \(--allow-write; dcmtidy permissions PROTOCOL prints them\)/,
+    );
+    assert.doesNotMatch(few.stderr, /internal error/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
