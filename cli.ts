@@ -7,6 +7,7 @@ import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
 import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
 import { rulesCommand } from "./src/cli/rules_command.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
+import { exitWithParent, setCommandLine } from "./src/cli/narrow.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
 import { mergeCommand } from "./src/cli/shard_commands.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
@@ -157,6 +158,8 @@ function program(setExit: (code: number) => void): Command {
 /** Run the command line with `args`; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
   let code: number = EXIT.ok;
+  setCommandLine(args);
+  exitWithParent();
   try {
     await program((c) => (code = c)).parseAsync(args, { from: "user" });
   } catch (e) {

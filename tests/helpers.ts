@@ -138,7 +138,8 @@ export async function killCliWhen(
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}cli.ts`, ...args],
     cwd: ROOT,
-    env,
+    // The kill must land on the process that writes: no narrowed child (src/cli/narrow.ts).
+    env: { ...env, DCMTIDY_NARROW: "0" },
     stdout: "null",
     stderr: "null",
   }).spawn();

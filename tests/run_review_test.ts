@@ -420,7 +420,12 @@ Deno.test("review 6: output root problems are refused before planning, with the 
     }).output();
     const err = new TextDecoder().decode(denied.stderr);
     assert.equal(denied.code, 2, err);
-    assert.match(err, new RegExp(`output root ${dir}/readonly is not writable: permission denied`));
+    assert.match(
+      err,
+      new RegExp(
+        `output root ${dir}/readonly is not writable: a Deno permission is missing \\(--allow-write`,
+      ),
+    );
     assert.doesNotMatch(new TextDecoder().decode(denied.stdout), /files scanned/);
 
     // A file in the way that no run of dcmtidy wrote: a clear refusal, not an internal error.

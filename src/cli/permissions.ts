@@ -18,6 +18,11 @@ export interface PermissionSet {
   readonly read: readonly string[];
   readonly write: readonly string[];
   readonly env: readonly string[];
+  /**
+   * Deno makes symlinks only with unscoped read and write (a link's target is resolved when it is
+   * followed): a sort-only `mode: symlink` run cannot be narrowed to paths.
+   */
+  readonly unscoped?: boolean;
 }
 
 /** The commands that touch data (the others need nothing a protocol decides). */
@@ -72,6 +77,9 @@ export function permissionSet(
   const writes = command === "run"
     ? [
       root,
+      // Deno asks for write access to a link's target: sort-only hardlink and symlink runs link to
+      // the inputs (dcmtidy never writes to them; the run's code makes the links in the main thread).
+      ...(p.output.mode === "copy" ? [] : p.input.roots),
       isInside(p.report, root) ? undefined : dirname(p.report),
       // The key file is written to a temporary name beside it, then renamed: its folder.
       p.key ? dirname(p.key) : undefined,
@@ -82,11 +90,13 @@ export function permissionSet(
     read: minimal(read),
     write: minimal([...writes, ...(extra.write ?? [])]),
     env: [...(salt && "env" in salt ? [salt.env] : []), ...LIBRARY_ENV],
+    unscoped: command === "run" && p.output.mode === "symlink",
   };
 }
 
 /** The `deno run` flags for a permission set: nothing is allowed that the set does not name. */
 export function permissionFlags(set: PermissionSet): string[] {
+  if (set.unscoped) return ["--allow-read", "--allow-write", `--allow-env=${set.env.join(",")}`];
   const flags = [`--allow-read=${set.read.join(",")}`];
   if (set.write.length) flags.push(`--allow-write=${set.write.join(",")}`);
   if (set.env.length) flags.push(`--allow-env=${set.env.join(",")}`);

@@ -7,7 +7,7 @@
  */
 import { dirname } from "node:path";
 import type { Plan } from "../plan/mod.ts";
-import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
+import { ensureDir, PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import { parseCsv, toCsv } from "../util/csv.ts";
 import { RunRefusal } from "./errors.ts";
 import type { FileOutcome } from "./process.ts";
@@ -67,7 +67,7 @@ export async function readKeyFile(path: string): Promise<string[][]> {
  * through a lock file beside it.
  */
 export async function mergeKeyFile(path: string, rows: readonly KeyRow[]): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   await withLock(`${path}.lock`, async () => {
     const all = new Map<string, KeyRow>();
     for (const r of [...(await readKeyFile(path)), ...rows]) all.set(JSON.stringify(r), r);

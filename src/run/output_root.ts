@@ -27,6 +27,11 @@ export async function outputRootProblem(root: string): Promise<string | undefine
   }
 }
 
+/** Whether this process may read `path` (its Deno permissions; the file system decides the rest). */
+function mayRead(path: string): boolean {
+  return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+}
+
 /**
  * Make sure the output root is a folder this process can write in, before anything is planned or
  * written: make it (and its missing parents) if need be, and create and remove a probe file in it.
@@ -37,7 +42,10 @@ export async function prepareOutputRoot(root: string): Promise<string[]> {
   const problem = await outputRootProblem(root);
   if (problem) throw new RunRefusal(problem);
   const missing: string[] = [];
-  for (let dir = root; !(await exists(dir)); dir = dirname(dir)) {
+  // A folder above the root this process may not look at (it runs with the least permissions,
+  // src/cli/narrow.ts) is taken as there: making the root then says whether it is.
+  const there = (dir: string) => dir !== root && !mayRead(dir) ? Promise.resolve(true) : exists(dir);
+  for (let dir = root; !(await there(dir)); dir = dirname(dir)) {
     missing.unshift(dir);
     if (dirname(dir) === dir) break;
   }

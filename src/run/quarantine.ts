@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ensureDir } from "../util/atomic.ts";
 import { dirname, join } from "node:path";
 import { exists } from "../dicom/file_io.ts";
 import type { Plan } from "../plan/mod.ts";
@@ -27,7 +28,7 @@ export async function copyQuarantined(
     if (!quarantined) continue;
     const dest = join(q, f.input.rel);
     try {
-      await Deno.mkdir(dirname(dest), { recursive: true });
+      await ensureDir(dirname(dest));
       if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
     } catch (e) {
       const why = `not copied to quarantine: ${fsReason(e)}`;

@@ -4,6 +4,7 @@
  * `<output>/.dcmtidy/` with the journal, which is never part of the shared dataset), the key file
  * for the honest broker, and an audit record with no PHI and no salt. Each is written to a temporary name and renamed.
  */
+import { permissionsInForce } from "../util/permissions_in_force.ts";
 import { join, relative } from "node:path";
 import type { Disposition } from "../plan/mod.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
@@ -156,6 +157,8 @@ export async function writeReports(
       ...(nifti ? { volumes: [...s.series?.values() ?? []].reduce((n, o) => n + o.volumes.length, 0) } : {}),
     },
     durationSeconds: Math.round(s.durationMs) / 1000,
+    // Which Deno permissions the run had: the narrowed flags, or each permission as a whole.
+    permissions: permissionsInForce(),
     report: relative(p.output.root, p.report),
     ...(meta.shards ? { shards: meta.shards } : {}),
   };

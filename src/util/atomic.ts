@@ -23,11 +23,21 @@ export async function setMode(path: string, mode: number): Promise<void> {
 }
 
 /**
+ * Make a folder and its parents unless it is there: an existing folder is not "made" again, which
+ * would need write permission on it (a process with the least permissions has none on the folder a
+ * key file or a quarantine folder sits in).
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  const st = await Deno.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory) await Deno.mkdir(dir, { recursive: true });
+}
+
+/**
  * Make a folder (its parents as usual) that only its owner can enter, and make an existing one so:
  * the run's state names input paths, original values never, but no one else needs to read it.
  */
 export async function ensurePrivateDir(path: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   await Deno.mkdir(path, { mode: PRIVATE_DIR }).catch((e) => {
     if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
   });
@@ -44,7 +54,7 @@ export async function writeAtomically(
   text: string,
   opts: { mode?: number } = {},
 ): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   const tmp = tempNameFor(path);
   try {
     await Deno.writeTextFile(tmp, "", {

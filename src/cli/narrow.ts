@@ -1,0 +1,110 @@
+/**
+ * The process narrows itself before it touches data: a command started with wide permissions (as
+ * `deno task dcmtidy` starts it) loads the protocol, works out the least permissions the command
+ * needs (`permissions.ts`), and runs itself again under exactly those, passing its arguments on and
+ * returning the child's exit code. Deno cannot drop permissions in a running process to an
+ * allow-list (revoking read revokes it all), so a new process it is; the cost is measured in
+ * bench/README.md. A process already narrowed, one that may not start Deno, or a compiled binary
+ * (whose own path is not `deno`) goes on as it is.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import type { Protocol } from "../protocol/protocol.ts";
+import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
+import { type DataCommand, permissionFlags, permissionSet } from "./permissions.ts";
+
+let commandLine: readonly string[] = [];
+
+/** The arguments `main` was given (what the narrowed child is run with). */
+export function setCommandLine(args: readonly string[]): void {
+  commandLine = args;
+}
+
+/** Set in the narrowed child (to its flags, for the audit record), so that it does not narrow again. */
+const NARROWED = NARROWED_FLAGS;
+
+/** DCMTIDY_NARROW=0 keeps the permissions the process was started with (for debugging). */
+const OPT_OUT = "DCMTIDY_NARROW";
+
+function canRestart(): boolean {
+  if (!Deno.mainModule.startsWith("file:") || !/cli\.ts$/.test(Deno.mainModule)) return false;
+  if (
+    Deno.permissions.querySync({ name: "env", variable: OPT_OUT }).state === "granted" &&
+    Deno.env.get(OPT_OUT) === "0"
+  ) {
+    return false;
+  }
+  const env = Deno.permissions.querySync({ name: "env", variable: NARROWED });
+  if (env.state === "granted" && Deno.env.get(NARROWED)) return false; // already narrowed
+  // Only a process with wide permissions narrows: one started with a narrow set (by hand, with the
+  // flags `dcmtidy permissions` prints) already is.
+  const wide = Deno.permissions.querySync({ name: "read" }).state === "granted" &&
+    Deno.permissions.querySync({ name: "env" }).state === "granted";
+  return wide && Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state === "granted";
+}
+
+/**
+ * When this process may narrow itself: run its command line again under the least permissions `command`
+ * needs for `protocol` and return the exit code; otherwise undefined (go on here).
+ */
+export async function narrowed(
+  protocol: Protocol,
+  command: DataCommand,
+  extra: { write?: string[] } = {},
+): Promise<number | undefined> {
+  const args = commandLine;
+  if (!canRestart()) return undefined;
+  const flags = permissionFlags(permissionSet(protocol, command, extra));
+  const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
+  flags[envFlag] = `${flags[envFlag]},${NARROWED}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--config",
+      `${dirname(fromFileUrl(Deno.mainModule))}/deno.json`,
+      ...flags,
+      fromFileUrl(Deno.mainModule),
+      ...args,
+    ],
+    env: { [NARROWED]: flags.join(" ") },
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  // An interrupt or a termination is passed on (Ctrl-C in a terminal reaches both; a kill of this
+  // process alone reaches only it): the child stops cleanly, keeping what is finished; this one waits.
+  const forward = (signal: Deno.Signal) => () => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+  try {
+    const status = await child.status;
+    return status.signal
+      ? 128 + (status.signal === "SIGINT" ? 2 : status.signal === "SIGTERM" ? 15 : 9)
+      : status.code;
+  } finally {
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  }
+}
+
+/**
+ * In a narrowed child: when the process that started it is gone (killed, even with SIGKILL, which it
+ * cannot pass on), stop as a killed process would, at once: the next run resumes.
+ */
+export function exitWithParent(): void {
+  if (Deno.permissions.querySync({ name: "env", variable: NARROWED }).state !== "granted") return;
+  if (!Deno.env.get(NARROWED)) return;
+  const parent = Deno.ppid;
+  const timer = setInterval(() => {
+    if (Deno.ppid !== parent) Deno.exit(137);
+  }, 100);
+  Deno.unrefTimer(timer);
+}
