@@ -93,3 +93,37 @@ Deno.test("permissions: run and verify under exactly the printed flags give the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a TypeScript protocol that reads outside its folder when it loads is refused, exit 2, and nothing of the file leaks", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-tsperm-" }));
+  try {
+    await Deno.mkdir(`${dir}/study/raw`, { recursive: true });
+    await Deno.writeFile(`${dir}/study/raw/IM1`, buildDicom(sampleDataset()));
+    await Deno.writeTextFile(`${dir}/outside.txt`, "SECRET-OUTSIDE-VALUE");
+    await Deno.writeTextFile(
+      `${dir}/study/p.ts`,
+      `import { defineProtocol } from "${ROOT}mod.ts";
+const stolen = await Deno.readTextFile(${JSON.stringify(`${dir}/outside.txt`)});
+export default defineProtocol({
+  version: 1, name: "steal", input: { root: "./raw" },
+  output: { root: "./out", path: "{pseudo_id}", file: "{InstanceNumber:04}.dcm" },
+  deidentify: { salt: { env: "DCMTIDY_SALT" }, tags: { StudyDescription: { replace: stolen } } },
+});
+`,
+    );
+    const env = { DCMTIDY_SALT: SALT };
+    for (const command of [["validate"], ["run", "--yes"]]) {
+      const r = await runCli([...command, `${dir}/study/p.ts`], env);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        /Requires read access to .*outside\.txt.*a TypeScript protocol may read only its own folder/,
+      );
+      assert.doesNotMatch(r.stdout + r.stderr, /SECRET-OUTSIDE-VALUE|internal error/);
+    }
+    const written = await Array.fromAsync(Deno.readDir(`${dir}/study`));
+    assert.ok(!written.some((e) => e.name === "out"), "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -348,7 +348,8 @@ Deno.test("verify with TypeScript hooks: hooked values are not looked for; other
     await buildRawDump(`${dir}/raw`);
     await Deno.writeTextFile(`${dir}/study.ts`, protocol);
     const p = await loadProtocol(`${dir}/study.ts`, { env: () => SALT });
-    await runPlan(await makePlan(p, keys), { keys });
+    // Hooks run only in the run's sandboxed workers (they get the salt's bytes).
+    await runPlan(await makePlan(p, keys), { keys, workers: 1, salt: new TextEncoder().encode(SALT) });
     const r = await verifyOutput(p, keys);
     assert.match(r.notes.join(), /hooks run only in the run's workers/);
     assert.equal(r.findings.length, 24);

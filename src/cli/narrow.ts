@@ -29,7 +29,9 @@ const NARROWED = NARROWED_FLAGS;
 const OPT_OUT = "DCMTIDY_NARROW";
 
 function canRestart(): boolean {
+  // A compiled binary runs under the flags it was compiled with (its own path is not `deno`).
   if (!Deno.mainModule.startsWith("file:") || !/cli\.ts$/.test(Deno.mainModule)) return false;
+  if (Deno.mainModule.includes("/deno-compile-")) return false;
   if (
     Deno.permissions.querySync({ name: "env", variable: OPT_OUT }).state === "granted" &&
     Deno.env.get(OPT_OUT) === "0"
@@ -42,7 +44,15 @@ function canRestart(): boolean {
   // flags `dcmtidy permissions` prints) already is.
   const wide = Deno.permissions.querySync({ name: "read" }).state === "granted" &&
     Deno.permissions.querySync({ name: "env" }).state === "granted";
-  return wide && Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state === "granted";
+  return wide && denoCommand() !== undefined;
+}
+
+/** How this process may start Deno again: by its own path, or as `deno` (`--allow-run=deno`). */
+function denoCommand(): string | undefined {
+  for (const command of [Deno.execPath(), "deno"]) {
+    if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return command;
+  }
+  return undefined;
 }
 
 /**
@@ -59,7 +69,7 @@ export async function narrowed(
   const flags = permissionFlags(permissionSet(protocol, command, extra));
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
   flags[envFlag] = `${flags[envFlag]},${NARROWED}`;
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(denoCommand()!, {
     args: [
       "run",
       "--no-prompt",

@@ -8,9 +8,9 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { fileURLToPath as fromFileUrl } from "node:url";
 import type { Protocol } from "../protocol/protocol.ts";
 import { isInside } from "../protocol/paths.ts";
+import { codeRoot, moduleCache } from "../util/code_paths.ts";
 import { UsageError } from "./errors.ts";
 
 /** A command's permissions: paths to read and write, environment variables. */
@@ -30,20 +30,6 @@ export type DataCommand = "validate" | "plan" | "run" | "verify";
 
 /** Environment variables the YAML parser reads to switch on its debugging output (harmless). */
 const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
-
-/** The folder of dcmtidy's code (cli.ts and src/). */
-export function codeRoot(): string {
-  return fromFileUrl(new URL("../../", import.meta.url)).replace(/\/$/, "");
-}
-
-/** Deno's module cache, where the npm packages (and the codecs' WebAssembly) are. */
-export function moduleCache(): string | undefined {
-  const resolved = import.meta.resolve("yaml");
-  if (!resolved.startsWith("file:")) return undefined;
-  const path = fromFileUrl(resolved);
-  const at = path.indexOf("/npm/");
-  return at > 0 ? path.slice(0, at) : undefined;
-}
 
 /** Paths without those another one already covers, sorted. */
 function minimal(paths: readonly (string | undefined)[]): string[] {

@@ -6,11 +6,13 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { extname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ProtocolError } from "./errors.ts";
 import { objectSource, type ProtocolSource, yamlSource } from "./source.ts";
 import type { Hook, ProtocolDefinition } from "./typescript.ts";
+import type { FromProtocolWorker } from "./_ts_protocol_worker.ts";
+import { codeRoot, moduleCache } from "../util/code_paths.ts";
 
 /** A protocol file as read: where it is, its bytes' sha256, its data and (TypeScript) its hooks. */
 export interface ReadProtocol {
@@ -43,25 +45,91 @@ export async function readProtocol(path: string): Promise<ReadProtocol> {
   let source: ProtocolSource;
   let hooks: Record<string, Hook> = {};
   if (extname(file) === ".ts") {
-    let mod: { default?: ProtocolDefinition };
-    try {
-      mod = await import(pathToFileURL(file).href);
-    } catch (e) {
-      throw new ProtocolError([{
-        file: path,
-        message: `cannot load: ${(e as Error).message.split("\n")[0]}`,
-      }]);
-    }
-    if (!mod.default || typeof mod.default !== "object") {
-      throw new ProtocolError([{ file: path, message: "needs `export default defineProtocol({ ... })`" }]);
-    }
-    const { hooks: h, ...data } = mod.default;
-    hooks = h ?? {};
-    source = objectSource(path, data);
+    const loaded = inWorker() ? await importHere(file) : await importInWorker(file);
+    if ("error" in loaded) throw new ProtocolError([{ file: path, message: loaded.error }]);
+    hooks = loaded.hooks;
+    source = objectSource(path, loaded.data);
   } else {
     const parsed = yamlSource(path, new TextDecoder().decode(bytes));
     if (!parsed.source) throw new ProtocolError(parsed.issues);
     source = parsed.source;
   }
   return { file, sha256, source, hooks };
+}
+
+/** Whether this code runs in a worker (a run's sandboxed worker loads the protocol itself). */
+function inWorker(): boolean {
+  return "WorkerGlobalScope" in globalThis;
+}
+
+type Loaded = { data: Record<string, unknown>; hooks: Record<string, Hook> } | { error: string };
+
+/** Import the module in this thread (already a sandboxed worker): its hooks are functions. */
+async function importHere(file: string): Promise<Loaded> {
+  let mod: { default?: ProtocolDefinition };
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (e) {
+    return { error: `cannot load: ${(e as Error).message.split("\n")[0]}` };
+  }
+  if (!mod.default || typeof mod.default !== "object") {
+    return { error: "needs `export default defineProtocol({ ... })`" };
+  }
+  const { hooks, ...data } = mod.default;
+  return { data: data as Record<string, unknown>, hooks: hooks ?? {} };
+}
+
+/**
+ * Import the module in a worker that may read only the protocol's folder, the code and the module
+ * cache (nothing else: no environment, network, subprocess, FFI, writing). Its hooks come back as
+ * names; called in this process, they refuse (they run in the run's sandboxed workers).
+ */
+async function importInWorker(file: string): Promise<Loaded> {
+  const worker = new Worker(new URL("./_ts_protocol_worker.ts", import.meta.url), {
+    type: "module",
+    deno: {
+      permissions: {
+        read: [dirname(file), codeRoot(), ...(moduleCache() ? [moduleCache()!] : [])],
+        write: false,
+        env: false,
+        net: false,
+        run: false,
+        ffi: false,
+        sys: false,
+        import: false,
+      },
+    },
+  });
+  try {
+    const answer = await new Promise<FromProtocolWorker>((ok, fail) => {
+      worker.onmessage = (e: MessageEvent<FromProtocolWorker>) => ok(e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        fail(new Error(e.message));
+      };
+      worker.postMessage({ url: pathToFileURL(file).href });
+    });
+    if (!answer.ok) {
+      const outside = /Requires (read|env|net|write|run) access/.test(answer.error);
+      return {
+        error: outside
+          ? `${
+            answer.error.replace(/, run again with the --allow-\w+ flag/, "")
+          }: a TypeScript protocol may read only ` +
+            "its own folder, and may not use the environment, the network or programs when it loads"
+          : answer.error,
+      };
+    }
+    const hooks: Record<string, Hook> = {};
+    for (const name of answer.hooks) {
+      hooks[name] = () => {
+        throw new Error(`hook ${name} runs only in the run's sandboxed workers`);
+      };
+    }
+    return { data: answer.data, hooks };
+  } catch (e) {
+    return { error: `cannot load: ${(e as Error).message.split("\n")[0]}` };
+  } finally {
+    worker.terminate();
+  }
 }

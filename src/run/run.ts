@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RunRefusal } from "./errors.ts";
 import { join } from "node:path";
 import { type DeidSession, loadDeidConfig, openSession } from "../deid/mod.ts";
 import { niftiFamily } from "../nifti/convert.ts";
@@ -88,6 +89,12 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   let session: DeidSession | undefined;
   if (d) {
     if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");
+    if (Object.keys(d.hooks).length > 0 && !((opts.workers ?? 0) > 0 && opts.salt)) {
+      // A TypeScript protocol's code runs only in sandboxed workers, never in this process.
+      throw new RunRefusal(
+        "this protocol has hooks, which run only in the run's sandboxed workers: give workers and the salt's bytes",
+      );
+    }
     session = openSession(await loadDeidConfig(p), opts.keys, { hooks: "run" });
   }
   using journalFile = await openJournalAppender(journalPath);
