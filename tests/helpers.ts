@@ -155,3 +155,23 @@ export async function killCliWhen(
   await child.status;
   return done;
 }
+
+/**
+ * Send `message` to a worker of `script` that may read, write and reach nothing at all, and give
+ * its one answer (the sandbox tests: what it can do with only the bytes it is handed).
+ */
+export function askSandboxedWorker<T>(script: URL, message: unknown): Promise<T> {
+  const w = new Worker(script, {
+    type: "module",
+    deno: {
+      permissions: { read: false, write: false, net: false, env: false, run: false, ffi: false, sys: false },
+    },
+  });
+  return new Promise((resolve) => {
+    w.onmessage = (e) => {
+      w.terminate();
+      resolve(e.data as T);
+    };
+    w.postMessage(message);
+  });
+}

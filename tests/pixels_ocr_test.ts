@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { askSandboxedWorker } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { findText, ocrBinaries, type TextBox } from "../src/pixels/ocr.ts";
 import {
@@ -163,19 +164,7 @@ function findInWorker(
   image: unknown,
   binaries?: unknown,
 ): Promise<{ ok: boolean; boxes?: TextBox[]; error?: string }> {
-  const w = new Worker(new URL("./fixtures/ocr_worker.ts", import.meta.url), {
-    type: "module",
-    deno: {
-      permissions: { read: false, write: false, net: false, env: false, run: false, ffi: false, sys: false },
-    },
-  });
-  return new Promise((resolve) => {
-    w.onmessage = (e) => {
-      w.terminate();
-      resolve(e.data);
-    };
-    w.postMessage({ image, binaries });
-  });
+  return askSandboxedWorker(new URL("./fixtures/ocr_worker.ts", import.meta.url), { image, binaries });
 }
 
 Deno.test("ocr sandbox: a worker that may read nothing finds text with the bytes it is handed, and is refused without", async () => {

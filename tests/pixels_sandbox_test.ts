@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { encodeFrame, prepareEncoder } from "../src/pixels/encode.ts";
 import type { PixelFormat } from "../src/pixels/format.ts";
 import { codecBinaries } from "../src/pixels/wasm.ts";
+import { askSandboxedWorker } from "./helpers.ts";
 
 const FMT: PixelFormat = {
   rows: 16,
@@ -27,18 +28,10 @@ function decodeInWorker(
   codestream: Uint8Array,
   codecs?: unknown,
 ): Promise<{ ok: boolean; bytes?: Uint8Array; error?: string }> {
-  const w = new Worker(new URL("./fixtures/codec_worker.ts", import.meta.url), {
-    type: "module",
-    deno: {
-      permissions: { read: false, write: false, net: false, env: false, run: false, ffi: false, sys: false },
-    },
-  });
-  return new Promise((resolve) => {
-    w.onmessage = (e) => {
-      w.terminate();
-      resolve(e.data);
-    };
-    w.postMessage({ codecs, codestream, fmt: FMT });
+  return askSandboxedWorker(new URL("./fixtures/codec_worker.ts", import.meta.url), {
+    codecs,
+    codestream,
+    fmt: FMT,
   });
 }
 
