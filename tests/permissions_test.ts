@@ -127,3 +127,42 @@ export default defineProtocol({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("plan --out: never over an input, the key file, the protocol or a file that is not a plan; owner-only", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-planout-" }));
+  try {
+    await Deno.mkdir(`${dir}/study/raw`, { recursive: true });
+    await Deno.mkdir(`${dir}/study/secure`);
+    await Deno.writeFile(`${dir}/study/raw/IM1`, buildDicom(sampleDataset()));
+    await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
+    const protocol = `${dir}/study/p.yaml`;
+    await Deno.writeTextFile(
+      protocol,
+      "version: 1\nname: planout\ninput: { root: ./raw }\noutput: { root: ./out }\nkey: ./secure/key.csv\n" +
+        "deidentify:\n  salt: { env: DCMTIDY_SALT }\n",
+    );
+    const env = { DCMTIDY_SALT: SALT };
+    for (
+      const [out, why] of [
+        [`${dir}/study/raw/IM1`, /inside the input root/],
+        [`${dir}/study/raw/plan.json`, /inside the input root/],
+        [protocol, /is the protocol: not replaced/],
+        [`${dir}/notes.txt`, /exists and is not a plan: not replaced/],
+        [dir, /is a folder/],
+        [`${dir}/nowhere/plan.json`, /does not exist/],
+      ] as const
+    ) {
+      const r = await runCli(["plan", "--out", out, protocol], env);
+      assert.equal(r.code, 2, `${out}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, why, out);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "mine");
+    const ok = await runCli(["plan", "--out", `${dir}/plan.json`, protocol], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((await Deno.stat(`${dir}/plan.json`)).mode! & 0o777, 0o600);
+    const again = await runCli(["plan", "--out", `${dir}/plan.json`, protocol], env);
+    assert.equal(again.code, 0, "a plan may replace a plan");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

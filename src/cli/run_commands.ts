@@ -76,9 +76,7 @@ async function prepare(
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
-  if (opts.out && isInside(resolve(opts.out), protocol.output.root)) {
-    throw new UsageError(`--out ${opts.out} is inside the output root: keep the unmasked plan elsewhere`);
-  }
+  if (opts.out) await checkPlanOut(opts.out, protocol);
   for (const root of protocol.input.roots) {
     const st = await Deno.stat(root).catch((e) => {
       if (e instanceof Deno.errors.NotCapable) {
@@ -110,6 +108,40 @@ async function prepare(
 }
 
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
+/**
+ * Where `plan --out` may write the unmasked plan, checked before the scan: not in the output root
+ * (it is shared), not in an input, not over the key file or the protocol, not over a file that is
+ * not a plan; its folder must be there.
+ */
+async function checkPlanOut(out: string, protocol: Protocol): Promise<void> {
+  const path = resolve(out);
+  if (isInside(path, protocol.output.root)) {
+    throw new UsageError(`--out ${out} is inside the output root: keep the unmasked plan elsewhere`);
+  }
+  for (const root of protocol.input.roots) {
+    if (isInside(path, root)) throw new UsageError(`--out ${out} is inside the input root ${root}`);
+  }
+  for (const [what, p] of [["the key file", protocol.key], ["the protocol", protocol.file]] as const) {
+    if (p && resolve(p) === path) throw new UsageError(`--out ${out} is ${what}: not replaced`);
+  }
+  const st = await Deno.stat(path).catch(() => undefined);
+  if (st?.isDirectory) throw new UsageError(`--out ${out} is a folder: give a file name (plan.json)`);
+  if (st) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    let format: unknown;
+    try {
+      format = JSON.parse(text)?.format;
+    } catch {
+      format = undefined;
+    }
+    if (format !== "dcmtidy-plan") {
+      throw new UsageError(`--out ${out} exists and is not a plan: not replaced`);
+    }
+  }
+  const folder = await Deno.stat(dirname(path)).catch(() => undefined);
+  if (!folder?.isDirectory) throw new UsageError(`--out ${out}: the folder ${dirname(path)} does not exist`);
+}
+
 /** Run this command again under its least permissions, when this process may (see `narrow.ts`). */
 async function narrowFirst(
   file: string,
@@ -135,7 +167,11 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
     if (problem) console.error(`warning: ${problem}: dcmtidy run will refuse`);
   });
   // A file the user asked for gets the paths and values; the terminal only with --show-phi.
-  if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n");
+  // Owner-only: the unmasked plan holds input paths and original values.
+  if (opts.out) {
+    await Deno.writeTextFile(opts.out, JSON.stringify(planJson(plan, true), null, 2) + "\n", { mode: 0o600 });
+    await Deno.chmod(opts.out, 0o600);
+  }
   const showPhi = opts.showPhi ?? false;
   console.log(
     opts.json
