@@ -90,6 +90,8 @@ function program(setExit: (code: number) => void): Command {
     )
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--command <name>", "validate, plan, run or verify", "run")
+    .option("--out <file>", "with --command plan: the plan JSON file the command will write")
+    .option("--preview <dir>", "with --command plan: the preview folder the command will write")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .action(async (file: string, opts) => setExit(await permissionsCommand(file, opts)));

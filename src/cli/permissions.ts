@@ -94,6 +94,10 @@ export interface PermissionsCommandOptions {
   readonly command?: string;
   readonly input?: string;
   readonly output?: string;
+  /** `plan --out FILE`: its folder is written. */
+  readonly out?: string;
+  /** `plan --preview DIR`: written. */
+  readonly preview?: string;
 }
 
 /**
@@ -112,9 +116,18 @@ export async function permissionsCommand(file: string, opts: PermissionsCommandO
     output: opts.output,
     env: () => "salt-not-needed-to-list-permissions",
   });
-  const flags = permissionFlags(permissionSet(p, command));
-  const roots = [opts.input ? `--input ${opts.input}` : "", opts.output ? `--output ${opts.output}` : ""]
-    .filter(Boolean);
+  const writes = [
+    opts.out ? dirname(resolve(opts.out)) : undefined,
+    opts.preview ? resolve(opts.preview) : undefined,
+  ]
+    .filter((w): w is string => w !== undefined);
+  const flags = permissionFlags(permissionSet(p, command, { write: writes }));
+  const roots = [
+    opts.input ? `--input ${opts.input}` : "",
+    opts.output ? `--output ${opts.output}` : "",
+    opts.out ? `--out ${opts.out}` : "",
+    opts.preview ? `--preview ${opts.preview}` : "",
+  ].filter(Boolean);
   console.log(flags.join(" "));
   console.log(
     `# deno run ${flags.join(" ")} ${codeRoot()}/cli.ts ${command}${command === "run" ? " --yes" : ""} ${
