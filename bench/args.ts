@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 
 /** The parts of the benchmark, in the order they run; `--only` picks some of them. */
-export const PARTS = ["tree", "peers", "multiframe", "engine", "scan", "codecs", "blank"] as const;
+export const PARTS = ["tree", "peers", "multiframe", "engine", "scan", "codecs", "blank", "small"] as const;
 export type Part = (typeof PARTS)[number];
 
 /** The parsed flags. */
@@ -30,6 +30,8 @@ export interface BenchArgs {
   codecUs: number;
   /** Blank case: frames given to OCR (default 20; `--quick` 3). */
   ocrFrames: number;
+  /** Small-file case: files in the tree (default 30,000; `--quick` 3,000). */
+  small: number;
   /** Codec case rounds: `--runs` when given, else 1 (one round takes about 2 minutes). */
   codecRuns: number;
   /** Do not use /usr/bin/time even when present: measure peak RSS from /proc/self/status. */
@@ -43,18 +45,19 @@ export interface BenchArgs {
 
 export const USAGE =
   `deno task bench [--files N] [--mb N] [--keep] [--quick] [--only PARTS] [--scan DIR] [--runs N] [--no-time]
-                 [--codec-ct N] [--codec-us N] [--ocr-frames N]
+                 [--codec-ct N] [--codec-us N] [--ocr-frames N] [--small N]
 
   --files N    files in the synthetic raw dump (default 2000, about 900 MB; cached in bench/cache/)
   --mb N       Pixel Data of the synthetic multi-frame file in MiB (default 1024 = 1 GiB, 2048 frames)
   --keep       keep every output tree and file in bench/cache/ (deleted otherwise)
-  --quick      --files 200 --mb 64 --runs 1 --codec-ct 16 --codec-us 1 --ocr-frames 3: a short run
+  --quick      --files 200 --mb 64 --runs 1 --codec-ct 16 --codec-us 1 --ocr-frames 3 --small 3000
   --only LIST  run only these parts, comma-separated: ${PARTS.join(", ")}
   --scan DIR   folder for the header-only scan (default ../shared/corpus, else 500 generated files)
   --runs N     rounds of every timed step: medians of times, highest peak RSS (default 3; codecs: 1)
   --codec-ct N codecs part: synthetic CT files, 512x512x16 bits (default 100, 52 MB of pixels)
   --codec-us N codecs and blank parts: synthetic US files, 30 frames 640x480 RGB (default 2, 55 MB of pixels)
   --ocr-frames N  blank part: 640x480 frames given to OCR (default 20)
+  --small N    small part: files in the tree of small files (default 30000; --quick 3000)
   --no-time    measure peak RSS from /proc/self/status even when /usr/bin/time is there
   --help       this text
 
@@ -73,6 +76,7 @@ const KNOWN = new Set([
   "codec-ct",
   "codec-us",
   "ocr-frames",
+  "small",
   "help",
   "h",
 ]);
@@ -104,6 +108,7 @@ export function parseBenchArgs(argv: string[], isDir: (path: string) => boolean 
       "codec-ct": { type: "string" },
       "codec-us": { type: "string" },
       "ocr-frames": { type: "string" },
+      small: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: false,
@@ -170,6 +175,11 @@ export function parseBenchArgs(argv: string[], isDir: (path: string) => boolean 
       : quick
       ? 3
       : 20,
+    small: values.small !== undefined
+      ? wholeNumber("small", values.small, 100, 1_000_000)
+      : quick
+      ? 3000
+      : 30_000,
     codecRuns: values.runs !== undefined ? runs : 1,
     noTime: values["no-time"] === true,
     help: values.help === true,

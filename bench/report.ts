@@ -10,6 +10,7 @@ import { type BlankResults, formatBlank } from "./blank.ts";
 import { formatCodecs } from "./codec_report.ts";
 import type { CodecResults } from "./codecs.ts";
 import type { RewriteResult, ScanResult } from "./engine.ts";
+import type { SmallResults } from "./small.ts";
 import type { StepResult, TreeResults } from "./tree.ts";
 
 export const RESULTS_FILE: string = fileURLToPath(new URL("./results/latest.json", import.meta.url));
@@ -79,6 +80,8 @@ export interface BenchResults {
   codecs?: CodecResults | null;
   /** The blank case (`--only blank`). */
   blank?: BlankResults | null;
+  /** The small-file case (`--only small`, issue 18). */
+  small?: SmallResults | null;
 }
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);

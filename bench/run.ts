@@ -22,6 +22,7 @@ import {
   writeResults,
 } from "./report.ts";
 import { hasGnuTime } from "./rss.ts";
+import { formatSmall, measureSmall, type SmallResults } from "./small.ts";
 import {
   CACHE_DIR,
   ensureSmallFiles,
@@ -129,6 +130,11 @@ async function main(argv: string[]): Promise<number> {
       log,
     });
   }
+  let small: SmallResults | null = null;
+  if (has("small")) {
+    if (!useTime) log("small: needs /usr/bin/time -v (Debian package time); skipped");
+    else small = await measureSmall({ files: args.small, keep: args.keep, log });
+  }
   machine.loadAvgEnd = loadAvg();
 
   const results: BenchResults = {
@@ -148,8 +154,10 @@ async function main(argv: string[]): Promise<number> {
     scan,
     codecs,
     blank,
+    small,
   };
   console.log(formatTable(results));
+  if (small) console.log(`\n${formatSmall(small)}`);
   await writeResults(results);
   log(`results written to ${RESULTS_FILE}`);
   const stepsOk = (tree?.steps ?? []).every((s) => s.skipped || s.ok);
@@ -158,7 +166,8 @@ async function main(argv: string[]): Promise<number> {
   const codecsOk = [...(codecs?.rows ?? []), ...(codecs?.corpus ?? [])].every((r) => r.ok);
   const blankOk = !blank ||
     [...blank.blank, ...blank.run, ...(blank.ocr ? [blank.ocr] : [])].every((r) => r.ok);
-  return stepsOk && targetsOk && engineOk && codecsOk && blankOk ? 0 : 1;
+  const smallOk = !small || (small.steps.every((s) => s.ok) && small.targets.every((t) => t.pass !== false));
+  return stepsOk && targetsOk && engineOk && codecsOk && blankOk && smallOk ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -138,8 +138,8 @@ export async function deleteOutputs(path: string): Promise<void> {
   await Deno.writeTextFile(DELETION_MARK, JSON.stringify({ at: Date.now(), files: total }) + "\n");
 }
 
-/** Wait until the files the benchmark deleted last no longer count as recently deleted. */
-async function settle(log: (line: string) => void): Promise<void> {
+/** Wait until the files the benchmark deleted last no longer count as recently deleted (see above). */
+export async function settle(log: (line: string) => void): Promise<void> {
   const last = await lastDeletion();
   const waitMs = last.at + RECENTLY_DELETED_S * 1000 - Date.now();
   if (waitMs <= 0 || last.files < DELETIONS_THAT_MATTER) return;
