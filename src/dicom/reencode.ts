@@ -11,16 +11,7 @@ import { DicomError } from "./errors.ts";
 import type { DataSet, Element, Encoding, Item } from "./model.ts";
 import { valueBytes } from "./values.ts";
 import { NUMBER_VRS } from "./vr.ts";
-
-/** Byte-swap a value of `size`-byte words. */
-function swap(bytes: Uint8Array, size: number): Uint8Array {
-  if (size < 2) return bytes.slice();
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i + size <= bytes.length; i += size) {
-    for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
-  }
-  return out;
-}
+import { swapBytes } from "../util/bytes.ts";
 
 function reencodeElement(el: Element, from: Encoding, to: Encoding, parent: DataSet): Element {
   if (el.items) {
@@ -41,7 +32,9 @@ function reencodeElement(el: Element, from: Encoding, to: Encoding, parent: Data
     );
   }
   const size = NUMBER_VRS[el.vr]?.size ?? 1;
-  const value = from.littleEndian === to.littleEndian || el.encapsulated ? bytes.slice() : swap(bytes, size);
+  const value = from.littleEndian === to.littleEndian || el.encapsulated
+    ? bytes.slice()
+    : swapBytes(bytes, size);
   return {
     tag: el.tag,
     vr: el.vr,

@@ -8,7 +8,7 @@
 import type { DicomFile, Element } from "../dicom/model.ts";
 import { valueBytes } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes, swapBytes } from "../util/bytes.ts";
 import { PixelError } from "./errors.ts";
 import { frameBytes, type PixelFormat, readPixelFormat } from "./format.ts";
 import { type Fragment, groupFrames, listFragments, type ReadAt } from "./fragments.ts";
@@ -62,15 +62,6 @@ function rangeReader(file: DicomFile, el: Element): { read: ReadAt; total: numbe
   };
 }
 
-/** Swap the bytes of each `width`-byte word (big-endian native data to little endian). */
-function swapped(bytes: Uint8Array, width: 2 | 4): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i + width <= bytes.length; i += width) {
-    for (let k = 0; k < width; k++) out[i + k] = bytes[i + width - 1 - k];
-  }
-  return out;
-}
-
 /**
  * Open a file's frames. Native data: each frame's bytes, little endian (big-endian files are
  * swapped; Bits Allocated 1 gives all frames' packed bits as frame 0). Encapsulated data: each
@@ -115,7 +106,7 @@ export function openPixelSource(
         const width = fmt.bitsAllocated === 32 ? 4 : 2;
         const start = i * size - ((i * size) % width);
         const end = Math.min(r.total, Math.ceil((i * size + size) / width) * width);
-        const words = swapped(r.read(start, end - start), width);
+        const words = swapBytes(r.read(start, end - start), width);
         return words.subarray(i * size - start, i * size - start + size);
       },
     };

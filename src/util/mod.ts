@@ -8,7 +8,7 @@
 export { DcmtidyError, EXIT } from "./errors.ts";
 export { parseCsv, toCsv } from "./csv.ts";
 export { sha256File } from "./hash.ts";
-export { concatBytes } from "./bytes.ts";
+export { concatBytes, swapBytes } from "./bytes.ts";
 export {
   hasIdentity,
   identityOf,
