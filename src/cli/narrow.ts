@@ -28,7 +28,8 @@ const NARROWED = NARROWED_FLAGS;
 /** DCMTIDY_NARROW=0 keeps the permissions the process was started with (for debugging). */
 const OPT_OUT = "DCMTIDY_NARROW";
 
-function canRestart(): boolean {
+/** Whether this process would run itself again narrowed (callers then load the protocol for it). */
+export function mayNarrow(): boolean {
   // A compiled binary runs under the flags it was compiled with (its own path is not `deno`).
   if (!Deno.mainModule.startsWith("file:") || !/cli\.ts$/.test(Deno.mainModule)) return false;
   if (Deno.mainModule.includes("/deno-compile-")) return false;
@@ -65,7 +66,7 @@ export async function narrowed(
   extra: { write?: string[] } = {},
 ): Promise<number | undefined> {
   const args = commandLine;
-  if (!canRestart()) return undefined;
+  if (!mayNarrow()) return undefined;
   const flags = permissionFlags(permissionSet(protocol, command, extra));
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
   flags[envFlag] = `${flags[envFlag]},${NARROWED}`;

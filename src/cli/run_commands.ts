@@ -2,7 +2,7 @@
 import { EnvironmentError } from "../util/errors.ts";
 import { environmentFault, fsReason, withoutPaths } from "../util/fs_errors.ts";
 import { writePreviews } from "./preview.ts";
-import { narrowed } from "./narrow.ts";
+import { mayNarrow, narrowed } from "./narrow.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { dirname, join, resolve } from "node:path";
@@ -148,6 +148,8 @@ async function narrowFirst(
   opts: PlanCommandOptions,
   command: "plan" | "run",
 ): Promise<number | undefined> {
+  // The narrowed child (and a process that may not narrow) goes on: no second load of the protocol.
+  if (!mayNarrow()) return undefined;
   const protocol = await loadProtocol(file, opts);
   const writes = [
     opts.out ? dirname(resolve(opts.out)) : undefined,
@@ -210,6 +212,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     throw new UsageError("not a terminal: pass --yes to run without asking");
   }
   let made: string[] = [];
+  let root = "the output root";
   // Ctrl-C while a plan writes ahead: it stops its workers, then what they wrote is removed.
   // (Without --yes nothing is written ahead, and Ctrl-C ends the program at once, as it always did.)
   const planning = new AbortController();
@@ -219,6 +222,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   let prepared;
   try {
     prepared = await prepare(file, opts, async (protocol) => {
+      root = protocol.output.root;
       made = await prepareOutputRoot(protocol.output.root);
       // Run unasked: the plan's workers write each output ahead as they read its file (see
       // src/run/stage.ts; a shard's own files only), into a folder of this run's own.
@@ -230,9 +234,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     planning.signal.throwIfAborted();
   } catch (e) {
     await staging?.remove();
-    if (!(e instanceof Interrupted)) {
-      throw environmentStop(e, 0, staging?.dir.replace(/\/\.dcmtidy\/.*$/, "") ?? "the output");
-    }
+    if (!(e instanceof Interrupted)) throw environmentStop(e, 0, root);
     // The folders this run made, when nothing else is in them: the root's state folder, then the
     // root and the folders made above it, innermost first.
     for (const dir of [...made].reverse()) {
