@@ -36,17 +36,22 @@ export async function textBoxes(file: DicomFile, frames = 1): Promise<Rect[]> {
   }
 }
 
-/** Boxes that lie (partly) outside every region of `regions` (or inside a kept one). */
-export function boxesOutside(
-  boxes: readonly Rect[],
-  regions: readonly Rect[],
-  keep: readonly Rect[] = [],
-): Rect[] {
+/** Boxes no single region of `regions` holds whole. */
+export function boxesOutside(boxes: readonly Rect[], regions: readonly Rect[]): Rect[] {
   const covers = (r: Rect, b: Rect) =>
     b.x >= r.x && b.y >= r.y && b.x + b.width <= r.x + r.width && b.y + b.height <= r.y + r.height;
-  const overlaps = (r: Rect, b: Rect) =>
-    b.x < r.x + r.width && r.x < b.x + b.width && b.y < r.y + r.height && r.y < b.y + b.height;
-  return boxes.filter((b) => !regions.some((r) => covers(r, b)) || keep.some((k) => overlaps(k, b)));
+  return boxes.filter((b) => !regions.some((r) => covers(r, b)));
+}
+
+/** The share of a box's area that lies in `regions` (0 to 1; regions that overlap count once each). */
+export function coveredShare(b: Rect, regions: readonly Rect[]): number {
+  let area = 0;
+  for (const r of regions) {
+    const w = Math.min(b.x + b.width, r.x + r.width) - Math.max(b.x, r.x);
+    const h = Math.min(b.y + b.height, r.y + r.height) - Math.max(b.y, r.y);
+    if (w > 0 && h > 0) area += w * h;
+  }
+  return Math.min(1, area / (b.width * b.height));
 }
 
 /**

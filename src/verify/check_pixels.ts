@@ -13,7 +13,7 @@ import { decodeFrame, prepareDecoder } from "../pixels/decode.ts";
 import { PixelError } from "../pixels/errors.ts";
 import { type PixelFormat, readPixelFormat } from "../pixels/format.ts";
 import { openPixelSource, type PixelSource } from "../pixels/source.ts";
-import { boxesOutside, textBoxes } from "../pixels/detect.ts";
+import { boxesOutside, coveredShare, textBoxes } from "../pixels/detect.ts";
 import type { SourceRead } from "./_source.ts";
 import { top } from "./_context.ts";
 import type { FindingKind } from "./findings.ts";
@@ -63,16 +63,9 @@ export async function checkText(
   }
   const regions = source.pixels?.regions ?? [];
   // A box mostly inside a blanked region is the edge of the black rectangle read as a glyph, not text.
-  const inside = (b: Rect) => {
-    let area = 0;
-    for (const r of regions) {
-      const w = Math.min(b.x + b.width, r.x + r.width) - Math.max(b.x, r.x);
-      const h = Math.min(b.y + b.height, r.y + r.height) - Math.max(b.y, r.y);
-      if (w > 0 && h > 0) area += w * h;
-    }
-    return area >= (b.width * b.height) / 2;
-  };
-  const left = regions.length ? boxesOutside(boxes, regions).filter((b) => !inside(b)) : boxes;
+  const left = regions.length
+    ? boxesOutside(boxes, regions).filter((b) => coveredShare(b, regions) < 0.5)
+    : boxes;
   for (const b of left) {
     find(
       "phi-pixels",
