@@ -10,6 +10,7 @@ import type { DataSet, Element } from "../dicom/model.ts";
 import { decodeNumbers, decodeStrings } from "../dicom/values.ts";
 import { NUMBER_VRS } from "../dicom/vr.ts";
 import type { Rect } from "../pixels/blank.ts";
+import { firstNumber } from "../pixels/format.ts";
 import type { PixelCondition, PixelRule } from "../protocol/pixel_rules.ts";
 import { tags } from "../standard/tags.ts";
 
@@ -51,13 +52,6 @@ function holds(ds: DataSet, c: PixelCondition): boolean {
   return new RegExp(t.matches, "i").test(whole);
 }
 
-function first(ds: DataSet, tag: number): number | undefined {
-  const el = ds.elements.find((e) => e.tag === tag);
-  if (!el || el.items) return undefined;
-  const v = values(ds, el)[0];
-  return v === undefined || v === "" ? undefined : Number(v);
-}
-
 /** Clip a rectangle to the image; undefined when nothing of it is inside. */
 function clip(x: number, y: number, w: number, h: number, columns: number, rows: number): Rect | undefined {
   const x0 = Math.max(0, x), y0 = Math.max(0, y);
@@ -75,7 +69,7 @@ export function ultrasoundRegions(ds: DataSet): Rect[] {
       tags.RegionLocationMinY0,
       tags.RegionLocationMaxX1,
       tags.RegionLocationMaxY1,
-    ].map((t) => first(item.dataset, t));
+    ].map((t) => firstNumber(item.dataset, t));
     if ([x0, y0, x1, y1].every((v) => v !== undefined && Number.isFinite(v)) && x1! >= x0! && y1! >= y0!) {
       out.push({ x: x0!, y: y0!, width: x1! - x0! + 1, height: y1! - y0! + 1 });
     }
@@ -92,8 +86,8 @@ export function matchPixelRules(ds: DataSet, rules: readonly PixelRule[]): Pixel
   if (!ds.elements.some((e) => e.tag === tags.PixelData)) return undefined;
   const matched = rules.filter((r) => r.when.every((c) => holds(ds, c)));
   if (matched.length === 0) return undefined;
-  const columns = first(ds, tags.Columns) ?? 0;
-  const rows = first(ds, tags.Rows) ?? 0;
+  const columns = firstNumber(ds, tags.Columns) ?? 0;
+  const rows = firstNumber(ds, tags.Rows) ?? 0;
   const regions: Rect[] = [];
   const outside: string[] = [];
   const keep: Rect[] = [];
@@ -182,7 +176,7 @@ export function deviceOf(ds: DataSet): Device {
       parts.push(`${k} ${v}`);
     }
   }
-  const columns = first(ds, tags.Columns), rows = first(ds, tags.Rows);
+  const columns = firstNumber(ds, tags.Columns), rows = firstNumber(ds, tags.Rows);
   if (rows !== undefined) when.Rows = rows;
   if (columns !== undefined) when.Columns = columns;
   parts.push(`${columns ?? "?"}x${rows ?? "?"}`);
