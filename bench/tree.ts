@@ -267,10 +267,9 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
   return equalBytes(x, y);
 }
 
-/** The protocols the benchmark runs, written to the cache folder. */
-export function protocols(dumpDir: string, out: string, mfIn: string) {
-  const basic = (name: string, input: string, output: string, key: string) =>
-    `version: 1
+/** The basic-profile protocol the tree and small-file cases run: keyed pseudonyms, shifted dates, remapped UIDs. */
+export function basicProtocol(name: string, input: string, output: string, key: string): string {
+  return `version: 1
 name: ${name}
 input: { root: ${JSON.stringify(input)} }
 output:
@@ -286,6 +285,10 @@ deidentify:
   uids: remap
   private_tags: remove
 `;
+}
+
+/** The protocols the benchmark runs, written to the cache folder. */
+export function protocols(dumpDir: string, out: string, mfIn: string) {
   const sort = (name: string, output: string, mode: string) =>
     `version: 1
 name: ${name}
@@ -297,10 +300,15 @@ output:
   mode: ${mode}
 `;
   return {
-    "basic.yaml": basic("bench-basic", dumpDir, join(out, "run-basic"), join(out, "basic-key.csv")),
+    "basic.yaml": basicProtocol("bench-basic", dumpDir, join(out, "run-basic"), join(out, "basic-key.csv")),
     "sort-copy.yaml": sort("bench-sort-copy", join(out, "run-sort-copy"), "copy"),
     "sort-link.yaml": sort("bench-sort-link", join(out, "run-sort-link"), "hardlink"),
-    "multiframe.yaml": basic("bench-multiframe", mfIn, join(out, "run-multiframe"), join(out, "mf-key.csv")),
+    "multiframe.yaml": basicProtocol(
+      "bench-multiframe",
+      mfIn,
+      join(out, "run-multiframe"),
+      join(out, "mf-key.csv"),
+    ),
   };
 }
 
