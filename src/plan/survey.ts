@@ -114,13 +114,18 @@ export function surveyRead(
   return { scanned, facts: planFacts(read.file, scanned.rel, index, ctx) };
 }
 
-/** Survey listed files in this thread, several header reads in flight (the result in input order). */
+/**
+ * Survey listed files in this thread, several header reads in flight (the result in input order).
+ * `indices`: each file's index in the whole listing, when `listed` is a share of it (as `inputRef`s
+ * in warnings name files); by default its position.
+ */
 export function surveyHere(
   listed: readonly Listed[],
   ctx: PlanContext | undefined,
   onProgress?: (done: number, total: number) => void,
+  indices?: readonly number[],
 ): Promise<Survey[]> {
-  return readInLanes(listed, (f, read, i) => surveyRead(f, i, read, ctx), onProgress);
+  return readInLanes(listed, (f, read, i) => surveyRead(f, indices?.[i] ?? i, read, ctx), onProgress);
 }
 
 /** One file of a worker's survey batch. */

@@ -18,8 +18,15 @@ import type { SurveyAhead } from "./types.ts";
 
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
-  /** Survey the listed files; the result is in the order of `listed`. */
-  survey(listed: readonly Listed[], onProgress?: (done: number, total: number) => void): Promise<Survey[]>;
+  /**
+   * Survey the listed files; the result is in the order of `listed`. `indices`: each file's index in
+   * the whole listing when `listed` is a share of it (what warnings name it by); by default its position.
+   */
+  survey(
+    listed: readonly Listed[],
+    onProgress?: (done: number, total: number) => void,
+    indices?: readonly number[],
+  ): Promise<Survey[]>;
   /** The dry-run diffs of these files (in no particular order). */
   changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
   /** Boxes of text in these files' first frames (`pixels_detect: ocr`; in no particular order). */
@@ -62,17 +69,18 @@ export async function openPlanWorkers(
   const count = Math.max(1, Math.min(workers, listed.length));
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
-    survey: async (files, onProgress) => {
+    survey: async (files, onProgress, indices) => {
       const out: Survey[] = new Array(files.length);
+      const position = indices && new Map(indices.map((index, i) => [index, i]));
       let done = 0;
       await mapInPool(
         pool,
-        files.map((f, index) => ({ index, listed: f })),
+        files.map((f, i) => ({ index: indices?.[i] ?? i, listed: f })),
         (jobs): ToPlanWorker => ({ type: "survey", jobs }),
         (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
         {
           onResult: (r) => {
-            out[r.index] = r.survey;
+            out[position ? position.get(r.index)! : r.index] = r.survey;
             if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
             onProgress?.(++done, files.length);
           },
