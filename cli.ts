@@ -9,7 +9,7 @@ import { rulesCommand } from "./src/cli/rules_command.ts";
 import { permissionsCommand } from "./src/cli/permissions.ts";
 import { exitWithParent, setCommandLine } from "./src/cli/narrow.ts";
 import { planCommand, runCommand } from "./src/cli/run_commands.ts";
-import { mergeCommand } from "./src/cli/shard_commands.ts";
+import { mergeCommand, scanCommand } from "./src/cli/shard_commands.ts";
 import { verifyCommand } from "./src/cli/verify_command.ts";
 import { describeError } from "./src/cli/errors.ts";
 import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
@@ -24,10 +24,10 @@ const wholeNumber = (v: string) => {
   return n;
 };
 
-/** `--shard K/N`, `--shard-from-env`, `--shards N` on `plan` and `run`. */
-function withShardOptions(cmd: Command): Command {
+/** `--shard K/N`, `--shard-from-env`, `--shards N` on `plan`, `scan` and `run`. */
+function withShardOptions(cmd: Command, by = "a hash of each file's study"): Command {
   return cmd
-    .option("--shard <K/N>", "only the files of shard K of N (a hash of each file's study)")
+    .option("--shard <K/N>", `only the files of shard K of N (${by})`)
     .option("--shard-from-env", "take the shard from a Slurm job array or a Kubernetes Indexed Job")
     .option("--shards <n>", "the shard count, with --shard-from-env and JOB_COMPLETION_INDEX", wholeNumber);
 }
@@ -89,7 +89,7 @@ function program(setExit: (code: number) => void): Command {
       "print the Deno permissions a command needs for a protocol, and the deno run line that uses them",
     )
     .argument("<protocol>", "a .yaml or .ts protocol")
-    .option("--command <name>", "validate, plan, run or verify", "run")
+    .option("--command <name>", "validate, plan, scan, run or verify", "run")
     .option("--out <file>", "with --command plan: the plan JSON file the command will write")
     .option("--preview <dir>", "with --command plan: the preview folder the command will write")
     .option("--input <dir>", "use this input root instead of the protocol's")
@@ -131,6 +131,17 @@ function program(setExit: (code: number) => void): Command {
     .option("--no-color", "no colors even on a terminal (NO_COLOR=1 does the same)")
     .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
     .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
+
+  withShardOptions(cli.command("scan"), "a hash of each file's path")
+    .description(
+      "a split scan for clusters: read only shard K's share of the input files (by path) and leave its " +
+        "part in the output's state folder; with all N parts there, run --shard reads no header",
+    )
+    .argument("<protocol>", "a .yaml or .ts protocol")
+    .option("--input <dir>", "use this input root instead of the protocol's")
+    .option("--output <dir>", "use this output root instead of the protocol's")
+    .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
+    .action(async (file: string, opts) => setExit(await scanCommand(file, opts)));
 
   cli.command("merge")
     .description("combine the reports of every shard of a run (--shard) into those of a single run")

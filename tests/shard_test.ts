@@ -4,52 +4,13 @@
  * list and key file byte for byte. `merge` refuses missing, unfinished and mismatched shards.
  */
 import assert from "node:assert/strict";
-import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { buildDump, protocolText } from "./fixtures/shard_dump.ts";
 import { killCliWhen, runCli, treeHashes } from "./helpers.ts";
 import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
 import type { ScannedFile } from "../src/scan/scan.ts";
 
 const SALT = "shard-test-salt-0123456789";
 const ENV = { DCMTIDY_SALT: SALT };
-
-/** 12 studies of 4 patients, 4 files each; two studies share a date so their paths collide. */
-async function buildDump(raw: string): Promise<number> {
-  await Deno.mkdir(raw, { recursive: true });
-  const pixels = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff);
-  let n = 0;
-  for (let s = 0; s < 12; s++) {
-    const study = `1.2.826.0.1.3680043.10.1000.77.${s}`;
-    for (let i = 1; i <= 4; i++) {
-      const values: Record<number, string> = {
-        [tag(0x0010, 0x0010)]: `Patient^${s % 4}`,
-        [tag(0x0010, 0x0020)]: `MRN-${s % 4}`,
-        [tag(0x0020, 0x000d)]: study,
-        [tag(0x0020, 0x000e)]: `${study}.1`,
-        [tag(0x0008, 0x0018)]: `${study}.1.${i}`,
-        // Study 0 and 4 (same patient) share a date: their files collide across studies.
-        [tag(0x0008, 0x0020)]: s === 4 ? "20240100" : `202401${String(s).padStart(2, "0")}`,
-        // Two files of each study share an instance number: a collision inside the study.
-        [tag(0x0020, 0x0013)]: String(Math.min(i, 3)),
-      };
-      const nodes: Node[] = sampleDataset().map((x) => {
-        if (!("tag" in x)) return x;
-        if (x.tag === tag(0x7fe0, 0x0010)) return { ...x, vr: "OB", value: pixels } as Node;
-        return values[x.tag] !== undefined ? { ...x, value: values[x.tag] } as Node : x;
-      });
-      // Flat, shuffled names like a PACS export.
-      await Deno.writeFile(`${raw}/F${String((n++ * 37) % 97).padStart(3, "0")}`, buildDicom(nodes));
-    }
-  }
-  await Deno.writeTextFile(`${raw}/notes.txt`, "not DICOM\n");
-  const whole = await Deno.readFile(`${raw}/F000`);
-  await Deno.writeFile(`${raw}/cut.dcm`, whole.subarray(0, 2000));
-  return n + 2;
-}
-
-const protocolText = (name: string) =>
-  `version: 1\nname: ${name}\ninput: { root: ./raw }\noutput:\n  root: ./single\n` +
-  `  path: "{pseudo_id}/{StudyDate}"\n  file: "{InstanceNumber}.dcm"\n` +
-  `key: ./key.csv\ndeidentify:\n  salt: { env: DCMTIDY_SALT }\n  dates: { shift: { min_days: -30, max_days: -1 } }\n`;
 
 Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the single run, byte for byte", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-shard-" }));

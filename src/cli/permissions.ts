@@ -26,7 +26,7 @@ export interface PermissionSet {
 }
 
 /** The commands that touch data (the others need nothing a protocol decides). */
-export type DataCommand = "validate" | "plan" | "run" | "verify";
+export type DataCommand = "validate" | "plan" | "scan" | "run" | "verify";
 
 /** Environment variables the YAML parser reads to switch on its debugging output (harmless). */
 const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
@@ -60,7 +60,8 @@ export function permissionSet(
     salt && "file" in salt ? salt.file : undefined,
     ...(extra.write ?? []),
   ];
-  const writes = command === "run"
+  // A split scan writes its part in the output root's state folder, and nothing else.
+  const writes = command === "scan" ? [root] : command === "run"
     ? [
       root,
       // Deno asks for write access to a link's target: sort-only hardlink and symlink runs link to
@@ -106,8 +107,8 @@ export interface PermissionsCommandOptions {
  */
 export async function permissionsCommand(file: string, opts: PermissionsCommandOptions): Promise<number> {
   const command = (opts.command ?? "run") as DataCommand;
-  if (!["validate", "plan", "run", "verify"].includes(command)) {
-    throw new UsageError(`--command ${command}: one of validate, plan, run, verify`);
+  if (!["validate", "plan", "scan", "run", "verify"].includes(command)) {
+    throw new UsageError(`--command ${command}: one of validate, plan, scan, run, verify`);
   }
   const { loadProtocol } = await import("../protocol/load.ts");
   // The salt is not read here: only where it comes from matters.

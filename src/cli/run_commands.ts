@@ -15,9 +15,13 @@ import {
   type PlanOptions,
   type PlanPhase,
   planSummary,
+  readScanParts,
+  scanOrigin,
+  scanPartCounts,
   type Shard,
   shardFiles,
 } from "../plan/mod.ts";
+import type { Listed } from "../scan/inputs.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import {
   openStaging,
@@ -26,6 +30,7 @@ import {
   runPlan,
   type RunSummary,
   runWork,
+  scanPartsPath,
   type Staging,
   STATE_DIR,
 } from "../run/mod.ts";
@@ -72,7 +77,7 @@ function useColor(opts: PlanCommandOptions): boolean {
 async function prepare(
   file: string,
   opts: PlanCommandOptions,
-  beforePlan?: (protocol: Protocol) => Promise<Pick<PlanOptions, "ahead" | "signal"> | void>,
+  beforePlan?: (protocol: Protocol) => Promise<(Pick<PlanOptions, "ahead" | "signal"> & FromParts) | void>,
 ): Promise<{ plan: Plan; keys?: Keys; salt?: Uint8Array }> {
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
@@ -87,9 +92,14 @@ async function prepare(
     if (!st) throw new UsageError(`the input root ${root} does not exist`);
     if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
   }
-  const ahead = await beforePlan?.(protocol) ?? {};
+  const { parts, ...ahead } = await beforePlan?.(protocol) ?? {};
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;
+  // A split scan's parts: every file's survey is there, so no header is read.
+  const surveyed = parts
+    ? (listed: readonly Listed[]) =>
+      readScanParts(parts, listed, protocol.input.roots, scanOrigin(protocol, listed, keys), keys)
+    : undefined;
   let phase: PlanPhase | undefined;
   let bar: Progress | undefined;
   try {
@@ -100,14 +110,18 @@ async function prepare(
         bar = stderrProgress(LABELS[p], total);
       }
       bar!.update(done);
-    }, { workers: jobsOf(opts), salt, ...ahead });
+    }, { workers: jobsOf(opts), salt, ...ahead, surveyed });
     return { plan, keys, salt };
   } finally {
     bar?.finish();
   }
 }
 
-/** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
+/** The folder of a split scan's parts when the plan is to be assembled from them. */
+interface FromParts {
+  parts?: string;
+}
+
 /**
  * Where `plan --out` may write the unmasked plan, checked before the scan: not in the output root
  * (it is shared), not in an input, not over the key file or the protocol, not over a file that is
@@ -159,6 +173,7 @@ async function narrowFirst(
   return await narrowed(protocol, command, { write: writes });
 }
 
+/** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
   const again = await narrowFirst(file, opts, "plan");
   if (again !== undefined) return again;
@@ -224,6 +239,9 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
     prepared = await prepare(file, opts, async (protocol) => {
       root = protocol.output.root;
       made = await prepareOutputRoot(protocol.output.root);
+      // A shard of a split scan: the plan is assembled from its parts (and written as it runs).
+      const parts = scanPartsPath(root);
+      if (shard && (await scanPartCounts(parts)).length > 0) return { parts, signal: planning.signal };
       // Run unasked: the plan's workers write each output ahead as they read its file (see
       // src/run/stage.ts; a shard's own files only), into a folder of this run's own.
       if (!opts.yes) return;
@@ -264,6 +282,7 @@ async function runPrepared(
   const showPhi = opts.showPhi ?? false;
   console.log(planSummary(plan, { showPhi, color: useColor(opts), all: opts.all }));
   if (shard) console.log(shardLine(plan, shard));
+  if (plan.diffs === false) console.log("the plan above is assembled from the split scan's parts");
   if (plan.errors.length) return 2;
   let answering = 0;
   if (!opts.yes) {

@@ -1,7 +1,30 @@
-/** Sharding on the command line: `--shard K/N`, `--shard-from-env [--shards N]`, and `merge`. */
-import { parseShard, type Shard, ShardError, shardFromEnv } from "../plan/mod.ts";
-import { mergeShards } from "../run/mod.ts";
+/**
+ * Sharding on the command line: `--shard K/N`, `--shard-from-env [--shards N]`, the split scan
+ * (`scan --shard K/N`, whose parts `run --shard` assembles), and `merge`.
+ */
+import { join } from "node:path";
+import { Keys } from "../deid/keys.ts";
+import { readSalt } from "../deid/salt.ts";
+import {
+  parseShard,
+  scanOrigin,
+  scanPartCounts,
+  scanPartName,
+  type Shard,
+  ShardError,
+  shardFromEnv,
+  shardName,
+  shareIndices,
+  surveyShare,
+  writeScanPart,
+} from "../plan/mod.ts";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import { walkInputs } from "../scan/inputs.ts";
+import { ensureStateDir, mergeShards, prepareOutputRoot, scanPartsPath } from "../run/mod.ts";
+import { ensurePrivateDir } from "../util/atomic.ts";
 import { UsageError } from "./errors.ts";
+import { mayNarrow, narrowed } from "./narrow.ts";
+import { stderrProgress } from "./progress.ts";
 
 /** The sharding flags of `plan` and `run`. */
 export interface ShardFlags {
@@ -42,4 +65,59 @@ export async function mergeCommand(output: string): Promise<number> {
       `${s.quarantined} quarantined; report: ${s.report}`,
   );
   return s.quarantined > 0 ? 3 : 0;
+}
+
+/** Options of `dcmtidy scan`. */
+export interface ScanCommandOptions extends LoadOptions, ShardFlags {
+  jobs?: number;
+}
+
+/**
+ * `dcmtidy scan PROTOCOL --shard K/N`: survey only shard K's share of the input files (by path) and
+ * leave the part in `<output>/.dcmtidy/scan/`; `run --shard` assembles the whole plan from the N parts.
+ * Parts of another shard count are removed (a new scan makes them stale).
+ */
+export async function scanCommand(file: string, opts: ScanCommandOptions): Promise<number> {
+  if (mayNarrow()) {
+    const code = await narrowed(await loadProtocol(file, opts), "scan");
+    if (code !== undefined) return code;
+  }
+  const shard = shardFromFlags(opts) ?? { k: 1, n: 1 };
+  const protocol = await loadProtocol(file, opts);
+  for (const root of protocol.input.roots) {
+    const st = await Deno.stat(root).catch(() => undefined);
+    if (!st?.isDirectory) throw new UsageError(`the input root ${root} does not exist or is not a folder`);
+  }
+  const root = protocol.output.root;
+  await prepareOutputRoot(root);
+  await ensureStateDir(root);
+  const folder = scanPartsPath(root);
+  await ensurePrivateDir(folder);
+  const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
+  const keys = salt ? new Keys(salt) : undefined;
+  const listed = await walkInputs(protocol.input);
+  const indices = shareIndices(listed, protocol.input.roots, shard);
+  const bar = stderrProgress(`scanning share ${shardName(shard)}`, indices.length);
+  let surveys;
+  try {
+    surveys = await surveyShare(protocol, keys, listed, indices, (done) => bar.update(done), {
+      workers: opts.jobs ?? navigator.hardwareConcurrency ?? 2,
+      salt,
+    });
+  } finally {
+    bar.finish();
+  }
+  const origin = scanOrigin(protocol, listed, keys);
+  await writeScanPart(folder, shard, origin, listed, indices, surveys, keys);
+  for (const n of await scanPartCounts(folder)) {
+    if (n === shard.n) continue;
+    for (let k = 1; k <= n; k++) await Deno.remove(join(folder, scanPartName({ k, n }))).catch(() => {});
+    console.log(`note: removed the stale scan parts of ${n} shards`);
+  }
+  const dicom = surveys.filter((s) => s.scanned.kind === "dicom").length;
+  console.log(
+    `scan ${shard.k}/${shard.n}: ${indices.length} of the ${listed.length} files (${dicom} DICOM); part: ` +
+      `${join(folder, scanPartName(shard))}; when every part is there: dcmtidy run --shard K/N ${file}`,
+  );
+  return 0;
 }

@@ -75,4 +75,20 @@ export class Keys {
   hashValue(value: string): string {
     return base32(this.#mac("dcmtidy/value", value)).slice(0, 16);
   }
+
+  /**
+   * Tells whether two runs used the same salt and nothing else: a keyed hash of a fixed label, never
+   * the salt or a plain hash of it.
+   */
+  fingerprint(): string {
+    return this.hashValue("dcmtidy/salt-fingerprint");
+  }
+
+  /**
+   * 32 bytes derived from the salt for `purpose` (HMAC): a key for what only holders of the salt may
+   * read, such as a scan part's original values. Never the salt, and other for every purpose.
+   */
+  derivedKey(purpose: string): Uint8Array {
+    return this.#mac("dcmtidy/derived-key", purpose).slice();
+  }
 }

@@ -4,7 +4,18 @@
  *
  * @module
  */
-export { makePlan } from "./plan.ts";
+export { makePlan, surveyShare } from "./plan.ts";
+export {
+  readScanParts,
+  scanOrigin,
+  scanPartCounts,
+  ScanPartError,
+  scanPartName,
+  type ScanPartOrigin,
+  shareIndices,
+  shareOf,
+  writeScanPart,
+} from "./scan_part.ts";
 export type {
   Disposition,
   Plan,

@@ -12,14 +12,14 @@
 import { type DeidConfig, type Keys, loadDeidConfig, openSession } from "../deid/mod.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { inputRef, markDuplicates } from "../scan/scan.ts";
-import { walkInputs } from "../scan/inputs.ts";
+import { type Listed, walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
 import { assignNiftiStems, checkMediaNames, resolveCollisions } from "./names.ts";
-import { type PlanContext, surveyHere } from "./survey.ts";
-import { changesOf, textOf } from "./survey_worker.ts";
+import { type PlanContext, type Survey, surveyHere } from "./survey.ts";
+import { type ChangesOf, changesOf, type TextOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
-import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
+import { openPlanWorkers } from "./workers.ts";
 
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
@@ -56,29 +56,12 @@ export async function makePlan(
   if (errors.length) return { protocol, files: [], series: [], actions: {}, warnings, errors };
   const listed = await walkInputs(protocol.input);
   const d = protocol.deidentify;
-  let config: DeidConfig | undefined;
-  if (d) {
-    if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
-    config = await loadDeidConfig(protocol);
-  }
-  const workers = options.workers ?? 0;
-  const ahead = workers > 0 ? options.ahead : undefined;
-  let pool: PlanWorkers | undefined;
+  // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
+  const surveyed = options.surveyed;
+  const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
+  let tools: Surveyors | undefined;
   try {
-    pool = workers > 0 && listed.length > 0
-      ? await openPlanWorkers(protocol, config, options.salt, listed, workers, ahead)
-      : undefined;
-    // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
-    // removed, so a path built from them shows "na" rather than an unhooked original value.
-    const ctx: PlanContext | undefined = pool ? undefined : {
-      session: config && openSession(config, keys!, { hooks: "stub", checkPseudonyms: false }),
-      config,
-      burnedIn: d?.burned_in ?? "warn",
-      root: protocol.output.root,
-      folder: protocol.output.folder,
-      file: protocol.output.file,
-      keepFields: !d,
-    };
+    tools = surveyed ? undefined : await openSurveyors(protocol, keys, listed, { ...options, ahead });
     // Aborted: stop waiting; the finally below stops the workers.
     const aborted = new Promise<never>((_, reject) => {
       if (options.signal?.aborted) reject(options.signal.reason);
@@ -88,7 +71,7 @@ export async function makePlan(
     const scanProgress = onProgress &&
       ((done: number, total: number) => onProgress(done, total, ahead ? "stage" : "scan"));
     const surveys = await Promise.race([
-      pool ? pool.survey(listed, scanProgress) : surveyHere(listed, ctx, scanProgress),
+      tools ? tools.survey(listed, scanProgress) : surveyed!(listed),
       aborted,
     ]);
     await markDuplicates(surveys.map((s) => s.scanned));
@@ -97,12 +80,10 @@ export async function makePlan(
       index: s.representative,
       path: plan.files[s.representative].input.path,
     }));
-    if (d && representatives.length) {
+    if (d && tools && representatives.length) {
       onProgress?.(0, representatives.length, "plan");
       let done = 0;
-      const made = pool
-        ? await Promise.race([pool.changes(representatives), aborted])
-        : changesOf(representatives, ctx!);
+      const made = await Promise.race([tools.changes(representatives), aborted]);
       const byFile = new Map(made.map((c) => [c.index, c]));
       plan.series.forEach((s, i) => {
         const c = byFile.get(s.representative)!;
@@ -119,12 +100,12 @@ export async function makePlan(
         onProgress?.(++done, representatives.length, "plan");
       });
     }
-    if (d?.pixels_detect === "ocr") {
+    if (d?.pixels_detect === "ocr" && tools) {
       const suspects = plan.files.flatMap((f, index) => (f.suspect ? [{ index, path: f.input.path }] : []));
       if (suspects.length) {
         onProgress?.(0, suspects.length, "text");
         let done = 0;
-        const found = pool ? await Promise.race([pool.text(suspects), aborted]) : await textOf(suspects);
+        const found = await Promise.race([tools.text(suspects), aborted]);
         for (const t of found) {
           if (t.boxes) plan.files[t.index].text = t.boxes;
           else {
@@ -156,8 +137,87 @@ export async function makePlan(
     }
     // Aborted after the last wait: the plan is not handed on.
     options.signal?.throwIfAborted();
-    return { protocol, files: plan.files, series: plan.series, actions: plan.actions, warnings, errors };
+    return {
+      protocol,
+      files: plan.files,
+      series: plan.series,
+      actions: plan.actions,
+      warnings,
+      errors,
+      ...(surveyed ? { diffs: false } : {}),
+    };
   } finally {
-    pool?.close();
+    tools?.close();
+  }
+}
+
+/**
+ * What reads the files for a plan: its sandboxed workers, or this thread (workers 0). The survey of
+ * a share of the listing (`indices`, see `surveyShare`) and of the whole are the same work.
+ */
+interface Surveyors {
+  survey(
+    listed: readonly Listed[],
+    onProgress?: (done: number, total: number) => void,
+    indices?: readonly number[],
+  ): Promise<Survey[]>;
+  changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
+  text(files: readonly { index: number; path: string }[]): Promise<TextOf[]>;
+  close(): void;
+}
+
+async function openSurveyors(
+  protocol: Protocol,
+  keys: Keys | undefined,
+  listed: readonly Listed[],
+  options: PlanOptions,
+): Promise<Surveyors> {
+  const d = protocol.deidentify;
+  let config: DeidConfig | undefined;
+  if (d) {
+    if (!keys) throw new Error("a de-identifying plan needs the salt's keys");
+    config = await loadDeidConfig(protocol);
+  }
+  const workers = options.workers ?? 0;
+  if (workers > 0 && listed.length > 0) {
+    return await openPlanWorkers(protocol, config, options.salt, listed, workers, options.ahead);
+  }
+  // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as
+  // removed, so a path built from them shows "na" rather than an unhooked original value.
+  const ctx: PlanContext = {
+    session: config && openSession(config, keys!, { hooks: "stub", checkPseudonyms: false }),
+    config,
+    burnedIn: d?.burned_in ?? "warn",
+    root: protocol.output.root,
+    folder: protocol.output.folder,
+    file: protocol.output.file,
+    keepFields: !d,
+  };
+  return {
+    survey: (files, onProgress, indices) => surveyHere(files, ctx, onProgress, indices),
+    changes: (files) => Promise.resolve(changesOf(files, ctx)),
+    text: textOf,
+    close: () => {},
+  };
+}
+
+/**
+ * Survey the files of one share of the listing (`indices` into `listed`) as `makePlan` would: what
+ * a split scan keeps (see `scan_part.ts`). The result is in the order of `indices`.
+ */
+export async function surveyShare(
+  protocol: Protocol,
+  keys: Keys | undefined,
+  listed: readonly Listed[],
+  indices: readonly number[],
+  onProgress?: (done: number, total: number) => void,
+  options: Pick<PlanOptions, "workers" | "salt"> = {},
+): Promise<Survey[]> {
+  const share = indices.map((i) => listed[i]);
+  const tools = await openSurveyors(protocol, keys, share, options);
+  try {
+    return await tools.survey(share, onProgress, indices);
+  } finally {
+    tools.close();
   }
 }

@@ -140,7 +140,12 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   }
   if (!all) more(lines, tree.length - LIMITS.folders, "folders", dim);
 
-  if (plan.series.length) {
+  if (plan.series.length && plan.diffs === false) {
+    lines.push(
+      "changes: not shown (the plan was assembled from a split scan's parts, without reading a file; " +
+        "dcmtidy plan shows them)",
+    );
+  } else if (plan.series.length) {
     lines.push(
       deidentified
         ? `changes (one file per series${
@@ -149,7 +154,7 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
         : "changes: none (the protocol does not de-identify: files are copied as they are)",
     );
   }
-  if (deidentified) {
+  if (deidentified && plan.diffs !== false) {
     const shown = all ? plan.series : plan.series.slice(0, LIMITS.series);
     // Series of one acquisition mostly change the same elements: list those once, unless --all.
     const firstWith = new Map<string, PlannedSeries>();

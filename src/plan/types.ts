@@ -7,8 +7,10 @@
 import type { Device } from "../deid/pixel_rules.ts";
 import type { Rect } from "../pixels/blank.ts";
 import type { Protocol } from "../protocol/protocol.ts";
+import type { Listed } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
+import type { Survey } from "./survey.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -119,6 +121,11 @@ export interface Plan {
   readonly warnings: PlanWarning[];
   /** Problems that stop the run (a missing input root, a collision with `on_collision: error`, ...). */
   readonly errors: string[];
+  /**
+   * False when the plan was assembled from surveys made elsewhere (a split scan's parts): no file
+   * was read for it, so its series have no dry-run diffs (and its suspects no text boxes).
+   */
+  readonly diffs?: false;
 }
 
 /**
@@ -161,4 +168,10 @@ export interface PlanOptions {
   readonly ahead?: SurveyAhead;
   /** Stops the plan: its workers are stopped; `makePlan` rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * Every listed file's survey, made elsewhere (the parts of a split scan, see `readScanParts`): the
+   * plan reads no header, makes no dry-run diff and searches no pixels for text. It rejects when
+   * the surveys do not fit the listing.
+   */
+  readonly surveyed?: (listed: readonly Listed[]) => Promise<Survey[]>;
 }

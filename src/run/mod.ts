@@ -13,5 +13,12 @@ export { type FinishedOutput, finishedOutputs, withoutOriginals } from "./journa
 export { keyRows } from "./key_file.ts";
 export { outputRootProblem, prepareOutputRoot } from "./output_root.ts";
 export { canStage, openStaging, type StagedOutput, type Staging } from "./stage.ts";
-export { journalPath, shardStatePath, STATE_DIR, statePath } from "./state_dir.ts";
+export {
+  ensureStateDir,
+  journalPath,
+  scanPartsPath,
+  shardStatePath,
+  STATE_DIR,
+  statePath,
+} from "./state_dir.ts";
 export { mergeShards, type MergeSummary } from "./shards.ts";

@@ -27,7 +27,7 @@ const PART_FORMAT = "dcmtidy-shard-part/2";
  * hash (HMAC with the salt as key) of a fixed label, never the salt or a plain hash of it.
  */
 export function saltFingerprint(keys: Keys): string {
-  return keys.hashValue("dcmtidy/salt-fingerprint");
+  return keys.fingerprint();
 }
 
 /** What one finished shard leaves for the merge. */

@@ -1,6 +1,6 @@
 /**
  * The run's state folder, `<output>/.dcmtidy/` (private to its owner): the journal, files.csv and
- * audit.json of a run, `shards/K-of-N/` for each shard's own, and `staging-<random>/` folders where
+ * audit.json of a run, `shards/K-of-N/` for each shard's own, `scan/K-of-N.part` for a split scan's, and `staging-<random>/` folders where
  * a run's plan writes outputs ahead. This file owns that layout.
  *
  * @module
@@ -21,6 +21,11 @@ const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
 /** The state folder of one shard. */
 export function shardStatePath(outputRoot: string, shard: Shard): string {
   return join(outputRoot, STATE_DIR, "shards", shardName(shard));
+}
+
+/** Where `dcmtidy scan --shard K/N` leaves its part (see `src/plan/scan_part.ts`). */
+export function scanPartsPath(outputRoot: string): string {
+  return join(outputRoot, STATE_DIR, "scan");
 }
 
 /** The state folder of a run (of a shard, when given). */

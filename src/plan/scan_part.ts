@@ -1,0 +1,334 @@
+/**
+ * A split scan for clusters. `dcmtidy scan --shard K/N` surveys only its share of the listed files
+ * (`shareOf`: by path, so the shares are disjoint and together the whole listing) and keeps what the
+ * plan made of each file in a part; `readScanParts` puts the N parts together into every file's
+ * survey, so that `run --shard` plans without reading a header (see `PlanOptions.surveyed`). The
+ * plan is the one a scan of every file gives: the surveys are the same, and what depends on other
+ * files (duplicates, series, collisions, pseudonyms) is decided afterwards, over all of them.
+ *
+ * A part records what it was made from: the tool and rules edition, the protocol, the salt's
+ * fingerprint and the listing's. A part that does not fit the run that reads it is stale and is
+ * refused, as are missing parts. A part holds original values (the header facts the key file is
+ * made from, the input paths): with a de-identifying protocol its records are encrypted with a key
+ * derived from the salt (AES-256-GCM), so the output root that holds it tells nothing to whoever
+ * lacks the salt. A sort-only protocol writes the originals to its output anyway.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Keys } from "../deid/keys.ts";
+import type { Listed } from "../scan/inputs.ts";
+import type { ScannedFile } from "../scan/scan.ts";
+import { PRIVATE_FILE, setMode } from "../util/atomic.ts";
+import { DcmtidyError, EXIT } from "../util/errors.ts";
+import { tempNameFor } from "../util/temp.ts";
+import { RULES_EDITION } from "../standard/ps3_15.ts";
+import { VERSION } from "../version.ts";
+import { type Shard, shardName } from "./shard.ts";
+import type { FileFacts, Survey } from "./survey.ts";
+
+const FORMAT = "dcmtidy-scan-part/1";
+/** Surveys per record line: one encryption (and one JSON parse) per line, not per file. */
+const PER_LINE = 512;
+const PART_NAME = /^(\d+)-of-(\d+)\.part$/;
+
+/** What a part was made from: the run that assembles parts must have been given the same. */
+export interface ScanPartOrigin {
+  /** dcmtidy's version. */
+  readonly tool: string;
+  /** The de-identification rules' edition. */
+  readonly rules: string;
+  /** The protocol's name and the sha256 of its text. */
+  readonly protocol: { readonly name: string; readonly sha256: string };
+  /** The salt's fingerprint (`Keys.fingerprint`); absent when the protocol does not de-identify. */
+  readonly salt?: string;
+  /** The whole listing (every shard lists every file): how many, and `listingFingerprint`. */
+  readonly listing: { readonly files: number; readonly sha256: string };
+}
+
+/** The first line of a part. */
+interface PartHead extends ScanPartOrigin {
+  readonly format: typeof FORMAT;
+  readonly shard: Shard;
+  /** Files in this shard's share. */
+  readonly share: number;
+  /** Whether the record lines are encrypted (a de-identifying protocol's). */
+  readonly encrypted: boolean;
+}
+
+/** One file of a part: its index in the listing, its path, and its survey without its mount. */
+type PartRecord = [
+  index: number,
+  rel: string,
+  scanned: Pick<ScannedFile, "size" | "kind" | "reason" | "header">,
+  facts?: FileFacts,
+];
+
+/** Missing, stale or unreadable scan parts: each problem says which part and what to do. Exit 2. */
+export class ScanPartError extends DcmtidyError {
+  /** `problems`: one line each. */
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"), EXIT.usage);
+    this.name = "ScanPartError";
+  }
+
+  /** The problems, one per line, under what could not be done. */
+  override describe(): string {
+    return `the split scan's parts cannot be used:\n${this.problems.map((p) => `  ${p}`).join("\n")}`;
+  }
+}
+
+/**
+ * The share (1 to `n`) a listed file belongs to in a split scan: a hash of its root's position and
+ * its path relative to the root (not the absolute path: shards may mount the input elsewhere).
+ */
+export function shareOf(rootIndex: number, rel: string, n: number): number {
+  if (n === 1) return 1;
+  return (createHash("sha256").update(`${rootIndex}\0${rel}`).digest().readUInt32BE(0) % n) + 1;
+}
+
+/** The indices in `listed` of shard `shard`'s share. */
+export function shareIndices(listed: readonly Listed[], roots: readonly string[], shard: Shard): number[] {
+  const out: number[] = [];
+  listed.forEach((f, i) => {
+    if (shareOf(roots.indexOf(f.root), f.rel, shard.n) === shard.k) out.push(i);
+  });
+  return out;
+}
+
+/** What a part made now from `listed` for `protocol` records, and what a run given the same expects. */
+export function scanOrigin(
+  protocol: {
+    readonly name: string;
+    readonly sha256: string;
+    readonly input: { readonly roots: readonly string[] };
+  },
+  listed: readonly Listed[],
+  keys?: Keys,
+): ScanPartOrigin {
+  return {
+    tool: VERSION,
+    rules: RULES_EDITION,
+    protocol: { name: protocol.name, sha256: protocol.sha256 },
+    ...(keys ? { salt: keys.fingerprint() } : {}),
+    listing: { files: listed.length, sha256: listingFingerprint(listed, protocol.input.roots) },
+  };
+}
+
+/** A fingerprint of the listing that does not depend on where the inputs are mounted. */
+export function listingFingerprint(listed: readonly Listed[], roots: readonly string[]): string {
+  const h = createHash("sha256");
+  for (const f of listed) h.update(`${roots.indexOf(f.root)}\0${f.rel}\0${f.notRegular ?? ""}\n`);
+  return h.digest("hex");
+}
+
+/** The file name of a shard's part in the parts' folder. */
+export function scanPartName(shard: Shard): string {
+  return `${shardName(shard)}.part`;
+}
+
+const cipherKey = (keys: Keys) => keys.derivedKey("dcmtidy/scan-part");
+
+function seal(text: string, key: Uint8Array): string {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const c = createCipheriv("aes-256-gcm", key, iv);
+  const body = Buffer.concat([c.update(text, "utf8"), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), body]).toString("base64");
+}
+
+function unseal(line: string, key: Uint8Array): string {
+  const bytes = Buffer.from(line, "base64");
+  const d = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, 12));
+  d.setAuthTag(bytes.subarray(12, 28));
+  return Buffer.concat([d.update(bytes.subarray(28)), d.final()]).toString("utf8");
+}
+
+/**
+ * Write shard `shard`'s part into `folder`: its share's surveys (`indices` into `listed`, in that
+ * order). Written to a temporary name and renamed, owner-only: a part under its name is complete.
+ * `keys` (a de-identifying protocol's) encrypts the records.
+ */
+export async function writeScanPart(
+  folder: string,
+  shard: Shard,
+  origin: ScanPartOrigin,
+  listed: readonly Listed[],
+  indices: readonly number[],
+  surveys: readonly Survey[],
+  keys?: Keys,
+): Promise<string> {
+  const path = join(folder, scanPartName(shard));
+  const tmp = tempNameFor(path);
+  const head: PartHead = { format: FORMAT, ...origin, shard, share: indices.length, encrypted: !!keys };
+  const key = keys && cipherKey(keys);
+  const encoder = new TextEncoder();
+  try {
+    using file = await Deno.open(tmp, { write: true, createNew: true, mode: PRIVATE_FILE });
+    await setMode(tmp, PRIVATE_FILE);
+    const write = async (text: string) => {
+      const bytes = encoder.encode(text);
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+    };
+    await write(JSON.stringify(head) + "\n");
+    for (let from = 0; from < indices.length; from += PER_LINE) {
+      const records: PartRecord[] = [];
+      for (let j = from; j < Math.min(indices.length, from + PER_LINE); j++) {
+        const { scanned: s, facts } = surveys[j];
+        const record: PartRecord = [indices[j], listed[indices[j]].rel, {
+          size: s.size,
+          kind: s.kind,
+          reason: s.reason,
+          header: s.header,
+        }];
+        if (facts) record.push(facts);
+        records.push(record);
+      }
+      const text = JSON.stringify(records);
+      await write((key ? seal(text, key) : text) + "\n");
+    }
+    await file.sync();
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  return path;
+}
+
+/** The shard counts of the parts in `folder` (none when it has none, or is not there). */
+export async function scanPartCounts(folder: string): Promise<number[]> {
+  const counts = new Set<number>();
+  try {
+    for await (const e of Deno.readDir(folder)) {
+      const m = e.isFile ? PART_NAME.exec(e.name) : null;
+      if (m) counts.add(Number(m[2]));
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return [...counts].sort((a, b) => a - b);
+}
+
+/** Read a part's lines one at a time (a part is as large as its share). */
+async function* lines(path: string): AsyncGenerator<string> {
+  using file = await Deno.open(path);
+  let rest = "";
+  for await (const text of file.readable.pipeThrough(new TextDecoderStream())) {
+    rest += text;
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+  if (rest) yield rest;
+}
+
+/**
+ * Every listed file's survey, from the N parts in `folder` (`scan` command), for `makePlan`'s
+ * `surveyed`. Throws `ScanPartError` when a part is missing, unfinished, stale (another tool,
+ * rules edition, protocol, salt or file list than `origin`'s), of another shard count, unreadable
+ * with this salt, or when the parts do not cover the listing exactly.
+ *
+ * `scan` command and the parts' layout: `scanPartName`; `origin.listing` must be `listed`'s.
+ */
+export async function readScanParts(
+  folder: string,
+  listed: readonly Listed[],
+  roots: readonly string[],
+  origin: ScanPartOrigin,
+  keys?: Keys,
+): Promise<Survey[]> {
+  const counts = await scanPartCounts(folder);
+  if (counts.length === 0) throw new ScanPartError([`${folder} holds no scan part`]);
+  if (counts.length > 1) {
+    throw new ScanPartError([
+      `scan parts of different shard counts (${counts.join(", ")}) are in ${folder}: remove the stale ones ` +
+      `(or the folder) and scan again with one count`,
+    ]);
+  }
+  const n = counts[0];
+  const problems: string[] = [];
+  const surveys: (Survey | undefined)[] = new Array(listed.length);
+  const key = keys && cipherKey(keys);
+  for (let k = 1; k <= n; k++) {
+    const shard = { k, n };
+    const path = join(folder, scanPartName(shard));
+    const again = `run dcmtidy scan --shard ${k}/${n} again`;
+    try {
+      const read = lines(path);
+      const first = await read.next();
+      const head = first.done ? undefined : parseHead(first.value);
+      if (!head) {
+        problems.push(`scan part ${shardName(shard)} is not a part this dcmtidy understands: ${again}`);
+        continue;
+      }
+      const stale = staleness(head, origin);
+      if (stale) {
+        problems.push(`scan part ${shardName(shard)} is stale: ${stale}: ${again}`);
+        continue;
+      }
+      let count = 0;
+      for await (const line of read) {
+        let records: PartRecord[];
+        try {
+          records = JSON.parse(key && head.encrypted ? unseal(line, key) : line);
+        } catch {
+          throw new ScanPartError([`scan part ${shardName(shard)} cannot be read with this salt: ${again}`]);
+        }
+        for (const [index, rel, scanned, facts] of records) {
+          const f = listed[index];
+          if (!f || f.rel !== rel || shareOf(roots.indexOf(f.root), rel, n) !== k || surveys[index]) {
+            throw new ScanPartError([`scan part ${shardName(shard)} does not fit the input files: ${again}`]);
+          }
+          surveys[index] = { scanned: { ...scanned, root: f.root, rel, path: f.path }, facts };
+          count++;
+        }
+      }
+      if (count !== head.share) problems.push(`scan part ${shardName(shard)} is cut short: ${again}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        problems.push(
+          `scan part ${shardName(shard)} is missing: run dcmtidy scan --shard ${k}/${n} (a scan still ` +
+            `running has not written it yet)`,
+        );
+      } else if (e instanceof ScanPartError) problems.push(...e.problems);
+      else throw e;
+    }
+  }
+  if (problems.length === 0) {
+    const left = surveys.reduce((m, s) => m + (s ? 0 : 1), 0) + (listed.length - surveys.length);
+    if (left) problems.push(`${left} input files are in no scan part: scan every shard again`);
+  }
+  if (problems.length) throw new ScanPartError(problems);
+  return surveys as Survey[];
+}
+
+function parseHead(line: string): PartHead | undefined {
+  try {
+    const head = JSON.parse(line);
+    return head?.format === FORMAT ? head : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a part made from `head` does not fit `origin`, if it does not. */
+function staleness(head: PartHead, origin: ScanPartOrigin): string | undefined {
+  if (head.tool !== origin.tool) return `made by dcmtidy ${head.tool}, this is ${origin.tool}`;
+  if (head.rules !== origin.rules) return `made with the rules of ${head.rules}, these are ${origin.rules}`;
+  if (head.protocol.sha256 !== origin.protocol.sha256) {
+    return `made with another protocol text (${head.protocol.name}, sha256 ${
+      head.protocol.sha256.slice(0, 12)
+    })`;
+  }
+  if ((head.salt ?? "") !== (origin.salt ?? "")) return "made with another salt";
+  if (head.listing.sha256 !== origin.listing.sha256) {
+    return `the input files changed since it was made (${head.listing.files} then, ${origin.listing.files} now, ` +
+      `or other names)`;
+  }
+  return undefined;
+}
