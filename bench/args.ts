@@ -7,7 +7,17 @@
 import { parseArgs } from "node:util";
 
 /** The parts of the benchmark, in the order they run; `--only` picks some of them. */
-export const PARTS = ["tree", "peers", "multiframe", "engine", "scan", "codecs", "blank", "small"] as const;
+export const PARTS = [
+  "tree",
+  "peers",
+  "multiframe",
+  "engine",
+  "scan",
+  "codecs",
+  "blank",
+  "small",
+  "shard",
+] as const;
 export type Part = (typeof PARTS)[number];
 
 /** The parsed flags. */
@@ -57,7 +67,7 @@ export const USAGE =
   --codec-ct N codecs part: synthetic CT files, 512x512x16 bits (default 100, 52 MB of pixels)
   --codec-us N codecs and blank parts: synthetic US files, 30 frames 640x480 RGB (default 2, 55 MB of pixels)
   --ocr-frames N  blank part: 640x480 frames given to OCR (default 20)
-  --small N    small part: files in the tree of small files (default 30000; --quick 3000)
+  --small N    small and shard parts: files in the tree of small files (default 30000; --quick 3000)
   --no-time    measure peak RSS from /proc/self/status even when /usr/bin/time is there
   --help       this text
 

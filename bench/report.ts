@@ -11,6 +11,7 @@ import { formatCodecs } from "./codec_report.ts";
 import type { CodecResults } from "./codecs.ts";
 import type { RewriteResult, ScanResult } from "./engine.ts";
 import type { SmallResults } from "./small.ts";
+import type { ShardResults } from "./shard.ts";
 import type { StepResult, TreeResults } from "./tree.ts";
 
 export const RESULTS_FILE: string = fileURLToPath(new URL("./results/latest.json", import.meta.url));
@@ -82,6 +83,8 @@ export interface BenchResults {
   blank?: BlankResults | null;
   /** The small-file case (`--only small`, issue 18). */
   small?: SmallResults | null;
+  /** The shard case: a split scan against one run and against shards that each read every header. */
+  shard?: ShardResults | null;
 }
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);

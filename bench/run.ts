@@ -23,6 +23,7 @@ import {
 } from "./report.ts";
 import { hasGnuTime } from "./rss.ts";
 import { formatSmall, measureSmall, type SmallResults } from "./small.ts";
+import { formatShard, measureShard, type ShardResults } from "./shard.ts";
 import {
   CACHE_DIR,
   ensureSmallFiles,
@@ -137,6 +138,11 @@ async function main(argv: string[]): Promise<number> {
   }
   machine.loadAvgEnd = loadAvg();
 
+  let shard: ShardResults | null = null;
+  if (has("shard")) {
+    if (!useTime) log("shard: needs /usr/bin/time -v (Debian package time) for CPU seconds; skipped");
+    else shard = await measureShard({ files: args.small, keep: args.keep, log });
+  }
   const results: BenchResults = {
     machine,
     args: { ...args, useTime },
@@ -155,9 +161,11 @@ async function main(argv: string[]): Promise<number> {
     codecs,
     blank,
     small,
+    shard,
   };
   console.log(formatTable(results));
   if (small) console.log(`\n${formatSmall(small)}`);
+  if (shard) console.log(`\n${formatShard(shard)}`);
   await writeResults(results);
   log(`results written to ${RESULTS_FILE}`);
   const stepsOk = (tree?.steps ?? []).every((s) => s.skipped || s.ok);
@@ -167,7 +175,8 @@ async function main(argv: string[]): Promise<number> {
   const blankOk = !blank ||
     [...blank.blank, ...blank.run, ...(blank.ocr ? [blank.ocr] : [])].every((r) => r.ok);
   const smallOk = !small || (small.steps.every((s) => s.ok) && small.targets.every((t) => t.pass !== false));
-  return stepsOk && targetsOk && engineOk && codecsOk && blankOk && smallOk ? 0 : 1;
+  const shardOk = !shard || (shard.identical && shard.steps.every((s) => s.ok));
+  return stepsOk && targetsOk && engineOk && codecsOk && blankOk && smallOk && shardOk ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
