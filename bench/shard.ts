@@ -105,7 +105,9 @@ export async function measureShard(
       cpuS: m.cpuS,
       treePssKiB: m.treePssKiB,
       ok,
-      detail: ok ? "" : m.stderr.trim().split("\n").slice(-1)[0],
+      detail: ok
+        ? ""
+        : m.stderr.trim().split("\n").filter((l) => !l.startsWith("Command exited")).slice(-1)[0] ?? "",
     });
   };
   await step("single", "run --yes", ["run", protocol, "--yes"]);
