@@ -166,3 +166,38 @@ Deno.test("plan --out: never over an input, the key file, the protocol or a file
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("roots reached through a symlinked folder (a mount link): scan and run narrow themselves and work", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-perm-link-" }));
+  try {
+    await Deno.mkdir(`${dir}/real/raw`, { recursive: true });
+    for (let i = 1; i <= 3; i++) {
+      const nodes: Node[] = sampleDataset().map((n) =>
+        "tag" in n && n.tag === tag(0x0008, 0x0018)
+          ? { ...n, value: `1.2.826.0.1.3680043.10.1000.45.${i}` }
+          : n
+      );
+      await Deno.writeFile(`${dir}/real/raw/IM${i}`, buildDicom(nodes));
+    }
+    await Deno.symlink(`${dir}/real`, `${dir}/link`);
+    await Deno.mkdir(`${dir}/study`);
+    // The output root does not exist yet: it is made under the linked folder.
+    await Deno.writeTextFile(
+      `${dir}/study/p.yaml`,
+      `version: 1\nname: link\ninput: { root: ${dir}/link/raw }\noutput: { root: ${dir}/link/out }\n` +
+        `key: ${dir}/link/key.csv\ndeidentify:\n  salt: { env: DCMTIDY_SALT }\n`,
+    );
+    const env = { DCMTIDY_SALT: SALT, HOME: "/nonexistent", PATH: Deno.env.get("PATH") ?? "" };
+    // As `deno task dcmtidy` starts it: the process narrows itself to what the protocol needs.
+    const wide = ["--allow-read", "--allow-write", "--allow-env", "--allow-run=deno"];
+    const scan = await deno(wide, ["scan", "--shard", "1/1", `${dir}/study/p.yaml`], env);
+    assert.equal(scan.code, 0, scan.stdout + scan.stderr);
+    const run = await deno(wide, ["run", "--yes", `${dir}/study/p.yaml`], env);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /3 written/);
+    const flags = (await runCli(["permissions", "--command", "scan", `${dir}/study/p.yaml`], env)).stdout;
+    assert.match(flags, new RegExp(`--allow-write=${dir}/link/out,${dir}/real/out `));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import type { Protocol } from "../protocol/protocol.ts";
 import { isInside } from "../protocol/paths.ts";
 import { codeRoot, moduleCache } from "../util/code_paths.ts";
@@ -34,7 +34,24 @@ const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /** Paths without those another one already covers, sorted. */
 function minimal(paths: readonly (string | undefined)[]): string[] {
   const all = [...new Set(paths.filter((p): p is string => !!p).map((p) => resolve(p)))];
-  return all.filter((p) => !all.some((o) => o !== p && isInside(p, o))).sort();
+  // By the text: a path and what it resolves to are both kept (each is inside the other once resolved).
+  return all.filter((p) => !all.some((o) => o !== p && (p.startsWith(o + sep) || o === sep))).sort();
+}
+
+/**
+ * What `path` resolves to: through its nearest existing folder when it is not there yet (an output
+ * root to be made under a symlinked folder); itself when nothing of it can be resolved.
+ */
+function realPathOf(path: string): string {
+  const rest: string[] = [];
+  for (let at = resolve(path);; at = dirname(at)) {
+    try {
+      return join(Deno.realPathSync(at), ...rest.reverse());
+    } catch {
+      if (dirname(at) === at) return path;
+      rest.push(basename(at));
+    }
+  }
 }
 
 /** What `command` needs for protocol `p` (already loaded with --input/--output applied). */
@@ -53,7 +70,8 @@ export function permissionSet(
     ...p.input.roots,
     root,
     p.report,
-    p.key,
+    // The key file is renamed into place from a temporary name beside it: its folder.
+    p.key ? dirname(p.key) : undefined,
     p.quarantine,
     d?.lookupFile,
     d?.tags_file ? resolve(dirname(p.file), d.tags_file) : undefined,
@@ -73,9 +91,14 @@ export function permissionSet(
       p.quarantine,
     ]
     : [];
+  // The workers are granted the roots as given and as what they resolve to (a root reached
+  // through a symlink: a mount link, macOS /tmp); a worker may hold no more than this process.
+  const resolved = (paths: readonly (string | undefined)[]) =>
+    paths.flatMap((path) => (path ? [path, realPathOf(path)] : []));
+  const reach = [...p.input.roots, root];
   return {
-    read: minimal(read),
-    write: minimal([...writes, ...(extra.write ?? [])]),
+    read: minimal(resolved([...read, ...reach])),
+    write: minimal(resolved([...writes, ...(extra.write ?? [])])),
     env: [...(salt && "env" in salt ? [salt.env] : []), ...LIBRARY_ENV],
     unscoped: command === "run" && p.output.mode === "symlink",
   };
