@@ -49,7 +49,9 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
   const f = await Deno.open(path, { read: true });
   try {
     // fstat of an open file never waits on the disk (open has read the inode): blocking is cheaper.
-    const steps = readSteps(f.statSync().size, path, opts);
+    const info = f.statSync();
+    opts.onOpen?.(info);
+    const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0; // the file position: a read where the last one ended needs no seek
     while (!step.done) {
@@ -71,7 +73,9 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
 export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): DicomFile {
   const f = Deno.openSync(path, { read: true });
   try {
-    const steps = readSteps(f.statSync().size, path, opts);
+    const info = f.statSync();
+    opts.onOpen?.(info);
+    const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0;
     while (!step.done) {

@@ -17,6 +17,18 @@ export interface WriteFileOptions extends EncodeFileOptions {
   overwrite?: boolean;
   /** Sees every byte written, in order (to hash the output without reading it back). */
   onWrite?: (bytes: Uint8Array) => void;
+  /**
+   * Blocking writer only: write straight to `dest`, which must not exist (it is created new, never
+   * opened over anything, so never over the input), with no temporary name and no rename. For a
+   * caller whose `dest` is itself a temporary name in a folder of its own (a run's staging folder),
+   * that renames it into place once complete. A failed write removes what it made.
+   */
+  direct?: boolean;
+  /**
+   * Blocking writer only: sees the output's `fstat` once every byte is written (before it is closed
+   * or renamed: a rename changes neither its inode, size nor modification time).
+   */
+  onWritten?: (info: Deno.FileInfo) => void;
 }
 
 function tempPath(dest: string): string {
@@ -70,6 +82,7 @@ export async function writeDicomFile(
 
 /** `writeDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
 export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFileOptions = {}): number {
+  if (opts.direct) return writeNewSync(file, dest, opts);
   if (file.path && samePathSync(file.path, dest)) {
     throw new DicomError("unsupported", `refusing to write over the input file ${dest}`);
   }
@@ -82,6 +95,7 @@ export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFil
   let written = 0;
   try {
     written = writeChunksSync(out, writes, file.path, opts.onWrite);
+    if (opts.onWritten) opts.onWritten(out.statSync());
     out.close();
   } catch (e) {
     out.close();
@@ -92,4 +106,27 @@ export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFil
   }
   Deno.renameSync(tmp, dest);
   return written;
+}
+
+/**
+ * `writeDicomFileSync` with `direct`: one exclusive create (which refuses anything already at
+ * `dest`, the input included), the writes, one fstat when asked, one close. A small file's output
+ * is three or four system calls instead of eight (the input's and destination's stats, a temporary
+ * name, a rename).
+ */
+function writeNewSync(file: DicomFile, dest: string, opts: WriteFileOptions): number {
+  const writes = gather(encodeFile(file, opts));
+  const out = Deno.openSync(dest, { write: true, createNew: true });
+  try {
+    const written = writeChunksSync(out, writes, file.path, opts.onWrite);
+    if (opts.onWritten) opts.onWritten(out.statSync());
+    out.close();
+    return written;
+  } catch (e) {
+    out.close();
+    try {
+      Deno.removeSync(dest);
+    } catch { /* already gone */ }
+    throw e;
+  }
 }

@@ -26,7 +26,14 @@ import {
   type SurveyAhead,
 } from "../plan/mod.ts";
 import { ensurePrivateDir, PRIVATE_DIR } from "../util/atomic.ts";
-import { hasIdentity, identityOf, type InputStamp, sameStamp, stampOf } from "../util/file_identity.ts";
+import {
+  hasIdentity,
+  identityOfInfo,
+  type InputStamp,
+  type OutputIdentity,
+  sameStamp,
+  stampOf,
+} from "../util/file_identity.ts";
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
 import type { FileOutcome } from "./process.ts";
 import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
@@ -43,6 +50,13 @@ export interface StagedOutput {
   /** What the run records for it (the same as writing it in the run would give). */
   readonly outcome: Omit<FileOutcome, "index">;
 }
+
+/**
+ * Inputs up to this size are read whole when written ahead (one open, one read); larger ones keep
+ * their Pixel Data in the input, copied from it in pieces as the output is written (memory stays
+ * at the copy buffer's 1 MiB).
+ */
+const STAGE_WHOLE_FILE_LIMIT = 1024 * 1024;
 
 /** What the survey workers are told (`SurveyAhead.init`): where and what to write ahead. */
 export interface StageInit {
@@ -164,14 +178,20 @@ export function surveyAndStage(
 ): { survey: Survey; extra?: StagedOutput } | undefined {
   if (!ctx.session || listed.notRegular) return undefined;
   let file: DicomFile;
-  let input: InputStamp;
+  let input: InputStamp | undefined;
   try {
-    // Before the read: an input changed after this is not the one staged (the run checks).
-    input = stampOf(Deno.statSync(listed.path));
-    file = readDicomFileSync(listed.path, { wholeFileLimit: 0, reuse: buffer });
+    // The open file's stamp, before the read: an input changed after this is not the one staged
+    // (the run checks). A small file is read whole (its Pixel Data too), so writing it does not open
+    // the input again; a larger one streams its Pixel Data from the input in pieces.
+    file = readDicomFileSync(listed.path, {
+      wholeFileLimit: STAGE_WHOLE_FILE_LIMIT,
+      reuse: buffer,
+      onOpen: (info) => input = stampOf(info),
+    });
   } catch {
     return undefined;
   }
+  if (!input) return undefined;
   const scanned = classifyHeader(listed, { file });
   if (scanned.kind !== "dicom") return { survey: { scanned } };
   const { facts, result } = planFile(file, scanned.rel, index, ctx);
@@ -187,9 +207,16 @@ export function surveyAndStage(
   ) {
     return { survey };
   }
+  // A temporary name in the run's own staging folder, created new and written in place: the run
+  // renames it into place only once this survey has reported it complete.
   const path = join(stage.dir, `${index}.partial`);
   try {
-    const bytes = writeDicomFileSync(file, path, { zeroPreamble: true, overwrite: true });
+    let output: OutputIdentity | undefined;
+    const bytes = writeDicomFileSync(file, path, {
+      zeroPreamble: true,
+      direct: true,
+      onWritten: (info) => output = identityOfInfo(info),
+    });
     const fields = reportFields(file.dataset);
     return {
       survey,
@@ -198,7 +225,7 @@ export function surveyAndStage(
         input,
         outcome: {
           status: "written",
-          output: identityOf(path),
+          output,
           bytes,
           pseudoId: result.pseudoId,
           dayOffset: result.dayOffset,

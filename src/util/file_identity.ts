@@ -61,7 +61,11 @@ export function sameStamp(a: InputStamp, b: InputStamp | undefined): boolean {
  * ```
  */
 export function identityOf(path: string): OutputIdentity {
-  const st = Deno.lstatSync(path);
+  return identityOfInfo(Deno.lstatSync(path));
+}
+
+/** The identity in a `stat` (of an open file: `Deno.FsFile.statSync`, which names no path). */
+export function identityOfInfo(st: Deno.FileInfo): OutputIdentity {
   return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
