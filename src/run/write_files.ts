@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { preparePixelWork } from "../pixels/transcode.ts";
 import type { PlannedFile } from "../plan/mod.ts";
 import {
@@ -33,6 +33,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
   const transcoding = p.output.transferSyntax === "keep" ? {} : { transferSyntax: p.output.transferSyntax };
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
+  const absent = absentFolders(root);
   for (const i of files) {
     const f = plan.files[i];
     const dest = join(root, f.dest!);
@@ -53,7 +54,10 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       ctx.kept(true);
       ctx.progress(f.input.size);
     } else {
-      if (!prior && !journal.claimed.has(f.dest!) && lstatOrUndefined(dest) !== undefined) {
+      if (
+        !prior && !journal.claimed.has(f.dest!) && !absent(dirname(dest)) &&
+        lstatOrUndefined(dest) !== undefined
+      ) {
         throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
       jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode, ...transcoding });
@@ -65,13 +69,22 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
   }
   // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
   // is as the plan read it and the staged file the one the plan wrote; any other is written now.
+  // Their journal lines go in batches (one write per JOURNAL_BATCH files, not one per file): a kill
+  // between a rename and its line's write leaves a claimed output, which the next run redoes.
   const unstaged: FileJob[] = [];
+  let lines: string[] = [];
   for (const job of jobs) {
     const staged = opts.staging?.outputs.get(job.index);
     if (staged && takeStaged(staged, stamps.get(job.index), job.dest)) {
-      await record({ index: job.index, ...staged.outcome });
+      const line = recordOutcome(ctx, { index: job.index, ...staged.outcome }, mtimes.get(job.index));
+      if (line !== undefined) lines.push(line);
+      if (lines.length >= JOURNAL_BATCH) {
+        await ctx.append(lines.join(""));
+        lines = [];
+      }
     } else unstaged.push(job);
   }
+  if (lines.length) await ctx.append(lines.join(""));
   if (!d) {
     // Sort only: the plan read each header (its report columns are in the plan), so nothing is
     // read again and no worker is needed; links have to be made here anyway (Deno asks for write
@@ -110,12 +123,49 @@ function placed(job: FileJob, f: PlannedFile): Promise<FileOutcome> {
   );
 }
 
+/** Staged outputs renamed into place between two journal writes (see `writeFiles`). */
+const JOURNAL_BATCH = 256;
+
+/**
+ * Folders under the output root known to be absent (and so every path under them), each asked of
+ * the file system once: a fresh output's files need no `lstat` each (which fails, and a failed
+ * call costs an error object) to know nothing is in their way. The root itself is there (made
+ * before), and nothing above it is asked (a narrowed process may not read it).
+ */
+function absentFolders(root: string): (dir: string) => boolean {
+  const known = new Map<string, boolean>();
+  const absent = (dir: string): boolean => {
+    let is = known.get(dir);
+    if (is === undefined) {
+      const parent = dirname(dir);
+      is = parent !== dir && dir.startsWith(root + sep) &&
+        (absent(parent) || lstatOrUndefined(dir) === undefined);
+      known.set(dir, is);
+    }
+    return is;
+  };
+  return absent;
+}
+
 /** Record one file's outcome: in the run's outcomes and, when written, in the journal. */
 async function recordFile(
   ctx: RunContext,
   result: FileOutcome,
   inputMtime: number | undefined,
 ): Promise<void> {
+  const line = recordOutcome(ctx, result, inputMtime);
+  if (line !== undefined) await ctx.append(line);
+}
+
+/**
+ * `recordFile` but for the journal: the outcome recorded in the run (progress, notes), and the
+ * journal line to append when the file was written (the caller appends it).
+ */
+function recordOutcome(
+  ctx: RunContext,
+  result: FileOutcome,
+  inputMtime: number | undefined,
+): string | undefined {
   const p = ctx.plan.protocol;
   const outcome = withoutOriginals(result);
   const f = ctx.plan.files[outcome.index];
@@ -142,8 +192,10 @@ async function recordFile(
       inputMtime,
       outcome: rest,
     };
-    await ctx.append(JSON.stringify(entry) + "\n");
     ctx.kept(false);
+    ctx.progress(f.input.size);
+    return JSON.stringify(entry) + "\n";
   }
   ctx.progress(f.input.size);
+  return undefined;
 }
