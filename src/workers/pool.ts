@@ -96,7 +96,7 @@ export async function openPool<In, Out extends { type: string }>(
 
 /** How `mapInPool` feeds the workers. */
 export interface MapOptions<R> {
-  /** Sees each result as it arrives. */
+  /** Sees each result as it arrives; the map then keeps none (it resolves with an empty list). */
   readonly onResult?: (r: R) => void;
   /** Asked before each batch is sent: an error stops the map (it rejects with it). */
   readonly stop?: () => Error | undefined;
@@ -108,9 +108,10 @@ export interface MapOptions<R> {
 
 /**
  * Send `jobs` to the pool's workers in batches and resolve with every result (in arrival order)
- * once all are back. `message` makes a worker's message of a batch; `results` picks a reply's
- * results out of a worker's message (undefined for a message that is not a reply). The first
- * worker failure rejects.
+ * once all are back; with `opts.onResult`, each result goes to it instead and none is kept (a
+ * plan's surveys and a run's outcomes, one per input file, are then held once, by whoever records
+ * them). `message` makes a worker's message of a batch; `results` picks a reply's results out of a
+ * worker's message (undefined for a message that is not a reply). The first worker failure rejects.
  */
 export function mapInPool<In, Out, J, R>(
   pool: Pool<In, Out>,
@@ -150,8 +151,8 @@ export function mapInPool<In, Out, J, R>(
         inFlightOf.set(w, inFlightOf.get(w)! - 1);
         pending--;
         for (const r of got) {
-          out.push(r);
-          opts.onResult?.(r);
+          if (opts.onResult) opts.onResult(r);
+          else out.push(r);
         }
         send(w);
       });
