@@ -82,13 +82,18 @@ export function shardFromEnv(env: (name: string) => string | undefined, shards?:
 /**
  * The shard (1-based) a scanned file belongs to: a hash of its original StudyInstanceUID, so a
  * study stays together; files without one (not DICOM, unreadable) go by their path relative to
- * the input root (not the absolute path: shards may mount the input at different places).
+ * the input root (not the absolute path: shards may mount the input at different places). `memo`
+ * keeps each key's shard (a study's files ask again and again).
  */
-export function shardOf(file: ScannedFile, n: number): number {
+export function shardOf(file: ScannedFile, n: number, memo?: Map<string, number>): number {
   if (n === 1) return 1;
   const key = file.header?.studyUID ? `study:${file.header.studyUID}` : `path:${file.rel}`;
+  const known = memo?.get(key);
+  if (known !== undefined) return known;
   const h = createHash("sha256").update(key).digest();
-  return (h.readUInt32BE(0) % n) + 1;
+  const shard = (h.readUInt32BE(0) % n) + 1;
+  memo?.set(key, shard);
+  return shard;
 }
 
 /** `K-of-N`, the folder name of a shard's state. */
@@ -116,11 +121,13 @@ export function shardFiles(
   const all = plan.files.map((_, i) => i);
   if (!shard) return all;
   const nifti = plan.protocol.output.format !== "dicom";
+  // A study's files hash alike: one hash per study, not per file.
+  const memo = new Map<string, number>();
   return all.filter((i) => {
     const f = plan.files[i];
     const owner = nifti && f.status === "write" && f.series !== undefined
       ? plan.files[plan.series[f.series].representative]
       : f;
-    return shardOf(owner.input, shard.n) === shard.k;
+    return shardOf(owner.input, shard.n, memo) === shard.k;
   });
 }
