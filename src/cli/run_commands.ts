@@ -56,6 +56,7 @@ export interface PlanCommandOptions extends LoadOptions, ShardFlags {
 const LABELS: Readonly<Record<PlanPhase, string>> = {
   scan: "scanning",
   stage: "scanning and writing",
+  parts: "reading the scan's parts",
   plan: "dry-run diff",
   text: "searching suspects' pixels for text",
 };
@@ -97,8 +98,8 @@ async function prepare(
   const keys = salt ? new Keys(salt) : undefined;
   // A split scan's parts: every file's survey is there, so no header is read.
   const surveyed = parts
-    ? (listed: readonly Listed[]) =>
-      readScanParts(parts, listed, protocol.input.roots, scanOrigin(protocol, listed, keys), keys)
+    ? (listed: readonly Listed[], onProgress?: (done: number, total: number) => void) =>
+      readScanParts(parts, listed, protocol.input.roots, scanOrigin(protocol, listed, keys), keys, onProgress)
     : undefined;
   let phase: PlanPhase | undefined;
   let bar: Progress | undefined;

@@ -71,7 +71,9 @@ export async function makePlan(
     const scanProgress = onProgress &&
       ((done: number, total: number) => onProgress(done, total, ahead ? "stage" : "scan"));
     const surveys = await Promise.race([
-      tools ? tools.survey(listed, scanProgress) : surveyed!(listed),
+      tools
+        ? tools.survey(listed, scanProgress)
+        : surveyed!(listed, onProgress && ((done, total) => onProgress(done, total, "parts"))),
       aborted,
     ]);
     await markDuplicates(surveys.map((s) => s.scanned));

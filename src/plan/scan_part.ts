@@ -233,7 +233,7 @@ async function* lines(path: string): AsyncGenerator<string> {
  * rules edition, protocol, salt or file list than `origin`'s), of another shard count, unreadable
  * with this salt, or when the parts do not cover the listing exactly.
  *
- * `scan` command and the parts' layout: `scanPartName`; `origin.listing` must be `listed`'s.
+ * The parts' names: `scanPartName`. `onProgress` is told of the files read so far.
  */
 export async function readScanParts(
   folder: string,
@@ -241,6 +241,7 @@ export async function readScanParts(
   roots: readonly string[],
   origin: ScanPartOrigin,
   keys?: Keys,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<Survey[]> {
   const counts = await scanPartCounts(folder);
   if (counts.length === 0) throw new ScanPartError([`${folder} holds no scan part`]);
@@ -254,6 +255,7 @@ export async function readScanParts(
   const problems: string[] = [];
   const surveys: (Survey | undefined)[] = new Array(listed.length);
   const key = keys && cipherKey(keys);
+  let done = 0;
   for (let k = 1; k <= n; k++) {
     const shard = { k, n };
     const path = join(folder, scanPartName(shard));
@@ -287,6 +289,7 @@ export async function readScanParts(
           surveys[index] = { scanned: { ...scanned, root: f.root, rel, path: f.path }, facts };
           count++;
         }
+        onProgress?.(done += records.length, listed.length);
       }
       if (count !== head.share) problems.push(`scan part ${shardName(shard)} is cut short: ${again}`);
     } catch (e) {

@@ -130,10 +130,10 @@ export interface Plan {
 
 /**
  * Phases `makePlan` reports progress for: "scan" reads and plans every file's header ("stage"
- * when it also writes each output ahead, see `PlanOptions.stage`); "plan" makes the dry-run diffs
- * (one file per output series).
+ * when it also writes each output ahead, see `PlanOptions.stage`; "parts" when the surveys come
+ * from a split scan's parts instead); "plan" makes the dry-run diffs (one file per output series).
  */
-export type PlanPhase = "scan" | "stage" | "plan" | "text";
+export type PlanPhase = "scan" | "stage" | "parts" | "plan" | "text";
 
 /** Options for `makePlan`. */
 /**
@@ -173,5 +173,8 @@ export interface PlanOptions {
    * plan reads no header, makes no dry-run diff and searches no pixels for text. It rejects when
    * the surveys do not fit the listing.
    */
-  readonly surveyed?: (listed: readonly Listed[]) => Promise<Survey[]>;
+  readonly surveyed?: (
+    listed: readonly Listed[],
+    onProgress?: (done: number, total: number) => void,
+  ) => Promise<Survey[]>;
 }
