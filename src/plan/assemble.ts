@@ -7,7 +7,8 @@
 import { PseudonymRegistry } from "../deid/pseudonyms.ts";
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { MISSING } from "../protocol/segments.ts";
-import { inputRef, type ScannedFile } from "../scan/scan.ts";
+import { Interner } from "../scan/intern.ts";
+import { compactScanned, inputRef, type ScannedFile } from "../scan/scan.ts";
 import type { Survey } from "./survey.ts";
 import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
 
@@ -18,9 +19,15 @@ const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.last
  * pseudonyms checked for collisions, files grouped into output series (by SeriesInstanceUID and
  * folder). Returns the series without their diffs, and each one's least destination (its NIfTI's
  * name). Warnings and errors are appended in input order.
+ *
+ * Each planned file is what the plan holds for every input until the run ends, so it is compact:
+ * values files share are held once (see `Interner`), and its header loses the SOP Instance UID,
+ * which served to find duplicates and is read no more. `surveys` is taken over: each survey leaves
+ * the array once its file is planned (it is empty on return), so the two are not held together
+ * for every file.
  */
 export function assemble(
-  surveys: readonly Survey[],
+  surveys: Survey[],
   warnings: PlanWarning[],
   errors: string[],
 ): { files: PlannedFile[]; series: PlannedSeries[]; seriesDest: string[]; actions: Record<string, number> } {
@@ -35,12 +42,16 @@ export function assemble(
   const actions: Record<string, number> = {};
   const naCount = new Map<number, number>();
   const pseudonyms = new PseudonymRegistry();
+  const pool = new Interner();
   let written = 0;
   sameInstanceWarnings(surveys.map((s) => s.scanned), warnings);
-  for (const [index, { scanned: input, facts }] of surveys.entries()) {
+  for (let index = 0; index < surveys.length; index++) {
+    const { scanned, facts } = surveys[index];
+    delete surveys[index];
+    const input = compactScanned(scanned, pool, { sop: false });
     if (input.kind !== "dicom" || !facts) {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
-      files.push({ input, status, reason: input.reason ?? input.kind });
+      files.push({ input, status, reason: pool.string(input.reason ?? input.kind) });
       if (input.kind === "dicomdir") {
         warnings.push({
           kind: "dicomdir",
@@ -52,16 +63,21 @@ export function assemble(
     // Checked here, in input order over every file: which file a collision stops must not depend
     // on which worker de-identified which file.
     try {
-      for (const [pseudo, subject] of facts.pseudonyms) pseudonyms.register(pseudo, subject);
+      for (const [pseudo, subject] of facts.pseudonyms ?? []) pseudonyms.register(pseudo, subject);
     } catch (e) {
       files.push({ input, status: "quarantine", reason: (e as Error).message });
       continue;
     }
-    warnings.push(...facts.warnings);
-    errors.push(...facts.errors);
-    for (const t of facts.na) naCount.set(t, (naCount.get(t) ?? 0) + 1);
+    if (facts.warnings) warnings.push(...facts.warnings);
+    if (facts.errors) errors.push(...facts.errors);
+    for (const t of facts.na ?? []) naCount.set(t, (naCount.get(t) ?? 0) + 1);
     if (facts.quarantine !== undefined || facts.dest === undefined) {
-      files.push({ input, status: "quarantine", reason: facts.quarantine, suspect: facts.suspect });
+      files.push({
+        input,
+        status: "quarantine",
+        reason: pool.string(facts.quarantine),
+        suspect: pool.data(facts.suspect),
+      });
       continue;
     }
     const dest = facts.dest;
@@ -94,21 +110,22 @@ export function assemble(
     files.push({
       input,
       status: "write",
-      reason: facts.note,
+      reason: pool.string(facts.note),
       dest,
-      pseudoId: facts.pseudoId,
-      studyUID: facts.studyUID,
-      seriesUID: facts.seriesUID,
-      seriesDescription: facts.description,
-      modality: facts.modality,
+      pseudoId: pool.string(facts.pseudoId),
+      studyUID: pool.string(facts.studyUID),
+      seriesUID: pool.string(facts.seriesUID),
+      seriesDescription: pool.string(facts.description),
+      modality: pool.string(facts.modality),
       series: s,
-      counts: facts.counts,
-      fields: facts.fields,
-      blank: facts.blank,
-      suspect: facts.suspect,
+      counts: pool.data(facts.counts),
+      fields: pool.data(facts.fields),
+      blank: pool.data(facts.blank),
+      suspect: pool.data(facts.suspect),
     });
     written++;
   }
+  surveys.length = 0;
   for (const [t, n] of naCount) {
     if (n === written && written > 0) {
       warnings.push({

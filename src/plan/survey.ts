@@ -15,8 +15,10 @@ import type { DicomFile } from "../dicom/model.ts";
 import { tags } from "../standard/tags.ts";
 import { type CompiledTemplate, valuesFromDataSet } from "../protocol/template.ts";
 import { outputPath } from "../protocol/segments.ts";
+import { Interner } from "../scan/intern.ts";
 import {
   classifyHeader,
+  compactScanned,
   type HeaderRead,
   inputRef,
   readHeaderSync,
@@ -79,16 +81,22 @@ export interface FileFacts {
   readonly suspect?: Suspect;
   /** With `burned_in: blank`: the regions the run blanks, and what it keeps (for `plan --preview`). */
   readonly blank?: { readonly regions: readonly Rect[]; readonly keep: readonly Rect[] };
-  /** Tags of the output templates the file has no value for. */
-  readonly na: readonly number[];
-  /** The pseudonyms its de-identification gave, with their subjects (see `PseudonymRegistry`). */
-  readonly pseudonyms: readonly (readonly [string, string])[];
+  /** Tags of the output templates the file has no value for (absent: none). */
+  readonly na?: readonly number[];
+  /**
+   * The pseudonyms its de-identification gave, with their subjects (see `PseudonymRegistry`;
+   * absent: none).
+   */
+  readonly pseudonyms?: readonly (readonly [string, string])[];
   /** The report's columns from the header (with `PlanContext.keepFields`). */
   readonly fields?: Readonly<Record<string, string>>;
-  /** Warnings about the file, in the order the plan shows them. */
-  readonly warnings: readonly PlanWarning[];
-  /** Problems that stop the run (an ID missing from the lookup table with `missing: error`). */
-  readonly errors: readonly string[];
+  /** Warnings about the file, in the order the plan shows them (absent: none). */
+  readonly warnings?: readonly PlanWarning[];
+  /**
+   * Problems that stop the run (an ID missing from the lookup table with `missing: error`; absent:
+   * none).
+   */
+  readonly errors?: readonly string[];
 }
 
 /** One surveyed file: the scan's view, and for DICOM files when planning, the plan's. */
@@ -100,6 +108,28 @@ export interface Survey {
 function firstValue(file: DicomFile, tag: number): string | undefined {
   const v = valuesFromDataSet(file.dataset, "").value(tag);
   return v === undefined || v === "" ? undefined : v;
+}
+
+/**
+ * A survey as the plan keeps it until it is assembled, for every file: the values files share (UIDs,
+ * pseudonym, modality, description, action counts, report columns) through `pool`, the path
+ * strings of `listed` (see `compactScanned`). Where surveys arrive from workers, each goes through
+ * here: a million of them are then held in hundreds of bytes each, not kilobytes.
+ */
+export function compactSurvey(survey: Survey, pool: Interner, listed?: Listed): Survey {
+  const scanned = compactScanned(survey.scanned, pool, { listed });
+  return survey.facts ? { scanned, facts: compactFacts(survey.facts, pool) } : { scanned };
+}
+
+/** Facts with their shared values through `pool` (see `compactSurvey`). */
+function compactFacts(facts: FileFacts, pool: Interner): FileFacts {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(facts)) {
+    // A file's own values, and its warnings and errors (they name it), are kept as they are.
+    if (k === "dest" || k === "warnings" || k === "errors" || v === undefined) out[k] = v;
+    else out[k] = typeof v === "string" ? pool.string(v) : pool.data(v);
+  }
+  return out as unknown as FileFacts;
 }
 
 /** Survey a listed file from its header read: classified, and planned when `ctx` is given. */
@@ -125,7 +155,12 @@ export function surveyHere(
   onProgress?: (done: number, total: number) => void,
   indices?: readonly number[],
 ): Promise<Survey[]> {
-  return readInLanes(listed, (f, read, i) => surveyRead(f, indices?.[i] ?? i, read, ctx), onProgress);
+  const pool = new Interner();
+  return readInLanes(
+    listed,
+    (f, read, i) => compactSurvey(surveyRead(f, indices?.[i] ?? i, read, ctx), pool, f),
+    onProgress,
+  );
 }
 
 /** One file of a worker's survey batch. */
@@ -185,13 +220,13 @@ export function planFile(
   const warnings: PlanWarning[] = [];
   const errors: string[] = [];
   const ref = inputRef(index);
-  const base = { frames: 1, na: [], pseudonyms: [], warnings, errors };
   let result: DeidResult | undefined;
   let note: string | undefined;
   if (ctx.session) {
     const outcome = deidentifyHeader(ctx, file, ref, warnings, errors);
     if ("quarantine" in outcome) {
-      return { facts: { ...base, quarantine: outcome.quarantine, suspect: outcome.suspect } };
+      const facts = { frames: 1, quarantine: outcome.quarantine, suspect: outcome.suspect };
+      return { facts: definedOnly({ ...facts, warnings, errors }) };
     }
     result = outcome.result;
     note = outcome.note;
@@ -200,11 +235,11 @@ export function planFile(
   }
   const pseudoId = result?.pseudoId;
   const values = valuesFromDataSet(file.dataset, rel, pseudoId);
-  const na = [...ctx.folder.tags, ...ctx.file.tags].filter((t) => values.value(t) === undefined);
-  const facts = {
-    ...base,
-    na,
-    pseudonyms: result?.original.pseudonyms ?? [],
+  const facts: FileFacts = {
+    na: [...ctx.folder.tags, ...ctx.file.tags].filter((t) => values.value(t) === undefined),
+    pseudonyms: result?.original.pseudonyms,
+    warnings,
+    errors,
     pseudoId: pseudoId ?? firstValue(file, tags.PatientID),
     studyUID: firstValue(file, tags.StudyInstanceUID),
     seriesUID: firstValue(file, tags.SeriesInstanceUID),
@@ -221,10 +256,24 @@ export function planFile(
   };
   try {
     const abs = outputPath(ctx.root, ctx.folder, ctx.file, values);
-    return { facts: { ...facts, dest: abs.slice(ctx.root.length + 1).split("\\").join("/") }, result };
+    const dest = abs.slice(ctx.root.length + 1).split("\\").join("/");
+    return { facts: definedOnly({ ...facts, dest }), result };
   } catch (e) {
-    return { facts: { ...facts, quarantine: (e as Error).message } };
+    return { facts: definedOnly({ ...facts, quarantine: (e as Error).message }) };
   }
+}
+
+/**
+ * Facts without their absent parts: no undefined field, no empty list. A survey crosses from a
+ * worker by structured clone, which copies every field it finds, an empty list as a new array; the
+ * plan holds them for every file until it is assembled.
+ */
+function definedOnly(facts: FileFacts): FileFacts {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(facts)) {
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) out[k] = v;
+  }
+  return out as unknown as FileFacts;
 }
 
 /**

@@ -5,9 +5,11 @@
  * @module
  */
 
+export { Interner } from "./intern.ts";
 export { type Listed, listFiles, walkInputs, type WalkOptions } from "./inputs.ts";
 export {
   classifyHeader,
+  compactScanned,
   type FileKind,
   type HeaderInfo,
   type HeaderRead,

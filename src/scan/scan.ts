@@ -11,6 +11,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
 import { sha256File } from "../util/hash.ts";
 import { type Listed, walkInputs, type WalkOptions } from "./inputs.ts";
+import type { Interner } from "./intern.ts";
 
 /** How a scanned file will be treated. */
 export type FileKind = "dicom" | "dicomdir" | "not-dicom" | "unreadable" | "duplicate" | "not-regular";
@@ -135,6 +136,46 @@ export function classifyHeader(f: Listed, read?: HeaderRead): ScannedFile {
     };
   }
   return { ...listed, size, kind: "dicom", header: headerInfo(file.dataset, file.transferSyntax.uid) };
+}
+
+/**
+ * A scanned file as a plan keeps it for every input: the values files share (its root, the header's
+ * study and series UIDs, PatientID, modality, transfer syntax, a reason) through `pool`, its path
+ * strings those of `listed` when given (the listing's, which a worker's copy duplicates).
+ * `sop: false` leaves out the SOP Instance UID, once duplicates have been found.
+ */
+export function compactScanned(
+  f: ScannedFile,
+  pool: Interner,
+  options: { readonly listed?: Listed; readonly sop?: boolean } = {},
+): ScannedFile {
+  const listed = options.listed?.rel === f.rel ? options.listed : undefined;
+  const h = f.header;
+  // Object literals with every field (absent ones undefined) are held in one allocation each.
+  return {
+    root: pool.string(f.root),
+    rel: listed?.rel ?? f.rel,
+    path: listed?.path ?? f.path,
+    size: f.size,
+    kind: f.kind,
+    reason: pool.string(f.reason),
+    // Without its SOP Instance UID, a header is its series': one object for all of the series' files.
+    header: h && (options.sop === false ? pool.data(headerOf(h, pool)) : {
+      ...headerOf(h, pool),
+      sopInstanceUID: h.sopInstanceUID,
+    }),
+  };
+}
+
+/** A header's values shared by files through `pool`, without the SOP Instance UID. */
+function headerOf(h: HeaderInfo, pool: Interner): HeaderInfo {
+  return {
+    studyUID: pool.string(h.studyUID),
+    seriesUID: pool.string(h.seriesUID),
+    patientId: pool.string(h.patientId),
+    modality: pool.string(h.modality),
+    transferSyntax: pool.string(h.transferSyntax),
+  };
 }
 
 /**

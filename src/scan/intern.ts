@@ -1,0 +1,37 @@
+/**
+ * One copy of each value that many files share. What the plan keeps per file crosses from a worker
+ * by structured clone, which makes new strings and objects for every message: a series' UIDs, its
+ * pseudonym, modality and description, its files' identical action counts, the input root, would be
+ * held once per file. Handed through one `Interner`, they are held once per value. Values unique to a
+ * file (its path, its destination, its SOP Instance UID) are not put in: the table would only grow.
+ *
+ * @module
+ */
+
+/** The one copy of each string and of each plain-data value (equal as JSON) handed to it. */
+export class Interner {
+  readonly #strings = new Map<string, string>();
+  readonly #data = new Map<string, unknown>();
+
+  /** The copy of `s` this interner keeps (`s` itself the first time); undefined stays undefined. */
+  string<T extends string | undefined>(s: T): T {
+    if (s === undefined) return s;
+    const known = this.#strings.get(s);
+    if (known !== undefined) return known as T;
+    this.#strings.set(s, s);
+    return s;
+  }
+
+  /**
+   * The copy of a plain-data value (an object or array of strings, numbers and booleans, as a
+   * message carries it) this interner keeps, by its JSON: callers must not change what it returns.
+   */
+  data<T>(value: T): T {
+    if (value === undefined || value === null || typeof value !== "object") return value;
+    const key = JSON.stringify(value);
+    const known = this.#data.get(key);
+    if (known !== undefined) return known as T;
+    this.#data.set(key, value);
+    return value;
+  }
+}
