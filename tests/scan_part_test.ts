@@ -53,7 +53,11 @@ Deno.test("split scan: 4 scan parts + 4 runs + merge = the single run, byte for 
     assert.match(missing.stderr, /scan part 4-of-4 is missing: run dcmtidy scan --shard 4\/4/);
     assert.ok(!(await Deno.stat(`${dir}/sharded/.dcmtidy/shards`).catch(() => false)), "nothing ran");
 
+    // What a killed scan of shard 4 left under a temporary name goes when shard 4 scans again.
+    const leftover = `${dir}/sharded/.dcmtidy/scan/.4-of-4.part.0123abcd.partial`;
+    await Deno.writeTextFile(leftover, "half a part");
     assert.equal((await scan(4)).code, 0);
+    assert.ok(!(await Deno.stat(leftover).catch(() => false)), "the leftover is removed");
     const parts = [1, 2, 3, 4].map((k) =>
       Deno.readTextFileSync(`${dir}/sharded/.dcmtidy/scan/${k}-of-4.part`)
     );

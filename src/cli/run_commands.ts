@@ -242,7 +242,12 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       made = await prepareOutputRoot(protocol.output.root);
       // A shard of a split scan: the plan is assembled from its parts (and written as it runs).
       const parts = scanPartsPath(root);
-      if (shard && (await scanPartCounts(parts)).length > 0) return { parts, signal: planning.signal };
+      if ((await scanPartCounts(parts)).length > 0) {
+        if (shard) return { parts, signal: planning.signal };
+        console.error(
+          `note: the split scan's parts in ${parts} are for run --shard K/N; this run reads every header`,
+        );
+      }
       // Run unasked: the plan's workers write each output ahead as they read its file (see
       // src/run/stage.ts; a shard's own files only), into a folder of this run's own.
       if (!opts.yes) return;

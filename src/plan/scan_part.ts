@@ -23,7 +23,7 @@ import type { Listed } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import { PRIVATE_FILE, setMode } from "../util/atomic.ts";
 import { DcmtidyError, EXIT } from "../util/errors.ts";
-import { tempNameFor } from "../util/temp.ts";
+import { partialTarget, tempNameFor } from "../util/temp.ts";
 import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
 import { type Shard, shardName } from "./shard.ts";
@@ -160,6 +160,12 @@ export async function writeScanPart(
   keys?: Keys,
 ): Promise<string> {
   const path = join(folder, scanPartName(shard));
+  // What a killed scan of this shard left under a temporary name.
+  for await (const e of Deno.readDir(folder)) {
+    if (partialTarget(e.name) === scanPartName(shard)) {
+      await Deno.remove(join(folder, e.name)).catch(() => {});
+    }
+  }
   const tmp = tempNameFor(path);
   const head: PartHead = { format: FORMAT, ...origin, shard, share: indices.length, encrypted: !!keys };
   const key = keys && cipherKey(keys);
