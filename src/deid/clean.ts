@@ -5,7 +5,6 @@
  */
 import type { DataSet } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
-import { walk } from "../dicom/walk.ts";
 import { tags } from "../standard/tags.ts";
 
 /** Attributes whose values are gathered as "known PHI" of a file before it is cleaned. */
@@ -40,51 +39,91 @@ const PHI_SOURCES = new Set<number>([
  */
 export function collectPHI(ds: DataSet): string[] {
   const found = new Set<string>();
-  walk(ds, (el, { dataset: owner }) => {
-    if (el.vr !== "PN" && !(owner === ds && PHI_SOURCES.has(el.tag))) return;
-    if (el.items) return;
-    let values: string[];
-    try {
-      values = decodeStrings(el, owner);
-    } catch {
-      return; // an undecodable name is removed by its own rule; it cannot be searched for here
-    }
-    for (const v of values) {
-      if (!v) continue;
-      found.add(v);
-      if (el.vr === "PN") {
-        // Each name component on its own ("Doe", "John"), and "John Doe" orders.
-        const parts = v.split(/[\^=]/).map((p) => p.trim()).filter((p) => p.length >= 2);
-        for (const p of parts) found.add(p);
-        if (parts.length >= 2) found.add(`${parts[1]} ${parts[0]}`).add(`${parts[0]} ${parts[1]}`);
-        // Words within a component too ("ped: borjan", "Mary Ann"): verify looks for every name part
-        // of three letters or more as a whole word, so de-identification removes them from kept text.
-        for (const w of v.split(/[\^=\s]+/)) {
-          const word = w.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
-          if ([...word].filter((c) => /\p{L}/u.test(c)).length >= 3) found.add(word);
-        }
+  // Every element at any depth, items after their sequence, in order (what `walk` visits; without
+  // the place and path it makes for each element, which this needs none of).
+  const visit = (owner: DataSet) => {
+    for (const el of owner.elements) {
+      if (el.items) {
+        for (const item of el.items) visit(item.dataset);
+        continue;
       }
-      if (el.vr === "DA") {
-        const m = v.match(/^(\d{4})(\d{2})(\d{2})$/);
-        if (m) {
-          const [, y, mo, d] = m;
-          for (
-            const f of [
-              `${y}-${mo}-${d}`,
-              `${d}/${mo}/${y}`,
-              `${mo}/${d}/${y}`,
-              `${d}.${mo}.${y}`,
-              `${d}-${mo}-${y}`,
-            ]
-          ) {
-            found.add(f);
-          }
-        }
+      if (el.vr !== "PN" && !(owner === ds && PHI_SOURCES.has(el.tag))) continue;
+      let values: string[];
+      try {
+        values = decodeStrings(el, owner);
+      } catch {
+        continue; // an undecodable name is removed by its own rule; it cannot be searched for here
       }
+      for (const v of values) addForms(found, v, el.vr);
     }
-  });
+  };
+  visit(ds);
   // Longest first, so "John Doe" goes before "John".
   return [...found].filter((s) => s.length >= 2).sort((a, b) => b.length - a.length);
+}
+
+/** A value and the other forms it may take in free text (see `collectPHI`). */
+function addForms(found: Set<string>, v: string, vr: string): void {
+  if (!v) return;
+  found.add(v);
+  if (vr === "PN") {
+    // Each name component on its own ("Doe", "John"), and "John Doe" orders.
+    const parts = v.split(/[\^=]/).map((p) => p.trim()).filter((p) => p.length >= 2);
+    for (const p of parts) found.add(p);
+    if (parts.length >= 2) found.add(`${parts[1]} ${parts[0]}`).add(`${parts[0]} ${parts[1]}`);
+    // Words within a component too ("ped: borjan", "Mary Ann"): verify looks for every name part
+    // of three letters or more as a whole word, so de-identification removes them from kept text.
+    for (const w of v.split(/[\^=\s]+/)) {
+      const word = trimToLetterOrDigit(w);
+      if (lettersIn(word) >= 3) found.add(word);
+    }
+  }
+  if (vr === "DA") {
+    const m = v.match(/^(\d{4})(\d{2})(\d{2})$/);
+    if (m) {
+      const [, y, mo, d] = m;
+      for (
+        const f of [
+          `${y}-${mo}-${d}`,
+          `${d}/${mo}/${y}`,
+          `${mo}/${d}/${y}`,
+          `${d}.${mo}.${y}`,
+          `${d}-${mo}-${y}`,
+        ]
+      ) {
+        found.add(f);
+      }
+    }
+  }
+}
+
+const EDGES = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+const LETTER = /\p{L}/u;
+
+/** An ASCII letter or digit: the ASCII members of `\p{L}` and `\p{N}`. */
+function isAsciiAlnum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+}
+
+/** `w` without what precedes its first letter or digit and follows its last (Unicode classes). */
+function trimToLetterOrDigit(w: string): string {
+  let start = 0;
+  let end = w.length;
+  for (let i = 0; i < w.length; i++) if (w.charCodeAt(i) > 0x7f) return w.replace(EDGES, "");
+  while (start < end && !isAsciiAlnum(w.charCodeAt(start))) start++;
+  while (end > start && !isAsciiAlnum(w.charCodeAt(end - 1))) end--;
+  return w.slice(start, end);
+}
+
+/** How many letters (`\p{L}`, by code point) `word` holds. */
+function lettersIn(word: string): number {
+  let n = 0;
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c > 0x7f) return [...word].filter((ch) => LETTER.test(ch)).length;
+    if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) n++;
+  }
+  return n;
 }
 
 const DATE_LIKE = /\b(\d{4}[-./]?\d{2}[-./]?\d{2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})\b/g;
