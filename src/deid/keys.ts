@@ -3,7 +3,7 @@
  * same pseudonyms, UIDs and date offsets on every file, run and machine, and nothing can be
  * reversed without the salt. Each use has its own label so values never collide across uses.
  */
-import { createHmac } from "node:crypto";
+import { Hmac256 } from "./_hmac.ts";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -24,14 +24,31 @@ function base32(bytes: Uint8Array): string {
   return out;
 }
 
+const encoder = new TextEncoder();
+
+/** Two hexadecimal digits for each byte value. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** UTF-8 bytes of `text`: ASCII without a call into the runtime, anything else by `TextEncoder`. */
+function utf8(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(text);
+    out[i] = c;
+  }
+  return out;
+}
+
 /** The keyed functions of one run. Holds the salt; never prints or exposes it. */
 export class Keys {
-  readonly #salt: Uint8Array;
+  /** HMAC-SHA256 keyed with the salt (which it keeps only as the key's padded hash states). */
+  readonly #hmac: Hmac256;
 
   /** `salt`: the secret bytes (see `readSalt`), kept private to the instance. Throws when empty. */
   constructor(salt: Uint8Array) {
     if (salt.length === 0) throw new Error("the salt is empty");
-    this.#salt = salt;
+    this.#hmac = new Hmac256(salt);
   }
 
   /** Results by input: a study's files ask for the same patient's pseudonym and offset again and again. */
@@ -41,10 +58,9 @@ export class Keys {
     const key = [label, ...parts].join("\0");
     const known = this.#memo.get(key);
     if (known) return known;
-    const h = createHmac("sha256", this.#salt);
-    h.update(label);
-    for (const p of parts) h.update("\0").update(p, "utf8");
-    const mac = new Uint8Array(h.digest());
+    // HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of the joined key (a NUL between
+    // any two, so no surrogate pair is made across them).
+    const mac = this.#hmac.mac(utf8(key));
     if (this.#memo.size >= 50_000) this.#memo.clear(); // bounded: a cache, not a table of every patient
     this.#memo.set(key, mac);
     return mac;
@@ -58,9 +74,9 @@ export class Keys {
   /** `2.25.` + the decimal of 128 bits of HMAC(uid): a valid UID of at most 44 characters. */
   uid(original: string): string {
     const mac = this.#mac("dcmtidy/uid", original);
-    let n = 0n;
-    for (const b of mac.subarray(0, 16)) n = (n << 8n) | BigInt(b);
-    return `2.25.${n}`;
+    let hex = "0x";
+    for (let i = 0; i < 16; i++) hex += HEX[mac[i]];
+    return `2.25.${BigInt(hex)}`;
   }
 
   /** A day offset in [min, max] for a patient (uniform enough: a 48-bit value modulo the range). */
