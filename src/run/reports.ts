@@ -14,6 +14,9 @@ import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import { toCsv } from "../util/csv.ts";
 
+/** files.csv is made and written this many rows at a time (a million rows are not held at once). */
+const ROWS_PER_WRITE = 4096;
+
 /**
  * What the reports need from a plan: a `Plan` has it, and so does a merge of shard parts (which
  * carries no loaded protocol).
@@ -58,7 +61,7 @@ export async function writeReports(
   const p = plan.protocol;
   const format = p.output.format ?? "dicom";
   const nifti = format !== "dicom";
-  const fileRows: string[][] = [["Input", "Root", "Status", "Reason", "Output", ...(nifti ? ["Nifti"] : [])]];
+  const fileHeader = ["Input", "Root", "Status", "Reason", "Output", ...(nifti ? ["Nifti"] : [])];
   const series = new Map<string, { row: string[]; files: number; outcomes: Set<SeriesOutcome> }>();
   const inputs = plan.files.map((f) => f.input);
   // Each file's series outcome (its NIfTI fate) and the volumes that hold its instance(s).
@@ -67,28 +70,35 @@ export async function writeReports(
     for (const file of o.files) niftiOf.set(file.index, { series: o, file, volumes: [] });
     for (const v of o.volumes) for (const i of v.files) niftiOf.get(i)?.volumes.push(v.nifti);
   }
-  for (const [i, f] of plan.files.entries()) {
+  const statusOf = (i: number, f: ReportPlan["files"][number]) => {
     const o = s.outcomes.get(i);
     const status = f.status === "write"
       ? (o?.status === "quarantined" ? "quarantined" : "written")
       : f.status === "skip"
       ? "skipped"
       : "quarantined";
-    const n = niftiOf.get(i);
+    return { o, status, n: niftiOf.get(i) };
+  };
+  /** A file's row of files.csv. */
+  const fileRow = (i: number, f: ReportPlan["files"][number]): string[] => {
+    const { o, status, n } = statusOf(i, f);
     let reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
     // Written as DICOM (both), but in no volume: the reason goes with it.
     if (format === "both" && status === "written" && n?.file.status === "quarantined") {
       reason = [reason, `NIfTI ${n.file.reason}`].filter(Boolean).join("; ");
     }
     const volumes = n?.volumes.join(";") ?? "";
-    fileRows.push([
+    return [
       f.input.rel,
       f.input.root,
       status,
       renderRefs(reason, inputs, true),
       status !== "written" ? "" : format === "nifti" ? volumes : f.dest ?? "",
       ...(nifti ? [status === "written" ? volumes : ""] : []),
-    ]);
+    ];
+  };
+  for (const [i, f] of plan.files.entries()) {
+    const { o, status, n } = statusOf(i, f);
     // A series row: its written files; with NIfTI only, also a series in no volume (with its reason).
     const counted = status === "written" || (format === "nifti" && n?.file.fields !== undefined);
     if (!counted || !f.dest) continue;
@@ -140,7 +150,17 @@ export async function writeReports(
   ];
   await writeAtomically(p.report, toCsv(reportRows));
   // Input paths often name the patient: files.csv stays with the run's state, not in the dataset.
-  await writeAtomically(join(meta.statePath, "files.csv"), toCsv(fileRows), { mode: PRIVATE_FILE });
+  // One row per input file: written as CSV a slice of rows at a time, never all of them at once.
+  function* fileCsv(): Generator<string> {
+    yield toCsv([fileHeader]);
+    for (let start = 0; start < plan.files.length; start += ROWS_PER_WRITE) {
+      const end = Math.min(plan.files.length, start + ROWS_PER_WRITE);
+      const rows: string[][] = [];
+      for (let i = start; i < end; i++) rows.push(fileRow(i, plan.files[i]));
+      yield toCsv(rows);
+    }
+  }
+  await writeAtomically(join(meta.statePath, "files.csv"), fileCsv(), { mode: PRIVATE_FILE });
   const audit = {
     tool: `dcmtidy ${meta.version}`,
     protocol: { name: p.name, sha256: p.sha256 },

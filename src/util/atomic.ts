@@ -53,11 +53,12 @@ export async function ensurePrivateDir(path: string): Promise<void> {
 /**
  * Write text to a temporary name beside `path`, then rename: readers never see half a file. With
  * `mode`, the file is created with it (before any byte is written). The temporary file is removed
- * when the write or the rename fails: it may hold what the key file holds.
+ * when the write or the rename fails: it may hold what the key file holds. `text` may come in
+ * pieces, written in turn (a file of a million lines need not be one string).
  */
 export async function writeAtomically(
   path: string,
-  text: string,
+  text: string | Iterable<string>,
   opts: { mode?: number } = {},
 ): Promise<void> {
   await ensureDir(dirname(path));
@@ -68,7 +69,12 @@ export async function writeAtomically(
       ...(opts.mode === undefined ? {} : { mode: opts.mode }),
     });
     if (opts.mode !== undefined) await setMode(tmp, opts.mode); // whatever the umask
-    await Deno.writeTextFile(tmp, text);
+    if (typeof text === "string") await Deno.writeTextFile(tmp, text);
+    else {
+      const file = await Deno.open(tmp, { write: true });
+      // The stream closes the file when it ends or fails.
+      await ReadableStream.from(text).pipeThrough(new TextEncoderStream()).pipeTo(file.writable);
+    }
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
