@@ -27,7 +27,8 @@ import { partialTarget, tempNameFor } from "../util/temp.ts";
 import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
 import { type Shard, shardName } from "./shard.ts";
-import type { FileFacts, Survey } from "./survey.ts";
+import { compactSurvey, type FileFacts, type Survey } from "./survey.ts";
+import { Interner } from "../scan/intern.ts";
 
 const FORMAT = "dcmtidy-scan-part/1";
 /** Surveys per record line: one encryption (and one JSON parse) per line, not per file. */
@@ -262,6 +263,7 @@ export async function readScanParts(
   const surveys: (Survey | undefined)[] = new Array(listed.length);
   const key = keys && cipherKey(keys);
   let done = 0;
+  const pool = new Interner();
   for (let k = 1; k <= n; k++) {
     const shard = { k, n };
     const path = join(folder, scanPartName(shard));
@@ -292,7 +294,12 @@ export async function readScanParts(
           if (!f || f.rel !== rel || shareOf(roots.indexOf(f.root), rel, n) !== k || surveys[index]) {
             throw new ScanPartError([`scan part ${shardName(shard)} does not fit the input files: ${again}`]);
           }
-          surveys[index] = { scanned: { ...scanned, root: f.root, rel, path: f.path }, facts };
+          // Parsed afresh, each record would hold its own copy of its series' values: one copy each.
+          surveys[index] = compactSurvey(
+            { scanned: { ...scanned, root: f.root, rel, path: f.path }, facts },
+            pool,
+            f,
+          );
           count++;
         }
         onProgress?.(done += records.length, listed.length);
