@@ -10,13 +10,13 @@ import {
   scanOrigin,
   scanPartCounts,
   scanPartName,
+  ScanPartWriter,
   type Shard,
   ShardError,
   shardFromEnv,
   shardName,
   shareIndices,
   surveyShare,
-  writeScanPart,
 } from "../plan/mod.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import { walkInputs } from "../scan/inputs.ts";
@@ -97,27 +97,43 @@ export async function scanCommand(file: string, opts: ScanCommandOptions): Promi
   const keys = salt ? new Keys(salt) : undefined;
   const listed = await walkInputs(protocol.input);
   const indices = shareIndices(listed, protocol.input.roots, shard);
+  const part = await ScanPartWriter.open(
+    folder,
+    shard,
+    scanOrigin(protocol, listed, keys),
+    indices.length,
+    keys,
+  );
   const bar = stderrProgress(`scanning share ${shardName(shard)}`, indices.length);
-  let surveys;
+  let dicom = 0;
   try {
-    surveys = await surveyShare(protocol, keys, listed, indices, (done) => bar.update(done), {
-      workers: opts.jobs ?? navigator.hardwareConcurrency ?? 2,
-      salt,
-    });
+    await surveyShare(
+      protocol,
+      keys,
+      listed,
+      indices,
+      (chunk, surveys) => {
+        dicom += surveys.filter((s) => s.scanned.kind === "dicom").length;
+        return part.add(listed, chunk, surveys);
+      },
+      (done) => bar.update(done),
+      { workers: opts.jobs ?? navigator.hardwareConcurrency ?? 2, salt },
+    );
+  } catch (e) {
+    await part.abort();
+    throw e;
   } finally {
     bar.finish();
   }
-  const origin = scanOrigin(protocol, listed, keys);
-  await writeScanPart(folder, shard, origin, listed, indices, surveys, keys);
+  const path = await part.finish();
   for (const n of await scanPartCounts(folder)) {
     if (n === shard.n) continue;
     for (let k = 1; k <= n; k++) await Deno.remove(join(folder, scanPartName({ k, n }))).catch(() => {});
     console.log(`note: removed the stale scan parts of ${n} shards`);
   }
-  const dicom = surveys.filter((s) => s.scanned.kind === "dicom").length;
   console.log(
     `scan ${shard.k}/${shard.n}: ${indices.length} of the ${listed.length} files (${dicom} DICOM); part: ` +
-      `${join(folder, scanPartName(shard))}; when every part is there: dcmtidy run --shard K/N ${file}`,
+      `${path}; when every part is there: dcmtidy run --shard K/N ${file}`,
   );
   return 0;
 }

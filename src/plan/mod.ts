@@ -12,9 +12,9 @@ export {
   ScanPartError,
   scanPartName,
   type ScanPartOrigin,
+  ScanPartWriter,
   shareIndices,
   shareOf,
-  writeScanPart,
 } from "./scan_part.ts";
 export type {
   Disposition,

@@ -203,22 +203,34 @@ async function openSurveyors(
   };
 }
 
+/** Files a split scan surveys before it hands their surveys on (and forgets them). */
+const SHARE_CHUNK = 4096;
+
 /**
  * Survey the files of one share of the listing (`indices` into `listed`) as `makePlan` would: what
- * a split scan keeps (see `scan_part.ts`). The result is in the order of `indices`.
+ * a split scan keeps (see `scan_part.ts`). `onSurveys` is given them a chunk at a time, in the
+ * order of `indices`, and nothing is kept: memory does not grow with the share.
  */
 export async function surveyShare(
   protocol: Protocol,
   keys: Keys | undefined,
   listed: readonly Listed[],
   indices: readonly number[],
+  onSurveys: (indices: readonly number[], surveys: readonly Survey[]) => Promise<void>,
   onProgress?: (done: number, total: number) => void,
   options: Pick<PlanOptions, "workers" | "salt"> = {},
-): Promise<Survey[]> {
-  const share = indices.map((i) => listed[i]);
-  const tools = await openSurveyors(protocol, keys, share, options);
+): Promise<void> {
+  const tools = await openSurveyors(protocol, keys, indices.map((i) => listed[i]), options);
   try {
-    return await tools.survey(share, onProgress, indices);
+    for (let from = 0; from < indices.length; from += SHARE_CHUNK) {
+      const chunk = indices.slice(from, from + SHARE_CHUNK);
+      const surveys = await tools.survey(
+        chunk.map((i) => listed[i]),
+        onProgress && ((done) => onProgress(from + done, indices.length)),
+        chunk,
+      );
+      await onSurveys(chunk, surveys);
+    }
   } finally {
     tools.close();
   }

@@ -147,61 +147,108 @@ function unseal(line: string, key: Uint8Array): string {
 }
 
 /**
- * Write shard `shard`'s part into `folder`: its share's surveys (`indices` into `listed`, in that
- * order). Written to a temporary name and renamed, owner-only: a part under its name is complete.
- * `keys` (a de-identifying protocol's) encrypts the records.
+ * Shard `shard`'s part in `folder`, written as its surveys come (`add`), to a temporary name that
+ * `finish` renames, owner-only: a part under its name is complete. `keys` (a de-identifying
+ * protocol's) encrypts the records. A leftover of a killed scan of the same shard is removed.
  */
-export async function writeScanPart(
-  folder: string,
-  shard: Shard,
-  origin: ScanPartOrigin,
-  listed: readonly Listed[],
-  indices: readonly number[],
-  surveys: readonly Survey[],
-  keys?: Keys,
-): Promise<string> {
-  const path = join(folder, scanPartName(shard));
-  // What a killed scan of this shard left under a temporary name.
-  for await (const e of Deno.readDir(folder)) {
-    if (partialTarget(e.name) === scanPartName(shard)) {
-      await Deno.remove(join(folder, e.name)).catch(() => {});
-    }
+export class ScanPartWriter {
+  readonly #file: Deno.FsFile;
+  readonly #tmp: string;
+  readonly #path: string;
+  readonly #key?: Uint8Array;
+  readonly #encoder = new TextEncoder();
+  #records: PartRecord[] = [];
+  #written = 0;
+
+  private constructor(file: Deno.FsFile, tmp: string, path: string, key?: Uint8Array) {
+    this.#file = file;
+    this.#tmp = tmp;
+    this.#path = path;
+    this.#key = key;
   }
-  const tmp = tempNameFor(path);
-  const head: PartHead = { format: FORMAT, ...origin, shard, share: indices.length, encrypted: !!keys };
-  const key = keys && cipherKey(keys);
-  const encoder = new TextEncoder();
-  try {
-    using file = await Deno.open(tmp, { write: true, createNew: true, mode: PRIVATE_FILE });
-    await setMode(tmp, PRIVATE_FILE);
-    const write = async (text: string) => {
-      const bytes = encoder.encode(text);
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-    };
-    await write(JSON.stringify(head) + "\n");
-    for (let from = 0; from < indices.length; from += PER_LINE) {
-      const records: PartRecord[] = [];
-      for (let j = from; j < Math.min(indices.length, from + PER_LINE); j++) {
-        const { scanned: s, facts } = surveys[j];
-        const record: PartRecord = [indices[j], listed[indices[j]].rel, {
-          size: s.size,
-          kind: s.kind,
-          reason: s.reason,
-          header: s.header,
-        }];
-        if (facts) record.push(facts);
-        records.push(record);
+
+  /** Start shard `shard`'s part of `share` files. */
+  static async open(
+    folder: string,
+    shard: Shard,
+    origin: ScanPartOrigin,
+    share: number,
+    keys?: Keys,
+  ): Promise<ScanPartWriter> {
+    const path = join(folder, scanPartName(shard));
+    for await (const e of Deno.readDir(folder)) {
+      if (partialTarget(e.name) === scanPartName(shard)) {
+        await Deno.remove(join(folder, e.name)).catch(() => {});
       }
-      const text = JSON.stringify(records);
-      await write((key ? seal(text, key) : text) + "\n");
     }
-    await file.sync();
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+    const tmp = tempNameFor(path);
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: PRIVATE_FILE });
+    const writer = new ScanPartWriter(file, tmp, path, keys && cipherKey(keys));
+    try {
+      await setMode(tmp, PRIVATE_FILE);
+      const head: PartHead = { format: FORMAT, ...origin, shard, share, encrypted: !!keys };
+      await writer.#write(JSON.stringify(head) + "\n");
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return writer;
   }
-  return path;
+
+  async #write(text: string): Promise<void> {
+    const bytes = this.#encoder.encode(text);
+    for (let at = 0; at < bytes.length;) at += await this.#file.write(bytes.subarray(at));
+  }
+
+  async #flush(): Promise<void> {
+    if (!this.#records.length) return;
+    const text = JSON.stringify(this.#records);
+    this.#records = [];
+    await this.#write((this.#key ? seal(text, this.#key) : text) + "\n");
+  }
+
+  /** Add the surveys of these files (`indices` into `listed`). */
+  async add(
+    listed: readonly Listed[],
+    indices: readonly number[],
+    surveys: readonly Survey[],
+  ): Promise<void> {
+    for (const [j, index] of indices.entries()) {
+      const { scanned: s, facts } = surveys[j];
+      const record: PartRecord = [index, listed[index].rel, {
+        size: s.size,
+        kind: s.kind,
+        reason: s.reason,
+        header: s.header,
+      }];
+      if (facts) record.push(facts);
+      this.#records.push(record);
+      this.#written++;
+      if (this.#records.length >= PER_LINE) await this.#flush();
+    }
+  }
+
+  /** Write what is left, and put the part under its name; returns its path. */
+  async finish(): Promise<string> {
+    try {
+      await this.#flush();
+      await this.#file.sync();
+      this.#file.close();
+      await Deno.rename(this.#tmp, this.#path);
+      return this.#path;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Give up: the temporary file is removed. */
+  async abort(): Promise<void> {
+    try {
+      this.#file.close();
+    } catch { /* closed */ }
+    await Deno.remove(this.#tmp).catch(() => {});
+  }
 }
 
 /** The shard counts of the parts in `folder` (none when it has none, or is not there). */
