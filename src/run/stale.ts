@@ -26,10 +26,13 @@ export async function removeStaleOutputs(
 ): Promise<string[]> {
   const p = plan.protocol;
   const root = p.output.root;
-  const inputs = new Set(plan.files.map((f) => f.input.path));
-  const dests = new Set(
-    p.output.format === "nifti" ? [] : plan.files.flatMap((f) => (f.status === "write" ? [f.dest!] : [])),
-  );
+  // Built in one pass, without an array (or a list per file) first: a plan may have a million files.
+  const inputs = new Set<string>();
+  const dests = new Set<string>();
+  for (const f of plan.files) {
+    inputs.add(f.input.path);
+    if (p.output.format !== "nifti" && f.status === "write") dests.add(f.dest!);
+  }
   const stems = new Set(p.output.format === "dicom" ? [] : plan.series.flatMap((s) => s.nifti ?? []));
   let removed = 0;
   const changed: string[] = [];
