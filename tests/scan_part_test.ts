@@ -62,7 +62,11 @@ Deno.test("split scan: 4 scan parts + 4 runs + merge = the single run, byte for 
       Deno.readTextFileSync(`${dir}/sharded/.dcmtidy/scan/${k}-of-4.part`)
     );
     for (const p of parts) {
-      assert.doesNotMatch(p, /MRN-|Patient\^|1\.2\.826\.0\.1\.3680043\.10\.1000\.77|F0\d\d/, "encrypted");
+      // A plain first line (what the part was made from), then sealed records only.
+      const [head, ...records] = p.trimEnd().split("\n");
+      assert.doesNotMatch(head, /MRN-|Patient\^|1\.2\.826\.0\.1\.3680043\.10\.1000\.77|F0\d\d/);
+      assert.ok(records.length > 0 && records.every((r) => /^[A-Za-z0-9+/]+=*$/.test(r)), "encrypted");
+      assert.doesNotMatch(p, /MRN-|Patient\^|1\.2\.826\.0\.1\.3680043\.10\.1000\.77/);
     }
 
     // Stale: another salt, and input files that changed since the scan.
