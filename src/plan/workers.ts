@@ -10,7 +10,8 @@ import type { Protocol } from "../protocol/protocol.ts";
 import type { Listed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
-import type { Survey } from "./survey.ts";
+import { compactSurvey, type Survey } from "./survey.ts";
+import { Interner } from "../scan/intern.ts";
 import type { ChangesOf, FromPlanWorker, TextOf, ToPlanWorker } from "./survey_worker.ts";
 import { ocrBinaries } from "../pixels/ocr.ts";
 import { codecBinaries } from "../pixels/wasm.ts";
@@ -72,6 +73,8 @@ export async function openPlanWorkers(
     survey: async (files, onProgress, indices) => {
       const out: Survey[] = new Array(files.length);
       const position = indices && new Map(indices.map((index, i) => [index, i]));
+      // Each message makes fresh copies of a series' values: one copy of each is kept.
+      const shared = new Interner();
       let done = 0;
       await mapInPool(
         pool,
@@ -80,7 +83,8 @@ export async function openPlanWorkers(
         (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
         {
           onResult: (r) => {
-            out[position ? position.get(r.index)! : r.index] = r.survey;
+            const at = position ? position.get(r.index)! : r.index;
+            out[at] = compactSurvey(r.survey, shared, files[at]);
             if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
             onProgress?.(++done, files.length);
           },
