@@ -20,6 +20,7 @@ import {
   scanPartCounts,
   type Shard,
   shardFiles,
+  SUMMARY_LIMITS,
 } from "../plan/mod.ts";
 import type { Listed } from "../scan/inputs.ts";
 import type { Protocol } from "../protocol/protocol.ts";
@@ -111,7 +112,14 @@ async function prepare(
         bar = stderrProgress(LABELS[p], total);
       }
       bar!.update(done);
-    }, { workers: jobsOf(opts), salt, ...ahead, surveyed });
+    }, {
+      workers: jobsOf(opts),
+      salt,
+      ...ahead,
+      surveyed,
+      // The summary shows the first series' diffs; JSON, --out and --all show every one.
+      diffs: opts.all || opts.json || opts.out ? undefined : SUMMARY_LIMITS.series,
+    });
     return { plan, keys, salt };
   } finally {
     bar?.finish();

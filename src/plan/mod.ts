@@ -31,7 +31,7 @@ export { type GroupTotal, maskPath, planGroups, planTotals, renderPlanText } fro
 export { outputRef } from "./names.ts";
 export type { PlannedChange } from "./changes.ts";
 export { planJson } from "./json.ts";
-export { planSummary } from "./summary.ts";
+export { LIMITS as SUMMARY_LIMITS, planSummary } from "./summary.ts";
 export { parseShard, type Shard, shardFiles, shardFromEnv, shardName, shardOf } from "./shard.ts";
 export { ShardError } from "./errors.ts";
 export { reportFields } from "./report_fields.ts";

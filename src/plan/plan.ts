@@ -78,7 +78,9 @@ export async function makePlan(
     ]);
     await markDuplicates(surveys.map((s) => s.scanned));
     const plan = assemble(surveys, warnings, errors);
-    const representatives = plan.series.map((s) => ({
+    // The diffs shown: the first series' only when the caller shows no more (a re-read each).
+    const diffed = plan.series.slice(0, options.diffs ?? plan.series.length);
+    const representatives = diffed.map((s) => ({
       index: s.representative,
       path: plan.files[s.representative].input.path,
     }));
@@ -87,7 +89,7 @@ export async function makePlan(
       let done = 0;
       const made = await Promise.race([tools.changes(representatives), aborted]);
       const byFile = new Map(made.map((c) => [c.index, c]));
-      plan.series.forEach((s, i) => {
+      diffed.forEach((s, i) => {
         const c = byFile.get(s.representative)!;
         if (c.error !== undefined) {
           warnings.push({

@@ -166,6 +166,11 @@ export interface PlanOptions {
   readonly salt?: Uint8Array;
   /** Extra work for the survey workers (with `workers` above 0; see `SurveyAhead`). */
   readonly ahead?: SurveyAhead;
+  /**
+   * Make the dry-run diffs of the first this many output series only (each re-reads and
+   * de-identifies a file): what a summary without `--all` shows. All of them by default.
+   */
+  readonly diffs?: number;
   /** Stops the plan: its workers are stopped; `makePlan` rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   /**
