@@ -97,6 +97,9 @@ export class DeidSession {
     let mapped = this.#uids.get(original);
     if (!mapped) {
       mapped = this.#keys.uid(original);
+      // Bounded: a cache for a series' repeated UIDs, not a table of every instance (a million
+      // files would keep a million of them).
+      if (this.#uids.size >= 50_000) this.#uids.clear();
       this.#uids.set(original, mapped);
     }
     return mapped;
