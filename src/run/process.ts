@@ -2,6 +2,7 @@
  * What happens to one planned file: de-identify and write it (or copy/link it for sort-only
  * runs), always to a temporary name first. Runs in the worker pool or in the main thread.
  */
+import type { Interner } from "../scan/intern.ts";
 import { dirname } from "node:path";
 import { readDicomFileSync } from "../dicom/read_file.ts";
 import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
@@ -61,6 +62,20 @@ export interface FileOutcome {
   readonly counts?: Readonly<Record<string, number>>;
   /** A sort-only hardlink fell back to a copy (other device, or links refused). */
   readonly linkFellBack?: boolean;
+}
+
+/**
+ * An outcome with what files share held once through `pool` (see `Interner`): a series' report
+ * columns, pseudonym and study UIDs, identical action counts. Structured clone from a worker makes
+ * fresh copies of them for every file; a run keeps every outcome to its end.
+ */
+export function compactOutcome<T extends Partial<FileOutcome>>(o: T, pool: Interner): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || k === "output" || k === "index" || k === "bytes") out[k] = v;
+    else out[k] = typeof v === "string" ? pool.string(v) : pool.data(v);
+  }
+  return out as T;
 }
 
 /**

@@ -12,6 +12,7 @@
  * @module
  */
 import { RunRefusal } from "./errors.ts";
+import { Interner } from "../scan/intern.ts";
 import { join } from "node:path";
 import { type DeidSession, loadDeidConfig, openSession } from "../deid/mod.ts";
 import { niftiFamily } from "../nifti/convert.ts";
@@ -111,6 +112,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
     journal,
     append: journalFile.append,
     outcomes: new Map<number, FileOutcome>(),
+    shared: new Interner(),
     notes: [],
     progress: (size) => {
       bytes += size;

@@ -35,7 +35,8 @@ import {
   stampOf,
 } from "../util/file_identity.ts";
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
-import type { FileOutcome } from "./process.ts";
+import { compactOutcome, type FileOutcome } from "./process.ts";
+import { Interner } from "../scan/intern.ts";
 import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
 
 /**
@@ -107,6 +108,7 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
   await Deno.mkdir(dir, { mode: PRIVATE_DIR });
   const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
   const outputs = new Map<number, StagedOutput>();
+  const shared = new Interner();
   return {
     dir,
     outputs,
@@ -114,7 +116,10 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
       script: new URL("./_run_worker.ts", import.meta.url),
       init,
       write: [dir],
-      onExtra: (index, extra) => outputs.set(index, extra as StagedOutput),
+      onExtra: (index, extra) => {
+        const staged = extra as StagedOutput;
+        outputs.set(index, { ...staged, outcome: compactOutcome(staged.outcome, shared) });
+      },
     },
     remove: async () => {
       for (let attempt = 0; attempt < 20; attempt++) {

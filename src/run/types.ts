@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Interner } from "../scan/intern.ts";
 import type { DeidSession } from "../deid/session.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Plan, Shard } from "../plan/mod.ts";
@@ -86,6 +87,8 @@ export interface RunContext {
   readonly append: (text: string) => Promise<void>;
   /** Each file's outcome so far, by index in `Plan.files`. */
   readonly outcomes: Map<number, FileOutcome>;
+  /** One copy of the values outcomes share (see `compactOutcome`). */
+  readonly shared: Interner;
   /** Run-wide notes for the user. */
   readonly notes: string[];
   /** A file of `bytes` input bytes went through a phase. */

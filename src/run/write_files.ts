@@ -19,7 +19,7 @@ import {
 } from "../util/file_identity.ts";
 import { RunRefusal } from "./errors.ts";
 import { isJournaled, type JournalEntry, withoutOriginals } from "./journal.ts";
-import { type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
+import { compactOutcome, type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
 import { takeStaged } from "./stage.ts";
 import type { RunContext } from "./types.ts";
 import { rewritesPixels, runInWorkers } from "./workers.ts";
@@ -167,7 +167,7 @@ function recordOutcome(
   inputMtime: number | undefined,
 ): string | undefined {
   const p = ctx.plan.protocol;
-  const outcome = withoutOriginals(result);
+  const outcome = compactOutcome(withoutOriginals(result), ctx.shared);
   const f = ctx.plan.files[outcome.index];
   ctx.outcomes.set(outcome.index, outcome);
   if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
