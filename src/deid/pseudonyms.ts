@@ -7,7 +7,8 @@
  */
 import { setValue } from "../dicom/edit.ts";
 import type { DataSet, DicomFile, Element } from "../dicom/model.ts";
-import { decodeStrings } from "../dicom/values.ts";
+import { decodeStrings, valueBytes } from "../dicom/values.ts";
+import { createHash } from "node:crypto";
 import { tags } from "../standard/tags.ts";
 import { empty, keep } from "./code_actions.ts";
 import type { DeidConfig } from "./config.ts";
@@ -90,9 +91,30 @@ export interface Subject {
 }
 
 /**
+ * What a file with no ID at all (no PatientID, StudyInstanceUID or SOPInstanceUID) is known by: a
+ * hash of its header's top-level elements before the Pixel Data (tag and length, and the bytes of
+ * values up to 4 KB: larger ones may be left in the file by one read and not by another). Not its path: shards mount the inputs at other places, and a plan made from one mount
+ * must name the subject as the run on another does. The same header reads the same whether the
+ * read stopped at the Pixel Data (the plan's) or not (the run's).
+ */
+function headerAnchor(ds: DataSet): string {
+  const h = createHash("sha256");
+  const tag = new DataView(new ArrayBuffer(8));
+  for (const el of ds.elements) {
+    if (el.tag >= tags.PixelData) break;
+    const bytes = el.items || el.length > 4096 ? undefined : valueBytes(el);
+    tag.setUint32(0, el.tag);
+    tag.setUint32(4, el.items ? el.items.length : el.length);
+    h.update(new Uint8Array(tag.buffer));
+    if (bytes) h.update(bytes);
+  }
+  return `header:${h.digest("hex")}`;
+}
+
+/**
  * The subject of a file and its pseudonym. Without a PatientID the study is its own subject (its
- * StudyInstanceUID, else the SOPInstanceUID, else the file's path), so its files stay together
- * and apart from others.
+ * StudyInstanceUID, else the SOPInstanceUID, else its header's hash: `headerAnchor`), so its
+ * files stay together and apart from others.
  */
 export function subjectOf(file: DicomFile, config: DeidConfig, pseudonyms: Pseudonyms): Subject {
   const ds = file.dataset;
@@ -103,7 +125,7 @@ export function subjectOf(file: DicomFile, config: DeidConfig, pseudonyms: Pseud
   let pseudoId: string;
   const p = config.patientId;
   const lookupMiss = typeof p === "object" && "lookup" in p ? p.lookup.missing : undefined;
-  const anchor = patientId ? undefined : studyUID ?? topValue(ds, tags.SOPInstanceUID) ?? file.path ?? "";
+  const anchor = patientId ? undefined : studyUID ?? topValue(ds, tags.SOPInstanceUID) ?? headerAnchor(ds);
   const subjectKey = patientId
     ? `${topValue(ds, tags.IssuerOfPatientID) ?? ""}\0${patientId}`
     : `study\0${anchor}`;
