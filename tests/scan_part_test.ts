@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { buildDump, protocolText } from "./fixtures/shard_dump.ts";
+import { buildDicom, sampleDataset } from "./fixtures/builder.ts";
 import { runCli, treeHashes } from "./helpers.ts";
 import { shareOf } from "../src/plan/scan_part.ts";
 
@@ -123,3 +124,67 @@ Deno.test("shareOf: disjoint shares that cover every path, about even", () => {
     "the root's position counts",
   );
 });
+
+Deno.test("split scan: a file replaced after the scan is quarantined, never written under the plan's name; a file with no IDs is one subject whatever the mount", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-scan-part-changed-" }));
+  try {
+    await buildDump(`${dir}/raw`);
+    // A file with no PatientID, StudyInstanceUID or SOPInstanceUID: its subject is its header's.
+    const bare = sampleDataset().filter((n) =>
+      !("tag" in n) || ![0x00100020, 0x0020000d, 0x00080018].includes(n.tag)
+    );
+    await Deno.writeFile(`${dir}/raw/bare.dcm`, buildDicom(bare));
+    await Deno.symlink(`${dir}/raw`, `${dir}/mounted`);
+    const protocol = `${dir}/study.yaml`;
+    await Deno.writeTextFile(protocol, protocolText("changed"));
+    const out = ["--output", `${dir}/sharded`];
+    // Scanned through one mount, run through another.
+    const scan = await runCli(["scan", ...out, "--input", `${dir}/mounted`, "--shard", "1/1", protocol], ENV);
+    assert.equal(scan.code, 0, scan.stderr);
+    // F000 (study 0) now holds a file of study 1: the run must not file it under study 0's subject.
+    await Deno.copyFile(`${dir}/raw/F051`, `${dir}/raw/F000`);
+    const run = await runCli(["run", "--yes", ...out, "--shard", "1/1", protocol], ENV);
+    assert.equal(run.code, 3, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /the input is not the file the plan read \((another study|\d+ bytes then, \d+ now)\)/,
+    );
+    const files = await Deno.readTextFile(`${dir}/sharded/.dcmtidy/shards/1-of-1/part.json`);
+    assert.ok(
+      JSON.parse(files).outcomes.some((o: { reason?: string }) =>
+        /not the file the plan read/.test(o.reason ?? "")
+      ),
+    );
+    // The file without IDs: the pseudonym in its header is the one its folder was named with.
+    const written = [...Deno.readDirSync(`${dir}/sharded`)].map((e) => e.name).filter((n) =>
+      !n.startsWith(".")
+    );
+    const dump = await new Deno.Command("dcmdump", {
+      args: ["+P", "0010,0020", "-q", ...(await findDcm(`${dir}/sharded`))],
+      stdout: "piped",
+    }).output()
+      .catch(() => undefined);
+    if (dump) {
+      const ids = new Set(
+        [...new TextDecoder().decode(dump.stdout).matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]),
+      );
+      for (const id of ids) {
+        assert.ok(written.includes(id), `PatientID ${id} names a folder (${written.join(", ")})`);
+      }
+    } else console.log("dcmdump not installed: the header check of the file without IDs is skipped");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function findDcm(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory && e.name !== ".dcmtidy") await walk(`${d}/${e.name}`);
+      else if (e.isFile && e.name.endsWith(".dcm")) out.push(`${d}/${e.name}`);
+    }
+  };
+  await walk(root);
+  return out;
+}

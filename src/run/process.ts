@@ -28,6 +28,11 @@ export interface FileJob {
   readonly mode: "copy" | "hardlink" | "symlink";
   /** The transfer syntax UID to write (`output.transfer_syntax`); absent: the file's own. */
   readonly transferSyntax?: string;
+  /**
+   * The original StudyInstanceUID the plan read ("" for none): a file read now with another is not
+   * the one planned (replaced since), and is quarantined. Absent: not checked.
+   */
+  readonly studyUID?: string;
 }
 
 /** What became of one file, as a worker reports it to the main thread (and the journal keeps it). */
@@ -62,6 +67,16 @@ export interface FileOutcome {
   readonly counts?: Readonly<Record<string, number>>;
   /** A sort-only hardlink fell back to a copy (other device, or links refused). */
   readonly linkFellBack?: boolean;
+}
+
+/**
+ * Why an input is quarantined when it is not the file the plan read: replaced or rewritten since
+ * (between a split scan and its run, or while the plan waited): its name, subject and fate were
+ * decided from another header.
+ */
+export function changedReason(how: string): string {
+  return `the input is not the file the plan read (${how}): it was replaced or changed since; ` +
+    "run the scan or plan again";
 }
 
 /**
@@ -153,6 +168,9 @@ export async function processFile(job: FileJob, session: DeidSession): Promise<F
   try {
     const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
+    if (job.studyUID !== undefined && (r.original.studyUID ?? "") !== job.studyUID) {
+      return { index: job.index, status: "quarantined", reason: changedReason("another study") };
+    }
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
     // The codecs were loaded when the worker (or the run) started: nothing here waits.
     const transcoded = pixelWork(file, r, session, job.transferSyntax);

@@ -19,7 +19,14 @@ import {
 } from "../util/file_identity.ts";
 import { RunRefusal } from "./errors.ts";
 import { isJournaled, type JournalEntry, withoutOriginals } from "./journal.ts";
-import { compactOutcome, type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
+import {
+  changedReason,
+  compactOutcome,
+  type FileJob,
+  type FileOutcome,
+  placeFile,
+  processFile,
+} from "./process.ts";
 import { takeStaged } from "./stage.ts";
 import type { RunContext } from "./types.ts";
 import { rewritesPixels, runInWorkers } from "./workers.ts";
@@ -34,6 +41,8 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
   const absent = absentFolders(root);
+  // Inputs that are not the files the plan read (another size): the plan's name for them is wrong.
+  const changed: FileOutcome[] = [];
   for (const i of files) {
     const f = plan.files[i];
     const dest = join(root, f.dest!);
@@ -42,6 +51,14 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
     // that feeds the workers cost more than the stat.
     const st = statOrUndefined(f.input.path);
+    if (st && st.isFile && st.size !== f.input.size) {
+      changed.push({
+        index: i,
+        status: "quarantined",
+        reason: changedReason(`${f.input.size} bytes then, ${st.size} now`),
+      });
+      continue;
+    }
     const mtime = st?.mtime?.getTime();
     if (st) stamps.set(i, stampOf(st));
     mtimes.set(i, mtime);
@@ -60,10 +77,18 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       ) {
         throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
       }
-      jobs.push({ index: i, path: f.input.path, dest, mode: p.output.mode, ...transcoding });
+      jobs.push({
+        index: i,
+        path: f.input.path,
+        dest,
+        mode: p.output.mode,
+        studyUID: f.input.header?.studyUID ?? "",
+        ...transcoding,
+      });
     }
   }
   const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
+  for (const outcome of changed) await record(outcome);
   if (jobs.length) {
     await ctx.append(jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join(""));
   }
