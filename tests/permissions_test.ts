@@ -192,6 +192,15 @@ Deno.test("roots reached through a symlinked folder (a mount link): scan and run
     const wide = ["--allow-read", "--allow-write", "--allow-env", "--allow-run=deno"];
     const scan = await deno(wide, ["scan", "--shard", "1/1", `${dir}/study/p.yaml`], env);
     assert.equal(scan.code, 0, scan.stdout + scan.stderr);
+    // The shard from a Slurm job array, in the narrowed process too.
+    const slurm = {
+      ...env,
+      SLURM_ARRAY_TASK_ID: "1",
+      SLURM_ARRAY_TASK_MIN: "1",
+      SLURM_ARRAY_TASK_COUNT: "1",
+    };
+    const fromEnv = await deno(wide, ["scan", "--shard-from-env", `${dir}/study/p.yaml`], slurm);
+    assert.equal(fromEnv.code, 0, fromEnv.stdout + fromEnv.stderr);
     const run = await deno(wide, ["run", "--yes", `${dir}/study/p.yaml`], env);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /3 written/);

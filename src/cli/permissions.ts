@@ -31,6 +31,15 @@ export type DataCommand = "validate" | "plan" | "scan" | "run" | "verify";
 /** Environment variables the YAML parser reads to switch on its debugging output (harmless). */
 const LIBRARY_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 
+/** What `--shard-from-env` reads: the task of a Slurm job array, the index of a Kubernetes Indexed Job. */
+const SCHEDULER_ENV = [
+  "SLURM_ARRAY_TASK_ID",
+  "SLURM_ARRAY_TASK_MIN",
+  "SLURM_ARRAY_TASK_MAX",
+  "SLURM_ARRAY_TASK_COUNT",
+  "JOB_COMPLETION_INDEX",
+];
+
 /** Paths without those another one already covers, sorted. */
 function minimal(paths: readonly (string | undefined)[]): string[] {
   const all = [...new Set(paths.filter((p): p is string => !!p).map((p) => resolve(p)))];
@@ -99,7 +108,11 @@ export function permissionSet(
   return {
     read: minimal(resolved([...read, ...reach])),
     write: minimal(resolved([...writes, ...(extra.write ?? [])])),
-    env: [...(salt && "env" in salt ? [salt.env] : []), ...LIBRARY_ENV],
+    env: [
+      ...(salt && "env" in salt ? [salt.env] : []),
+      ...LIBRARY_ENV,
+      ...(command === "plan" || command === "scan" || command === "run" ? SCHEDULER_ENV : []),
+    ],
     unscoped: command === "run" && p.output.mode === "symlink",
   };
 }
