@@ -121,7 +121,10 @@ function program(setExit: (code: number) => void): Command {
     .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
 
   withShardOptions(cli.command("run"))
-    .description("execute the plan: write the tidy tree, the report and the key file")
+    .description(
+      "execute the plan: write the tidy tree, the report and the key file (with --shard after a split " +
+        "scan, the plan is assembled from the scan's parts)",
+    )
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")

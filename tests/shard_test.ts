@@ -119,7 +119,10 @@ Deno.test("shard arguments: K/N, Slurm arrays from 0 or 1, Kubernetes indexed jo
   assert.throws(() => slurm("3", "1", "7"), /contiguous range/);
   assert.deepEqual(shardFromEnv(env({ JOB_COMPLETION_INDEX: "2" }), 3), { k: 3, n: 3 });
   assert.throws(() => shardFromEnv(env({ JOB_COMPLETION_INDEX: "2" })), /--shards N/);
-  assert.throws(() => shardFromEnv(env({ JOB_COMPLETION_INDEX: "3" }), 3), /from 1 to 3/);
+  assert.throws(
+    () => shardFromEnv(env({ JOB_COMPLETION_INDEX: "3" }), 3),
+    /JOB_COMPLETION_INDEX="3": it must be a whole number from 0 to 2 \(Kubernetes counts from 0/,
+  );
   assert.throws(() => shardFromEnv(env({})), /neither SLURM_ARRAY_TASK_ID/);
 });
 

@@ -61,7 +61,9 @@ export function shardFromFlags(
 export async function mergeCommand(output: string): Promise<number> {
   const s = await mergeShards(output);
   console.log(
-    `merged ${s.shards} shards: ${s.scanned} files scanned, ${s.written} written, ${s.skipped} skipped, ` +
+    `merged ${s.shards} shard${
+      s.shards === 1 ? "" : "s"
+    }: ${s.scanned} files scanned, ${s.written} written, ${s.skipped} skipped, ` +
       `${s.quarantined} quarantined; report: ${s.report}`,
   );
   return s.quarantined > 0 ? 3 : 0;
@@ -82,7 +84,11 @@ export async function scanCommand(file: string, opts: ScanCommandOptions): Promi
     const code = await narrowed(await loadProtocol(file, opts), "scan");
     if (code !== undefined) return code;
   }
-  const shard = shardFromFlags(opts) ?? { k: 1, n: 1 };
+  const shard = shardFromFlags(opts);
+  if (!shard) {
+    // No silent default: a scan of another count removes the parts already made.
+    throw new UsageError("scan needs --shard K/N or --shard-from-env (--shard 1/1 for a single part)");
+  }
   const protocol = await loadProtocol(file, opts);
   for (const root of protocol.input.roots) {
     const st = await Deno.stat(root).catch(() => undefined);
@@ -104,7 +110,7 @@ export async function scanCommand(file: string, opts: ScanCommandOptions): Promi
     indices.length,
     keys,
   );
-  const bar = stderrProgress(`scanning share ${shardName(shard)}`, indices.length);
+  const bar = stderrProgress(`scanning share ${shard.k}/${shard.n}`, indices.length);
   let dicom = 0;
   try {
     await surveyShare(
@@ -128,12 +134,21 @@ export async function scanCommand(file: string, opts: ScanCommandOptions): Promi
   const path = await part.finish();
   for (const n of await scanPartCounts(folder)) {
     if (n === shard.n) continue;
-    for (let k = 1; k <= n; k++) await Deno.remove(join(folder, scanPartName({ k, n }))).catch(() => {});
-    console.log(`note: removed the stale scan parts of ${n} shards`);
+    let removed = 0;
+    for (let k = 1; k <= n; k++) {
+      await Deno.remove(join(folder, scanPartName({ k, n }))).then(() => removed++, () => {});
+    }
+    console.log(
+      `note: removed ${removed} stale scan part${removed === 1 ? "" : "s"} of a scan in ${n} shard${
+        n === 1 ? "" : "s"
+      }`,
+    );
   }
+  const roots = [opts.input ? ` --input ${opts.input}` : "", opts.output ? ` --output ${opts.output}` : ""]
+    .join("");
   console.log(
     `scan ${shard.k}/${shard.n}: ${indices.length} of the ${listed.length} files (${dicom} DICOM); part: ` +
-      `${path}; when every part is there: dcmtidy run --shard K/N ${file}`,
+      `${path}; when every part is there: dcmtidy run --yes --shard K/N${roots} ${file}`,
   );
   return 0;
 }

@@ -314,7 +314,7 @@ export async function readScanParts(
   for (let k = 1; k <= n; k++) {
     const shard = { k, n };
     const path = join(folder, scanPartName(shard));
-    const again = `run dcmtidy scan --shard ${k}/${n} again`;
+    const again = `run dcmtidy scan --shard ${k}/${n} again (same protocol, --input and --output)`;
     try {
       const read = lines(path);
       const first = await read.next();
@@ -334,7 +334,11 @@ export async function readScanParts(
         try {
           records = JSON.parse(key && head.encrypted ? unseal(line, key) : line);
         } catch {
-          throw new ScanPartError([`scan part ${shardName(shard)} cannot be read with this salt: ${again}`]);
+          throw new ScanPartError([
+            `scan part ${
+              shardName(shard)
+            } cannot be read: it is damaged, or was made with another salt: ${again}`,
+          ]);
         }
         for (const [index, rel, scanned, facts] of records) {
           const f = listed[index];
@@ -390,8 +394,10 @@ function staleness(head: PartHead, origin: ScanPartOrigin): string | undefined {
   }
   if ((head.salt ?? "") !== (origin.salt ?? "")) return "made with another salt";
   if (head.listing.sha256 !== origin.listing.sha256) {
-    return `the input files changed since it was made (${head.listing.files} then, ${origin.listing.files} now, ` +
-      `or other names)`;
+    const then = head.listing.files, now = origin.listing.files;
+    return `the input files changed since it was made (${
+      then === now ? `as many files, other names` : `${then} files then, ${now} now`
+    })`;
   }
   return undefined;
 }

@@ -72,7 +72,14 @@ export function shardFromEnv(env: (name: string) => string | undefined, shards?:
     if (shards === undefined) {
       throw new ShardError("JOB_COMPLETION_INDEX is set: pass --shards N (the Job's completions)");
     }
-    return checked(wholeNumber(index) + 1, shards, "JOB_COMPLETION_INDEX");
+    const i = wholeNumber(index);
+    if (Number.isNaN(i) || i >= shards) {
+      throw new ShardError(
+        `JOB_COMPLETION_INDEX=${JSON.stringify(index)}: it must be a whole number from 0 to ${shards - 1} ` +
+          `(Kubernetes counts from 0; --shards ${shards} must be the Job's completions)`,
+      );
+    }
+    return checked(i + 1, shards, "JOB_COMPLETION_INDEX");
   }
   throw new ShardError(
     "--shard-from-env: neither SLURM_ARRAY_TASK_ID (Slurm job array) nor JOB_COMPLETION_INDEX (Kubernetes Indexed Job) is set",
