@@ -14,7 +14,6 @@ import {
   type Shard,
   ShardError,
   shardFromEnv,
-  shardName,
   shareIndices,
   surveyShare,
 } from "../plan/mod.ts";
