@@ -73,8 +73,8 @@ export interface StageInit {
 export interface Staging {
   /** The folder (made, owner-only). */
   readonly dir: string;
-  /** Outputs written ahead, by index in `Plan.files`. */
-  readonly outputs: ReadonlyMap<number, StagedOutput>;
+  /** Outputs written ahead, by index in `Plan.files` (the run takes each out as it gets to it). */
+  readonly outputs: Map<number, StagedOutput>;
   /** For `makePlan` (`PlanOptions.ahead`). */
   readonly ahead: SurveyAhead;
   /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */

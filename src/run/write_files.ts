@@ -31,18 +31,70 @@ import { takeStaged } from "./stage.ts";
 import type { RunContext } from "./types.ts";
 import { rewritesPixels, runInWorkers } from "./workers.ts";
 
+/**
+ * Files a run takes through its first steps at a time (stat, resume check, claim, rename of what
+ * was written ahead): what it holds for them is dropped before the next ones, so memory does not
+ * grow with the files here.
+ */
+const CHUNK = 4096;
+
 /** Write (or resume) `files`, given as their index in `Plan.files`. */
 export async function writeFiles(ctx: RunContext, files: readonly number[]): Promise<void> {
-  const { plan, opts, root, journal } = ctx;
+  const { plan, opts } = ctx;
   const p = plan.protocol;
   const d = p.deidentify;
-  const jobs: FileJob[] = [];
+  const absent = absentFolders(ctx.root);
+  // What is left to write in this thread or the workers (not resumed, not written ahead), and each
+  // one's input modification time before it was read (for its journal line).
+  const unstaged: FileJob[] = [];
+  const mtimes = new Map<number, number | undefined>();
+  const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
+  for (let from = 0; from < files.length; from += CHUNK) {
+    await writeChunk(ctx, files.slice(from, from + CHUNK), absent, (job, mtime) => {
+      unstaged.push(job);
+      mtimes.set(job.index, mtime);
+    });
+  }
+  if (!d) {
+    // Sort only: the plan read each header (its report columns are in the plan), so nothing is
+    // read again and no worker is needed; links have to be made here anyway (Deno asks for write
+    // access to a link's target), and a copy is one call into the kernel.
+    for (const job of unstaged) await record(await placed(job, plan.files[job.index]));
+  } else if ((opts.workers ?? 0) > 0 && unstaged.length > 0) {
+    if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
+    await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
+  } else {
+    if (rewritesPixels(p) && unstaged.length) await preparePixelWork();
+    for (const job of unstaged) {
+      // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
+      await record(
+        await processFile(job, ctx.session!).catch((e): FileOutcome => ({
+          index: job.index,
+          status: "quarantined",
+          reason: (e as Error).message,
+        })),
+      );
+    }
+  }
+}
+
+/**
+ * One chunk of `writeFiles`: each file's input is checked (another size than the plan read: it is
+ * quarantined), resumed when the journal has it, else claimed; then what the plan wrote ahead is
+ * renamed into place, and the rest handed to `later` with its input's modification time.
+ */
+async function writeChunk(
+  ctx: RunContext,
+  files: readonly number[],
+  absent: (dir: string) => boolean,
+  later: (job: FileJob, mtime: number | undefined) => void,
+): Promise<void> {
+  const { plan, opts, root, journal } = ctx;
+  const p = plan.protocol;
   const transcoding = p.output.transferSyntax === "keep" ? {} : { transferSyntax: p.output.transferSyntax };
+  const jobs: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
-  const absent = absentFolders(root);
-  // Inputs that are not the files the plan read (another size): the plan's name for them is wrong.
-  const changed: FileOutcome[] = [];
   for (const i of files) {
     const f = plan.files[i];
     const dest = join(root, f.dest!);
@@ -52,11 +104,9 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     // that feeds the workers cost more than the stat.
     const st = statOrUndefined(f.input.path);
     if (st && st.isFile && st.size !== f.input.size) {
-      changed.push({
-        index: i,
-        status: "quarantined",
-        reason: changedReason(`${f.input.size} bytes then, ${st.size} now`),
-      });
+      // Not the file the plan read: the plan's name for it is wrong.
+      const reason = changedReason(`${f.input.size} bytes then, ${st.size} now`);
+      await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined);
       continue;
     }
     const mtime = st?.mtime?.getTime();
@@ -87,19 +137,18 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       });
     }
   }
-  const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
-  for (const outcome of changed) await record(outcome);
   if (jobs.length) {
     await ctx.append(jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join(""));
   }
   // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
-  // is as the plan read it and the staged file the one the plan wrote; any other is written now.
+  // is as the plan read it and the staged file the one the plan wrote; any other is written later.
   // Their journal lines go in batches (one write per JOURNAL_BATCH files, not one per file): a kill
   // between a rename and its line's write leaves a claimed output, which the next run redoes.
-  const unstaged: FileJob[] = [];
   let lines: string[] = [];
   for (const job of jobs) {
     const staged = opts.staging?.outputs.get(job.index);
+    // Taken or not, it is not asked for again: what the staging holds goes as the run goes on.
+    opts.staging?.outputs.delete(job.index);
     if (staged && takeStaged(staged, stamps.get(job.index), job.dest)) {
       const line = recordOutcome(ctx, { index: job.index, ...staged.outcome }, mtimes.get(job.index));
       if (line !== undefined) lines.push(line);
@@ -107,30 +156,9 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
         await ctx.append(lines.join(""));
         lines = [];
       }
-    } else unstaged.push(job);
+    } else later(job, mtimes.get(job.index));
   }
   if (lines.length) await ctx.append(lines.join(""));
-  if (!d) {
-    // Sort only: the plan read each header (its report columns are in the plan), so nothing is
-    // read again and no worker is needed; links have to be made here anyway (Deno asks for write
-    // access to a link's target), and a copy is one call into the kernel.
-    for (const job of unstaged) await record(await placed(job, plan.files[job.index]));
-  } else if ((opts.workers ?? 0) > 0 && unstaged.length > 0) {
-    if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
-    await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
-  } else {
-    if (rewritesPixels(p) && unstaged.length) await preparePixelWork();
-    for (const job of unstaged) {
-      // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
-      await record(
-        await processFile(job, ctx.session!).catch((e): FileOutcome => ({
-          index: job.index,
-          status: "quarantined",
-          reason: (e as Error).message,
-        })),
-      );
-    }
-  }
 }
 
 /** A sort-only file copied or linked under its new name, or quarantined with the reason. */
