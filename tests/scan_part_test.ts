@@ -101,6 +101,11 @@ Deno.test("split scan: 4 scan parts + 4 runs + merge = the single run, byte for 
     assert.equal(await files(`${dir}/sharded`), await files(`${dir}/single`));
     assert.equal(await Deno.readTextFile(`${dir}/key.csv`), singleKey);
 
+    // A run without --shard into the sharded root: refused, and told why.
+    const plain = await runCli(["run", "--yes", ...out, protocol], ENV);
+    assert.equal(plain.code, 2, plain.stdout + plain.stderr);
+    assert.match(plain.stderr, /it may be shards 1-of-4, 2-of-4, 3-of-4, 4-of-4 of an earlier run/);
+
     // A new scan with another shard count makes the old parts stale: they are removed.
     const again = await runCli(["scan", ...out, "--shard", "1/2", protocol], ENV);
     assert.equal(again.code, 0, again.stderr);

@@ -9,7 +9,7 @@
  */
 import { dirname, join, sep } from "node:path";
 import { preparePixelWork } from "../pixels/transcode.ts";
-import type { PlannedFile } from "../plan/mod.ts";
+import { type PlannedFile, type Shard, shardName } from "../plan/mod.ts";
 import {
   identityOf,
   type InputStamp,
@@ -28,6 +28,7 @@ import {
   processFile,
 } from "./process.ts";
 import { takeStaged } from "./stage.ts";
+import { JOURNAL_FILE, STATE_DIR } from "./state_dir.ts";
 import type { RunContext } from "./types.ts";
 import { rewritesPixels, runInWorkers } from "./workers.ts";
 
@@ -125,7 +126,11 @@ async function writeChunk(
         !prior && !journal.claimed.has(f.dest!) && !absent(dirname(dest)) &&
         lstatOrUndefined(dest) !== undefined
       ) {
-        throw new RunRefusal(`${dest} exists and was not written by dcmtidy: refusing to replace it`);
+        throw new RunRefusal(
+          `${dest} exists and was not written by dcmtidy: refusing to replace it${
+            otherRuns(root, opts.shard)
+          }`,
+        );
       }
       jobs.push({
         index: i,
@@ -159,6 +164,30 @@ async function writeChunk(
     } else later(job, mtimes.get(job.index));
   }
   if (lines.length) await ctx.append(lines.join(""));
+}
+
+/**
+ * Other runs' state in the output root, which is what an output "not written by dcmtidy" usually is:
+ * a plain run's where a shard runs, shards (or shards of another count) where a plain run or a shard
+ * runs. Their journals are their own; said so, with what to do.
+ */
+function otherRuns(root: string, shard: Shard | undefined): string {
+  let shards: string[] = [];
+  try {
+    shards = [...Deno.readDirSync(join(root, STATE_DIR, "shards"))].filter((e) => e.isDirectory).map((e) =>
+      e.name
+    )
+      .filter((n) => !shard || n !== shardName(shard)).sort();
+  } catch { /* none */ }
+  const plain = shard !== undefined && statOrUndefined(join(root, STATE_DIR, JOURNAL_FILE)) !== undefined;
+  if (!shards.length && !plain) return "";
+  const what = [
+    ...(plain ? ["a run without --shard"] : []),
+    ...(shards.length ? [`shard${shards.length === 1 ? "" : "s"} ${shards.join(", ")}`] : []),
+  ].join(" and ");
+  return ` (it may be ${what} of an earlier run: this output root holds their state in ${STATE_DIR}/; ` +
+    "write to another output root, or finish that run as it was started: its shards and merge, or a run " +
+    "without --shard)";
 }
 
 /** A sort-only file copied or linked under its new name, or quarantined with the reason. */
