@@ -191,6 +191,12 @@ export async function planCommand(file: string, opts: PlanCommandOptions): Promi
     // A plan writes nothing, so it cannot try the output root; what a stat tells, it says.
     const problem = await outputRootProblem(protocol.output.root);
     if (problem) console.error(`warning: ${problem}: dcmtidy run will refuse`);
+    if ((await scanPartCounts(scanPartsPath(protocol.output.root)).catch(() => [])).length > 0) {
+      console.error(
+        "note: a split scan's parts are in the output root; plan reads every header itself (run --shard " +
+          "assembles its plan from the parts, and says there whether they are complete and current)",
+      );
+    }
   });
   // A file the user asked for gets the paths and values; the terminal only with --show-phi.
   // Owner-only: the unmasked plan holds input paths and original values.
