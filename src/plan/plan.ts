@@ -17,9 +17,9 @@ import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
 import { assignNiftiStems, checkMediaNames, resolveCollisions } from "./names.ts";
 import { type PlanContext, type Survey, surveyHere } from "./survey.ts";
-import { type ChangesOf, changesOf, type TextOf, textOf } from "./survey_worker.ts";
+import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
-import { openPlanWorkers } from "./workers.ts";
+import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
 
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
@@ -59,7 +59,7 @@ export async function makePlan(
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;
   const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
-  let tools: Surveyors | undefined;
+  let tools: PlanWorkers | undefined;
   try {
     tools = surveyed ? undefined : await openSurveyors(protocol, keys, listed, { ...options, ahead });
     // Aborted: stop waiting; the finally below stops the workers.
@@ -156,26 +156,16 @@ export async function makePlan(
 }
 
 /**
- * What reads the files for a plan: its sandboxed workers, or this thread (workers 0). The survey of
- * a share of the listing (`indices`, see `surveyShare`) and of the whole are the same work.
+ * What reads the files for a plan: its sandboxed workers, or this thread (workers 0) behind the
+ * workers' interface. The survey of a share of the listing (`indices`, see `surveyShare`) and of the
+ * whole are the same work.
  */
-interface Surveyors {
-  survey(
-    listed: readonly Listed[],
-    onProgress?: (done: number, total: number) => void,
-    indices?: readonly number[],
-  ): Promise<Survey[]>;
-  changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
-  text(files: readonly { index: number; path: string }[]): Promise<TextOf[]>;
-  close(): void;
-}
-
 async function openSurveyors(
   protocol: Protocol,
   keys: Keys | undefined,
   listed: readonly Listed[],
   options: PlanOptions,
-): Promise<Surveyors> {
+): Promise<PlanWorkers> {
   const d = protocol.deidentify;
   let config: DeidConfig | undefined;
   if (d) {
