@@ -28,7 +28,7 @@ import type { FileOutcome } from "./process.ts";
 import { copyQuarantined } from "./quarantine.ts";
 import { writeReports } from "./reports.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { clearShardPart, saltFingerprint, writeShardPart } from "./shards.ts";
+import { clearShardPart, writeShardPart } from "./shards.ts";
 import { removeStaleOutputs } from "./stale.ts";
 import { ensureStateDir, JOURNAL_FILE } from "./state_dir.ts";
 import type { RunContext, RunOptions, RunSummary } from "./types.ts";
@@ -170,7 +170,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   if (key) await mergeKeyFile(key, keyRows(plan, outcomes));
   const meta = { version: VERSION, rules: RULES_EDITION };
   if (shard) {
-    const salt = d && opts.keys ? saltFingerprint(opts.keys) : undefined;
+    const salt = d && opts.keys ? opts.keys.fingerprint() : undefined;
     await writeShardPart(plan, shard, mine, summary, { ...meta, salt });
   } else await writeReports(plan, summary, { ...meta, statePath: state });
   if (!shard && format !== "nifti" && p.output.dicomdir) {

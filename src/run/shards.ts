@@ -16,19 +16,10 @@ import { type ReportPlan, writeReports } from "./reports.ts";
 import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import { shardStatePath, STATE_DIR } from "./state_dir.ts";
-import type { Keys } from "../deid/keys.ts";
 
 const PART_FILE = "part.json";
 /** Version 2: outcomes without original identities, and the salt's fingerprint. */
 const PART_FORMAT = "dcmtidy-shard-part/2";
-
-/**
- * A fingerprint of the salt that tells whether two runs used the same one and nothing else: a keyed
- * hash (HMAC with the salt as key) of a fixed label, never the salt or a plain hash of it.
- */
-export function saltFingerprint(keys: Keys): string {
-  return keys.fingerprint();
-}
 
 /** What one finished shard leaves for the merge. */
 export interface ShardPart {
@@ -48,7 +39,7 @@ export interface ShardPart {
     /** `output.dicomdir`: merge writes the DICOMDIR once every shard's files are there. */
     readonly dicomdir?: boolean;
   };
-  /** `saltFingerprint` of the run's salt; absent when the protocol does not de-identify. */
+  /** `Keys.fingerprint` of the run's salt; absent when the protocol does not de-identify. */
   readonly salt?: string;
   /** The whole plan's size and fingerprint: every shard must have planned the same thing. */
   readonly plan: { readonly files: number; readonly sha256: string };
