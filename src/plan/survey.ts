@@ -121,15 +121,12 @@ export function compactSurvey(survey: Survey, pool: Interner, listed?: Listed): 
   return survey.facts ? { scanned, facts: compactFacts(survey.facts, pool) } : { scanned };
 }
 
+/** A file's own facts, and its warnings and errors (they name it): not shared with other files. */
+const OWN_FACTS: ReadonlySet<string> = new Set(["dest", "warnings", "errors"]);
+
 /** Facts with their shared values through `pool` (see `compactSurvey`). */
 function compactFacts(facts: FileFacts, pool: Interner): FileFacts {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(facts)) {
-    // A file's own values, and its warnings and errors (they name it), are kept as they are.
-    if (k === "dest" || k === "warnings" || k === "errors" || v === undefined) out[k] = v;
-    else out[k] = typeof v === "string" ? pool.string(v) : pool.data(v);
-  }
-  return out as unknown as FileFacts;
+  return pool.record(facts, OWN_FACTS);
 }
 
 /** Survey a listed file from its header read: classified, and planned when `ctx` is given. */

@@ -85,13 +85,11 @@ export function changedReason(how: string): string {
  * fresh copies of them for every file; a run keeps every outcome to its end.
  */
 export function compactOutcome<T extends Partial<FileOutcome>>(o: T, pool: Interner): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (v === undefined || k === "output" || k === "index" || k === "bytes") out[k] = v;
-    else out[k] = typeof v === "string" ? pool.string(v) : pool.data(v);
-  }
-  return out as T;
+  return pool.record(o, OWN_OUTCOME);
 }
+
+/** An outcome's values that are its file's alone. */
+const OWN_OUTCOME: ReadonlySet<string> = new Set(["output", "index", "bytes"]);
 
 /**
  * Folders this thread has made: a run writes hundreds of files per folder and need not ask the

@@ -34,4 +34,17 @@ export class Interner {
     this.#data.set(key, value);
     return value;
   }
+
+  /**
+   * A copy of a plain record whose values go through this interner (strings by `string`, the rest
+   * by `data`), except those under the keys in `own`, which are one file's and kept as they are.
+   * Absent (undefined) fields stay absent.
+   */
+  record<T extends object>(value: T, own: ReadonlySet<string>): T {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = v === undefined || own.has(k) ? v : typeof v === "string" ? this.string(v) : this.data(v);
+    }
+    return out as T;
+  }
 }
