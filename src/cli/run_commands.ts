@@ -1,6 +1,6 @@
 /** The `plan` and `run` commands. */
 import { EnvironmentError } from "../util/errors.ts";
-import { environmentFault, fsReason, withoutPaths } from "../util/fs_errors.ts";
+import { environmentFault, withoutPaths } from "../util/fs_errors.ts";
 import { writePreviews } from "./preview.ts";
 import { mayNarrow, narrowed } from "./narrow.ts";
 import { readSalt } from "../deid/salt.ts";
@@ -37,6 +37,7 @@ import {
 } from "../run/mod.ts";
 import { renderRefs } from "../scan/scan.ts";
 import { UsageError } from "./errors.ts";
+import { checkInputRoots } from "./input_roots.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
 
@@ -84,16 +85,7 @@ async function prepare(
   const protocol = await loadProtocol(file, opts);
   // The output root is meant to be shared; the plan file names input paths and original values.
   if (opts.out) await checkPlanOut(opts.out, protocol);
-  for (const root of protocol.input.roots) {
-    const st = await Deno.stat(root).catch((e) => {
-      if (e instanceof Deno.errors.NotCapable) {
-        throw new UsageError(`the input root ${root} cannot be read: ${fsReason(e)}`);
-      }
-      return undefined;
-    });
-    if (!st) throw new UsageError(`the input root ${root} does not exist`);
-    if (!st.isDirectory) throw new UsageError(`the input root ${root} is not a folder`);
-  }
+  await checkInputRoots(protocol);
   const { parts, ...ahead } = await beforePlan?.(protocol) ?? {};
   const salt = protocol.deidentify ? await readSalt(protocol) : undefined;
   const keys = salt ? new Keys(salt) : undefined;

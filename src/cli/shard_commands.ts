@@ -22,6 +22,7 @@ import { walkInputs } from "../scan/inputs.ts";
 import { ensureStateDir, mergeShards, prepareOutputRoot, scanPartsPath } from "../run/mod.ts";
 import { ensurePrivateDir } from "../util/atomic.ts";
 import { UsageError } from "./errors.ts";
+import { checkInputRoots } from "./input_roots.ts";
 import { mayNarrow, narrowed } from "./narrow.ts";
 import { stderrProgress } from "./progress.ts";
 
@@ -89,10 +90,7 @@ export async function scanCommand(file: string, opts: ScanCommandOptions): Promi
     throw new UsageError("scan needs --shard K/N or --shard-from-env (--shard 1/1 for a single part)");
   }
   const protocol = await loadProtocol(file, opts);
-  for (const root of protocol.input.roots) {
-    const st = await Deno.stat(root).catch(() => undefined);
-    if (!st?.isDirectory) throw new UsageError(`the input root ${root} does not exist or is not a folder`);
-  }
+  await checkInputRoots(protocol);
   const root = protocol.output.root;
   await prepareOutputRoot(root);
   await ensureStateDir(root);
