@@ -342,3 +342,74 @@ deidentify:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pool: a run that holds 2 records in memory (the rest in temporary files) writes the same files and reports", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    // One file quarantined by the run (replaced after the plan), one by the plan (cut short).
+    const cut = await Deno.readFile(`${dir}/raw/F011`);
+    await Deno.writeFile(`${dir}/raw/F011`, cut.subarray(0, cut.length - 10));
+    await Deno.writeTextFile(
+      `${dir}/p.yaml`,
+      `version: 1
+name: pool-spill
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  salt: { env: DCMTIDY_SALT }
+`,
+    );
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { runPlan, openStaging } = await import("../src/run/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    const reports = async (root: string) =>
+      await Promise.all(
+        [".dcmtidy/files.csv", "report.csv"].map(async (f) =>
+          (await Deno.readTextFile(`${root}/${f}`)).replace(/\.dcmtidy[^,\n]*/g, "")
+        ),
+      );
+    const original = await Deno.readFile(`${dir}/raw/F003`);
+    const runs: { tree: Map<string, string>; reports: string[]; written: number; quarantined: number }[] = [];
+    for (const inMemory of [undefined, 2]) {
+      const output = `${dir}/out-${inMemory ?? "all"}`;
+      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
+      await Deno.mkdir(output, { recursive: true });
+      const staging = (await openStaging(p, 2, undefined, inMemory))!;
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      assert.equal(staging.outputs.size, 11);
+      const replaced = plan.files.find((f) => f.input.rel === "F003")!;
+      await Deno.writeFile(replaced.input.path, cut.subarray(0, 200)); // another size than the plan read
+      const summary = await runPlan(plan, {
+        keys,
+        salt,
+        workers: 2,
+        staging,
+        ...(inMemory ? { recordsInMemory: inMemory } : {}),
+      });
+      await Deno.writeFile(replaced.input.path, original);
+      runs.push({
+        tree: await treeHashes(output),
+        reports: await reports(output),
+        written: summary.written,
+        quarantined: summary.quarantined,
+      });
+      assert.equal(summary.outcomes.size, 11);
+      assert.equal([...summary.outcomes.values()].length, 11);
+      // Nothing of the temporary files is left in the state folder.
+      assert.deepEqual(
+        [...Deno.readDirSync(`${output}/.dcmtidy`)].map((e) => e.name).filter((n) => n.includes("spill")),
+        [],
+      );
+      summary.outcomes[Symbol.dispose]();
+    }
+    assert.equal(runs[0].written, 10, JSON.stringify(runs[0].reports));
+    assert.equal(runs[0].quarantined, 2);
+    assert.deepEqual(runs[1], runs[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

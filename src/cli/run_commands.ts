@@ -25,11 +25,11 @@ import {
 import type { Listed } from "../scan/inputs.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import {
+  type FileOutcome,
   openStaging,
   outputRootProblem,
   prepareOutputRoot,
   runPlan,
-  type RunSummary,
   runWork,
   scanPartsPath,
   type Staging,
@@ -379,7 +379,7 @@ const SHOWN = { reasons: 10, inputs: 3 } as const;
  */
 export function quarantinedLines(
   plan: Plan,
-  s: Pick<RunSummary, "outcomes">,
+  s: { readonly outcomes: ReadonlyMap<number, FileOutcome> },
   opts: { showPhi?: boolean; all?: boolean } = {},
 ): string[] {
   const inputs = plan.files.map((f) => f.input);

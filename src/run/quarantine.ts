@@ -17,7 +17,7 @@ import type { FileOutcome } from "./process.ts";
 export async function copyQuarantined(
   plan: Plan,
   mine: readonly number[],
-  outcomes: Map<number, FileOutcome>,
+  outcomes: { get(index: number): FileOutcome | undefined; set(index: number, o: FileOutcome): unknown },
 ): Promise<void> {
   const q = plan.protocol.quarantine;
   if (!q) return;

@@ -33,6 +33,7 @@ import { removeStaleOutputs } from "./stale.ts";
 import { ensureStateDir, JOURNAL_FILE } from "./state_dir.ts";
 import type { RunContext, RunOptions, RunSummary } from "./types.ts";
 import { writeFiles } from "./write_files.ts";
+import { SpillMap } from "../util/spill_map.ts";
 
 /**
  * The files and input bytes a run of `plan` (or of one shard) works through, for a progress
@@ -75,15 +76,35 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   const p = plan.protocol;
   if (plan.errors.length) throw new Error(`the plan has errors:\n${plan.errors.join("\n")}`);
   const root = p.output.root;
+  await prepareOutputRoot(root);
+  // The key file is checked before anything is written: a file that is not ours stops the run here.
+  const key = p.deidentify ? p.key : undefined;
+  if (key) await readKeyFile(key);
+  const state = await ensureStateDir(root, opts.shard);
+  // Past a bound, outcomes wait in a temporary file in the state folder: memory stays flat in the files.
+  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory);
+  try {
+    return await executeIn(plan, opts, { started, state, outcomes });
+  } catch (e) {
+    outcomes.close();
+    throw e;
+  }
+}
+
+/** `execute` once the state folder is there: the run's phases. */
+async function executeIn(
+  plan: Plan,
+  opts: RunOptions,
+  run: { started: number; state: string; outcomes: SpillMap<FileOutcome> },
+): Promise<RunSummary> {
+  const { started, state } = run;
+  const p = plan.protocol;
+  const root = p.output.root;
   const shard = opts.shard;
   const format = p.output.format;
   const mine = shardFiles(plan, shard);
   const d = p.deidentify;
-  await prepareOutputRoot(root);
-  // The key file is checked before anything is written: a file that is not ours stops the run here.
   const key = d ? p.key : undefined;
-  if (key) await readKeyFile(key);
-  const state = await ensureStateDir(root, shard);
   if (shard) await clearShardPart(root, shard);
   const journalPath = join(state, JOURNAL_FILE);
   const journal = await readJournal(journalPath);
@@ -111,7 +132,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
     session,
     journal,
     append: journalFile.append,
-    outcomes: new Map<number, FileOutcome>(),
+    outcomes: run.outcomes,
     shared: new Interner(),
     notes: [],
     progress: (size) => {
@@ -154,8 +175,10 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   const { outcomes, notes } = ctx;
   await copyQuarantined(plan, mine, outcomes);
   notes.push(...await removeStaleOutputs(plan, journal, ctx.append));
+  let written = 0;
+  for (const o of outcomes.values()) if (o.status === "written") written++;
   const summary = {
-    written: [...outcomes.values()].filter((o) => o.status === "written").length,
+    written,
     skipped: mine.filter((i) => plan.files[i].status === "skip").length,
     quarantined:
       mine.filter((i) => plan.files[i].status === "quarantine" || outcomes.get(i)?.status === "quarantined")

@@ -37,6 +37,7 @@ import {
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
 import { compactOutcome, type FileOutcome } from "./process.ts";
 import { Interner } from "../scan/intern.ts";
+import { SpillMap } from "../util/spill_map.ts";
 import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
 
 /**
@@ -73,8 +74,12 @@ export interface StageInit {
 export interface Staging {
   /** The folder (made, owner-only). */
   readonly dir: string;
-  /** Outputs written ahead, by index in `Plan.files` (the run takes each out as it gets to it). */
-  readonly outputs: Map<number, StagedOutput>;
+  /**
+   * Outputs written ahead, by index in `Plan.files` (the run takes each out as it gets to it). Past
+   * a bound they wait in a temporary file in the staging folder, not in memory: a plan of a
+   * million files ends before the run takes the first.
+   */
+  readonly outputs: SpillMap<StagedOutput>;
   /** For `makePlan` (`PlanOptions.ahead`). */
   readonly ahead: SurveyAhead;
   /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */
@@ -97,9 +102,15 @@ export function canStage(p: Protocol, workers: number): boolean {
 /**
  * Make a staging folder for a run into `p.output.root` (of `shard`), after removing those of killed
  * runs; undefined when the run does not write ahead (see `canStage`). Files an earlier run finished
- * (its journal says so) are left to the run to resume.
+ * (its journal says so) are left to the run to resume. `inMemory`: staged outputs held in memory
+ * before they go to a temporary file (see `SpillMap`).
  */
-export async function openStaging(p: Protocol, workers: number, shard?: Shard): Promise<Staging | undefined> {
+export async function openStaging(
+  p: Protocol,
+  workers: number,
+  shard?: Shard,
+  inMemory?: number,
+): Promise<Staging | undefined> {
   if (!canStage(p, workers)) return undefined;
   const root = p.output.root;
   await ensurePrivateDir(join(root, STATE_DIR));
@@ -107,7 +118,7 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
   const dir = newStagingPath(root);
   await Deno.mkdir(dir, { mode: PRIVATE_DIR });
   const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
-  const outputs = new Map<number, StagedOutput>();
+  const outputs = new SpillMap<StagedOutput>(dir, inMemory);
   const shared = new Interner();
   return {
     dir,
@@ -122,6 +133,7 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
       },
     },
     remove: async () => {
+      outputs.close();
       for (let attempt = 0; attempt < 20; attempt++) {
         try {
           await Deno.remove(dir, { recursive: true });
@@ -133,6 +145,7 @@ export async function openStaging(p: Protocol, workers: number, shard?: Shard): 
       }
     },
     removeSync: () => {
+      outputs.close();
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch { /* gone already */ }

@@ -11,6 +11,7 @@ import type { Journal } from "./journal.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import type { Staging } from "./stage.ts";
+import type { SpillMap } from "../util/spill_map.ts";
 
 /** Options for `runPlan`. */
 export interface RunOptions {
@@ -42,6 +43,11 @@ export interface RunOptions {
   readonly onKept?: (kept: number) => void;
   /** Outputs the run's plan wrote ahead (see `openStaging`): renamed into place; the folder is removed. */
   readonly staging?: Staging;
+  /**
+   * Outcomes held in memory before they go to a temporary file in the run's state folder (see
+   * `SpillMap`; default `SPILL_BOUND`, 8,192): what keeps a run's memory flat in its files.
+   */
+  readonly recordsInMemory?: number;
 }
 
 /**
@@ -60,9 +66,10 @@ export interface RunSummary {
   readonly resumed: number;
   /**
    * Each file's outcome, by index in the plan, without the original PatientID and StudyInstanceUID
-   * (they are in the plan's headers, and in the key file).
+   * (they are in the plan's headers, and in the key file). Past `RunOptions.recordsInMemory` they
+   * are read from a temporary file, open until the summary is disposed of (or collected).
    */
-  readonly outcomes: ReadonlyMap<number, FileOutcome>;
+  readonly outcomes: ReadonlyMap<number, FileOutcome> & Disposable;
   /** With NIfTI output: what became of each series (by index in `Plan.series`) this run covered. */
   readonly series: ReadonlyMap<number, SeriesOutcome>;
   /** NIfTI volumes written (or found finished). */
@@ -85,8 +92,8 @@ export interface RunContext {
   readonly journal: Journal;
   /** Append lines to the journal, in order. */
   readonly append: (text: string) => Promise<void>;
-  /** Each file's outcome so far, by index in `Plan.files`. */
-  readonly outcomes: Map<number, FileOutcome>;
+  /** Each file's outcome so far, by index in `Plan.files` (in memory up to a bound, see `SpillMap`). */
+  readonly outcomes: SpillMap<FileOutcome>;
   /** One copy of the values outcomes share (see `compactOutcome`). */
   readonly shared: Interner;
   /** Run-wide notes for the user. */

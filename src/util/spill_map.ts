@@ -1,0 +1,254 @@
+/**
+ * A map from small integers (a file's index in a plan) to JSON records that holds at most `bound`
+ * records in memory: past that, the records held are written to a temporary file in a given folder
+ * and read back when asked for. What stays in memory per record is 12 bytes (where its line is), so
+ * memory does not grow with the records. The file is removed as soon as it is opened (it lives as
+ * long as the map keeps it open), so a killed process leaves nothing behind.
+ *
+ * A record read back is a new object parsed from its JSON: records are values, never changed in
+ * place, and fields that JSON does not keep (undefined, functions) are not kept.
+ *
+ * @example Hold a million records in a few megabytes
+ * ```ts ignore
+ * import { SpillMap } from "./spill_map.ts";
+ *
+ * using outcomes = new SpillMap<{ status: string }>(await Deno.makeTempDir(), 4096);
+ * for (let i = 0; i < 1_000_000; i++) outcomes.set(i, { status: "written" });
+ * console.log(outcomes.get(12)?.status, outcomes.size); // "written" 1000000
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { PRIVATE_FILE } from "./atomic.ts";
+
+/** Bytes `get` reads at a time from the file. */
+const WINDOW = 64 * 1024;
+
+/** Records held in memory before they go to the file, by default. */
+export const SPILL_BOUND = 8192;
+
+/** Closes the file of a map collected without being closed. */
+const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
+  try {
+    file.close();
+  } catch { /* closed already */ }
+});
+
+/** See the module's documentation. Iteration gives the records on file first, then those in memory. */
+export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
+  readonly #dir: string | undefined;
+  readonly #bound: number;
+  #hot = new Map<number, V>();
+  #file: Deno.FsFile | undefined;
+  /** Where each key's line starts in the file, and its length in bytes (0: not on file). */
+  #offsets = new Float64Array(1024);
+  #lengths = new Uint32Array(1024);
+  #end = 0;
+  #onFile = 0;
+  /** The last piece of the file read by `get`, and where it starts. */
+  #window = new Uint8Array(0);
+  #windowAt = 0;
+  #windowLength = 0;
+
+  /**
+   * `dir`: the folder for the temporary file (undefined: records are never written out, and the
+   * map is a plain map). `bound`: records held in memory before they go to the file.
+   */
+  constructor(dir: string | undefined, bound: number = SPILL_BOUND) {
+    this.#dir = dir;
+    this.#bound = Math.max(1, bound);
+  }
+
+  get size(): number {
+    return this.#hot.size + this.#onFile;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "SpillMap";
+  }
+
+  has(key: number): boolean {
+    return this.#hot.has(key) || this.#lengthOf(key) > 0;
+  }
+
+  get(key: number): V | undefined {
+    const hot = this.#hot.get(key);
+    if (hot !== undefined || this.#hot.has(key)) return hot;
+    const length = this.#lengthOf(key);
+    if (length === 0) return undefined;
+    // Records asked for in about the order they were set are read a window at a time, not one
+    // read each (lines on file never change, so a window stays true).
+    const offset = this.#offsets[key];
+    if (offset < this.#windowAt || offset + length > this.#windowAt + this.#windowLength) {
+      const size = Math.max(length, WINDOW);
+      if (this.#window.length < size) this.#window = new Uint8Array(size);
+      this.#windowLength = this.#readAt(offset, this.#window.subarray(0, size));
+      this.#windowAt = offset;
+    }
+    const start = offset - this.#windowAt;
+    return JSON.parse(decoder.decode(this.#window.subarray(start, start + length))) as V;
+  }
+
+  set(key: number, value: V): this {
+    if (!Number.isInteger(key) || key < 0) throw new RangeError(`a SpillMap key is a whole number: ${key}`);
+    this.#forget(key);
+    this.#hot.set(key, value);
+    if (this.#hot.size > this.#bound && this.#dir !== undefined) this.#spill();
+    return this;
+  }
+
+  delete(key: number): boolean {
+    return this.#hot.delete(key) || this.#forget(key);
+  }
+
+  clear(): void {
+    this.#hot.clear();
+    this.#lengths.fill(0);
+    this.#onFile = 0;
+  }
+
+  *entries(): MapIterator<[number, V]> {
+    if (this.#file && this.#onFile > 0) {
+      // The file is read in order, a piece at a time; a line counts if it is still its key's line.
+      const piece = new Uint8Array(1 << 20);
+      let carry = new Uint8Array(0);
+      let at = 0;
+      while (at < this.#end) {
+        const n = this.#readAt(at, piece.subarray(0, Math.min(piece.length, this.#end - at)));
+        const chunk = carry.length ? concat(carry, piece.subarray(0, n)) : piece.subarray(0, n);
+        const base = at - carry.length;
+        let start = 0;
+        for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
+          const line = chunk.subarray(start, nl);
+          const tab = line.indexOf(9);
+          const key = Number(decoder.decode(line.subarray(0, tab)));
+          if (this.#lengthOf(key) > 0 && this.#offsets[key] === base + start + tab + 1) {
+            yield [key, JSON.parse(decoder.decode(line.subarray(tab + 1))) as V];
+          }
+          start = nl + 1;
+        }
+        carry = chunk.slice(start);
+        at += n;
+      }
+    }
+    yield* [...this.#hot];
+  }
+
+  *keys(): MapIterator<number> {
+    for (const [key] of this.entries()) yield key;
+  }
+
+  *values(): MapIterator<V> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): MapIterator<[number, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: number, map: ReadonlyMap<number, V>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) fn.call(thisArg, value, key, this);
+  }
+
+  /** Close the file (the records on it are gone; those in memory stay). */
+  close(): void {
+    if (!this.#file) return;
+    unclosed.unregister(this);
+    this.#file.close();
+    this.#file = undefined;
+    this.#lengths.fill(0);
+    this.#onFile = 0;
+    this.#end = 0;
+    this.#windowLength = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #lengthOf(key: number): number {
+    return key < this.#lengths.length ? this.#lengths[key] : 0;
+  }
+
+  /** Drop a key's line on file; whether it had one. */
+  #forget(key: number): boolean {
+    if (this.#lengthOf(key) === 0) return false;
+    this.#lengths[key] = 0;
+    this.#onFile--;
+    return true;
+  }
+
+  /** Write every record in memory to the end of the file, in one write. */
+  #spill(): void {
+    const file = this.#file ?? this.#open();
+    const text = [];
+    for (const [key, value] of this.#hot) text.push(`${key}\t${JSON.stringify(value)}\n`);
+    const bytes = encoder.encode(text.join(""));
+    let max = 0;
+    for (const key of this.#hot.keys()) max = Math.max(max, key);
+    this.#grow(max + 1);
+    // Each line's place: `get` reads its JSON, after the key and the tab (JSON has no raw tab or
+    // newline in it, and a line's length is its UTF-8 length).
+    let at = 0;
+    for (const key of this.#hot.keys()) {
+      const tab = bytes.indexOf(9, at);
+      const nl = bytes.indexOf(10, tab);
+      this.#offsets[key] = this.#end + tab + 1;
+      this.#lengths[key] = nl - tab - 1;
+      at = nl + 1;
+    }
+    file.seekSync(this.#end, Deno.SeekMode.Start);
+    for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+    this.#end += bytes.length;
+    this.#onFile += this.#hot.size;
+    this.#hot.clear();
+  }
+
+  #open(): Deno.FsFile {
+    const path = join(this.#dir!, `.spill-${crypto.randomUUID()}.tmp`);
+    const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: PRIVATE_FILE });
+    // Gone from the folder at once: the open file is the map's alone, and a kill leaves nothing.
+    try {
+      Deno.removeSync(path);
+    } catch { /* removed when closed, below */ }
+    unclosed.register(this, file, this);
+    this.#file = file;
+    return file;
+  }
+
+  #grow(size: number): void {
+    if (size <= this.#lengths.length) return;
+    let n = this.#lengths.length;
+    while (n < size) n *= 2;
+    const offsets = new Float64Array(n);
+    offsets.set(this.#offsets);
+    const lengths = new Uint32Array(n);
+    lengths.set(this.#lengths);
+    this.#offsets = offsets;
+    this.#lengths = lengths;
+  }
+
+  /** Read `into.length` bytes (fewer at the end of the file) from `offset`; how many were read. */
+  #readAt(offset: number, into: Uint8Array): number {
+    const file = this.#file!;
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let n = 0;
+    while (n < into.length) {
+      const got = file.readSync(into.subarray(n));
+      if (got === null || got === 0) break;
+      n += got;
+    }
+    return n;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

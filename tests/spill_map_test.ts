@@ -1,0 +1,81 @@
+/**
+ * The spill map (src/util/spill_map.ts): past its bound, records go to a temporary file that is
+ * never seen in its folder, and every operation gives what a plain Map would.
+ */
+import assert from "node:assert/strict";
+import { SpillMap } from "../src/util/spill_map.ts";
+
+interface Rec {
+  readonly index: number;
+  readonly name: string;
+  readonly counts?: Record<string, number>;
+}
+
+const rec = (i: number, tag = ""): Rec => ({
+  index: i,
+  name: `Müller^${"é".repeat(i % 5)}\t${tag}\n${i}`,
+  ...(i % 3 === 0 ? { counts: { X: i, D: 2 } } : {}),
+});
+
+Deno.test("spill map: behaves as a Map across its bound, with overwrites and deletes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using spill = new SpillMap<Rec>(dir, 7);
+    const plain = new Map<number, Rec>();
+    // Keys out of order and sparse, some far past the first arrays' size.
+    const keys = Array.from({ length: 300 }, (_, i) => (i * 37) % 300 + (i % 4 === 0 ? 5000 : 0));
+    for (const k of keys) {
+      spill.set(k, rec(k));
+      plain.set(k, rec(k));
+    }
+    // Overwrite some that are on file, delete others, add after deletes.
+    for (const k of keys.slice(0, 40)) {
+      spill.set(k, rec(k, "again"));
+      plain.set(k, rec(k, "again"));
+    }
+    for (const k of keys.slice(50, 90)) {
+      assert.equal(spill.delete(k), plain.delete(k));
+    }
+    assert.equal(spill.delete(123456), false);
+    spill.set(777777, rec(777777));
+    plain.set(777777, rec(777777));
+    assert.equal(spill.size, plain.size);
+    for (const k of [...keys, 777777, 1, 99999]) {
+      assert.deepEqual(spill.get(k), plain.get(k), `key ${k}`);
+      assert.equal(spill.has(k), plain.has(k), `key ${k}`);
+    }
+    const seen = new Map([...spill]);
+    assert.equal(seen.size, plain.size, "each record once");
+    assert.deepEqual(seen, plain);
+    assert.deepEqual(new Set(spill.keys()), new Set(plain.keys()));
+    assert.equal([...spill.values()].length, plain.size);
+    // The file is open but not in the folder.
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spill map: without a folder it never writes; a bad key is refused", () => {
+  using spill = new SpillMap<Rec>(undefined, 2);
+  for (let i = 0; i < 10; i++) spill.set(i, rec(i));
+  assert.equal(spill.size, 10);
+  assert.deepEqual(spill.get(9), rec(9));
+  assert.throws(() => spill.set(-1, rec(1)), RangeError);
+  assert.throws(() => spill.set(1.5, rec(1)), RangeError);
+});
+
+Deno.test("spill map: lines longer than the read piece, and lines across pieces, come back whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using spill = new SpillMap<Rec>(dir, 2);
+    const big = (i: number): Rec => ({ index: i, name: "x".repeat(150_000 + i * 70_000) });
+    for (let i = 0; i < 30; i++) spill.set(i, big(i));
+    const seen = [...spill];
+    assert.equal(seen.length, 30);
+    for (const [k, v] of seen) assert.deepEqual(v, big(k));
+    assert.deepEqual(spill.get(29), big(29));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
