@@ -3,7 +3,9 @@
  * records in memory: past that, the records held are written to a temporary file in a given folder
  * and read back when asked for. What stays in memory per record is 12 bytes (where its line is), so
  * memory does not grow with the records. The file is removed as soon as it is opened (it lives as
- * long as the map keeps it open), so a killed process leaves nothing behind.
+ * long as the map keeps it open), so a killed process leaves nothing behind, and it is encrypted
+ * (AES-256-CTR) with a key that exists only in this map: what the disk keeps of it after the
+ * process is gone is unreadable, whatever the records hold (original paths and IDs).
  *
  * A record read back is a new object parsed from its JSON: records are values, never changed in
  * place, and fields that JSON does not keep (undefined, functions) are not kept.
@@ -19,6 +21,7 @@
  *
  * @module
  */
+import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
 
@@ -50,6 +53,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #window = new Uint8Array(0);
   #windowAt = 0;
   #windowLength = 0;
+  /** The file's key, made with the file. */
+  #key: Uint8Array | undefined;
 
   /**
    * `dir`: the folder for the temporary file (undefined: records are never written out, and the
@@ -161,6 +166,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     this.#onFile = 0;
     this.#end = 0;
     this.#windowLength = 0;
+    this.#key = undefined;
   }
 
   [Symbol.dispose](): void {
@@ -198,8 +204,9 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       this.#lengths[key] = nl - tab - 1;
       at = nl + 1;
     }
+    const sealed = this.#cipher(this.#end, bytes);
     file.seekSync(this.#end, Deno.SeekMode.Start);
-    for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+    for (let written = 0; written < sealed.length;) written += file.writeSync(sealed.subarray(written));
     this.#end += bytes.length;
     this.#onFile += this.#hot.size;
     this.#hot.clear();
@@ -214,6 +221,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     } catch { /* removed when closed, below */ }
     unclosed.register(this, file, this);
     this.#file = file;
+    this.#key = crypto.getRandomValues(new Uint8Array(32));
     return file;
   }
 
@@ -229,7 +237,10 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     this.#lengths = lengths;
   }
 
-  /** Read `into.length` bytes (fewer at the end of the file) from `offset`; how many were read. */
+  /**
+   * Read `into.length` bytes (fewer at the end of the file) from `offset`, decrypted in place; how
+   * many were read.
+   */
   #readAt(offset: number, into: Uint8Array): number {
     const file = this.#file!;
     file.seekSync(offset, Deno.SeekMode.Start);
@@ -239,7 +250,20 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       if (got === null || got === 0) break;
       n += got;
     }
+    into.set(this.#cipher(offset, into.subarray(0, n)));
     return n;
+  }
+
+  /**
+   * AES-256-CTR of `bytes` as they sit at `offset` in the file (encrypting and decrypting are the
+   * same): the counter is the offset's 16-byte block, so any piece can be read alone.
+   */
+  #cipher(offset: number, bytes: Uint8Array): Uint8Array {
+    const iv = new Uint8Array(16);
+    new DataView(iv.buffer).setBigUint64(8, BigInt(Math.floor(offset / 16)));
+    const aes = createCipheriv("aes-256-ctr", this.#key!, iv);
+    if (offset % 16) aes.update(new Uint8Array(offset % 16));
+    return new Uint8Array(aes.update(bytes));
   }
 }
 
