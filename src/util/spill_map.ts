@@ -28,6 +28,9 @@ import { PRIVATE_FILE } from "./atomic.ts";
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
 
+/** Records written to the file at a time. */
+const SLICE = 2048;
+
 /** Records held in memory before they go to the file, by default. */
 export const SPILL_BOUND = 8192;
 
@@ -40,7 +43,7 @@ const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
 
 /** See the module's documentation. Iteration gives the records on file first, then those in memory. */
 export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
-  readonly #dir: string | undefined;
+  readonly #dir: string | (() => string) | undefined;
   readonly #bound: number;
   #hot = new Map<number, V>();
   #file: Deno.FsFile | undefined;
@@ -57,10 +60,11 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #key: Uint8Array | undefined;
 
   /**
-   * `dir`: the folder for the temporary file (undefined: records are never written out, and the
-   * map is a plain map). `bound`: records held in memory before they go to the file.
+   * `dir`: the folder for the temporary file, or what gives it when the file is first needed
+   * (undefined: records are never written out, and the map is a plain map). `bound`: records held
+   * in memory before they go to the file.
    */
-  constructor(dir: string | undefined, bound: number = SPILL_BOUND) {
+  constructor(dir: string | (() => string) | undefined, bound: number = SPILL_BOUND) {
     this.#dir = dir;
     this.#bound = Math.max(1, bound);
   }
@@ -188,16 +192,32 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   /** Write every record in memory to the end of the file, in one write. */
   #spill(): void {
     const file = this.#file ?? this.#open();
+    // A slice at a time: what a write needs (text, bytes, their encrypted copy) stays small.
+    let slice: [number, V][] = [];
+    for (const entry of this.#hot) {
+      slice.push(entry);
+      if (slice.length === SLICE) {
+        this.#write(file, slice);
+        slice = [];
+      }
+    }
+    if (slice.length) this.#write(file, slice);
+    this.#onFile += this.#hot.size;
+    this.#hot.clear();
+  }
+
+  /** Append records to the file, in one write, and note where each one's line is. */
+  #write(file: Deno.FsFile, entries: readonly [number, V][]): void {
     const text = [];
-    for (const [key, value] of this.#hot) text.push(`${key}\t${JSON.stringify(value)}\n`);
+    for (const [key, value] of entries) text.push(`${key}\t${JSON.stringify(value)}\n`);
     const bytes = encoder.encode(text.join(""));
     let max = 0;
-    for (const key of this.#hot.keys()) max = Math.max(max, key);
+    for (const [key] of entries) max = Math.max(max, key);
     this.#grow(max + 1);
     // Each line's place: `get` reads its JSON, after the key and the tab (JSON has no raw tab or
     // newline in it, and a line's length is its UTF-8 length).
     let at = 0;
-    for (const key of this.#hot.keys()) {
+    for (const [key] of entries) {
       const tab = bytes.indexOf(9, at);
       const nl = bytes.indexOf(10, tab);
       this.#offsets[key] = this.#end + tab + 1;
@@ -208,12 +228,11 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     file.seekSync(this.#end, Deno.SeekMode.Start);
     for (let written = 0; written < sealed.length;) written += file.writeSync(sealed.subarray(written));
     this.#end += bytes.length;
-    this.#onFile += this.#hot.size;
-    this.#hot.clear();
   }
 
   #open(): Deno.FsFile {
-    const path = join(this.#dir!, `.spill-${crypto.randomUUID()}.tmp`);
+    const dir = typeof this.#dir === "function" ? this.#dir() : this.#dir!;
+    const path = join(dir, `.spill-${crypto.randomUUID()}.tmp`);
     const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: PRIVATE_FILE });
     // Gone from the folder at once: the open file is the map's alone, and a kill leaves nothing.
     try {
