@@ -18,7 +18,7 @@ import { type DataCommand, permissionFlags, permissionSet } from "./permissions.
 let commandLine: readonly string[] = [];
 
 /** The narrowed child's V8 flags. */
-const V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+const V8_FLAGS = "--v8-flags=--max-semi-space-size=4,--expose-gc";
 
 /** The arguments `main` was given (what the narrowed child is run with). */
 export function setCommandLine(args: readonly string[]): void {

@@ -6,6 +6,10 @@
  *
  * @module
  */
+import { boundHeap } from "../util/heap.ts";
+
+/** Results between two checks of the heap (see `boundHeap`). */
+const HEAP_CHECK = 256;
 
 /** The replies every worker script sends to its init message (see `serveWorker`). */
 export type ControlReply = { type: "ready" } | { type: "failed"; message: string };
@@ -144,6 +148,7 @@ export function mapInPool<In, Out, J, R>(
       if (pending === 0 && next >= jobs.length) resolve(out);
     };
     pool.onFailure(reject);
+    let received = 0;
     for (const w of pool.workers) {
       pool.listen(w, (msg) => {
         const got = results(msg);
@@ -155,6 +160,11 @@ export function mapInPool<In, Out, J, R>(
           else out.push(r);
         }
         send(w);
+        // What the replies leave behind (their copies, what the caller compacts them into).
+        if ((received += got.length) >= HEAP_CHECK) {
+          received = 0;
+          boundHeap();
+        }
       });
     }
     for (const w of pool.workers) send(w);

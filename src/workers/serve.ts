@@ -8,6 +8,7 @@
  * @module
  */
 import type { ControlReply } from "./pool.ts";
+import { boundHeap } from "../util/heap.ts";
 
 /** What a worker script does with its messages. */
 export interface WorkerHandlers<In extends { type: string }, Out> {
@@ -40,6 +41,8 @@ export function serveWorker<In extends { type: string }, Out>(handlers: WorkerHa
       return;
     }
     self.postMessage(await handlers.handle(msg as Exclude<In, { type: "init" }>));
+    // A worker goes through every file of its share: its heap is kept near what is live.
+    boundHeap();
   };
   let queue: Promise<void> = Promise.resolve();
   self.onmessage = (e: MessageEvent<In>) => {
