@@ -285,9 +285,10 @@ Deno.test("plan: action counts are the sum over the files; totals per patient, s
       series: 5,
       bytes: written.reduce((n, f) => n + f.input.size, 0),
     });
-    const doe = plan.files[input(plan, "Doe_John/IM0001")].pseudoId;
+    const doe = plan.files.get(input(plan, "Doe_John/IM0001")).pseudoId;
     assert.equal(doe, "SUBJ-001");
-    const size = (...rels: string[]) => rels.reduce((n, r) => n + plan.files[input(plan, r)].input.size, 0);
+    const size = (...rels: string[]) =>
+      rels.reduce((n, r) => n + plan.files.get(input(plan, r)).input.size, 0);
     const doeFiles = ["IM0001", "IM0002", "IM0003", "IM0004", "IM0005", "US0001"].map((n) => `Doe_John/${n}`);
     assert.deepEqual(j.patients[0], {
       patient: "SUBJ-001",
@@ -296,7 +297,7 @@ Deno.test("plan: action counts are the sum over the files; totals per patient, s
       files: 6,
       bytes: size(...doeFiles),
     });
-    const roe = plan.files[input(plan, "roe")];
+    const roe = plan.files.get(input(plan, "roe"));
     assert.match(roe.pseudoId!, /^[A-Z0-9]{8}$/, "a lookup miss with missing: hash gets a hashed pseudonym");
     assert.deepEqual(j.patients.find((p) => p.patient === roe.pseudoId), {
       patient: roe.pseudoId,
@@ -307,7 +308,7 @@ Deno.test("plan: action counts are the sum over the files; totals per patient, s
     });
     assert.deepEqual(j.studies[0], {
       patient: "SUBJ-001",
-      study: plan.files[input(plan, "Doe_John/IM0001")].studyUID,
+      study: plan.files.get(input(plan, "Doe_John/IM0001")).studyUID,
       series: 3,
       files: 6,
       bytes: size(...doeFiles),
@@ -316,7 +317,7 @@ Deno.test("plan: action counts are the sum over the files; totals per patient, s
     assert.deepEqual(
       j.series.map((x) => [x.folder, x.files, x.modality]),
       [["SUBJ-001/1_na", 3, "CT"], ["SUBJ-001/2_na", 2, "CT"], ["SUBJ-001/3_na", 1, "US"], [
-        `${plan.files[input(plan, "nopid")].pseudoId}/5_na`,
+        `${plan.files.get(input(plan, "nopid")).pseudoId}/5_na`,
         1,
         "CT",
       ], [`${roe.pseudoId}/4_na`, 1, "CT"]],
@@ -360,8 +361,8 @@ Deno.test("plan: a warning for each DICOMDIR, collision, burned-in suspect, miss
       assert.ok(json.some((w) => w.kind === kind && w.message === message), `${kind}: ${message}`);
       assert.ok(text.includes(`warning: ${message}`), `on screen: ${message}`);
     }
-    assert.equal(plan.files[input(plan, "Doe_John/IM0003")].dest, "SUBJ-001/1_na/0002_2.dcm");
-    assert.equal(plan.files[input(plan, "Doe_John/US0001")].status, "write");
+    assert.equal(plan.files.get(input(plan, "Doe_John/IM0003")).dest, "SUBJ-001/1_na/0002_2.dcm");
+    assert.equal(plan.files.get(input(plan, "Doe_John/US0001")).status, "write");
     assert.deepEqual(plan.errors, []);
   });
 });
@@ -386,7 +387,7 @@ Deno.test("plan: a lookup miss with missing: error is a plan error; quarantine i
     await Deno.writeTextFile(`${dir}/quarantine.yaml`, protocolText({ missing: "quarantine" }));
     const q = await planOf(dir, "quarantine.yaml");
     assert.deepEqual(q.errors, []);
-    assert.equal(q.files[roe].status, "quarantine");
+    assert.equal(q.files.get(roe).status, "quarantine");
     assert.ok(
       q.warnings.some((w) =>
         w.kind === "lookup-miss" && w.message.includes("quarantined (missing: quarantine)")
@@ -579,7 +580,7 @@ Deno.test("plan: two inputs with one SOP Instance UID but other bytes are both w
     await Deno.writeFile(`${dir}/raw/twin/IM0001`, twin);
     const plan = await planOf(dir);
     const twinIndex = input(plan, "twin/IM0001");
-    assert.equal(plan.files[twinIndex].status, "write");
+    assert.equal(plan.files.get(twinIndex).status, "write");
     const w = plan.warnings.filter((w) => w.kind === "same-instance");
     assert.equal(w.length, 1, JSON.stringify(plan.warnings));
     assert.match(w[0].message, new RegExp(`\\{\\{input:${twinIndex}\\}\\} has the SOP Instance UID of`));

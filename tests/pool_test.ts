@@ -214,7 +214,9 @@ deidentify:
       await Deno.mkdir(output, { recursive: true });
       const staging = (await openStaging(p, 2, shard))!;
       const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
-      const stagedOf = (f: PlannedFile) => staging.outputs.get(plan.files.indexOf(f));
+      // Planned files are records (read back from disk past a bound): a file is known by its input.
+      const stagedOf = (f: PlannedFile) =>
+        staging.outputs.get(plan.files.findIndex((g) => g.input.path === f.input.path));
       return { ...plan, staging, stagedOf };
     };
     const stagingGone = (output: string) =>
@@ -224,7 +226,7 @@ deidentify:
     await runPlan(await makePlan(reference, keys), { keys });
 
     const plan = await staged(`${dir}/out`);
-    const written = plan.files.filter((f) => plan.stagedOf(f));
+    const written = plan.files.filter((f) => plan.stagedOf(f) !== undefined);
     assert.equal(written.length, 11, "every file the plan writes, but the cut one");
     assert.equal(plan.files.find((f) => f.input.rel === "F011")!.status, "quarantine");
     for (const f of written) assert.ok((await Deno.lstat(plan.stagedOf(f)!.path)).isFile);
@@ -251,7 +253,7 @@ deidentify:
     // What changed between the plan and the run is not taken from the staging folder: an input
     // changed since the plan read it, and a staged file that is not the one the plan wrote.
     const next = await staged(`${dir}/changed`);
-    const [swapped, second] = next.files.filter((f) => next.stagedOf(f));
+    const [swapped, second] = next.files.filter((f) => next.stagedOf(f) !== undefined);
     // Taken before the run, which lets go of each staged output as it gets to it.
     const stagedIno = new Map([swapped, second].map((f) => [f, next.stagedOf(f)!.outcome.output!.ino]));
     const input = await Deno.readFile(second.input.path);
@@ -288,7 +290,7 @@ deidentify:
     // An input edited after the plan read it, its modification time put back: its change time
     // tells (whole seconds here, so the edit comes a second later).
     const later = await staged(`${dir}/restored`);
-    const edited = later.files.find((f) => later.stagedOf(f))!;
+    const edited = later.files.find((f) => later.stagedOf(f) !== undefined)!;
     const editedIno = later.stagedOf(edited)!.outcome.output!.ino;
     const original = await Deno.readFile(edited.input.path);
     const { mtime, atime } = await Deno.stat(edited.input.path);
@@ -343,13 +345,20 @@ deidentify:
   }
 });
 
-Deno.test("pool: a run that holds 2 records in memory (the rest in temporary files) writes the same files and reports", async () => {
+Deno.test("pool: a plan and run that hold 2 records in memory (the rest in temporary files) write the same files and reports", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
     await dump(dir);
     // One file quarantined by the run (replaced after the plan), one by the plan (cut short).
     const cut = await Deno.readFile(`${dir}/raw/F011`);
     await Deno.writeFile(`${dir}/raw/F011`, cut.subarray(0, cut.length - 10));
+    // A duplicate (same bytes) and a file that shares a SOP Instance UID but not its bytes; two
+    // files for one name (a collision).
+    await Deno.copyFile(`${dir}/raw/F005`, `${dir}/raw/F005-copy`);
+    const f006 = await Deno.readFile(`${dir}/raw/F006`);
+    const twin = f006.slice();
+    twin[twin.length - 1] ^= 0xff;
+    await Deno.writeFile(`${dir}/raw/F006-twin`, twin);
     await Deno.writeTextFile(
       `${dir}/p.yaml`,
       `version: 1
@@ -361,7 +370,7 @@ deidentify:
 `,
     );
     const { loadProtocol } = await import("../src/protocol/load.ts");
-    const { makePlan } = await import("../src/plan/mod.ts");
+    const { makePlan, planJson } = await import("../src/plan/mod.ts");
     const { runPlan, openStaging } = await import("../src/run/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
@@ -373,14 +382,22 @@ deidentify:
         ),
       );
     const original = await Deno.readFile(`${dir}/raw/F003`);
-    const runs: { tree: Map<string, string>; reports: string[]; written: number; quarantined: number }[] = [];
+    const runs: {
+      tree: Map<string, string>;
+      reports: string[];
+      plan: string;
+      written: number;
+      quarantined: number;
+    }[] = [];
     for (const inMemory of [undefined, 2]) {
       const output = `${dir}/out-${inMemory ?? "all"}`;
       const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
       await Deno.mkdir(output, { recursive: true });
       const staging = (await openStaging(p, 2, undefined, inMemory))!;
-      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
-      assert.equal(staging.outputs.size, 11);
+      const spill = inMemory ? { spill: { dir: () => `${output}/.dcmtidy`, inMemory } } : {};
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead, ...spill });
+      const planText = JSON.stringify(planJson(plan, true)).replaceAll(output, "OUT");
+      assert.equal(staging.outputs.size, 13, "the duplicate too: the workers do not know it is one");
       const replaced = plan.files.find((f) => f.input.rel === "F003")!;
       await Deno.writeFile(replaced.input.path, cut.subarray(0, 200)); // another size than the plan read
       const summary = await runPlan(plan, {
@@ -394,11 +411,12 @@ deidentify:
       runs.push({
         tree: await treeHashes(output),
         reports: await reports(output),
+        plan: planText,
         written: summary.written,
         quarantined: summary.quarantined,
       });
-      assert.equal(summary.outcomes.size, 11);
-      assert.equal([...summary.outcomes.values()].length, 11);
+      assert.equal(summary.outcomes.size, 12);
+      assert.equal([...summary.outcomes.values()].length, 12);
       // Nothing of the temporary files is left in the state folder.
       assert.deepEqual(
         [...Deno.readDirSync(`${output}/.dcmtidy`)].map((e) => e.name).filter((n) => n.includes("spill")),
@@ -406,8 +424,11 @@ deidentify:
       );
       summary.outcomes[Symbol.dispose]();
     }
-    assert.equal(runs[0].written, 10, JSON.stringify(runs[0].reports));
+    assert.equal(runs[0].written, 11, JSON.stringify(runs[0].reports));
     assert.equal(runs[0].quarantined, 2);
+    assert.match(runs[0].reports[0], /F005-copy,[^,]+,skipped,same SOP Instance UID and bytes as F005/);
+    assert.match(runs[0].plan, /has the SOP Instance UID of F006 but other bytes/);
+    assert.match(runs[0].plan, /is taken, written as [^"]*_2\.dcm/);
     assert.deepEqual(runs[1], runs[0]);
   } finally {
     await Deno.remove(dir, { recursive: true });

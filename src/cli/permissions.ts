@@ -12,6 +12,7 @@ import type { Protocol } from "../protocol/protocol.ts";
 import { isInside } from "../protocol/paths.ts";
 import { codeRoot, moduleCache } from "../util/code_paths.ts";
 import { UsageError } from "./errors.ts";
+import { STATE_DIR } from "../run/mod.ts";
 
 /** A command's permissions: paths to read and write, environment variables. */
 export interface PermissionSet {
@@ -87,8 +88,13 @@ export function permissionSet(
     salt && "file" in salt ? salt.file : undefined,
     ...(extra.write ?? []),
   ];
-  // A split scan writes its part in the output root's state folder, and nothing else.
-  const writes = command === "scan" ? [root] : command === "run"
+  // A split scan writes its part in the output root's state folder, and nothing else; a plan of
+  // many files keeps its records in a temporary file there (see `planSpill`).
+  const writes = command === "scan"
+    ? [root]
+    : command === "plan"
+    ? [join(root, STATE_DIR)]
+    : command === "run"
     ? [
       root,
       // Deno asks for write access to a link's target: sort-only hardlink and symlink runs link to

@@ -68,7 +68,7 @@ export async function writePreviews(plan: Plan, dir: string): Promise<string[]> 
   await ensurePrivateDir(folder);
   const lines: string[] = [];
   for (const [s, i] of firsts) {
-    const f = plan.files[i];
+    const f = plan.files.get(i);
     const name = `series-${s + 1}`;
     try {
       const blanked = await blankedFirstFrame(f.input.path, f.blank!.regions, []);

@@ -14,6 +14,7 @@ import {
   planJson,
   type PlanOptions,
   type PlanPhase,
+  type PlanSpill,
   planSummary,
   readScanParts,
   scanOrigin,
@@ -28,6 +29,7 @@ import {
   type FileOutcome,
   openStaging,
   outputRootProblem,
+  planSpill,
   prepareOutputRoot,
   runPlan,
   runWork,
@@ -91,8 +93,16 @@ async function prepare(
   const keys = salt ? new Keys(salt) : undefined;
   // A split scan's parts: every file's survey is there, so no header is read.
   const surveyed = parts
-    ? (listed: readonly Listed[], onProgress?: (done: number, total: number) => void) =>
-      readScanParts(parts, listed, protocol.input.roots, scanOrigin(protocol, listed, keys), keys, onProgress)
+    ? (listed: readonly Listed[], onProgress?: (done: number, total: number) => void, spill?: PlanSpill) =>
+      readScanParts(
+        parts,
+        listed,
+        protocol.input.roots,
+        scanOrigin(protocol, listed, keys),
+        keys,
+        onProgress,
+        spill,
+      )
     : undefined;
   let phase: PlanPhase | undefined;
   let bar: Progress | undefined;
@@ -109,6 +119,8 @@ async function prepare(
       salt,
       ...ahead,
       surveyed,
+      // Past a bound the plan's records wait in an encrypted temporary file in the state folder.
+      spill: planSpill(protocol.output.root),
       // The summary shows the first series' diffs; JSON, --out and --all show every one.
       diffs: opts.all || opts.json || opts.out ? undefined : SUMMARY_LIMITS.series,
     });
@@ -382,11 +394,11 @@ export function quarantinedLines(
   s: { readonly outcomes: ReadonlyMap<number, FileOutcome> },
   opts: { showPhi?: boolean; all?: boolean } = {},
 ): string[] {
-  const inputs = plan.files.map((f) => f.input);
+  const inputs = { at: (i: number) => plan.files.at(i)?.input };
   const groups = new Map<string, number[]>();
   for (const o of s.outcomes.values()) {
     if (o.status !== "quarantined") continue;
-    const path = plan.files[o.index].input.path;
+    const path = plan.files.get(o.index).input.path;
     const reason = renderRefs(
       withoutPaths((o.reason ?? "no reason given").split(path).join("the input")),
       inputs,
@@ -401,7 +413,7 @@ export function quarantinedLines(
   );
   const shown = opts.all ? sorted : sorted.slice(0, SHOWN.reasons);
   const width = String(sorted[0][1].length).length;
-  const name = (i: number) => (opts.showPhi ? inputs[i].rel : `input #${i + 1}`);
+  const name = (i: number) => (opts.showPhi ? inputs.at(i)!.rel : `input #${i + 1}`);
   const lines = [`quarantined during the run: ${count} file${count === 1 ? "" : "s"}, by reason:`];
   for (const [reason, files] of shown) {
     const sorted = [...files].sort((a, b) => a - b);
@@ -419,8 +431,8 @@ export function quarantinedLines(
 
 /** What share of the plan a shard runs. */
 function shardLine(plan: Plan, shard: Shard): string {
-  const mine = shardFiles(plan, shard).map((i) => plan.files[i]);
-  const writes = mine.filter((f) => f.status === "write").length;
+  const mine = shardFiles(plan, shard);
+  const writes = mine.filter((i) => plan.files.get(i).status === "write").length;
   return `shard ${shard.k}/${shard.n}: ${mine.length} of the ${plan.files.length} files (${writes} to write); ` +
     `the plan above is the whole run's`;
 }

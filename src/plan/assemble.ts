@@ -8,7 +8,9 @@ import { PseudonymRegistry } from "../deid/pseudonyms.ts";
 import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { MISSING } from "../protocol/segments.ts";
 import { Interner } from "../scan/intern.ts";
-import { compactScanned, inputRef, type ScannedFile } from "../scan/scan.ts";
+import { compactScanned, inputRef } from "../scan/scan.ts";
+import { FileRecords, type PlanSpill } from "./file_records.ts";
+import { boundHeap } from "../util/heap.ts";
 import type { Survey } from "./survey.ts";
 import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
 
@@ -22,16 +24,23 @@ const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.last
  *
  * Each planned file is what the plan holds for every input until the run ends, so it is compact:
  * values files share are held once (see `Interner`), and its header loses the SOP Instance UID,
- * which served to find duplicates and is read no more. `surveys` is taken over: each survey leaves
- * the array once its file is planned (it is empty on return), so the two are not held together
- * for every file.
+ * which served to find duplicates and is read no more. `instances`: the files that share a SOP
+ * Instance UID, and the duplicates among them (see `sharedInstances`). The surveys are read one at
+ * a time, and the files go where `spill` says past a bound (see `FileRecords`).
  */
 export function assemble(
-  surveys: Survey[],
+  surveys: FileRecords<Survey>,
+  instances: { readonly groups: readonly number[][]; readonly duplicates: ReadonlyMap<number, string> },
   warnings: PlanWarning[],
   errors: string[],
-): { files: PlannedFile[]; series: PlannedSeries[]; seriesDest: string[]; actions: Record<string, number> } {
-  const files: PlannedFile[] = [];
+  spill?: PlanSpill,
+): {
+  files: FileRecords<PlannedFile>;
+  series: PlannedSeries[];
+  seriesDest: string[];
+  actions: Record<string, number>;
+} {
+  const files = new FileRecords<PlannedFile>(spill);
   const series: PlannedSeries[] = [];
   const seriesIndex = new Map<string, number>();
   /**
@@ -44,11 +53,17 @@ export function assemble(
   const pseudonyms = new PseudonymRegistry();
   const pool = new Interner();
   let written = 0;
-  sameInstanceWarnings(surveys.map((s) => s.scanned), warnings);
+  sameInstanceWarnings(instances, warnings);
   for (let index = 0; index < surveys.length; index++) {
-    const { scanned, facts } = surveys[index];
-    delete surveys[index];
-    const input = compactScanned(scanned, pool, { sop: false });
+    // Surveys read back from disk are garbage once planned: the heap is kept near what is live.
+    if (index % 1024 === 1023) boundHeap();
+    const { scanned, facts } = surveys.get(index);
+    const duplicate = instances.duplicates.get(index);
+    const input = compactScanned(
+      duplicate === undefined ? scanned : { ...scanned, kind: "duplicate", reason: duplicate },
+      pool,
+      { sop: false },
+    );
     if (input.kind !== "dicom" || !facts) {
       const status: Disposition = input.kind === "unreadable" ? "quarantine" : "skip";
       files.push({ input, status, reason: pool.string(input.reason ?? input.kind) });
@@ -125,7 +140,6 @@ export function assemble(
     });
     written++;
   }
-  surveys.length = 0;
   for (const [t, n] of naCount) {
     if (n === written && written > 0) {
       warnings.push({
@@ -142,22 +156,22 @@ export function assemble(
 /**
  * Files that share a SOP Instance UID but not their bytes (byte-identical ones are duplicates,
  * skipped by the scan): both are written, under their own names, and both keep one new UID, so
- * whoever loads the output will see one instance twice.
+ * whoever loads the output will see one instance twice. In input order.
  */
-function sameInstanceWarnings(scanned: readonly ScannedFile[], warnings: PlanWarning[]): void {
-  const first = new Map<string, number>();
-  for (const [i, f] of scanned.entries()) {
-    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
-    if (!uid) continue;
-    const j = first.get(uid);
-    if (j === undefined) first.set(uid, i);
-    else {
-      warnings.push({
-        kind: "same-instance",
-        message: `${inputRef(i)} has the SOP Instance UID of ${
-          inputRef(j)
-        } but other bytes: both are written`,
-      });
-    }
+function sameInstanceWarnings(
+  instances: { readonly groups: readonly number[][]; readonly duplicates: ReadonlyMap<number, string> },
+  warnings: PlanWarning[],
+): void {
+  const found: [number, number][] = [];
+  for (const group of instances.groups) {
+    const kept = group.filter((i) => !instances.duplicates.has(i));
+    for (const i of kept.slice(1)) found.push([i, kept[0]]);
+  }
+  found.sort(([a], [b]) => a - b);
+  for (const [i, j] of found) {
+    warnings.push({
+      kind: "same-instance",
+      message: `${inputRef(i)} has the SOP Instance UID of ${inputRef(j)} but other bytes: both are written`,
+    });
   }
 }

@@ -64,7 +64,7 @@ export function planJson(plan: Plan, showPhi: boolean): Record<string, unknown> 
       files: s.files,
       bytes: s.bytes,
       nifti: name(s.nifti),
-      representative: showPhi ? plan.files[s.representative].input.rel : `input #${s.representative + 1}`,
+      representative: showPhi ? plan.files.get(s.representative).input.rel : `input #${s.representative + 1}`,
       changes: s.changes.map((c) => ({
         path: c.path,
         tag: formatTag(c.tag),

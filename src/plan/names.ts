@@ -9,10 +9,11 @@ import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { inputRef } from "../scan/scan.ts";
 import { fileIdProblem } from "../dicom/dicomdir.ts";
 import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
+import type { FileList, FileRecords } from "./file_records.ts";
 
 /** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
 export function resolveCollisions(
-  files: PlannedFile[],
+  files: FileRecords<PlannedFile>,
   mode: "suffix" | "error",
   warnings: PlanWarning[],
   errors: string[],
@@ -43,7 +44,7 @@ export function resolveCollisions(
       kind: "collision",
       message: `${inputRef(index)}: ${outputRef(f.dest)} is taken, written as ${outputRef(renamed)}`,
     });
-    f.dest = renamed;
+    files.set(index, { ...f, dest: renamed });
     used.add(lower(renamed));
   }
 }
@@ -55,7 +56,7 @@ export function resolveCollisions(
  * warning, or the plan fails with `on_collision: error`.
  */
 export function assignNiftiStems(
-  files: readonly PlannedFile[],
+  files: FileList<PlannedFile>,
   series: PlannedSeries[],
   seriesDest: readonly string[],
   format: "nifti" | "both",
@@ -108,7 +109,7 @@ export function outputRef(path: string): string {
  * `validate` cannot see values: a missing one renders `na`, an ID may hold a dot). One error names
  * the first such file and counts the others.
  */
-export function checkMediaNames(files: readonly PlannedFile[], errors: string[]): void {
+export function checkMediaNames(files: FileList<PlannedFile>, errors: string[]): void {
   const bad = files.flatMap((f, i) => {
     const problem = f.status === "write" && f.dest ? fileIdProblem(f.dest.split("/")) : undefined;
     return problem ? [{ i, dest: f.dest!, problem }] : [];

@@ -11,7 +11,7 @@
  */
 import { type DeidConfig, type Keys, loadDeidConfig, openSession } from "../deid/mod.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import { inputRef, markDuplicates } from "../scan/scan.ts";
+import { inputRef, sharedInstances } from "../scan/scan.ts";
 import { type Listed, walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
@@ -20,6 +20,7 @@ import { type PlanContext, type Survey, surveyHere } from "./survey.ts";
 import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
 import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
+import { type FileList, FileRecords } from "./file_records.ts";
 
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
@@ -53,8 +54,9 @@ export async function makePlan(
       errors.push(`input root ${root} does not exist`);
     }
   }
-  if (errors.length) return { protocol, files: [], series: [], actions: {}, warnings, errors };
-  const listed = await walkInputs(protocol.input);
+  if (errors.length) return { protocol, files: new FileRecords(), series: [], actions: {}, warnings, errors };
+  // Let go of once surveyed: every survey holds its file's paths (the listing would be held twice).
+  let listed: Listed[] | undefined = await walkInputs(protocol.input);
   const d = protocol.deidentify;
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;
@@ -72,17 +74,28 @@ export async function makePlan(
       ((done: number, total: number) => onProgress(done, total, ahead ? "stage" : "scan"));
     const surveys = await Promise.race([
       tools
-        ? tools.survey(listed, scanProgress)
-        : surveyed!(listed, onProgress && ((done, total) => onProgress(done, total, "parts"))),
+        ? tools.survey(listed, scanProgress, undefined, options.spill)
+        : surveyed!(listed, onProgress && ((done, total) => onProgress(done, total, "parts")), options.spill),
       aborted,
     ]);
-    await markDuplicates(surveys.map((s) => s.scanned));
-    const plan = assemble(surveys, warnings, errors);
+    listed = undefined;
+    let plan: ReturnType<typeof assemble>;
+    try {
+      const instances = await sharedInstances({
+        *entries() {
+          for (const [i, s] of surveys.entries()) yield [i, s.scanned] as const;
+        },
+        at: (i) => surveys.at(i)?.scanned,
+      });
+      plan = assemble(surveys, instances, warnings, errors, options.spill);
+    } finally {
+      surveys.close();
+    }
     // The diffs shown: the first series' only when the caller shows no more (a re-read each).
     const diffed = plan.series.slice(0, options.diffs ?? plan.series.length);
     const representatives = diffed.map((s) => ({
       index: s.representative,
-      path: plan.files[s.representative].input.path,
+      path: plan.files.get(s.representative).input.path,
     }));
     if (d && tools && representatives.length) {
       onProgress?.(0, representatives.length, "plan");
@@ -111,7 +124,7 @@ export async function makePlan(
         let done = 0;
         const found = await Promise.race([tools.text(suspects), aborted]);
         for (const t of found) {
-          if (t.boxes) plan.files[t.index].text = t.boxes;
+          if (t.boxes) plan.files.set(t.index, { ...plan.files.get(t.index), text: t.boxes });
           else {
             warnings.push({
               kind: "pixels",
@@ -188,7 +201,9 @@ async function openSurveyors(
     keepFields: !d,
   };
   return {
-    survey: (files, onProgress, indices) => surveyHere(files, ctx, onProgress, indices),
+    // In this thread (library use, tests): the surveys are held as read, then handed on.
+    survey: async (files, onProgress, indices) =>
+      FileRecords.of(await surveyHere(files, ctx, onProgress, indices)),
     changes: (files) => Promise.resolve(changesOf(files, ctx)),
     text: textOf,
     close: () => {},
@@ -208,7 +223,7 @@ export async function surveyShare(
   keys: Keys | undefined,
   listed: readonly Listed[],
   indices: readonly number[],
-  onSurveys: (indices: readonly number[], surveys: readonly Survey[]) => Promise<void>,
+  onSurveys: (indices: readonly number[], surveys: FileList<Survey>) => Promise<void>,
   onProgress?: (done: number, total: number) => void,
   options: Pick<PlanOptions, "workers" | "salt"> = {},
 ): Promise<void> {

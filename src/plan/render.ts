@@ -25,7 +25,7 @@ export function renderPlanText(plan: Plan, text: string, showPhi: boolean): stri
     const path = decodeURIComponent(p);
     return named ? path : maskPath(path);
   });
-  return renderRefs(outputs, plan.files.map((f) => f.input), showPhi);
+  return renderRefs(outputs, { at: (i) => plan.files.at(i)?.input }, showPhi);
 }
 
 /** Counts of a plan, by status. */

@@ -29,6 +29,7 @@ import { VERSION } from "../version.ts";
 import { type Shard, shardName } from "./shard.ts";
 import { compactSurvey, type FileFacts, type Survey } from "./survey.ts";
 import { Interner } from "../scan/intern.ts";
+import { type FileList, FileRecords, type PlanSpill } from "./file_records.ts";
 
 const FORMAT = "dcmtidy-scan-part/1";
 /** Surveys per record line: one encryption (and one JSON parse) per line, not per file. */
@@ -211,10 +212,10 @@ export class ScanPartWriter {
   async add(
     listed: readonly Listed[],
     indices: readonly number[],
-    surveys: readonly Survey[],
+    surveys: FileList<Survey>,
   ): Promise<void> {
     for (const [j, index] of indices.entries()) {
-      const { scanned: s, facts } = surveys[j];
+      const { scanned: s, facts } = surveys.at(j)!;
       const record: PartRecord = [index, listed[index].rel, {
         size: s.size,
         kind: s.kind,
@@ -296,7 +297,8 @@ export async function readScanParts(
   origin: ScanPartOrigin,
   keys?: Keys,
   onProgress?: (done: number, total: number) => void,
-): Promise<Survey[]> {
+  spill?: PlanSpill,
+): Promise<FileRecords<Survey>> {
   const counts = await scanPartCounts(folder);
   if (counts.length === 0) throw new ScanPartError([`${folder} holds no scan part`]);
   if (counts.length > 1) {
@@ -307,7 +309,7 @@ export async function readScanParts(
   }
   const n = counts[0];
   const problems: string[] = [];
-  const surveys: (Survey | undefined)[] = new Array(listed.length);
+  const surveys = new FileRecords<Survey>(spill, listed.length);
   const key = keys && cipherKey(keys);
   let done = 0;
   const pool = new Interner();
@@ -342,14 +344,13 @@ export async function readScanParts(
         }
         for (const [index, rel, scanned, facts] of records) {
           const f = listed[index];
-          if (!f || f.rel !== rel || shareOf(roots.indexOf(f.root), rel, n) !== k || surveys[index]) {
+          if (!f || f.rel !== rel || shareOf(roots.indexOf(f.root), rel, n) !== k || surveys.has(index)) {
             throw new ScanPartError([`scan part ${shardName(shard)} does not fit the input files: ${again}`]);
           }
           // Parsed afresh, each record would hold its own copy of its series' values: one copy each.
-          surveys[index] = compactSurvey(
-            { scanned: { ...scanned, root: f.root, rel, path: f.path }, facts },
-            pool,
-            f,
+          surveys.set(
+            index,
+            compactSurvey({ scanned: { ...scanned, root: f.root, rel, path: f.path }, facts }, pool, f),
           );
           count++;
         }
@@ -367,11 +368,14 @@ export async function readScanParts(
     }
   }
   if (problems.length === 0) {
-    const left = surveys.reduce((m, s) => m + (s ? 0 : 1), 0) + (listed.length - surveys.length);
+    const left = listed.length - surveys.filled;
     if (left) problems.push(`${left} input files are in no scan part: scan every shard again`);
   }
-  if (problems.length) throw new ScanPartError(problems);
-  return surveys as Survey[];
+  if (problems.length) {
+    surveys.close();
+    throw new ScanPartError(problems);
+  }
+  return surveys;
 }
 
 function parseHead(line: string): PartHead | undefined {

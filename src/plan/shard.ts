@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ScannedFile } from "../scan/scan.ts";
+import type { FileList } from "./file_records.ts";
 import { ShardError } from "./errors.ts";
 
 /** Shard `k` of `n` (1-based). */
@@ -116,25 +117,25 @@ export function shardName(s: Shard): string {
 export function shardFiles(
   plan: {
     readonly protocol: { readonly output: { readonly format: string } };
-    readonly files: readonly {
+    readonly files: FileList<{
       readonly input: ScannedFile;
       readonly status: string;
       readonly series?: number;
-    }[];
+    }>;
     readonly series: readonly { readonly representative: number }[];
   },
   shard: Shard | undefined,
 ): number[] {
-  const all = plan.files.map((_, i) => i);
-  if (!shard) return all;
+  if (!shard) return Array.from({ length: plan.files.length }, (_, i) => i);
   const nifti = plan.protocol.output.format !== "dicom";
   // A study's files hash alike: one hash per study, not per file.
   const memo = new Map<string, number>();
-  return all.filter((i) => {
-    const f = plan.files[i];
+  const mine: number[] = [];
+  for (const [i, f] of plan.files.entries()) {
     const owner = nifti && f.status === "write" && f.series !== undefined
-      ? plan.files[plan.series[f.series].representative]
+      ? plan.files.at(plan.series[f.series].representative)!
       : f;
-    return shardOf(owner.input, shard.n, memo) === shard.k;
-  });
+    if (shardOf(owner.input, shard.n, memo) === shard.k) mine.push(i);
+  }
+  return mine;
 }

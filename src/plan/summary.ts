@@ -170,7 +170,7 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     if (actions.length) lines.push(`actions: ${actions.map(([code, n]) => `${code} ${n}`).join(", ")}`);
   }
 
-  const others = plan.files.map((f, i) => ({ f, i })).filter(({ f }) => f.status !== "write");
+  const others = plan.files.flatMap((f, i) => (f.status !== "write" ? [{ f, i }] : []));
   if (others.length) lines.push("not written:");
   for (const { f, i } of others) {
     lines.push(`  ${f.status.padEnd(10)} ${ref(i)}: ${f.reason ?? f.input.kind}`);
@@ -218,7 +218,7 @@ function seriesLines(
   style: Record<"red" | "green" | "dim", (s: string) => string>,
   sameAs?: PlannedSeries,
 ): string[] {
-  const rep = plan.files[s.representative];
+  const rep = plan.files.get(s.representative);
   const where = `input #${s.representative + 1}${showPhi ? ` (${rep.input.rel})` : ""}`;
   const head = `  ${s.folder}/  ${s.modality ? `${s.modality}, ` : ""}${
     plural(s.files, "file")

@@ -11,6 +11,7 @@ import type { Listed } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 import type { Survey } from "./survey.ts";
+import type { FileRecords, PlanSpill } from "./file_records.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -20,11 +21,11 @@ export interface PlannedFile {
   /** The file as scanned: its path, kind, size and header facts. */
   readonly input: ScannedFile;
   /** What happens to it; `reason` says why when it is not written. */
-  status: Disposition;
+  readonly status: Disposition;
   /** Why it is skipped or quarantined, or a note on a written file (burned-in suspect). */
-  reason?: string;
+  readonly reason?: string;
   /** Destination relative to the output root, with `/` separators. */
-  dest?: string;
+  readonly dest?: string;
   /** Values of the output (de-identified when the protocol de-identifies, else the originals). */
   readonly pseudoId?: string;
   /** StudyInstanceUID of the output (remapped when de-identifying, unless `uids: keep`). */
@@ -46,7 +47,7 @@ export interface PlannedFile {
   /** A burned-in suspect: why, and its device (what pixel rules look at). */
   readonly suspect?: Suspect;
   /** With `pixels_detect: ocr`: boxes of text found in its first frame (words are never kept). */
-  text?: readonly Rect[];
+  readonly text?: readonly Rect[];
 }
 
 /** Why a file may carry burned-in text, and what pixel rules would look at. */
@@ -111,8 +112,11 @@ export interface PlanWarning {
 export interface Plan {
   /** The protocol the plan was made from; the run takes its output settings from it. */
   readonly protocol: Protocol;
-  /** Every scanned file, in scan order; an index here is the file's `inputRef` in reasons and warnings. */
-  readonly files: PlannedFile[];
+  /**
+   * Every scanned file, in scan order; an index here is the file's `inputRef` in reasons and
+   * warnings. Past a bound they are read from a temporary file (`PlanOptions.spill`).
+   */
+  readonly files: FileRecords<PlannedFile>;
   /** Output series, in the order of their first file. */
   readonly series: PlannedSeries[];
   /** Elements touched by de-identification over every written file, by action code. */
@@ -171,6 +175,11 @@ export interface PlanOptions {
    * de-identifies a file): what a summary without `--all` shows. All of them by default.
    */
   readonly diffs?: number;
+  /**
+   * Where the plan's files go past a bound (see `FileRecords`): without it, every file stays in
+   * memory. The CLI gives the output's state folder.
+   */
+  readonly spill?: PlanSpill;
   /** Stops the plan: its workers are stopped; `makePlan` rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   /**
@@ -181,5 +190,6 @@ export interface PlanOptions {
   readonly surveyed?: (
     listed: readonly Listed[],
     onProgress?: (done: number, total: number) => void,
-  ) => Promise<Survey[]>;
+    spill?: PlanSpill,
+  ) => Promise<FileRecords<Survey>>;
 }

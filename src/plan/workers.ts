@@ -16,18 +16,21 @@ import type { ChangesOf, FromPlanWorker, TextOf, ToPlanWorker } from "./survey_w
 import { ocrBinaries } from "../pixels/ocr.ts";
 import { codecBinaries } from "../pixels/wasm.ts";
 import type { SurveyAhead } from "./types.ts";
+import { FileRecords, type PlanSpill } from "./file_records.ts";
 
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
   /**
    * Survey the listed files; the result is in the order of `listed`. `indices`: each file's index in
-   * the whole listing when `listed` is a share of it (what warnings name it by); by default its position.
+   * the whole listing when `listed` is a share of it (what warnings name it by); by default its
+   * position. `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
    */
   survey(
     listed: readonly Listed[],
     onProgress?: (done: number, total: number) => void,
     indices?: readonly number[],
-  ): Promise<Survey[]>;
+    spill?: PlanSpill,
+  ): Promise<FileRecords<Survey>>;
   /** The dry-run diffs of these files (in no particular order). */
   changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
   /** Boxes of text in these files' first frames (`pixels_detect: ocr`; in no particular order). */
@@ -70,8 +73,8 @@ export async function openPlanWorkers(
   const count = Math.max(1, Math.min(workers, listed.length));
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
-    survey: async (files, onProgress, indices) => {
-      const out: Survey[] = new Array(files.length);
+    survey: async (files, onProgress, indices, spill) => {
+      const out = new FileRecords<Survey>(spill, files.length);
       const position = indices && new Map(indices.map((index, i) => [index, i]));
       // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = new Interner();
@@ -84,7 +87,7 @@ export async function openPlanWorkers(
         {
           onResult: (r) => {
             const at = position ? position.get(r.index)! : r.index;
-            out[at] = compactSurvey(r.survey, shared, files[at]);
+            out.set(at, compactSurvey(r.survey, shared, files[at]));
             if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
             onProgress?.(++done, files.length);
           },

@@ -53,7 +53,7 @@ export async function convertSeriesOf(
       root,
       stem: ps.nifti!,
       frames: ps.frames,
-      files: files.map((i) => ({ index: i, path: plan.files[i].input.path })),
+      files: files.map((i) => ({ index: i, path: plan.files.get(i).input.path })),
       identified: !p.deidentify,
       philipsScaling: p.nifti.philipsScaling,
     };

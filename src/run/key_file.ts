@@ -120,7 +120,7 @@ async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
 export function keyRows(plan: Plan, outcomes: ReadonlyMap<number, FileOutcome>): KeyRow[] {
   const rows = new Map<string, KeyRow>();
   for (const o of outcomes.values()) {
-    const original = plan.files[o.index].input.header;
+    const original = plan.files.get(o.index).input.header;
     if (o.status !== "written" || !original?.patientId) continue;
     const row = [
       original.patientId,

@@ -16,6 +16,7 @@ export { canStage, openStaging, type StagedOutput, type Staging } from "./stage.
 export {
   ensureStateDir,
   journalPath,
+  planSpill,
   scanPartsPath,
   shardStatePath,
   STATE_DIR,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { exists } from "../dicom/file_io.ts";
 import { fsReason } from "../util/fs_errors.ts";
 import { partialTarget } from "../util/temp.ts";
@@ -68,17 +68,17 @@ export async function prepareOutputRoot(root: string): Promise<string[]> {
 }
 
 /**
- * Remove temporary files a killed run left behind (they never carry a final name). Only the
- * partials of this run's own destinations: another shard may be writing beside them right now.
+ * Remove temporary files a killed run left behind (they never carry a final name) in `folders`.
+ * Only the partials of this run's own destinations: another shard may be writing beside them right
+ * now. `dests` gives this run's destinations (absolute paths); it is gone through only when a
+ * folder holds a partial, so a run keeps no list of its destinations for this.
  */
-export async function removePartials(dests: readonly string[]): Promise<void> {
-  const byDir = new Map<string, Set<string>>();
-  for (const d of dests) {
-    const dir = dirname(d);
-    if (!byDir.has(dir)) byDir.set(dir, new Set());
-    byDir.get(dir)!.add(basename(d));
-  }
-  for (const [dir, names] of byDir) {
+export async function removePartials(
+  folders: Iterable<string>,
+  dests: () => Iterable<string>,
+): Promise<void> {
+  const found = new Map<string, string[]>();
+  for (const dir of folders) {
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(dir)];
@@ -87,7 +87,14 @@ export async function removePartials(dests: readonly string[]): Promise<void> {
     }
     for (const e of entries) {
       const target = partialTarget(e.name);
-      if (e.isFile && target !== undefined && names.has(target)) await Deno.remove(join(dir, e.name));
+      if (!e.isFile || target === undefined) continue;
+      const path = join(dir, target);
+      found.set(path, [...(found.get(path) ?? []), join(dir, e.name)]);
     }
+  }
+  if (found.size === 0) return;
+  for (const dest of dests()) {
+    for (const partial of found.get(dest) ?? []) await Deno.remove(partial).catch(() => {});
+    found.delete(dest);
   }
 }

@@ -22,7 +22,7 @@ export async function copyQuarantined(
   const q = plan.protocol.quarantine;
   if (!q) return;
   for (const i of mine) {
-    const f = plan.files[i];
+    const f = plan.files.get(i);
     const o = outcomes.get(i);
     const quarantined = f.status === "quarantine" || o?.status === "quarantined";
     if (!quarantined) continue;

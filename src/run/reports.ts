@@ -6,7 +6,7 @@
  */
 import { permissionsInForce } from "../util/permissions_in_force.ts";
 import { join, relative } from "node:path";
-import type { Disposition } from "../plan/mod.ts";
+import type { Disposition, FileList } from "../plan/mod.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { renderRefs } from "../scan/scan.ts";
@@ -29,12 +29,15 @@ export interface ReportPlan {
       readonly output: { readonly root: string; readonly format?: "dicom" | "nifti" | "both" };
       readonly deidentify?: { readonly options: readonly string[] };
     };
-  readonly files: readonly {
-    readonly input: { readonly rel: string; readonly root: string };
-    readonly status: Disposition;
-    readonly reason?: string;
-    readonly dest?: string;
-  }[];
+  readonly files: FileList<ReportFile>;
+}
+
+/** What the reports need from a planned file. */
+export interface ReportFile {
+  readonly input: { readonly rel: string; readonly root: string };
+  readonly status: Disposition;
+  readonly reason?: string;
+  readonly dest?: string;
 }
 
 /** What the reports need from a run (or from the merged runs of every shard). */
@@ -63,14 +66,14 @@ export async function writeReports(
   const nifti = format !== "dicom";
   const fileHeader = ["Input", "Root", "Status", "Reason", "Output", ...(nifti ? ["Nifti"] : [])];
   const series = new Map<string, { row: string[]; files: number; outcomes: Set<SeriesOutcome> }>();
-  const inputs = plan.files.map((f) => f.input);
+  const inputs = { at: (i: number) => plan.files.at(i)?.input };
   // Each file's series outcome (its NIfTI fate) and the volumes that hold its instance(s).
   const niftiOf = new Map<number, { series: SeriesOutcome; file: FileOutcome; volumes: string[] }>();
   for (const o of s.series?.values() ?? []) {
     for (const file of o.files) niftiOf.set(file.index, { series: o, file, volumes: [] });
     for (const v of o.volumes) for (const i of v.files) niftiOf.get(i)?.volumes.push(v.nifti);
   }
-  const statusOf = (i: number, f: ReportPlan["files"][number]) => {
+  const statusOf = (i: number, f: ReportFile) => {
     const o = s.outcomes.get(i);
     const status = f.status === "write"
       ? (o?.status === "quarantined" ? "quarantined" : "written")
@@ -80,7 +83,7 @@ export async function writeReports(
     return { o, status, n: niftiOf.get(i) };
   };
   /** A file's row of files.csv. */
-  const fileRow = (i: number, f: ReportPlan["files"][number]): string[] => {
+  const fileRow = (i: number, f: ReportFile): string[] => {
     const { o, status, n } = statusOf(i, f);
     let reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
     // Written as DICOM (both), but in no volume: the reason goes with it.
@@ -156,7 +159,7 @@ export async function writeReports(
     for (let start = 0; start < plan.files.length; start += ROWS_PER_WRITE) {
       const end = Math.min(plan.files.length, start + ROWS_PER_WRITE);
       const rows: string[][] = [];
-      for (let i = start; i < end; i++) rows.push(fileRow(i, plan.files[i]));
+      for (let i = start; i < end; i++) rows.push(fileRow(i, plan.files.at(i)!));
       yield toCsv(rows);
     }
   }

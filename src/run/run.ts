@@ -13,7 +13,7 @@
  */
 import { RunRefusal } from "./errors.ts";
 import { Interner } from "../scan/intern.ts";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type DeidSession, loadDeidConfig, openSession } from "../deid/mod.ts";
 import { niftiFamily } from "../nifti/convert.ts";
 import { type Plan, type Shard, shardFiles } from "../plan/mod.ts";
@@ -41,8 +41,15 @@ import { SpillMap } from "../util/spill_map.ts";
  */
 export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: number } {
   const times = plan.protocol.output.format === "both" ? 2 : 1;
-  const toWrite = shardFiles(plan, shard).map((i) => plan.files[i]).filter((f) => f.status === "write");
-  return { files: toWrite.length * times, bytes: toWrite.reduce((n, f) => n + f.input.size, 0) * times };
+  let files = 0;
+  let bytes = 0;
+  for (const i of shardFiles(plan, shard)) {
+    const f = plan.files.get(i);
+    if (f.status !== "write") continue;
+    files++;
+    bytes += f.input.size;
+  }
+  return { files: files * times, bytes: bytes * times };
 }
 
 /**
@@ -144,20 +151,37 @@ async function executeIn(
       opts.onKept?.(++kept);
     },
   };
-  const toWrite = mine.filter((i) => plan.files[i].status === "write");
-  // With NIfTI only, the files are read for their series, not written as DICOM.
-  const dicom = format === "nifti" ? [] : toWrite;
+  // One pass over this run's files (which may be read back from disk, see `FileRecords`): what it
+  // writes, by series with NIfTI, the folders it writes into, and what the plan skips or quarantines.
+  const toWrite: number[] = [];
   const mySeries = new Map<number, number[]>();
-  if (format !== "dicom") {
-    for (const i of toWrite) {
-      const s = plan.files[i].series!;
-      mySeries.set(s, [...(mySeries.get(s) ?? []), i]);
+  const folders = new Set<string>();
+  let skipped = 0;
+  let planQuarantined = 0;
+  for (const i of mine) {
+    const f = plan.files.get(i);
+    if (f.status === "skip") skipped++;
+    else if (f.status === "quarantine") planQuarantined++;
+    else {
+      toWrite.push(i);
+      if (format !== "nifti") folders.add(dirname(join(root, f.dest!)));
+      if (format !== "dicom") {
+        const group = mySeries.get(f.series!);
+        if (group) group.push(i);
+        else mySeries.set(f.series!, [i]);
+      }
     }
   }
+  // With NIfTI only, the files are read for their series, not written as DICOM.
+  const dicom = format === "nifti" ? [] : toWrite;
   const families = [...mySeries.keys()].flatMap((s) =>
-    niftiFamily(plan.series[s].nifti!, plan.series[s].frames)
+    niftiFamily(plan.series[s].nifti!, plan.series[s].frames).map((d) => join(root, d))
   );
-  await removePartials([...dicom.map((i) => plan.files[i].dest!), ...families].map((d) => join(root, d)));
+  for (const f of families) folders.add(dirname(f));
+  await removePartials(folders, function* () {
+    yield* families;
+    for (const i of dicom) yield join(root, plan.files.get(i).dest!);
+  });
   await writeFiles(ctx, dicom);
   const series = new Map<number, SeriesOutcome>();
   if (mySeries.size) {
@@ -169,20 +193,23 @@ async function executeIn(
           if (fo.status === "written") ctx.kept(again);
         }
       }
-      for (const i of files) ctx.progress(plan.files[i].input.size);
+      for (const i of files) ctx.progress(plan.files.get(i).input.size);
     });
   }
   const { outcomes, notes } = ctx;
   await copyQuarantined(plan, mine, outcomes);
   notes.push(...await removeStaleOutputs(plan, journal, ctx.append));
   let written = 0;
-  for (const o of outcomes.values()) if (o.status === "written") written++;
+  let runQuarantined = 0;
+  for (const o of outcomes.values()) {
+    if (o.status === "written") written++;
+    // Quarantined in the run (a file the plan quarantined has an outcome only when its copy failed).
+    else if (plan.files.get(o.index).status === "write") runQuarantined++;
+  }
   const summary = {
     written,
-    skipped: mine.filter((i) => plan.files[i].status === "skip").length,
-    quarantined:
-      mine.filter((i) => plan.files[i].status === "quarantine" || outcomes.get(i)?.status === "quarantined")
-        .length,
+    skipped,
+    quarantined: planQuarantined + runQuarantined,
     resumed,
     outcomes,
     series,
@@ -199,7 +226,7 @@ async function executeIn(
   if (!shard && format !== "nifti" && p.output.dicomdir) {
     await writeDicomDir(
       root,
-      [...outcomes.values()].flatMap((o) => o.status === "written" ? plan.files[o.index].dest ?? [] : []),
+      [...outcomes.values()].flatMap((o) => o.status === "written" ? plan.files.get(o.index).dest ?? [] : []),
     );
   } else if (!shard) await removeOurDicomDir(root);
   return summary;

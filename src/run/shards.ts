@@ -8,11 +8,11 @@
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { type Plan, type Shard, shardName } from "../plan/mod.ts";
+import { type Plan, type PlannedFile, type Shard, shardName } from "../plan/mod.ts";
 import { MergeError } from "./errors.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { type ReportPlan, writeReports } from "./reports.ts";
+import { type ReportFile, type ReportPlan, writeReports } from "./reports.ts";
 import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
 import { shardStatePath, STATE_DIR } from "./state_dir.ts";
@@ -47,7 +47,7 @@ export interface ShardPart {
   readonly files: readonly {
     readonly index: number;
     readonly input: { readonly rel: string; readonly root: string };
-    readonly status: Plan["files"][number]["status"];
+    readonly status: PlannedFile["status"];
     readonly reason?: string;
     readonly dest?: string;
   }[];
@@ -110,7 +110,7 @@ export async function writeShardPart(
     ...(meta.salt ? { salt: meta.salt } : {}),
     plan: { files: plan.files.length, sha256: planFingerprint(plan) },
     files: mine.map((index) => {
-      const f = plan.files[index];
+      const f = plan.files.get(index);
       return {
         index,
         input: { rel: f.input.rel, root: f.input.root },
@@ -250,7 +250,7 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
   checkParts(parts, problems);
   if (problems.length) throw new MergeError(problems);
   const total = parts[0].plan.files;
-  const files: (ReportPlan["files"][number] | undefined)[] = new Array(total);
+  const files: (ReportFile | undefined)[] = new Array(total);
   const outcomes = new Map<number, FileOutcome>();
   const series = new Map<number, SeriesOutcome>();
   for (const part of parts) {
@@ -278,7 +278,7 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
       output: { root, format: first.format },
       deidentify: first.deidentify,
     },
-    files: files as ReportPlan["files"],
+    files: files as ReportFile[],
   };
   const count = (status: string) =>
     plan.files.filter((f, i) =>

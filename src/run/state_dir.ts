@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { type Shard, shardName } from "../plan/mod.ts";
-import { ensurePrivateDir } from "../util/atomic.ts";
+import { type PlanSpill, type Shard, shardName } from "../plan/mod.ts";
+import { ensurePrivateDir, PRIVATE_DIR } from "../util/atomic.ts";
 
 /** Where run state lives under the output root. */
 export const STATE_DIR = ".dcmtidy";
@@ -46,6 +46,26 @@ export async function ensureStateDir(outputRoot: string, shard?: Shard): Promise
     await ensurePrivateDir(shardStatePath(outputRoot, shard));
   }
   return statePath(outputRoot, shard);
+}
+
+/**
+ * Where a plan's records go past their bound (see `FileRecords`): the state folder, made when the
+ * first one goes there (the output root with the usual mode, the state folder owner-only), so a
+ * `plan` of fewer files makes nothing.
+ */
+export function planSpill(outputRoot: string): PlanSpill {
+  return {
+    dir: () => {
+      const dir = join(outputRoot, STATE_DIR);
+      Deno.mkdirSync(outputRoot, { recursive: true });
+      try {
+        Deno.mkdirSync(dir, { mode: PRIVATE_DIR });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      return dir;
+    },
+  };
 }
 
 /** A new staging folder's path for a run (not made yet). */

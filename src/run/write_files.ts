@@ -60,7 +60,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     // Sort only: the plan read each header (its report columns are in the plan), so nothing is
     // read again and no worker is needed; links have to be made here anyway (Deno asks for write
     // access to a link's target), and a copy is one call into the kernel.
-    for (const job of unstaged) await record(await placed(job, plan.files[job.index]));
+    for (const job of unstaged) await record(await placed(job, plan.files.get(job.index)));
   } else if ((opts.workers ?? 0) > 0 && unstaged.length > 0) {
     if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
     await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
@@ -97,7 +97,7 @@ async function writeChunk(
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
   for (const i of files) {
-    const f = plan.files[i];
+    const f = plan.files.get(i);
     const dest = join(root, f.dest!);
     const prior = journal.done.get(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
@@ -143,7 +143,9 @@ async function writeChunk(
     }
   }
   if (jobs.length) {
-    await ctx.append(jobs.map((j) => JSON.stringify({ claim: plan.files[j.index].dest }) + "\n").join(""));
+    await ctx.append(
+      jobs.map((j) => JSON.stringify({ claim: plan.files.get(j.index).dest }) + "\n").join(""),
+    );
   }
   // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
   // is as the plan read it and the staged file the one the plan wrote; any other is written later.
@@ -250,7 +252,7 @@ function recordOutcome(
 ): string | undefined {
   const p = ctx.plan.protocol;
   const outcome = compactOutcome(withoutOriginals(result), ctx.shared);
-  const f = ctx.plan.files[outcome.index];
+  const f = ctx.plan.files.get(outcome.index);
   ctx.outcomes.set(outcome.index, outcome);
   if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
     ctx.notes.push(

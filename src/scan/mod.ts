@@ -21,4 +21,5 @@ export {
   scan,
   type ScannedFile,
   type ScanOptions,
+  sharedInstances,
 } from "./scan.ts";

@@ -186,39 +186,69 @@ export function inputRef(index: number): string {
   return `{{input:${index}}}`;
 }
 
-/** Replace input references with paths (`show`) or with "input #N" (the files.csv row). */
-export function renderRefs(text: string, files: readonly { readonly rel: string }[], show: boolean): string {
+/**
+ * Replace input references with paths (`show`) or with "input #N" (the files.csv row). `files`: the
+ * input files by index (an array, or what reads one by index).
+ */
+export function renderRefs(
+  text: string,
+  files: { at(index: number): { readonly rel: string } | undefined },
+  show: boolean,
+): string {
   return text.replace(
     /\{\{input:(\d+)\}\}/g,
-    (_: string, n: string) => show ? files[Number(n)].rel : `input #${Number(n) + 1}`,
+    (_: string, n: string) => show ? files.at(Number(n))!.rel : `input #${Number(n) + 1}`,
   );
 }
 
 /** Mark files with the same SOP Instance UID and the same bytes as an earlier file as duplicates. */
 export async function markDuplicates(files: ScannedFile[]): Promise<void> {
-  const byUID = new Map<string, number[]>();
-  files.forEach((f, i) => {
+  const { duplicates } = await sharedInstances(files);
+  for (const [i, reason] of duplicates) {
+    files[i].kind = "duplicate";
+    files[i].reason = reason;
+  }
+}
+
+/**
+ * DICOM files that share a SOP Instance UID: each group's indices (in input order, groups in the
+ * order of their first file), and the duplicates among them (the same size and bytes as an earlier
+ * member) with their reason. One pass over `files` holds only each UID's first index (the files may
+ * be read back from disk one at a time); the members of a group are then asked for by index and
+ * hashed.
+ */
+export async function sharedInstances(
+  files: {
+    entries(): Iterable<readonly [number, ScannedFile]>;
+    at(index: number): ScannedFile | undefined;
+  },
+): Promise<{ groups: number[][]; duplicates: Map<number, string> }> {
+  const first = new Map<string, number>();
+  const groups = new Map<string, number[]>();
+  for (const [i, f] of files.entries()) {
     const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
-    if (!uid) return;
-    const group = byUID.get(uid);
-    if (group) group.push(i);
-    else byUID.set(uid, [i]);
-  });
-  for (const group of byUID.values()) {
-    if (group.length < 2) continue;
-    const firstByHash = new Map<string, number>();
-    for (const i of group) {
-      const f = files[i];
-      const key = `${f.size}:${await sha256File(f.path).catch(() => `unreadable:${f.path}`)}`;
-      const first = firstByHash.get(key);
-      if (first !== undefined) {
-        f.kind = "duplicate";
-        f.reason = `same SOP Instance UID and bytes as ${inputRef(first)}`;
-      } else {
-        firstByHash.set(key, i);
-      }
+    if (!uid) continue;
+    const j = first.get(uid);
+    if (j === undefined) first.set(uid, i);
+    else {
+      const group = groups.get(uid);
+      if (group) group.push(i);
+      else groups.set(uid, [j, i]);
     }
   }
+  first.clear();
+  const duplicates = new Map<number, string>();
+  for (const group of groups.values()) {
+    const firstByHash = new Map<string, number>();
+    for (const i of group) {
+      const f = files.at(i)!;
+      const key = `${f.size}:${await sha256File(f.path).catch(() => `unreadable:${f.path}`)}`;
+      const earlier = firstByHash.get(key);
+      if (earlier !== undefined) duplicates.set(i, `same SOP Instance UID and bytes as ${inputRef(earlier)}`);
+      else firstByHash.set(key, i);
+    }
+  }
+  return { groups: [...groups.values()], duplicates };
 }
 
 /**
