@@ -34,12 +34,9 @@ export interface FileList<T> extends Iterable<T> {
 export interface PlanSpill {
   /** The folder for the temporary file, made and given when the first file goes there. */
   readonly dir: () => string;
-  /** Records held in memory (default 65,536: about 40 MB of planned files). */
+  /** Records held in memory (default `SPILL_BOUND`, 32,768: about 20 MB of planned files). */
   readonly inMemory?: number;
 }
-
-/** Records held in memory before they go to the temporary file, by default. */
-export const RECORDS_IN_MEMORY = 65_536;
 
 /** See the module's documentation. */
 export class FileRecords<T> implements FileList<T>, Disposable {
@@ -51,7 +48,7 @@ export class FileRecords<T> implements FileList<T>, Disposable {
    * (`set`); until then `at` gives undefined for them and `get` throws.
    */
   constructor(spill?: PlanSpill, length = 0) {
-    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory ?? RECORDS_IN_MEMORY);
+    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory);
     this.#length = length;
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 export { makePlan, surveyShare } from "./plan.ts";
-export { type FileList, FileRecords, type PlanSpill, RECORDS_IN_MEMORY } from "./file_records.ts";
+export { type FileList, FileRecords, type PlanSpill } from "./file_records.ts";
 export {
   readScanParts,
   scanOrigin,

@@ -45,7 +45,7 @@ export interface RunOptions {
   readonly staging?: Staging;
   /**
    * Outcomes held in memory before they go to a temporary file in the run's state folder (see
-   * `SpillMap`; default `SPILL_BOUND`, 8,192): what keeps a run's memory flat in its files.
+   * `SpillMap`; default `SPILL_BOUND`, 32,768): what keeps a run's memory flat in its files.
    */
   readonly recordsInMemory?: number;
 }
