@@ -61,7 +61,7 @@ export class Keys {
     // HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of the joined key (a NUL between
     // any two, so no surrogate pair is made across them).
     const mac = this.#hmac.mac(utf8(key));
-    if (this.#memo.size >= 50_000) this.#memo.clear(); // bounded: a cache, not a table of every patient
+    if (this.#memo.size >= 8192) this.#memo.clear(); // bounded: a cache, not a table of every patient
     this.#memo.set(key, mac);
     return mac;
   }

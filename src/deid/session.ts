@@ -98,8 +98,10 @@ export class DeidSession {
     if (!mapped) {
       mapped = this.#keys.uid(original);
       // Bounded: a cache for a series' repeated UIDs, not a table of every instance (a million
-      // files would keep a million of them).
-      if (this.#uids.size >= 50_000) this.#uids.clear();
+      // files would keep a million of them). Emptied when full: each SOP Instance UID comes once,
+      // and a study's few repeated UIDs are made again once per 8,192 new ones. At 50,000 entries
+      // this cache and the keys' memo held about 20 MB in each worker.
+      if (this.#uids.size >= 8192) this.#uids.clear();
       this.#uids.set(original, mapped);
     }
     return mapped;
