@@ -106,3 +106,73 @@ Deno.test("spill map: what is on disk is encrypted", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spill map: a folder function that gives none keeps every record in memory", () => {
+  let asked = 0;
+  using spill = new SpillMap<Rec>(() => {
+    asked++;
+    return undefined;
+  }, 2);
+  for (let i = 0; i < 20; i++) spill.set(i, rec(i));
+  assert.equal(spill.size, 20);
+  assert.deepEqual([...spill.keys()].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+  assert.equal(asked, 1, "asked once");
+});
+
+Deno.test("spill map: bad keys are refused or absent, not a parse error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using spill = new SpillMap<Rec>(dir, 1);
+    for (let i = 0; i < 5; i++) spill.set(i, rec(i));
+    for (const key of [-1, 1.5, 2 ** 40, NaN]) {
+      assert.equal(spill.get(key), undefined);
+      assert.equal(spill.has(key), false);
+    }
+    assert.throws(() => spill.set(2 ** 31, rec(1)), RangeError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("planSpill: under plan's narrowed permissions, the state folder, and the output root when missing", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const script = `${dir}/child.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { planSpill } from ${JSON.stringify(new URL("../src/run/state_dir.ts", import.meta.url).href)};
+       console.log(JSON.stringify(Deno.args.map((root) => planSpill(root).dir() ?? null)));`,
+    );
+    await Deno.mkdir(`${dir}/out`);
+    // What `dcmtidy permissions --command plan` gives a plan: write the state folders alone (read
+    // is left wide here: the code and the module cache).
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        "--allow-read",
+        `--allow-write=${dir}/out/.dcmtidy,${dir}/missing/.dcmtidy`,
+        script,
+        `${dir}/out`,
+        `${dir}/missing`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+      `${dir}/out/.dcmtidy`,
+      `${dir}/missing/.dcmtidy`,
+    ]);
+    for (const root of ["out", "missing"]) {
+      assert.equal((await Deno.stat(`${dir}/${root}/.dcmtidy`)).mode! & 0o777, 0o700);
+      // The root keeps the usual mode (the umask's), not the state folder's.
+      assert.notEqual((await Deno.stat(`${dir}/${root}`)).mode! & 0o777, 0o700);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

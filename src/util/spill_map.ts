@@ -28,6 +28,9 @@ import { PRIVATE_FILE } from "./atomic.ts";
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
 
+/** The largest key: the file's places are arrays indexed by key. */
+const MAX_KEY = 2 ** 31 - 1;
+
 /** Records written to the file at a time. */
 const SLICE = 2048;
 
@@ -47,7 +50,9 @@ const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
 
 /** See the module's documentation. Iteration gives the records on file first, then those in memory. */
 export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
-  readonly #dir: string | (() => string) | undefined;
+  #dir: string | (() => string | undefined) | undefined;
+  /** The file's path while it could not be removed from its folder (removed on close). */
+  #path: string | undefined;
   readonly #bound: number;
   #hot = new Map<number, V>();
   #file: Deno.FsFile | undefined;
@@ -65,10 +70,10 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
 
   /**
    * `dir`: the folder for the temporary file, or what gives it when the file is first needed
-   * (undefined: records are never written out, and the map is a plain map). `bound`: records held
-   * in memory before they go to the file.
+   * (undefined, or a function that gives undefined: records are never written out, and the map is a
+   * plain map). `bound`: records held in memory before they go to the file.
    */
-  constructor(dir: string | (() => string) | undefined, bound: number = SPILL_BOUND) {
+  constructor(dir: string | (() => string | undefined) | undefined, bound: number = SPILL_BOUND) {
     this.#dir = dir;
     this.#bound = Math.max(1, bound);
   }
@@ -104,7 +109,9 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   }
 
   set(key: number, value: V): this {
-    if (!Number.isInteger(key) || key < 0) throw new RangeError(`a SpillMap key is a whole number: ${key}`);
+    if (!Number.isInteger(key) || key < 0 || key > MAX_KEY) {
+      throw new RangeError(`a SpillMap key is a whole number from 0 to ${MAX_KEY}: ${key}`);
+    }
     this.#forget(key);
     this.#hot.set(key, value);
     if (this.#hot.size > this.#bound && this.#dir !== undefined) this.#spill();
@@ -121,14 +128,21 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     this.#onFile = 0;
   }
 
+  /**
+   * The records on file, then those in memory. A `set` while iterating may move records from memory
+   * to the file: the file is read only as far as it went when the iteration began, and what moved
+   * after is not given (nor given twice).
+   */
   *entries(): MapIterator<[number, V]> {
+    const hot = [...this.#hot];
     if (this.#file && this.#onFile > 0) {
       // The file is read in order, a piece at a time; a line counts if it is still its key's line.
+      const end = this.#end;
       const piece = new Uint8Array(1 << 20);
       let carry = new Uint8Array(0);
       let at = 0;
-      while (at < this.#end) {
-        const n = this.#readAt(at, piece.subarray(0, Math.min(piece.length, this.#end - at)));
+      while (at < end) {
+        const n = this.#readAt(at, piece.subarray(0, Math.min(piece.length, end - at)));
         const chunk = carry.length ? concat(carry, piece.subarray(0, n)) : piece.subarray(0, n);
         const base = at - carry.length;
         let start = 0;
@@ -145,7 +159,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
         at += n;
       }
     }
-    yield* [...this.#hot];
+    yield* hot;
   }
 
   *keys(): MapIterator<number> {
@@ -170,6 +184,12 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     unclosed.unregister(this);
     this.#file.close();
     this.#file = undefined;
+    if (this.#path) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch { /* gone already */ }
+      this.#path = undefined;
+    }
     this.#lengths.fill(0);
     this.#onFile = 0;
     this.#end = 0;
@@ -182,7 +202,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   }
 
   #lengthOf(key: number): number {
-    return key < this.#lengths.length ? this.#lengths[key] : 0;
+    return this.#lengths[key] ?? 0;
   }
 
   /** Drop a key's line on file; whether it had one. */
@@ -193,28 +213,39 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     return true;
   }
 
-  /** Write every record in memory to the end of the file, in one write. */
+  /**
+   * Write every record in memory to the end of the file, a slice at a time (what a write needs, the
+   * text, its bytes and their encrypted copy, stays small). Each slice leaves memory once written: a
+   * write that fails (a full disk) leaves every record once, in memory or on file.
+   */
   #spill(): void {
     const file = this.#file ?? this.#open();
-    // A slice at a time: what a write needs (text, bytes, their encrypted copy) stays small.
+    if (!file) return;
     let slice: [number, V][] = [];
+    const flush = () => {
+      this.#write(file, slice);
+      for (const [key] of slice) this.#hot.delete(key);
+      this.#onFile += slice.length;
+      slice = [];
+    };
     for (const entry of this.#hot) {
       slice.push(entry);
-      if (slice.length === SLICE) {
-        this.#write(file, slice);
-        slice = [];
-      }
+      if (slice.length === SLICE) flush();
     }
-    if (slice.length) this.#write(file, slice);
-    this.#onFile += this.#hot.size;
-    this.#hot.clear();
+    if (slice.length) flush();
   }
 
-  /** Append records to the file, in one write, and note where each one's line is. */
+  /** Append records to the file, in one write, and note where each one's line is once written. */
   #write(file: Deno.FsFile, entries: readonly [number, V][]): void {
     const text = [];
     for (const [key, value] of entries) text.push(`${key}\t${JSON.stringify(value)}\n`);
     const bytes = encoder.encode(text.join(""));
+    const start = this.#end;
+    // Past these bytes whatever happens: a keystream is never used twice, even after a failed write.
+    this.#end += bytes.length;
+    const sealed = this.#cipher(start, bytes);
+    file.seekSync(start, Deno.SeekMode.Start);
+    for (let written = 0; written < sealed.length;) written += file.writeSync(sealed.subarray(written));
     let max = 0;
     for (const [key] of entries) max = Math.max(max, key);
     this.#grow(max + 1);
@@ -224,24 +255,27 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     for (const [key] of entries) {
       const tab = bytes.indexOf(9, at);
       const nl = bytes.indexOf(10, tab);
-      this.#offsets[key] = this.#end + tab + 1;
+      this.#offsets[key] = start + tab + 1;
       this.#lengths[key] = nl - tab - 1;
       at = nl + 1;
     }
-    const sealed = this.#cipher(this.#end, bytes);
-    file.seekSync(this.#end, Deno.SeekMode.Start);
-    for (let written = 0; written < sealed.length;) written += file.writeSync(sealed.subarray(written));
-    this.#end += bytes.length;
   }
 
-  #open(): Deno.FsFile {
-    const dir = typeof this.#dir === "function" ? this.#dir() : this.#dir!;
+  /** The file, made in the map's folder; undefined when there is no folder (records stay in memory). */
+  #open(): Deno.FsFile | undefined {
+    const dir = typeof this.#dir === "function" ? this.#dir() : this.#dir;
+    if (dir === undefined) {
+      this.#dir = undefined; // not asked again
+      return undefined;
+    }
     const path = join(dir, `.spill-${crypto.randomUUID()}.tmp`);
     const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: PRIVATE_FILE });
     // Gone from the folder at once: the open file is the map's alone, and a kill leaves nothing.
     try {
       Deno.removeSync(path);
-    } catch { /* removed when closed, below */ }
+    } catch {
+      this.#path = path; // removed on close
+    }
     unclosed.register(this, file, this);
     this.#file = file;
     this.#key = crypto.getRandomValues(new Uint8Array(32));
