@@ -423,6 +423,7 @@ deidentify:
         [],
       );
       summary.outcomes[Symbol.dispose]();
+      plan.files.close();
     }
     assert.equal(runs[0].written, 11, JSON.stringify(runs[0].reports));
     assert.equal(runs[0].quarantined, 2);

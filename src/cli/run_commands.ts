@@ -314,8 +314,12 @@ async function runPrepared(
     const answer = prompt("run this plan? [y/N]");
     answering = performance.now() - asked;
     if (!answer || !/^y(es)?$/i.test(answer.trim())) {
-      // The output root made to try it is removed again (when still empty): nothing done.
-      for (const dir of made.reverse()) await Deno.remove(dir).catch(() => {});
+      // The output root made to try it is removed again (when still empty, but for the state folder
+      // a large plan keeps its temporary file in): nothing done.
+      for (const dir of [...made].reverse()) {
+        await Deno.remove(join(dir, STATE_DIR)).catch(() => {});
+        await Deno.remove(dir).catch(() => {});
+      }
       console.log("nothing done");
       return 0;
     }

@@ -32,8 +32,11 @@ export interface FileList<T> extends Iterable<T> {
  * under it makes none) and the bound.
  */
 export interface PlanSpill {
-  /** The folder for the temporary file, made and given when the first file goes there. */
-  readonly dir: () => string;
+  /**
+   * The folder for the temporary file, made and given when the first record goes there; undefined:
+   * there is none, and every record stays in memory.
+   */
+  readonly dir: () => string | undefined;
   /** Records held in memory (default `SPILL_BOUND`, 32,768: about 20 MB of planned files). */
   readonly inMemory?: number;
 }

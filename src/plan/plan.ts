@@ -62,6 +62,9 @@ export async function makePlan(
   const surveyed = options.surveyed;
   const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
   let tools: PlanWorkers | undefined;
+  // The plan's files, until handed on: a plan that fails or is stopped lets go of their file.
+  let assembled: ReturnType<typeof assemble> | undefined;
+  let handed = false;
   try {
     tools = surveyed ? undefined : await openSurveyors(protocol, keys, listed, { ...options, ahead });
     // Aborted: stop waiting; the finally below stops the workers.
@@ -79,7 +82,6 @@ export async function makePlan(
       aborted,
     ]);
     listed = undefined;
-    let plan: ReturnType<typeof assemble>;
     try {
       const instances = await sharedInstances({
         *entries() {
@@ -87,10 +89,11 @@ export async function makePlan(
         },
         at: (i) => surveys.at(i)?.scanned,
       });
-      plan = assemble(surveys, instances, warnings, errors, options.spill);
+      assembled = assemble(surveys, instances, warnings, errors, options.spill);
     } finally {
       surveys.close();
     }
+    const plan = assembled;
     // The diffs shown: the first series' only when the caller shows no more (a re-read each).
     const diffed = plan.series.slice(0, options.diffs ?? plan.series.length);
     const representatives = diffed.map((s) => ({
@@ -154,6 +157,7 @@ export async function makePlan(
     }
     // Aborted after the last wait: the plan is not handed on.
     options.signal?.throwIfAborted();
+    handed = true;
     return {
       protocol,
       files: plan.files,
@@ -165,6 +169,7 @@ export async function makePlan(
     };
   } finally {
     tools?.close();
+    if (!handed) assembled?.files.close();
   }
 }
 

@@ -364,7 +364,10 @@ export async function readScanParts(
             `running has not written it yet)`,
         );
       } else if (e instanceof ScanPartError) problems.push(...e.problems);
-      else throw e;
+      else {
+        surveys.close();
+        throw e;
+      }
     }
   }
   if (problems.length === 0) {

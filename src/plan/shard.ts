@@ -130,12 +130,21 @@ export function shardFiles(
   const nifti = plan.protocol.output.format !== "dicom";
   // A study's files hash alike: one hash per study, not per file.
   const memo = new Map<string, number>();
+  // With NIfTI, each series' shard, from its first file (asked once: the files may be read back
+  // from disk, where going back to the first file for every one would cost a read each).
+  const bySeries = new Map<number, number>();
   const mine: number[] = [];
   for (const [i, f] of plan.files.entries()) {
-    const owner = nifti && f.status === "write" && f.series !== undefined
-      ? plan.files.at(plan.series[f.series].representative)!
-      : f;
-    if (shardOf(owner.input, shard.n, memo) === shard.k) mine.push(i);
+    let k: number;
+    if (nifti && f.status === "write" && f.series !== undefined) {
+      let known = bySeries.get(f.series);
+      if (known === undefined) {
+        known = shardOf(plan.files.at(plan.series[f.series].representative)!.input, shard.n, memo);
+        bySeries.set(f.series, known);
+      }
+      k = known;
+    } else k = shardOf(f.input, shard.n, memo);
+    if (k === shard.k) mine.push(i);
   }
   return mine;
 }

@@ -79,20 +79,25 @@ export async function openPlanWorkers(
       // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = new Interner();
       let done = 0;
-      await mapInPool(
-        pool,
-        files.map((f, i) => ({ index: indices?.[i] ?? i, listed: f })),
-        (jobs): ToPlanWorker => ({ type: "survey", jobs }),
-        (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
-        {
-          onResult: (r) => {
-            const at = position ? position.get(r.index)! : r.index;
-            out.set(at, compactSurvey(r.survey, shared, files[at]));
-            if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
-            onProgress?.(++done, files.length);
+      try {
+        await mapInPool(
+          pool,
+          files.map((f, i) => ({ index: indices?.[i] ?? i, listed: f })),
+          (jobs): ToPlanWorker => ({ type: "survey", jobs }),
+          (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
+          {
+            onResult: (r) => {
+              const at = position ? position.get(r.index)! : r.index;
+              out.set(at, compactSurvey(r.survey, shared, files[at]));
+              if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
+              onProgress?.(++done, files.length);
+            },
           },
-        },
-      );
+        );
+      } catch (e) {
+        out.close();
+        throw e;
+      }
       return out;
     },
     text: (files) =>

@@ -50,19 +50,16 @@ export async function ensureStateDir(outputRoot: string, shard?: Shard): Promise
 
 /**
  * Where a plan's records go past their bound (see `FileRecords`): the state folder, made when the
- * first one goes there (the output root with the usual mode, the state folder owner-only), so a
- * `plan` of fewer files makes nothing.
+ * first one goes there, so a `plan` of fewer files makes nothing. A `plan` may write only there:
+ * the folder is made with what is missing above it in one call (the output root with the usual
+ * mode), then made owner-only.
  */
 export function planSpill(outputRoot: string): PlanSpill {
   return {
     dir: () => {
       const dir = join(outputRoot, STATE_DIR);
-      Deno.mkdirSync(outputRoot, { recursive: true });
-      try {
-        Deno.mkdirSync(dir, { mode: PRIVATE_DIR });
-      } catch (e) {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      }
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.chmodSync(dir, PRIVATE_DIR);
       return dir;
     },
   };

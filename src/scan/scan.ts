@@ -211,8 +211,8 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
 }
 
 /**
- * DICOM files that share a SOP Instance UID: each group's indices (in input order, groups in the
- * order of their first file), and the duplicates among them (the same size and bytes as an earlier
+ * DICOM files that share a SOP Instance UID: each group's indices (in input order; the groups in no
+ * particular order), and the duplicates among them (the same size and bytes as an earlier
  * member) with their reason. One pass over `files` holds only each UID's first index (the files may
  * be read back from disk one at a time); the members of a group are then asked for by index and
  * hashed.
