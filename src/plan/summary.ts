@@ -10,8 +10,8 @@ import { textLines } from "./text_summary.ts";
 import { syntaxLabel } from "../pixels/syntaxes.ts";
 import { inputRef } from "../scan/scan.ts";
 import { showValue } from "./changes.ts";
-import { maskPath, planGroups, planTotals, renderPlanText } from "./render.ts";
-import type { Plan, PlannedSeries, WarningKind } from "./types.ts";
+import { maskPath, planGroups, renderPlanText } from "./render.ts";
+import type { Disposition, Plan, PlannedFile, PlannedSeries, WarningKind } from "./types.ts";
 
 /** How to render a plan. */
 export interface SummaryOptions {
@@ -67,7 +67,19 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   const id = (s: string) => (deidentified || showPhi ? s : "***");
   const ref = (i: number) => dim(inputRef(i));
 
-  const t = planTotals(plan);
+  // One pass over the files (they may be read back from disk): totals, files per output folder, and
+  // the files not written.
+  const t: Record<Disposition, number> = { write: 0, skip: 0, quarantine: 0 };
+  const folders = new Map<string, number>();
+  const others: { f: PlannedFile; i: number }[] = [];
+  for (const [i, f] of plan.files.entries()) {
+    t[f.status]++;
+    if (f.status !== "write") others.push({ f, i });
+    else if (f.dest) {
+      const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
+    }
+  }
   const groups = planGroups(plan);
   const bytes = plan.series.reduce((n, s) => n + s.bytes, 0);
   const lines = [
@@ -117,12 +129,6 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   }
   more(lines, groups.patients.length - patients.length, "patients", dim);
 
-  const folders = new Map<string, number>();
-  for (const f of plan.files) {
-    if (f.status !== "write" || !f.dest) continue;
-    const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
-    folders.set(folder, (folders.get(folder) ?? 0) + 1);
-  }
   const niftiIn = new Map<string, string[]>();
   for (const s of plan.series) {
     if (s.nifti === undefined) continue;
@@ -170,7 +176,6 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
     if (actions.length) lines.push(`actions: ${actions.map(([code, n]) => `${code} ${n}`).join(", ")}`);
   }
 
-  const others = plan.files.flatMap((f, i) => (f.status !== "write" ? [{ f, i }] : []));
   if (others.length) lines.push("not written:");
   for (const { f, i } of others) {
     lines.push(`  ${f.status.padEnd(10)} ${ref(i)}: ${f.reason ?? f.input.kind}`);

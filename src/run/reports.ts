@@ -83,8 +83,7 @@ export async function writeReports(
     return { o, status, n: niftiOf.get(i) };
   };
   /** A file's row of files.csv. */
-  const fileRow = (i: number, f: ReportFile): string[] => {
-    const { o, status, n } = statusOf(i, f);
+  const fileRow = (f: ReportFile, { o, status, n }: ReturnType<typeof statusOf>): string[] => {
     let reason = o?.status === "quarantined" ? o.reason ?? "" : f.reason ?? "";
     // Written as DICOM (both), but in no volume: the reason goes with it.
     if (format === "both" && status === "written" && n?.file.status === "quarantined") {
@@ -100,11 +99,11 @@ export async function writeReports(
       ...(nifti ? [status === "written" ? volumes : ""] : []),
     ];
   };
-  for (const [i, f] of plan.files.entries()) {
-    const { o, status, n } = statusOf(i, f);
+  /** Count a file in its series' row of report.csv. */
+  const addToSeries = (f: ReportFile, { o, status, n }: ReturnType<typeof statusOf>): void => {
     // A series row: its written files; with NIfTI only, also a series in no volume (with its reason).
     const counted = status === "written" || (format === "nifti" && n?.file.fields !== undefined);
-    if (!counted || !f.dest) continue;
+    if (!counted || !f.dest) return;
     const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
     const v = (format === "nifti" ? n?.file.fields : o?.fields) ?? {};
     const key = `${v.SeriesInstanceUID ?? ""}\0${folder}`;
@@ -113,7 +112,7 @@ export async function writeReports(
     if (entry) {
       entry.files += one;
       if (n) entry.outcomes.add(n.series);
-      continue;
+      return;
     }
     series.set(key, {
       outcomes: new Set(n ? [n.series] : []),
@@ -131,7 +130,25 @@ export async function writeReports(
       ],
       files: one,
     });
+  };
+  // Input paths often name the patient: files.csv stays with the run's state, not in the dataset.
+  // One row per input file, written as CSV a slice of rows at a time, never all of them at once; the
+  // same pass (the files and outcomes may be read back from disk) counts the series of report.csv.
+  function* fileCsv(): Generator<string> {
+    yield toCsv([fileHeader]);
+    let rows: string[][] = [];
+    for (const [i, f] of plan.files.entries()) {
+      const status = statusOf(i, f);
+      addToSeries(f, status);
+      rows.push(fileRow(f, status));
+      if (rows.length === ROWS_PER_WRITE) {
+        yield toCsv(rows);
+        rows = [];
+      }
+    }
+    if (rows.length) yield toCsv(rows);
   }
+  await writeAtomically(join(meta.statePath, "files.csv"), fileCsv(), { mode: PRIVATE_FILE });
   const reportRows = [
     [
       "SubjectID",
@@ -152,18 +169,6 @@ export async function writeReports(
     }).sort((a, b) => (a[9] < b[9] ? -1 : a[9] > b[9] ? 1 : 0)),
   ];
   await writeAtomically(p.report, toCsv(reportRows));
-  // Input paths often name the patient: files.csv stays with the run's state, not in the dataset.
-  // One row per input file: written as CSV a slice of rows at a time, never all of them at once.
-  function* fileCsv(): Generator<string> {
-    yield toCsv([fileHeader]);
-    for (let start = 0; start < plan.files.length; start += ROWS_PER_WRITE) {
-      const end = Math.min(plan.files.length, start + ROWS_PER_WRITE);
-      const rows: string[][] = [];
-      for (let i = start; i < end; i++) rows.push(fileRow(i, plan.files.at(i)!));
-      yield toCsv(rows);
-    }
-  }
-  await writeAtomically(join(meta.statePath, "files.csv"), fileCsv(), { mode: PRIVATE_FILE });
   const audit = {
     tool: `dcmtidy ${meta.version}`,
     protocol: { name: p.name, sha256: p.sha256 },

@@ -26,13 +26,20 @@ export async function removeStaleOutputs(
 ): Promise<string[]> {
   const p = plan.protocol;
   const root = p.output.root;
-  // Built in one pass, without an array (or a list per file) first: a plan may have a million files.
+  // Nothing an earlier run finished: nothing can be stale (and the plan's files are not gone through).
+  if (journal.done.size === 0 && journal.series.size === 0) return [];
+  // Of the journal's inputs and destinations, those the plan has and makes: sets no larger than the
+  // journal (which is in memory already), made in one pass over the plan's files.
+  const journalInputs = new Set<string>();
+  for (const e of journal.done.values()) journalInputs.add(e.input);
+  for (const e of journal.series.values()) for (const i of e.inputs) journalInputs.add(i);
   const inputs = new Set<string>();
   const dests = new Set<string>();
   for (const f of plan.files) {
-    inputs.add(f.input.path);
-    if (p.output.format !== "nifti" && f.status === "write") dests.add(f.dest!);
+    if (journalInputs.has(f.input.path)) inputs.add(f.input.path);
+    if (p.output.format !== "nifti" && f.status === "write" && journal.done.has(f.dest!)) dests.add(f.dest!);
   }
+  journalInputs.clear();
   const stems = new Set(p.output.format === "dicom" ? [] : plan.series.flatMap((s) => s.nifti ?? []));
   let removed = 0;
   const changed: string[] = [];

@@ -96,8 +96,11 @@ async function writeChunk(
   const jobs: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
+  // This chunk's planned files, read once (they may be read back from disk).
+  const planned = new Map<number, PlannedFile>();
   for (const i of files) {
     const f = plan.files.get(i);
+    planned.set(i, f);
     const dest = join(root, f.dest!);
     const prior = journal.done.get(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
@@ -107,7 +110,7 @@ async function writeChunk(
     if (st && st.isFile && st.size !== f.input.size) {
       // Not the file the plan read: the plan's name for it is wrong.
       const reason = changedReason(`${f.input.size} bytes then, ${st.size} now`);
-      await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined);
+      await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined, f);
       continue;
     }
     const mtime = st?.mtime?.getTime();
@@ -144,7 +147,7 @@ async function writeChunk(
   }
   if (jobs.length) {
     await ctx.append(
-      jobs.map((j) => JSON.stringify({ claim: plan.files.get(j.index).dest }) + "\n").join(""),
+      jobs.map((j) => JSON.stringify({ claim: planned.get(j.index)!.dest }) + "\n").join(""),
     );
   }
   // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
@@ -157,7 +160,12 @@ async function writeChunk(
     // Taken or not, it is not asked for again: what the staging holds goes as the run goes on.
     opts.staging?.outputs.delete(job.index);
     if (staged && takeStaged(staged, stamps.get(job.index), job.dest)) {
-      const line = recordOutcome(ctx, { index: job.index, ...staged.outcome }, mtimes.get(job.index));
+      const line = recordOutcome(
+        ctx,
+        { index: job.index, ...staged.outcome },
+        mtimes.get(job.index),
+        planned.get(job.index),
+      );
       if (line !== undefined) lines.push(line);
       if (lines.length >= JOURNAL_BATCH) {
         await ctx.append(lines.join(""));
@@ -231,13 +239,17 @@ function absentFolders(root: string): (dir: string) => boolean {
   return absent;
 }
 
-/** Record one file's outcome: in the run's outcomes and, when written, in the journal. */
+/**
+ * Record one file's outcome: in the run's outcomes and, when written, in the journal. `f`: its
+ * planned file when the caller has it (else it is read).
+ */
 async function recordFile(
   ctx: RunContext,
   result: FileOutcome,
   inputMtime: number | undefined,
+  f?: PlannedFile,
 ): Promise<void> {
-  const line = recordOutcome(ctx, result, inputMtime);
+  const line = recordOutcome(ctx, result, inputMtime, f);
   if (line !== undefined) await ctx.append(line);
 }
 
@@ -249,10 +261,11 @@ function recordOutcome(
   ctx: RunContext,
   result: FileOutcome,
   inputMtime: number | undefined,
+  planned?: PlannedFile,
 ): string | undefined {
   const p = ctx.plan.protocol;
   const outcome = compactOutcome(withoutOriginals(result), ctx.shared);
-  const f = ctx.plan.files.get(outcome.index);
+  const f = planned ?? ctx.plan.files.get(outcome.index);
   ctx.outcomes.set(outcome.index, outcome);
   if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
     ctx.notes.push(
