@@ -145,6 +145,8 @@ export {
 export {
   type Disposition,
   type FileFacts,
+  type FileList,
+  FileRecords,
   makePlan,
   parseShard,
   type Plan,
@@ -153,6 +155,7 @@ export {
   type PlannedSeries,
   type PlanOptions,
   type PlanPhase,
+  type PlanSpill,
   planTotals,
   type PlanWarning,
   type Shard,
@@ -225,7 +228,10 @@ import { verifyOutput } from "./src/verify/verify.ts";
 
 /**
  * Scan a protocol's inputs and decide every file's fate (written where, skipped or quarantined, and
- * why), from headers only: `makePlan`. Pass the salt's `Keys` when the protocol de-identifies.
+ * why), from headers only: `makePlan`. Pass the salt's `Keys` when the protocol de-identifies. The
+ * plan's files are a `FileRecords`: `plan.files.get(i)`, `for (const f of plan.files)`, and the
+ * array methods `map`, `filter`, `find`...; with `PlanOptions.spill`, those past 32,768 are read
+ * back from an encrypted temporary file (`plan.files.close()` lets go of it).
  */
 export const plan: typeof makePlan = makePlan;
 
