@@ -10,6 +10,7 @@ import { MISSING } from "../protocol/segments.ts";
 import { Interner } from "../scan/intern.ts";
 import { compactScanned, inputRef } from "../scan/scan.ts";
 import { FileRecords, type PlanSpill } from "./file_records.ts";
+import { plannedFileCodec } from "./_file_codec.ts";
 import { boundHeap } from "../util/heap.ts";
 import type { Survey } from "./survey.ts";
 import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
@@ -40,7 +41,7 @@ export function assemble(
   seriesDest: string[];
   actions: Record<string, number>;
 } {
-  const files = new FileRecords<PlannedFile>(spill);
+  const files = new FileRecords<PlannedFile>(spill, 0, plannedFileCodec());
   const series: PlannedSeries[] = [];
   const seriesIndex = new Map<string, number>();
   /**

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { SpillMap } from "../util/spill_map.ts";
+import { type SpillCodec, SpillMap } from "../util/spill_map.ts";
 import { boundHeap } from "../util/heap.ts";
 
 /** Reading a list of files by position: what an array and `FileRecords` both have. */
@@ -48,10 +48,11 @@ export class FileRecords<T> implements FileList<T>, Disposable {
 
   /**
    * Without `spill`, every record stays in memory. `length`: records to come, set in any order
-   * (`set`); until then `at` gives undefined for them and `get` throws.
+   * (`set`); until then `at` gives undefined for them and `get` throws. `codec`: how a record is
+   * written past the bound (see `SpillMap`).
    */
-  constructor(spill?: PlanSpill, length = 0) {
-    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory);
+  constructor(spill?: PlanSpill, length = 0, codec?: SpillCodec<T>) {
+    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory, codec);
     this.#length = length;
   }
 

@@ -1,0 +1,101 @@
+/**
+ * A plan's files past the bound (src/plan/file_records.ts with the plan's codec): every kind of
+ * planned file comes back as it went in, whether held in memory or read back from disk.
+ */
+import assert from "node:assert/strict";
+import { FileRecords } from "../src/plan/file_records.ts";
+import { plannedFileCodec } from "../src/plan/_file_codec.ts";
+import type { PlannedFile } from "../src/plan/types.ts";
+
+const header = {
+  studyUID: "1.2.3",
+  seriesUID: "1.2.3.4",
+  patientId: "PID1",
+  modality: "CT",
+  transferSyntax: "1.2",
+};
+const files: PlannedFile[] = [
+  {
+    input: { root: "/in", rel: "a/1.dcm", path: "/in/a/1.dcm", size: 10, kind: "dicom", header },
+    status: "write",
+    dest: "P1/1/0001.dcm",
+    pseudoId: "P1",
+    studyUID: "2.25.1",
+    seriesUID: "2.25.2",
+    modality: "CT",
+    series: 0,
+    counts: { X: 3, U: 2 },
+  },
+  {
+    input: { root: "/in", rel: "a/2.dcm", path: "/in/a/2.dcm", size: 11, kind: "dicom", header },
+    status: "write",
+    reason: "burned-in suspect",
+    dest: "P1/1/0002.dcm",
+    pseudoId: "P1",
+    studyUID: "2.25.1",
+    seriesUID: "2.25.2",
+    modality: "CT",
+    series: 0,
+    counts: { X: 3, U: 2 },
+    blank: { regions: [{ x: 0, y: 0, width: 10, height: 5 }], keep: [] },
+    suspect: { reason: "BurnedInAnnotation YES", device: { manufacturer: "ACME" } as never },
+    text: [{ x: 1, y: 2, width: 3, height: 4 }],
+  },
+  {
+    input: {
+      root: "/in",
+      rel: "notes.txt",
+      path: "/in/notes.txt",
+      size: 5,
+      kind: "not-dicom",
+      reason: "no DICM",
+    },
+    status: "skip",
+    reason: "no DICM",
+  },
+  // A path that is not the root and the relative path joined (a followed link, say).
+  {
+    input: {
+      root: "/in2",
+      rel: "b/3.dcm",
+      path: "/elsewhere/3.dcm",
+      size: 12,
+      kind: "duplicate",
+      reason: "same as {{input:0}}",
+      header,
+    },
+    status: "skip",
+    reason: "same as {{input:0}}",
+  },
+  {
+    input: {
+      root: "/in",
+      rel: "c/É 4.dcm",
+      path: "/in/c/É 4.dcm",
+      size: 0,
+      kind: "unreadable",
+      reason: "cut short",
+    },
+    status: "quarantine",
+    reason: "cut short",
+    fields: { PatientID: "Ünïcode" },
+  },
+];
+
+Deno.test("file records: planned files come back as they went in, from memory and from disk", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    using spilled = new FileRecords<PlannedFile>({ dir: () => dir, inMemory: 1 }, 0, plannedFileCodec());
+    for (const f of files) spilled.push(f);
+    // Replaced after it went to disk: the new one comes back.
+    spilled.set(0, { ...files[0], dest: "P1/1/0001_2.dcm" });
+    const expected = files.map((f, i) => (i === 0 ? { ...f, dest: "P1/1/0001_2.dcm" } : f));
+    // JSON keeps no undefined field: compare what both say.
+    const plain = (f: unknown) => JSON.parse(JSON.stringify(f));
+    assert.deepEqual([...spilled].map(plain), expected.map(plain));
+    for (const [i, f] of expected.entries()) assert.deepEqual(plain(spilled.get(i)), plain(f), `file ${i}`);
+    assert.equal(spilled.get(3).input.path, "/elsewhere/3.dcm");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
