@@ -3,7 +3,7 @@
  * never seen in its folder, and every operation gives what a plain Map would.
  */
 import assert from "node:assert/strict";
-import { SpillMap } from "../src/util/spill_map.ts";
+import { sharingCodec, SpillMap } from "../src/util/spill_map.ts";
 
 interface Rec {
   readonly index: number;
@@ -172,6 +172,37 @@ Deno.test("planSpill: under plan's narrowed permissions, the state folder, and t
       // The root keeps the usual mode (the umask's), not the state folder's.
       assert.notEqual((await Deno.stat(`${dir}/${root}`)).mode! & 0o777, 0o700);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spill map: a sharing codec writes what records share once and gives each record back whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    interface Out {
+      index: number;
+      status: string;
+      pseudoId?: string;
+      counts?: Record<string, number>;
+      bytes?: number;
+      reason?: string;
+    }
+    const codec = sharingCodec<Out>(["status", "pseudoId", "counts"]);
+    using spill = new SpillMap<Out>(dir, 1, codec);
+    const records: Out[] = Array.from({ length: 40 }, (_, i) => ({
+      index: i,
+      status: i % 7 === 0 ? "quarantined" : "written",
+      ...(i % 7 === 0
+        ? { reason: `bad ${i}` }
+        : { pseudoId: `P${i % 3}`, counts: { X: i % 2 }, bytes: 100 + i }),
+    }));
+    for (const r of records) spill.set(r.index, r);
+    for (const r of records) assert.deepEqual(spill.get(r.index), r);
+    assert.deepEqual(new Map(spill), new Map(records.map((r) => [r.index, r])));
+    // A line holds the number and the record's own fields, not what it shares.
+    const line = JSON.stringify(codec.encode(records[1]));
+    assert.ok(!line.includes("P1") && line.includes("101"), line);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -18,6 +18,7 @@ import { DicomError } from "../dicom/errors.ts";
 import { reportFields } from "../plan/mod.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
 import { tempNameFor } from "../util/temp.ts";
+import { sharingCodec, type SpillCodec } from "../util/spill_map.ts";
 
 /** One file to produce. */
 export interface FileJob {
@@ -90,6 +91,25 @@ export function compactOutcome<T extends Partial<FileOutcome>>(o: T, pool: Inter
 
 /** An outcome's values that are its file's alone. */
 const OWN_OUTCOME: ReadonlySet<string> = new Set(["output", "index", "bytes"]);
+
+/**
+ * How outcomes are written past the bound of a run's `SpillMap`: what the files of a series share
+ * (pseudonym, date shift, study UIDs, report columns, action counts) once, by number; its index,
+ * output, size and reason on its line.
+ */
+export function outcomeCodec<T extends Partial<FileOutcome>>(): SpillCodec<T> {
+  return sharingCodec<T>([
+    "status",
+    "pseudoId",
+    "dayOffset",
+    "originalPatientId",
+    "originalStudyUID",
+    "newStudyUID",
+    "fields",
+    "counts",
+    "linkFellBack",
+  ]);
+}
 
 /**
  * Folders this thread has made: a run writes hundreds of files per folder and need not ask the

@@ -24,7 +24,7 @@ import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { openJournalAppender, readJournal } from "./journal.ts";
 import { keyRows, mergeKeyFile, readKeyFile } from "./key_file.ts";
 import { prepareOutputRoot, removePartials } from "./output_root.ts";
-import type { FileOutcome } from "./process.ts";
+import { type FileOutcome, outcomeCodec } from "./process.ts";
 import { copyQuarantined } from "./quarantine.ts";
 import { writeReports } from "./reports.ts";
 import type { SeriesOutcome } from "./series.ts";
@@ -89,7 +89,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   if (key) await readKeyFile(key);
   const state = await ensureStateDir(root, opts.shard);
   // Past a bound, outcomes wait in a temporary file in the state folder: memory stays flat in the files.
-  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory);
+  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, outcomeCodec());
   try {
     return await executeIn(plan, opts, { started, state, outcomes });
   } catch (e) {

@@ -35,7 +35,7 @@ import {
   stampOf,
 } from "../util/file_identity.ts";
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
-import { compactOutcome, type FileOutcome } from "./process.ts";
+import { compactOutcome, type FileOutcome, outcomeCodec } from "./process.ts";
 import { Interner } from "../scan/intern.ts";
 import { SpillMap } from "../util/spill_map.ts";
 import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
@@ -118,7 +118,15 @@ export async function openStaging(
   const dir = newStagingPath(root);
   await Deno.mkdir(dir, { mode: PRIVATE_DIR });
   const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
-  const outputs = new SpillMap<StagedOutput>(dir, inMemory);
+  // Past the bound: what the outcomes of a series share is written once (see `outcomeCodec`).
+  const outcomes = outcomeCodec<StagedOutput["outcome"]>();
+  const outputs = new SpillMap<StagedOutput>(dir, inMemory, {
+    encode: (s) => ({ ...s, outcome: outcomes.encode(s.outcome) }),
+    decode: (stored) => {
+      const s = stored as StagedOutput & { outcome: unknown };
+      return { ...s, outcome: outcomes.decode(s.outcome) };
+    },
+  });
   const shared = new Interner();
   return {
     dir,

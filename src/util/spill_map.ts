@@ -47,6 +47,38 @@ export interface SpillCodec<V> {
   decode(stored: unknown): V;
 }
 
+/**
+ * A codec that writes what records share once: the values under the `shared` keys are held in
+ * memory by number (one entry per combination met), and a record's line carries that number and its
+ * other fields. For records of which many share a few combinations (the files of a series).
+ */
+export function sharingCodec<V extends object>(shared: readonly string[]): SpillCodec<V> {
+  const keys = new Set(shared);
+  const ids = new Map<string, number>();
+  const parts: Record<string, unknown>[] = [];
+  return {
+    encode(value: V): unknown {
+      const part: Record<string, unknown> = {};
+      const own: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v !== undefined) (keys.has(k) ? part : own)[k] = v;
+      }
+      const key = JSON.stringify(part);
+      let s = ids.get(key);
+      if (s === undefined) {
+        s = parts.length;
+        parts.push(part);
+        ids.set(key, s);
+      }
+      return [s, own];
+    },
+    decode(stored: unknown): V {
+      const [s, own] = stored as [number, Record<string, unknown>];
+      return { ...parts[s], ...own } as V;
+    },
+  };
+}
+
 /** Closes the file of a map collected without being closed. */
 const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
   try {
