@@ -8,7 +8,7 @@
  * @module
  */
 import type { ScannedFile } from "../scan/scan.ts";
-import type { SpillCodec } from "../util/spill_map.ts";
+import { sharingCodec, type SpillCodec } from "../util/spill_map.ts";
 import type { PlannedFile } from "./types.ts";
 
 /** Every field of a scanned file is written: one added to `ScannedFile` must be added here too. */
@@ -16,66 +16,53 @@ type Written = "root" | "rel" | "path" | "size" | "kind" | "reason" | "header";
 const _everyField: Record<Exclude<keyof ScannedFile, Written>, never> = {};
 void _everyField;
 
-/** What files share, held once. */
-interface Shared {
-  readonly root: string;
-  readonly header: PlannedFile["input"]["header"];
-  readonly rest: Partial<PlannedFile>;
-}
-
-/** A planned file as written: the number of what it shares, and its own facts. */
-interface Stored {
-  readonly s: number;
-  readonly rel: string;
-  /** Its path, when it is not the root and the relative path joined (never, as walked). */
-  readonly p?: string;
-  readonly size: number;
-  readonly kind: PlannedFile["input"]["kind"];
+/** A planned file with its input's fields beside its own (`why`: the input's reason). */
+type Flat = Omit<PlannedFile, "input"> & Omit<ScannedFile, "reason" | "path"> & {
+  readonly path?: string;
   readonly why?: string;
-  readonly own: Partial<PlannedFile>;
-}
+};
+
+/** What the files of a series share: held once, by number (see `sharingCodec`). */
+const SHARED = [
+  "root",
+  "header",
+  "pseudoId",
+  "studyUID",
+  "seriesUID",
+  "seriesDescription",
+  "modality",
+  "counts",
+  "fields",
+];
 
 /** A codec for one plan's files (its table of shared parts lives as long as the plan). */
 export function plannedFileCodec(): SpillCodec<PlannedFile> {
-  const ids = new Map<string, number>();
-  const parts: Shared[] = [];
+  const flat = sharingCodec<Flat>(SHARED);
   return {
-    encode(f: PlannedFile): Stored {
-      const { input, status, reason, dest, series, text, blank, suspect, ...rest } = f;
-      const { root, rel, path, size, kind, reason: why, header } = input;
-      const key = JSON.stringify([root, header, rest]);
-      let s = ids.get(key);
-      if (s === undefined) {
-        s = parts.length;
-        parts.push({ root, header, rest });
-        ids.set(key, s);
-      }
-      return {
-        s,
-        rel,
-        ...(path === `${root}/${rel}` ? {} : { p: path }),
-        size,
-        kind,
-        ...(why === undefined ? {} : { why }),
-        own: { status, reason, dest, series, text, blank, suspect },
-      };
+    encode({ input, ...own }: PlannedFile): unknown {
+      const { reason: why, path, ...scanned } = input;
+      // The path is written only when it is not the root and the relative path joined (never, as walked).
+      return flat.encode({
+        ...own,
+        ...scanned,
+        ...(path === `${input.root}/${input.rel}` ? {} : { path }),
+        why,
+      });
     },
     decode(stored: unknown): PlannedFile {
-      const { s, rel, p, size, kind, why, own } = stored as Stored;
-      const { root, header, rest } = parts[s];
+      const { root, rel, path, size, kind, why, header, ...own } = flat.decode(stored);
       return {
-        ...rest,
         ...own,
         input: {
           root,
           rel,
-          path: p ?? `${root}/${rel}`,
+          path: path ?? `${root}/${rel}`,
           size,
           kind,
           ...(why === undefined ? {} : { reason: why }),
           ...(header === undefined ? {} : { header }),
         },
-      } as PlannedFile;
+      };
     },
   };
 }
