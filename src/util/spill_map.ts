@@ -24,6 +24,7 @@
 import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
@@ -191,7 +192,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       let at = 0;
       while (at < end) {
         const n = this.#readAt(at, piece.subarray(0, Math.min(piece.length, end - at)));
-        const chunk = carry.length ? concat(carry, piece.subarray(0, n)) : piece.subarray(0, n);
+        const chunk = concatBytes(carry.length ? [carry, piece.subarray(0, n)] : [piece.subarray(0, n)]);
         const base = at - carry.length;
         let start = 0;
         for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
@@ -374,10 +375,3 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
