@@ -91,7 +91,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   // Past a bound, outcomes wait in a temporary file in the state folder: memory stays flat in the files.
   const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, outcomeCodec());
   try {
-    return await executeIn(plan, opts, { started, state, outcomes });
+    return await executeIn(plan, opts, { started, state, key, outcomes });
   } catch (e) {
     outcomes.close();
     throw e;
@@ -102,16 +102,15 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
 async function executeIn(
   plan: Plan,
   opts: RunOptions,
-  run: { started: number; state: string; outcomes: SpillMap<FileOutcome> },
+  run: { started: number; state: string; key: string | undefined; outcomes: SpillMap<FileOutcome> },
 ): Promise<RunSummary> {
-  const { started, state } = run;
+  const { started, state, key } = run;
   const p = plan.protocol;
   const root = p.output.root;
   const shard = opts.shard;
   const format = p.output.format;
   const mine = shardFiles(plan, shard);
   const d = p.deidentify;
-  const key = d ? p.key : undefined;
   if (shard) await clearShardPart(root, shard);
   const journalPath = join(state, JOURNAL_FILE);
   const journal = await readJournal(journalPath);
