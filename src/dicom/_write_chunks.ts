@@ -7,6 +7,7 @@
  */
 import { DicomError, DicomReadError } from "./errors.ts";
 import { ReusableBuffer } from "./reusable_buffer.ts";
+import { smallBytes } from "../util/bytes.ts";
 import type { Chunk } from "./writer.ts";
 
 const COPY_CHUNK = 1024 * 1024;
@@ -26,7 +27,7 @@ export function gather(chunks: Chunk[]): Chunk[] {
   const close = () => {
     if (run.length === 1) out.push(run[0]);
     else if (run.length > 1) {
-      const all = new Uint8Array(runBytes);
+      const all = smallBytes(runBytes);
       let at = 0;
       for (const p of run) {
         all.set(p, at);

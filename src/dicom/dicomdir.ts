@@ -212,7 +212,8 @@ function flatten(level: Rec[], out: Rec[]): void {
 
 function setUL(ds: DataSet, tag: number, value: number): void {
   const el = ds.elements.find((e) => e.tag === tag)!;
-  new DataView(el.value!.buffer).setUint32(0, value, true);
+  const bytes = el.value!;
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(0, value, true);
 }
 
 /** A SOP Instance UID that depends only on what the directory lists: a re-run writes the same bytes. */

@@ -132,9 +132,12 @@ function defaultVR(tag: number): string {
   return vr;
 }
 
+/** A value of no bytes: nothing can be written into it, so every emptied element shares it. */
+const EMPTY = new Uint8Array(0);
+
 /** Make an element's value empty (zero length); a sequence loses its items. */
 export function emptyValue(el: Element): void {
-  el.value = new Uint8Array(0);
+  el.value = EMPTY;
   if (el.items) el.items = [];
   el.external = undefined;
   el.encapsulated = undefined;

@@ -6,6 +6,7 @@
  */
 import { convertBytes } from "dicom-character-set";
 import { tags } from "../standard/tags.ts";
+import { smallBytes } from "../util/bytes.ts";
 import { DicomWriteError } from "./errors.ts";
 import type { DataSet, Element, Encoding } from "./model.ts";
 import { isSingleValueText, isStringVR, maxValueLength, NUMBER_VRS, paddingByte, usesCharset } from "./vr.ts";
@@ -148,12 +149,32 @@ const utf8 = new TextEncoder();
 
 /** The bytes of an ASCII string (without a call into the runtime), or undefined for any other. */
 function asciiBytes(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(text.length);
+  const out = smallBytes(text.length);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) return undefined;
     out[i] = c;
   }
+  return out;
+}
+
+/**
+ * One ASCII string, encoded and padded in one allocation, or undefined when it needs the general
+ * path (a character beyond ASCII, a backslash, a value over the VR's limit: that path encodes it
+ * or says why not). Most values set while de-identifying are this (UIDs, dates, codes, dummies),
+ * and none of them needs the data set's character set, which ASCII reads the same in.
+ */
+function asciiValue(text: string, vr: string): Uint8Array | undefined {
+  const n = text.length;
+  const limit = maxValueLength(vr);
+  if (limit !== undefined && n > limit) return undefined;
+  const out = smallBytes(n + (n & 1));
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f || c === 0x5c) return undefined;
+    out[i] = c;
+  }
+  if (n & 1) out[n] = paddingByte(vr);
   return out;
 }
 
@@ -178,7 +199,7 @@ function encodeText(text: string, vr: string, charset: string): Uint8Array {
 
 function pad(bytes: Uint8Array, vr: string): Uint8Array {
   if (bytes.length % 2 === 0) return bytes;
-  const out = new Uint8Array(bytes.length + 1);
+  const out = smallBytes(bytes.length + 1);
   out.set(bytes);
   out[bytes.length] = paddingByte(vr);
   return out;
@@ -191,6 +212,10 @@ function pad(bytes: Uint8Array, vr: string): Uint8Array {
  */
 export function encodeValue(vr: string, value: ElementValue, ds: DataSet): Uint8Array {
   if (value instanceof Uint8Array) return pad(value, vr);
+  if (typeof value === "string" && isStringVR(vr)) {
+    const ascii = asciiValue(value, vr);
+    if (ascii) return ascii;
+  }
   if (isStringVR(vr)) {
     const parts = (Array.isArray(value) ? value : [value]).map((v) => String(v));
     if (isSingleValueText(vr) && parts.length > 1) {
@@ -215,7 +240,7 @@ export function encodeValue(vr: string, value: ElementValue, ds: DataSet): Uint8
       return bytes;
     });
     const total = encoded.reduce((n, b) => n + b.length, 0) + Math.max(0, encoded.length - 1);
-    const out = new Uint8Array(total);
+    const out = smallBytes(total);
     let at = 0;
     encoded.forEach((b, i) => {
       if (i > 0) out[at++] = 0x5c; // backslash
@@ -235,8 +260,8 @@ function encodeNumbers(vr: string, numbers: (number | bigint)[], enc: Encoding):
   const le = enc.littleEndian;
   // AT values are tags: two uint16 per value.
   const perValue = vr === "AT" ? 4 : spec.size;
-  const out = new Uint8Array(numbers.length * perValue);
-  const view = new DataView(out.buffer);
+  const out = smallBytes(numbers.length * perValue);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   numbers.forEach((n, i) => {
     const at = i * perValue;
     if (vr === "AT") {

@@ -22,7 +22,7 @@ import {
   SEQUENCE_DELIMITATION,
   UNDEFINED_LENGTH,
 } from "./model.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { smallBytes } from "../util/bytes.ts";
 import { hasLongLength } from "./vr.ts";
 import { encodeValue, valueBytes } from "./values.ts";
 
@@ -113,6 +113,8 @@ class ChunkList {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Write a 16- or 32-bit number at `at`, in either byte order (no DataView per header). */
 function put(out: Uint8Array, at: number, value: number, bytes: 2 | 4, le: boolean): void {
   for (let i = 0; i < bytes; i++) out[le ? at + i : at + bytes - 1 - i] = (value >>> (8 * i)) & 0xff;
@@ -121,7 +123,7 @@ function put(out: Uint8Array, at: number, value: number, bytes: 2 | 4, le: boole
 function encodeTagAndLength(tag: number, vr: string | null, length: number, enc: Encoding): Uint8Array {
   const le = enc.littleEndian;
   if (vr === null || !enc.explicitVR) {
-    const out = new Uint8Array(8);
+    const out = smallBytes(8);
     put(out, 0, tag >>> 16, 2, le);
     put(out, 2, tag & 0xffff, 2, le);
     put(out, 4, length, 4, le);
@@ -131,7 +133,7 @@ function encodeTagAndLength(tag: number, vr: string | null, length: number, enc:
   if (!long && length > 0xffff) {
     throw new DicomWriteError("bad-value", `a ${vr} value of ${length} bytes does not fit a 16-bit length`);
   }
-  const out = new Uint8Array(long ? 12 : 8);
+  const out = smallBytes(long ? 12 : 8);
   put(out, 0, tag >>> 16, 2, le);
   put(out, 2, tag & 0xffff, 2, le);
   out[4] = vr.charCodeAt(0);
@@ -155,9 +157,12 @@ function writeDataSet(ds: DataSet, w: ChunkList): boolean {
     if (!group) return;
     const { el, hole } = group;
     if (group.modified || el.dirty || !el.span) {
-      const value = new Uint8Array(4);
-      new DataView(value.buffer).setUint32(0, w.length - group.from, ds.encoding.littleEndian);
-      w.fill(hole, concatBytes([encodeHeader(el.tag, "UL", 4, ds.encoding), value]));
+      // The header and its 4-byte value in one array.
+      const header = encodeHeader(el.tag, "UL", 4, ds.encoding);
+      const bytes = smallBytes(header.length + 4);
+      bytes.set(header);
+      put(bytes, header.length, w.length - group.from, 4, ds.encoding.littleEndian);
+      w.fill(hole, bytes);
       modified = true;
     } else {
       w.fillCopy(hole, el.span.src, el.span.start, el.span.end);
@@ -208,7 +213,7 @@ function writeElement(el: Element, enc: Encoding, w: ChunkList): boolean {
     }
     return false;
   }
-  const value = el.value ?? valueBytes(el) ?? new Uint8Array(0);
+  const value = el.value ?? valueBytes(el) ?? EMPTY;
   w.bytes(encodeHeader(el.tag, el.vr, value.length, enc));
   w.bytes(value);
   return true;
@@ -343,7 +348,7 @@ export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk
         "with output.dicomdir: true, which writes a new DICOMDIR from the written files",
     );
   }
-  const preamble = new Uint8Array(132);
+  const preamble = smallBytes(132);
   if (file.preamble && !opts.zeroPreamble) preamble.set(file.preamble);
   preamble.set([0x44, 0x49, 0x43, 0x4d], 128); // "DICM"
   const meta = encodeDataSet(buildMeta(file));

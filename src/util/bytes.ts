@@ -5,6 +5,45 @@
  * @module
  */
 
+/** Bytes `smallBytes` carves from a shared buffer; larger arrays get a buffer of their own. */
+export const SMALL_BYTES = 4096;
+const SLAB = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabAt = 0;
+
+/**
+ * A new zeroed array of `n` bytes, for the many small arrays a file's encoding makes (element
+ * headers, edited values): up to `SMALL_BYTES` it is a view of a shared 64 KiB buffer, never
+ * handed out twice. Creating an ArrayBuffer costs about a microsecond in Deno whatever its size
+ * (each has a backing store of its own), a view of one about 40 ns; a small file's encoding made
+ * about a hundred of them.
+ *
+ * The views share an ArrayBuffer: read one through its `byteOffset` (as every `DataView` here is
+ * made), and never transfer its `buffer`. A view keeps its whole 64 KiB buffer alive, so this is
+ * for what lives as long as a file is being worked on, not for what a long-lived table keeps.
+ *
+ * @example Two headers, one buffer
+ * ```ts
+ * import { smallBytes } from "./bytes.ts";
+ *
+ * const a = smallBytes(8);
+ * const b = smallBytes(12);
+ * console.assert(a.buffer === b.buffer && a.length === 8 && b.byteOffset >= a.byteOffset + 8);
+ * ```
+ */
+export function smallBytes(n: number): Uint8Array {
+  if (n > SMALL_BYTES) return new Uint8Array(n);
+  // Views start on 8-byte boundaries, so a DataView or a wider typed array over one is aligned.
+  const start = (slabAt + 7) & ~7;
+  if (start + n > slab.length) {
+    slab = new Uint8Array(SLAB);
+    slabAt = n;
+    return slab.subarray(0, n);
+  }
+  slabAt = start + n;
+  return slab.subarray(start, start + n);
+}
+
 /** `parts` one after another in a new array (the part itself when there is only one). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
