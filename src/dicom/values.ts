@@ -83,12 +83,34 @@ export function decodeText(bytes: Uint8Array, vr: string, charset: string): stri
 export function decodeStrings(el: Element, ds: DataSet): string[] {
   const bytes = valueBytes(el);
   if (!bytes || bytes.length === 0) return [];
-  const text = decodeText(bytes, el.vr, usesCharset(el.vr) ? charsetOf(ds) : "");
-  const parts = isSingleValueText(el.vr) ? [text] : text.split("\\");
+  // ASCII without escape, backslash or tilde reads the same in every character set (JIS X 0201's
+  // yen and overline are at 0x5C and 0x7E), so the data set's character set is not looked up.
+  const text = usesCharset(el.vr) && !isInvariantAscii(bytes)
+    ? decodeText(bytes, el.vr, charsetOf(ds))
+    : decodeText(bytes, el.vr, "");
   // Leading spaces are significant only in the text VRs; trailing padding never is.
-  return parts.map((
-    p,
-  ) => (isSingleValueText(el.vr) ? p.replace(/[ \0]+$/, "") : p.replace(/^ +|[ \0]+$/g, "")));
+  if (isSingleValueText(el.vr)) return [trimPadding(text, false)];
+  const parts = text.split("\\");
+  for (let i = 0; i < parts.length; i++) parts[i] = trimPadding(parts[i], true);
+  return parts;
+}
+
+/** Bytes below 0x80 other than ESC, backslash and tilde: the same text in every character set. */
+function isInvariantAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x7e || b === 0x5c || b === 0x1b) return false;
+  }
+  return true;
+}
+
+/** `text` without trailing spaces and NULs, and without leading spaces when `leading`. */
+function trimPadding(text: string, leading: boolean): string {
+  let start = 0;
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0)) end--;
+  if (leading) { while (start < end && text.charCodeAt(start) === 0x20) start++; }
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 /** Decode the numbers of a binary element (US, SS, UL, SL, FL, FD, SV, UV, AT, O*). */

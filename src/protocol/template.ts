@@ -351,7 +351,16 @@ const latin1 = new TextDecoder("latin1");
  * bulk data and empty values are undefined. Only top-level elements are read.
  */
 export function valuesFromDataSet(ds: DataSet, inputPath: string, pseudoId?: string): TemplateValues {
-  return { value: (tag) => firstValue(ds, tag), inputPath, pseudoId };
+  // Each tag read once: the plan asks which are missing, then renders the folder and file names.
+  // The values are read as the data set is now; make new ones after changing it.
+  const read = new Map<number, string | undefined>();
+  const value = (tag: number) => {
+    if (read.has(tag)) return read.get(tag);
+    const v = firstValue(ds, tag);
+    read.set(tag, v);
+    return v;
+  };
+  return { value, inputPath, pseudoId };
 }
 
 function firstValue(ds: DataSet, tag: number): string | undefined {
