@@ -54,12 +54,32 @@ export function collectPHI(ds: DataSet): string[] {
       } catch {
         continue; // an undecodable name is removed by its own rule; it cannot be searched for here
       }
-      for (const v of values) addForms(found, v, el.vr);
+      for (const v of values) for (const form of formsOf(v, el.vr)) found.add(form);
     }
   };
   visit(ds);
   // Longest first, so "John Doe" goes before "John".
   return [...found].filter((s) => s.length >= 2).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The forms of a value, remembered: a study's files repeat the same names, IDs and dates, and
+ * working out their forms was most of what gathering them cost. Bounded (emptied when full), as
+ * the session's other caches are.
+ */
+const FORMS = new Map<string, readonly string[]>();
+
+function formsOf(v: string, vr: string): readonly string[] {
+  const key = `${vr}\0${v}`;
+  let forms = FORMS.get(key);
+  if (!forms) {
+    const found = new Set<string>();
+    addForms(found, v, vr);
+    forms = [...found];
+    if (FORMS.size >= 4096) FORMS.clear();
+    FORMS.set(key, forms);
+  }
+  return forms;
 }
 
 /** A value and the other forms it may take in free text (see `collectPHI`). */

@@ -4,6 +4,7 @@
  * reversed without the salt. Each use has its own label so values never collide across uses.
  */
 import { Hmac256 } from "./_hmac.ts";
+import { smallBytes } from "../util/bytes.ts";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -31,7 +32,7 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"
 
 /** UTF-8 bytes of `text`: ASCII without a call into the runtime, anything else by `TextEncoder`. */
 function utf8(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
+  const out = smallBytes(text.length);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) return encoder.encode(text);

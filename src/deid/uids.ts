@@ -24,7 +24,10 @@ const CODING_SCHEMES = new Set([
   "1.2.840.10008.2.16.4", // DCM (also under the root)
 ]);
 
+const LONGEST_SCHEME = Math.max(...[...CODING_SCHEMES].map((s) => s.length));
+
 /** Whether a UID is a registry or coding-scheme UID that identifies no one and must stay as it is. */
 export function isWellKnownUID(uid: string): boolean {
-  return uid.startsWith(DICOM_ROOT) || CODING_SCHEMES.has(uid);
+  // Instance UIDs are mostly longer than any scheme's: those skip hashing for the set's lookup.
+  return uid.startsWith(DICOM_ROOT) || (uid.length <= LONGEST_SCHEME && CODING_SCHEMES.has(uid));
 }

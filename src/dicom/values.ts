@@ -234,8 +234,10 @@ function pad(bytes: Uint8Array, vr: string): Uint8Array {
  */
 export function encodeValue(vr: string, value: ElementValue, ds: DataSet): Uint8Array {
   if (value instanceof Uint8Array) return pad(value, vr);
-  if (typeof value === "string" && isStringVR(vr)) {
-    const ascii = asciiValue(value, vr);
+  // One value, as a string or a list of one (what most edits set: a UID, a date, a code).
+  const single = Array.isArray(value) && value.length === 1 ? value[0] : value;
+  if (typeof single === "string" && isStringVR(vr)) {
+    const ascii = asciiValue(single, vr);
     if (ascii) return ascii;
   }
   if (isStringVR(vr)) {
