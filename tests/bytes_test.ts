@@ -22,6 +22,9 @@ Deno.test("smallBytes: zeroed, aligned views that never overlap, across buffers"
     seen.set(b.buffer, ranges);
   }
   assert.ok(seen.size > 1, "the requests span more than one shared buffer");
+  for (const bad of [-1, 1.5, NaN]) assert.throws(() => smallBytes(bad), RangeError);
+  const after = smallBytes(8); // a refused length moved nothing: the next view is fresh and zeroed
+  assert.ok(after.every((x) => x === 0));
   const big = smallBytes(SMALL_BYTES + 1);
   assert.equal(big.byteOffset, 0);
   assert.equal(big.buffer.byteLength, SMALL_BYTES + 1);

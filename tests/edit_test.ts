@@ -12,7 +12,7 @@ import { PathError } from "../src/dicom/errors.ts";
 import { walk } from "../src/dicom/walk.ts";
 import { readDicomFile } from "../src/dicom/read_file.ts";
 import { writeDicomFile } from "../src/dicom/write_file.ts";
-import { decodeNumbers, decodeStrings, encodeValue } from "../src/dicom/values.ts";
+import { decodeNumbers, decodeStrings, decodeText, encodeValue } from "../src/dicom/values.ts";
 import { DicomWriteError } from "../src/dicom/errors.ts";
 import { CORPUS, corpusFiles, dcmdumpDataSet, hasTool, runTool } from "./helpers.ts";
 
@@ -178,4 +178,41 @@ Deno.test("values: text is decoded with the character set in force, redefined in
   const name = item.elements.find((e) => e.tag === 0x00100010)!;
   // ISO 2022 IR 13 (JIS X 0201 katakana) and IR 87 (JIS X 0208 kanji) inside the item, UTF-8 outside.
   assert.deepEqual(decodeStrings(name, item), ["ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう"]);
+});
+
+Deno.test("values: ASCII without backslash, tilde or escape reads as ASCII whatever the character set", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s.length % 2 ? `${s} ` : s);
+  const inSet = (charset: string, vr: string, text: string) => {
+    const ds = {
+      elements: [{ tag: 0x00080005, vr: "CS", length: 0, value: bytes(charset) }],
+      encoding: { littleEndian: true, explicitVR: true },
+    };
+    return decodeStrings({ tag: 0x00100010, vr, length: 0, value: bytes(text) }, ds);
+  };
+  const sets = [
+    "",
+    "ISO_IR 100",
+    "ISO_IR 192",
+    "ISO_IR 13",
+    "ISO 2022 IR 13",
+    "\\ISO 2022 IR 87",
+    "ISO 2022 IR 13\\ISO 2022 IR 87",
+    "\\ISO 2022 IR 149",
+    "GB18030",
+    "ISO 2022 IR 87",
+  ];
+  for (const charset of sets) {
+    // Read without looking the set up, and what the set's own decoder gives for them.
+    assert.deepEqual(inSet(charset, "PN", "DOE^JOHN"), ["DOE^JOHN"], charset);
+    assert.equal(decodeText(bytes("DOE^JOHN"), "PN", charset), "DOE^JOHN", charset);
+  }
+  // A tilde goes through the set: JIS X 0201 (IR 13) has an overline there.
+  assert.deepEqual(inSet("ISO 2022 IR 13", "LO", "A~B"), ["A\u203eB"]);
+  assert.deepEqual(inSet("ISO_IR 100", "LO", "A~B"), ["A~B"]);
+  // A set list starting with a two-byte set (value 1 must be a single-byte set, PS3.3 C.12.1.1.2)
+  // made ASCII read as kanji before this shortcut; ASCII now reads as ASCII there too.
+  assert.deepEqual(inSet("ISO 2022 IR 87\\ISO 2022 IR 13", "PN", "DOE^JOHN"), ["DOE^JOHN"]);
+  // Padding: trailing spaces and NULs go, leading spaces only outside the text VRs.
+  assert.deepEqual(inSet("", "LO", " A \\ B\0"), ["A", "B"]);
+  assert.deepEqual(inSet("", "LT", "  two  lines\0"), ["  two  lines"]);
 });

@@ -35,9 +35,10 @@ const PHI_SOURCES = new Set<number>([
 /**
  * The identifying strings of a data set, in the forms they may appear in free text: the values of
  * the attributes above at the top level, and every person name at any depth (a content creator,
- * a verifying observer, a name in a request sequence).
+ * a verifying observer, a name in a request sequence). `forms`: the forms of values met before
+ * (a session passes its own; by default none).
  */
-export function collectPHI(ds: DataSet): string[] {
+export function collectPHI(ds: DataSet, forms: FormsCache = new Map()): string[] {
   const found = new Set<string>();
   // Every element at any depth, items after their sequence, in order (what `walk` visits; without
   // the place and path it makes for each element, which this needs none of).
@@ -54,7 +55,7 @@ export function collectPHI(ds: DataSet): string[] {
       } catch {
         continue; // an undecodable name is removed by its own rule; it cannot be searched for here
       }
-      for (const v of values) for (const form of formsOf(v, el.vr)) found.add(form);
+      for (const v of values) for (const form of formsOf(forms, v, el.vr)) found.add(form);
     }
   };
   visit(ds);
@@ -63,21 +64,30 @@ export function collectPHI(ds: DataSet): string[] {
 }
 
 /**
- * The forms of a value, remembered: a study's files repeat the same names, IDs and dates, and
- * working out their forms was most of what gathering them cost. Bounded (emptied when full), as
- * the session's other caches are.
+ * The forms of values met so far (see `formsOf`): a session keeps one, so they go with it. Values
+ * are identifying, like the session's other tables; it prints and writes none of them.
  */
-const FORMS = new Map<string, readonly string[]>();
+export type FormsCache = Map<string, readonly string[]>;
 
-function formsOf(v: string, vr: string): readonly string[] {
+/** Values longer than this are not remembered: a name or an ID is short, and an entry's size is its own. */
+const FORMS_VALUE_LIMIT = 256;
+
+/**
+ * The forms of a value, remembered in `cache`: a study's files repeat the same names, IDs and
+ * dates, and working out their forms was most of what gathering them cost. Bounded (emptied when
+ * it holds 4,096), as the session's other caches are.
+ */
+function formsOf(cache: FormsCache, v: string, vr: string): readonly string[] {
   const key = `${vr}\0${v}`;
-  let forms = FORMS.get(key);
+  let forms = cache.get(key);
   if (!forms) {
     const found = new Set<string>();
     addForms(found, v, vr);
     forms = [...found];
-    if (FORMS.size >= 4096) FORMS.clear();
-    FORMS.set(key, forms);
+    if (v.length <= FORMS_VALUE_LIMIT) {
+      if (cache.size >= 4096) cache.clear();
+      cache.set(key, forms);
+    }
   }
   return forms;
 }

@@ -4,7 +4,6 @@
  * reversed without the salt. Each use has its own label so values never collide across uses.
  */
 import { Hmac256 } from "./_hmac.ts";
-import { smallBytes } from "../util/bytes.ts";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -30,9 +29,20 @@ const encoder = new TextEncoder();
 /** Two hexadecimal digits for each byte value. */
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
-/** UTF-8 bytes of `text`: ASCII without a call into the runtime, anything else by `TextEncoder`. */
+/**
+ * Where `utf8` writes ASCII: one buffer, reused. The MAC's input holds original IDs and UIDs, so it
+ * is kept apart from the arrays `smallBytes` shares with what is written out, and it is consumed
+ * (hashed) before the next call.
+ */
+let scratch = new Uint8Array(256);
+
+/**
+ * UTF-8 bytes of `text`: ASCII without a call into the runtime (into the reused scratch: valid
+ * until the next call), anything else by `TextEncoder`.
+ */
 function utf8(text: string): Uint8Array {
-  const out = smallBytes(text.length);
+  if (scratch.length < text.length) scratch = new Uint8Array(Math.max(text.length, scratch.length * 2));
+  const out = scratch.subarray(0, text.length);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c > 0x7f) return encoder.encode(text);

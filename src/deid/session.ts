@@ -16,7 +16,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import type { Hook } from "../protocol/typescript.ts";
 import { tags } from "../standard/tags.ts";
 import { burnedInReason } from "./burned_in.ts";
-import { collectPHI } from "./clean.ts";
+import { collectPHI, type FormsCache } from "./clean.ts";
 import { datePolicy, type DeidConfig } from "./config.ts";
 import { Keys } from "./keys.ts";
 import { addMarks } from "./marks.ts";
@@ -78,6 +78,8 @@ export class DeidSession {
   readonly #keys: Keys;
   readonly #pseudonyms: Pseudonyms;
   readonly #uids = new Map<string, string>();
+  /** The forms known values take in free text, by value (see `collectPHI`). */
+  readonly #forms: FormsCache = new Map();
 
   /** `keys` hold the salt: pseudonyms, UIDs and date offsets are keyed with it. */
   constructor(config: DeidConfig, keys: Keys, options: SessionOptions = {}) {
@@ -143,7 +145,7 @@ export class DeidSession {
     const state: FileState = {
       pseudoId,
       dayOffset,
-      phi: collectPHI(ds),
+      phi: collectPHI(ds, this.#forms),
       counts: {},
       warnings,
       replacements: [],

@@ -230,7 +230,9 @@ function pad(bytes: Uint8Array, vr: string): Uint8Array {
 /**
  * Encode a JavaScript value for an element of `vr` in data set `ds` (its byte order and character set).
  * Strings for text VRs (arrays are joined with backslash), numbers for binary number VRs,
- * bytes for anything else. Throws `DicomWriteError` when the value does not fit the VR.
+ * bytes for anything else. Throws `DicomWriteError` when the value does not fit the VR. A short
+ * result may be a view of a buffer shared with other arrays (see `smallBytes`): read it as the
+ * view it is, never through its `buffer` alone.
  */
 export function encodeValue(vr: string, value: ElementValue, ds: DataSet): Uint8Array {
   if (value instanceof Uint8Array) return pad(value, vr);

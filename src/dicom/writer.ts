@@ -261,7 +261,7 @@ export interface EncodedDataSet {
   modified: boolean;
 }
 
-/** Encode a data set in its own encoding. */
+/** Encode a data set in its own encoding (chunks as `encodeFile` gives them). */
 export function encodeDataSet(ds: DataSet): EncodedDataSet {
   const w = new ChunkList();
   const modified = writeDataSet(ds, w);
@@ -336,6 +336,9 @@ export function buildMeta(file: DicomFile): DataSet {
  * Encode a whole Part 10 file: preamble, "DICM", a rebuilt file meta group, then the data set in
  * the input's transfer syntax (re-deflated for deflated files, or copied verbatim when unchanged).
  * Inputs without preamble or meta get both.
+ *
+ * Small byte chunks may be views of a buffer shared with other arrays (see `smallBytes`): write
+ * each chunk as the view it is, never its `buffer`.
  */
 export function encodeFile(file: DicomFile, opts: EncodeFileOptions = {}): Chunk[] {
   if (file.headerOnly) throw new DicomWriteError("unsupported", "a header-only read cannot be written");

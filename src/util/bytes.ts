@@ -19,8 +19,9 @@ let slabAt = 0;
  * about a hundred of them.
  *
  * The views share an ArrayBuffer: read one through its `byteOffset` (as every `DataView` here is
- * made), and never transfer its `buffer`. A view keeps its whole 64 KiB buffer alive, so this is
- * for what lives as long as a file is being worked on, not for what a long-lived table keeps.
+ * made), and never transfer, clone or write out its `buffer`: the rest of it is other arrays (other
+ * files' values). A view keeps its whole 64 KiB buffer alive, so this is for what lives as long as
+ * a file is being worked on, not for what a long-lived table keeps.
  *
  * @example Two headers, one buffer
  * ```ts
@@ -32,6 +33,7 @@ let slabAt = 0;
  * ```
  */
 export function smallBytes(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`smallBytes: a length is a whole number, not ${n}`);
   if (n > SMALL_BYTES) return new Uint8Array(n);
   // Views start on 8-byte boundaries, so a DataView or a wider typed array over one is aligned.
   const start = (slabAt + 7) & ~7;
