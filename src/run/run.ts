@@ -139,7 +139,7 @@ async function executeIn(
     journal,
     append: journalFile.append,
     outcomes: run.outcomes,
-    shared: new Interner(),
+    shared: opts.staging?.shared ?? new Interner(),
     notes: [],
     progress: (size) => {
       bytes += size;

@@ -82,6 +82,11 @@ export interface Staging {
   readonly outputs: SpillMap<StagedOutput>;
   /** For `makePlan` (`PlanOptions.ahead`). */
   readonly ahead: SurveyAhead;
+  /**
+   * What the staged outcomes share, held once: the run records them through the same table, so a
+   * value already in it is not looked up again.
+   */
+  readonly shared: Interner;
   /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */
   remove(): Promise<void>;
   /** The same, blocking, once (in a signal handler, just before the process exits). */
@@ -131,6 +136,7 @@ export async function openStaging(
   return {
     dir,
     outputs,
+    shared,
     ahead: {
       script: new URL("./_run_worker.ts", import.meta.url),
       init,

@@ -12,6 +12,8 @@
 export class Interner {
   readonly #strings = new Map<string, string>();
   readonly #data = new Map<string, unknown>();
+  /** What `data` keeps: handed back as it is, without its JSON made again to look it up. */
+  readonly #kept = new WeakSet<object>();
 
   /** The copy of `s` this interner keeps (`s` itself the first time); undefined stays undefined. */
   string<T extends string | undefined>(s: T): T {
@@ -28,10 +30,12 @@ export class Interner {
    */
   data<T>(value: T): T {
     if (value === undefined || value === null || typeof value !== "object") return value;
+    if (this.#kept.has(value)) return value;
     const key = JSON.stringify(value);
     const known = this.#data.get(key);
     if (known !== undefined) return known as T;
     this.#data.set(key, value);
+    this.#kept.add(value);
     return value;
   }
 
