@@ -27,6 +27,7 @@ import type * as Reader from "../src/dicom/reader.ts";
 import type * as Writer from "../src/dicom/writer.ts";
 import type * as Survey from "../src/plan/survey.ts";
 import type * as Template from "../src/protocol/template.ts";
+import { listFiles } from "./engine.ts";
 import { CACHE_DIR } from "./synthetic.ts";
 
 const { values } = parseArgs({
@@ -66,15 +67,6 @@ async function load(src: string): Promise<Engine> {
     planFile: (await from("plan/survey.ts")).planFile,
     compileTemplate: (await from("protocol/template.ts")).compileTemplate,
   };
-}
-
-function listFiles(d: string): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(d)) {
-    if (e.isDirectory) out.push(...listFiles(join(d, e.name)));
-    else if (e.isFile) out.push(join(d, e.name));
-  }
-  return out.sort();
 }
 
 /** A running hash of bytes and text, to compare two sides' outputs file by file. */
@@ -142,7 +134,7 @@ if (add.code !== 0) {
 }
 let same = true;
 try {
-  const files = listFiles(dir);
+  const files = await listFiles(dir);
   const bytes = files.map((f) => Deno.readFileSync(f));
   const sides = { [against]: await load(join(old, "src")), "this checkout": await load(join(here, "src")) };
   const best = new Map<string, Times>();
