@@ -23,13 +23,14 @@ let slabAt = 0;
  * files' values). A view keeps its whole 64 KiB buffer alive, so this is for what lives as long as
  * a file is being worked on, not for what a long-lived table keeps.
  *
- * @example Two headers, one buffer
+ * @example A header written through a view
  * ```ts
  * import { smallBytes } from "./bytes.ts";
  *
- * const a = smallBytes(8);
- * const b = smallBytes(12);
- * console.assert(a.buffer === b.buffer && a.length === 8 && b.byteOffset >= a.byteOffset + 8);
+ * const header = smallBytes(8);
+ * // A view: its bytes start at byteOffset in a buffer that holds other arrays too.
+ * new DataView(header.buffer, header.byteOffset, header.byteLength).setUint32(4, 1024, true);
+ * console.assert(header.length === 8 && header[5] === 4);
  * ```
  */
 export function smallBytes(n: number): Uint8Array {
