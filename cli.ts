@@ -1,16 +1,14 @@
 /**
  * The dcmtidy command line. `deno run -A cli.ts <command>` from the repository root, or
  * `deno task dcmtidy <command>` with only the permissions it needs.
+ *
+ * A command's module is imported when the command runs, and a data command's only once the process
+ * knows it will not narrow itself (`src/cli/narrow.ts`): the process that narrows loads the protocol
+ * and waits, holding none of the engine's code (bench/README.md, "Start-up").
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { dumpCommand, modifyCommand } from "./src/cli/engine_commands.ts";
-import { initCommand, validateCommand } from "./src/cli/protocol_commands.ts";
-import { rulesCommand } from "./src/cli/rules_command.ts";
-import { permissionsCommand } from "./src/cli/permissions.ts";
-import { exitWithParent, setCommandLine } from "./src/cli/narrow.ts";
-import { planCommand, runCommand } from "./src/cli/run_commands.ts";
-import { mergeCommand, scanCommand } from "./src/cli/shard_commands.ts";
-import { verifyCommand } from "./src/cli/verify_command.ts";
+import { exitWithParent, narrowFirst, setCommandLine } from "./src/cli/narrow.ts";
+import { permissionsCommand, planWrites } from "./src/cli/permissions.ts";
 import { describeError } from "./src/cli/errors.ts";
 import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
 import { environmentFault, withoutPaths } from "./src/util/fs_errors.ts";
@@ -52,7 +50,9 @@ function program(setExit: (code: number) => void): Command {
       }
       return n;
     })
-    .action(async (files: string[], opts) => setExit(await dumpCommand(files, opts)));
+    .action(async (files: string[], opts) =>
+      setExit(await (await import("./src/cli/engine_commands.ts")).dumpCommand(files, opts))
+    );
 
   cli.command("modify")
     .description("rewrite DICOM files into --out with edits; with no edits, a lossless round trip")
@@ -71,7 +71,9 @@ function program(setExit: (code: number) => void): Command {
       "keep",
     )
     .option("--overwrite", "replace files that already exist in --out")
-    .action(async (files: string[], opts) => setExit(await modifyCommand(files, opts)));
+    .action(async (files: string[], opts) =>
+      setExit(await (await import("./src/cli/engine_commands.ts")).modifyCommand(files, opts))
+    );
 
   cli.command("init")
     .description("write a commented starter protocol")
@@ -82,7 +84,15 @@ function program(setExit: (code: number) => void): Command {
       "import pixel rules (deidentify.pixels, burned_in: blank) from a CTP DicomPixelAnonymizer.script " +
         "or a deid recipe's %filter sections",
     )
-    .action(async (file: string, opts) => setExit(await initCommand(file, opts.preset, opts.pixelsFrom)));
+    .action(async (file: string, opts) =>
+      setExit(
+        await (await import("./src/cli/protocol_commands.ts")).initCommand(
+          file,
+          opts.preset,
+          opts.pixelsFrom,
+        ),
+      )
+    );
 
   cli.command("permissions")
     .description(
@@ -101,7 +111,9 @@ function program(setExit: (code: number) => void): Command {
     .argument("<protocol>", "a .yaml or .ts protocol")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
-    .action(async (file: string, opts) => setExit(await validateCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(await (await import("./src/cli/protocol_commands.ts")).validateCommand(file, opts))
+    );
 
   withShardOptions(cli.command("plan"))
     .description("show what a run would do: every file's fate and destination, the output tree")
@@ -118,7 +130,12 @@ function program(setExit: (code: number) => void): Command {
       "burned_in: blank: write the first frame of each blanked series before and after, as PNG " +
         "(original pixels: keep the folder private)",
     )
-    .action(async (file: string, opts) => setExit(await planCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(
+        await narrowFirst(file, opts, "plan", planWrites(opts)) ??
+          await (await import("./src/cli/run_commands.ts")).planCommand(file, opts),
+      )
+    );
 
   withShardOptions(cli.command("run"))
     .description(
@@ -133,7 +150,12 @@ function program(setExit: (code: number) => void): Command {
     .option("--all", "show every folder, series diff, patient and warning (default: the first ones)")
     .option("--no-color", "no colors even on a terminal (NO_COLOR=1 does the same)")
     .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
-    .action(async (file: string, opts) => setExit(await runCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(
+        await narrowFirst(file, opts, "run") ??
+          await (await import("./src/cli/run_commands.ts")).runCommand(file, opts),
+      )
+    );
 
   withShardOptions(cli.command("scan"), "a hash of each file's path")
     .description(
@@ -144,12 +166,19 @@ function program(setExit: (code: number) => void): Command {
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
     .option("--jobs <n>", "sandboxed workers to use (default: one per core)", wholeNumber)
-    .action(async (file: string, opts) => setExit(await scanCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(
+        await narrowFirst(file, opts, "scan") ??
+          await (await import("./src/cli/shard_commands.ts")).scanCommand(file, opts),
+      )
+    );
 
   cli.command("merge")
     .description("combine the reports of every shard of a run (--shard) into those of a single run")
     .argument("<output>", "the output root the shards wrote to")
-    .action(async (output: string) => setExit(await mergeCommand(output)));
+    .action(async (output: string) =>
+      setExit(await (await import("./src/cli/shard_commands.ts")).mergeCommand(output))
+    );
   cli.command("verify")
     .description(
       "read a finished run's output back: it parses, carries the marks, holds no PHI of its source, " +
@@ -161,12 +190,17 @@ function program(setExit: (code: number) => void): Command {
     .option("--json", "print the report as JSON")
     .option("--show-phi", "show the PHI values found and input paths instead of masks and numbers")
     .option("--no-color", "no colors (verify prints none; accepted as plan and run accept it)")
-    .action(async (file: string, opts) => setExit(await verifyCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(
+        await narrowFirst(file, opts, "verify") ??
+          await (await import("./src/cli/verify_command.ts")).verifyCommand(file, opts),
+      )
+    );
 
   cli.command("rules")
     .description("print the effective de-identification table (PS3.15 rows, options, protocol rules)")
     .option("--protocol <file>", "apply this protocol's options and per-tag rules")
-    .action(async (opts) => setExit(await rulesCommand(opts)));
+    .action(async (opts) => setExit(await (await import("./src/cli/rules_command.ts")).rulesCommand(opts)));
 
   return cli;
 }

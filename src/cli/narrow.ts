@@ -2,7 +2,8 @@
  * The process narrows itself before it touches data: a command started with wide permissions (as
  * `deno task dcmtidy` starts it) loads the protocol, works out the least permissions the command
  * needs (`permissions.ts`), and runs itself again under exactly those, passing its arguments on and
- * returning the child's exit code. Deno cannot drop permissions in a running process to an
+ * returning the child's exit code. `cli.ts` does this before it loads the command's own module, so
+ * the waiting process holds no more code than loading a protocol takes. Deno cannot drop permissions in a running process to an
  * allow-list (revoking read revokes it all), so a new process it is; the cost is measured in
  * bench/README.md. A process already narrowed, one that may not start Deno, or a compiled binary
  * (whose own path is not `deno`) goes on as it is.
@@ -11,6 +12,7 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
 import { type DataCommand, permissionFlags, permissionSet } from "./permissions.ts";
@@ -60,16 +62,34 @@ function denoCommand(): string | undefined {
 }
 
 /**
- * When this process may narrow itself: run its command line again under the least permissions `command`
- * needs for `protocol` and return the exit code; otherwise undefined (go on here).
+ * When this process may narrow itself: load the protocol at `file` and run the command line again
+ * under the least permissions `command` needs (`extra`: folders it writes besides the protocol's),
+ * returning the child's exit code; otherwise undefined: the command goes on in this process (the
+ * narrowed child, or one that may not narrow), which loads the protocol itself.
+ *
+ * @example Before a command's module is loaded
+ * ```ts ignore
+ * const code = await narrowFirst("study.yaml", {}, "plan") ??
+ *   await (await import("./run_commands.ts")).planCommand("study.yaml", {});
+ * ```
  */
-export async function narrowed(
-  protocol: Protocol,
+export async function narrowFirst(
+  file: string,
+  opts: LoadOptions,
   command: DataCommand,
   extra: { write?: string[] } = {},
 ): Promise<number | undefined> {
-  const args = commandLine;
   if (!mayNarrow()) return undefined;
+  return await narrowed(await loadProtocol(file, opts), command, extra);
+}
+
+/** Run this command line again under the least permissions `command` needs for `protocol`. */
+async function narrowed(
+  protocol: Protocol,
+  command: DataCommand,
+  extra: { write?: string[] } = {},
+): Promise<number> {
+  const args = commandLine;
   const flags = permissionFlags(permissionSet(protocol, command, extra));
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
   flags[envFlag] = `${flags[envFlag]},${NARROWED}`;

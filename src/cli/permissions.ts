@@ -12,7 +12,7 @@ import type { Protocol } from "../protocol/protocol.ts";
 import { isInside } from "../protocol/paths.ts";
 import { codeRoot, moduleCache } from "../util/code_paths.ts";
 import { UsageError } from "./errors.ts";
-import { STATE_DIR } from "../run/mod.ts";
+import { STATE_DIR } from "../run/state_dir.ts";
 
 /** A command's permissions: paths to read and write, environment variables. */
 export interface PermissionSet {
@@ -132,6 +132,17 @@ export function permissionFlags(set: PermissionSet): string[] {
   return flags;
 }
 
+/** What `plan --out FILE` and `plan --preview DIR` write besides the protocol's paths (`permissionSet`'s `extra`). */
+export function planWrites(opts: { readonly out?: string; readonly preview?: string }): { write: string[] } {
+  return {
+    write: [
+      opts.out ? dirname(resolve(opts.out)) : undefined,
+      opts.preview ? resolve(opts.preview) : undefined,
+    ]
+      .filter((w): w is string => w !== undefined),
+  };
+}
+
 /** Options of `dcmtidy permissions`. */
 export interface PermissionsCommandOptions {
   readonly command?: string;
@@ -159,12 +170,7 @@ export async function permissionsCommand(file: string, opts: PermissionsCommandO
     output: opts.output,
     env: () => "salt-not-needed-to-list-permissions",
   });
-  const writes = [
-    opts.out ? dirname(resolve(opts.out)) : undefined,
-    opts.preview ? resolve(opts.preview) : undefined,
-  ]
-    .filter((w): w is string => w !== undefined);
-  const flags = permissionFlags(permissionSet(p, command, { write: writes }));
+  const flags = permissionFlags(permissionSet(p, command, planWrites(opts)));
   const roots = [
     opts.input ? `--input ${opts.input}` : "",
     opts.output ? `--output ${opts.output}` : "",

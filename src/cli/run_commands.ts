@@ -2,7 +2,6 @@
 import { EnvironmentError } from "../util/errors.ts";
 import { environmentFault, withoutPaths } from "../util/fs_errors.ts";
 import { writePreviews } from "./preview.ts";
-import { mayNarrow, narrowed } from "./narrow.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { dirname, join, resolve } from "node:path";
@@ -169,27 +168,8 @@ async function checkPlanOut(out: string, protocol: Protocol): Promise<void> {
   if (!folder?.isDirectory) throw new UsageError(`--out ${out}: the folder ${dirname(path)} does not exist`);
 }
 
-/** Run this command again under its least permissions, when this process may (see `narrow.ts`). */
-async function narrowFirst(
-  file: string,
-  opts: PlanCommandOptions,
-  command: "plan" | "run",
-): Promise<number | undefined> {
-  // The narrowed child (and a process that may not narrow) goes on: no second load of the protocol.
-  if (!mayNarrow()) return undefined;
-  const protocol = await loadProtocol(file, opts);
-  const writes = [
-    opts.out ? dirname(resolve(opts.out)) : undefined,
-    opts.preview ? resolve(opts.preview) : undefined,
-  ]
-    .filter((p): p is string => p !== undefined);
-  return await narrowed(protocol, command, { write: writes });
-}
-
 /** `dcmtidy plan`: show what a run would do. Exit 2 when the plan has errors. */
 export async function planCommand(file: string, opts: PlanCommandOptions): Promise<number> {
-  const again = await narrowFirst(file, opts, "plan");
-  if (again !== undefined) return again;
   const shard = shardFromFlags(opts);
   const { plan } = await prepare(file, opts, async (protocol) => {
     // A plan writes nothing, so it cannot try the output root; what a stat tells, it says.
@@ -237,8 +217,6 @@ function environmentStop(e: unknown, kept: number, root: string): unknown {
 
 /** `dcmtidy run`: execute the plan. Exit 0 when all written or skipped, 3 with quarantined files. */
 export async function runCommand(file: string, opts: PlanCommandOptions): Promise<number> {
-  const again = await narrowFirst(file, opts, "run");
-  if (again !== undefined) return again;
   const started = performance.now();
   const shard = shardFromFlags(opts);
   // Asked before the scan: planning a large dump only to refuse would waste the user's time.

@@ -23,7 +23,6 @@ import { ensureStateDir, mergeShards, prepareOutputRoot, scanPartsPath } from ".
 import { ensurePrivateDir } from "../util/atomic.ts";
 import { UsageError } from "./errors.ts";
 import { checkInputRoots } from "./input_roots.ts";
-import { mayNarrow, narrowed } from "./narrow.ts";
 import { stderrProgress } from "./progress.ts";
 
 /** The sharding flags of `plan` and `run`. */
@@ -80,10 +79,6 @@ export interface ScanCommandOptions extends LoadOptions, ShardFlags {
  * Parts of another shard count are removed (a new scan makes them stale).
  */
 export async function scanCommand(file: string, opts: ScanCommandOptions): Promise<number> {
-  if (mayNarrow()) {
-    const code = await narrowed(await loadProtocol(file, opts), "scan");
-    if (code !== undefined) return code;
-  }
   const shard = shardFromFlags(opts);
   if (!shard) {
     // No silent default: a scan of another count removes the parts already made.

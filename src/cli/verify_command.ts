@@ -1,5 +1,4 @@
 /** The `verify` command: read a finished run's output back and check it against the inputs. */
-import { narrowed } from "./narrow.ts";
 import { readSalt } from "../deid/salt.ts";
 import { Keys } from "../deid/keys.ts";
 import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
@@ -67,8 +66,6 @@ export function verifySummary(r: VerifyReport): string {
 /** `dcmtidy verify`: exit 0 when clean, 4 with findings, 2 when there is no run to verify. */
 export async function verifyCommand(file: string, opts: VerifyCommandOptions): Promise<number> {
   const protocol = await loadProtocol(file, opts);
-  const again = await narrowed(protocol, "verify");
-  if (again !== undefined) return again;
   const keys = protocol.deidentify ? new Keys(await readSalt(protocol)) : undefined;
   const progress = Deno.stderr.isTerminal()
     ? (done: number, total: number) => {

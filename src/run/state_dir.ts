@@ -6,7 +6,10 @@
  * @module
  */
 import { join } from "node:path";
-import { type PlanSpill, type Shard, shardName } from "../plan/mod.ts";
+// The plan's own files, not its mod.ts: the command line's narrowing parent loads this file
+// (through `STATE_DIR`) without the plan.
+import type { PlanSpill } from "../plan/file_records.ts";
+import { type Shard, shardName } from "../plan/shard.ts";
 import { ensurePrivateDir, PRIVATE_DIR } from "../util/atomic.ts";
 
 /** Where run state lives under the output root. */
