@@ -1,0 +1,101 @@
+/**
+ * The input listing (`walkInputs`) against a plain reference walk written here with `join` and
+ * `relative`: the same paths, relative paths and order, for a root given with a trailing
+ * separator or `.` segments, dot files, exclude globs, links followed or not, and a link loop.
+ */
+import assert from "node:assert/strict";
+import { join, relative, sep } from "node:path";
+import { type Listed, walkInputs } from "../src/scan/inputs.ts";
+
+/** The reference: every regular file or link under `root`, sorted by name within each folder. */
+function reference(root: string, follow: boolean): { rel: string; path: string; regular: boolean }[] {
+  const out: { rel: string; path: string; regular: boolean }[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: string) => {
+    const real = Deno.realPathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const name of names) {
+      const path = join(dir, name);
+      const rel = relative(root, path).split(sep).join("/");
+      const l = Deno.lstatSync(path);
+      let st: Deno.FileInfo | undefined = l;
+      if (l.isSymlink) {
+        try {
+          st = Deno.statSync(path);
+        } catch {
+          st = undefined;
+        }
+        if (!follow || !st) {
+          out.push({ rel, path, regular: false });
+          continue;
+        }
+      }
+      if (st!.isDirectory) walk(path);
+      else out.push({ rel, path, regular: st!.isFile });
+    }
+  };
+  walk(root);
+  return out;
+}
+
+const shape = (l: Listed[]) => l.map((f) => ({ rel: f.rel, path: f.path, regular: !f.notRegular }));
+
+Deno.test("walkInputs: the paths, relative paths and order of a plain join/relative walk", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-inputs-" });
+  try {
+    const root = join(dir, "dump");
+    for (
+      const f of ["b/2.dcm", "b/10.dcm", "a/x/.hidden", "a/x/y/z.dcm", "A.dcm", "c d/é.dcm", "skip/1.dcm"]
+    ) {
+      await Deno.mkdir(join(root, f, ".."), { recursive: true });
+      await Deno.writeTextFile(join(root, f), f);
+    }
+    await Deno.mkdir(join(dir, "elsewhere"));
+    await Deno.writeTextFile(join(dir, "elsewhere", "linked.dcm"), "x");
+    await Deno.symlink(join(dir, "elsewhere"), join(root, "link-to-folder"));
+    await Deno.symlink(join(root, "b", "2.dcm"), join(root, "b", "link-to-file"));
+    await Deno.symlink(join(root, "nowhere"), join(root, "dangling"));
+    await Deno.symlink(root, join(root, "a", "loop"));
+
+    for (const follow of [false, true]) {
+      const expected = reference(root, follow);
+      assert.ok(expected.length >= 9, "the tree has what the test means to list");
+      for (const given of [root, root + sep, `${dir}${sep}.${sep}dump${sep}${sep}`]) {
+        const listed = await walkInputs({
+          roots: [given],
+          include: ["**"],
+          exclude: [],
+          followSymlinks: follow,
+        });
+        assert.deepEqual(shape(listed), expected, `root ${given}, links ${follow ? "" : "not "}followed`);
+        for (const f of listed) assert.equal(f.root, given, "each file names the root as given");
+      }
+      const excluded = await walkInputs({
+        roots: [root],
+        include: ["**"],
+        exclude: ["skip/**", "**/*.hidden", ".hidden"],
+        followSymlinks: follow,
+      });
+      assert.deepEqual(
+        shape(excluded),
+        expected.filter((f) => !f.rel.startsWith("skip/") && !f.rel.endsWith(".hidden")),
+      );
+    }
+    // Two roots: in the order given, each sorted within.
+    const two = await walkInputs({
+      roots: [join(root, "b"), join(root, "a")],
+      include: ["**/*.dcm", "*.dcm"],
+      exclude: [],
+      followSymlinks: false,
+    });
+    assert.deepEqual(two.map((f) => f.path), [
+      join(root, "b", "10.dcm"),
+      join(root, "b", "2.dcm"),
+      join(root, "a", "x", "y", "z.dcm"),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
