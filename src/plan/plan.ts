@@ -55,18 +55,27 @@ export async function makePlan(
     }
   }
   if (errors.length) return { protocol, files: new FileRecords(), series: [], actions: {}, warnings, errors };
-  // Let go of once surveyed: every survey holds its file's paths (the listing would be held twice).
-  let listed: Listed[] | undefined = await walkInputs(protocol.input);
   const d = protocol.deidentify;
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;
   const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
+  // The workers load their code while the inputs are listed (each takes about as long as listing
+  // 30,000 files), unless what they may read depends on the listing (links followed).
+  let early = !surveyed && (options.workers ?? 0) > 0 && !protocol.input.followSymlinks
+    ? openSurveyors(protocol, keys, undefined, { ...options, ahead })
+    : undefined;
+  early?.catch(() => {}); // a failure is the plan's when it is awaited below
   let tools: PlanWorkers | undefined;
   // The plan's files, until handed on: a plan that fails or is stopped lets go of their file.
   let assembled: ReturnType<typeof assemble> | undefined;
   let handed = false;
   try {
-    tools = surveyed ? undefined : await openSurveyors(protocol, keys, listed, { ...options, ahead });
+    // Let go of once surveyed: every survey holds its file's paths (the listing would be held twice).
+    let listed: Listed[] | undefined = await walkInputs(protocol.input);
+    tools = surveyed
+      ? undefined
+      : await (early ?? openSurveyors(protocol, keys, listed, { ...options, ahead }));
+    early = undefined;
     // Aborted: stop waiting; the finally below stops the workers.
     const aborted = new Promise<never>((_, reject) => {
       if (options.signal?.aborted) reject(options.signal.reason);
@@ -169,6 +178,8 @@ export async function makePlan(
     };
   } finally {
     tools?.close();
+    // Started while the listing failed: stopped once up.
+    early?.then((t) => t.close(), () => {});
     if (!handed) assembled?.files.close();
   }
 }
@@ -176,12 +187,13 @@ export async function makePlan(
 /**
  * What reads the files for a plan: its sandboxed workers, or this thread (workers 0) behind the
  * workers' interface. The survey of a share of the listing (`indices`, see `surveyShare`) and of the
- * whole are the same work.
+ * whole are the same work. `listed` undefined: not listed yet (links are not followed), every worker
+ * asked for is started.
  */
 async function openSurveyors(
   protocol: Protocol,
   keys: Keys | undefined,
-  listed: readonly Listed[],
+  listed: readonly Listed[] | undefined,
   options: PlanOptions,
 ): Promise<PlanWorkers> {
   const d = protocol.deidentify;
@@ -191,7 +203,7 @@ async function openSurveyors(
     config = await loadDeidConfig(protocol);
   }
   const workers = options.workers ?? 0;
-  if (workers > 0 && listed.length > 0) {
+  if (workers > 0 && (listed === undefined || listed.length > 0)) {
     return await openPlanWorkers(protocol, config, options.salt, listed, workers, options.ahead);
   }
   // TypeScript hooks run only in the run's sandboxed workers. Here their elements count as

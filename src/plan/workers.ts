@@ -39,12 +39,16 @@ export interface PlanWorkers {
   close(): void;
 }
 
-/** Start up to `workers` sandboxed workers for a plan (of `ahead.script` when given). */
+/**
+ * Start up to `workers` sandboxed workers for a plan (of `ahead.script` when given): no more than
+ * `listed` has files, and allowed to read the folders its links lead to. Before the listing
+ * (`listed` undefined) where links are not followed, as many as asked.
+ */
 export async function openPlanWorkers(
   p: Protocol,
   config: DeidConfig | undefined,
   salt: Uint8Array | undefined,
-  listed: readonly Listed[],
+  listed: readonly Listed[] | undefined,
   workers: number,
   ahead?: SurveyAhead,
 ): Promise<PlanWorkers> {
@@ -66,11 +70,12 @@ export async function openPlanWorkers(
       ? { codecs: await codecBinaries(), ocr: await ocrBinaries() }
       : undefined,
   };
-  const linked = linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path));
+  if (!listed && p.input.followSymlinks) throw new Error("workers that follow links need the listing");
+  const linked = listed ? linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path)) : [];
   // They write nothing, or only where the caller's extra work writes.
   const permissions = { ...workerPermissions(p, linked), write: ahead ? [...ahead.write] : false };
   const script = ahead?.script ?? new URL("./_plan_worker.ts", import.meta.url);
-  const count = Math.max(1, Math.min(workers, listed.length));
+  const count = Math.max(1, Math.min(workers, listed?.length ?? workers));
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
     survey: async (files, onProgress, indices, spill) => {
