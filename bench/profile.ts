@@ -93,6 +93,64 @@ export function summarise(p: CpuProfile): ProfileSummary {
   };
 }
 
+/** What a thread's busy time was spent on, by kind of work (see `categoryOf`). */
+export interface ProfileCategories {
+  durationMs: number;
+  busyMs: number;
+  /** Busy time by kind, largest first. */
+  byCategory: [string, number][];
+  /** Self time by function name, largest first. */
+  byFunction: [string, number][];
+}
+
+/**
+ * The kind of work a sample's own function is: undefined for a thread waiting (idle, or a worker
+ * waiting for a debugger, which is the profiler's own doing).
+ */
+export function categoryOf(functionName: string, url: string): string | undefined {
+  if (functionName === "(idle)" || functionName === "op_worker_maybe_wait_for_debugger") return undefined;
+  if (functionName === "(garbage collector)") return "GC";
+  if (/^op_fs_|^op_(read|write)(_sync)?$/.test(functionName)) return "file system";
+  if (
+    /post_message|recv_message|^op_(de)?serialize/.test(functionName) ||
+    (url.startsWith("ext:core") && /^(de)?serialize$/.test(functionName)) || url.includes("message_port")
+  ) {
+    return "messages";
+  }
+  if (url.includes("/src/deid/")) return "de-identification";
+  if (url.includes("/src/dicom/")) return "DICOM read and write";
+  if (/\/src\/(plan|scan|protocol|standard)\//.test(url)) return "planning";
+  if (/\/src\/(run|workers|util|pixels)\//.test(url)) return "running";
+  return "runtime and libraries";
+}
+
+/** A profile's busy time by kind of work, and by function (self time). */
+export function categorise(p: CpuProfile): ProfileCategories {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const kinds = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let busy = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i]);
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (!node) continue;
+    const { functionName, url } = node.callFrame;
+    const kind = categoryOf(functionName, url);
+    if (kind === undefined) continue;
+    busy += dt;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + dt);
+    const fn = functionName || "(anonymous)";
+    fns.set(fn, (fns.get(fn) ?? 0) + dt);
+  }
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
+  return {
+    durationMs: (p.endTime - p.startTime) / 1000,
+    busyMs: busy,
+    byCategory: sorted(kinds),
+    byFunction: sorted(fns),
+  };
+}
+
 /** The summary as text. */
 export function formatSummary(name: string, s: ProfileSummary, top = 25): string {
   const busy = s.durationMs - s.idleMs;
