@@ -378,3 +378,28 @@ Deno.test("template: outputPath refuses segments that a foreign template renders
     path.join(path.resolve("out"), "0012.dcm"),
   );
 });
+
+Deno.test("template: outputPath is the root and the names, as path.resolve makes it, for any way of writing the root", () => {
+  const values = valuesOf(fixture());
+  const segmentsOf = (names: string[], kind: "folder" | "file"): CompiledTemplate => ({
+    source: names.join("/"),
+    kind,
+    tags: [],
+    usesPseudoId: false,
+    usesInputPath: false,
+    render: () => names,
+  });
+  const file = segmentsOf(["0001.dcm"], "file");
+  for (
+    const root of [ROOT, `${ROOT}/`, `${ROOT}//`, "/tmp/./dcmtidy-out/../dcmtidy-out", "/", "out", "./out/"]
+  ) {
+    for (const folders of [[], ["A"], ["RFVL2XWB", "20231218", "1"], ["x.y", "a_b-c"]]) {
+      const got = outputPath(root, segmentsOf(folders, "folder"), file, values);
+      const want = path.resolve(root, ...folders, "0001.dcm");
+      assert.equal(got, want, `${root} + ${folders.join("/")}`);
+      // Strictly inside the root, as relative() tells.
+      const rel = path.relative(path.resolve(root), got);
+      assert.ok(rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel));
+    }
+  }
+});
