@@ -23,7 +23,15 @@
  * @module
  */
 
+import { getHeapStatistics } from "node:v8";
+
 const collect = (globalThis as { gc?: () => void }).gc;
+
+/**
+ * The heap's used size. Not `Deno.memoryUsage()`, which also reads the process's RSS: 4 to 25 us a
+ * call against 0.5 us, and a worker checks after every message.
+ */
+const heapUsed = () => getHeapStatistics().used_heap_size;
 
 /** Growth past the live heap allowed before a collection: a factor, and at least this many bytes. */
 const GROWTH = 1.3;
@@ -34,8 +42,8 @@ let limit = 48 * 1024 * 1024;
 /** Collect if the heap has grown past its bound (see the module's documentation). */
 export function boundHeap(): void {
   if (!collect) return;
-  if (Deno.memoryUsage().heapUsed < limit) return;
+  if (heapUsed() < limit) return;
   collect();
-  const live = Deno.memoryUsage().heapUsed;
+  const live = heapUsed();
   limit = Math.max(live * GROWTH, live + SLACK);
 }
