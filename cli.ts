@@ -3,12 +3,11 @@
  * `deno task dcmtidy <command>` with only the permissions it needs.
  *
  * A command's module is imported when the command runs, and a data command's only once the process
- * knows it will not narrow itself (`src/cli/narrow.ts`): the process that narrows loads the protocol
- * and waits, holding none of the engine's code (bench/README.md, "Start-up").
+ * knows it will not narrow itself (`src/cli/narrow.ts`): the process that narrows holds only the code
+ * that loading a protocol takes while it waits (bench/README.md, "Start-up").
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { exitWithParent, narrowFirst, setCommandLine } from "./src/cli/narrow.ts";
-import { permissionsCommand, planWrites } from "./src/cli/permissions.ts";
 import { describeError } from "./src/cli/errors.ts";
 import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
 import { environmentFault, withoutPaths } from "./src/util/fs_errors.ts";
@@ -104,7 +103,9 @@ function program(setExit: (code: number) => void): Command {
     .option("--preview <dir>", "with --command plan: the preview folder the command will write")
     .option("--input <dir>", "use this input root instead of the protocol's")
     .option("--output <dir>", "use this output root instead of the protocol's")
-    .action(async (file: string, opts) => setExit(await permissionsCommand(file, opts)));
+    .action(async (file: string, opts) =>
+      setExit(await (await import("./src/cli/permissions.ts")).permissionsCommand(file, opts))
+    );
 
   cli.command("validate")
     .description("check a protocol and print what it resolves to (paths, options, rules)")
@@ -132,7 +133,7 @@ function program(setExit: (code: number) => void): Command {
     )
     .action(async (file: string, opts) =>
       setExit(
-        await narrowFirst(file, opts, "plan", planWrites(opts)) ??
+        await narrowFirst(file, opts, "plan", (await import("./src/cli/permissions.ts")).planWrites(opts)) ??
           await (await import("./src/cli/run_commands.ts")).planCommand(file, opts),
       )
     );

@@ -2,8 +2,9 @@
  * The process narrows itself before it touches data: a command started with wide permissions (as
  * `deno task dcmtidy` starts it) loads the protocol, works out the least permissions the command
  * needs (`permissions.ts`), and runs itself again under exactly those, passing its arguments on and
- * returning the child's exit code. `cli.ts` does this before it loads the command's own module, so
- * the waiting process holds no more code than loading a protocol takes. Deno cannot drop permissions in a running process to an
+ * returning the child's exit code. `cli.ts` does this before it loads the command's own module, and
+ * this module loads the protocol's code only when it narrows, so the waiting process holds no more
+ * code than loading a protocol takes. Deno cannot drop permissions in a running process to an
  * allow-list (revoking read revokes it all), so a new process it is; the cost is measured in
  * bench/README.md. A process already narrowed, one that may not start Deno, or a compiled binary
  * (whose own path is not `deno`) goes on as it is.
@@ -12,10 +13,10 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { type LoadOptions, loadProtocol } from "../protocol/load.ts";
+import type { LoadOptions } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
-import { type DataCommand, permissionFlags, permissionSet } from "./permissions.ts";
+import type { DataCommand } from "./permissions.ts";
 
 let commandLine: readonly string[] = [];
 
@@ -33,8 +34,8 @@ const NARROWED = NARROWED_FLAGS;
 /** DCMTIDY_NARROW=0 keeps the permissions the process was started with (for debugging). */
 const OPT_OUT = "DCMTIDY_NARROW";
 
-/** Whether this process would run itself again narrowed (callers then load the protocol for it). */
-export function mayNarrow(): boolean {
+/** Whether this process would run itself again narrowed. */
+function mayNarrow(): boolean {
   // A compiled binary runs under the flags it was compiled with (its own path is not `deno`).
   if (!Deno.mainModule.startsWith("file:") || !/cli\.ts$/.test(Deno.mainModule)) return false;
   if (Deno.mainModule.includes("/deno-compile-")) return false;
@@ -80,6 +81,7 @@ export async function narrowFirst(
   extra: { write?: string[] } = {},
 ): Promise<number | undefined> {
   if (!mayNarrow()) return undefined;
+  const { loadProtocol } = await import("../protocol/load.ts");
   return await narrowed(await loadProtocol(file, opts), command, extra);
 }
 
@@ -90,6 +92,7 @@ async function narrowed(
   extra: { write?: string[] } = {},
 ): Promise<number> {
   const args = commandLine;
+  const { permissionFlags, permissionSet } = await import("./permissions.ts");
   const flags = permissionFlags(permissionSet(protocol, command, extra));
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
   flags[envFlag] = `${flags[envFlag]},${NARROWED}`;
