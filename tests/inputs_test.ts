@@ -83,6 +83,24 @@ Deno.test("walkInputs: the paths, relative paths and order of a plain join/relat
         expected.filter((f) => !f.rel.startsWith("skip/") && !f.rel.endsWith(".hidden")),
       );
     }
+    // A relative root, as join() writes paths under it ("a/b", not "./a/b").
+    const cwd = Deno.cwd();
+    try {
+      Deno.chdir(root);
+      const expected = reference(".", false);
+      for (const given of [".", "./", "x/.."]) {
+        const listed = await walkInputs({
+          roots: [given],
+          include: ["**"],
+          exclude: [],
+          followSymlinks: false,
+        });
+        assert.deepEqual(shape(listed), expected, `root ${given}`);
+      }
+      assert.ok(expected.some((f) => f.path === join("b", "2.dcm")));
+    } finally {
+      Deno.chdir(cwd);
+    }
     // Two roots: in the order given, each sorted within.
     const two = await walkInputs({
       roots: [join(root, "b"), join(root, "a")],

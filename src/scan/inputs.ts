@@ -8,7 +8,7 @@
  */
 // @ts-types="@types/picomatch"
 import picomatch from "picomatch";
-import { normalize, sep } from "node:path";
+import { normalize, parse, sep } from "node:path";
 
 /** Where the input files are: the roots, the globs, and whether links are followed. */
 export interface WalkOptions {
@@ -64,25 +64,24 @@ export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
   const out: Listed[] = [];
-  let turned = performance.now();
   for (const given of opts.roots) {
     // Paths are made by concatenation, not join() and relative() (5 us a file, most of a listing's
-    // time): from the root as join() would write it, without a trailing separator.
-    const root = normalize(given).replace(TRAILING_SEP, "") || sep;
+    // time): from the root as join() would write it, without a trailing separator unless it is a
+    // file system's root ("/", "E:\\").
+    const normal = normalize(given);
+    const root = normal === parse(normal).root ? normal : normal.replace(TRAILING_SEP, "");
     const seen = new Set<string>(); // real paths of folders entered, so a symlink loop ends
     const walk = async (dir: string, relDir: string) => {
       const real = await Deno.realPath(dir);
       if (seen.has(real)) return;
       seen.add(real);
       // A folder is read in one blocking call (an awaited iterator costs a turn of the event loop
-      // per entry); between folders the loop turns now and then, so an interrupt is heard.
-      if (performance.now() - turned > TURN_MS) {
-        await new Promise((r) => setTimeout(r, 0));
-        turned = performance.now();
-      }
+      // per entry); the awaited realPath above lets the loop turn between folders, so an interrupt
+      // is heard.
       const entries = [...Deno.readDirSync(dir)];
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const prefix = dir.endsWith(sep) ? dir : dir + sep;
+      // join(".", name) is the name alone.
+      const prefix = dir === "." ? "" : dir.endsWith(sep) ? dir : dir + sep;
       for (const e of entries) {
         const path = prefix + e.name;
         let isDir = e.isDirectory;
@@ -125,7 +124,5 @@ export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
   return out;
 }
 
-/** A listing lets the event loop turn (timers, signals) at least this often, in milliseconds. */
-const TURN_MS = 50;
 /** Separators at the end of a path. */
 const TRAILING_SEP = sep === "/" ? /\/+$/ : /[\\/]+$/;
