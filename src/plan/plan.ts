@@ -59,19 +59,28 @@ export async function makePlan(
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;
   const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
-  // The workers load their code while the inputs are listed (each takes about as long as listing
-  // 30,000 files), unless what they may read depends on the listing (links followed).
-  let early = !surveyed && (options.workers ?? 0) > 0 && !protocol.input.followSymlinks
-    ? openSurveyors(protocol, keys, undefined, { ...options, ahead })
-    : undefined;
-  early?.catch(() => {}); // a failure is the plan's when it is awaited below
+  // The workers load their code while the rest of the inputs are listed (each takes about as long
+  // as listing 30,000 files): started once the listing has found a file for each of them, unless
+  // what they may read depends on the listing (links followed).
+  const workers = options.workers ?? 0;
+  const startEarly = !surveyed && workers > 0 && !protocol.input.followSymlinks;
+  let early: Promise<PlanWorkers> | undefined;
   let tools: PlanWorkers | undefined;
   // The plan's files, until handed on: a plan that fails or is stopped lets go of their file.
   let assembled: ReturnType<typeof assemble> | undefined;
   let handed = false;
   try {
     // Let go of once surveyed: every survey holds its file's paths (the listing would be held twice).
-    let listed: Listed[] | undefined = await walkInputs(protocol.input);
+    let listed: Listed[] | undefined = await walkInputs(
+      protocol.input,
+      startEarly
+        ? (found) => {
+          if (found !== workers) return;
+          early = openSurveyors(protocol, keys, undefined, { ...options, ahead });
+          early.catch(() => {}); // a failure is the plan's when it is awaited below
+        }
+        : undefined,
+    );
     tools = surveyed
       ? undefined
       : await (early ?? openSurveyors(protocol, keys, listed, { ...options, ahead }));
@@ -187,8 +196,8 @@ export async function makePlan(
 /**
  * What reads the files for a plan: its sandboxed workers, or this thread (workers 0) behind the
  * workers' interface. The survey of a share of the listing (`indices`, see `surveyShare`) and of the
- * whole are the same work. `listed` undefined: not listed yet (links are not followed), every worker
- * asked for is started.
+ * whole are the same work. `listed` undefined: still being listed, with at least a file for each
+ * worker asked for (and links not followed): every worker asked for is started.
  */
 async function openSurveyors(
   protocol: Protocol,

@@ -45,7 +45,8 @@ export async function listFiles(
 /**
  * The paths under the roots that the globs select, sorted (root order, then path): `listFiles`
  * without sizes, as the scan learns each size when it opens the file anyway. What is not a regular
- * file is listed with `notRegular` saying why it is not read.
+ * file is listed with `notRegular` saying why it is not read. `onFound` is told how many regular
+ * files have been found, after each one (a plan starts its workers when there is one for each).
  *
  * @example The files a protocol's globs select
  * ```ts
@@ -60,7 +61,10 @@ export async function listFiles(
  * for (const f of listed) console.log(f.notRegular ? `${f.rel}: skipped, ${f.notRegular}` : f.path);
  * ```
  */
-export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
+export async function walkInputs(
+  opts: WalkOptions,
+  onFound?: (count: number) => void,
+): Promise<Listed[]> {
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
   const out: Listed[] = [];
@@ -109,6 +113,7 @@ export async function walkInputs(opts: WalkOptions): Promise<Listed[]> {
           continue;
         } else if (isFile) {
           out.push({ root: given, rel, path });
+          onFound?.(out.length);
         } else {
           out.push({
             root: given,
