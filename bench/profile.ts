@@ -93,6 +93,9 @@ export function summarise(p: CpuProfile): ProfileSummary {
   };
 }
 
+/** This checkout's `src/` folder as a file URL: what profiles name dcmtidy's own code by. */
+const SRC = new URL("../src/", import.meta.url).href;
+
 /** What a thread's busy time was spent on, by kind of work (see `categoryOf`). */
 export interface ProfileCategories {
   durationMs: number;
@@ -117,10 +120,12 @@ export function categoryOf(functionName: string, url: string): string | undefine
   ) {
     return "messages";
   }
-  if (url.includes("/src/deid/")) return "de-identification";
-  if (url.includes("/src/dicom/")) return "DICOM read and write";
-  if (/\/src\/(plan|scan|protocol|standard)\//.test(url)) return "planning";
-  if (/\/src\/(run|workers|util|pixels)\//.test(url)) return "running";
+  // dcmtidy's own layers, by this checkout's file URLs (a package's own src/ folder is a library's).
+  const layer = url.startsWith(SRC) ? url.slice(SRC.length).split("/")[0] : "";
+  if (layer === "deid") return "de-identification";
+  if (layer === "dicom") return "DICOM read and write";
+  if (["plan", "scan", "protocol", "standard"].includes(layer)) return "planning";
+  if (layer !== "") return "running";
   return "runtime and libraries";
 }
 

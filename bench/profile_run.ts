@@ -22,7 +22,8 @@ export interface ProfiledRun {
 }
 
 /**
- * Run `cli run PROTOCOL --yes` narrowed and profiled; the profiles go to `dir` (made here).
+ * Run `cli run PROTOCOL --yes` narrowed and profiled; the profiles go to `dir` (emptied and made
+ * here). Never throws: what went wrong is in `error`.
  *
  * @example
  * ```ts ignore
@@ -31,6 +32,17 @@ export interface ProfiledRun {
  * ```
  */
 export async function profileRun(
+  opts: { cli: string; protocol: string; dir: string; env: Record<string, string> },
+): Promise<ProfiledRun> {
+  // Whatever fails here, the bench's own figures stand: the profile says why it is missing.
+  try {
+    return await profiled(opts);
+  } catch (e) {
+    return { wallMs: 0, workers: [], error: (e as Error).message };
+  }
+}
+
+async function profiled(
   opts: { cli: string; protocol: string; dir: string; env: Record<string, string> },
 ): Promise<ProfiledRun> {
   const deno = Deno.execPath();
@@ -45,6 +57,8 @@ export async function profileRun(
       error: `dcmtidy permissions failed: ${new TextDecoder().decode(printed.stderr)}`,
     };
   }
+  // The folder is the bench's own: emptied, so no other run's profiles are counted.
+  await Deno.remove(opts.dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(opts.dir, { recursive: true });
   const t0 = performance.now();
   const out = await run([
@@ -70,23 +84,33 @@ export async function profileRun(
     };
   }
   const result: ProfiledRun = { wallMs, workers: [] };
-  for await (const e of Deno.readDir(opts.dir)) {
+  try {
+    await readProfiles(opts.dir, result);
+  } catch (e) {
+    return { wallMs, workers: [], error: `its profiles could not be read: ${(e as Error).message}` };
+  }
+  if (!result.main) result.error = "no profile of the main thread was written";
+  return result;
+}
+
+/** Each thread's profile in `dir`, summarised into `result`. */
+async function readProfiles(dir: string, result: ProfiledRun): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
     if (!e.name.endsWith(".cpuprofile")) continue;
-    const p = JSON.parse(await Deno.readTextFile(join(opts.dir, e.name))) as CpuProfile;
+    const p = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as CpuProfile;
     // What the results file keeps of each: the kinds, and the functions with the most self time.
     const c = categorise(p);
     const kept = { ...c, byFunction: c.byFunction.slice(0, 10) };
     if (e.name.includes("worker")) result.workers.push(kept);
     else result.main = kept;
   }
-  if (!result.main) result.error = "no profile of the main thread was written";
-  return result;
 }
 
 /** The profiled run as lines of text: each kind of thread's busy time, by kind of work. */
 export function formatProfiledRun(r: ProfiledRun): string[] {
   if (r.error) return [`profile: not taken: ${r.error}`];
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const pct = (part: number, whole: number) => whole > 0 ? `${((100 * part) / whole).toFixed(0)} %` : "n/a";
   const line = (name: string, threads: ProfileCategories[]) => {
     const busy = threads.reduce((a, t) => a + t.busyMs, 0);
     const span = threads.reduce((a, t) => a + t.durationMs, 0);
@@ -97,9 +121,9 @@ export function formatProfiledRun(r: ProfiledRun): string[] {
     };
     // Kinds under 1 % of the busy time are left out.
     const kinds = sum("byCategory").filter(([, ms]) => ms >= busy / 100)
-      .map(([k, ms]) => `${k} ${s(ms)} (${((100 * ms) / busy).toFixed(0)} %)`);
+      .map(([k, ms]) => `${k} ${s(ms)} (${pct(ms, busy)})`);
     const top = sum("byFunction").slice(0, 4).map(([k, ms]) => `${k} ${s(ms)}`);
-    return `  ${name}: busy ${s(busy)} of ${s(span)} (${((100 * busy) / span).toFixed(0)} %): ${
+    return `  ${name}: busy ${s(busy)} of ${s(span)} (${pct(busy, span)}): ${
       kinds.join(", ")
     }; most self time: ${top.join(", ")}`;
   };
