@@ -27,7 +27,8 @@ export interface ProfiledRun {
  *
  * @example
  * ```ts ignore
- * const r = await profileRun({ cli, protocol: "/tmp/run.yaml", dir: "/tmp/prof", env: { DCMTIDY_SALT: salt } });
+ * const env = { DCMTIDY_SALT: salt };
+ * const r = await profileRun({ cli, protocol: "/tmp/run.yaml", dir: "/tmp/prof", env });
  * console.log(formatProfiledRun(r).join("\n"));
  * ```
  */

@@ -379,7 +379,7 @@ Deno.test("template: outputPath refuses segments that a foreign template renders
   );
 });
 
-Deno.test("template: outputPath is the root and the names, as path.resolve makes it, for any way of writing the root", () => {
+Deno.test("template: outputPath is path.resolve's root and names, however the root is written", () => {
   const values = valuesOf(fixture());
   const segmentsOf = (names: string[], kind: "folder" | "file"): CompiledTemplate => ({
     source: names.join("/"),

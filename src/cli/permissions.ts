@@ -132,7 +132,10 @@ export function permissionFlags(set: PermissionSet): string[] {
   return flags;
 }
 
-/** What `plan --out FILE` and `plan --preview DIR` write besides the protocol's paths (`permissionSet`'s `extra`). */
+/**
+ * What `plan --out FILE` and `plan --preview DIR` write besides the protocol's paths (the `extra`
+ * of `permissionSet`).
+ */
 export function planWrites(opts: { readonly out?: string; readonly preview?: string }): { write: string[] } {
   return {
     write: [
