@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { buildDicom, type Node, sampleDataset } from "../tests/fixtures/builder.ts";
 import { CACHE_DIR } from "./synthetic.ts";
 import { basicProtocol, deleteOutputs, settle, which } from "./tree.ts";
-import { measureTree as measure, type TreeMeasured } from "./tree_rss.ts";
+import { measureTree as measure, type ProcessPss, type TreeMeasured } from "./tree_rss.ts";
 import { SPILL_BOUND } from "../src/util/spill_map.ts";
 import { formatProfiledRun, type ProfiledRun, profileRun } from "./profile_run.ts";
 
@@ -67,6 +67,8 @@ export interface SmallStep {
   skipped?: string;
   /** dcmtidy's phases as its progress lines gave them at their end (name, seconds). */
   phases?: { name: string; seconds: number }[];
+  /** Each process's Pss in the highest sample (see `measureTree`). */
+  peakPss?: ProcessPss[];
 }
 
 /**
@@ -298,6 +300,7 @@ export async function measureSmall(
       ok,
       check,
       ...(phases.length ? { phases } : {}),
+      ...(s.cmd === deno ? { peakPss: m.peakPss } : {}),
     });
   }
   const get = (id: string) => steps.find((s) => s.id === id && !s.skipped && s.wallMs !== null);
@@ -373,7 +376,7 @@ export async function measureSmall(
       pass: rssMB(s) === null ? null : rssMB(s)! <= SMALL_TARGETS.peakRssMB,
       detail: `${fmtMB(s.treePssKiB)} process tree Pss (tree RSS ${fmtMB(s.treeRssKiB)}, largest process ${
         fmtMB(s.maxRssKiB)
-      })${rssMB(s) !== null && rssMB(s)! > SMALL_TARGETS.peakRssMB ? memoryBound : ""}`,
+      })${rssMB(s) !== null && rssMB(s)! > SMALL_TARGETS.peakRssMB ? memoryBound + peakParts(s) : ""}`,
     });
   }
   targets.push({
@@ -402,6 +405,23 @@ export async function measureSmall(
     targets,
     ...(profile ? { profile } : {}),
   };
+}
+
+/**
+ * The processes the peak was made of: the one started (which narrows itself, then waits) and its
+ * narrowed child (the main thread and the workers: threads of one process, so not told apart here).
+ */
+function peakParts(s: SmallStep): string {
+  if (!s.peakPss?.length) return "";
+  // The narrowed child is started with --no-prompt (src/cli/narrow.ts).
+  const narrowed = s.peakPss.some((p) => p.command.includes("--no-prompt"));
+  const name = (p: ProcessPss) =>
+    p.command.includes("--no-prompt")
+      ? "the narrowed process (its main thread and workers)"
+      : p.depth === 1
+      ? narrowed ? "the process started (it narrowed itself and waits)" : "the process started"
+      : p.command.split(" ")[0].split("/").pop();
+  return `; at the peak: ${s.peakPss.map((p) => `${name(p)} ${fmtMB(p.pssKiB)}`).join(", ")}`;
 }
 
 function fmtS(ms: number | null): string {

@@ -23,23 +23,45 @@ export interface TreeMeasured {
   treeRssKiB: number | null;
   /** Highest sampled sum of Pss over the tree, KiB. */
   treePssKiB: number | null;
+  /**
+   * Each process's Pss in that highest sample, in the tree's order (the measured command first,
+   * then what it started; GNU time itself left out): which process the peak is made of.
+   */
+  peakPss: ProcessPss[];
   stdout: string;
   /** The command's stderr without GNU time's report. */
   stderr: string;
 }
 
-/** The pids of `pid`'s descendants (children lists of every thread), `pid` included. */
-function processTree(pid: number): number[] {
-  const out = [pid];
+/** One process's share of a sample: how deep it is under the measured command, its arguments. */
+export interface ProcessPss {
+  /** 1: the measured command; 2: a process it started; and so on. */
+  depth: number;
+  /** Its command line (from `/proc/PID/cmdline`), arguments separated by spaces. */
+  command: string;
+  pssKiB: number;
+}
+
+/** The pids of `pid`'s descendants (children lists of every thread), `pid` included, with depths. */
+function processTree(pid: number): { pid: number; depth: number }[] {
+  const out = [{ pid, depth: 0 }];
   for (let i = 0; i < out.length; i++) {
     try {
-      for (const t of Deno.readDirSync(`/proc/${out[i]}/task`)) {
-        const kids = Deno.readTextFileSync(`/proc/${out[i]}/task/${t.name}/children`).trim();
-        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      for (const t of Deno.readDirSync(`/proc/${out[i].pid}/task`)) {
+        const kids = Deno.readTextFileSync(`/proc/${out[i].pid}/task/${t.name}/children`).trim();
+        if (kids) out.push(...kids.split(/\s+/).map((k) => ({ pid: Number(k), depth: out[i].depth + 1 })));
       }
     } catch { /* gone */ }
   }
   return out;
+}
+
+function commandOf(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
 }
 
 function field(path: string, name: string): number {
@@ -67,14 +89,24 @@ export async function measureTree(
   }).spawn();
   let treeKiB = 0;
   let pssKiB = 0;
+  let peakPss: ProcessPss[] = [];
   let done = false;
   const sampler = (async () => {
     while (!done) {
-      const pids = processTree(child.pid);
-      const rss = pids.reduce((n, p) => n + field(`/proc/${p}/status`, "VmRSS"), 0);
-      const pss = pids.reduce((n, p) => n + field(`/proc/${p}/smaps_rollup`, "Pss"), 0);
+      const tree = processTree(child.pid);
+      const rss = tree.reduce((n, p) => n + field(`/proc/${p.pid}/status`, "VmRSS"), 0);
+      const each = tree.map((p) => ({ ...p, pssKiB: field(`/proc/${p.pid}/smaps_rollup`, "Pss") }));
+      const pss = each.reduce((n, p) => n + p.pssKiB, 0);
       if (rss > treeKiB) treeKiB = rss;
-      if (pss > pssKiB) pssKiB = pss;
+      if (pss > pssKiB) {
+        pssKiB = pss;
+        // GNU time (depth 0) is not the command's: left out of the parts.
+        peakPss = each.filter((p) => p.depth > 0).map((p) => ({
+          depth: p.depth,
+          command: commandOf(p.pid),
+          pssKiB: p.pssKiB,
+        }));
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -90,6 +122,7 @@ export async function measureTree(
     maxRssKiB: parseTimeMaxRss(err),
     treeRssKiB: treeKiB || null,
     treePssKiB: pssKiB || null,
+    peakPss,
     stdout: new TextDecoder().decode(out.stdout),
     stderr: err.slice(0, Math.max(0, err.indexOf("\tCommand being timed:"))),
   };
