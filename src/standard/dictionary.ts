@@ -39,21 +39,24 @@ export const DICTIONARY_EDITION: string = DATA.edition;
 /** A wildcard entry: `(tag & mask) === value`, plus the group limits that a mask cannot express. */
 interface PatternTable {
   readonly mask: number;
-  readonly byValue: Map<number, { entry: DictEntry; groupOk: (group: number) => boolean }>;
+  readonly byValue: Map<number, { row: number; groupOk: (group: number) => boolean }>;
 }
 
+/**
+ * What lookups need, by row of `DATA.entries`: entries (`DictEntry` objects) are made only for the
+ * rows asked for, and the keyword lists only for suggestions. Building it allocates little: every
+ * thread that reads or names tags builds one (the waiting parent, the CLI's isolate and each worker),
+ * and a version that made an object, an array and a match for all 5,300 rows cost each about 7 MB.
+ */
 interface Index {
-  readonly exact: Map<number, DictEntry>;
-  readonly byKeyword: Map<string, DictEntry>;
-  /** Base tag (x -> 0) of every keyword, so repeating-group keywords still map to a usable tag. */
-  readonly tagByKeyword: Map<string, number>;
+  /** Row of each exact tag. */
+  readonly exact: Map<number, number>;
+  readonly byKeyword: Map<string, number>;
+  /** Base tag (x -> 0) of every row, so repeating-group keywords still map to a usable tag. */
+  readonly baseTags: Uint32Array;
   /** Most specific mask first, so a narrower pattern wins if two ever overlap. */
   readonly patterns: readonly PatternTable[];
-  readonly keywords: readonly string[];
-  readonly keywordsLower: readonly string[];
 }
-
-const TAG_TEXT_RE = /^\(([0-9A-Fx]{4}),([0-9A-Fx]{4})\)$/;
 
 const anyGroup = () => true;
 // PS3.5 §7.6: curve (50xx) and overlay (60xx) groups are the even groups up to xx = 1E. Odd groups
@@ -62,15 +65,65 @@ const repeatingGroup = (group: number) => (group & 0xff) <= 0x1e;
 
 let index: Index | undefined;
 
+/** Where the hex digits of "(GGGG,EEEE)" are. */
+const DIGITS = [1, 2, 3, 4, 6, 7, 8, 9];
+
+/** Hex digit value; -1 for `x`; throws on anything else. */
+function hexDigit(code: number, tag: string): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  if (code >= 65 && code <= 70) return code - 55; // A-F
+  if (code === 120) return -1; // x
+  throw new Error(`dictionary_data.json: bad tag ${tag}`);
+}
+
 /** Built on first use: importing the module should not cost the ~5300-entry scan. */
 function getIndex(): Index {
   if (index) return index;
-  const exact = new Map<number, DictEntry>();
-  const byKeyword = new Map<string, DictEntry>();
-  const tagByKeyword = new Map<string, number>();
+  const rows = DATA.entries;
+  const exact = new Map<number, number>();
+  const byKeyword = new Map<string, number>();
+  const baseTags = new Uint32Array(rows.length);
   const tables = new Map<number, PatternTable>();
-  for (const [tag, keyword, name, vrs, vm, retired] of DATA.entries) {
-    const entry: DictEntry = Object.freeze({
+  for (let row = 0; row < rows.length; row++) {
+    const tag = rows[row][0];
+    // "(GGGG,EEEE)", hex digits or x: the value with every x as 0, and the mask of the hex digits.
+    if (tag.length !== 11 || tag[0] !== "(" || tag[5] !== "," || tag[10] !== ")") {
+      throw new Error(`dictionary_data.json: bad tag ${tag}`);
+    }
+    let base = 0;
+    let mask = 0;
+    for (const i of DIGITS) {
+      const d = hexDigit(tag.charCodeAt(i), tag);
+      base = base * 16 + Math.max(d, 0);
+      mask = mask * 16 + (d < 0 ? 0 : 0xf);
+    }
+    base >>>= 0;
+    baseTags[row] = base;
+    byKeyword.set(rows[row][1], row);
+    if (mask === 0xffffffff) {
+      exact.set(base, row);
+      continue;
+    }
+    let table = tables.get(mask);
+    if (!table) tables.set(mask, table = { mask, byValue: new Map() });
+    const group = tag.slice(1, 5);
+    const groupOk = group === "50xx" || group === "60xx" ? repeatingGroup : anyGroup;
+    table.byValue.set(base, { row, groupOk });
+  }
+  const bits = (n: number) => n.toString(2).replaceAll("0", "").length;
+  const patterns = [...tables.values()].sort((a, b) => bits(b.mask) - bits(a.mask) || b.mask - a.mask);
+  index = { exact, byKeyword, baseTags, patterns };
+  return index;
+}
+
+/** The entry of a row, made on first use. */
+const entries = new Map<number, DictEntry>();
+
+function entryOf(row: number): DictEntry {
+  let entry = entries.get(row);
+  if (!entry) {
+    const [tag, keyword, name, vrs, vm, retired] = DATA.entries[row];
+    entry = Object.freeze({
       tag,
       keyword,
       name,
@@ -78,28 +131,20 @@ function getIndex(): Index {
       vm,
       retired: retired === 1,
     });
-    const m = TAG_TEXT_RE.exec(tag);
-    if (!m) throw new Error(`dictionary_data.json: bad tag ${tag}`);
-    const text = m[1] + m[2];
-    const base = parseInt(text.replaceAll("x", "0"), 16) >>> 0;
-    byKeyword.set(keyword, entry);
-    tagByKeyword.set(keyword, base);
-    if (!text.includes("x")) {
-      exact.set(base, entry);
-      continue;
-    }
-    let mask = 0;
-    for (const ch of text) mask = mask * 16 + (ch === "x" ? 0 : 0xf);
-    let table = tables.get(mask);
-    if (!table) tables.set(mask, table = { mask, byValue: new Map() });
-    const groupOk = m[1] === "50xx" || m[1] === "60xx" ? repeatingGroup : anyGroup;
-    table.byValue.set(base, { entry, groupOk });
+    entries.set(row, entry);
   }
-  const bits = (n: number) => n.toString(2).replaceAll("0", "").length;
-  const patterns = [...tables.values()].sort((a, b) => bits(b.mask) - bits(a.mask) || b.mask - a.mask);
-  const keywords = [...byKeyword.keys()];
-  index = { exact, byKeyword, tagByKeyword, patterns, keywords, keywordsLower: keywords.map(lower) };
-  return index;
+  return entry;
+}
+
+/** Every keyword and its lower-case form, for suggestions (made on first use). */
+let keywordLists: { keywords: readonly string[]; keywordsLower: readonly string[] } | undefined;
+
+function keywordsOf(): { keywords: readonly string[]; keywordsLower: readonly string[] } {
+  if (!keywordLists) {
+    const keywords = [...getIndex().byKeyword.keys()];
+    keywordLists = { keywords, keywordsLower: keywords.map(lower) };
+  }
+  return keywordLists;
 }
 
 function lower(s: string): string {
@@ -150,11 +195,11 @@ export function lookupTag(tag: number): DictEntry | undefined {
   if (group & 1) return undefined;
   const idx = getIndex();
   const hit = idx.exact.get(t);
-  if (hit) return hit;
+  if (hit !== undefined) return entryOf(hit);
   if ((t & 0xffff) === 0) return groupLength(t);
   for (const { mask, byValue } of idx.patterns) {
     const p = byValue.get((t & mask) >>> 0);
-    if (p && p.groupOk(group)) return p.entry;
+    if (p && p.groupOk(group)) return entryOf(p.row);
   }
   return undefined;
 }
@@ -165,7 +210,8 @@ export function lookupTag(tag: number): DictEntry | undefined {
  * "GenericGroupLength" is not a keyword of the table and is not found here.
  */
 export function lookupKeyword(keyword: string): DictEntry | undefined {
-  return getIndex().byKeyword.get(keyword);
+  const row = getIndex().byKeyword.get(keyword);
+  return row === undefined ? undefined : entryOf(row);
 }
 
 /**
@@ -177,7 +223,9 @@ export function lookupKeyword(keyword: string): DictEntry | undefined {
  * (Transform Label etc.), and (1000,xxx0) / (1010,xxxx) give a group length element.
  */
 export function tagForKeyword(keyword: string): number | undefined {
-  return getIndex().tagByKeyword.get(keyword);
+  const idx = getIndex();
+  const row = idx.byKeyword.get(keyword);
+  return row === undefined ? undefined : idx.baseTags[row];
 }
 
 /**
@@ -192,7 +240,7 @@ export function tagForKeyword(keyword: string): number | undefined {
 export function suggestKeywords(input: string, max = 5): string[] {
   const needle = input.trim().toLowerCase();
   if (needle === "" || max <= 0) return [];
-  const { keywords, keywordsLower } = getIndex();
+  const { keywords, keywordsLower } = keywordsOf();
   const caseOnly = keywords.filter((_, i) => keywordsLower[i] === needle);
   if (caseOnly.length > 0) return caseOnly.slice(0, max);
   const limit = Math.max(2, Math.floor(needle.length / 4));
