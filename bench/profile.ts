@@ -113,7 +113,7 @@ export interface ProfileCategories {
 export function categoryOf(functionName: string, url: string): string | undefined {
   if (functionName === "(idle)" || functionName === "op_worker_maybe_wait_for_debugger") return undefined;
   if (functionName === "(garbage collector)") return "GC";
-  if (/^op_fs_|^op_(read|write)(_sync)?$/.test(functionName)) return "file system";
+  if (/^op_fs_|^op_(read|write|close)(_sync)?$/.test(functionName)) return "file system";
   if (
     /post_message|recv_message|^op_(de)?serialize/.test(functionName) ||
     (url.startsWith("ext:core") && /^(de)?serialize$/.test(functionName)) || url.includes("message_port")

@@ -14,7 +14,7 @@ Deno.test("bench profile: busy time by kind of work, waiting left out", () => {
     ["(idle)", ""],
     ["op_worker_maybe_wait_for_debugger", ""],
     ["(garbage collector)", ""],
-    ["op_fs_open_sync", ""],
+    ["op_close", ""],
     ["serialize", "ext:core/01_core.js"],
     ["deidentify", src("deid/session.ts")],
     ["encodeFile", src("dicom/writer.ts")],
