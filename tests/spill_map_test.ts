@@ -207,3 +207,26 @@ Deno.test("spill map: a sharing codec writes what records share once and gives e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sharingCodec: one number per combination of shared values, whatever their objects' identity", () => {
+  type R = { a?: string; b?: string; o?: Record<string, number>; own: number };
+  const codec = sharingCodec<R>(["a", "b", "o"]);
+  const id = (r: R) => (codec.encode(r) as [number, unknown])[0];
+  const counts = { X: 1 };
+  const first = id({ a: "x", b: "y", o: counts, own: 1 });
+  // The same values: the same number, with an equal object that is not the same one too.
+  assert.equal(id({ a: "x", b: "y", o: counts, own: 2 }), first);
+  assert.equal(id({ a: "x", b: "y", o: { X: 1 }, own: 3 }), first);
+  // Other values: other numbers, also where their text run together would read the same.
+  const others = [
+    { a: "x", b: "y", o: { X: 2 }, own: 4 },
+    { a: "x;b:1:y", own: 5 },
+    { a: "x", b: "1:y", own: 6 },
+    { a: "x", own: 7 },
+    { b: "x", own: 8 },
+    { a: "x", b: "y", own: 9 },
+  ];
+  const numbers = others.map(id);
+  assert.equal(new Set([first, ...numbers]).size, others.length + 1, JSON.stringify(numbers));
+  for (const r of others) assert.deepEqual(codec.decode(codec.encode(r)), r);
+});

@@ -57,14 +57,42 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const keys = new Set(shared);
   const ids = new Map<string, number>();
   const parts: Record<string, unknown>[] = [];
+  // The objects among shared values (a header, report columns, action counts), numbered by content
+  // and remembered by identity: the files of a series share the same objects (interned), so each is
+  // turned into JSON once, not once a record.
+  const objectIds = new WeakMap<object, number>();
+  const byContent = new Map<string, number>();
+  const idOf = (o: object): number => {
+    let id = objectIds.get(o);
+    if (id === undefined) {
+      const content = JSON.stringify(o);
+      id = byContent.get(content);
+      if (id === undefined) byContent.set(content, id = byContent.size);
+      objectIds.set(o, id);
+    }
+    return id;
+  };
   return {
     encode(value: V): unknown {
       const part: Record<string, unknown> = {};
       const own: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        if (v !== undefined) (keys.has(k) ? part : own)[k] = v;
+      // The combination's key: each shared field's name and its value (a string with its length, so
+      // no value can pass for two; an object by its number).
+      let key = "";
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v === undefined) continue;
+        if (!keys.has(k)) {
+          own[k] = v;
+          continue;
+        }
+        part[k] = v;
+        key += typeof v === "object" && v !== null
+          ? `${k}#${idOf(v)};`
+          : typeof v === "string"
+          ? `${k}:${v.length}:${v};`
+          : `${k}=${JSON.stringify(v)};`;
       }
-      const key = JSON.stringify(part);
       let s = ids.get(key);
       if (s === undefined) {
         s = parts.length;
