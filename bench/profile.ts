@@ -45,6 +45,22 @@ function shortUrl(url: string): string {
   return url.startsWith("ext:") || url.startsWith("node:") ? url : basename(url);
 }
 
+/**
+ * Each sample's node and its time in milliseconds (a sample's time is the delta after it), with
+ * the profile's nodes by id.
+ */
+function* samplesOf(p: CpuProfile, byId: Map<number, ProfileNode>): Generator<[ProfileNode, number]> {
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i]);
+    if (node) yield [node, (p.timeDeltas[i + 1] ?? 0) / 1000];
+  }
+}
+
+/** A map's entries, largest value first. */
+function sorted(m: Map<string, number>): [string, number][] {
+  return [...m].sort((a, b) => b[1] - a[1]);
+}
+
 /** Self time per function and per file. */
 export function summarise(p: CpuProfile): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -59,10 +75,7 @@ export function summarise(p: CpuProfile): ProfileSummary {
   const file = new Map<string, number>();
   let idle = 0;
   let gc = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    const node = byId.get(p.samples[i]);
-    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (!node) continue;
+  for (const [node, dt] of samplesOf(p, byId)) {
     const { functionName, url } = node.callFrame;
     if (functionName === "(idle)") {
       idle += dt;
@@ -82,7 +95,6 @@ export function summarise(p: CpuProfile): ProfileSummary {
     }
     file.set(where, (file.get(where) ?? 0) + dt);
   }
-  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
   return {
     durationMs: (p.endTime - p.startTime) / 1000,
     idleMs: idle,
@@ -135,10 +147,7 @@ export function categorise(p: CpuProfile): ProfileCategories {
   const kinds = new Map<string, number>();
   const fns = new Map<string, number>();
   let busy = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    const node = byId.get(p.samples[i]);
-    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (!node) continue;
+  for (const [node, dt] of samplesOf(p, byId)) {
     const { functionName, url } = node.callFrame;
     const kind = categoryOf(functionName, url);
     if (kind === undefined) continue;
@@ -147,7 +156,6 @@ export function categorise(p: CpuProfile): ProfileCategories {
     const fn = functionName || "(anonymous)";
     fns.set(fn, (fns.get(fn) ?? 0) + dt);
   }
-  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
   return {
     durationMs: (p.endTime - p.startTime) / 1000,
     busyMs: busy,
