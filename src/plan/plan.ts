@@ -58,11 +58,11 @@ export async function makePlan(
   const d = protocol.deidentify;
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;
-  const ahead = (options.workers ?? 0) > 0 && !surveyed ? options.ahead : undefined;
+  const workers = options.workers ?? 0;
+  const ahead = workers > 0 && !surveyed ? options.ahead : undefined;
   // The workers load their code while the rest of the inputs are listed (each takes about as long
   // as listing 30,000 files): started once the listing has found a file for each of them, unless
   // what they may read depends on the listing (links followed).
-  const workers = options.workers ?? 0;
   const startEarly = !surveyed && workers > 0 && !protocol.input.followSymlinks;
   let early: Promise<PlanWorkers> | undefined;
   let tools: PlanWorkers | undefined;

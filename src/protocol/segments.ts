@@ -81,7 +81,7 @@ export function outputPath(
   // names make the path: strictly inside the root, as resolve() and relative() would prove at
   // several microseconds a file (tests/template_test.ts compares the two).
   const full = (base.endsWith(path.sep) ? base : base + path.sep) + segments.join(path.sep);
-  if (segments.length === 0 || path.normalize(full) !== full) {
+  if (path.normalize(full) !== full) {
     throw new Error(
       `output path ${JSON.stringify(full)} is not inside the output root ${JSON.stringify(base)}`,
     );

@@ -62,9 +62,9 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const parts: Record<string, unknown>[] = [];
   // The objects among shared values (a header, report columns, action counts), numbered by content
   // and remembered by identity: the files of a series share the same objects (interned), so each is
-  // turned into JSON once, not once a record.
-  // By identity in a bounded cache, not a WeakMap: with thousands of weak entries every collection
-  // after them is slower (reading 300,000 records back took 2.7 -> 3.8 us a record with one).
+  // turned into JSON once, not once a record. Remembered in a bounded cache, not a WeakMap: with
+  // thousands of weak entries every collection after them is slower (reading 300,000 records back
+  // took 2.7 -> 3.8 us a record with one).
   const objectIds = new Map<object, number>();
   const byContent = new Map<string, number>();
   const idOf = (o: object): number => {
