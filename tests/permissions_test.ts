@@ -210,3 +210,69 @@ Deno.test("roots reached through a symlinked folder (a mount link): scan and run
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "with the task's flags (--allow-ffi) the process started becomes the narrowed one, and writes what a child would",
+  ignore: Deno.build.os !== "linux", // it looks at the process in /proc
+  fn: async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-perm-exec-" }));
+    try {
+      await Deno.mkdir(`${dir}/raw`);
+      for (let i = 1; i <= 3; i++) {
+        const nodes: Node[] = sampleDataset().map((n) =>
+          "tag" in n && n.tag === tag(0x0008, 0x0018)
+            ? { ...n, value: `1.2.826.0.1.3680043.10.1000.46.${i}` }
+            : n
+        );
+        await Deno.writeFile(`${dir}/raw/IM${i}`, buildDicom(nodes));
+      }
+      // The same protocol in two folders: one run each way.
+      for (const way of ["child", "replaced"]) {
+        await Deno.mkdir(`${dir}/${way}`);
+        await Deno.writeTextFile(
+          `${dir}/${way}/p.yaml`,
+          "version: 1\nname: exec\ninput: { root: ../raw }\noutput: { root: ./out }\nkey: ./key.csv\n" +
+            "deidentify:\n  salt: { env: DCMTIDY_SALT }\n",
+        );
+      }
+      const env = { DCMTIDY_SALT: SALT, HOME: "/nonexistent", PATH: Deno.env.get("PATH") ?? "" };
+      const wide = ["--allow-read", "--allow-write", "--allow-env", "--allow-run=deno"];
+      // Without --allow-ffi: a narrowed child, started and waited for.
+      const child = await deno(wide, ["run", "--yes", `${dir}/child/p.yaml`], env);
+      assert.equal(child.code, 0, child.stdout + child.stderr);
+
+      const started = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...wide, "--allow-ffi", `${ROOT}cli.ts`, "run", "--yes", `${dir}/replaced/p.yaml`],
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // The process started turns into the narrowed one (its command line has the narrowed flags).
+      let narrowedCommand = "";
+      for (let i = 0; i < 2000 && !narrowedCommand; i++) {
+        try {
+          const cmdline = (await Deno.readTextFile(`/proc/${started.pid}/cmdline`)).split("\0");
+          if (cmdline.includes("--no-prompt")) narrowedCommand = cmdline.join(" ");
+        } catch {
+          break; // gone
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const replaced = await started.output();
+      const text = (b: Uint8Array) => new TextDecoder().decode(b);
+      assert.equal(replaced.code, 0, text(replaced.stdout) + text(replaced.stderr));
+      assert.match(narrowedCommand, new RegExp(`--allow-write=${dir}/replaced `), narrowedCommand);
+      assert.ok(!narrowedCommand.includes("--allow-ffi"), narrowedCommand);
+      assert.match(text(replaced.stdout), /3 written/);
+      assert.deepEqual(await treeHashes(`${dir}/replaced/out`), await treeHashes(`${dir}/child/out`));
+      assert.equal(
+        await Deno.readTextFile(`${dir}/replaced/key.csv`),
+        await Deno.readTextFile(`${dir}/child/key.csv`),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,11 +1,13 @@
 /**
  * The process narrows itself before it touches data: a command started with wide permissions (as
  * `deno task dcmtidy` starts it) loads the protocol, works out the least permissions the command
- * needs (`permissions.ts`), and runs itself again under exactly those, passing its arguments on and
- * returning the child's exit code. `cli.ts` does this before it loads the command's own module, and
- * this module loads the protocol's code only when it narrows, so the waiting process holds no more
- * code than loading a protocol takes. Deno cannot drop permissions in a running process to an
- * allow-list (revoking read revokes it all), so a new process it is; the cost is measured in
+ * needs (`permissions.ts`), and runs itself again under exactly those, passing its arguments on.
+ * Where it may (`--allow-ffi`, as the task gives it, on Linux or macOS) it becomes the narrowed
+ * process (`replace_process.ts`: the same process id, nothing left waiting); elsewhere it starts
+ * it as a child and returns the child's exit code. `cli.ts` does this before it loads the command's
+ * own module, and this module loads the protocol's code only when it narrows, so a waiting process
+ * holds no more code than loading a protocol takes. Deno cannot drop permissions in a running process
+ * to an allow-list (revoking read revokes it all), so a new program it is; the cost is measured in
  * bench/README.md. A process already narrowed, one that may not start Deno, or a compiled binary
  * (whose own path is not `deno`) goes on as it is.
  *
@@ -17,6 +19,7 @@ import type { LoadOptions } from "../protocol/load.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
 import type { DataCommand } from "./permissions.ts";
+import { replaceProcess } from "./replace_process.ts";
 
 let commandLine: readonly string[] = [];
 
@@ -30,6 +33,12 @@ export function setCommandLine(args: readonly string[]): void {
 
 /** Set in the narrowed child (to its flags, for the audit record), so that it does not narrow again. */
 const NARROWED = NARROWED_FLAGS;
+
+/**
+ * Set in a narrowed child that a waiting process started (where it could not become the child
+ * itself): the child stops when that process is gone (`exitWithParent`).
+ */
+const WAITED_FOR = "DCMTIDY_PARENT_WAITS";
 
 /** DCMTIDY_NARROW=0 keeps the permissions the process was started with (for debugging). */
 const OPT_OUT = "DCMTIDY_NARROW";
@@ -91,26 +100,31 @@ async function narrowed(
   command: DataCommand,
   extra: { write?: string[] } = {},
 ): Promise<number> {
-  const args = commandLine;
   const { permissionFlags, permissionSet } = await import("./permissions.ts");
   const flags = permissionFlags(permissionSet(protocol, command, extra));
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
-  flags[envFlag] = `${flags[envFlag]},${NARROWED}`;
+  flags[envFlag] = `${flags[envFlag]},${NARROWED},${WAITED_FOR}`;
+  const args = [
+    "run",
+    "--no-prompt",
+    // V8's young generation grows to 3 x 16 MiB per isolate (the main one and each worker), and its
+    // pages count in memory: 4 MiB took a plan of 30,000 files from 370 to 260 MB at no measured CPU
+    // cost (bench/README.md, "Where the memory goes").
+    V8_FLAGS,
+    "--config",
+    `${dirname(fromFileUrl(Deno.mainModule))}/deno.json`,
+    ...flags,
+    fromFileUrl(Deno.mainModule),
+    ...commandLine,
+  ];
+  const env = { [NARROWED]: flags.join(" ") };
+  // This process becomes the narrowed one where it can (`--allow-ffi`, Linux or macOS): one process,
+  // not one more that waits (bench/README.md, "One process"). It does not return when it does.
+  const deno = Deno.execPath();
+  replaceProcess(deno, [deno, ...args], { ...Deno.env.toObject(), ...env });
   const child = new Deno.Command(denoCommand()!, {
-    args: [
-      "run",
-      "--no-prompt",
-      // V8's young generation grows to 3 x 16 MiB per isolate (the main one and each worker), and its
-      // pages count in memory: 4 MiB took a plan of 30,000 files from 370 to 260 MB at no measured CPU
-      // cost (bench/README.md, "Where the memory goes").
-      V8_FLAGS,
-      "--config",
-      `${dirname(fromFileUrl(Deno.mainModule))}/deno.json`,
-      ...flags,
-      fromFileUrl(Deno.mainModule),
-      ...args,
-    ],
-    env: { [NARROWED]: flags.join(" ") },
+    args,
+    env: { ...env, [WAITED_FOR]: "1" },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -137,12 +151,13 @@ async function narrowed(
 }
 
 /**
- * In a narrowed child: when the process that started it is gone (killed, even with SIGKILL, which it
- * cannot pass on), stop as a killed process would, at once: the next run resumes.
+ * In a narrowed child that a waiting process started: when that process is gone (killed, even with
+ * SIGKILL, which it cannot pass on), stop as a killed process would, at once: the next run resumes. A
+ * process that replaced the one that narrowed has no such parent: whoever started it waits for it.
  */
 export function exitWithParent(): void {
-  if (Deno.permissions.querySync({ name: "env", variable: NARROWED }).state !== "granted") return;
-  if (!Deno.env.get(NARROWED)) return;
+  if (Deno.permissions.querySync({ name: "env", variable: WAITED_FOR }).state !== "granted") return;
+  if (Deno.env.get(WAITED_FOR) !== "1") return;
   const parent = Deno.ppid;
   const timer = setInterval(() => {
     if (Deno.ppid !== parent) Deno.exit(137);
