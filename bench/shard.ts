@@ -20,19 +20,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CACHE_DIR } from "./synthetic.ts";
 import { ensureSmallTree } from "./small.ts";
-import { basicProtocol, deleteOutputs, settle } from "./tree.ts";
+import { basicProtocol, deleteOutputs, settle, taskFlags } from "./tree.ts";
 import { measureTree } from "./tree_rss.ts";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 /** The permissions of `deno task dcmtidy` (deno.json): the process narrows itself. */
-const CLI_FLAGS = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run=deno",
-  join(REPO, "cli.ts"),
-];
+const CLI_FLAGS = ["run", ...taskFlags(), join(REPO, "cli.ts")];
 /** A fixed benchmark salt: only ever used on synthetic data. */
 const SALT = "dcmtidy-bench-salt-not-secret-0123456789";
 

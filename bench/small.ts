@@ -9,12 +9,12 @@
  * little endian, unique UIDs, a private block with a 2 KB blob; 1,000 files a folder. Header by the
  * fixture builder. Cached in `bench/cache/smalltree-vV-N/`.
  *
- * dcmtidy runs with the permissions of `deno task dcmtidy` (`--allow-run=deno`), so it narrows
- * itself: a second Deno process does the work while the first waits. Peak RSS is therefore measured
- * two ways: the whole process tree's (the sum of VmRSS of every descendant, read from `/proc` every
- * 20 ms) and the largest single process (GNU time's maximum RSS, which on Linux covers the waited-for
- * descendants). The targets are judged on the tree's figure. CPU seconds (GNU time) include the
- * child's.
+ * dcmtidy runs with the permissions of `deno task dcmtidy` (read from deno.json), so it narrows
+ * itself: with `--allow-ffi` the process becomes its narrowed self, without it a second Deno process
+ * does the work while the first waits. Peak RSS is therefore measured two ways: the whole process
+ * tree's (the sum of VmRSS of every descendant, read from `/proc` every 20 ms) and the largest single
+ * process (GNU time's maximum RSS, which on Linux covers the waited-for descendants). The targets are
+ * judged on the tree's figure. CPU seconds (GNU time) include any child's.
  *
  * @module
  */
@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildDicom, type Node, sampleDataset } from "../tests/fixtures/builder.ts";
 import { CACHE_DIR } from "./synthetic.ts";
-import { basicProtocol, deleteOutputs, settle, which } from "./tree.ts";
+import { basicProtocol, deleteOutputs, settle, taskFlags, which } from "./tree.ts";
 import { measureTree as measure, type ProcessPss, type TreeMeasured } from "./tree_rss.ts";
 import { SPILL_BOUND } from "../src/util/spill_map.ts";
 import { formatProfiledRun, type ProfiledRun, profileRun } from "./profile_run.ts";
@@ -32,7 +32,7 @@ const SMALL_TREE_VERSION = 1;
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(REPO, "cli.ts");
 /** The permissions of `deno task dcmtidy` (deno.json): the process narrows itself. */
-const CLI_FLAGS = ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run=deno", CLI];
+const CLI_FLAGS = ["run", ...taskFlags(), CLI];
 /** A fixed benchmark salt: only ever used on synthetic data. */
 const SALT = "dcmtidy-bench-salt-not-secret-0123456789";
 const UID_ROOT = "1.2.826.0.1.3680043.10.1000.18";
@@ -408,12 +408,13 @@ export async function measureSmall(
 }
 
 /**
- * The processes the peak was made of: the one started (which narrows itself, then waits) and its
- * narrowed child (the main thread and the workers: threads of one process, so not told apart here).
+ * The processes the peak was made of: the narrowed process (the main thread and the workers: threads
+ * of one process, so not told apart here), which is the one started where it could become its
+ * narrowed self, and otherwise its child while it waits.
  */
 function peakParts(s: SmallStep): string {
   if (!s.peakPss?.length) return "";
-  // The narrowed child is started with --no-prompt (src/cli/narrow.ts).
+  // The narrowed process runs with --no-prompt (src/cli/narrow.ts).
   const narrowed = s.peakPss.some((p) => p.command.includes("--no-prompt"));
   const name = (p: ProcessPss) =>
     p.command.includes("--no-prompt")

@@ -23,8 +23,20 @@ import { CACHE_DIR, MIB, type SyntheticFile } from "./synthetic.ts";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(REPO, "cli.ts");
-/** The permissions of `deno task dcmtidy`: what users run. */
+/**
+ * Wide permissions that do not narrow (`--allow-run=dcmdump`, not `deno`): one Deno start-up, as this
+ * case has always been measured (bench/README.md). `taskFlags()` are what `deno task dcmtidy` gives.
+ */
 const CLI_FLAGS = ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run=dcmdump", CLI];
+
+/**
+ * The permission flags of `deno task dcmtidy`, read from deno.json: what users run (the process
+ * narrows itself, src/cli/narrow.ts).
+ */
+export function taskFlags(): string[] {
+  const task: string = JSON.parse(Deno.readTextFileSync(join(REPO, "deno.json"))).tasks.dcmtidy;
+  return task.split(/\s+/).filter((word) => word.startsWith("--"));
+}
 /** A fixed benchmark salt: only ever used on synthetic data. */
 const SALT = "dcmtidy-bench-salt-not-secret-0123456789";
 const MB = 1e6;
@@ -794,7 +806,7 @@ function evaluateTargets(byId: Map<string, StepResult>, files: number, startupMs
       : { name: `run wall <= ${TARGETS.runRatioToCp}x cp -r`, pass: null, detail: "not measured" },
   );
   // A files/s target on a tree this size: how much of it start-up takes before a file is read (one
-  // process with this bench's flags, two where the command narrows itself), and the rate that
+  // Deno start-up with this bench's flags, two where the command narrows itself), and the rate that
   // alone allows.
   const processes = CLI_FLAGS.includes("--allow-run=deno") ? 2 : 1;
   const startupBound = (s: StepResult, target: number) => {
@@ -805,7 +817,7 @@ function evaluateTargets(byId: Map<string, StepResult>, files: number, startupMs
       (s.wallMs! / 1000).toFixed(2)
     } s (dcmtidy --version ` +
       `takes ${(startupMs / 1000).toFixed(2)} s here${
-        processes === 2 ? ", and a command that narrows itself starts two processes" : ""
+        processes === 2 ? ", and a command that narrows itself starts Deno twice" : ""
       }), which alone caps ${files} files at ${cap.toFixed(0)} files/s${
         cap >= target ? "; the rest is the survey's per-file work" : ""
       }${
