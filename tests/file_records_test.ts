@@ -99,3 +99,25 @@ Deno.test("file records: planned files come back as they went in, from memory an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file records: a record taken is given once, then gone, from memory and from disk", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const inMemory of [1, 100]) {
+      using records = new FileRecords<PlannedFile>({ dir: () => dir, inMemory }, 0, plannedFileCodec());
+      for (const f of files) records.push(f);
+      const plain = (f: unknown) => JSON.parse(JSON.stringify(f));
+      assert.deepEqual(plain(records.take(1)), plain(files[1]));
+      assert.equal(records.has(1), false);
+      assert.equal(records.at(1), undefined);
+      assert.throws(() => records.take(1), RangeError);
+      // The others are as they were, and the length does not change.
+      assert.equal(records.length, files.length);
+      assert.equal(records.filled, files.length - 1);
+      assert.deepEqual(plain(records.take(4)), plain(files[4]));
+      assert.deepEqual(plain(records.get(0)), plain(files[0]));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -26,8 +26,9 @@ const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.last
  * Each planned file is what the plan holds for every input until the run ends, so it is compact:
  * values files share are held once (see `Interner`), and its header loses the SOP Instance UID,
  * which served to find duplicates and is read no more. `instances`: the files that share a SOP
- * Instance UID, and the duplicates among them (see `sharedInstances`). The surveys are read one at
- * a time, and the files go where `spill` says past a bound (see `FileRecords`).
+ * Instance UID, and the duplicates among them (see `sharedInstances`). The surveys are taken one at
+ * a time (each is gone from `surveys` once planned), and the files go where `spill` says past a
+ * bound (see `FileRecords`).
  */
 export function assemble(
   surveys: FileRecords<Survey>,
@@ -56,9 +57,10 @@ export function assemble(
   let written = 0;
   sameInstanceWarnings(instances, warnings);
   for (let index = 0; index < surveys.length; index++) {
-    // Surveys read back from disk are garbage once planned: the heap is kept near what is live.
+    // A survey is garbage once planned (taken, not kept beside its planned file until the end): the
+    // heap is kept near what is live.
     if (index % 1024 === 1023) boundHeap();
-    const { scanned, facts } = surveys.get(index);
+    const { scanned, facts } = surveys.take(index);
     const duplicate = instances.duplicates.get(index);
     const input = compactScanned(
       duplicate === undefined ? scanned : { ...scanned, kind: "duplicate", reason: duplicate },

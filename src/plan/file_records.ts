@@ -79,6 +79,16 @@ export class FileRecords<T> implements FileList<T>, Disposable {
     return f;
   }
 
+  /**
+   * The record at `index`, which is forgotten as it is given (for a reader that needs each record
+   * once: what it makes of them need not share the memory with them); a RangeError as `get`.
+   */
+  take(index: number): T {
+    const f = this.get(index);
+    this.#store.delete(index);
+    return f;
+  }
+
   /** Whether the record at `index` is set (without reading it). */
   has(index: number): boolean {
     return this.#store.has(index);
