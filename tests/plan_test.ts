@@ -15,6 +15,10 @@ import { configFromProtocol } from "../src/deid/config.ts";
 import { readLookupTable } from "../src/protocol/lookup.ts";
 import { readDicomFile } from "../src/dicom/read_file.ts";
 import { ROOT, runCli } from "./helpers.ts";
+import { type Listed, walkInputs } from "../src/scan/inputs.ts";
+import { openPlanWorkers } from "../src/plan/workers.ts";
+import { surveyHere } from "../src/plan/survey.ts";
+import { loadDeidConfig, openSession } from "../src/deid/mod.ts";
 import { buildCanaryFile, canaryFixture } from "./fixtures/canary.ts";
 
 const ESC = String.fromCharCode(0x1b);
@@ -621,6 +625,35 @@ Deno.test("plan: workers make the same plan as one thread, collisions and duplic
       assert.deepEqual(planJson(pooled, true), planJson(here, true), `${workers} workers`);
       assert.deepEqual(pooled.files, here.files);
       assert.ok(phases.includes("scan") && phases.at(-1) === "plan");
+    }
+  });
+});
+
+Deno.test("plan workers: the listing handed to a survey is let go entry by entry; the surveys are the one thread's", async () => {
+  await withDump(async (dir) => {
+    const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
+    const salt = new TextEncoder().encode(SALT);
+    const config = await loadDeidConfig(protocol);
+    const listing = await walkInputs(protocol.input);
+    assert.ok(listing.length > 3);
+    const here = surveyHere(listing, {
+      session: openSession(config, new Keys(salt), { hooks: "stub", checkPseudonyms: false }),
+      config,
+      burnedIn: "warn",
+      root: protocol.output.root,
+      folder: protocol.output.folder,
+      file: protocol.output.file,
+      keepFields: false,
+    });
+    const tools = await openPlanWorkers(protocol, config, salt, listing, 2);
+    try {
+      const handed: (Listed | undefined)[] = [...listing];
+      const surveys = await tools.survey(handed);
+      assert.ok(handed.every((f) => f === undefined), "every entry let go");
+      const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+      assert.deepEqual(plain([...surveys]), plain(await here));
+    } finally {
+      tools.close();
     }
   });
 });

@@ -70,7 +70,8 @@ export async function makePlan(
   let assembled: ReturnType<typeof assemble> | undefined;
   let handed = false;
   try {
-    // Let go of once surveyed: every survey holds its file's paths (the listing would be held twice).
+    // Handed to the survey, which lets go of each entry once its file is surveyed: every survey holds
+    // its file's paths (the listing would be held twice, and whole to the end of the scan).
     let listed: Listed[] | undefined = await walkInputs(
       protocol.input,
       startEarly
@@ -229,7 +230,7 @@ async function openSurveyors(
   return {
     // In this thread (library use, tests): the surveys are held as read, then handed on.
     survey: async (files, onProgress, indices) =>
-      FileRecords.of(await surveyHere(files, ctx, onProgress, indices)),
+      FileRecords.of(await surveyHere(files as Listed[], ctx, onProgress, indices)),
     changes: (files) => Promise.resolve(changesOf(files, ctx)),
     text: textOf,
     close: () => {},

@@ -21,12 +21,14 @@ import { FileRecords, type PlanSpill } from "./file_records.ts";
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
   /**
-   * Survey the listed files; the result is in the order of `listed`. `indices`: each file's index in
-   * the whole listing when `listed` is a share of it (what warnings name it by); by default its
-   * position. `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
+   * Survey the listed files; the result is in the order of `listed`. `listed` is handed over: each
+   * entry is let go (made undefined) once its survey is in, which then holds what it needs of it, so
+   * the listing does not stay whole through the scan. `indices`: each file's index in the whole
+   * listing when `listed` is a share of it (what warnings name it by); by default its position.
+   * `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
    */
   survey(
-    listed: readonly Listed[],
+    listed: (Listed | undefined)[],
     onProgress?: (done: number, total: number) => void,
     indices?: readonly number[],
     spill?: PlanSpill,
@@ -87,13 +89,19 @@ export async function openPlanWorkers(
       try {
         await mapInPool(
           pool,
-          files.map((f, i) => ({ index: indices?.[i] ?? i, listed: f })),
+          // The jobs are made a batch at a time, not one object a file for the whole scan.
+          {
+            length: files.length,
+            slice: (from, to) =>
+              files.slice(from, to).map((f, i) => ({ index: indices?.[from + i] ?? from + i, listed: f! })),
+          },
           (jobs): ToPlanWorker => ({ type: "survey", jobs }),
           (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
           {
             onResult: (r) => {
               const at = position ? position.get(r.index)! : r.index;
               out.set(at, compactSurvey(r.survey, shared, files[at]));
+              files[at] = undefined;
               if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
               onProgress?.(++done, files.length);
             },

@@ -98,6 +98,15 @@ export async function openPool<In, Out extends { type: string }>(
   };
 }
 
+/**
+ * The jobs `mapInPool` sends, a batch at a time: an array, or what makes each batch when it is
+ * sent (so that a long list of jobs need not be held whole).
+ */
+export interface JobList<J> {
+  readonly length: number;
+  slice(from: number, to: number): J[];
+}
+
 /** How `mapInPool` feeds the workers. */
 export interface MapOptions<R> {
   /** Sees each result as it arrives; the map then keeps none (it resolves with an empty list). */
@@ -119,7 +128,7 @@ export interface MapOptions<R> {
  */
 export function mapInPool<In, Out, J, R>(
   pool: Pool<In, Out>,
-  jobs: readonly J[],
+  jobs: JobList<J>,
   message: (batch: J[]) => In,
   results: (msg: Out) => readonly R[] | undefined,
   opts: MapOptions<R> = {},
