@@ -7,13 +7,16 @@
  * that loading a protocol takes while it waits (bench/README.md, "Start-up").
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { exitWithParent, narrowFirst, setCommandLine } from "./src/cli/narrow.ts";
+import { dropFfi, exitWithParent, narrowFirst, setCommandLine } from "./src/cli/narrow.ts";
 import { describeError } from "./src/cli/errors.ts";
 import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
 import { environmentFault, withoutPaths } from "./src/util/fs_errors.ts";
 import { VERSION } from "./src/version.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The commands that may narrow themselves (`narrowFirst`): the others give up FFI at once. */
+const NARROWING_COMMANDS: ReadonlySet<string> = new Set(["plan", "run", "scan", "verify"]);
 
 const wholeNumber = (v: string) => {
   const n = Number(v);
@@ -35,7 +38,11 @@ function program(setExit: (code: number) => void): Command {
     .description("Turn a raw dump of DICOM files into a tidy, de-identified research dataset.")
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // FFI is for a data command that narrows itself (narrowFirst); every other command gives it up.
+    .hook("preAction", (_cli, command) => {
+      if (!NARROWING_COMMANDS.has(command.name())) dropFfi();
+    });
 
   cli.command("dump")
     .description("list every element of DICOM files (like dcmdump); identifying values are masked")

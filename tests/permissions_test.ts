@@ -244,17 +244,22 @@ Deno.test({
 
       const started = new Deno.Command(Deno.execPath(), {
         args: ["run", ...wide, "--allow-ffi", `${ROOT}cli.ts`, "run", "--yes", `${dir}/replaced/p.yaml`],
-        env,
+        // Said from outside, a parent to watch is not passed on (the process has none of ours).
+        env: { ...env, DCMTIDY_PARENT_WAITS: "1" },
         clearEnv: true,
         stdout: "piped",
         stderr: "piped",
       }).spawn();
       // The process started turns into the narrowed one (its command line has the narrowed flags).
       let narrowedCommand = "";
+      let narrowedEnv: string[] = [];
       for (let i = 0; i < 2000 && !narrowedCommand; i++) {
         try {
           const cmdline = (await Deno.readTextFile(`/proc/${started.pid}/cmdline`)).split("\0");
-          if (cmdline.includes("--no-prompt")) narrowedCommand = cmdline.join(" ");
+          if (cmdline.includes("--no-prompt")) {
+            narrowedEnv = (await Deno.readTextFile(`/proc/${started.pid}/environ`)).split("\0");
+            narrowedCommand = cmdline.join(" ");
+          }
         } catch {
           break; // gone
         }
@@ -265,12 +270,26 @@ Deno.test({
       assert.equal(replaced.code, 0, text(replaced.stdout) + text(replaced.stderr));
       assert.match(narrowedCommand, new RegExp(`--allow-write=${dir}/replaced `), narrowedCommand);
       assert.ok(!narrowedCommand.includes("--allow-ffi"), narrowedCommand);
+      assert.ok(narrowedEnv.some((v) => v.startsWith("DCMTIDY_NARROWED=--allow-read=")), "its flags said");
+      assert.ok(!narrowedEnv.some((v) => v.startsWith("DCMTIDY_PARENT_WAITS=")), "no parent to watch");
+      assert.ok(narrowedEnv.includes(`DCMTIDY_SALT=${SALT}`), "the rest of the environment");
       assert.match(text(replaced.stdout), /3 written/);
       assert.deepEqual(await treeHashes(`${dir}/replaced/out`), await treeHashes(`${dir}/child/out`));
       assert.equal(
         await Deno.readTextFile(`${dir}/replaced/key.csv`),
         await Deno.readTextFile(`${dir}/child/key.csv`),
       );
+      // A process that does not narrow (DCMTIDY_NARROW=0) gives FFI up before it touches data.
+      await Deno.mkdir(`${dir}/kept`);
+      await Deno.copyFile(`${dir}/child/p.yaml`, `${dir}/kept/p.yaml`);
+      const kept = await deno([...wide, "--allow-ffi"], ["run", "--yes", `${dir}/kept/p.yaml`], {
+        ...env,
+        DCMTIDY_NARROW: "0",
+      });
+      assert.equal(kept.code, 0, kept.stdout + kept.stderr);
+      const audit = JSON.parse(await Deno.readTextFile(`${dir}/kept/out/.dcmtidy/audit.json`));
+      assert.match(audit.permissions, /read: all/);
+      assert.doesNotMatch(audit.permissions, /ffi: all/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

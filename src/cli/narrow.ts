@@ -89,7 +89,10 @@ export async function narrowFirst(
   command: DataCommand,
   extra: { write?: string[] } = {},
 ): Promise<number | undefined> {
-  if (!mayNarrow()) return undefined;
+  if (!mayNarrow()) {
+    dropFfi();
+    return undefined;
+  }
   const { loadProtocol } = await import("../protocol/load.ts");
   return await narrowed(await loadProtocol(file, opts), command, extra);
 }
@@ -117,14 +120,18 @@ async function narrowed(
     fromFileUrl(Deno.mainModule),
     ...commandLine,
   ];
-  const env = { [NARROWED]: flags.join(" ") };
+  // The narrowed process finds its flags in its environment (for the audit record); a parent to
+  // watch is said only to a child (a variable of that name from outside is not ours to pass on).
+  Deno.env.set(NARROWED, flags.join(" "));
+  Deno.env.delete(WAITED_FOR);
   // This process becomes the narrowed one where it can (`--allow-ffi`, Linux or macOS): one process,
   // not one more that waits (bench/README.md, "One process"). It does not return when it does.
   const deno = Deno.execPath();
-  replaceProcess(deno, [deno, ...args], { ...Deno.env.toObject(), ...env });
+  replaceProcess(deno, [deno, ...args]);
+  dropFfi();
   const child = new Deno.Command(denoCommand()!, {
     args,
-    env: { ...env, [WAITED_FOR]: "1" },
+    env: { [WAITED_FOR]: "1" },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -147,6 +154,16 @@ async function narrowed(
       : status.code;
   } finally {
     for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  }
+}
+
+/**
+ * Give up FFI (`--allow-ffi`, which only replacing this process with its narrowed self needs): a
+ * process that does not narrow, or no longer can, works without it, and so do its workers.
+ */
+export function dropFfi(): void {
+  if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+    Deno.permissions.revokeSync({ name: "ffi" });
   }
 }
 
