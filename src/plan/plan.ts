@@ -229,8 +229,11 @@ async function openSurveyors(
   };
   return {
     // In this thread (library use, tests): the surveys are held as read, then handed on.
-    survey: async (files, onProgress, indices) =>
-      FileRecords.of(await surveyHere(files as Listed[], ctx, onProgress, indices)),
+    survey: async (files, onProgress, indices) => {
+      const surveys = FileRecords.of(await surveyHere(files as Listed[], ctx, onProgress, indices));
+      files.fill(undefined); // handed over, as to the workers (here all at once)
+      return surveys;
+    },
     changes: (files) => Promise.resolve(changesOf(files, ctx)),
     text: textOf,
     close: () => {},

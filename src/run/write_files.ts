@@ -57,7 +57,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       mtimes.set(job.index, mtime);
     });
     // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
-    // went from 54 to 93 MB of heap here without it).
+    // used up to 96 MB of heap here without it, 80 MB with it).
     boundHeap();
   }
   if (!d) {

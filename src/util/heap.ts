@@ -4,9 +4,9 @@
  * main thread held 120 MB live and 400 MB of heap. Where the process runs with `--expose-gc` (the
  * CLI's narrowed process does), `boundHeap` collects once the old generation (what survived the
  * young generation's collections) is 30 % larger than it was after the last collection, and at
- * least 6 MB larger; the first time at 16 MB. In a plan of 30,000 files that is 5 or 6 full
- * collections in each thread, 15 to 60 ms each, and 21 MB less at the peak than a first bound of
- * 48 MB and 16 MB of slack on the whole heap (bench/README.md, "One process"). Without
+ * least 6 MB larger; the first time at 16 MB. In a plan of 30,000 files that is 11 full collections
+ * in its three threads, 220 ms in all (4 and 94 ms with a first bound of 48 MB and 16 MB of slack on
+ * the whole heap), and 21 MB less at the peak (bench/README.md, "One process"). Without
  * `--expose-gc` it does nothing.
  *
  * Call it from loops that go through many files, every few hundred files; each thread (a worker is
