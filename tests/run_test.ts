@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { buildDicom, nestedPatientNameDataset, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan } from "../src/plan/mod.ts";
-import { runPlan } from "../src/run/mod.ts";
+import { runPlan, runWork } from "../src/run/mod.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { readDicomFile } from "../src/dicom/read_file.ts";
 import { hasTool, runCli, runTool } from "./helpers.ts";
@@ -94,7 +94,11 @@ Deno.test("run: every input accounted for, outputs de-identified, inputs untouch
     const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
     const keys = new Keys(new TextEncoder().encode(SALT));
     const plan = await makePlan(protocol, keys);
-    const s = await runPlan(plan, { keys });
+    const progress: [number, number][] = [];
+    const s = await runPlan(plan, { keys, onProgress: (done, total) => progress.push([done, total]) });
+    // Progress counts every file written, against the total `runWork` gives, from the first file on.
+    assert.equal(runWork(plan).files, 24);
+    assert.deepEqual(progress, Array.from({ length: 24 }, (_, i) => [i + 1, 24]));
     const scanned = plan.files.length;
     assert.equal(scanned, 24 + 3);
     assert.equal(s.written + s.skipped + s.quarantined, scanned, "written + skipped + quarantined = scanned");

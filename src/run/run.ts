@@ -126,7 +126,9 @@ async function executeIn(
     session = openSession(await loadDeidConfig(p), opts.keys, { hooks: "run" });
   }
   using journalFile = await openJournalAppender(journalPath);
-  const total = runWork(plan, shard).files;
+  // Files to do (as `runWork` counts them), for progress: counted in the pass over this run's files
+  // below, before the first is done (past the bound each pass reads every planned file back).
+  let total = 0;
   let done = 0;
   let bytes = 0;
   let resumed = 0;
@@ -171,6 +173,7 @@ async function executeIn(
       }
     }
   }
+  total = toWrite.length * (format === "both" ? 2 : 1);
   // With NIfTI only, the files are read for their series, not written as DICOM.
   const dicom = format === "nifti" ? [] : toWrite;
   const families = [...mySeries.keys()].flatMap((s) =>
