@@ -806,23 +806,18 @@ function evaluateTargets(byId: Map<string, StepResult>, files: number, startupMs
       : { name: `run wall <= ${TARGETS.runRatioToCp}x cp -r`, pass: null, detail: "not measured" },
   );
   // A files/s target on a tree this size: how much of it start-up takes before a file is read (one
-  // Deno start-up with this bench's flags, two where the command narrows itself), and the rate that
-  // alone allows.
-  const processes = CLI_FLAGS.includes("--allow-run=deno") ? 2 : 1;
+  // Deno start-up: this bench's flags do not narrow, see CLI_FLAGS), and the rate that alone allows.
   const startupBound = (s: StepResult, target: number) => {
     if (s.filesPerS! >= target || !(startupMs > 0)) return "";
-    const floor = (processes * startupMs) / 1000;
+    const floor = startupMs / 1000;
     const cap = files / floor;
     return `; bound by: start-up, ${floor.toFixed(2)} s of the ${
       (s.wallMs! / 1000).toFixed(2)
-    } s (dcmtidy --version ` +
-      `takes ${(startupMs / 1000).toFixed(2)} s here${
-        processes === 2 ? ", and a command that narrows itself starts Deno twice" : ""
-      }), which alone caps ${files} files at ${cap.toFixed(0)} files/s${
-        cap >= target ? "; the rest is the survey's per-file work" : ""
-      }${
-        s.runPhaseS !== undefined ? `; the run's own phase took ${s.runPhaseS.toFixed(2)} s` : ""
-      }; see bench/README.md, "Start-up"`;
+    } s (dcmtidy --version takes that here), which alone caps ${files} files at ${cap.toFixed(0)} files/s${
+      cap >= target ? "; the rest is the survey's per-file work" : ""
+    }${
+      s.runPhaseS !== undefined ? `; the run's own phase took ${s.runPhaseS.toFixed(2)} s` : ""
+    }; see bench/README.md, "Start-up"`;
   };
   const plan = ran("plan");
   t.push({

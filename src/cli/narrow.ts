@@ -73,9 +73,10 @@ function denoCommand(): string | undefined {
 
 /**
  * When this process may narrow itself: load the protocol at `file` and run the command line again
- * under the least permissions `command` needs (`extra`: folders it writes besides the protocol's),
- * returning the child's exit code; otherwise undefined: the command goes on in this process (the
- * narrowed child, or one that may not narrow), which loads the protocol itself.
+ * under the least permissions `command` needs (`extra`: folders it writes besides the protocol's):
+ * as this process where it can (it does not return), else as a child whose exit code it returns.
+ * Otherwise undefined, FFI given up: the command goes on in this process (the narrowed one, or one
+ * that may not narrow), which loads the protocol itself.
  *
  * @example Before a command's module is loaded
  * ```ts ignore
