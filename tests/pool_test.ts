@@ -435,3 +435,53 @@ deidentify:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pool: outputs written ahead are held as numbers and come back as set, past the bound too", async () => {
+  const { StagedOutputs } = await import("../src/run/stage.ts");
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-staged-" }));
+  try {
+    const held = new StagedOutputs(dir, 3);
+    const fields = { PatientID: "P1", StudyDate: "20200101" };
+    const counts = { X: 3, Z: 1 };
+    const staged = (i: number) => ({
+      path: `${dir}/${i}.partial`,
+      input: {
+        dev: 2049,
+        ino: 1000 + i,
+        size: 3000 + i,
+        mtimeMs: 1764979200123.456 + i,
+        ctimeMs: 1764979200999.5,
+      },
+      outcome: {
+        status: "written" as const,
+        output: { dev: 2049, ino: 5000 + i, size: 2900 + i, mtimeMs: 1764979300000.25 },
+        bytes: 2900 + i,
+        pseudoId: `PSEUDO${i % 2}`,
+        dayOffset: -30,
+        originalPatientId: `PID${i % 2}`,
+        originalStudyUID: `1.2.3.${i % 2}`,
+        newStudyUID: `2.25.${i % 2}`,
+        fields,
+        counts,
+      },
+    });
+    for (let i = 0; i < 10; i++) assert.ok(held.set(i, staged(i)));
+    assert.equal(held.size, 10);
+    for (let i = 0; i < 10; i++) {
+      const back = held.get(i)!;
+      assert.deepEqual(back, staged(i));
+      // The fields in a worker's order: a journal line made from it is the same.
+      assert.deepEqual(Object.keys(back.outcome), Object.keys(staged(i).outcome));
+    }
+    assert.ok(held.delete(4));
+    assert.equal(held.get(4), undefined);
+    assert.equal(held.size, 9);
+    // Not at its index's path, or without an identity to check it by: not held (the run writes it).
+    assert.ok(!held.set(11, { ...staged(11), path: `${dir}/12.partial` }));
+    assert.ok(!held.set(12, { ...staged(12), outcome: { ...staged(12).outcome, output: undefined } }));
+    assert.equal(held.get(11), undefined);
+    held.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

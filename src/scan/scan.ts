@@ -157,7 +157,7 @@ export function compactScanned(
     rel: listed?.rel ?? f.rel,
     path: listed?.path ?? f.path,
     size: f.size,
-    kind: f.kind,
+    kind: pool.string(f.kind),
     reason: pool.string(f.reason),
     // Without its SOP Instance UID, a header is its series': one object for all of the series' files.
     header: h && (options.sop === false ? pool.data(headerOf(h, pool)) : {
