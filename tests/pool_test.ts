@@ -436,6 +436,80 @@ deidentify:
   }
 });
 
+Deno.test("pool: retired workers: the rest take every job; with none left a map is refused", async () => {
+  const { mapInPool, openPool } = await import("../src/workers/pool.ts");
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-retire-" }));
+  try {
+    // A worker that answers each batch with its numbers doubled and its own name.
+    await Deno.writeTextFile(
+      `${dir}/w.ts`,
+      `import { serveWorker } from ${
+        JSON.stringify(new URL("../src/workers/serve.ts", import.meta.url).href)
+      };
+const me = crypto.randomUUID();
+serveWorker<{ type: "init" } | { type: "jobs"; jobs: number[] }, { type: "done"; out: [number, string][] }>({
+  init: () => {},
+  handle: (msg) => ({ type: "done", out: msg.jobs.map((j) => [j * 2, me]) }),
+});
+`,
+    );
+    type In = { type: "init" } | { type: "jobs"; jobs: number[] };
+    type Out = { type: "done"; out: [number, string][] };
+    const pool = await openPool<In, Out>(new URL(`file://${dir}/w.ts`), 3, { read: true }, {
+      type: "init",
+    });
+    try {
+      const jobs = Array.from({ length: 40 }, (_, i) => i);
+      const map = () =>
+        mapInPool(pool, jobs, (batch): In => ({ type: "jobs", jobs: batch }), (m) => m.out, { maxBatch: 2 });
+      const all = await map();
+      assert.equal(new Set(all.map(([, w]) => w)).size, 3, "three workers at first");
+      pool.retire(1);
+      assert.equal(pool.workers.length, 1);
+      const one = await map();
+      assert.deepEqual(one.map(([n]) => n).sort((a, b) => a - b), jobs.map((j) => j * 2));
+      assert.equal(new Set(one.map(([, w]) => w)).size, 1, "the one worker left took every job");
+      pool.retire(0);
+      await assert.rejects(map(), /workers are stopped/);
+    } finally {
+      pool.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pool: a plan that shows one diff keeps one worker for it: the same diffs as with every worker", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-diffs-" }));
+  try {
+    await dump(dir);
+    await Deno.writeTextFile(
+      `${dir}/p.yaml`,
+      `version: 1
+name: pool-diffs
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  salt: { env: DCMTIDY_SALT }
+`,
+    );
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const p = await loadProtocol(`${dir}/p.yaml`, { env: () => SALT });
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    const every = await makePlan(p, keys, undefined, { workers: 3, salt });
+    const first = await makePlan(p, keys, undefined, { workers: 3, salt, diffs: 1 });
+    assert.equal(every.series.length, 3);
+    assert.ok(every.series.every((s) => s.changes && s.changes.length > 0));
+    assert.deepEqual(first.series[0].changes, every.series[0].changes);
+    assert.ok(first.series.slice(1).every((s) => s.changes.length === 0), "only the first series' diff");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("pool: outputs written ahead are held as numbers and come back as set, past the bound too", async () => {
   const { StagedOutputs } = await import("../src/run/stage.ts");
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-staged-" }));

@@ -37,6 +37,8 @@ export interface PlanWorkers {
   changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
   /** Boxes of text in these files' first frames (`pixels_detect: ocr`; in no particular order). */
   text(files: readonly { index: number; path: string }[]): Promise<TextOf[]>;
+  /** Stop the workers past the first `keep` (see `Pool.retire`). */
+  retire(keep: number): void;
   /** Stop the workers. */
   close(): void;
 }
@@ -128,6 +130,7 @@ export async function openPlanWorkers(
         (jobs): ToPlanWorker => ({ type: "changes", jobs: [...jobs] }),
         (msg) => (msg.type === "changed" ? msg.changes : undefined),
       ),
+    retire: pool.retire,
     close: pool.close,
   };
 }

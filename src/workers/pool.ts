@@ -23,6 +23,11 @@ export interface Pool<In, Out> {
   listen(w: Worker, handle: (msg: Out) => void): void;
   /** Where a worker's failure (a crash, an uncaught error) goes from now on. */
   onFailure(fail: (e: Error) => void): void;
+  /**
+   * Stop every worker past the first `keep` (all of them for 0): what is left for them is work for
+   * fewer, and an idle worker holds its memory (tens of megabytes) until it is stopped.
+   */
+  retire(keep: number): void;
   /** Stop every worker. */
   close(): void;
 }
@@ -94,6 +99,12 @@ export async function openPool<In, Out extends { type: string }>(
       onFailure = fail;
       if (failure) fail(failure);
     },
+    retire: (keep) => {
+      for (const w of workers.splice(Math.max(0, keep))) {
+        handlers.delete(w);
+        w.terminate();
+      }
+    },
     close,
   };
 }
@@ -136,6 +147,7 @@ export function mapInPool<In, Out, J, R>(
   const maxBatch = opts.maxBatch ?? 8;
   const inFlightMax = opts.inFlight ?? 2;
   return new Promise((resolve, reject) => {
+    if (!pool.workers.length && jobs.length) return reject(new Error("the pool's workers are stopped"));
     const out: R[] = [];
     let next = 0;
     let pending = 0;
