@@ -1,7 +1,7 @@
 /** Scanning: every file under the roots is found and classified; globs, symlinks and duplicates. */
 import assert from "node:assert/strict";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
-import { inputRef, renderRefs, scan } from "../src/scan/scan.ts";
+import { inputRef, renderRefs, scan, type ScannedFile } from "../src/scan/scan.ts";
 
 Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; accounts for links and FIFOs", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-scan-" }));
@@ -65,6 +65,48 @@ Deno.test("scan: classifies DICOM, junk, cut files, duplicates; honours globs; a
       ["dangling.dcm", "not-regular"],
       ["link.dcm", "duplicate"],
       ...(fifo ? [["pipe.dcm", "not-regular"]] : []),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scan: files that share a SOP Instance UID are grouped by UID, not by its hash", async () => {
+  const { sharedInstances } = await import("../src/scan/scan.ts");
+  const { hash32 } = await import("../src/util/hash.ts");
+  // Two UIDs with one 32-bit hash (found by search): alike by hash, not the same instance.
+  const [x, y] = ["1.2.826.0.1.3680043.10.1000.149599", "1.2.826.0.1.3680043.10.1000.312382"];
+  assert.equal(hash32(x), hash32(y));
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-scan-uids-" }));
+  try {
+    const uids = [x, "1.2.3", y, x, "1.2.4", "1.2.3", y, "", x];
+    const files: ScannedFile[] = await Promise.all(uids.map(async (uid, i) => {
+      const path = `${dir}/f${i}`;
+      // Files 3 and 8 have the bytes of file 0: duplicates of it; the others' bytes differ.
+      await Deno.writeTextFile(path, i === 3 || i === 8 ? "same" : `file ${i}`);
+      return {
+        root: dir,
+        rel: `f${i}`,
+        path,
+        size: (await Deno.stat(path)).size,
+        kind: i === 4 ? "not-dicom" as const : "dicom" as const,
+        header: uid ? { sopInstanceUID: uid } as ScannedFile["header"] : undefined,
+      };
+    }));
+    await Deno.writeTextFile(files[0].path, "same");
+    files[0] = { ...files[0], size: 4 };
+    // Read as a spilled store reads: each record a new object, its UID a new string.
+    const store = {
+      *entries() {
+        for (const [i, f] of files.entries()) yield [i, structuredClone(f)] as const;
+      },
+      at: (i: number) => structuredClone(files[i]),
+    };
+    const { groups, duplicates } = await sharedInstances(store);
+    assert.deepEqual(groups, [[0, 3, 8], [1, 5], [2, 6]]);
+    assert.deepEqual([...duplicates].sort(), [
+      [3, `same SOP Instance UID and bytes as ${inputRef(0)}`],
+      [8, `same SOP Instance UID and bytes as ${inputRef(0)}`],
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -9,7 +9,7 @@ import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
-import { sha256File } from "../util/hash.ts";
+import { hash32, sha256File } from "../util/hash.ts";
 import { type Listed, walkInputs, type WalkOptions } from "./inputs.ts";
 import type { Interner } from "./intern.ts";
 
@@ -211,10 +211,11 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
 }
 
 /**
- * DICOM files that share a SOP Instance UID: each group's indices (in input order; the groups in no
- * particular order), and the duplicates among them (the same size and bytes as an earlier
- * member) with their reason. One pass over `files` holds only each UID's first index (the files may
- * be read back from disk one at a time); the members of a group are then asked for by index and
+ * DICOM files that share a SOP Instance UID: each group's indices (in input order; the groups in the
+ * order of their first file), and the duplicates among them (the same size and bytes as an earlier
+ * member) with their reason. One pass over `files` (which may be read back from disk one at a time)
+ * keeps 8 bytes a file, not the UIDs: a hash of each one's UID with its index, sorted. Files whose
+ * UIDs hash alike are then asked for by index and their UIDs compared, and each group's members
  * hashed.
  */
 export async function sharedInstances(
@@ -223,22 +224,41 @@ export async function sharedInstances(
     at(index: number): ScannedFile | undefined;
   },
 ): Promise<{ groups: number[][]; duplicates: Map<number, string> }> {
-  const first = new Map<string, number>();
-  const groups = new Map<string, number[]>();
+  // (hash << 32 | index) of each file with a UID: sorted, files with a hash in common are adjacent.
+  let keys = new BigUint64Array(1024);
+  let n = 0;
   for (const [i, f] of files.entries()) {
     const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
     if (!uid) continue;
-    const j = first.get(uid);
-    if (j === undefined) first.set(uid, i);
-    else {
-      const group = groups.get(uid);
-      if (group) group.push(i);
-      else groups.set(uid, [j, i]);
+    if (n === keys.length) {
+      const grown = new BigUint64Array(n * 2);
+      grown.set(keys);
+      keys = grown;
     }
+    keys[n++] = (BigInt(hash32(uid)) << 32n) | BigInt(i);
   }
-  first.clear();
+  keys = keys.subarray(0, n).sort();
+  const groups: number[][] = [];
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && keys[end] >> 32n === keys[start] >> 32n) end++;
+    if (end - start > 1) {
+      // Alike by hash: grouped by UID (in input order, as the keys sort by index within a hash).
+      const byUid = new Map<string, number[]>();
+      for (let k = start; k < end; k++) {
+        const i = Number(keys[k] & 0xffffffffn);
+        const uid = files.at(i)!.header!.sopInstanceUID!;
+        const group = byUid.get(uid);
+        if (group) group.push(i);
+        else byUid.set(uid, [i]);
+      }
+      for (const group of byUid.values()) if (group.length > 1) groups.push(group);
+    }
+    start = end;
+  }
+  groups.sort((a, b) => a[0] - b[0]);
   const duplicates = new Map<number, string>();
-  for (const group of groups.values()) {
+  for (const group of groups) {
     const firstByHash = new Map<string, number>();
     for (const i of group) {
       const f = files.at(i)!;
@@ -248,7 +268,7 @@ export async function sharedInstances(
       else firstByHash.set(key, i);
     }
   }
-  return { groups: [...groups.values()], duplicates };
+  return { groups, duplicates };
 }
 
 /**

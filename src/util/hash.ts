@@ -1,4 +1,4 @@
-/** Hashing whole files without holding them in memory. */
+/** Hashing whole files without holding them in memory, and strings to a number. */
 import { createHash } from "node:crypto";
 
 /** The sha256 of a file's bytes, read in the stream's chunks. */
@@ -7,4 +7,17 @@ export async function sha256File(path: string): Promise<string> {
   const f = await Deno.open(path);
   for await (const chunk of f.readable) h.update(chunk); // the stream closes the file
   return h.digest("hex");
+}
+
+/**
+ * A 32-bit hash of a string (FNV-1a over its UTF-16 code units): to find equal strings among many
+ * without holding them (equal strings hash alike; strings that hash alike are compared).
+ */
+export function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
