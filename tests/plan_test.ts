@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan, type Plan } from "../src/plan/mod.ts";
+import type { PlannedFile, PlanWarning } from "../src/plan/types.ts";
 import { planSummary } from "../src/plan/summary.ts";
 import { planJson } from "../src/plan/json.ts";
 import { Keys } from "../src/deid/keys.ts";
@@ -656,4 +657,65 @@ Deno.test("plan workers: the listing handed to a survey is let go entry by entry
       tools.close();
     }
   });
+});
+
+Deno.test("plan: colliding names get _2, _3... in input order; names alike only by hash do not collide", async () => {
+  const { resolveCollisions } = await import("../src/plan/names.ts");
+  const { FileRecords } = await import("../src/plan/file_records.ts");
+  const { hash32 } = await import("../src/util/hash.ts");
+  // Found by search: one 30-bit hash (what the names are held by), two names.
+  const [x, y] = ["p/s/268724.dcm", "p/s/698200.dcm"];
+  assert.equal(hash32(x) & 0x3fffffff, hash32(y) & 0x3fffffff);
+  const dests = [
+    x,
+    "p/A.dcm",
+    y,
+    "p/a.dcm",
+    "p/a_2.dcm",
+    "p/a.dcm",
+    undefined,
+    x,
+    "P/S/268724.DCM",
+    "p/a_3.dcm",
+  ];
+  const planned = (dest: string | undefined, i: number) =>
+    ({
+      input: { root: "/r", rel: `f${i}`, path: `/r/f${i}`, size: 1, kind: "dicom" },
+      status: dest ? "write" : "skip",
+      dest,
+    }) as unknown as PlannedFile;
+  for (const inMemory of [undefined, 2]) {
+    const dir = await Deno.makeTempDir({ prefix: "dcmtidy-names-" });
+    try {
+      // Past a bound of 2 the records are read back from disk (new strings, as a large plan's are).
+      const files = new FileRecords<PlannedFile>({ dir: () => dir, inMemory });
+      dests.forEach((d, i) => files.push(planned(d, i)));
+      const warnings: PlanWarning[] = [];
+      const errors: string[] = [];
+      resolveCollisions(files, "suffix", warnings, errors);
+      assert.deepEqual(files.map((f) => f.dest), [
+        x,
+        "p/A.dcm",
+        y,
+        "p/a_2.dcm",
+        "p/a_2_2.dcm",
+        "p/a_3.dcm",
+        undefined,
+        "p/s/268724_2.dcm",
+        "P/S/268724_3.DCM",
+        "p/a_3_2.dcm",
+      ]);
+      assert.equal(warnings.length, 6);
+      assert.deepEqual(errors, []);
+      const strict = new FileRecords<PlannedFile>({ dir: () => dir, inMemory });
+      dests.forEach((d, i) => strict.push(planned(d, i)));
+      resolveCollisions(strict, "error", [], errors);
+      // Files 3 and 5 (p/a.dcm), 7 and 8 (x): the first of each name is written.
+      assert.equal(errors.length, 4, errors.join("\n"));
+      files.close();
+      strict.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
 });

@@ -10,20 +10,42 @@ import { inputRef } from "../scan/scan.ts";
 import { fileIdProblem } from "../dicom/dicomdir.ts";
 import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
 import type { FileList, FileRecords } from "./file_records.ts";
+import { hash32 } from "../util/hash.ts";
 
-/** Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails. */
+/**
+ * Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails.
+ * The names taken are held as a hash each with the index of the file that took it (a few dozen
+ * bytes a file, not its name): a name whose hash is taken is compared with that file's, and names
+ * that collide (or whose hashes do) are then held as they are.
+ */
 export function resolveCollisions(
   files: FileRecords<PlannedFile>,
   mode: "suffix" | "error",
   warnings: PlanWarning[],
   errors: string[],
 ): void {
-  const used = new Set<string>();
   const lower = (p: string) => p.toLowerCase(); // case-insensitive file systems merge "A" and "a"
+  // By hash (30 bits: a small integer) of a lower-case name: the file that took it, or the names.
+  const taken = new Map<number, number | string[]>();
+  const hashOf = (name: string) => hash32(name) & 0x3fffffff;
+  const isTaken = (name: string): boolean => {
+    const h = hashOf(name);
+    let t = taken.get(h);
+    if (t === undefined) return false;
+    if (typeof t === "number") taken.set(h, t = [lower(files.get(t).dest!)]);
+    return t.includes(name);
+  };
+  const take = (name: string, index?: number): void => {
+    const h = hashOf(name);
+    const t = taken.get(h);
+    if (t === undefined) taken.set(h, index ?? [name]);
+    else if (typeof t === "number") taken.set(h, [lower(files.get(t).dest!), name]);
+    else t.push(name);
+  };
   for (const [index, f] of files.entries()) {
     if (f.status !== "write" || !f.dest) continue;
-    if (!used.has(lower(f.dest))) {
-      used.add(lower(f.dest));
+    if (!isTaken(lower(f.dest))) {
+      take(lower(f.dest), index);
       continue;
     }
     if (mode === "error") {
@@ -38,14 +60,14 @@ export function resolveCollisions(
     const slash = f.dest.lastIndexOf("/");
     const [stem, ext] = dot > slash ? [f.dest.slice(0, dot), f.dest.slice(dot)] : [f.dest, ""];
     let n = 2;
-    while (used.has(lower(`${stem}_${n}${ext}`))) n++;
+    while (isTaken(lower(`${stem}_${n}${ext}`))) n++;
     const renamed = `${stem}_${n}${ext}`;
     warnings.push({
       kind: "collision",
       message: `${inputRef(index)}: ${outputRef(f.dest)} is taken, written as ${outputRef(renamed)}`,
     });
     files.set(index, { ...f, dest: renamed });
-    used.add(lower(renamed));
+    take(lower(renamed));
   }
 }
 
