@@ -163,6 +163,8 @@ export async function makePlan(
         }
       }
     }
+    // Nothing is left for the workers: they stop before the names are resolved.
+    tools?.retire(0);
     const format = protocol.output.format;
     // NIfTI only: the files are read, not written as DICOM, so their names cannot collide.
     if (format !== "nifti") resolveCollisions(plan.files, protocol.output.onCollision, warnings, errors);
