@@ -117,3 +117,40 @@ Deno.test("walkInputs: the paths, relative paths and order of a plain join/relat
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("walkInputs: an entry's paths and reason pass to a worker as a plain object (plainListed)", async () => {
+  const { plainListed } = await import("../src/scan/inputs.ts");
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-listed-" }));
+  try {
+    await Deno.mkdir(`${dir}/a/b`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/a/b/one.dcm`, "x");
+    await Deno.writeTextFile(`${dir}/top.dcm`, "x");
+    await Deno.symlink(`${dir}/gone`, `${dir}/a/dangling`);
+    const listed: Listed[] = await walkInputs({
+      roots: [dir],
+      include: ["**"],
+      exclude: [],
+      followSymlinks: false,
+    });
+    const plain = listed.map(plainListed);
+    assert.deepEqual(plain, [
+      { root: dir, rel: "a/b/one.dcm", path: `${dir}/a/b/one.dcm` },
+      {
+        root: dir,
+        rel: "a/dangling",
+        path: `${dir}/a/dangling`,
+        notRegular: "a symbolic link to nothing (dangling)",
+      },
+      { root: dir, rel: "top.dcm", path: `${dir}/top.dcm` },
+    ]);
+    // What a worker gets is what the entry says.
+    assert.deepEqual(structuredClone(plain), plain);
+    for (const [i, f] of listed.entries()) {
+      assert.equal(f.rel, plain[i].rel);
+      assert.equal(f.path, plain[i].path);
+      assert.equal(f.notRegular, plain[i].notRegular);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,7 +7,7 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import type { Listed } from "../scan/inputs.ts";
+import { type Listed, plainListed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
 import { compactSurvey, type Survey } from "./survey.ts";
@@ -95,7 +95,10 @@ export async function openPlanWorkers(
           {
             length: files.length,
             slice: (from, to) =>
-              files.slice(from, to).map((f, i) => ({ index: indices?.[from + i] ?? from + i, listed: f! })),
+              files.slice(from, to).map((f, i) => ({
+                index: indices?.[from + i] ?? from + i,
+                listed: plainListed(f!),
+              })),
           },
           (jobs): ToPlanWorker => ({ type: "survey", jobs }),
           (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),

@@ -31,13 +31,74 @@ export interface Listed {
   readonly notRegular?: string;
 }
 
+/**
+ * A listed file as the listing holds it: its folder's paths (shared by the folder's files) and its
+ * name, its paths made when asked for. About 80 bytes a file, against about 190 as three strings
+ * (the relative path, and the absolute path of which the relative one is not a part) and an object:
+ * 30 MB less for a listing of 300,000 files, whole until the survey takes it over.
+ */
+class ListedFile implements Listed {
+  readonly #folder: ListedFolder;
+  readonly #name: string;
+  constructor(folder: ListedFolder, name: string) {
+    this.#folder = folder;
+    this.#name = name;
+  }
+  get root(): string {
+    return this.#folder.root;
+  }
+  get rel(): string {
+    return this.#folder.rel + this.#name;
+  }
+  get path(): string {
+    return this.#folder.path + this.#name;
+  }
+  get notRegular(): string | undefined {
+    return undefined;
+  }
+}
+
+/** A listed entry that is not a file to read, with why (they are few). */
+class ListedOther extends ListedFile {
+  readonly #why: string;
+  constructor(folder: ListedFolder, name: string, why: string) {
+    super(folder, name);
+    this.#why = why;
+  }
+  override get notRegular(): string {
+    return this.#why;
+  }
+}
+
+/** What the files of one folder share: their root as given, and the folder's paths with a separator. */
+interface ListedFolder {
+  readonly root: string;
+  readonly rel: string;
+  readonly path: string;
+}
+
+/**
+ * A listed file as a plain object, for a message to a worker (a structured clone keeps no
+ * accessors: a `walkInputs` entry's paths are made when asked for).
+ */
+export function plainListed(f: Listed): Listed {
+  return f.notRegular === undefined
+    ? { root: f.root, rel: f.rel, path: f.path }
+    : { root: f.root, rel: f.rel, path: f.path, notRegular: f.notRegular };
+}
+
 /** The paths under the roots that the globs select, sorted (root order, then path), with sizes. */
 export async function listFiles(
   opts: WalkOptions,
 ): Promise<{ root: string; rel: string; path: string; size: number }[]> {
   const out = [];
   for (const f of await walkInputs(opts)) {
-    out.push({ ...f, size: f.notRegular ? 0 : (await Deno.stat(f.path)).size });
+    out.push({
+      root: f.root,
+      rel: f.rel,
+      path: f.path,
+      size: f.notRegular ? 0 : (await Deno.stat(f.path)).size,
+    });
   }
   return out;
 }
@@ -86,6 +147,7 @@ export async function walkInputs(
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       // join(".", name) is the name alone.
       const prefix = dir === "." ? "" : dir.endsWith(sep) ? dir : dir + sep;
+      const folder: ListedFolder = { root: given, rel: relDir ? `${relDir}/` : "", path: prefix };
       for (const e of entries) {
         const path = prefix + e.name;
         let isDir = e.isDirectory;
@@ -101,7 +163,7 @@ export async function walkInputs(
               : `a symbolic link to a ${
                 st.isDirectory ? "folder" : "file"
               }, not followed (follow_symlinks is off)`;
-            if (selected()) out.push({ root: given, rel, path, notRegular: why });
+            if (selected()) out.push(new ListedOther(folder, e.name, why));
             continue;
           }
           isDir = st.isDirectory;
@@ -112,15 +174,12 @@ export async function walkInputs(
         } else if (!selected()) {
           continue;
         } else if (isFile) {
-          out.push({ root: given, rel, path });
+          out.push(new ListedFile(folder, e.name));
           onFound?.(out.length);
         } else {
-          out.push({
-            root: given,
-            rel,
-            path,
-            notRegular: "not a regular file (a FIFO, socket or device): not read",
-          });
+          out.push(
+            new ListedOther(folder, e.name, "not a regular file (a FIFO, socket or device): not read"),
+          );
         }
       }
     };
