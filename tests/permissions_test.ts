@@ -273,6 +273,7 @@ Deno.test({
       assert.ok(narrowedEnv.some((v) => v.startsWith("DCMTIDY_NARROWED=--allow-read=")), "its flags said");
       assert.ok(!narrowedEnv.some((v) => v.startsWith("DCMTIDY_PARENT_WAITS=")), "no parent to watch");
       assert.ok(narrowedEnv.includes(`DCMTIDY_SALT=${SALT}`), "the rest of the environment");
+      assert.ok(narrowedEnv.includes("MALLOC_ARENA_MAX=1"), "one malloc arena");
       assert.match(text(replaced.stdout), /3 written/);
       assert.deepEqual(await treeHashes(`${dir}/replaced/out`), await treeHashes(`${dir}/child/out`));
       assert.equal(
