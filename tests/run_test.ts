@@ -180,3 +180,27 @@ Deno.test("run: the CLI exits 3 with quarantined files and never prints the salt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("key file: a run that waits on the key file's lock says so once, then merges when it is let go", async () => {
+  const { mergeKeyFile, readKeyFile } = await import("../src/run/key_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-key-lock-" });
+  try {
+    const key = `${dir}/key.csv`;
+    await Deno.writeTextFile(`${key}.lock`, ""); // another run's turn
+    const told: string[] = [];
+    const started = Date.now();
+    setTimeout(() => Deno.removeSync(`${key}.lock`), 1600);
+    await mergeKeyFile(key, [["PID1", "SUBJ1", "-10", "1.2.3", "2.25.1"]], (why) => told.push(why));
+    assert.ok(Date.now() - started >= 1500, "it waited for the lock");
+    assert.equal(told.length, 1, told.join("\n"));
+    assert.match(told[0], /key\.csv\.lock is held by another run, or was left by one that was killed/);
+    assert.match(told[0], /taken over when it is 2 minutes old, in \d+ s/);
+    assert.deepEqual(await readKeyFile(key), [["PID1", "SUBJ1", "-10", "1.2.3", "2.25.1"]]);
+    // Free at once: nothing said.
+    const quiet: string[] = [];
+    await mergeKeyFile(key, [], (why) => quiet.push(why));
+    assert.deepEqual(quiet, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -326,6 +326,10 @@ async function runPrepared(
       overrides: { input: opts.input, output: opts.output },
       onProgress: (done, _total, bytes) => bar.update(done, bytes),
       onKept: (n) => (kept = n),
+      onWait: (why) => {
+        bar.finish(); // every file is done by then: the bar ends before the line
+        console.error(`waiting: ${why}`);
+      },
       shard,
       staging,
     });

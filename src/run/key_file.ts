@@ -28,6 +28,8 @@ export type KeyRow = readonly string[];
 const STALE_LOCK_MS = 120_000;
 /** How long a run waits for another one (a shard) to finish writing the key file. */
 const LOCK_WAIT_MS = 600_000;
+/** A wait longer than this is said (`onWait`): another run's turn takes a moment, a killed one's two minutes. */
+const WAIT_NOTICE_MS = 1_000;
 
 /**
  * The rows of an existing key file, [] when there is none (or it is empty). Throws `RunRefusal`
@@ -66,9 +68,13 @@ export async function readKeyFile(path: string): Promise<string[][]> {
  * what first. The file is its owner's only (0600). Runs that share a key file (shards) take turns
  * through a lock file beside it.
  */
-export async function mergeKeyFile(path: string, rows: readonly KeyRow[]): Promise<void> {
+export async function mergeKeyFile(
+  path: string,
+  rows: readonly KeyRow[],
+  onWait?: (why: string) => void,
+): Promise<void> {
   await ensureDir(dirname(path));
-  await withLock(`${path}.lock`, async () => {
+  await withLock(`${path}.lock`, onWait, async () => {
     const all = new Map<string, KeyRow>();
     for (const r of [...(await readKeyFile(path)), ...rows]) all.set(JSON.stringify(r), r);
     const sorted = [...all.values()].sort(compareRows);
@@ -82,9 +88,18 @@ function compareRows(a: KeyRow, b: KeyRow): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Run `work` holding `lock` (a file made with createNew); a lock left by a killed run is taken over. */
-async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
+/**
+ * Run `work` holding `lock` (a file made with createNew); a lock left by a killed run is taken over.
+ * `onWait` is told once, with why, when the lock has been held by another for a second.
+ */
+async function withLock<T>(
+  lock: string,
+  onWait: ((why: string) => void) | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + LOCK_WAIT_MS;
+  let told = false;
   for (;;) {
     try {
       (await Deno.open(lock, { write: true, createNew: true, mode: PRIVATE_FILE })).close();
@@ -102,6 +117,15 @@ async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
     }
     if (Date.now() > deadline) {
       throw new RunRefusal(`${lock} is held by another run (or left by one): remove it if no dcmtidy runs`);
+    }
+    if (!told && onWait && Date.now() - started > WAIT_NOTICE_MS) {
+      told = true;
+      const left = Math.max(1, Math.ceil((STALE_LOCK_MS - since) / 1000));
+      onWait(
+        `the key file's lock ${lock} is held by another run, or was left by one that was killed: ` +
+          `waiting for it (a lock left behind is taken over when it is ${STALE_LOCK_MS / 60_000} minutes ` +
+          `old, in ${left} s)`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
   }

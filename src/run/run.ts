@@ -219,7 +219,7 @@ async function executeIn(
     durationMs: performance.now() - started,
     notes,
   };
-  if (key) await mergeKeyFile(key, keyRows(plan, outcomes));
+  if (key) await mergeKeyFile(key, keyRows(plan, outcomes), opts.onWait);
   const meta = { version: VERSION, rules: RULES_EDITION };
   if (shard) {
     const salt = d && opts.keys ? opts.keys.fingerprint() : undefined;

@@ -41,6 +41,8 @@ export interface RunOptions {
    * What an interrupted run keeps.
    */
   readonly onKept?: (kept: number) => void;
+  /** Told, with why, when the run waits on another (the key file's lock held for more than a second). */
+  readonly onWait?: (why: string) => void;
   /** Outputs the run's plan wrote ahead (see `openStaging`): renamed into place; the folder is removed. */
   readonly staging?: Staging;
   /**
