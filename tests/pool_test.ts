@@ -471,6 +471,14 @@ serveWorker<{ type: "init" } | { type: "jobs"; jobs: number[] }, { type: "done";
       assert.equal(new Set(one.map(([, w]) => w)).size, 1, "the one worker left took every job");
       pool.retire(0);
       await assert.rejects(map(), /workers are stopped/);
+      // Nothing to do needs no worker.
+      const none = await mapInPool(
+        pool,
+        [],
+        (batch: number[]): In => ({ type: "jobs", jobs: batch }),
+        (m) => m.out,
+      );
+      assert.deepEqual(none, []);
     } finally {
       pool.close();
     }
@@ -554,6 +562,10 @@ Deno.test("pool: outputs written ahead are held as numbers and come back as set,
     assert.ok(!held.set(11, { ...staged(11), path: `${dir}/12.partial` }));
     assert.ok(!held.set(12, { ...staged(12), outcome: { ...staged(12).outcome, output: undefined } }));
     assert.equal(held.get(11), undefined);
+    // A field of its own besides its output and size would be lost: not held either.
+    const reasoned = staged(13);
+    assert.ok(!held.set(13, { ...reasoned, outcome: { ...reasoned.outcome, reason: "why" } }));
+    assert.equal(held.get(13), undefined);
     held.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -123,12 +123,14 @@ export class StagedOutputs {
 
   /**
    * Hold the output staged for the file at `index`; false (not held: the run writes that file
-   * itself) when it is not at its index's path or has no identity to check it by.
+   * itself) when it is not at its index's path, has no identity to check it by, or has a field of
+   * its own besides its output and size (which the numbers would not keep).
    */
   set(index: number, staged: StagedOutput): boolean {
     const { output, bytes, ...shared } = staged.outcome;
     if (!output || staged.path !== stagedPath(this.#dir, index)) return false;
-    const [part] = this.#outcomes.encode(shared) as [number, unknown];
+    const [part, own] = this.#outcomes.encode(shared) as [number, Record<string, unknown>];
+    if (Object.keys(own).length) return false;
     const { input: i } = staged;
     this.#held.set(index, [
       part,

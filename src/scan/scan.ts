@@ -141,21 +141,24 @@ export function classifyHeader(f: Listed, read?: HeaderRead): ScannedFile {
 /**
  * A scanned file as a plan keeps it for every input: the values files share (its root, the header's
  * study and series UIDs, PatientID, modality, transfer syntax, a reason) through `pool`, its path
- * strings those of `listed` when given (the listing's, which a worker's copy duplicates).
- * `sop: false` leaves out the SOP Instance UID, once duplicates have been found.
+ * strings made from `listed` when given (a listing entry's share its folder's, where a worker's copy
+ * is a string of its own). `sop: false` leaves out the SOP Instance UID, once duplicates have been
+ * found.
  */
 export function compactScanned(
   f: ScannedFile,
   pool: Interner,
   options: { readonly listed?: Listed; readonly sop?: boolean } = {},
 ): ScannedFile {
-  const listed = options.listed?.rel === f.rel ? options.listed : undefined;
+  // A listing entry makes its paths when asked for: each is asked for once.
+  const rel = options.listed?.rel;
+  const listed = rel === f.rel;
   const h = f.header;
   // Object literals with every field (absent ones undefined) are held in one allocation each.
   return {
     root: pool.string(f.root),
-    rel: listed?.rel ?? f.rel,
-    path: listed?.path ?? f.path,
+    rel: listed ? rel : f.rel,
+    path: listed ? options.listed!.path : f.path,
     size: f.size,
     kind: pool.string(f.kind),
     reason: pool.string(f.reason),

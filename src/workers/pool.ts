@@ -24,8 +24,9 @@ export interface Pool<In, Out> {
   /** Where a worker's failure (a crash, an uncaught error) goes from now on. */
   onFailure(fail: (e: Error) => void): void;
   /**
-   * Stop every worker past the first `keep` (all of them for 0): what is left for them is work for
-   * fewer, and an idle worker holds its memory (tens of megabytes) until it is stopped.
+   * Stop every worker past the first `keep` (all of them for 0, none for Infinity): what is left for
+   * them is work for fewer, and an idle worker holds its memory (tens of megabytes) until it is
+   * stopped. Between maps only: a batch in flight on a stopped worker is never answered.
    */
   retire(keep: number): void;
   /** Stop every worker. */
@@ -100,7 +101,7 @@ export async function openPool<In, Out extends { type: string }>(
       if (failure) fail(failure);
     },
     retire: (keep) => {
-      for (const w of workers.splice(Math.max(0, keep))) {
+      for (const w of workers.splice(Number.isNaN(keep) ? workers.length : Math.max(0, keep))) {
         handlers.delete(w);
         w.terminate();
       }
@@ -147,7 +148,9 @@ export function mapInPool<In, Out, J, R>(
   const maxBatch = opts.maxBatch ?? 8;
   const inFlightMax = opts.inFlight ?? 2;
   return new Promise((resolve, reject) => {
-    if (!pool.workers.length && jobs.length) return reject(new Error("the pool's workers are stopped"));
+    if (!pool.workers.length) {
+      return jobs.length ? reject(new Error("the pool's workers are stopped")) : resolve([]);
+    }
     const out: R[] = [];
     let next = 0;
     let pending = 0;
