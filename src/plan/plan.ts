@@ -200,7 +200,7 @@ export async function makePlan(
   }
 }
 
-/** Diffs one worker makes after the scan before another is kept for them (each about a millisecond). */
+/** Diffs one worker makes after the scan before another is kept for them (the bench's 20 took 0.1 s). */
 const DIFFS_PER_WORKER = 32;
 
 /**

@@ -33,9 +33,9 @@ export interface Listed {
 
 /**
  * A listed file as the listing holds it: its folder's paths (shared by the folder's files) and its
- * name, its paths made when asked for. About 80 bytes a file, against about 190 as three strings
- * (the relative path, and the absolute path of which the relative one is not a part) and an object:
- * 30 MB less for a listing of 300,000 files, whole until the survey takes it over.
+ * name, its paths made when asked for. About 80 bytes a file, against about 190 as an object with
+ * its name, relative path and absolute path held as strings: 30 MB less for a listing of 300,000
+ * files, which is whole until the survey takes it over.
  */
 class ListedFile implements Listed {
   readonly #folder: ListedFolder;
@@ -108,6 +108,8 @@ export async function listFiles(
  * without sizes, as the scan learns each size when it opens the file anyway. What is not a regular
  * file is listed with `notRegular` saying why it is not read. `onFound` is told how many regular
  * files have been found, after each one (a plan starts its workers when there is one for each).
+ * An entry makes its paths when asked for (see `ListedFile`): a message to a worker carries
+ * `plainListed(entry)`.
  *
  * @example The files a protocol's globs select
  * ```ts
