@@ -252,3 +252,18 @@ Deno.test("spill map: sharingCodec gives back every combination of shared values
   const combos = new Set(records.map(({ own: _, ...shared }) => JSON.stringify(shared)));
   assert.equal(parts.size, combos.size);
 });
+
+Deno.test("spill map: keys said to be below a number, and keys past it, come back across the bound", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-spill-keys-" });
+  try {
+    const map = new SpillMap<{ i: number }>(dir, 4, undefined, 3000);
+    for (let i = 0; i < 3000; i += 7) map.set(i, { i });
+    map.set(5000, { i: 5000 }); // past what was said: the places grow
+    for (let i = 0; i < 3000; i += 7) assert.deepEqual(map.get(i), { i });
+    assert.deepEqual(map.get(5000), { i: 5000 });
+    assert.equal(map.size, Math.ceil(3000 / 7) + 1);
+    map.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -42,7 +42,7 @@ export function assemble(
   seriesDest: string[];
   actions: Record<string, number>;
 } {
-  const files = new FileRecords<PlannedFile>(spill, 0, plannedFileCodec());
+  const files = new FileRecords<PlannedFile>(spill, 0, plannedFileCodec(), surveys.length);
   const series: PlannedSeries[] = [];
   const seriesIndex = new Map<string, number>();
   /**

@@ -49,10 +49,10 @@ export class FileRecords<T> implements FileList<T>, Disposable {
   /**
    * Without `spill`, every record stays in memory. `length`: records to come, set in any order
    * (`set`); until then `at` gives undefined for them and `get` throws. `codec`: how a record is
-   * written past the bound (see `SpillMap`).
+   * written past the bound (see `SpillMap`). `expected`: records to come by `push`, when known.
    */
-  constructor(spill?: PlanSpill, length = 0, codec?: SpillCodec<T>) {
-    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory, codec);
+  constructor(spill?: PlanSpill, length = 0, codec?: SpillCodec<T>, expected = 0) {
+    this.#store = new SpillMap<T>(spill?.dir, spill?.inMemory, codec, Math.max(length, expected));
     this.#length = length;
   }
 

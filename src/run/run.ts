@@ -89,7 +89,7 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   if (key) await readKeyFile(key);
   const state = await ensureStateDir(root, opts.shard);
   // Past a bound, outcomes wait in a temporary file in the state folder: memory stays flat in the files.
-  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, outcomeCodec());
+  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, outcomeCodec(), plan.files.length);
   try {
     return await executeIn(plan, opts, { started, state, key, outcomes });
   } catch (e) {

@@ -151,20 +151,26 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #key: Uint8Array | undefined;
   readonly #encode: (value: V) => unknown;
   readonly #decode: (stored: unknown) => V;
+  /** The keys said to be below this (0: not said). */
+  readonly #keys: number;
 
   /**
    * `dir`: the folder for the temporary file, or what gives it when the file is first needed
    * (undefined, or a function that gives undefined: records are never written out, and the map is a
    * plain map). `bound`: records held in memory before they go to the file. `codec`: what a record
    * is written as and read back from (by default the record itself): fewer bytes a record, fewer
-   * to encrypt and parse on every read.
+   * to encrypt and parse on every read. `keys`: the keys will be below this (a plan's files): the
+   * places on file are then made that size when first needed, not doubled up to past it (at
+   * 300,000 keys, 3.6 MB instead of 6.3 MB, and no old copy beside the new one as they grow).
    */
   constructor(
     dir: string | (() => string | undefined) | undefined,
     bound: number = SPILL_BOUND,
     codec?: SpillCodec<V>,
+    keys?: number,
   ) {
     this.#dir = dir;
+    this.#keys = keys ?? 0;
     this.#bound = Math.max(1, bound);
     this.#encode = codec?.encode ?? ((v) => v);
     this.#decode = codec?.decode ?? ((s) => s as V);
@@ -377,7 +383,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #grow(size: number): void {
     if (size <= this.#lengths.length) return;
     let n = this.#lengths.length;
-    while (n < size) n *= 2;
+    if (size <= this.#keys) n = this.#keys;
+    else while (n < size) n *= 2;
     const offsets = new Float64Array(n);
     offsets.set(this.#offsets);
     const lengths = new Uint32Array(n);
