@@ -549,6 +549,80 @@ Deno.test("review 7b: Ctrl-C while run --yes plans and writes ahead: nothing wri
   }
 });
 
+Deno.test("review 7c: a termination (SIGTERM: kill, scancel, a stopped pod) ends a run as Ctrl-C does, exit 143", async () => {
+  const dir = await tempDir("dcmtidy-review7c-");
+  try {
+    for (let p = 1; p <= 30; p++) await dump(`${dir}/raw`, [p]);
+    await Deno.writeTextFile(`${dir}/study.yaml`, protocolText());
+    // A hook that takes 10 ms a file (hooks are not written ahead): the run is still writing when
+    // the signal comes.
+    await Deno.writeTextFile(
+      `${dir}/slow.ts`,
+      `export default {
+  version: 1,
+  name: "slow",
+  input: { root: "./raw" },
+  output: { root: "./tidy", path: "{pseudo_id}/{SeriesNumber}", file: "{SOPInstanceUID}.dcm" },
+  key: "./secure/key.csv",
+  deidentify: { salt: { env: "DCMTIDY_SALT" }, tags: { Manufacturer: { fn: "slow" } } },
+  hooks: {
+    slow: (v?: string) => {
+      const until = Date.now() + 10;
+      while (Date.now() < until);
+      return v;
+    },
+  },
+};
+`,
+    );
+    const start = (protocol: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/${protocol}`],
+        cwd: ROOT,
+        env: ENV,
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+    const until = async (done: () => Promise<boolean>) => {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && !(await done().catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    // While the plan writes ahead: nothing written, nothing staged left.
+    const state = `${dir}/tidy/.dcmtidy`;
+    const planning = start("study.yaml");
+    await until(async () => {
+      for await (const e of Deno.readDir(state)) {
+        if (!e.name.startsWith("staging-")) continue;
+        for await (const _ of Deno.readDir(`${state}/${e.name}`)) return true;
+      }
+      return false;
+    });
+    planning.kill("SIGTERM");
+    let out = await planning.output();
+    let stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 143, stderr);
+    assert.match(stderr, /terminated \(SIGTERM\) while planning: nothing written/);
+    assert.equal(await Deno.lstat(`${dir}/tidy`).then(() => "there", () => "gone"), "gone");
+
+    // While it writes: what is finished is kept, and said; the next run resumes it.
+    const writing = start("slow.ts");
+    const journal = `${state}/journal.jsonl`;
+    await until(() => Deno.readTextFile(journal).then((t) => t.includes('"dest"')));
+    writing.kill("SIGTERM");
+    out = await writing.output();
+    stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 143, stderr);
+    assert.match(stderr, /terminated \(SIGTERM\): \d+ files? finished (are|is) kept; run again to resume/);
+    const resumed = await runCli(["run", "--yes", "--jobs", "1", `${dir}/slow.ts`], ENV);
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    assert.match(resumed.stdout, /[1-9]\d* already done/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("review 8: files quarantined during a run are summed up by reason on the terminal", async () => {
   const dir = await tempDir("dcmtidy-review8-");
   try {

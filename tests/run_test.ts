@@ -204,3 +204,35 @@ Deno.test("key file: a run that waits on the key file's lock says so once, then 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("key file: a process stopped by a signal lets go of its key file lock, never of another's", async () => {
+  const { mergeKeyFile, readKeyFile } = await import("../src/run/key_file.ts");
+  const { releaseKeyLocksSync } = await import("../src/run/mod.ts");
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-key-release-" });
+  try {
+    const key = `${dir}/key.csv`;
+    // Another's lock: not ours to remove.
+    await Deno.writeTextFile(`${key}.lock`, "");
+    releaseKeyLocksSync();
+    assert.ok((await Deno.lstat(`${key}.lock`)).isFile);
+    await Deno.remove(`${key}.lock`);
+    // Ours, while the merge holds it (many rows: the merge takes a while).
+    const rows = Array.from(
+      { length: 100_000 },
+      (_, i) => [`PID${i}`, `SUBJ${i}`, "-10", `1.2.${i}`, `2.25.${i}`],
+    );
+    const merging = mergeKeyFile(key, rows);
+    let seen = false;
+    for (let i = 0; i < 5000 && !seen; i++) {
+      seen = await Deno.lstat(`${key}.lock`).then(() => true, () => false);
+      if (!seen) await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(seen, "the merge took the lock");
+    releaseKeyLocksSync();
+    assert.equal(await Deno.lstat(`${key}.lock`).then(() => "there", () => "gone"), "gone");
+    await merging;
+    assert.equal((await readKeyFile(key)).length, 100_000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -20,6 +20,7 @@ import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
 import type { DataCommand } from "./permissions.ts";
 import { replaceProcess } from "./replace_process.ts";
+import { exitCodeOf, STOPS } from "./stop_signals.ts";
 
 let commandLine: readonly string[] = [];
 
@@ -163,13 +164,11 @@ async function narrowed(
       // already gone
     }
   };
-  const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
+  const handlers = STOPS.map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) Deno.addSignalListener(s, h);
   try {
     const status = await child.status;
-    return status.signal
-      ? 128 + (status.signal === "SIGINT" ? 2 : status.signal === "SIGTERM" ? 15 : 9)
-      : status.code;
+    return status.signal ? exitCodeOf(status.signal) : status.code;
   } finally {
     for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   }

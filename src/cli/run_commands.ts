@@ -30,6 +30,7 @@ import {
   outputRootProblem,
   planSpill,
   prepareOutputRoot,
+  releaseKeyLocksSync,
   runPlan,
   runWork,
   scanPartsPath,
@@ -41,6 +42,7 @@ import { UsageError } from "./errors.ts";
 import { checkInputRoots } from "./input_roots.ts";
 import { type ShardFlags, shardFromFlags } from "./shard_commands.ts";
 import { type Progress, stderrProgress } from "./progress.ts";
+import { exitCodeOf, onStop, stoppedBy } from "./stop_signals.ts";
 
 /** Options shared by `plan` and `run`. */
 export interface PlanCommandOptions extends LoadOptions, ShardFlags {
@@ -228,8 +230,7 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
   // Ctrl-C while a plan writes ahead: it stops its workers, then what they wrote is removed.
   // (Without --yes nothing is written ahead, and Ctrl-C ends the program at once, as it always did.)
   const planning = new AbortController();
-  const interruptedPlan = () => planning.abort(new Interrupted());
-  if (opts.yes) Deno.addSignalListener("SIGINT", interruptedPlan);
+  const stopListening = opts.yes ? onStop((signal) => planning.abort(new Interrupted(signal))) : undefined;
   let staging: Staging | undefined;
   let prepared;
   try {
@@ -261,10 +262,10 @@ export async function runCommand(file: string, opts: PlanCommandOptions): Promis
       await Deno.remove(join(dir, STATE_DIR)).catch(() => {});
       await Deno.remove(dir).catch(() => {});
     }
-    console.error("interrupted while planning: nothing written");
-    return 130;
+    console.error(`${stoppedBy(e.signal)} while planning: nothing written`);
+    return exitCodeOf(e.signal);
   } finally {
-    if (opts.yes) Deno.removeSignalListener("SIGINT", interruptedPlan);
+    stopListening?.();
   }
   try {
     return await runPrepared(prepared, opts, { started, shard, made, staging });
@@ -306,17 +307,20 @@ async function runPrepared(
   const work = runWork(plan, shard);
   const bar = stderrProgress("writing", work.files, work.bytes);
   let kept = 0;
-  // Ctrl-C: what is finished is in the journal; say so, then end as an interrupted program does.
-  const interrupted = () => {
+  // Ctrl-C or a termination: what is finished is in the journal; say so, then end as a program
+  // stopped by that signal does.
+  const stopListening = onStop((signal) => {
     staging?.removeSync(); // the exit skips runPlan's own removal
+    releaseKeyLocksSync(); // and the key file's lock's: the next run would wait two minutes
     bar.finish();
     console.error(
-      `interrupted: ${kept} file${kept === 1 ? "" : "s"} finished ${kept === 1 ? "is" : "are"} kept; ` +
+      `${stoppedBy(signal)}: ${kept} file${kept === 1 ? "" : "s"} finished ${
+        kept === 1 ? "is" : "are"
+      } kept; ` +
         "run again to resume",
     );
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", interrupted);
+    Deno.exit(exitCodeOf(signal));
+  });
   let s;
   try {
     s = await runPlan(plan, {
@@ -336,7 +340,7 @@ async function runPrepared(
   } catch (e) {
     throw environmentStop(e, kept, plan.protocol.output.root);
   } finally {
-    Deno.removeSignalListener("SIGINT", interrupted);
+    stopListening();
     bar.finish();
   }
   for (const n of s.notes) console.log(`note: ${n}`);
@@ -359,10 +363,10 @@ async function runPrepared(
   return s.quarantined > 0 ? 3 : 0;
 }
 
-/** Ctrl-C while planning. */
+/** Ctrl-C or a termination while planning. */
 class Interrupted extends Error {
-  constructor() {
-    super("interrupted");
+  constructor(readonly signal: Deno.Signal) {
+    super(stoppedBy(signal));
   }
 }
 

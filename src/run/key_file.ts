@@ -129,11 +129,31 @@ async function withLock<T>(
     }
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
   }
+  held.add(lock);
   try {
     return await work();
   } finally {
+    held.delete(lock);
     await Deno.remove(lock).catch(() => {});
   }
+}
+
+/** The locks this process holds (one at a time, in practice). */
+const held = new Set<string>();
+
+/**
+ * Let go of the key file locks this process holds, blocking: for a process about to exit on a signal
+ * (its `finally` blocks do not run). The key file itself is whole (it is replaced by a rename); rows
+ * not merged yet are merged by the next run, which finds the files finished in the journal and does
+ * not wait two minutes for a lock left behind.
+ */
+export function releaseKeyLocksSync(): void {
+  for (const lock of held) {
+    try {
+      Deno.removeSync(lock);
+    } catch { /* gone already */ }
+  }
+  held.clear();
 }
 
 /**

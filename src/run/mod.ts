@@ -10,7 +10,7 @@ export { MergeError, RunRefusal } from "./errors.ts";
 export type { FileJob, FileOutcome } from "./process.ts";
 export type { SeriesJob, SeriesOutcome, SeriesVolume } from "./series.ts";
 export { type FinishedOutput, finishedOutputs, withoutOriginals } from "./journal.ts";
-export { keyRows } from "./key_file.ts";
+export { keyRows, releaseKeyLocksSync } from "./key_file.ts";
 export { outputRootProblem, prepareOutputRoot } from "./output_root.ts";
 export { canStage, openStaging, type StagedOutput, type Staging } from "./stage.ts";
 export {
