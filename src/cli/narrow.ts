@@ -20,7 +20,7 @@ import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
 import type { DataCommand } from "./permissions.ts";
 import { replaceProcess } from "./replace_process.ts";
-import { exitCodeOf, STOPS } from "./stop_signals.ts";
+import { exitCodeOf, onStop } from "./stop_signals.ts";
 
 let commandLine: readonly string[] = [];
 
@@ -157,20 +157,18 @@ async function narrowed(
   }).spawn();
   // An interrupt or a termination is passed on (Ctrl-C in a terminal reaches both; a kill of this
   // process alone reaches only it): the child stops cleanly, keeping what is finished; this one waits.
-  const forward = (signal: Deno.Signal) => () => {
+  const stopListening = onStop((signal) => {
     try {
       child.kill(signal);
     } catch {
       // already gone
     }
-  };
-  const handlers = STOPS.map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+  });
   try {
     const status = await child.status;
     return status.signal ? exitCodeOf(status.signal) : status.code;
   } finally {
-    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    stopListening();
   }
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** Ctrl-C, and a termination where the system sends one (Windows sends only Ctrl-C). */
-export const STOPS: readonly Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+const STOPS: readonly Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
 
 /** Call `stop` on each stopping signal; what it returns stops listening. */
 export function onStop(stop: (signal: Deno.Signal) => void): () => void {

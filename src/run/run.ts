@@ -40,7 +40,7 @@ import { SpillMap } from "../util/spill_map.ts";
  * display: each file to write once per format it is written in.
  */
 export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: number } {
-  const times = plan.protocol.output.format === "both" ? 2 : 1;
+  const times = stepsPerFile(plan.protocol.output.format);
   let files = 0;
   let bytes = 0;
   for (const i of shardFiles(plan, shard)) {
@@ -50,6 +50,11 @@ export function runWork(plan: Plan, shard?: Shard): { files: number; bytes: numb
     bytes += f.input.size;
   }
   return { files: files * times, bytes: bytes * times };
+}
+
+/** How many times a file counts in a run's progress: once, or once as DICOM and once as NIfTI. */
+function stepsPerFile(format: Plan["protocol"]["output"]["format"]): number {
+  return format === "both" ? 2 : 1;
 }
 
 /**
@@ -173,7 +178,7 @@ async function executeIn(
       }
     }
   }
-  total = toWrite.length * (format === "both" ? 2 : 1);
+  total = toWrite.length * stepsPerFile(format);
   // With NIfTI only, the files are read for their series, not written as DICOM.
   const dicom = format === "nifti" ? [] : toWrite;
   const families = [...mySeries.keys()].flatMap((s) =>
