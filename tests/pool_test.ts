@@ -54,6 +54,17 @@ output: { root: ${output}, path: "%i/%s", file: "{InstanceNumber:04}.dcm", mode:
 `;
 }
 
+/** A de-identifying protocol for the dump, writing to ./out; `extra`: more lines under deidentify. */
+function deidProtocol(name: string, extra = ""): string {
+  return `version: 1
+name: pool-${name}
+input: { root: ./raw, exclude: ["**/*.txt"] }
+output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
+deidentify:
+  salt: { env: DCMTIDY_SALT }
+${extra}`;
+}
+
 Deno.test("pool: sort-only hardlink, symlink and copy runs through workers place every file", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
@@ -150,17 +161,7 @@ Deno.test("pool: a de-identifying run writes the same files with one worker, wit
   try {
     await dump(dir);
     // One protocol file (its hash is in every output's DeidentificationMethod), several outputs.
-    await Deno.writeTextFile(
-      `${dir}/p.yaml`,
-      `version: 1
-name: pool-deid
-input: { root: ./raw, exclude: ["**/*.txt"] }
-output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
-deidentify:
-  salt: { env: DCMTIDY_SALT }
-  dates: { shift: { days: -7 } }
-`,
-    );
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("deid", "  dates: { shift: { days: -7 } }\n"));
     const trees: Map<string, string>[] = [];
     for (const jobs of ["1", "2"]) {
       const args = ["run", "--yes", "--jobs", jobs, "--output", `${dir}/out-${jobs}`, `${dir}/p.yaml`];
@@ -191,16 +192,7 @@ Deno.test("pool: a run's plan writes outputs ahead: the same files, renamed into
     // A file whose Pixel Data is cut short is not written ahead: the plan quarantines it.
     const cut = await Deno.readFile(`${dir}/raw/F011`);
     await Deno.writeFile(`${dir}/raw/F011`, cut.subarray(0, cut.length - 10));
-    await Deno.writeTextFile(
-      `${dir}/p.yaml`,
-      `version: 1
-name: pool-stage
-input: { root: ./raw, exclude: ["**/*.txt"] }
-output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
-deidentify:
-  salt: { env: DCMTIDY_SALT }
-`,
-    );
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("stage"));
     const { loadProtocol } = await import("../src/protocol/load.ts");
     const { makePlan } = await import("../src/plan/mod.ts");
     const { runPlan } = await import("../src/run/mod.ts");
@@ -359,16 +351,7 @@ Deno.test("pool: a plan and run that hold 2 records in memory (the rest in tempo
     const twin = f006.slice();
     twin[twin.length - 1] ^= 0xff;
     await Deno.writeFile(`${dir}/raw/F006-twin`, twin);
-    await Deno.writeTextFile(
-      `${dir}/p.yaml`,
-      `version: 1
-name: pool-spill
-input: { root: ./raw, exclude: ["**/*.txt"] }
-output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
-deidentify:
-  salt: { env: DCMTIDY_SALT }
-`,
-    );
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("spill"));
     const { loadProtocol } = await import("../src/protocol/load.ts");
     const { makePlan, planJson } = await import("../src/plan/mod.ts");
     const { runPlan, openStaging } = await import("../src/run/mod.ts");
@@ -491,16 +474,7 @@ Deno.test("pool: a plan that shows one diff keeps one worker for it: the same di
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-diffs-" }));
   try {
     await dump(dir);
-    await Deno.writeTextFile(
-      `${dir}/p.yaml`,
-      `version: 1
-name: pool-diffs
-input: { root: ./raw, exclude: ["**/*.txt"] }
-output: { root: ./out, path: "{pseudo_id}/%s", file: "{InstanceNumber:04}.dcm" }
-deidentify:
-  salt: { env: DCMTIDY_SALT }
-`,
-    );
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("diffs"));
     const { loadProtocol } = await import("../src/protocol/load.ts");
     const { makePlan } = await import("../src/plan/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");

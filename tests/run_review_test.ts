@@ -443,6 +443,27 @@ Deno.test("review 6: output root problems are refused before planning, with the 
   }
 });
 
+/**
+ * A TypeScript protocol whose hook takes 10 ms a file (hooks are not written ahead): a run of it is
+ * still writing when a test signals it.
+ */
+const SLOW_PROTOCOL = `export default {
+  version: 1,
+  name: "slow",
+  input: { root: "./raw" },
+  output: { root: "./tidy", path: "{pseudo_id}/{SeriesNumber}", file: "{SOPInstanceUID}.dcm" },
+  key: "./secure/key.csv",
+  deidentify: { salt: { env: "DCMTIDY_SALT" }, tags: { Manufacturer: { fn: "slow" } } },
+  hooks: {
+    slow: (v?: string) => {
+      const until = Date.now() + 10;
+      while (Date.now() < until);
+      return v;
+    },
+  },
+};
+`;
+
 Deno.test("review 7: run asks for --yes and checks the input before planning; Ctrl-C says what is kept", async () => {
   const dir = await tempDir("dcmtidy-review7-");
   try {
@@ -459,25 +480,7 @@ Deno.test("review 7: run asks for --yes and checks the input before planning; Ct
 
     // A hook that takes 10 ms a file: the run is still going when the signal comes.
     for (let p = 2; p <= 25; p++) await dump(`${dir}/raw`, [p]);
-    await Deno.writeTextFile(
-      `${dir}/slow.ts`,
-      `export default {
-  version: 1,
-  name: "slow",
-  input: { root: "./raw" },
-  output: { root: "./tidy", path: "{pseudo_id}/{SeriesNumber}", file: "{SOPInstanceUID}.dcm" },
-  key: "./secure/key.csv",
-  deidentify: { salt: { env: "DCMTIDY_SALT" }, tags: { Manufacturer: { fn: "slow" } } },
-  hooks: {
-    slow: (v?: string) => {
-      const until = Date.now() + 10;
-      while (Date.now() < until);
-      return v;
-    },
-  },
-};
-`,
-    );
+    await Deno.writeTextFile(`${dir}/slow.ts`, SLOW_PROTOCOL);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/slow.ts`],
       cwd: ROOT,
@@ -554,27 +557,7 @@ Deno.test("review 7c: a termination (SIGTERM: kill, scancel, a stopped pod) ends
   try {
     for (let p = 1; p <= 30; p++) await dump(`${dir}/raw`, [p]);
     await Deno.writeTextFile(`${dir}/study.yaml`, protocolText());
-    // A hook that takes 10 ms a file (hooks are not written ahead): the run is still writing when
-    // the signal comes.
-    await Deno.writeTextFile(
-      `${dir}/slow.ts`,
-      `export default {
-  version: 1,
-  name: "slow",
-  input: { root: "./raw" },
-  output: { root: "./tidy", path: "{pseudo_id}/{SeriesNumber}", file: "{SOPInstanceUID}.dcm" },
-  key: "./secure/key.csv",
-  deidentify: { salt: { env: "DCMTIDY_SALT" }, tags: { Manufacturer: { fn: "slow" } } },
-  hooks: {
-    slow: (v?: string) => {
-      const until = Date.now() + 10;
-      while (Date.now() < until);
-      return v;
-    },
-  },
-};
-`,
-    );
+    await Deno.writeTextFile(`${dir}/slow.ts`, SLOW_PROTOCOL);
     const start = (protocol: string) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${ROOT}cli.ts`, "run", "--yes", "--jobs", "1", `${dir}/${protocol}`],
