@@ -40,7 +40,8 @@ function reference(root: string, follow: boolean): { rel: string; path: string; 
   return out;
 }
 
-const shape = (l: Listed[]) => l.map((f) => ({ rel: f.rel, path: f.path, regular: !f.notRegular }));
+const shape = (l: Iterable<Listed>) =>
+  [...l].map((f) => ({ rel: f.rel, path: f.path, regular: !f.notRegular }));
 
 Deno.test("walkInputs: the paths, relative paths and order of a plain join/relative walk", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dcmtidy-inputs-" });
@@ -108,7 +109,7 @@ Deno.test("walkInputs: the paths, relative paths and order of a plain join/relat
       exclude: [],
       followSymlinks: false,
     });
-    assert.deepEqual(two.map((f) => f.path), [
+    assert.deepEqual([...two].map((f) => f.path), [
       join(root, "b", "10.dcm"),
       join(root, "b", "2.dcm"),
       join(root, "a", "x", "y", "z.dcm"),
@@ -126,12 +127,14 @@ Deno.test("walkInputs: an entry's paths and reason pass to a worker as a plain o
     await Deno.writeTextFile(`${dir}/a/b/one.dcm`, "x");
     await Deno.writeTextFile(`${dir}/top.dcm`, "x");
     await Deno.symlink(`${dir}/gone`, `${dir}/a/dangling`);
-    const listed: Listed[] = await walkInputs({
-      roots: [dir],
-      include: ["**"],
-      exclude: [],
-      followSymlinks: false,
-    });
+    const listed: Listed[] = [
+      ...await walkInputs({
+        roots: [dir],
+        include: ["**"],
+        exclude: [],
+        followSymlinks: false,
+      }),
+    ];
     const plain = listed.map(plainListed);
     assert.deepEqual(plain, [
       { root: dir, rel: "a/b/one.dcm", path: `${dir}/a/b/one.dcm` },
@@ -150,6 +153,46 @@ Deno.test("walkInputs: an entry's paths and reason pass to a worker as a plain o
       assert.equal(f.path, plain[i].path);
       assert.equal(f.notRegular, plain[i].notRegular);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("walkInputs: the listing is compact; an entry let go is gone, its folder's others stay", async () => {
+  const { letGo } = await import("../src/scan/inputs.ts");
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-listing-" }));
+  try {
+    // A folder whose files come before and after a folder of its own (its entries are not together
+    // in the listing), names of several lengths and scripts, and an entry that is not a file.
+    for (const f of ["a/1.dcm", "a/b/x.dcm", "a/b/yy.dcm", "a/c.dcm", "a/é ü.dcm", "z.dcm"]) {
+      await Deno.mkdir(join(dir, f, ".."), { recursive: true });
+      await Deno.writeTextFile(join(dir, f), f);
+    }
+    await Deno.symlink(join(dir, "gone"), join(dir, "a", "d-dangling"));
+    const listing = await walkInputs({ roots: [dir], include: ["**"], exclude: [], followSymlinks: false });
+    const rels = ["a/1.dcm", "a/b/x.dcm", "a/b/yy.dcm", "a/c.dcm", "a/d-dangling", "a/é ü.dcm", "z.dcm"];
+    assert.deepEqual([...listing].map((f) => f.rel), rels);
+    assert.equal(listing.length, rels.length);
+    assert.equal(listing.at(4)!.notRegular, "a symbolic link to nothing (dangling)");
+    assert.equal(listing.at(3)!.notRegular, undefined);
+    assert.equal(listing.at(-1), undefined);
+    assert.equal(listing.at(rels.length), undefined);
+    // Let go in another order than listed: each entry is gone, the rest are as they were.
+    const left = new Set(rels.keys());
+    for (const i of [3, 0, 6, 1, 5, 2, 4]) {
+      letGo(listing, i);
+      left.delete(i);
+      assert.equal(listing.at(i), undefined, `entry ${i} let go`);
+      for (const j of left) {
+        assert.equal(listing.at(j)!.rel, rels[j]);
+        assert.equal(listing.at(j)!.path, join(dir, rels[j]));
+      }
+    }
+    assert.deepEqual([...listing], []);
+    // An array of entries (a share of a listing) is let go of entry by entry too.
+    const share: (Listed | undefined)[] = [{ root: dir, rel: "z.dcm", path: join(dir, "z.dcm") }];
+    letGo(share, 0);
+    assert.deepEqual(share, [undefined]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

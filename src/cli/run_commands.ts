@@ -22,7 +22,7 @@ import {
   shardFiles,
   SUMMARY_LIMITS,
 } from "../plan/mod.ts";
-import type { Listed } from "../scan/inputs.ts";
+import type { ListedFiles } from "../scan/inputs.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import {
   type FileOutcome,
@@ -94,7 +94,7 @@ async function prepare(
   const keys = salt ? new Keys(salt) : undefined;
   // A split scan's parts: every file's survey is there, so no header is read.
   const surveyed = parts
-    ? (listed: readonly Listed[], onProgress?: (done: number, total: number) => void, spill?: PlanSpill) =>
+    ? (listed: ListedFiles, onProgress?: (done: number, total: number) => void, spill?: PlanSpill) =>
       readScanParts(
         parts,
         listed,

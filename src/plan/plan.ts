@@ -12,7 +12,7 @@
 import { type DeidConfig, type Keys, loadDeidConfig, openSession } from "../deid/mod.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { inputRef, sharedInstances } from "../scan/scan.ts";
-import { type Listed, walkInputs } from "../scan/inputs.ts";
+import { letGo, type ListedFiles, type Listing, walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
 import { assemble } from "./assemble.ts";
 import { assignNiftiStems, checkMediaNames, resolveCollisions } from "./names.ts";
@@ -72,7 +72,7 @@ export async function makePlan(
   try {
     // Handed to the survey, which lets go of each entry once its file is surveyed: every survey holds
     // its file's paths (the listing would be held twice, and whole to the end of the scan).
-    let listed: Listed[] | undefined = await walkInputs(
+    let listed: Listing | undefined = await walkInputs(
       protocol.input,
       startEarly
         ? (found) => {
@@ -224,7 +224,7 @@ function workersAfterScan(protocol: Protocol, diffs: number | undefined): number
 async function openSurveyors(
   protocol: Protocol,
   keys: Keys | undefined,
-  listed: readonly Listed[] | undefined,
+  listed: ListedFiles | undefined,
   options: PlanOptions,
 ): Promise<PlanWorkers> {
   const d = protocol.deidentify;
@@ -251,8 +251,9 @@ async function openSurveyors(
   return {
     // In this thread (library use, tests): the surveys are held as read, then handed on.
     survey: async (files, onProgress, indices) => {
-      const surveys = FileRecords.of(await surveyHere(files as Listed[], ctx, onProgress, indices));
-      files.fill(undefined); // handed over, as to the workers (here all at once)
+      const surveys = FileRecords.of(await surveyHere(files, ctx, onProgress, indices));
+      // Handed over, as to the workers (here all at once).
+      for (let i = 0; i < files.length; i++) letGo(files, i);
       return surveys;
     },
     changes: (files) => Promise.resolve(changesOf(files, ctx)),
@@ -273,18 +274,18 @@ const SHARE_CHUNK = 4096;
 export async function surveyShare(
   protocol: Protocol,
   keys: Keys | undefined,
-  listed: readonly Listed[],
+  listed: ListedFiles,
   indices: readonly number[],
   onSurveys: (indices: readonly number[], surveys: FileList<Survey>) => Promise<void>,
   onProgress?: (done: number, total: number) => void,
   options: Pick<PlanOptions, "workers" | "salt"> = {},
 ): Promise<void> {
-  const tools = await openSurveyors(protocol, keys, indices.map((i) => listed[i]), options);
+  const tools = await openSurveyors(protocol, keys, indices.map((i) => listed.at(i)!), options);
   try {
     for (let from = 0; from < indices.length; from += SHARE_CHUNK) {
       const chunk = indices.slice(from, from + SHARE_CHUNK);
       const surveys = await tools.survey(
-        chunk.map((i) => listed[i]),
+        chunk.map((i) => listed.at(i)!),
         onProgress && ((done) => onProgress(from + done, indices.length)),
         chunk,
       );

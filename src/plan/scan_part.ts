@@ -19,7 +19,7 @@ import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Keys } from "../deid/keys.ts";
-import type { Listed } from "../scan/inputs.ts";
+import type { ListedFiles } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import { PRIVATE_FILE, setMode } from "../util/atomic.ts";
 import { DcmtidyError, EXIT } from "../util/errors.ts";
@@ -92,11 +92,12 @@ export function shareOf(rootIndex: number, rel: string, n: number): number {
 }
 
 /** The indices in `listed` of shard `shard`'s share. */
-export function shareIndices(listed: readonly Listed[], roots: readonly string[], shard: Shard): number[] {
+export function shareIndices(listed: ListedFiles, roots: readonly string[], shard: Shard): number[] {
   const out: number[] = [];
-  listed.forEach((f, i) => {
+  for (let i = 0; i < listed.length; i++) {
+    const f = listed.at(i)!;
     if (shareOf(roots.indexOf(f.root), f.rel, shard.n) === shard.k) out.push(i);
-  });
+  }
   return out;
 }
 
@@ -107,7 +108,7 @@ export function scanOrigin(
     readonly sha256: string;
     readonly input: { readonly roots: readonly string[] };
   },
-  listed: readonly Listed[],
+  listed: ListedFiles,
   keys?: Keys,
 ): ScanPartOrigin {
   return {
@@ -120,9 +121,12 @@ export function scanOrigin(
 }
 
 /** A fingerprint of the listing that does not depend on where the inputs are mounted. */
-export function listingFingerprint(listed: readonly Listed[], roots: readonly string[]): string {
+export function listingFingerprint(listed: ListedFiles, roots: readonly string[]): string {
   const h = createHash("sha256");
-  for (const f of listed) h.update(`${roots.indexOf(f.root)}\0${f.rel}\0${f.notRegular ?? ""}\n`);
+  for (let i = 0; i < listed.length; i++) {
+    const f = listed.at(i)!;
+    h.update(`${roots.indexOf(f.root)}\0${f.rel}\0${f.notRegular ?? ""}\n`);
+  }
   return h.digest("hex");
 }
 
@@ -210,13 +214,13 @@ export class ScanPartWriter {
 
   /** Add the surveys of these files (`indices` into `listed`). */
   async add(
-    listed: readonly Listed[],
+    listed: ListedFiles,
     indices: readonly number[],
     surveys: FileList<Survey>,
   ): Promise<void> {
     for (const [j, index] of indices.entries()) {
       const { scanned: s, facts } = surveys.at(j)!;
-      const record: PartRecord = [index, listed[index].rel, {
+      const record: PartRecord = [index, listed.at(index)!.rel, {
         size: s.size,
         kind: s.kind,
         reason: s.reason,
@@ -292,7 +296,7 @@ async function* lines(path: string): AsyncGenerator<string> {
  */
 export async function readScanParts(
   folder: string,
-  listed: readonly Listed[],
+  listed: ListedFiles,
   roots: readonly string[],
   origin: ScanPartOrigin,
   keys?: Keys,
@@ -343,7 +347,7 @@ export async function readScanParts(
           ]);
         }
         for (const [index, rel, scanned, facts] of records) {
-          const f = listed[index];
+          const f = listed.at(index);
           if (!f || f.rel !== rel || shareOf(roots.indexOf(f.root), rel, n) !== k || surveys.has(index)) {
             throw new ScanPartError([`scan part ${shardName(shard)} does not fit the input files: ${again}`]);
           }

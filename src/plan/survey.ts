@@ -25,7 +25,7 @@ import {
   readInLanes,
   type ScannedFile,
 } from "../scan/scan.ts";
-import type { Listed } from "../scan/inputs.ts";
+import type { Listed, ListedFiles } from "../scan/inputs.ts";
 import { flattenFile, planChanges, type PlannedChange } from "./changes.ts";
 import { reportFields } from "./report_fields.ts";
 import type { PlanWarning, Suspect } from "./types.ts";
@@ -147,7 +147,7 @@ export function surveyRead(
  * in warnings name files); by default its position.
  */
 export function surveyHere(
-  listed: readonly Listed[],
+  listed: ListedFiles,
   ctx: PlanContext | undefined,
   onProgress?: (done: number, total: number) => void,
   indices?: readonly number[],

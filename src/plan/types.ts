@@ -7,7 +7,7 @@
 import type { Device } from "../deid/pixel_rules.ts";
 import type { Rect } from "../pixels/blank.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import type { Listed } from "../scan/inputs.ts";
+import type { ListedFiles } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 import type { Survey } from "./survey.ts";
@@ -188,7 +188,7 @@ export interface PlanOptions {
    * the surveys do not fit the listing.
    */
   readonly surveyed?: (
-    listed: readonly Listed[],
+    listed: ListedFiles,
     onProgress?: (done: number, total: number) => void,
     spill?: PlanSpill,
   ) => Promise<FileRecords<Survey>>;

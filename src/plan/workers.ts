@@ -7,7 +7,7 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import { type Listed, plainListed } from "../scan/inputs.ts";
+import { letGo, type ListedFiles, plainListed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
 import { compactSurvey, type Survey } from "./survey.ts";
@@ -28,7 +28,7 @@ export interface PlanWorkers {
    * `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
    */
   survey(
-    listed: (Listed | undefined)[],
+    listed: ListedFiles,
     onProgress?: (done: number, total: number) => void,
     indices?: readonly number[],
     spill?: PlanSpill,
@@ -52,7 +52,7 @@ export async function openPlanWorkers(
   p: Protocol,
   config: DeidConfig | undefined,
   salt: Uint8Array | undefined,
-  listed: readonly Listed[] | undefined,
+  listed: ListedFiles | undefined,
   workers: number,
   ahead?: SurveyAhead,
 ): Promise<PlanWorkers> {
@@ -75,7 +75,12 @@ export async function openPlanWorkers(
       : undefined,
   };
   if (!listed && p.input.followSymlinks) throw new Error("workers that follow links need the listing");
-  const linked = listed ? linkTargetDirs(p, listed.filter((f) => !f.notRegular).map((f) => f.path)) : [];
+  const paths: string[] = [];
+  for (let i = 0; i < (listed?.length ?? 0); i++) {
+    const f = listed!.at(i);
+    if (f && !f.notRegular) paths.push(f.path);
+  }
+  const linked = listed ? linkTargetDirs(p, paths) : [];
   // They write nothing, or only where the caller's extra work writes.
   const permissions = { ...workerPermissions(p, linked), write: ahead ? [...ahead.write] : false };
   const script = ahead?.script ?? new URL("./_plan_worker.ts", import.meta.url);
@@ -95,9 +100,9 @@ export async function openPlanWorkers(
           {
             length: files.length,
             slice: (from, to) =>
-              files.slice(from, to).map((f, i) => ({
+              Array.from({ length: to - from }, (_, i) => ({
                 index: indices?.[from + i] ?? from + i,
-                listed: plainListed(f!),
+                listed: plainListed(files.at(from + i)!),
               })),
           },
           (jobs): ToPlanWorker => ({ type: "survey", jobs }),
@@ -105,8 +110,8 @@ export async function openPlanWorkers(
           {
             onResult: (r) => {
               const at = position ? position.get(r.index)! : r.index;
-              out.set(at, compactSurvey(r.survey, shared, files[at]));
-              files[at] = undefined;
+              out.set(at, compactSurvey(r.survey, shared, files.at(at)));
+              letGo(files, at);
               if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
               onProgress?.(++done, files.length);
             },

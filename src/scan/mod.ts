@@ -6,7 +6,7 @@
  */
 
 export { Interner } from "./intern.ts";
-export { type Listed, listFiles, walkInputs, type WalkOptions } from "./inputs.ts";
+export { type Listed, type ListedFiles, listFiles, Listing, walkInputs, type WalkOptions } from "./inputs.ts";
 export {
   classifyHeader,
   compactScanned,

@@ -10,7 +10,7 @@ import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
 import { hash32, sha256File } from "../util/hash.ts";
-import { type Listed, walkInputs, type WalkOptions } from "./inputs.ts";
+import { type Listed, type ListedFiles, walkInputs, type WalkOptions } from "./inputs.ts";
 import type { Interner } from "./intern.ts";
 
 /** How a scanned file will be treated. */
@@ -311,7 +311,7 @@ export async function scan(opts: ScanOptions): Promise<ScannedFile[]> {
  * nothing `of` returns may hold on to the read.
  */
 export async function readInLanes<T>(
-  listed: readonly Listed[],
+  listed: ListedFiles,
   of: (f: Listed, read: HeaderRead | undefined, index: number) => T,
   onProgress?: (done: number, total: number) => void,
   concurrency = 32,
@@ -323,7 +323,7 @@ export async function readInLanes<T>(
     const buffer = new ReusableBuffer(256 * 1024);
     while (next < listed.length) {
       const i = next++;
-      const f = listed[i];
+      const f = listed.at(i)!;
       out[i] = of(f, f.notRegular ? undefined : await readHeader(f, buffer), i);
       onProgress?.(++done, listed.length);
     }
