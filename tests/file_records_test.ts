@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { FileRecords } from "../src/plan/file_records.ts";
 import { plannedFileCodec } from "../src/plan/_file_codec.ts";
 import type { PlannedFile } from "../src/plan/types.ts";
+import type { Survey } from "../src/plan/survey.ts";
 
 const header = {
   studyUID: "1.2.3",
@@ -116,6 +117,94 @@ Deno.test("file records: a record taken is given once, then gone, from memory an
       assert.equal(records.filled, files.length - 1);
       assert.deepEqual(plain(records.take(4)), plain(files[4]));
       assert.deepEqual(plain(records.get(0)), plain(files[0]));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file records: surveys come back as they went in, from memory and from disk (surveyCodec)", async () => {
+  const { surveyCodec } = await import("../src/plan/_file_codec.ts");
+  const header = (sop?: string) => ({
+    studyUID: "1.2.3",
+    seriesUID: "1.2.3.4",
+    patientId: "PID1",
+    modality: "CT",
+    transferSyntax: "1.2.840.10008.1.2.1",
+    ...(sop ? { sopInstanceUID: sop } : {}),
+  });
+  const facts = (dest: string) => ({
+    dest,
+    pseudoId: "ABCD1234",
+    studyUID: "2.25.1",
+    seriesUID: "2.25.2",
+    modality: "CT",
+    frames: 1,
+    counts: { K: 29, X: 3 },
+    na: [0x00200011],
+    pseudonyms: [["PID1", "ABCD1234"]] as [string, string][],
+  });
+  const surveys: Survey[] = [
+    {
+      scanned: {
+        root: "/in",
+        rel: "a/1.dcm",
+        path: "/in/a/1.dcm",
+        size: 10,
+        kind: "dicom",
+        header: header("1.2.3.4.1"),
+      },
+      facts: facts("P/1/0001.dcm"),
+    },
+    {
+      scanned: {
+        root: "/in",
+        rel: "a/2.dcm",
+        path: "/in/a/2.dcm",
+        size: 11,
+        kind: "dicom",
+        header: header("1.2.3.4.2"),
+      },
+      facts: { ...facts("P/1/0002.dcm"), warnings: [{ kind: "burned-in", message: "#2: a warning" }] },
+    },
+    {
+      scanned: {
+        root: "/in",
+        rel: "b.txt",
+        path: "/in/b.txt",
+        size: 3,
+        kind: "not-dicom",
+        reason: "not DICOM: no preamble",
+      },
+    },
+    // Reached through a link: its path is not the root and the relative path joined.
+    {
+      scanned: {
+        root: "/in",
+        rel: "c.dcm",
+        path: "/elsewhere/c.dcm",
+        size: 12,
+        kind: "dicom",
+        header: header(),
+      },
+      facts: { frames: 1, quarantine: "no path: ünïcode" },
+    },
+  ];
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const inMemory of [1, 100]) {
+      using records = new FileRecords<Survey>({ dir: () => dir, inMemory }, surveys.length, surveyCodec());
+      for (const [i, s] of surveys.entries()) records.set(i, s);
+      for (const [i, s] of surveys.entries()) {
+        // The same values, and a scanned file's in the same order (what is shown as JSON).
+        assert.equal(JSON.stringify(records.get(i).scanned), JSON.stringify(s.scanned), `survey ${i}`);
+        assert.deepEqual(
+          JSON.parse(JSON.stringify(records.get(i))),
+          JSON.parse(JSON.stringify(s)),
+          `survey ${i}`,
+        );
+        assert.equal("facts" in records.get(i), "facts" in s);
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

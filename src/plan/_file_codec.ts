@@ -1,14 +1,16 @@
 /**
- * How a planned file is written past the bound of the plan's `FileRecords`: what the files of a
- * series share (their input root and original header, the output's pseudonym, UIDs, modality,
- * description, action counts and report columns) is held once in memory, by number, and each file's
- * line carries only its own facts. Every pass over a large plan decrypts and parses each line again:
- * a planned file of the bench's small files is 651 bytes as it is, about 200 this way.
+ * How a plan's records are written past the bound of its `FileRecords`: what the files of a series
+ * share (their input root and original header, the output's pseudonym, UIDs, modality, description,
+ * action counts and report columns) is held once in memory, by number, and each file's line carries
+ * only its own facts. Every pass over a large plan decrypts and parses each line again: a planned
+ * file of the bench's small files is 651 bytes as it is, about 200 this way. A survey (what the plan
+ * is assembled from, read twice) goes the same way (`surveyCodec`).
  *
  * @module
  */
-import type { ScannedFile } from "../scan/scan.ts";
+import type { HeaderInfo, ScannedFile } from "../scan/scan.ts";
 import { sharingCodec, type SpillCodec } from "../util/spill_map.ts";
+import type { FileFacts, Survey } from "./survey.ts";
 import type { PlannedFile } from "./types.ts";
 
 /** Every field of a scanned file is written: one added to `ScannedFile` must be added here too. */
@@ -63,6 +65,70 @@ export function plannedFileCodec(): SpillCodec<PlannedFile> {
           ...(header === undefined ? {} : { header }),
         },
       };
+    },
+  };
+}
+
+/** A scanned file with its header's SOP Instance UID beside it (the rest of the header is its series'). */
+type FlatScanned = Omit<ScannedFile, "path" | "header"> & {
+  readonly path?: string;
+  readonly header?: Omit<HeaderInfo, "sopInstanceUID">;
+  readonly sop?: string;
+};
+
+/** What the surveys of a series share: held once, by number (see `sharingCodec`). */
+const SHARED_SCANNED = ["root", "kind", "header"];
+const SHARED_FACTS = [
+  "pseudoId",
+  "studyUID",
+  "seriesUID",
+  "description",
+  "modality",
+  "frames",
+  "counts",
+  "note",
+  "suspect",
+  "na",
+  "pseudonyms",
+  "fields",
+];
+
+/**
+ * A codec for one plan's surveys (what a plan is assembled from): a line is the scanned file's own
+ * values, and its facts' when it has them, each beside the number of what its series shares.
+ */
+export function surveyCodec(): SpillCodec<Survey> {
+  const scannedCodec = sharingCodec<FlatScanned>(SHARED_SCANNED);
+  const factsCodec = sharingCodec<FileFacts>(SHARED_FACTS);
+  return {
+    encode({ scanned, facts }: Survey): unknown {
+      const { path, header, ...own } = scanned;
+      const { sopInstanceUID: sop, ...series } = header ?? {};
+      const flat: FlatScanned = {
+        ...own,
+        // As walked, the path is the root and the relative path joined: not written.
+        ...(path === `${scanned.root}/${scanned.rel}` ? {} : { path }),
+        ...(header ? { header: series as Omit<HeaderInfo, "sopInstanceUID">, sop } : {}),
+      };
+      const s = scannedCodec.encode(flat);
+      return facts ? [s, factsCodec.encode(facts)] : [s];
+    },
+    decode(stored: unknown): Survey {
+      const [s, f] = stored as [unknown, unknown?];
+      const { root, rel, path, size, kind, reason, header, sop } = scannedCodec.decode(s);
+      // In the order `compactScanned` makes them.
+      const scanned: ScannedFile = {
+        root,
+        rel,
+        path: path ?? `${root}/${rel}`,
+        size,
+        kind,
+        ...(reason === undefined ? {} : { reason }),
+        ...(header === undefined
+          ? {}
+          : { header: sop === undefined ? header : { ...header, sopInstanceUID: sop } }),
+      } as ScannedFile;
+      return f === undefined ? { scanned } : { scanned, facts: factsCodec.decode(f) };
     },
   };
 }

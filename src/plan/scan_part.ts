@@ -30,6 +30,7 @@ import { type Shard, shardName } from "./shard.ts";
 import { compactSurvey, type FileFacts, type Survey } from "./survey.ts";
 import { Interner } from "../scan/intern.ts";
 import { type FileList, FileRecords, type PlanSpill } from "./file_records.ts";
+import { surveyCodec } from "./_file_codec.ts";
 
 const FORMAT = "dcmtidy-scan-part/1";
 /** Surveys per record line: one encryption (and one JSON parse) per line, not per file. */
@@ -313,7 +314,7 @@ export async function readScanParts(
   }
   const n = counts[0];
   const problems: string[] = [];
-  const surveys = new FileRecords<Survey>(spill, listed.length);
+  const surveys = new FileRecords<Survey>(spill, listed.length, surveyCodec());
   const key = keys && cipherKey(keys);
   let done = 0;
   const pool = new Interner();

@@ -17,6 +17,7 @@ import { ocrBinaries } from "../pixels/ocr.ts";
 import { codecBinaries } from "../pixels/wasm.ts";
 import type { SurveyAhead } from "./types.ts";
 import { FileRecords, type PlanSpill } from "./file_records.ts";
+import { surveyCodec } from "./_file_codec.ts";
 
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
@@ -88,7 +89,7 @@ export async function openPlanWorkers(
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
     survey: async (files, onProgress, indices, spill) => {
-      const out = new FileRecords<Survey>(spill, files.length);
+      const out = new FileRecords<Survey>(spill, files.length, surveyCodec());
       const position = indices && new Map(indices.map((index, i) => [index, i]));
       // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = new Interner();
