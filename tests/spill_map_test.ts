@@ -270,3 +270,25 @@ Deno.test("spill map: keys said to be below a number, and keys past it, come bac
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spill map: a map said to get more keys than the default bound holds fewer in memory", async () => {
+  const { SPILL_BOUND, SPILL_BOUND_PAST } = await import("../src/util/spill_map.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    using past = new SpillMap<Rec>(dir, undefined, undefined, SPILL_BOUND + 1);
+    using under = new SpillMap<Rec>(dir, undefined, undefined, SPILL_BOUND);
+    for (let i = 0; i <= SPILL_BOUND_PAST; i++) {
+      past.set(i, rec(i));
+      under.set(i, rec(i));
+    }
+    assert.equal(past.held, 0, "past its bound: every record went to the file");
+    assert.equal(under.held, SPILL_BOUND_PAST + 1, "under the default bound: every record in memory");
+    assert.deepEqual(past.get(SPILL_BOUND_PAST), rec(SPILL_BOUND_PAST));
+    // Told its bound, a map keeps it whatever its keys.
+    using told = new SpillMap<Rec>(dir, SPILL_BOUND_PAST + 10, undefined, SPILL_BOUND + 1);
+    for (let i = 0; i <= SPILL_BOUND_PAST; i++) told.set(i, rec(i));
+    assert.equal(told.held, SPILL_BOUND_PAST + 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -37,7 +37,10 @@ export interface PlanSpill {
    * there is none, and every record stays in memory.
    */
   readonly dir: () => string | undefined;
-  /** Records held in memory (default `SPILL_BOUND`, 32,768: about 20 MB of planned files). */
+  /**
+   * Records held in memory (default `SPILL_BOUND`, 32,768: about 20 MB of planned files; 4,096 for a
+   * plan of more files, which goes to its file anyway: `SPILL_BOUND_PAST`).
+   */
   readonly inMemory?: number;
 }
 

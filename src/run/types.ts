@@ -47,7 +47,8 @@ export interface RunOptions {
   readonly staging?: Staging;
   /**
    * Outcomes held in memory before they go to a temporary file in the run's state folder (see
-   * `SpillMap`; default `SPILL_BOUND`, 32,768): what keeps a run's memory flat in its files.
+   * `SpillMap`; default `SPILL_BOUND`, 32,768, or 4,096 past it): what keeps a run's memory flat in
+   * its files.
    */
   readonly recordsInMemory?: number;
 }

@@ -43,6 +43,12 @@ const SLICE = 2048;
  */
 export const SPILL_BOUND = 32_768;
 
+/**
+ * Records held in memory by default by a map said to get more keys than `SPILL_BOUND`: it goes to
+ * its file anyway, and holding fewer keeps its memory at a few MB instead of up to 20.
+ */
+export const SPILL_BOUND_PAST = 4_096;
+
 /** Shared objects `sharingCodec` remembers by identity (a cache: past it, it starts again). */
 const OBJECT_IDS = 4096;
 
@@ -161,7 +167,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   /**
    * `dir`: the folder for the temporary file, or what gives it when the file is first needed
    * (undefined, or a function that gives undefined: records are never written out, and the map is a
-   * plain map). `bound`: records held in memory before they go to the file. `codec`: what a record
+   * plain map). `bound`: records held in memory before they go to the file (by default
+   * `SPILL_BOUND`, or `SPILL_BOUND_PAST` when `keys` is past it). `codec`: what a record
    * is written as and read back from (by default the record itself): fewer bytes a record, fewer
    * to encrypt and parse on every read. `keys`: the keys will be below this (a plan's files): the
    * places on file are then made that size when first needed, not doubled up to past it (at
@@ -169,19 +176,24 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
    */
   constructor(
     dir: string | (() => string | undefined) | undefined,
-    bound: number = SPILL_BOUND,
+    bound?: number,
     codec?: SpillCodec<V>,
     keys?: number,
   ) {
     this.#dir = dir;
     this.#keys = keys ?? 0;
-    this.#bound = Math.max(1, bound);
+    this.#bound = Math.max(1, bound ?? (this.#keys > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND));
     this.#encode = codec?.encode ?? ((v) => v);
     this.#decode = codec?.decode ?? ((s) => s as V);
   }
 
   get size(): number {
     return this.#hot.size + this.#onFile;
+  }
+
+  /** Records held in memory (the others are on file). */
+  get held(): number {
+    return this.#hot.size;
   }
 
   get [Symbol.toStringTag](): string {
