@@ -3,7 +3,8 @@
  * never seen in its folder, and every operation gives what a plain Map would.
  */
 import assert from "node:assert/strict";
-import { sharingCodec, SpillMap } from "../src/util/spill_map.ts";
+import { sharingCodec } from "../src/util/spill_codec.ts";
+import { SpillMap } from "../src/util/spill_map.ts";
 
 interface Rec {
   readonly index: number;

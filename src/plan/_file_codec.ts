@@ -9,7 +9,7 @@
  * @module
  */
 import type { HeaderInfo, ScannedFile } from "../scan/scan.ts";
-import { sharingCodec, type SpillCodec } from "../util/spill_map.ts";
+import { sharingCodec, type SpillCodec } from "../util/spill_codec.ts";
 import type { FileFacts, Survey } from "./survey.ts";
 import type { PlannedFile } from "./types.ts";
 

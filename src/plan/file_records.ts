@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { type SpillCodec, SpillMap } from "../util/spill_map.ts";
+import type { SpillCodec } from "../util/spill_codec.ts";
+import { SpillMap } from "../util/spill_map.ts";
 import { boundHeap } from "../util/heap.ts";
 
 /** Reading a list of files by position: what an array and `FileRecords` both have. */

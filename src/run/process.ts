@@ -18,7 +18,7 @@ import { DicomError } from "../dicom/errors.ts";
 import { reportFields } from "../plan/mod.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
 import { tempNameFor } from "../util/temp.ts";
-import { sharingCodec, type SpillCodec } from "../util/spill_map.ts";
+import { sharingCodec, type SpillCodec } from "../util/spill_codec.ts";
 
 /** One file to produce. */
 export interface FileJob {

@@ -26,6 +26,7 @@ import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
 import { concatBytes } from "./bytes.ts";
+import type { SpillCodec } from "./spill_codec.ts";
 
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
@@ -48,87 +49,6 @@ export const SPILL_BOUND = 32_768;
  * its file anyway, and holding fewer keeps its memory at a few MB instead of up to 20.
  */
 export const SPILL_BOUND_PAST = 4_096;
-
-/** Shared objects `sharingCodec` remembers by identity (a cache: past it, it starts again). */
-const OBJECT_IDS = 4096;
-
-/** What a record is written to the file as (a JSON value), and read back from. */
-export interface SpillCodec<V> {
-  encode(value: V): unknown;
-  decode(stored: unknown): V;
-}
-
-/**
- * A codec that writes what records share once: the values under the `shared` keys are held in
- * memory by number (one entry per combination met), and a record's line carries that number and its
- * other fields. For records of which many share a few combinations (the files of a series).
- */
-export function sharingCodec<V extends object>(shared: readonly string[]): SpillCodec<V> {
-  const keys = new Set(shared);
-  const ids = new Map<string, number>();
-  const parts: Record<string, unknown>[] = [];
-  // The objects among shared values (a header, report columns, action counts), numbered by content
-  // and remembered by identity: the files of a series share the same objects (interned), so each is
-  // turned into JSON once, not once a record. Remembered in a bounded cache, not a WeakMap: with
-  // thousands of weak entries every collection after them is slower (reading 300,000 records back
-  // took 2.7 -> 3.8 us a record with one).
-  const objectIds = new Map<object, number>();
-  const byContent = new Map<string, number>();
-  // Strings by number too: a combination's key is then a few bytes a field, not its values again
-  // (about 100 bytes a combination instead of 490; a series is one, but files whose action counts
-  // differ are one each). The strings are the values' own (interned by the callers).
-  const stringIds = new Map<string, number>();
-  const idOf = (o: object): number => {
-    let id = objectIds.get(o);
-    if (id === undefined) {
-      const content = JSON.stringify(o);
-      id = byContent.get(content);
-      if (id === undefined) byContent.set(content, id = byContent.size);
-      if (objectIds.size >= OBJECT_IDS) objectIds.clear();
-      objectIds.set(o, id);
-    }
-    return id;
-  };
-  return {
-    encode(value: V): unknown {
-      const part: Record<string, unknown> = {};
-      const own: Record<string, unknown> = {};
-      // The combination's key: each shared field's name and its value (a string with its length, so
-      // no value can pass for two; an object by its number).
-      let key = "";
-      for (const k in value) {
-        const v = (value as Record<string, unknown>)[k];
-        if (v === undefined) continue;
-        if (!keys.has(k)) {
-          own[k] = v;
-          continue;
-        }
-        part[k] = v;
-        let id: number | undefined;
-        if (typeof v === "string") {
-          id = stringIds.get(v);
-          if (id === undefined) stringIds.set(v, id = stringIds.size);
-        }
-        key += typeof v === "object" && v !== null
-          ? `${k}#${idOf(v)};`
-          : id !== undefined
-          ? `${k}$${id};`
-          : `${k}=${JSON.stringify(v)};`;
-      }
-      let s = ids.get(key);
-      if (s === undefined) {
-        s = parts.length;
-        parts.push(part);
-        ids.set(key, s);
-      }
-      return [s, own];
-    },
-    decode(stored: unknown): V {
-      const [s, own] = stored as [number, Record<string, unknown>];
-      return { ...parts[s], ...own } as V;
-    },
-  };
-}
 
 /** Closes the file of a map collected without being closed. */
 const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
