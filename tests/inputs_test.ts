@@ -169,13 +169,20 @@ Deno.test("walkInputs: the listing is compact; an entry let go is gone, its fold
       await Deno.writeTextFile(join(dir, f), f);
     }
     await Deno.symlink(join(dir, "gone"), join(dir, "a", "d-dangling"));
-    const listing = await walkInputs({ roots: [dir], include: ["**"], exclude: [], followSymlinks: false });
+    const found: number[] = [];
+    const listing = await walkInputs(
+      { roots: [dir], include: ["**"], exclude: [], followSymlinks: false },
+      (n) => found.push(n),
+    );
     const rels = ["a/1.dcm", "a/b/x.dcm", "a/b/yy.dcm", "a/c.dcm", "a/d-dangling", "a/é ü.dcm", "z.dcm"];
     assert.deepEqual([...listing].map((f) => f.rel), rels);
     assert.equal(listing.length, rels.length);
     assert.equal(listing.at(4)!.notRegular, "a symbolic link to nothing (dangling)");
     assert.equal(listing.at(3)!.notRegular, undefined);
     assert.equal(listing.at(-1), undefined);
+    assert.equal(listing.at(1.5), undefined, "not a position: nothing, not a throw");
+    // Told of the regular files found, one by one: the dangling link is listed but not counted.
+    assert.deepEqual(found, [1, 2, 3, 4, 5, 6]);
     assert.equal(listing.at(rels.length), undefined);
     // Let go in another order than listed: each entry is gone, the rest are as they were.
     const left = new Set(rels.keys());

@@ -13,7 +13,10 @@ import { sharingCodec, type SpillCodec } from "../util/spill_codec.ts";
 import type { FileFacts, Survey } from "./survey.ts";
 import type { PlannedFile } from "./types.ts";
 
-/** Every field of a scanned file is written: one added to `ScannedFile` must be added here too. */
+/**
+ * Every field of a scanned file is written, by both codecs here (`surveyCodec` names them one by one
+ * too): one added to `ScannedFile` must be added to both.
+ */
 type Written = "root" | "rel" | "path" | "size" | "kind" | "reason" | "header";
 const _everyField: Record<Exclude<keyof ScannedFile, Written>, never> = {};
 void _everyField;

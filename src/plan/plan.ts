@@ -280,7 +280,9 @@ export async function surveyShare(
   onProgress?: (done: number, total: number) => void,
   options: Pick<PlanOptions, "workers" | "salt"> = {},
 ): Promise<void> {
-  const tools = await openSurveyors(protocol, keys, indices.map((i) => listed.at(i)!), options);
+  // The share as a view of the listing: no entry is made for it here.
+  const share = { length: indices.length, at: (j: number) => listed.at(indices[j]) };
+  const tools = await openSurveyors(protocol, keys, share, options);
   try {
     for (let from = 0; from < indices.length; from += SHARE_CHUNK) {
       const chunk = indices.slice(from, from + SHARE_CHUNK);

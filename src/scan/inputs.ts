@@ -118,7 +118,7 @@ export class Listing implements ListedFiles, Iterable<Listed> {
 
   at(index: number): Listed | undefined {
     const p = this.#parts;
-    if (!(index >= 0 && index < p.length)) return undefined;
+    if (!Number.isInteger(index) || index < 0 || index >= p.length) return undefined;
     const start = p.start[index];
     if (start === RELEASED) return undefined;
     const f = p.folderOf[index];
@@ -132,7 +132,7 @@ export class Listing implements ListedFiles, Iterable<Listed> {
   /** Let go of the file at `index` (`at` gives undefined for it from now on). */
   release(index: number): void {
     const p = this.#parts;
-    if (!(index >= 0 && index < p.length) || p.start[index] === RELEASED) return;
+    if (!Number.isInteger(index) || index < 0 || index >= p.length || p.start[index] === RELEASED) return;
     p.start[index] = RELEASED;
     const f = p.folderOf[index];
     if (--this.#left[f] === 0) p.names[f] = "";
@@ -284,6 +284,7 @@ export async function walkInputs(
   const include = picomatch([...opts.include], { dot: true });
   const exclude = opts.exclude.length ? picomatch([...opts.exclude], { dot: true }) : () => false;
   const out = new ListingBuilder();
+  let regular = 0;
   for (const given of opts.roots) {
     // Paths are made by concatenation, not join() and relative() (5 us a file, most of a listing's
     // time): from the root as join() would write it, without a trailing separator unless it is a
@@ -330,7 +331,7 @@ export async function walkInputs(
           continue;
         } else if (isFile) {
           out.add(folder, e.name);
-          onFound?.(out.length);
+          onFound?.(++regular);
         } else {
           out.add(folder, e.name, "not a regular file (a FIFO, socket or device): not read");
         }
