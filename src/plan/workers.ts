@@ -19,6 +19,14 @@ import type { SurveyAhead } from "./types.ts";
 import { FileRecords, type PlanSpill } from "./file_records.ts";
 import { surveyCodec } from "./_file_codec.ts";
 
+/** The paths of the files to read in `listed`, made as they are asked for (only where links are followed). */
+function* regularPaths(listed: ListedFiles): Generator<string> {
+  for (let i = 0; i < listed.length; i++) {
+    const f = listed.at(i);
+    if (f && !f.notRegular) yield f.path;
+  }
+}
+
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
   /**
@@ -76,12 +84,7 @@ export async function openPlanWorkers(
       : undefined,
   };
   if (!listed && p.input.followSymlinks) throw new Error("workers that follow links need the listing");
-  const paths: string[] = [];
-  for (let i = 0; i < (listed?.length ?? 0); i++) {
-    const f = listed!.at(i);
-    if (f && !f.notRegular) paths.push(f.path);
-  }
-  const linked = listed ? linkTargetDirs(p, paths) : [];
+  const linked = listed ? linkTargetDirs(p, regularPaths(listed)) : [];
   // They write nothing, or only where the caller's extra work writes.
   const permissions = { ...workerPermissions(p, linked), write: ahead ? [...ahead.write] : false };
   const script = ahead?.script ?? new URL("./_plan_worker.ts", import.meta.url);

@@ -170,10 +170,6 @@ class ListingBuilder {
   #length = 0;
   readonly #others = new Map<number, string>();
 
-  get length(): number {
-    return this.#length;
-  }
-
   /** A folder whose files follow: its number. */
   folder(folder: ListedFolder): number {
     this.#folders.push(folder);
