@@ -13,6 +13,8 @@ export const PRIVATE_FILE = 0o600;
 /** Mode of `<output>/.dcmtidy/` and the folders in it. */
 export const PRIVATE_DIR = 0o700;
 
+const encoder = new TextEncoder();
+
 /** Set a mode where the platform has modes (Deno cannot on Windows: nothing to do there). */
 export async function setMode(path: string, mode: number): Promise<void> {
   try {
@@ -71,9 +73,13 @@ export async function writeAtomically(
     if (opts.mode !== undefined) await setMode(tmp, opts.mode); // whatever the umask
     if (typeof text === "string") await Deno.writeTextFile(tmp, text);
     else {
-      const file = await Deno.open(tmp, { write: true });
-      // The stream closes the file when it ends or fails.
-      await ReadableStream.from(text).pipeThrough(new TextEncoderStream()).pipeTo(file.writable);
+      // A piece at a time, each written before the next is made: a piece dies young, where a stream's
+      // queued pieces outlived young collections and piled up outside the heap until a full one.
+      using file = await Deno.open(tmp, { write: true });
+      for (const piece of text) {
+        const bytes = encoder.encode(piece);
+        for (let n = 0; n < bytes.length;) n += await file.write(bytes.subarray(n));
+      }
     }
     await Deno.rename(tmp, path);
   } catch (e) {

@@ -25,11 +25,12 @@
 import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
-import { concatBytes } from "./bytes.ts";
 import type { SpillCodec } from "./spill_codec.ts";
 
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
+/** `entries` reads the file this many bytes at a time. */
+const PIECE = 1 << 20;
 
 /** The largest key: the file's places are arrays indexed by key. */
 const MAX_KEY = 2 ** 31 - 1;
@@ -170,15 +171,24 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   *entries(): MapIterator<[number, V]> {
     const hot = [...this.#hot];
     if (this.#file && this.#onFile > 0) {
-      // The file is read in order, a piece at a time; a line counts if it is still its key's line.
+      // The file is read in order, a piece at a time, into one buffer that the piece's last, partial
+      // line is moved to the front of (a buffer a piece would outlive young collections and pile up
+      // outside the heap until a full one); a line counts if it is still its key's line.
       const end = this.#end;
-      const piece = new Uint8Array(1 << 20);
-      let carry = new Uint8Array(0);
+      let buffer = new Uint8Array(PIECE);
+      let carried = 0;
       let at = 0;
       while (at < end) {
-        const n = this.#readAt(at, piece.subarray(0, Math.min(piece.length, end - at)));
-        const chunk = concatBytes(carry.length ? [carry, piece.subarray(0, n)] : [piece.subarray(0, n)]);
-        const base = at - carry.length;
+        const want = Math.min(PIECE, end - at);
+        if (buffer.length < carried + want) {
+          const wider = new Uint8Array(carried + want);
+          wider.set(buffer.subarray(0, carried));
+          buffer = wider;
+        }
+        const n = this.#readAt(at, buffer.subarray(carried, carried + want));
+        if (n === 0) break; // the file is shorter than written: nothing more to give
+        const chunk = buffer.subarray(0, carried + n);
+        const base = at - carried;
         let start = 0;
         for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
           const line = chunk.subarray(start, nl);
@@ -189,7 +199,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
           }
           start = nl + 1;
         }
-        carry = chunk.slice(start);
+        buffer.copyWithin(0, start, chunk.length);
+        carried = chunk.length - start;
         at += n;
       }
     }
@@ -364,7 +375,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     new DataView(iv.buffer).setBigUint64(8, BigInt(Math.floor(offset / 16)));
     const aes = createCipheriv("aes-256-ctr", this.#key!, iv);
     if (offset % 16) aes.update(new Uint8Array(offset % 16));
-    return new Uint8Array(aes.update(bytes));
+    return aes.update(bytes);
   }
 }
 
