@@ -374,8 +374,14 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     const iv = new Uint8Array(16);
     new DataView(iv.buffer).setBigUint64(8, BigInt(Math.floor(offset / 16)));
     const aes = createCipheriv("aes-256-ctr", this.#key!, iv);
-    if (offset % 16) aes.update(new Uint8Array(offset % 16));
-    return aes.update(bytes);
+    try {
+      if (offset % 16) aes.update(new Uint8Array(offset % 16));
+      return aes.update(bytes);
+    } finally {
+      // Deno frees a cipher's native state at `final` only, not when the object is collected: about
+      // 1.2 KB a cipher, and a run of 300,000 files makes tens of thousands.
+      aes.final();
+    }
   }
 }
 
