@@ -11,7 +11,6 @@ import { type DeidSession, openSession } from "../deid/mod.ts";
 import { DicomError } from "../dicom/errors.ts";
 import { readDicomFile, readDicomFileSync } from "../dicom/read_file.ts";
 import type { Rect } from "../pixels/blank.ts";
-import { textBoxes } from "../pixels/detect.ts";
 import { PixelError } from "../pixels/errors.ts";
 import { type OcrBinaries, provideOcrBinaries } from "../pixels/ocr.ts";
 import { provideCodecBinaries, type WasmCodec } from "../pixels/wasm.ts";
@@ -73,6 +72,8 @@ export interface TextOf {
 
 /** Search each file's first frame for text; what cannot be decoded says why (no path in it). */
 export async function textOf(jobs: readonly { index: number; path: string }[]): Promise<TextOf[]> {
+  // The decoders and the OCR engine's glue: loaded by the workers of plans that search pixels only.
+  const { textBoxes } = await import("../pixels/detect.ts");
   const out: TextOf[] = [];
   for (const { index, path } of jobs) {
     try {

@@ -14,20 +14,19 @@
 import { type DeidConfig, loadDeidConfig } from "../deid/config.ts";
 import { type DeidSession, openSession } from "../deid/mod.ts";
 import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
+// The plan's worker side from its own files (its mod.ts would load the whole plan layer here).
+import { type PlanContext, surveyListed } from "../plan/survey.ts";
 import {
   changesOf,
   type FromPlanWorker,
-  type PlanContext,
   planContextOf,
-  surveyListed,
   textOf,
   type ToPlanWorker,
-} from "../plan/mod.ts";
-import { preparePixelWork } from "../pixels/transcode.ts";
+} from "../plan/survey_worker.ts";
 import { provideCodecBinaries, type WasmCodec } from "../pixels/wasm.ts";
 import { serveWorker } from "../workers/serve.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
-import { processSeries, seriesFailed, type SeriesJob, type SeriesOutcome } from "./series.ts";
+import type { SeriesJob, SeriesOutcome } from "./series.ts";
 import { type StageInit, surveyAndStage } from "./stage.ts";
 
 /** Messages the run sends (and, when it writes ahead, its plan: `ToPlanWorker`). */
@@ -74,7 +73,11 @@ async function sessionFromProtocol(
 
 async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>): Promise<void> {
   if ("codecs" in msg && msg.codecs) provideCodecBinaries(msg.codecs);
-  if ("pixelWork" in msg && msg.pixelWork) await preparePixelWork(); // once: no file's work waits on it
+  if ("pixelWork" in msg && msg.pixelWork) {
+    // Once: no file's work waits on it. Loaded only here: most runs keep their pixels as they are.
+    const { preparePixelWork } = await import("../pixels/transcode.ts");
+    await preparePixelWork();
+  }
   if ("plan" in msg && msg.plan) {
     plan = planContextOf(msg);
     stage = msg.ahead as StageInit | undefined;
@@ -100,6 +103,8 @@ async function handle(
   if (msg.type === "changes") return { type: "changed", changes: changesOf(msg.jobs, plan!, buffer) };
   if (msg.type === "text") return { type: "texted", text: await textOf(msg.jobs) };
   if (msg.type === "series") {
+    // NIfTI's code is loaded by the workers of runs that convert series only.
+    const { processSeries, seriesFailed } = await import("./series.ts");
     let outcome: SeriesOutcome;
     try {
       outcome = await processSeries(msg.job, session);

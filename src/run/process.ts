@@ -8,14 +8,12 @@ import { readDicomFileSync } from "../dicom/read_file.ts";
 import { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { writeDicomFileSync } from "../dicom/write_file.ts";
 import { PixelError } from "../pixels/errors.ts";
-import { blankSync } from "../pixels/blank.ts";
-import { transcodeSync } from "../pixels/transcode.ts";
 import { markPixelsCleaned } from "../deid/marks.ts";
 import { DeidError } from "../deid/errors.ts";
 import type { DeidResult, DeidSession } from "../deid/session.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { DicomError } from "../dicom/errors.ts";
-import { reportFields } from "../plan/mod.ts";
+import { reportFields } from "../plan/report_fields.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
 import { tempNameFor } from "../util/temp.ts";
 import { sharingCodec, type SpillCodec } from "../util/spill_codec.ts";
@@ -153,12 +151,14 @@ function pixelWork(
   file: DicomFile,
   r: DeidResult,
   session: DeidSession,
+  /** Loaded when the session blanks or the job transcodes (`loadPixelCode`). */
+  code: PixelCode | undefined,
   transferSyntax?: string,
 ): { close(): void } | string | undefined {
   if (session.config.blankPixels) {
     const m = r.pixels;
     if (m && m.regions.length) {
-      const t = blankSync(file, m.regions, [], transferSyntax ?? "keep");
+      const t = code!.blankSync(file, m.regions, [], transferSyntax ?? "keep");
       markPixelsCleaned(file.dataset);
       return t;
     }
@@ -166,7 +166,26 @@ function pixelWork(
       return `burned-in text suspected: ${r.burnedIn}; no pixels rule blanks it (burned_in: blank)`;
     }
   }
-  return transferSyntax ? transcodeSync(file, transferSyntax) : undefined;
+  return transferSyntax ? code!.transcodeSync(file, transferSyntax) : undefined;
+}
+
+/** The pixel layer's blanking and transcoding. */
+interface PixelCode {
+  blankSync: typeof import("../pixels/blank.ts").blankSync;
+  transcodeSync: typeof import("../pixels/transcode.ts").transcodeSync;
+}
+
+let pixelCode: Promise<PixelCode> | undefined;
+
+/**
+ * The pixel layer's code, loaded by the first file whose pixels are blanked or transcoded: most
+ * runs keep pixels as they are, and a worker that never loads it holds less.
+ */
+function loadPixelCode(): Promise<PixelCode> {
+  pixelCode ??= Promise.all([import("../pixels/blank.ts"), import("../pixels/transcode.ts")]).then((
+    [b, t],
+  ) => ({ blankSync: b.blankSync, transcodeSync: t.transcodeSync }));
+  return pixelCode;
 }
 
 function quarantined(job: FileJob, e: unknown): FileOutcome {
@@ -181,9 +200,9 @@ function quarantined(job: FileJob, e: unknown): FileOutcome {
  * quarantine it. One file is handled at a time, so the file system calls block (see
  * `readDicomFileSync`): the parallelism is the worker pool's.
  */
-// deno-lint-ignore require-await
 export async function processFile(job: FileJob, session: DeidSession): Promise<FileOutcome> {
   try {
+    const code = session.config.blankPixels || job.transferSyntax ? await loadPixelCode() : undefined;
     const file = readDicomFileSync(job.path, { reuse: readBuffer });
     const r = session.deidentify(file);
     if (job.studyUID !== undefined && (r.original.studyUID ?? "") !== job.studyUID) {
@@ -191,7 +210,7 @@ export async function processFile(job: FileJob, session: DeidSession): Promise<F
     }
     if (r.quarantine) return { index: job.index, status: "quarantined", reason: r.quarantine };
     // The codecs were loaded when the worker (or the run) started: nothing here waits.
-    const transcoded = pixelWork(file, r, session, job.transferSyntax);
+    const transcoded = pixelWork(file, r, session, code, job.transferSyntax);
     if (typeof transcoded === "string") {
       return { index: job.index, status: "quarantined", reason: transcoded };
     }

@@ -14,7 +14,7 @@ import type { DeidResult, DeidSession } from "../deid/session.ts";
 import { convertSeries, type SeriesConversion } from "../nifti/convert.ts";
 import { sidecarBytes } from "../nifti/sidecar.ts";
 import { type SourceFacts, sourceFacts } from "../nifti/source_facts.ts";
-import { reportFields } from "../plan/mod.ts";
+import { reportFields } from "../plan/report_fields.ts";
 import { tempNameFor } from "../util/temp.ts";
 import type { FileOutcome } from "./process.ts";
 

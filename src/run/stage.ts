@@ -16,15 +16,12 @@ import { writeDicomFileSync } from "../dicom/write_file.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { classifyHeader } from "../scan/scan.ts";
 import type { Listed } from "../scan/inputs.ts";
-import {
-  type PlanContext,
-  planFile,
-  reportFields,
-  type Shard,
-  shardOf,
-  type Survey,
-  type SurveyAhead,
-} from "../plan/mod.ts";
+// From the files that own them, not the plan's mod.ts: a worker loads this module, and the plan
+// layer as a whole (the plan's assembly, its pool, the NIfTI naming) is the main thread's.
+import { type PlanContext, planFile, type Survey } from "../plan/survey.ts";
+import { reportFields } from "../plan/report_fields.ts";
+import { type Shard, shardOf } from "../plan/shard.ts";
+import type { SurveyAhead } from "../plan/types.ts";
 import { ensurePrivateDir, PRIVATE_DIR } from "../util/atomic.ts";
 import {
   hasIdentity,
