@@ -7,11 +7,13 @@
  *
  * @module
  */
+import { ContentMap } from "../util/content_map.ts";
 
 /** The one copy of each string and of each plain-data value (equal as JSON) handed to it. */
 export class Interner {
   readonly #strings = new Map<string, string>();
-  readonly #data = new Map<string, unknown>();
+  /** By content (not by the JSON, which would be held as long as the table). */
+  readonly #data = new ContentMap<unknown>();
   /** What `data` keeps: handed back as it is, without its JSON made again to look it up. */
   readonly #kept = new WeakSet<object>();
 
@@ -31,12 +33,10 @@ export class Interner {
   data<T>(value: T): T {
     if (value === undefined || value === null || typeof value !== "object") return value;
     if (this.#kept.has(value)) return value;
-    const key = JSON.stringify(value);
-    const known = this.#data.get(key);
-    if (known !== undefined) return known as T;
-    this.#data.set(key, value);
-    this.#kept.add(value);
-    return value;
+    return this.#data.getOrAdd(value, () => {
+      this.#kept.add(value);
+      return value;
+    }) as T;
   }
 
   /**

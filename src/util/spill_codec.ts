@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { ContentMap } from "./content_map.ts";
 
 /** Shared objects `sharingCodec` remembers by identity (a cache: past it, it starts again). */
 const OBJECT_IDS = 4096;
@@ -35,11 +36,12 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const parts: Record<string, unknown>[] = [];
   // The objects among shared values (a header, report columns, action counts), numbered by content
   // and remembered by identity: the files of a series share the same objects (interned), so each is
-  // turned into JSON once, not once a record. Remembered in a bounded cache, not a WeakMap: with
+  // looked up by content once, not once a record (by content without the JSON kept: `ContentMap`;
+  // the first object of each content is in `parts` anyway). Remembered in a bounded cache, not a WeakMap: with
   // thousands of weak entries every collection after them is slower (reading 300,000 records back
   // took 2.7 -> 3.8 us a record with one).
   const objectIds = new Map<object, number>();
-  const byContent = new Map<string, number>();
+  const byContent = new ContentMap<number>();
   // Strings by number too: a combination's key is then a few bytes a field, not its values again
   // (about 100 bytes a combination instead of 490; a series is one, but files whose action counts
   // differ are one each). The strings are the values' own (interned by the callers).
@@ -47,9 +49,7 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const idOf = (o: object): number => {
     let id = objectIds.get(o);
     if (id === undefined) {
-      const content = JSON.stringify(o);
-      id = byContent.get(content);
-      if (id === undefined) byContent.set(content, id = byContent.size);
+      id = byContent.getOrAdd(o, () => byContent.size);
       if (objectIds.size >= OBJECT_IDS) objectIds.clear();
       objectIds.set(o, id);
     }

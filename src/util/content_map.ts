@@ -1,0 +1,75 @@
+/**
+ * Plain-data values by content, without their JSON: `ContentMap` files each content met under a
+ * 32-bit hash of its JSON and compares values field by field (`sameData`). The JSON is made to look
+ * a value up and dropped. A table keyed by the JSON itself held it for as long as the table lived
+ * (about 300 bytes for a series' report columns, 200 for a header: 5.7 MB in a run of 300,000
+ * files, 12,000 series).
+ *
+ * @example
+ * ```ts
+ * import { ContentMap } from "./content_map.ts";
+ *
+ * const ids = new ContentMap<number>();
+ * const a = ids.getOrAdd({ Modality: "CT" }, () => ids.size);
+ * const b = ids.getOrAdd({ Modality: "CT" }, () => ids.size); // another object, the same content
+ * console.assert(a === b && ids.size === 1);
+ * ```
+ *
+ * @module
+ */
+import { hash32 } from "./hash.ts";
+
+/** Plain-data values (as a message carries them) by content, each with what it is filed under. */
+export class ContentMap<T> {
+  /** By the hash of the JSON: the values met (the first of each content) and what each is filed under. */
+  readonly #buckets = new Map<number, [unknown, T][]>();
+  #size = 0;
+
+  /** How many contents are filed. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * What `value`'s content is filed under; the first time, `make()`, filed now with `value` as the
+   * content's example (kept: callers must not change it).
+   */
+  getOrAdd(value: unknown, make: () => T): T {
+    const hash = hash32(JSON.stringify(value) ?? "");
+    const bucket = this.#buckets.get(hash);
+    if (bucket) {
+      for (const [example, filed] of bucket) if (sameData(example, value)) return filed;
+    }
+    const filed = make();
+    if (bucket) bucket.push([value, filed]);
+    else this.#buckets.set(hash, [[value, filed]]);
+    this.#size++;
+    return filed;
+  }
+}
+
+/**
+ * Whether two plain-data values are the same: equal primitives, or arrays and objects whose elements
+ * and fields (the same keys in the same order) are the same. Equal this way means equal as JSON;
+ * the other way round is not always so (`{ a: undefined }` and `{}`), which only costs a second entry.
+ */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i];
+    if (k !== kb[i] || !sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
+      return false;
+    }
+  }
+  return true;
+}
