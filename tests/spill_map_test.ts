@@ -293,3 +293,24 @@ Deno.test("spill map: a map said to get more keys than the default bound holds f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spill map: told its number of records after it was made, a map holds as if told when made", async () => {
+  const { SPILL_BOUND, SPILL_BOUND_PAST } = await import("../src/util/spill_map.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    using later = new SpillMap<Rec>(dir);
+    using few = new SpillMap<Rec>(dir);
+    using given = new SpillMap<Rec>(dir, SPILL_BOUND_PAST + 10);
+    for (let i = 0; i < 100; i++) [later, few, given].forEach((m) => m.set(i, rec(i)));
+    later.expect(SPILL_BOUND + 1);
+    few.expect(SPILL_BOUND);
+    given.expect(SPILL_BOUND + 1);
+    for (let i = 100; i <= SPILL_BOUND_PAST; i++) [later, few, given].forEach((m) => m.set(i, rec(i)));
+    assert.equal(later.held, 0, "past the bound: every record went to the file");
+    assert.equal(few.held, SPILL_BOUND_PAST + 1, "under it: every record in memory");
+    assert.equal(given.held, SPILL_BOUND_PAST + 1, "a bound of its own is kept");
+    for (let i = 0; i <= SPILL_BOUND_PAST; i++) assert.deepEqual(later.get(i), rec(i));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

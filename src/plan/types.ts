@@ -157,6 +157,8 @@ export interface SurveyAhead {
   readonly write: readonly string[];
   /** Sees what the script sent with a file's survey, by index in `Plan.files`. */
   readonly onExtra: (index: number, extra: unknown) => void;
+  /** Told how many files the survey goes through, before the first (the listing is done by then). */
+  readonly onSurvey?: (files: number) => void;
 }
 
 /** Options for `makePlan`. */

@@ -164,6 +164,14 @@ export class StagedOutputs {
     };
   }
 
+  /**
+   * Say how many files may be staged (made before the listing, it is told once the survey starts):
+   * past the spill map's bound, fewer are held in memory (see `SpillMap.expect`).
+   */
+  expect(files: number): void {
+    this.#held.expect(files);
+  }
+
   /** Let go of the output staged for the file at `index` (its file stays: the folder goes at the end). */
   delete(index: number): boolean {
     return this.#held.delete(index);
@@ -215,6 +223,7 @@ export async function openStaging(
       script: new URL("./_run_worker.ts", import.meta.url),
       init,
       write: [dir],
+      onSurvey: (files) => outputs.expect(files),
       onExtra: (index, extra) => {
         const staged = extra as StagedOutput;
         outputs.set(index, { ...staged, outcome: compactOutcome(staged.outcome, shared) });

@@ -63,7 +63,9 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #dir: string | (() => string | undefined) | undefined;
   /** The file's path while it could not be removed from its folder (removed on close). */
   #path: string | undefined;
-  readonly #bound: number;
+  #bound: number;
+  /** The bound was the caller's (`expect` leaves it). */
+  readonly #boundGiven: boolean;
   #hot = new Map<number, V>();
   #file: Deno.FsFile | undefined;
   /**
@@ -103,6 +105,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   ) {
     this.#dir = dir;
     this.#keys = keys ?? 0;
+    this.#boundGiven = bound !== undefined;
     this.#bound = Math.max(1, bound ?? (this.#keys > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND));
     this.#encode = codec?.encode ?? ((v) => v);
     this.#decode = codec?.decode ?? ((s) => s as V);
@@ -110,6 +113,16 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
 
   get size(): number {
     return this.#hot.size + this.#onFile;
+  }
+
+  /**
+   * Say how many records the map will get, for a map made before that was known: past
+   * `SPILL_BOUND`, one made without a bound of its own holds `SPILL_BOUND_PAST` in memory from its
+   * next `set`, as if it had been told when made.
+   */
+  expect(records: number): void {
+    if (this.#boundGiven) return;
+    this.#bound = records > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND;
   }
 
   /** Records held in memory (the others are on file). */
