@@ -95,7 +95,7 @@ export async function openPlanWorkers(
       const out = new FileRecords<Survey>(spill, files.length, surveyCodec());
       const position = indices && new Map(indices.map((index, i) => [index, i]));
       // Each message makes fresh copies of a series' values: one copy of each is kept.
-      const shared = new Interner();
+      const shared = ahead?.shared ?? new Interner();
       ahead?.onSurvey?.(files.length);
       let done = 0;
       try {

@@ -224,6 +224,7 @@ export async function openStaging(
       init,
       write: [dir],
       onSurvey: (files) => outputs.expect(files),
+      shared,
       onExtra: (index, extra) => {
         const staged = extra as StagedOutput;
         outputs.set(index, { ...staged, outcome: compactOutcome(staged.outcome, shared) });
