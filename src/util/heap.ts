@@ -40,8 +40,8 @@ const YOUNG: ReadonlySet<string> = new Set(["new_space", "new_large_object_space
 
 /**
  * The used size of the heap less the young generation (6 us a call): what survived scavenges,
- * which only a full collection frees. The young generation alone moves by up to its size (12 MB
- * with the narrowed process's 4 MiB semi-spaces) between two calls, so a bound on the whole heap
+ * which only a full collection frees. The young generation alone moves by up to its size (6 MB
+ * with the narrowed process's 2 MiB semi-spaces) between two calls, so a bound on the whole heap
  * needs that much slack or collects for nothing.
  */
 const oldUsed = () => {
