@@ -53,12 +53,19 @@ Deno.test("sameData: what it calls the same is the same as JSON", () => {
     { a: { b: [1, "y"] } },
     { a: 1, b: 2 },
     { b: 2, a: 1 },
+    new Date(0),
+    new Date(1),
+    new Uint8Array([1]),
+    new Uint8Array([2]),
   ];
   for (const a of values) {
     for (const b of values) {
       const same = sameData(a, structuredClone(b));
       if (same) assert.deepEqual(JSON.stringify(a), JSON.stringify(b));
-      if (a === b) assert.ok(same, `${JSON.stringify(a)} is itself`);
+      // A plain value is the same as its copy; any other object only as itself.
+      const plain = !(a instanceof Date || a instanceof Uint8Array);
+      if (a === b) assert.equal(same, plain, `${JSON.stringify(a)} and its copy`);
+      if (a === b) assert.ok(sameData(a, a), `${JSON.stringify(a)} is itself`);
     }
   }
 });

@@ -9,7 +9,10 @@
  */
 import { ContentMap } from "../util/content_map.ts";
 
-/** The one copy of each string and of each plain-data value (equal as JSON) handed to it. */
+/**
+ * The one copy of each string and of each plain-data value (the same fields in the same order, see
+ * `sameData`) handed to it.
+ */
 export class Interner {
   readonly #strings = new Map<string, string>();
   /** By content (not by the JSON, which would be held as long as the table). */

@@ -49,9 +49,10 @@ export class ContentMap<T> {
 }
 
 /**
- * Whether two plain-data values are the same: equal primitives, or arrays and objects whose elements
- * and fields (the same keys in the same order) are the same. Equal this way means equal as JSON;
- * the other way round is not always so (`{ a: undefined }` and `{}`), which only costs a second entry.
+ * Whether two plain-data values are the same: equal primitives, or arrays and plain objects whose
+ * elements and fields (the same keys in the same order) are the same. Any other object (a `Date`, a
+ * typed array) is the same only as itself. Equal this way means equal as JSON; the other way round is
+ * not always so (`{ a: undefined }` and `{}`), which only costs a second entry.
  */
 export function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -61,7 +62,7 @@ export function sameData(a: unknown, b: unknown): boolean {
     for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
     return true;
   }
-  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (Array.isArray(b) || !isPlain(a) || !isPlain(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
@@ -72,4 +73,10 @@ export function sameData(a: unknown, b: unknown): boolean {
     }
   }
   return true;
+}
+
+/** An object of no class: made by a literal, `JSON.parse` or a structured clone of one. */
+function isPlain(o: object): boolean {
+  const proto = Object.getPrototypeOf(o);
+  return proto === Object.prototype || proto === null;
 }
