@@ -21,13 +21,19 @@ import { hash32 } from "./hash.ts";
 
 /** Plain-data values (as a message carries them) by content, each with what it is filed under. */
 export class ContentMap<T> {
-  /** By the hash of the JSON: the values met (the first of each content) and what each is filed under. */
-  readonly #buckets = new Map<number, [unknown, T][]>();
-  #size = 0;
+  /**
+   * The values met (the first of each content) and what each is filed under, by number, in two
+   * arrays: about 40 bytes a content with the hash's entry, where an array a content was 130.
+   */
+  readonly #examples: unknown[] = [];
+  readonly #filed: T[] = [];
+  /** By the hash of the JSON: the first content's number, and the others' when hashes collide. */
+  readonly #first = new Map<number, number>();
+  readonly #more = new Map<number, number[]>();
 
   /** How many contents are filed. */
   get size(): number {
-    return this.#size;
+    return this.#examples.length;
   }
 
   /**
@@ -36,14 +42,19 @@ export class ContentMap<T> {
    */
   getOrAdd(value: unknown, make: () => T): T {
     const hash = hash32(JSON.stringify(value) ?? "");
-    const bucket = this.#buckets.get(hash);
-    if (bucket) {
-      for (const [example, filed] of bucket) if (sameData(example, value)) return filed;
+    const first = this.#first.get(hash);
+    if (first !== undefined) {
+      if (sameData(this.#examples[first], value)) return this.#filed[first];
+      for (const i of this.#more.get(hash) ?? []) {
+        if (sameData(this.#examples[i], value)) return this.#filed[i];
+      }
     }
-    const filed = make();
-    if (bucket) bucket.push([value, filed]);
-    else this.#buckets.set(hash, [[value, filed]]);
-    this.#size++;
+    const filed = make(); // before the push: a caller may number contents by `size`
+    const i = this.#examples.length;
+    this.#examples.push(value);
+    this.#filed.push(filed);
+    if (first === undefined) this.#first.set(hash, i);
+    else this.#more.set(hash, [...(this.#more.get(hash) ?? []), i]);
     return filed;
   }
 }
