@@ -6,11 +6,13 @@ import { ContentMap, sameData } from "../src/util/content_map.ts";
 import { hash32 } from "../src/util/hash.ts";
 
 Deno.test("content map: values equal in content share an entry, whatever the object", () => {
-  const ids = new ContentMap<number>();
+  const ids = new ContentMap();
   const file = () => ({ PatientID: "ABC", counts: { K: 29, X: 3 }, uids: ["1.2", "1.3"] });
-  const a = ids.getOrAdd(file(), () => ids.size);
-  const b = ids.getOrAdd(file(), () => ids.size);
+  const first = file();
+  const a = ids.numberOf(first);
+  const b = ids.numberOf(file());
   assert.deepEqual([a, b, ids.size], [0, 0, 1]);
+  assert.equal(ids.example(0), first, "the first value met is the example");
   // A value that differs anywhere, in a nested field, an element, a type or the order of its fields.
   const others = [
     { PatientID: "ABC", counts: { K: 29, X: 4 }, uids: ["1.2", "1.3"] },
@@ -20,9 +22,9 @@ Deno.test("content map: values equal in content share an entry, whatever the obj
     { PatientID: "ABC", counts: { K: 29, X: 3 }, uids: ["1.2", "1.3"], more: 1 },
     ["ABC"],
   ];
-  for (const o of others) assert.deepEqual(ids.getOrAdd(o, () => ids.size), ids.size - 1);
-  assert.deepEqual(ids.size, 1 + others.length);
-  assert.deepEqual(ids.getOrAdd(file(), () => -1), 0);
+  for (const [n, o] of others.entries()) assert.equal(ids.numberOf(o), n + 1);
+  assert.equal(ids.size, 1 + others.length);
+  assert.equal(ids.numberOf(file()), 0);
 });
 
 Deno.test("content map: values whose JSON hash alike stay apart", () => {
@@ -30,12 +32,12 @@ Deno.test("content map: values whose JSON hash alike stay apart", () => {
   const x = { v: "1149599" };
   const y = { v: "1312382" };
   assert.deepEqual(hash32(JSON.stringify(x)), hash32(JSON.stringify(y)));
-  const ids = new ContentMap<string>();
-  assert.deepEqual(ids.getOrAdd(x, () => "x"), "x");
-  assert.deepEqual(ids.getOrAdd(y, () => "y"), "y");
-  assert.deepEqual(ids.getOrAdd({ v: "1312382" }, () => "again"), "y");
-  assert.deepEqual(ids.getOrAdd({ v: "1149599" }, () => "again"), "x");
-  assert.deepEqual(ids.size, 2);
+  const ids = new ContentMap();
+  assert.equal(ids.numberOf(x), 0);
+  assert.equal(ids.numberOf(y), 1);
+  assert.equal(ids.numberOf({ v: "1312382" }), 1);
+  assert.equal(ids.numberOf({ v: "1149599" }), 0);
+  assert.equal(ids.size, 2);
 });
 
 Deno.test("sameData: what it calls the same is the same as JSON", () => {

@@ -16,7 +16,7 @@ import { ContentMap } from "../util/content_map.ts";
 export class Interner {
   readonly #strings = new Map<string, string>();
   /** By content (not by the JSON, which would be held as long as the table). */
-  readonly #data = new ContentMap<unknown>();
+  readonly #data = new ContentMap();
   /** What `data` keeps: handed back as it is, without its JSON made again to look it up. */
   readonly #kept = new WeakSet<object>();
 
@@ -36,10 +36,10 @@ export class Interner {
   data<T>(value: T): T {
     if (value === undefined || value === null || typeof value !== "object") return value;
     if (this.#kept.has(value)) return value;
-    return this.#data.getOrAdd(value, () => {
-      this.#kept.add(value);
-      return value;
-    }) as T;
+    const contents = this.#data.size;
+    const i = this.#data.numberOf(value);
+    if (i === contents) this.#kept.add(value); // a new content: `value` is its example
+    return this.#data.example(i) as T;
   }
 
   /**

@@ -9,53 +9,53 @@
  * ```ts
  * import { ContentMap } from "./content_map.ts";
  *
- * const ids = new ContentMap<number>();
- * const a = ids.getOrAdd({ Modality: "CT" }, () => ids.size);
- * const b = ids.getOrAdd({ Modality: "CT" }, () => ids.size); // another object, the same content
- * console.assert(a === b && ids.size === 1);
+ * const ids = new ContentMap();
+ * const a = ids.numberOf({ Modality: "CT" });
+ * const b = ids.numberOf({ Modality: "CT" }); // another object, the same content
+ * console.assert(a === 0 && b === 0 && ids.size === 1);
  * ```
  *
  * @module
  */
 import { hash32 } from "./hash.ts";
 
-/** Plain-data values (as a message carries them) by content, each with what it is filed under. */
-export class ContentMap<T> {
-  /**
-   * The values met (the first of each content) and what each is filed under, by number, in two
-   * arrays: about 40 bytes a content with the hash's entry, where an array a content was 130.
-   */
+/** Plain-data values (as a message carries them) by content, each content numbered from 0 as met. */
+export class ContentMap {
+  /** The first value met of each content, by its number (about 30 bytes a content with its hash). */
   readonly #examples: unknown[] = [];
-  readonly #filed: T[] = [];
   /** By the hash of the JSON: the first content's number, and the others' when hashes collide. */
   readonly #first = new Map<number, number>();
   readonly #more = new Map<number, number[]>();
 
-  /** How many contents are filed. */
+  /** How many contents are numbered. */
   get size(): number {
     return this.#examples.length;
   }
 
   /**
-   * What `value`'s content is filed under; the first time, `make()`, filed now with `value` as the
-   * content's example (kept: callers must not change it).
+   * The number of `value`'s content; the first time, the next number (`size` before the call), with
+   * `value` kept as the content's example (callers must not change it).
    */
-  getOrAdd(value: unknown, make: () => T): T {
+  numberOf(value: unknown): number {
     const hash = hash32(JSON.stringify(value) ?? "");
     const first = this.#first.get(hash);
     if (first !== undefined) {
-      if (sameData(this.#examples[first], value)) return this.#filed[first];
-      for (const i of this.#more.get(hash) ?? []) {
-        if (sameData(this.#examples[i], value)) return this.#filed[i];
-      }
+      if (sameData(this.#examples[first], value)) return first;
+      for (const i of this.#more.get(hash) ?? []) if (sameData(this.#examples[i], value)) return i;
     }
-    const filed = make(); // before the push: a caller may number contents by `size`
-    const i = this.#examples.length;
-    this.#examples.push(value);
-    this.#filed.push(filed);
+    const i = this.#examples.push(value) - 1;
     if (first === undefined) this.#first.set(hash, i);
-    else this.#more.set(hash, [...(this.#more.get(hash) ?? []), i]);
-    return filed;
+    else {
+      const more = this.#more.get(hash);
+      if (more) more.push(i);
+      else this.#more.set(hash, [i]);
+    }
+    return i;
+  }
+
+  /** The example of content number `i`: the first value met with it. */
+  example(i: number): unknown {
+    return this.#examples[i];
   }
 }
 

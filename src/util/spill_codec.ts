@@ -41,7 +41,7 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   // thousands of weak entries every collection after them is slower (reading 300,000 records back
   // took 2.7 -> 3.8 us a record with one).
   const objectIds = new Map<object, number>();
-  const byContent = new ContentMap<number>();
+  const byContent = new ContentMap();
   // Strings by number too: a combination's key is then a few bytes a field, not its values again
   // (about 100 bytes a combination instead of 490; a series is one, but files whose action counts
   // differ are one each). The strings are the values' own (interned by the callers).
@@ -49,7 +49,7 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const idOf = (o: object): number => {
     let id = objectIds.get(o);
     if (id === undefined) {
-      id = byContent.getOrAdd(o, () => byContent.size);
+      id = byContent.numberOf(o);
       if (objectIds.size >= OBJECT_IDS) objectIds.clear();
       objectIds.set(o, id);
     }
