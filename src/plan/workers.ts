@@ -32,8 +32,9 @@ export interface PlanWorkers {
   /**
    * Survey the listed files; the result is in the order of `listed`. `listed` is handed over: each
    * entry is let go (`letGo`: a `Listing` releases it, an array's is made undefined) once its survey
-   * is in, which then holds what it needs of it, so the listing does not stay whole through the scan. `indices`: each file's index in the whole
-   * listing when `listed` is a share of it (what warnings name it by); by default its position.
+   * is in, which then holds what it needs of it, so the listing does not stay whole through the
+   * scan. `indices`: each file's index in the whole listing when `listed` is a share of it (what
+   * warnings name it by); by default its position.
    * `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
    */
   survey(

@@ -36,10 +36,10 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   const parts: Record<string, unknown>[] = [];
   // The objects among shared values (a header, report columns, action counts), numbered by content
   // and remembered by identity: the files of a series share the same objects (interned), so each is
-  // looked up by content once, not once a record (by content without the JSON kept: `ContentMap`;
-  // the first object of each content is in `parts` anyway). Remembered in a bounded cache, not a WeakMap: with
-  // thousands of weak entries every collection after them is slower (reading 300,000 records back
-  // took 2.7 -> 3.8 us a record with one).
+  // looked up by content once, not once a record (`ContentMap`, which keeps the first object of each
+  // content: the one in `parts`). Remembered in a bounded cache, not a WeakMap: with thousands of
+  // weak entries every collection after them is slower (reading 300,000 records back took 2.7 -> 3.8
+  // us a record with one).
   const objectIds = new Map<object, number>();
   const byContent = new ContentMap();
   // Strings by number too: a combination's key is then a few bytes a field, not its values again

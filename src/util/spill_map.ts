@@ -51,6 +51,9 @@ export const SPILL_BOUND = 32_768;
  */
 export const SPILL_BOUND_PAST = 4_096;
 
+/** Records held in memory by a map without a bound of its own that gets `records` (0: not said). */
+const defaultBound = (records: number) => records > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND;
+
 /** Closes the file of a map collected without being closed. */
 const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
   try {
@@ -106,7 +109,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     this.#dir = dir;
     this.#keys = keys ?? 0;
     this.#boundGiven = bound !== undefined;
-    this.#bound = Math.max(1, bound ?? (this.#keys > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND));
+    this.#bound = Math.max(1, bound ?? defaultBound(this.#keys));
     this.#encode = codec?.encode ?? ((v) => v);
     this.#decode = codec?.decode ?? ((s) => s as V);
   }
@@ -122,7 +125,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
    */
   expect(records: number): void {
     if (this.#boundGiven) return;
-    this.#bound = records > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND;
+    this.#bound = defaultBound(records);
   }
 
   /** Records held in memory (the others are on file). */
