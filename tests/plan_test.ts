@@ -630,6 +630,46 @@ Deno.test("plan: workers make the same plan as one thread, collisions and duplic
   });
 });
 
+Deno.test("plan: the caller's signal keeps no listener of a plan once it ends (it would hold the plan's surveys)", async () => {
+  await withDump(async (dir) => {
+    const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
+    const salt = new TextEncoder().encode(SALT);
+    // A signal that outlives the plan (the CLI's, which lives to the end of the run), its listeners counted.
+    const signal = new AbortController().signal;
+    const listening = new Set<unknown>();
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = (type: string, fn: EventListenerOrEventListenerObject, o?: unknown) => {
+      listening.add(fn);
+      add(type, fn, o as AddEventListenerOptions);
+    };
+    signal.removeEventListener = (type: string, fn: EventListenerOrEventListenerObject, o?: unknown) => {
+      listening.delete(fn);
+      remove(type, fn, o as EventListenerOptions);
+    };
+    for (const workers of [0, 2]) {
+      const plan = await makePlan(protocol, new Keys(salt), undefined, { workers, salt, signal });
+      assert.ok(plan.files.length > 0);
+      assert.equal(listening.size, 0, `${workers} workers: every listener removed`);
+    }
+    // A plan stopped by its signal rejects with the signal's reason, and lets go of its listener too.
+    const stop = new AbortController();
+    const count = stop.signal.addEventListener.bind(stop.signal);
+    let added = 0;
+    stop.signal.addEventListener = (type: string, fn: EventListenerOrEventListenerObject, o?: unknown) => {
+      added++;
+      count(type, fn, o as AddEventListenerOptions);
+    };
+    const stopped = makePlan(protocol, new Keys(salt), () => stop.abort(new Error("stopped")), {
+      workers: 2,
+      salt,
+      signal: stop.signal,
+    });
+    await assert.rejects(stopped, /stopped/);
+    assert.ok(added > 0);
+  });
+});
+
 Deno.test("plan workers: the listing handed to a survey is let go entry by entry; the surveys are the one thread's", async () => {
   await withDump(async (dir) => {
     const protocol = await loadProtocol(`${dir}/study.yaml`, { env: () => SALT });
