@@ -314,3 +314,23 @@ Deno.test("spill map: told its number of records after it was made, a map holds 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("spill map: closed, a map lets go of what was on file and takes records again, past its bound too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-spill-reopen-" });
+  try {
+    using map = new SpillMap<Rec>(dir, 4, undefined, 5000);
+    for (let i = 0; i < 5003; i++) map.set(i, rec(i));
+    const held = map.held;
+    assert.ok(held > 0 && held < 5003);
+    map.close();
+    assert.equal(map.size, held, "those in memory stay");
+    assert.deepEqual(map.get(5002), rec(5002));
+    assert.equal(map.get(0), undefined, "those on file are gone");
+    for (let i = 0; i < 6000; i += 3) map.set(i, rec(i));
+    for (let i = 0; i < 6000; i += 3) assert.deepEqual(map.get(i), rec(i));
+    assert.equal(map.get(1), undefined);
+    assert.equal([...map.keys()].length, map.size);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -251,7 +251,10 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       } catch { /* gone already */ }
       this.#path = undefined;
     }
-    this.#lengths.fill(0);
+    // The places and the window go with the file (a map of 300,000 records: 3 MB).
+    this.#offsets = new Uint32Array(1024);
+    this.#lengths = new Uint16Array(1024);
+    this.#window = new Uint8Array(0);
     this.#onFile = 0;
     this.#end = 0;
     this.#windowLength = 0;
