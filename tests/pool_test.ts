@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { buildDicom, sampleDataset, tag } from "./fixtures/builder.ts";
 import { runCli } from "./helpers.ts";
 import type { PlannedFile } from "../src/plan/mod.ts";
+import type { FileOutcome } from "../src/run/process.ts";
 
 const SALT = "pool-test-salt-0123456789";
 
@@ -541,6 +542,20 @@ Deno.test("pool: outputs written ahead are held as numbers and come back as set,
     assert.ok(!held.set(13, { ...reasoned, outcome: { ...reasoned.outcome, reason: "why" } }));
     assert.equal(held.get(13), undefined);
     held.close();
+    // Given a codec, the outputs are held through it: another map's outcomes through the same codec
+    // find what a series shares already numbered (the run's outcomes and the staging's, held once).
+    const { outcomeCodec } = await import("../src/run/process.ts");
+    const codec = outcomeCodec<FileOutcome>();
+    const sharing = new StagedOutputs(dir, 3, codec);
+    for (let i = 0; i < 10; i++) assert.ok(sharing.set(i, staged(i)));
+    const parts = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const [part] = codec.encode({ index: i, ...staged(i).outcome }) as [number, unknown];
+      parts.add(part);
+      assert.deepEqual(sharing.get(i), staged(i));
+    }
+    assert.deepEqual([...parts].sort(), [0, 1], "the two combinations the staged outputs numbered");
+    sharing.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

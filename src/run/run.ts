@@ -94,7 +94,9 @@ async function execute(plan: Plan, opts: RunOptions): Promise<RunSummary> {
   if (key) await readKeyFile(key);
   const state = await ensureStateDir(root, opts.shard);
   // Past a bound, outcomes wait in a temporary file in the state folder: memory stays flat in the files.
-  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, outcomeCodec(), plan.files.length);
+  // Through the staged outcomes' codec when there are any: what a series shares is held once for both.
+  const codec = opts.staging?.codec ?? outcomeCodec();
+  const outcomes = new SpillMap<FileOutcome>(state, opts.recordsInMemory, codec, plan.files.length);
   try {
     return await executeIn(plan, opts, { started, state, key, outcomes });
   } catch (e) {
@@ -190,6 +192,8 @@ async function executeIn(
     for (const i of dicom) yield join(root, plan.files.get(i).dest!);
   });
   await writeFiles(ctx, dicom);
+  // Every output written ahead is taken or left by now: what held them goes.
+  opts.staging?.outputs.close();
   const series = new Map<number, SeriesOutcome>();
   if (mySeries.size) {
     await convertSeriesOf(ctx, mySeries, (o, files, again) => {

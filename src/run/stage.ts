@@ -35,6 +35,7 @@ import { type FinishedOutput, finishedOutputs } from "./journal.ts";
 import { compactOutcome, type FileOutcome, outcomeCodec } from "./process.ts";
 import { Interner } from "../scan/intern.ts";
 import { SpillMap } from "../util/spill_map.ts";
+import type { SpillCodec } from "../util/spill_codec.ts";
 import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
 
 /**
@@ -84,6 +85,11 @@ export interface Staging {
    * value already in it is not looked up again.
    */
   readonly shared: Interner;
+  /**
+   * How the staged outcomes are held (what the files of a series share, once, by number): the run's
+   * outcomes past their bound go through the same tables, not a second copy (see `outcomeCodec`).
+   */
+  readonly codec: SpillCodec<FileOutcome>;
   /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */
   remove(): Promise<void>;
   /** The same, blocking, once (in a signal handler, just before the process exits). */
@@ -105,12 +111,16 @@ function stagedPath(dir: string, index: number): string {
 export class StagedOutputs {
   readonly #dir: string;
   readonly #held: SpillMap<number[]>;
-  readonly #outcomes = outcomeCodec<Omit<StagedOutput["outcome"], "output" | "bytes">>();
+  readonly #outcomes: SpillCodec<Omit<StagedOutput["outcome"], "output" | "bytes">>;
 
-  /** Outputs staged in `dir`; `inMemory`: how many are held before they go to a file there. */
-  constructor(dir: string, inMemory?: number) {
+  /**
+   * Outputs staged in `dir`; `inMemory`: how many are held before they go to a file there; `codec`:
+   * how their outcomes are held (an `outcomeCodec`, which may be another map's too).
+   */
+  constructor(dir: string, inMemory?: number, codec: SpillCodec<FileOutcome> = outcomeCodec()) {
     this.#dir = dir;
     this.#held = new SpillMap<number[]>(dir, inMemory);
+    this.#outcomes = codec;
   }
 
   /** How many are held. */
@@ -213,12 +223,14 @@ export async function openStaging(
   const dir = newStagingPath(root);
   await Deno.mkdir(dir, { mode: PRIVATE_DIR });
   const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
-  const outputs = new StagedOutputs(dir, inMemory);
+  const codec = outcomeCodec<FileOutcome>();
+  const outputs = new StagedOutputs(dir, inMemory, codec);
   const shared = new Interner();
   return {
     dir,
     outputs,
     shared,
+    codec,
     ahead: {
       script: new URL("./_run_worker.ts", import.meta.url),
       init,
