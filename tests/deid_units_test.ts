@@ -5,6 +5,9 @@ import { Keys } from "../src/deid/keys.ts";
 import { cleanText, removeKnownPHI } from "../src/deid/clean.ts";
 import { readLookupTable } from "../src/protocol/lookup.ts";
 import { isWellKnownUID } from "../src/deid/uids.ts";
+import { createHmac } from "node:crypto";
+import { deidConfig } from "../src/deid/config.ts";
+import { openSession } from "../src/deid/session.ts";
 
 Deno.test("dates: shifting DA, DT and ranges, across months and leap days", () => {
   assert.equal(shiftDA("20240301", -1), "20240229");
@@ -37,6 +40,28 @@ Deno.test("keys: pseudonyms, UIDs and offsets are keyed, stable and well formed"
     assert.ok(d >= -730 && d <= -30 && Number.isInteger(d));
   }
   assert.throws(() => new Keys(new Uint8Array(0)));
+});
+
+Deno.test("keys and session: a UID maps as HMAC-SHA256 says, whatever the session saw between", () => {
+  const salt = new TextEncoder().encode("salt-a");
+  // Independently of src/: 2.25. and the decimal of the first 128 bits of HMAC(salt, label NUL uid).
+  const expected = (uid: string) =>
+    `2.25.${
+      BigInt("0x" + createHmac("sha256", salt).update(`dcmtidy/uid\0${uid}`).digest("hex").slice(0, 32))
+    }`;
+  const keys = new Keys(salt);
+  assert.equal(keys.uid("1.2.3.4"), expected("1.2.3.4"));
+  const session = openSession(deidConfig(), keys, { hooks: "stub" });
+  const series = "1.2.826.0.1.3680043.10.1000.61.1";
+  assert.equal(session.uid(series), expected(series));
+  // Thousands of UIDs met once (instances), with the series' again and again: each maps the same.
+  for (let i = 0; i < 10_000; i++) {
+    const instance = `${series}.${i}`;
+    assert.equal(session.uid(instance), expected(instance));
+    if (i % 997 === 0) assert.equal(session.uid(series), expected(series));
+  }
+  assert.equal(session.uid(`${series}.0`), expected(`${series}.0`));
+  assert.equal(session.uid("1.2.840.10008.1.2.1"), "1.2.840.10008.1.2.1", "a well-known UID is kept");
 });
 
 Deno.test("clean: known PHI, dates and IDs leave free text, the rest stays readable", () => {

@@ -84,7 +84,9 @@ export class Keys {
 
   /** `2.25.` + the decimal of 128 bits of HMAC(uid): a valid UID of at most 44 characters. */
   uid(original: string): string {
-    const mac = this.#mac("dcmtidy/uid", original);
+    // Not remembered here: most UIDs come once (an instance's), and the session remembers those that
+    // come again (see `DeidSession.uid`).
+    const mac = this.#hmac.mac(utf8(`dcmtidy/uid\0${original}`));
     let hex = "0x";
     for (let i = 0; i < 16; i++) hex += HEX[mac[i]];
     return `2.25.${BigInt(hex)}`;

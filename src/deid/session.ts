@@ -77,7 +77,9 @@ export class DeidSession {
   readonly config: DeidConfig;
   readonly #keys: Keys;
   readonly #pseudonyms: Pseudonyms;
-  readonly #uids = new Map<string, string>();
+  /** New UIDs by original: this file's, and the file's before it (see `uid`). */
+  #uids = new Map<string, string>();
+  #lastUids = new Map<string, string>();
   /** The forms known values take in free text, by value (see `collectPHI`). */
   readonly #forms: FormsCache = new Map();
 
@@ -93,20 +95,30 @@ export class DeidSession {
     return this.#pseudonyms.of(issuer, id);
   }
 
-  /** The new UID for an original (cached: the same original always maps the same way). */
+  /**
+   * The new UID for an original (the same original always maps the same way). Remembered for this
+   * file and the next: a series' files repeat their study's, series' and frame of reference's UIDs
+   * one after the other, and each file's SOP Instance UID is its own (twice in it, with the meta's).
+   * A cache that kept UIDs for thousands of files (8,192 before) held each instance's for longer
+   * than the young generation keeps anything, so every one was promoted to the old generation and
+   * collected there: 300,000 files made a worker collect its whole heap again and again.
+   */
   uid(original: string): string {
     if (this.config.uids === "keep" || isWellKnownUID(original)) return original;
     let mapped = this.#uids.get(original);
-    if (!mapped) {
-      mapped = this.#keys.uid(original);
-      // Bounded: a cache for a series' repeated UIDs, not a table of every instance (a million
-      // files would keep a million of them). Emptied when full: each SOP Instance UID comes once,
-      // and a study's few repeated UIDs are made again once per 8,192 new ones. At 50,000 entries
-      // this cache and the keys' memo held about 20 MB in each worker.
-      if (this.#uids.size >= 8192) this.#uids.clear();
+    if (mapped === undefined) {
+      mapped = this.#lastUids.get(original) ?? this.#keys.uid(original);
+      // A caller that never starts a file (asks for UIDs only) still keeps two bounded maps.
+      if (this.#uids.size >= UIDS_A_FILE) this.#nextFile();
       this.#uids.set(original, mapped);
     }
     return mapped;
+  }
+
+  /** A new file: its UIDs start a map; the last file's are kept for it, the ones before go. */
+  #nextFile(): void {
+    this.#lastUids = this.#uids;
+    this.#uids = new Map();
   }
 
   /**
@@ -132,6 +144,7 @@ export class DeidSession {
    * ```
    */
   deidentify(file: DicomFile): DeidResult {
+    this.#nextFile();
     const ds = file.dataset;
     const pseudonyms = this.#pseudonyms.startFile();
     const subject = subjectOf(file, this.config, this.#pseudonyms);
@@ -193,6 +206,9 @@ export class DeidSession {
     };
   }
 }
+
+/** UIDs a file's map holds before a new one is started anyway (a file has tens, a few thousand at most). */
+const UIDS_A_FILE = 4096;
 
 /** How `openSession` sets a session up. */
 export interface OpenOptions {
