@@ -3,6 +3,7 @@
  * same pseudonyms, UIDs and date offsets on every file, run and machine, and nothing can be
  * reversed without the salt. Each use has its own label so values never collide across uses.
  */
+import { Memo } from "../util/memo.ts";
 import { Hmac256 } from "./_hmac.ts";
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -62,8 +63,11 @@ export class Keys {
     this.#hmac = new Hmac256(salt);
   }
 
-  /** Results by input: a study's files ask for the same patient's pseudonym and offset again and again. */
-  readonly #memo = new Map<string, Uint8Array>();
+  /**
+   * Results by input: a study's files ask for the same patient's pseudonym and offset again and
+   * again. Bounded: 1,024 kept, the rest for a few files (see `Memo` and `formsCache`).
+   */
+  readonly #memo = new Memo<string, Uint8Array>(1024);
 
   #mac(label: string, ...parts: string[]): Uint8Array {
     const key = [label, ...parts].join("\0");
@@ -72,7 +76,6 @@ export class Keys {
     // HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of the joined key (a NUL between
     // any two, so no surrogate pair is made across them).
     const mac = this.#hmac.mac(utf8(key));
-    if (this.#memo.size >= 8192) this.#memo.clear(); // bounded: a cache, not a table of every patient
     this.#memo.set(key, mac);
     return mac;
   }

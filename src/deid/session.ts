@@ -16,7 +16,7 @@ import { decodeStrings } from "../dicom/values.ts";
 import type { Hook } from "../protocol/typescript.ts";
 import { tags } from "../standard/tags.ts";
 import { burnedInReason } from "./burned_in.ts";
-import { collectPHI, type FormsCache } from "./clean.ts";
+import { collectPHI, type FormsCache, formsCache } from "./clean.ts";
 import { datePolicy, type DeidConfig } from "./config.ts";
 import { Keys } from "./keys.ts";
 import { addMarks } from "./marks.ts";
@@ -81,7 +81,7 @@ export class DeidSession {
   #uids = new Map<string, string>();
   #lastUids = new Map<string, string>();
   /** The forms known values take in free text, by value (see `collectPHI`). */
-  readonly #forms: FormsCache = new Map();
+  readonly #forms: FormsCache = formsCache();
 
   /** `keys` hold the salt: pseudonyms, UIDs and date offsets are keyed with it. */
   constructor(config: DeidConfig, keys: Keys, options: SessionOptions = {}) {
