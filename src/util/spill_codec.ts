@@ -31,7 +31,9 @@ export interface SpillCodec<V> {
  * other fields. For records of which many share a few combinations (the files of a series).
  */
 export function sharingCodec<V extends object>(shared: readonly string[]): SpillCodec<V> {
-  const keys = new Set(shared);
+  // Each shared field by its place in `shared`: a combination's key names a field in a character or
+  // two, not by its name (a survey's key was about 105 characters, 12,000 of them a map).
+  const keys = new Map(shared.map((k, i) => [k, i.toString(36)]));
   const ids = new Map<string, number>();
   const parts: Record<string, unknown>[] = [];
   // The objects among shared values (a header, report columns, action counts), numbered by content
@@ -59,13 +61,14 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
     encode(value: V): unknown {
       const part: Record<string, unknown> = {};
       const own: Record<string, unknown> = {};
-      // The combination's key: each shared field's name and its value (a string with its length, so
-      // no value can pass for two; an object by its number).
+      // The combination's key: each shared field's place and its value (a string or an object by its
+      // number, anything else as JSON, which has no ";"), so no two combinations have one key.
       let key = "";
       for (const k in value) {
         const v = (value as Record<string, unknown>)[k];
         if (v === undefined) continue;
-        if (!keys.has(k)) {
+        const f = keys.get(k);
+        if (f === undefined) {
           own[k] = v;
           continue;
         }
@@ -76,10 +79,10 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
           if (id === undefined) stringIds.set(v, id = stringIds.size);
         }
         key += typeof v === "object" && v !== null
-          ? `${k}#${idOf(v)};`
+          ? `${f}#${idOf(v).toString(36)};`
           : id !== undefined
-          ? `${k}$${id};`
-          : `${k}=${JSON.stringify(v)};`;
+          ? `${f}$${id.toString(36)};`
+          : `${f}=${JSON.stringify(v)};`;
       }
       let s = ids.get(key);
       if (s === undefined) {
