@@ -37,3 +37,16 @@ Deno.test("memo: undefined is not remembered; a key set again takes its new valu
   assert.equal(memo.get("p"), 3);
   assert.equal(memo.get("k"), 1);
 });
+
+Deno.test("memo: a generation turned by hand keeps the last one's entries and lets the ones before go", () => {
+  const memo = new Memo<string, number>(0, 100);
+  memo.set("file1", 1);
+  memo.turn();
+  memo.set("file2", 2);
+  assert.equal(memo.get("file1"), 1, "the last generation's entry is found (and moved to the newest)");
+  memo.turn();
+  memo.turn();
+  assert.equal(memo.get("file2"), undefined, "two turns later: gone");
+  assert.equal(memo.get("file1"), undefined);
+  assert.equal(memo.size, 0);
+});

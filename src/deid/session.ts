@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { Memo } from "../util/memo.ts";
 import { setValue } from "../dicom/edit.ts";
 import type { DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
@@ -78,8 +79,7 @@ export class DeidSession {
   readonly #keys: Keys;
   readonly #pseudonyms: Pseudonyms;
   /** New UIDs by original: this file's, and the file's before it (see `uid`). */
-  #uids = new Map<string, string>();
-  #lastUids = new Map<string, string>();
+  readonly #uids = new Memo<string, string>(0, UIDS_A_FILE);
   /** The forms known values take in free text, by value (see `collectPHI`). */
   readonly #forms: FormsCache = formsCache();
 
@@ -107,18 +107,10 @@ export class DeidSession {
     if (this.config.uids === "keep" || isWellKnownUID(original)) return original;
     let mapped = this.#uids.get(original);
     if (mapped === undefined) {
-      mapped = this.#lastUids.get(original) ?? this.#keys.uid(original);
-      // A caller that never starts a file (asks for UIDs only) still keeps two bounded maps.
-      if (this.#uids.size >= UIDS_A_FILE) this.#nextFile();
+      mapped = this.#keys.uid(original);
       this.#uids.set(original, mapped);
     }
     return mapped;
-  }
-
-  /** A new file: its UIDs start a map; the last file's are kept for it, the ones before go. */
-  #nextFile(): void {
-    this.#lastUids = this.#uids;
-    this.#uids = new Map();
   }
 
   /**
@@ -144,7 +136,7 @@ export class DeidSession {
    * ```
    */
   deidentify(file: DicomFile): DeidResult {
-    this.#nextFile();
+    this.#uids.turn(); // a new file: its UIDs from here, the last file's still found
     const ds = file.dataset;
     const pseudonyms = this.#pseudonyms.startFile();
     const subject = subjectOf(file, this.config, this.#pseudonyms);
@@ -207,7 +199,10 @@ export class DeidSession {
   }
 }
 
-/** UIDs a file's map holds before a new one is started anyway (a file has tens, a few thousand at most). */
+/**
+ * UIDs a file's generation holds before the next starts anyway (a file has tens, a few thousand at
+ * most; a caller that never starts a file, asking for UIDs only, keeps two such).
+ */
 const UIDS_A_FILE = 4096;
 
 /** How `openSession` sets a session up. */

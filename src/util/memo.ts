@@ -60,11 +60,17 @@ export class Memo<K, V> {
     else this.#add(key, value);
   }
 
+  /**
+   * Start a new generation now, as a new unit of work (a file) begins: the newest entries become the
+   * older ones, and the older ones go. A generation also turns by itself once it is full.
+   */
+  turn(): void {
+    this.#older = this.#newest;
+    this.#newest = new Map();
+  }
+
   #add(key: K, value: V): void {
-    if (this.#newest.size >= this.#generation && !this.#newest.has(key)) {
-      this.#older = this.#newest;
-      this.#newest = new Map();
-    }
+    if (this.#newest.size >= this.#generation && !this.#newest.has(key)) this.turn();
     this.#newest.set(key, value);
   }
 }
