@@ -69,15 +69,22 @@ export class Keys {
    */
   readonly #memo = new Memo<string, Uint8Array>(1024);
 
+  /** `#macOf`, remembered (see `#memo`). */
   #mac(label: string, ...parts: string[]): Uint8Array {
     const key = [label, ...parts].join("\0");
     const known = this.#memo.get(key);
     if (known) return known;
-    // HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of the joined key (a NUL between
-    // any two, so no surrogate pair is made across them).
-    const mac = this.#hmac.mac(utf8(key));
+    const mac = this.#macOf(key);
     this.#memo.set(key, mac);
     return mac;
+  }
+
+  /**
+   * HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of `key`, the label and parts
+   * joined with NULs (a NUL between any two, so no surrogate pair is made across them).
+   */
+  #macOf(key: string): Uint8Array {
+    return this.#hmac.mac(utf8(key));
   }
 
   /** prefix + `length` base32 characters of HMAC(issuer, id). */
@@ -89,7 +96,7 @@ export class Keys {
   uid(original: string): string {
     // Not remembered here: most UIDs come once (an instance's), and the session remembers those that
     // come again (see `DeidSession.uid`).
-    const mac = this.#hmac.mac(utf8(`dcmtidy/uid\0${original}`));
+    const mac = this.#macOf(["dcmtidy/uid", original].join("\0"));
     let hex = "0x";
     for (let i = 0; i < 16; i++) hex += HEX[mac[i]];
     return `2.25.${BigInt(hex)}`;
