@@ -35,6 +35,9 @@ const PIECE = 1 << 20;
 /** The largest key: the file's places are arrays indexed by key. */
 const MAX_KEY = 2 ** 31 - 1;
 
+/** Places (a line's start and length) a map has before its keys grow them. */
+const FIRST_PLACES = 1024;
+
 /** Records written to the file at a time. */
 const SLICE = 2048;
 
@@ -75,8 +78,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
    * Where each key's line starts in the file, and its length in bytes (0: not on file): in the
    * smallest arrays that hold them (at 300,000 keys, 1.8 MB instead of 3.6 a map).
    */
-  #offsets: Uint32Array | Float64Array = new Uint32Array(1024);
-  #lengths: Uint16Array | Uint32Array = new Uint16Array(1024);
+  #offsets: Uint32Array | Float64Array = new Uint32Array(FIRST_PLACES);
+  #lengths: Uint16Array | Uint32Array = new Uint16Array(FIRST_PLACES);
   #end = 0;
   #onFile = 0;
   /** The last piece of the file read by `get`, and where it starts. */
@@ -252,8 +255,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       this.#path = undefined;
     }
     // The places and the window go with the file (a map of 300,000 records: 3 MB).
-    this.#offsets = new Uint32Array(1024);
-    this.#lengths = new Uint16Array(1024);
+    this.#offsets = new Uint32Array(FIRST_PLACES);
+    this.#lengths = new Uint16Array(FIRST_PLACES);
     this.#window = new Uint8Array(0);
     this.#onFile = 0;
     this.#end = 0;
