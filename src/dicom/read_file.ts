@@ -46,11 +46,12 @@ import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
  * ```
  */
 export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
+  // The path's stat, then the open (see `ReadFileOptions.onOpen`); blocking: the inode is in memory
+  // after a listing, and an awaited call costs more than the stat.
+  const info = Deno.statSync(path);
+  opts.onOpen?.(info);
   const f = await Deno.open(path, { read: true });
   try {
-    // fstat of an open file never waits on the disk (open has read the inode): blocking is cheaper.
-    const info = f.statSync();
-    opts.onOpen?.(info);
     const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0; // the file position: a read where the last one ended needs no seek
@@ -71,10 +72,11 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
 
 /** `readDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
 export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): DicomFile {
+  // The path's stat, then the open (see `ReadFileOptions.onOpen`).
+  const info = Deno.statSync(path);
+  opts.onOpen?.(info);
   const f = Deno.openSync(path, { read: true });
   try {
-    const info = f.statSync();
-    opts.onOpen?.(info);
     const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0;

@@ -32,9 +32,11 @@ export interface ReadFileOptions {
    */
   reuse?: ReusableBuffer;
   /**
-   * Sees the open file's `fstat` before anything is read: the stamp of exactly the file read,
-   * without a second `stat` of its path (which, in a worker with narrowed permissions, costs Deno a
-   * permission check that resolves every component of the path).
+   * Sees the path's `stat`, taken just before the file is opened: a stamp that is the file read's,
+   * or an earlier file's when the path was replaced in between (a caller comparing stamps later
+   * then finds them different and reads again, never the reverse). Not the open file's `fstat`:
+   * under scoped read permissions Deno 2 resolves the path again for it (a `readlink` per component,
+   * as for the open), and for a path's `stat` it does not.
    */
   onOpen?: (info: Deno.FileInfo) => void;
 }

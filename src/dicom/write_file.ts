@@ -25,8 +25,10 @@ export interface WriteFileOptions extends EncodeFileOptions {
    */
   direct?: boolean;
   /**
-   * Blocking writer only: sees the output's `fstat` once every byte is written (before it is closed
-   * or renamed: a rename changes neither its inode, size nor modification time).
+   * Blocking writer only: sees the output's `stat` once every byte is written and it is closed (a
+   * later rename changes neither its inode, size nor modification time). Taken by its path, not of
+   * the open file (for which Deno 2 resolves the path again under scoped permissions, a `readlink`
+   * per component): for a `dest` in a folder only this process writes (see `direct`).
    */
   onWritten?: (info: Deno.FileInfo) => void;
 }
@@ -91,41 +93,45 @@ export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFil
   }
   const writes = gather(encodeFile(file, opts));
   const tmp = tempPath(dest);
-  const out = Deno.openSync(tmp, { write: true, createNew: true });
-  let written = 0;
-  try {
-    written = writeChunksSync(out, writes, file.path, opts.onWrite);
-    if (opts.onWritten) opts.onWritten(out.statSync());
-    out.close();
-  } catch (e) {
-    out.close();
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* already gone */ }
-    throw e;
-  }
+  const written = writeClosed(Deno.openSync(tmp, { write: true, createNew: true }), tmp, writes, file, opts);
   Deno.renameSync(tmp, dest);
   return written;
 }
 
 /**
  * `writeDicomFileSync` with `direct`: one exclusive create (which refuses anything already at
- * `dest`, the input included), the writes, one fstat when asked, one close. A small file's output
+ * `dest`, the input included), the writes, one close, one stat when asked. A small file's output
  * is three or four system calls instead of eight (the input's and destination's stats, a temporary
  * name, a rename).
  */
 function writeNewSync(file: DicomFile, dest: string, opts: WriteFileOptions): number {
   const writes = gather(encodeFile(file, opts));
-  const out = Deno.openSync(dest, { write: true, createNew: true });
+  return writeClosed(Deno.openSync(dest, { write: true, createNew: true }), dest, writes, file, opts);
+}
+
+/**
+ * Write `writes` to `out` (just created at `path`) and close it, then show its stat to `onWritten`;
+ * what it made is removed when any of that fails. Returns the bytes written.
+ */
+function writeClosed(
+  out: Deno.FsFile,
+  path: string,
+  writes: ReturnType<typeof gather>,
+  file: DicomFile,
+  opts: WriteFileOptions,
+): number {
   try {
-    const written = writeChunksSync(out, writes, file.path, opts.onWrite);
-    if (opts.onWritten) opts.onWritten(out.statSync());
-    out.close();
+    let written: number;
+    try {
+      written = writeChunksSync(out, writes, file.path, opts.onWrite);
+    } finally {
+      out.close();
+    }
+    if (opts.onWritten) opts.onWritten(Deno.lstatSync(path));
     return written;
   } catch (e) {
-    out.close();
     try {
-      Deno.removeSync(dest);
+      Deno.removeSync(path);
     } catch { /* already gone */ }
     throw e;
   }
