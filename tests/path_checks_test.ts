@@ -1,0 +1,99 @@
+/**
+ * What a file costs in permission checks. Under scoped permissions (a narrowed process, its sandboxed
+ * workers) Deno resolves a path again, one `readlink` a component, for some calls and not for
+ * others: an open, a create and the stat of an open file resolve it; a path's stat, lstat and a
+ * rename do not (Deno 2.9). A `run --yes` writes each output ahead as its plan reads the file, and a
+ * file should then cost two resolved calls: its input's open and its staged output's create. A
+ * stat of the open file (the input's stamp, the output's identity) cost two more, about 40 % of a
+ * file's `readlink` calls (src/dicom/read_file.ts, write_file.ts).
+ *
+ * Counted with strace where it is installed and may trace (`.ci/run` installs it).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
+import { hasTool, noteOnce, ROOT, runTool } from "./helpers.ts";
+
+const SALT = "path-checks-test-salt-0123456789";
+
+/** `count` files of one series in two folders of `dir`/in (each path four components below `dir`). */
+async function writeInputs(dir: string, count: number): Promise<void> {
+  for (const sub of ["a", "b"]) await Deno.mkdir(join(dir, "in", sub), { recursive: true });
+  for (let i = 1; i <= count; i++) {
+    const nodes: Node[] = sampleDataset().map((n) =>
+      "tag" in n && n.tag === tag(0x0008, 0x0018)
+        ? { ...n, value: `1.2.826.0.1.3680043.10.1000.45.${i}` }
+        : "tag" in n && n.tag === tag(0x0020, 0x0013)
+        ? { ...n, value: String(i) }
+        : n
+    );
+    await Deno.writeFile(join(dir, "in", i % 2 ? "a" : "b", `IM${i}`), buildDicom(nodes));
+  }
+}
+
+/** `readlink` calls on paths under `dir` in a `run --yes` of `dir`, the CLI started as `deno task dcmtidy` does. */
+async function readlinksOfRun(dir: string): Promise<number> {
+  await Deno.writeTextFile(
+    join(dir, "p.yaml"),
+    "version: 1\nname: checks\ninput: { root: ./in }\noutput:\n  root: ./out\n" +
+      '  path: "{pseudo_id}/%s"\n  file: "{InstanceNumber:04}.dcm"\nkey: ./key.csv\n' +
+      "deidentify:\n  salt: { env: DCMTIDY_SALT }\n",
+  );
+  const trace = join(dir, "trace.txt");
+  const out = await new Deno.Command("strace", {
+    args: [
+      ...["-f", "-qq", "-e", "trace=readlink", "-o", trace, Deno.execPath(), "run"],
+      ...["--allow-read", "--allow-write", "--allow-env", "--allow-run=deno", "--allow-ffi"],
+      ...[join(ROOT, "cli.ts"), "run", "--yes", "--jobs", "2", join(dir, "p.yaml")],
+    ],
+    env: { DCMTIDY_SALT: SALT },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const calls = (await Deno.readTextFile(trace)).split("\n").filter((l) => l.includes("readlink("));
+  return calls.filter((l) => l.includes(`readlink("${dir}`)).length;
+}
+
+Deno.test("path checks: a file written ahead costs its input's open and its staged output's create, nothing more", async () => {
+  if (!(await hasTool("strace", ["-V"]))) return;
+  const traced = await runTool("strace", ["-qq", "-o", "/dev/null", "true"]);
+  if (traced?.code !== 0) {
+    noteOnce("strace cannot trace here (ptrace refused): the path checks test is skipped");
+    return;
+  }
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-checks-" }));
+  try {
+    // Two runs alike but for their number of files (one series, the same folders): what the second
+    // costs more is what its files cost.
+    const [few, many] = [20, 60];
+    const counts: number[] = [];
+    for (const n of [few, many]) {
+      const dir = join(base, `n${n}`);
+      await writeInputs(dir, n);
+      counts.push(await readlinksOfRun(dir));
+    }
+    const perFile = (counts[1] - counts[0]) / (many - few);
+    // Under each run's folder: an input is 4 components (the folder, in, a or b, the file), a staged
+    // output 5 (the folder, out, .dcmtidy, its staging folder, the file); a create resolves the path
+    // and then, the file not being there, its folder again.
+    const open = 4;
+    const create = 5 + 4;
+    assert.ok(
+      perFile <= open + create + 0.5,
+      `${perFile.toFixed(1)} readlink calls a file (runs of ${few} and ${many} files: ${
+        counts.join(", ")
+      }); ` +
+        `its input's open and staged output's create take ${open + create}: another call resolves a path ` +
+        "each file (or Deno resolves one more kind of call)",
+    );
+    assert.ok(
+      perFile >= open + create - 0.5,
+      `${perFile.toFixed(1)} a file: fewer than an open and a create`,
+    );
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
