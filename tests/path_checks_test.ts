@@ -18,7 +18,7 @@ import { hasTool, noteOnce, ROOT, runTool } from "./helpers.ts";
 
 const SALT = "path-checks-test-salt-0123456789";
 
-/** `count` files of one series in two folders of `dir`/in (each path four components below `dir`). */
+/** `count` files of one series in two folders of `dir`/in (`dir`, in, a or b, the file: four components). */
 async function writeInputs(dir: string, count: number): Promise<void> {
   for (const sub of ["a", "b"]) await Deno.mkdir(join(dir, "in", sub), { recursive: true });
   for (let i = 1; i <= count; i++) {
@@ -89,9 +89,13 @@ Deno.test("path checks: a file written ahead costs its input's open and its stag
         `its input's open and staged output's create take ${open + create}: another call resolves a path ` +
         "each file (or Deno resolves one more kind of call)",
     );
+    // And the count is of what it means to count (not of nothing, were strace's lines not matched).
     assert.ok(
       perFile >= open + create - 0.5,
-      `${perFile.toFixed(1)} a file: fewer than an open and a create`,
+      `${
+        perFile.toFixed(1)
+      } readlink calls a file, fewer than an open and a create take: the trace's lines ` +
+        "are not matched, or Deno resolves fewer calls than 2.9 did (then lower the bound above)",
     );
   } finally {
     await Deno.remove(base, { recursive: true });
