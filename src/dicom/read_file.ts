@@ -7,6 +7,7 @@
 import { DicomError } from "./errors.ts";
 import { readAt, readAtSync } from "./file_io.ts";
 import type { DicomFile } from "./model.ts";
+import { sameStamp, stampOf } from "../util/file_identity.ts";
 import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
 
 /**
@@ -46,12 +47,12 @@ import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
  * ```
  */
 export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
-  // The path's stat, then the open (see `ReadFileOptions.onOpen`); blocking: the inode is in memory
+  // The path's stat around the open (see `ReadFileOptions.onOpen`); blocking: the inode is in memory
   // after a listing, and an awaited call costs more than the stat.
   const info = Deno.statSync(path);
-  opts.onOpen?.(info);
   const f = await Deno.open(path, { read: true });
   try {
+    if (opts.onOpen && stillSo(path, info)) opts.onOpen(info);
     const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0; // the file position: a read where the last one ended needs no seek
@@ -72,11 +73,11 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
 
 /** `readDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
 export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): DicomFile {
-  // The path's stat, then the open (see `ReadFileOptions.onOpen`).
+  // The path's stat around the open (see `ReadFileOptions.onOpen`).
   const info = Deno.statSync(path);
-  opts.onOpen?.(info);
   const f = Deno.openSync(path, { read: true });
   try {
+    if (opts.onOpen && stillSo(path, info)) opts.onOpen(info);
     const steps = readSteps(info.size, path, opts);
     let step = steps.next();
     let at = 0;
@@ -92,5 +93,18 @@ export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): Dic
     throw e;
   } finally {
     f.close();
+  }
+}
+
+/**
+ * Whether the path's stat now is `before` (the same file: device, inode, size, modification and
+ * change times): taken again once the file is open, it says the file opened is the one `before`
+ * describes.
+ */
+function stillSo(path: string, before: Deno.FileInfo): boolean {
+  try {
+    return sameStamp(stampOf(before), stampOf(Deno.statSync(path)));
+  } catch {
+    return false;
   }
 }

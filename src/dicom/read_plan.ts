@@ -32,11 +32,13 @@ export interface ReadFileOptions {
    */
   reuse?: ReusableBuffer;
   /**
-   * Sees the path's `stat`, taken just before the file is opened: a stamp that is the file read's,
-   * or an earlier file's when the path was replaced in between (a caller comparing stamps later
-   * then finds them different and reads again, never the reverse). Not the open file's `fstat`:
-   * under scoped read permissions Deno 2 resolves the path again for it (a `readlink` per component,
-   * as for the open), and for a path's `stat` it does not.
+   * Sees the file's `stat` once it is open, before anything is read: the path's stat taken just
+   * before the open, when the path's stat taken again just after it is the same (device, inode,
+   * size, modification and change times), so it describes the file opened. When they differ (the
+   * path was replaced or changed around the open) it is not called: a caller that needs a stamp has
+   * none. (A path replaced and put back, both within the microseconds around the open, would go
+   * unseen.) Not the open file's `fstat`: under scoped read permissions Deno 2 resolves the path
+   * again for it (a `readlink` per component, as for the open), and for a path's `stat` it does not.
    */
   onOpen?: (info: Deno.FileInfo) => void;
 }

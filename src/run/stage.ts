@@ -308,9 +308,11 @@ export function surveyAndStage(
   let file: DicomFile;
   let input: InputStamp | undefined;
   try {
-    // The open file's stamp, before the read: an input changed after this is not the one staged
-    // (the run checks). A small file is read whole (its Pixel Data too), so writing it does not open
-    // the input again; a larger one streams its Pixel Data from the input in pieces.
+    // The opened file's stamp (its path's stat around the open, see `ReadFileOptions.onOpen`),
+    // before the read: an input changed after this is not the one staged (the run checks), and one
+    // replaced around the open has no stamp and is not staged. A small file is read whole (its Pixel
+    // Data too), so writing it does not open the input again; a larger one streams its Pixel Data
+    // from the input in pieces.
     file = readDicomFileSync(listed.path, {
       wholeFileLimit: STAGE_WHOLE_FILE_LIMIT,
       reuse: buffer,

@@ -64,7 +64,7 @@ export function identityOf(path: string): OutputIdentity {
   return identityOfInfo(Deno.lstatSync(path));
 }
 
-/** The identity in a `stat` (of an open file: `Deno.FsFile.statSync`, which names no path). */
+/** The identity in a `stat` (of a path, or of an open file). */
 export function identityOfInfo(st: Deno.FileInfo): OutputIdentity {
   return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
