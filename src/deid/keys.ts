@@ -6,6 +6,14 @@
 import { Memo } from "../util/memo.ts";
 import { Hmac256 } from "./_hmac.ts";
 
+/**
+ * What a MAC is made of: the label, NUL, part, NUL, part... (a NUL between any two, so no surrogate
+ * pair is made across them, and no two lists of parts give one key).
+ */
+function macKey(label: string, ...parts: string[]): string {
+  return [label, ...parts].join("\0");
+}
+
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 function base32(bytes: Uint8Array): string {
@@ -71,7 +79,7 @@ export class Keys {
 
   /** `#macOf`, remembered (see `#memo`). */
   #mac(label: string, ...parts: string[]): Uint8Array {
-    const key = [label, ...parts].join("\0");
+    const key = macKey(label, ...parts);
     const known = this.#memo.get(key);
     if (known) return known;
     const mac = this.#macOf(key);
@@ -79,10 +87,7 @@ export class Keys {
     return mac;
   }
 
-  /**
-   * HMAC over label, NUL, part, NUL, part... in UTF-8: the bytes of `key`, the label and parts
-   * joined with NULs (a NUL between any two, so no surrogate pair is made across them).
-   */
+  /** HMAC over a `macKey` in UTF-8. */
   #macOf(key: string): Uint8Array {
     return this.#hmac.mac(utf8(key));
   }
@@ -96,7 +101,7 @@ export class Keys {
   uid(original: string): string {
     // Not remembered here: most UIDs come once (an instance's), and the session remembers those that
     // come again (see `DeidSession.uid`).
-    const mac = this.#macOf(["dcmtidy/uid", original].join("\0"));
+    const mac = this.#macOf(macKey("dcmtidy/uid", original));
     let hex = "0x";
     for (let i = 0; i < 16; i++) hex += HEX[mac[i]];
     return `2.25.${BigInt(hex)}`;
