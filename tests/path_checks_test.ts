@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
 import { hasTool, noteOnce, ROOT, runTool } from "./helpers.ts";
+import { taskFlags } from "../bench/tree.ts";
 
 const SALT = "path-checks-test-salt-0123456789";
 
@@ -45,7 +46,7 @@ async function readlinksOfRun(dir: string): Promise<number> {
   const out = await new Deno.Command("strace", {
     args: [
       ...["-f", "-qq", "-e", "trace=readlink,readlinkat", "-o", trace, Deno.execPath(), "run"],
-      ...["--allow-read", "--allow-write", "--allow-env", "--allow-run=deno", "--allow-ffi"],
+      ...taskFlags(),
       ...[join(ROOT, "cli.ts"), "run", "--yes", "--jobs", "2", join(dir, "p.yaml")],
     ],
     env: { DCMTIDY_SALT: SALT },
