@@ -338,6 +338,72 @@ Deno.test("pool: a run's plan writes outputs ahead: the same files, renamed into
   }
 });
 
+Deno.test("pool: an input made a FIFO after the plan read it is quarantined, never opened", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-fifo-" }));
+  try {
+    await dump(dir);
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { openStaging, runPlan } = await import("../src/run/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("fifo"));
+    await Deno.writeTextFile(`${dir}/copy.yaml`, sortOnly("copy", "./out"));
+    const fifo = `${dir}/raw/F003`;
+    const original = await Deno.readFile(fifo);
+    // De-identified in the workers, written ahead by the plan's workers, copied by this thread.
+    const ways = ["workers", "staged", "copy"] as const;
+    for (const way of ways) {
+      const output = `${dir}/out-${way}`;
+      const p = await loadProtocol(`${dir}/${way === "copy" ? "copy" : "p"}.yaml`, {
+        output,
+        env: () => SALT,
+      });
+      await Deno.mkdir(output, { recursive: true });
+      const staging = way === "staged" ? (await openStaging(p, 2))! : undefined;
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging?.ahead });
+      await Deno.remove(fifo);
+      const made = await new Deno.Command("mkfifo", { args: [fifo] }).output().then(
+        (o) => o.success,
+        () => false,
+      );
+      if (!made) {
+        await Deno.writeFile(fifo, original);
+        await staging?.remove();
+        console.log("  (mkfifo not available: not checked)");
+        return;
+      }
+      try {
+        // A run that opened the FIFO would wait for a writer for ever: after 60 s the test opens it
+        // for writing itself, which lets such a run go on, and fails.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<"blocked">((resolve) =>
+          timer = setTimeout(() => resolve("blocked"), 60_000)
+        );
+        const run = runPlan(plan, { keys, salt, workers: 2, staging });
+        const first = await Promise.race([run, late]);
+        clearTimeout(timer);
+        if (first === "blocked") {
+          (await Deno.open(fifo, { write: true })).close();
+          await run.catch(() => {});
+          assert.fail(`${way}: the run opened a FIFO and waited for a writer`);
+        }
+        assert.equal(first.written, 11, way);
+        assert.equal(first.quarantined, 1, way);
+        const reasons = [...first.outcomes.values()].map((o) => o.reason ?? "").filter((r) => r);
+        assert.equal(reasons.length, 1, `${way}: ${reasons.join("; ")}`);
+        assert.match(reasons[0], /not the file the plan read \(not a regular file now\)/, way);
+      } finally {
+        await Deno.remove(fifo);
+        await Deno.writeFile(fifo, original);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("pool: a plan and run that hold 2 records in memory (the rest in temporary files) write the same files and reports", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {

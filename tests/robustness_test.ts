@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DicomError, type DicomErrorCode, DicomReadError, DicomWriteError } from "../src/dicom/errors.ts";
-import { readDicomFile } from "../src/dicom/read_file.ts";
+import { readDicomFile, readDicomFileSync } from "../src/dicom/read_file.ts";
 import type { DicomFile } from "../src/dicom/model.ts";
 import { parseDicom } from "../src/dicom/reader.ts";
 import { buildMeta, type Chunk, encodeDataSet, encodeFile } from "../src/dicom/writer.ts";
@@ -747,6 +747,42 @@ Deno.test("robustness: readDicomFile grows a small initial window until the head
     }
     assert.deepEqual(wrong, [], `a valid ${bytes.length}-byte file fails to read:\n${wrong.join("\n")}`);
   });
+});
+
+Deno.test("robustness: readDicomFile refuses what is not a regular file (a FIFO, a folder) before opening it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-not-regular-" });
+  try {
+    const fifo = `${dir}/pipe.dcm`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output().then(
+      (o) => o.success,
+      () => false,
+    );
+    const refused = (e: unknown) =>
+      e instanceof DicomReadError && e.code === "unsupported" && /not a regular file/.test(e.message);
+    // A folder: refused by both readers with the same typed error (not an operating system's one).
+    assert.throws(() => readDicomFileSync(dir), refused);
+    await assert.rejects(readDicomFile(dir), refused);
+    if (!made) {
+      console.log("  (mkfifo not available: the FIFO case was not checked)");
+      return;
+    }
+    // Opening a FIFO blocks until something writes to it: a read that opened it would wait here for
+    // ever. After 5 s the test opens it for writing itself, which lets such a read go, and fails.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"blocked">((resolve) => timer = setTimeout(() => resolve("blocked"), 5000));
+    const read = readDicomFile(fifo).then(() => "read", (e) => e);
+    const first = await Promise.race([read, late]);
+    clearTimeout(timer);
+    if (first === "blocked") {
+      (await Deno.open(fifo, { write: true })).close();
+      await read;
+      assert.fail("readDicomFile opened a FIFO and waited for a writer");
+    }
+    assert.ok(refused(first), `not refused as not a regular file: ${describe(first)}`);
+    assert.throws(() => readDicomFileSync(fifo), refused);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // Cases the fuzz found; each is a minimal input for one bug.

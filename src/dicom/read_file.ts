@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DicomError } from "./errors.ts";
+import { DicomError, DicomReadError } from "./errors.ts";
 import { readAt, readAtSync } from "./file_io.ts";
 import type { DicomFile } from "./model.ts";
 import { sameStamp, stampOf } from "../util/file_identity.ts";
@@ -49,7 +49,7 @@ import { type ReadFileOptions, readSteps, target } from "./read_plan.ts";
 export async function readDicomFile(path: string, opts: ReadFileOptions = {}): Promise<DicomFile> {
   // The path's stat around the open (see `ReadFileOptions.onOpen`); blocking: the inode is in memory
   // after a listing, and an awaited call costs more than the stat.
-  const info = Deno.statSync(path);
+  const info = regularFile(path);
   const f = await Deno.open(path, { read: true });
   try {
     if (opts.onOpen && stillSo(path, info)) opts.onOpen(info);
@@ -74,7 +74,7 @@ export async function readDicomFile(path: string, opts: ReadFileOptions = {}): P
 /** `readDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
 export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): DicomFile {
   // The path's stat around the open (see `ReadFileOptions.onOpen`).
-  const info = Deno.statSync(path);
+  const info = regularFile(path);
   const f = Deno.openSync(path, { read: true });
   try {
     if (opts.onOpen && stillSo(path, info)) opts.onOpen(info);
@@ -94,6 +94,25 @@ export function readDicomFileSync(path: string, opts: ReadFileOptions = {}): Dic
   } finally {
     f.close();
   }
+}
+
+/**
+ * The path's stat, when it is a regular file. Anything else is refused before it is opened: opening
+ * a FIFO blocks until something writes to it (a FIFO put where an input was listed would hold a
+ * worker forever), and a device or folder has no DICOM file to read.
+ */
+function regularFile(path: string): Deno.FileInfo {
+  const info = Deno.statSync(path);
+  if (!info.isFile) {
+    throw new DicomReadError(
+      "unsupported",
+      "not a regular file (a FIFO, socket, device or folder): not read",
+      {
+        file: path,
+      },
+    );
+  }
+  return info;
 }
 
 /**

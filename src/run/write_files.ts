@@ -111,9 +111,12 @@ async function writeChunk(
     // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
     // that feeds the workers cost more than the stat.
     const st = statOrUndefined(f.input.path);
-    if (st && st.isFile && st.size !== f.input.size) {
-      // Not the file the plan read: the plan's name for it is wrong.
-      const reason = changedReason(`${f.input.size} bytes then, ${st.size} now`);
+    if (st && (!st.isFile || st.size !== f.input.size)) {
+      // Not the file the plan read: the plan's name for it is wrong. Something not a regular file (a
+      // FIFO, which would block whoever opens it) is not opened at all.
+      const reason = changedReason(
+        st.isFile ? `${f.input.size} bytes then, ${st.size} now` : "not a regular file now",
+      );
       await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined, f);
       continue;
     }
