@@ -11,7 +11,7 @@ import { deletePath, insertElement, parsePath, setPath } from "../src/dicom/edit
 import { PathError } from "../src/dicom/errors.ts";
 import { walk } from "../src/dicom/walk.ts";
 import { readDicomFile } from "../src/dicom/read_file.ts";
-import { writeDicomFile } from "../src/dicom/write_file.ts";
+import { writeDicomFile, writeDicomFileSync } from "../src/dicom/write_file.ts";
 import { decodeNumbers, decodeStrings, decodeText, encodeValue } from "../src/dicom/values.ts";
 import { DicomWriteError } from "../src/dicom/errors.ts";
 import { CORPUS, corpusFiles, dcmdumpDataSet, hasTool, runTool } from "./helpers.ts";
@@ -161,8 +161,14 @@ Deno.test("edit: writing a file streams bulk data and never overwrites its input
     );
     await assert.rejects(() => writeDicomFile(file, `${dir}/in.dcm`, { overwrite: true }), /over the input/);
     await assert.rejects(() => writeDicomFile(file, `${dir}/out.dcm`), /exists already/);
+    // Blocking: the same refusal; a caller that has seen nothing at the destination (`destAbsent`)
+    // is not asked again, and the file still goes through a temporary name.
+    assert.throws(() => writeDicomFileSync(file, `${dir}/in.dcm`, { overwrite: true }), /over the input/);
+    const bytes = writeDicomFileSync(file, `${dir}/fresh.dcm`, { overwrite: true, destAbsent: true });
+    assert.deepEqual(await Deno.readFile(`${dir}/fresh.dcm`), await Deno.readFile(`${dir}/out.dcm`));
+    assert.equal(bytes, (await Deno.stat(`${dir}/fresh.dcm`)).size);
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.deepEqual(left, ["in.dcm", "out.dcm"], "no temporary files left behind");
+    assert.deepEqual(left, ["fresh.dcm", "in.dcm", "out.dcm"], "no temporary files left behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

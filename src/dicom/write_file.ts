@@ -15,6 +15,12 @@ import { encodeFile, type EncodeFileOptions } from "./writer.ts";
 export interface WriteFileOptions extends EncodeFileOptions {
   /** Replace an existing file at the destination. Default: refuse. */
   overwrite?: boolean;
+  /**
+   * With `overwrite`: the caller has seen that nothing is at the destination (a folder it just made,
+   * a lstat that found nothing), so it is not the input under another name: the writer does not
+   * stat it again to refuse writing over the input. It still writes to a temporary name and renames.
+   */
+  destAbsent?: boolean;
   /** Sees every byte written, in order (to hash the output without reading it back). */
   onWrite?: (bytes: Uint8Array) => void;
   /**
@@ -85,7 +91,7 @@ export async function writeDicomFile(
 /** `writeDicomFile`, blocking: for one-file-at-a-time work (see `io.ts`). */
 export function writeDicomFileSync(file: DicomFile, dest: string, opts: WriteFileOptions = {}): number {
   if (opts.direct) return writeNewSync(file, dest, opts);
-  if (file.path && samePathSync(file.path, dest)) {
+  if (file.path && !(opts.overwrite && opts.destAbsent) && samePathSync(file.path, dest)) {
     throw new DicomError("unsupported", `refusing to write over the input file ${dest}`);
   }
   if (!opts.overwrite && existsSync(dest)) {

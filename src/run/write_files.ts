@@ -148,6 +148,8 @@ async function writeChunk(
         dest,
         mode: p.output.mode,
         studyUID: f.input.header?.studyUID ?? "",
+        // Neither finished nor started by an earlier run: nothing was at dest (checked just above).
+        ...(!prior && !journal.claimed.has(f.dest!) ? { fresh: true } : {}),
         ...transcoding,
       });
     }
