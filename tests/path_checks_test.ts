@@ -6,8 +6,8 @@
  * file should then cost two resolved calls: its input's open and its staged output's create. A
  * stat of the open file (the input's stamp, the output's identity) cost two more, about 40 % of a
  * file's `readlink` calls (src/dicom/read_file.ts, write_file.ts). A run that writes its files in
- * its workers (nothing written ahead) should not stat a fresh output's path before writing it: that
- * failed stat cost a third of a small file's write.
+ * its workers (nothing written ahead) should not stat a fresh output's path before writing it (that
+ * failed stat cost a third of a small file's write), nor write its journal a line at a time.
  *
  * Counted with strace where it is installed and may trace (`.ci/run` installs it).
  *
@@ -50,13 +50,13 @@ async function writeProtocol(dir: string): Promise<string> {
 
 /**
  * The lines of an strace of `dcmtidy ARGS` (the CLI started as `deno task dcmtidy` does) for the
- * system calls `calls`, on paths under `under`.
+ * system calls `calls`, file descriptors shown with their paths (`write(5</path>, ...)`).
  */
-async function tracedLines(dir: string, calls: string, args: string[], under: string): Promise<string[]> {
+async function traced(dir: string, calls: string, args: string[]): Promise<string[]> {
   const trace = join(dir, "trace.txt");
   const out = await new Deno.Command("strace", {
     args: [
-      ...["-f", "-qq", "-e", `trace=${calls}`, "-o", trace, Deno.execPath(), "run"],
+      ...["-f", "-qq", "-y", "-e", `trace=${calls}`, "-o", trace, Deno.execPath(), "run"],
       ...taskFlags(),
       join(ROOT, "cli.ts"),
       ...args,
@@ -66,16 +66,21 @@ async function tracedLines(dir: string, calls: string, args: string[], under: st
     stderr: "piped",
   }).output();
   assert.ok(out.code === 0 || out.code === 3, new TextDecoder().decode(out.stderr));
-  // A call's path comes first, or after AT_FDCWD (`readlinkat(AT_FDCWD, "/path", ...)`, `statx`).
-  const path = new RegExp(`^\\d+ +\\w+\\((AT_FDCWD, )?"${under.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`);
-  return (await Deno.readTextFile(trace)).split("\n").filter((l) => path.test(l));
+  return (await Deno.readTextFile(trace)).split("\n");
+}
+
+/** The `lines` whose call's path is under `under` (`readlinkat(AT_FDCWD, "/path", ...)` too). */
+function onPathsUnder(lines: string[], under: string): string[] {
+  const escaped = under.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const path = new RegExp(`^\\d+ +\\w+\\((AT_FDCWD(<[^>]*>)?, )?"${escaped}`);
+  return lines.filter((l) => path.test(l));
 }
 
 /** `readlink` calls on paths under `dir` in a `run --yes` of `dir`. */
 async function readlinksOfRun(dir: string): Promise<number> {
   const args = ["run", "--yes", "--jobs", "2", await writeProtocol(dir)];
   // readlink, or readlinkat where there is no readlink (aarch64).
-  return (await tracedLines(dir, "readlink,readlinkat", args, dir)).length;
+  return onPathsUnder(await traced(dir, "readlink,readlinkat", args), dir).length;
 }
 
 /** Whether strace is here and may trace (noted once when it may not). */
@@ -129,15 +134,16 @@ Deno.test("path checks: a file written ahead costs its input's open and its stag
   }
 });
 
-Deno.test("path checks: a file its run writes in a worker is not looked for at its output path first", async () => {
+Deno.test("path checks: a file its run writes in a worker is not looked for at its output path first, and its journal lines go out several a write", async () => {
   if (!(await canTrace())) return;
   const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-checks-" }));
   try {
     // A run from a split scan's parts writes every file in its workers (nothing was written ahead).
     // Its outputs' folders are new: the run knows nothing is at their paths, and a failed stat costs
     // an error object (10 to 50 us) a file.
-    const [few, many] = [20, 60];
+    const [few, many] = [40, 200];
     const misses: number[] = [];
+    const journalWrites: number[] = [];
     for (const n of [few, many]) {
       const dir = join(base, `n${n}`);
       await writeInputs(dir, n);
@@ -150,11 +156,21 @@ Deno.test("path checks: a file its run writes in a worker is not looked for at i
       }).output();
       assert.equal(scan.code, 0, new TextDecoder().decode(scan.stderr));
       const args = ["run", "--yes", "--jobs", "2", "--shard", "1/1", protocol];
-      const lines = await tracedLines(dir, "stat,lstat,newfstatat,fstatat64,statx", args, join(dir, "out"));
-      assert.ok(lines.length > n, `the trace's stat lines are matched (${lines.length} for ${n} files)`);
-      misses.push(lines.filter((l) => l.includes("ENOENT") && !l.includes("/.dcmtidy")).length);
+      const lines = await traced(dir, "stat,lstat,newfstatat,fstatat64,statx,write", args);
+      const stats = onPathsUnder(lines, join(dir, "out"));
+      assert.ok(stats.length > n, `the trace's stat lines are matched (${stats.length} for ${n} files)`);
+      misses.push(stats.filter((l) => l.includes("ENOENT") && !l.includes("/.dcmtidy")).length);
+      journalWrites.push(lines.filter((l) => /^\d+ +write\(\d+<[^>]*\/journal\.jsonl>/.test(l)).length);
     }
     const perFile = (misses[1] - misses[0]) / (many - few);
+    // Its journal lines (a claim and a record a file) go out as they come, several a write.
+    const writesPerFile = (journalWrites[1] - journalWrites[0]) / (many - few);
+    assert.ok(
+      journalWrites[0] > 0 && writesPerFile < 0.5,
+      `${writesPerFile.toFixed(2)} journal writes a file (runs of ${few} and ${many} files: ${
+        journalWrites.join(", ")
+      }): each file's line is written alone`,
+    );
     assert.ok(
       perFile < 0.5,
       `${perFile.toFixed(1)} failed stats of output paths a file (runs of ${few} and ${many} files: ${

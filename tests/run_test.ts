@@ -236,3 +236,38 @@ Deno.test("key file: a process stopped by a signal lets go of its key file lock,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("journal: appends go out in order, each resolved once it is in the file; a failed write fails what follows", async () => {
+  const { openJournalAppender } = await import("../src/run/journal.ts");
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-journal-" });
+  try {
+    const path = `${dir}/journal.jsonl`;
+    const lines = Array.from(
+      { length: 2000 },
+      (_, i) => JSON.stringify({ line: i, pad: "x".repeat(i % 97) }) + "\n",
+    );
+    {
+      using journal = await openJournalAppender(path);
+      // Appended without waiting, as a run records its files: each resolves with its line on disk.
+      const late: string[] = [];
+      await Promise.all(lines.map((line) =>
+        journal.append(line).then(() => {
+          if (!Deno.readTextFileSync(path).includes(line)) late.push(line);
+        })
+      ));
+      assert.deepEqual(late, [], "an append resolved before its text was written");
+      await journal.append(lines[0]); // one more, awaited alone
+    }
+    assert.equal(await Deno.readTextFile(path), lines.join("") + lines[0], "every line, in order, once");
+    // /dev/full refuses every write (ENOSPC): the append fails, and so does every one after it.
+    if ((await Deno.stat("/dev/full").catch(() => undefined))?.isCharDevice) {
+      using full = await openJournalAppender("/dev/full");
+      const results = await Promise.allSettled([full.append("a\n"), full.append("b\n")]);
+      const after = await full.append("c\n").then(() => "written", (e) => e);
+      assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+      assert.ok(after instanceof Error, "an append after a failed write fails too");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

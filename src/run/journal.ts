@@ -178,20 +178,31 @@ export async function isJournaled(
 /**
  * The journal opened for appending, line by line through one open file (not an open and close per
  * file, on the thread that feeds the workers): a kill can cut at most the last line, which
- * `readJournal` skips. Appends are written in the order they are asked for.
+ * `readJournal` skips. Appends are written in the order they are asked for; `append` resolves once
+ * its text is written. Texts appended while a write is under way go out together in the next one
+ * (a run that records each file as a worker reports it wrote one line a write, 27 us each on the
+ * main thread). A write that fails fails its appends and every one after it.
  */
 export async function openJournalAppender(
   path: string,
 ): Promise<{ append: (text: string) => Promise<void>; [Symbol.dispose](): void }> {
   const file = await Deno.open(path, { append: true, create: true, mode: PRIVATE_FILE });
   const encoder = new TextEncoder();
-  let appended = Promise.resolve();
+  let written = Promise.resolve();
+  // The texts the next write takes, and that write (made when the first of them was appended).
+  let queued: string[] = [];
+  let next: Promise<void> | undefined;
   return {
-    append: (text) =>
-      appended = appended.then(async () => {
-        const bytes = encoder.encode(text);
+    append: (text) => {
+      queued.push(text);
+      next ??= written = written.then(async () => {
+        const bytes = encoder.encode(queued.join(""));
+        queued = [];
+        next = undefined;
         for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-      }),
+      });
+      return next;
+    },
     [Symbol.dispose]: () => file.close(),
   };
 }

@@ -50,7 +50,19 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
   // one's input modification time before it was read (for its journal line).
   const unstaged: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
-  const record = (result: FileOutcome) => recordFile(ctx, result, mtimes.get(result.index));
+  // Each file's journal line is appended as its outcome comes, not waited for one by one (the
+  // appender writes those that queue meanwhile in one go); a failed append stops the run at the next
+  // file, and the last is waited for before the run goes on.
+  let appended: Promise<void> = Promise.resolve();
+  let failed: { error: unknown } | undefined;
+  // deno-lint-ignore require-await
+  const record = async (result: FileOutcome) => {
+    if (failed) throw failed.error;
+    const line = recordOutcome(ctx, result, mtimes.get(result.index));
+    if (line === undefined) return;
+    appended = ctx.append(line);
+    appended.catch((error) => failed ??= { error });
+  };
   for (let from = 0; from < files.length; from += CHUNK) {
     await writeChunk(ctx, files.slice(from, from + CHUNK), absent, (job, mtime) => {
       unstaged.push(job);
@@ -81,6 +93,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
       );
     }
   }
+  await appended;
 }
 
 /**
