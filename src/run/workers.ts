@@ -15,7 +15,7 @@ import { type DeidConfig, loadDeidConfig } from "../deid/config.ts";
 import { codecBinaries } from "../pixels/wasm.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
-import { mapRecorded, openPool } from "../workers/pool.ts";
+import { mapRecorded, openPool, recordInPool } from "../workers/pool.ts";
 import type { FileJob, FileOutcome } from "./process.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 import type { FromRunWorker, ToRunWorker } from "./_run_worker.ts";
@@ -60,33 +60,49 @@ export function rewritesPixels(p: Protocol): boolean {
   return p.output.transferSyntax !== "keep" || p.deidentify?.burned_in === "blank";
 }
 
-/** Open `count` run workers for `p` that may read the `paths` (and where their links lead). */
-async function openRunPool(p: Protocol, init: RunWorkerInit, count: number, paths: string[]) {
+/**
+ * Open `count` run workers for `p` that may read the `paths` (and where their links lead: the paths
+ * are gone through only where links are followed).
+ */
+async function openRunPool(p: Protocol, init: RunWorkerInit, count: number, paths: Iterable<string>) {
   const permissions = workerPermissions(p, linkTargetDirs(p, paths));
   return openPool<ToRunWorker, FromRunWorker>(SCRIPT, count, permissions, await initMessage(p, init));
 }
 
+/** A run's workers for files: open while the run hands them its files a chunk at a time. */
+export interface RunWorkers {
+  /**
+   * Run these jobs through the workers; `record` sees each outcome as it arrives, one at a time,
+   * and a failure to record stops the run. Resolves once every job is recorded.
+   */
+  run(jobs: readonly FileJob[], record: (o: FileOutcome) => Promise<void>): Promise<void>;
+  /** Stop the workers. */
+  close(): void;
+}
+
 /**
- * Run every job through `workers` sandboxed workers; `record` sees each outcome as it arrives, one
- * at a time, and a failure to record stops the run. (Sort-only links are not made in workers: Deno
- * asks for write access to a link's target, which the workers never have on inputs; the run links
- * them from what the plan read.)
+ * Start `count` sandboxed workers for the files a run writes itself, allowed to read the `paths`
+ * (its inputs). (Sort-only links are not made in workers: Deno asks for write access to a link's
+ * target, which the workers never have on inputs; the run links them from what the plan read.)
  */
-export function runInWorkers(
+export async function openRunWorkers(
   p: Protocol,
   init: RunWorkerInit,
-  jobs: FileJob[],
-  workers: number,
-  record: (o: FileOutcome) => Promise<void>,
-): Promise<void> {
-  const count = Math.max(1, Math.min(workers, jobs.length));
-  return mapRecorded(
-    () => openRunPool(p, init, count, jobs.map((j) => j.path)),
-    jobs,
-    (batch): ToRunWorker => ({ type: "jobs", jobs: batch }),
-    (msg) => (msg.type === "done" ? msg.outcomes : undefined),
-    record,
-  );
+  count: number,
+  paths: Iterable<string>,
+): Promise<RunWorkers> {
+  const pool = await openRunPool(p, init, Math.max(1, count), paths);
+  return {
+    run: (jobs, record) =>
+      recordInPool(
+        pool,
+        jobs,
+        (batch): ToRunWorker => ({ type: "jobs", jobs: batch }),
+        (msg) => (msg.type === "done" ? msg.outcomes : undefined),
+        record,
+      ),
+    close: () => pool.close(),
+  };
 }
 
 /**

@@ -31,69 +31,123 @@ import {
 import { takeStaged } from "./stage.ts";
 import { JOURNAL_FILE, STATE_DIR } from "./state_dir.ts";
 import type { RunContext } from "./types.ts";
-import { rewritesPixels, runInWorkers } from "./workers.ts";
+import { openRunWorkers, rewritesPixels, type RunWorkers } from "./workers.ts";
 
 /**
- * Files a run takes through its first steps at a time (stat, resume check, claim, rename of what
- * was written ahead): what it holds for them is dropped before the next ones, so memory does not
- * grow with the files here.
+ * Files a run takes through its steps at a time (stat, resume check, claim, rename of what was
+ * written ahead, then writing the rest): what it holds for them is dropped before the next ones, so
+ * memory does not grow with the files here.
  */
 const CHUNK = 4096;
 
 /** Write (or resume) `files`, given as their index in `Plan.files`. */
 export async function writeFiles(ctx: RunContext, files: readonly number[]): Promise<void> {
-  const { plan, opts } = ctx;
-  const p = plan.protocol;
-  const d = p.deidentify;
   const absent = absentFolders(ctx.root);
-  // What is left to write in this thread or the workers (not resumed, not written ahead), and each
-  // one's input modification time before it was read (for its journal line).
-  const unstaged: FileJob[] = [];
-  const mtimes = new Map<number, number | undefined>();
   // Each file's journal line is appended as its outcome comes, not waited for one by one (the
   // appender writes those that queue meanwhile in one go); a failed append stops the run at the next
   // file, and the last is waited for before the run goes on.
   let appended: Promise<void> = Promise.resolve();
   let failed: { error: unknown } | undefined;
-  // deno-lint-ignore require-await
-  const record = async (result: FileOutcome) => {
-    if (failed) throw failed.error;
+  const recordWith = (mtimes: Map<number, number | undefined>) => (result: FileOutcome): Promise<void> => {
+    if (failed) return Promise.reject(failed.error);
     const line = recordOutcome(ctx, result, mtimes.get(result.index));
-    if (line === undefined) return;
-    appended = ctx.append(line);
-    appended.catch((error) => failed ??= { error });
-  };
-  for (let from = 0; from < files.length; from += CHUNK) {
-    await writeChunk(ctx, files.slice(from, from + CHUNK), absent, (job, mtime) => {
-      unstaged.push(job);
-      mtimes.set(job.index, mtime);
-    });
-    // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
-    // used up to 96 MB of heap here without it, 80 MB with it).
-    boundHeap();
-  }
-  if (!d) {
-    // Sort only: the plan read each header (its report columns are in the plan), so nothing is
-    // read again and no worker is needed; links have to be made here anyway (Deno asks for write
-    // access to a link's target), and a copy is one call into the kernel.
-    for (const job of unstaged) await record(await placed(job, plan.files.get(job.index)));
-  } else if ((opts.workers ?? 0) > 0 && unstaged.length > 0) {
-    if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
-    await runInWorkers(p, { ...opts.overrides, salt: opts.salt }, unstaged, opts.workers!, record);
-  } else {
-    if (rewritesPixels(p) && unstaged.length) await preparePixelWork();
-    for (const job of unstaged) {
-      // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
-      await record(
-        await processFile(job, ctx.session!).catch((e): FileOutcome => ({
-          index: job.index,
-          status: "quarantined",
-          reason: (e as Error).message,
-        })),
-      );
+    if (line !== undefined) {
+      appended = ctx.append(line);
+      appended.catch((error) => failed ??= { error });
     }
+    return Promise.resolve();
+  };
+  const writer = new ChunkWriter(ctx, files);
+  try {
+    for (let from = 0; from < files.length; from += CHUNK) {
+      // What is left to write in this thread or the workers (not resumed, not written ahead), and
+      // each one's input modification time before it was read (for its journal line): a chunk's,
+      // written before the next chunk is claimed, so what the run holds does not grow with its files.
+      const jobs: FileJob[] = [];
+      const mtimes = new Map<number, number | undefined>();
+      await writeChunk(ctx, files.slice(from, from + CHUNK), absent, (job, mtime) => {
+        jobs.push(job);
+        mtimes.set(job.index, mtime);
+      });
+      // Workers for as many files as may still need them: this chunk's, and every one after it.
+      const atMost = jobs.length + Math.max(0, files.length - from - CHUNK);
+      if (jobs.length) await writer.write(jobs, recordWith(mtimes), atMost);
+      // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
+      // used up to 96 MB of heap here without it, 80 MB with it).
+      boundHeap();
+    }
+  } finally {
+    await writer.close();
   }
   await appended;
+}
+
+/**
+ * Writes the files a run writes itself (not resumed, not written ahead), a chunk at a time: copied
+ * or linked by this thread for a sort-only run, de-identified in the workers (started for the
+ * first chunk that has such files, and kept for the others) or in this thread otherwise.
+ */
+class ChunkWriter {
+  readonly #ctx: RunContext;
+  readonly #files: readonly number[];
+  #workers?: Promise<RunWorkers>;
+  #pixelsReady = false;
+
+  constructor(ctx: RunContext, files: readonly number[]) {
+    this.#ctx = ctx;
+    this.#files = files;
+  }
+
+  /**
+   * Write `jobs`, each outcome to `record`; `atMost`: how many files, these included, may still be
+   * written here (no more workers are started).
+   */
+  async write(jobs: FileJob[], record: (o: FileOutcome) => Promise<void>, atMost: number): Promise<void> {
+    const { plan, opts, session } = this.#ctx;
+    const p = plan.protocol;
+    if (!p.deidentify) {
+      // Sort only: the plan read each header (its report columns are in the plan), so nothing is
+      // read again and no worker is needed; links have to be made here anyway (Deno asks for write
+      // access to a link's target), and a copy is one call into the kernel.
+      for (const job of jobs) await record(await placed(job, plan.files.get(job.index)));
+    } else if ((opts.workers ?? 0) > 0) {
+      if (!opts.salt) throw new Error("sandboxed workers need the salt's bytes");
+      const files = this.#files;
+      // Allowed to read the run's inputs (gone through only where links are followed).
+      const inputs = function* () {
+        for (const i of files) yield plan.files.get(i).input.path;
+      };
+      this.#workers ??= openRunWorkers(
+        p,
+        { ...opts.overrides, salt: opts.salt },
+        Math.min(opts.workers!, atMost),
+        inputs(),
+      );
+      await (await this.#workers).run(jobs, record);
+    } else {
+      if (rewritesPixels(p) && !this.#pixelsReady) {
+        await preparePixelWork();
+        this.#pixelsReady = true;
+      }
+      for (const job of jobs) {
+        // As in a worker: whatever happens to one file (its input removed meanwhile), the run goes on.
+        await record(
+          await processFile(job, session!).catch((e): FileOutcome => ({
+            index: job.index,
+            status: "quarantined",
+            reason: (e as Error).message,
+          })),
+        );
+      }
+    }
+  }
+
+  /** Stop the workers, if any were started (and started they did). */
+  async close(): Promise<void> {
+    const workers = this.#workers;
+    this.#workers = undefined;
+    (await workers?.catch(() => undefined))?.close();
+  }
 }
 
 /**

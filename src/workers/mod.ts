@@ -4,6 +4,14 @@
  *
  * @module
  */
-export { type ControlReply, mapInPool, type MapOptions, mapRecorded, openPool, type Pool } from "./pool.ts";
+export {
+  type ControlReply,
+  mapInPool,
+  type MapOptions,
+  mapRecorded,
+  openPool,
+  type Pool,
+  recordInPool,
+} from "./pool.ts";
 export { linkTargetDirs, workerPermissions } from "./permissions.ts";
 export { serveWorker, type WorkerHandlers } from "./serve.ts";

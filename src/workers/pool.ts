@@ -196,10 +196,32 @@ export function mapInPool<In, Out, J, R>(
 }
 
 /**
- * Run `jobs` through a pool opened for them and closed after, recording each result with
- * `record`, one at a time in arrival order (the workers go on meanwhile). A failure to record (the
- * journal's disk full) stops the map as soon as it happens, and rejects.
+ * Run `jobs` through `pool`, recording each result with `record`, one at a time in arrival order
+ * (the workers go on meanwhile). A failure to record (the journal's disk full) stops the map as
+ * soon as it happens, and rejects. The pool stays open: the caller may map more jobs, and closes it.
  */
+export async function recordInPool<In, Out, J, R>(
+  pool: Pool<In, Out>,
+  jobs: JobList<J>,
+  message: (batch: J[]) => In,
+  results: (msg: Out) => readonly R[] | undefined,
+  record: (r: R) => Promise<void>,
+  opts: Pick<MapOptions<R>, "maxBatch" | "inFlight"> = {},
+): Promise<void> {
+  let recorded: Promise<void> = Promise.resolve();
+  let recordFailed: { error: unknown } | undefined;
+  await mapInPool(pool, jobs, message, results, {
+    ...opts,
+    onResult: (r) => {
+      recorded = recorded.then(() => record(r));
+      recorded.catch((error) => (recordFailed ??= { error }));
+    },
+    stop: () => recordFailed?.error as Error | undefined,
+  });
+  await recorded;
+}
+
+/** `recordInPool` through a pool opened for `jobs` and closed after. */
 export async function mapRecorded<In, Out, J, R>(
   open: () => Promise<Pool<In, Out>>,
   jobs: readonly J[],
@@ -208,19 +230,9 @@ export async function mapRecorded<In, Out, J, R>(
   record: (r: R) => Promise<void>,
   opts: Pick<MapOptions<R>, "maxBatch" | "inFlight"> = {},
 ): Promise<void> {
-  let recorded: Promise<void> = Promise.resolve();
-  let recordFailed: { error: unknown } | undefined;
   const pool = await open();
   try {
-    await mapInPool(pool, jobs, message, results, {
-      ...opts,
-      onResult: (r) => {
-        recorded = recorded.then(() => record(r));
-        recorded.catch((error) => (recordFailed ??= { error }));
-      },
-      stop: () => recordFailed?.error as Error | undefined,
-    });
-    await recorded;
+    await recordInPool(pool, jobs, message, results, record, opts);
   } finally {
     pool.close();
   }
