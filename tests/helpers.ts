@@ -175,3 +175,17 @@ export function askSandboxedWorker<T>(script: URL, message: unknown): Promise<T>
     w.postMessage(message);
   });
 }
+
+/**
+ * A shard's part (`<output>/.dcmtidy/shards/K-of-N/part.jsonl`), read as the test sees it: its
+ * first line, and the outcomes of its file lines.
+ */
+export async function readShardPart(
+  path: string,
+): Promise<
+  { head: Record<string, unknown>; outcomes: { index: number; status: string; reason?: string }[] }
+> {
+  const [first, ...rest] = (await Deno.readTextFile(path)).split("\n").filter((l) => l !== "");
+  const lines = rest.map((l) => JSON.parse(l));
+  return { head: JSON.parse(first), outcomes: lines.flatMap((l) => l.outcome ?? []) };
+}

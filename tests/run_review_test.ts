@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts";
-import { ROOT, runCli } from "./helpers.ts";
+import { readShardPart, ROOT, runCli } from "./helpers.ts";
 import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan } from "../src/plan/mod.ts";
 import { runPlan } from "../src/run/mod.ts";
@@ -171,7 +171,7 @@ Deno.test("review 1: nothing under the output root links pseudonyms to patients;
     if (Deno.build.os !== "windows") {
       assert.equal(await mode(`${dir}/sharded/.dcmtidy/shards`), 0o700);
       assert.equal(await mode(`${dir}/sharded/.dcmtidy/shards/1-of-2`), 0o700);
-      assert.equal(await mode(`${dir}/sharded/.dcmtidy/shards/1-of-2/part.json`), 0o600);
+      assert.equal(await mode(`${dir}/sharded/.dcmtidy/shards/1-of-2/part.jsonl`), 0o600);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -352,7 +352,7 @@ Deno.test("review 5: merge names shards run with other salts; parts keep a finge
     );
     assert.doesNotMatch(merged.stderr, /different inputs/);
     for (const k of [1, 2]) {
-      const part = await Deno.readTextFile(`${dir}/tidy/.dcmtidy/shards/${k}-of-2/part.json`);
+      const part = await Deno.readTextFile(`${dir}/tidy/.dcmtidy/shards/${k}-of-2/part.jsonl`);
       assert.ok(!part.includes(SALT) && !part.includes(other), "no salt in a part");
       for (const s of [SALT, other]) {
         const plain = createHash("sha256").update(s).digest("hex");
@@ -371,7 +371,7 @@ Deno.test("review 5: merge names shards run with other salts; parts keep a finge
     const sorted = await runCli(["run", "--yes", "--jobs", "1", "--shard", "1/1", `${dir}/sort.yaml`]);
     assert.equal(sorted.code, 0, sorted.stderr);
     assert.equal(
-      JSON.parse(await Deno.readTextFile(`${dir}/sorted/.dcmtidy/shards/1-of-1/part.json`)).salt,
+      (await readShardPart(`${dir}/sorted/.dcmtidy/shards/1-of-1/part.jsonl`)).head.salt,
       undefined,
     );
   } finally {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { buildDump, protocolText } from "./fixtures/shard_dump.ts";
 import { buildDicom, sampleDataset } from "./fixtures/builder.ts";
-import { runCli, treeHashes } from "./helpers.ts";
+import { readShardPart, runCli, treeHashes } from "./helpers.ts";
 import { shareOf } from "../src/plan/scan_part.ts";
 
 const SALT = "scan-part-test-salt-0123456789";
@@ -154,12 +154,8 @@ Deno.test("split scan: a file replaced after the scan is quarantined, never writ
       run.stdout,
       /the input is not the file the plan read \((another study|\d+ bytes then, \d+ now)\)/,
     );
-    const files = await Deno.readTextFile(`${dir}/sharded/.dcmtidy/shards/1-of-1/part.json`);
-    assert.ok(
-      JSON.parse(files).outcomes.some((o: { reason?: string }) =>
-        /not the file the plan read/.test(o.reason ?? "")
-      ),
-    );
+    const { outcomes } = await readShardPart(`${dir}/sharded/.dcmtidy/shards/1-of-1/part.jsonl`);
+    assert.ok(outcomes.some((o) => /not the file the plan read/.test(o.reason ?? "")));
     // The file without IDs: the pseudonym in its header is the one its folder was named with.
     const written = [...Deno.readDirSync(`${dir}/sharded`)].map((e) => e.name).filter((n) =>
       !n.startsWith(".")

@@ -75,7 +75,7 @@ Deno.test("shards: 4 shards (two at once, one killed and rerun) + merge = the si
   }
 });
 
-Deno.test("merge refuses missing shards and shards of different protocols, and says which", async () => {
+Deno.test("merge refuses missing shards, shards of different protocols and parts cut short or of another format, and says which", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-merge-" }));
   try {
     await buildDump(`${dir}/raw`);
@@ -91,6 +91,24 @@ Deno.test("merge refuses missing shards and shards of different protocols, and s
     assert.equal(mixed.code, 2);
     assert.match(mixed.stderr, /shards used different protocols: 1-of-2: first .*; 2-of-2: second/);
     assert.ok(!(await Deno.stat(`${dir}/single/report.csv`).catch(() => false)), "nothing merged");
+    // Shard 2 again with the first protocol: its part cut short (its last line gone), then in the
+    // format of an older dcmtidy (one JSON document): refused, naming the shard, nothing merged.
+    assert.notEqual((await run("a.yaml", 2)).code, 1);
+    const part = `${dir}/single/.dcmtidy/shards/2-of-2/part.jsonl`;
+    const whole = await Deno.readTextFile(part);
+    await Deno.writeTextFile(part, whole.slice(0, whole.trimEnd().lastIndexOf("\n") + 1));
+    const cut = await runCli(["merge", `${dir}/single`]);
+    assert.equal(cut.code, 2, cut.stderr);
+    assert.match(cut.stderr, /shard 2-of-2: part\.jsonl is incomplete: run the shard again/);
+    await Deno.writeTextFile(part, JSON.stringify({ format: "dcmtidy-shard-part/2", files: [] }) + "\n");
+    const old = await runCli(["merge", `${dir}/single`]);
+    assert.equal(old.code, 2, old.stderr);
+    assert.match(old.stderr, /shard 2-of-2: part\.jsonl is not a part this dcmtidy understands/);
+    assert.ok(!(await Deno.stat(`${dir}/single/report.csv`).catch(() => false)), "nothing merged");
+    await Deno.writeTextFile(part, whole);
+    const merged = await runCli(["merge", `${dir}/single`]);
+    assert.equal(merged.code, 3, merged.stderr); // the dump's cut file is quarantined
+    assert.ok(await Deno.stat(`${dir}/single/report.csv`), "merged once the part is whole");
     const nothing = await runCli(["merge", `${dir}/raw`]);
     assert.equal(nothing.code, 2);
     assert.match(nothing.stderr, /no shard ran here/);

@@ -23,6 +23,7 @@ import type { ListedFiles } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import { PRIVATE_FILE, setMode } from "../util/atomic.ts";
 import { DcmtidyError, EXIT } from "../util/errors.ts";
+import { readLines } from "../util/lines.ts";
 import { partialTarget, tempNameFor } from "../util/temp.ts";
 import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
@@ -272,21 +273,6 @@ export async function scanPartCounts(folder: string): Promise<number[]> {
   return [...counts].sort((a, b) => a - b);
 }
 
-/** Read a part's lines one at a time (a part is as large as its share). */
-async function* lines(path: string): AsyncGenerator<string> {
-  using file = await Deno.open(path);
-  let rest = "";
-  for await (const text of file.readable.pipeThrough(new TextDecoderStream())) {
-    rest += text;
-    let nl: number;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-    }
-  }
-  if (rest) yield rest;
-}
-
 /**
  * Every listed file's survey, from the N parts in `folder` (`scan` command), for `makePlan`'s
  * `surveyed`. Throws `ScanPartError` when a part is missing, unfinished, stale (another tool,
@@ -323,7 +309,7 @@ export async function readScanParts(
     const path = join(folder, scanPartName(shard));
     const again = `run dcmtidy scan --shard ${k}/${n} again (same protocol, --input and --output)`;
     try {
-      const read = lines(path);
+      const read = readLines(path);
       const first = await read.next();
       const head = first.done ? undefined : parseHead(first.value);
       if (!head) {

@@ -1,28 +1,37 @@
 /**
- * Shard parts and their merge. A shard run leaves `<output>/.dcmtidy/shards/K-of-N/part.json`
- * (its own files' fates and outcomes, plus fingerprints of the whole plan and of the salt); `mergeShards`
- * checks that every shard finished with the same tool, rules, protocol, salt and plan, then writes
- * the same report.csv, files.csv and audit.json a single run would. Parts hold no original
- * identities: each shard adds its rows to the key file itself (outside the output root), so the
- * merged key file is the single run's.
+ * Shard parts and their merge. A shard run leaves `<output>/.dcmtidy/shards/K-of-N/part.jsonl`: a
+ * first line with what every shard must agree on (tool, rules, protocol, fingerprints of the whole
+ * plan and of the salt), a line for each of its files (its fate and outcome), a line for each
+ * series it converted, and a last line that says it is complete. `mergeShards` checks that every
+ * shard finished with the same tool, rules, protocol, salt and plan, then writes the same
+ * report.csv, files.csv and audit.json a single run would. Both go through a part a line at a time,
+ * and the merge holds the files and outcomes as a run does (past a bound, in a temporary file): a
+ * shard of a million files is never one string or one array. Parts hold no original identities:
+ * each shard adds its rows to the key file itself (outside the output root), so the merged key
+ * file is the single run's.
+ *
+ * @module
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { type Plan, type PlannedFile, type Shard, shardName } from "../plan/mod.ts";
+import { FileRecords, type Plan, type Shard, shardName } from "../plan/mod.ts";
 import { MergeError } from "./errors.ts";
-import type { FileOutcome } from "./process.ts";
+import { type FileOutcome, outcomeCodec } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import { type ReportFile, type ReportPlan, writeReports } from "./reports.ts";
 import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { PRIVATE_FILE, writeAtomically } from "../util/atomic.ts";
-import { shardStatePath, STATE_DIR } from "./state_dir.ts";
+import { boundHeap } from "../util/heap.ts";
+import { readLines } from "../util/lines.ts";
+import { SpillMap } from "../util/spill_map.ts";
+import { planSpill, shardStatePath, STATE_DIR } from "./state_dir.ts";
 
-const PART_FILE = "part.json";
-/** Version 2: outcomes without original identities, and the salt's fingerprint. */
-const PART_FORMAT = "dcmtidy-shard-part/2";
+const PART_FILE = "part.jsonl";
+/** Version 3: a line a file (version 2 was one JSON document), outcomes without original identities. */
+const PART_FORMAT = "dcmtidy-shard-part/3";
 
-/** What one finished shard leaves for the merge. */
-export interface ShardPart {
+/** A part's first line: what every shard must have in common. */
+export interface ShardPartHead {
   readonly format: typeof PART_FORMAT;
   readonly tool: string;
   readonly rules: string;
@@ -43,20 +52,16 @@ export interface ShardPart {
   readonly salt?: string;
   /** The whole plan's size and fingerprint: every shard must have planned the same thing. */
   readonly plan: { readonly files: number; readonly sha256: string };
-  /** This shard's files, by their index in the whole plan. */
-  readonly files: readonly {
-    readonly index: number;
-    readonly input: { readonly rel: string; readonly root: string };
-    readonly status: PlannedFile["status"];
-    readonly reason?: string;
-    readonly dest?: string;
-  }[];
-  readonly outcomes: readonly FileOutcome[];
-  /** With NIfTI output: the series this shard converted (a series lives in one shard). */
-  readonly series?: readonly SeriesOutcome[];
-  readonly resumed: number;
-  readonly durationMs: number;
 }
+
+/**
+ * A part's other lines: one of its files (by its index in the whole plan) with its outcome when it
+ * has one; a series it converted (NIfTI output: a series lives in one shard); the last line.
+ */
+export type ShardPartLine =
+  | { readonly file: ReportFile & { readonly index: number }; readonly outcome?: FileOutcome }
+  | { readonly series: SeriesOutcome }
+  | { readonly end: { readonly files: number; readonly resumed: number; readonly durationMs: number } };
 
 /**
  * A fingerprint of a plan that does not depend on where the input and output are mounted: the
@@ -93,7 +98,7 @@ export async function writeShardPart(
   meta: { version: string; rules: string; salt?: string },
 ): Promise<void> {
   const p = plan.protocol;
-  const part: ShardPart = {
+  const head: ShardPartHead = {
     format: PART_FORMAT,
     tool: meta.version,
     rules: meta.rules,
@@ -109,22 +114,31 @@ export async function writeShardPart(
     },
     ...(meta.salt ? { salt: meta.salt } : {}),
     plan: { files: plan.files.length, sha256: planFingerprint(plan) },
-    files: mine.map((index) => {
+  };
+  const line = (l: ShardPartLine) => JSON.stringify(l) + "\n";
+  // Pieces of about 64 KB, each written before the next is made.
+  function* pieces(): Generator<string> {
+    let piece = JSON.stringify(head) + "\n";
+    for (const index of mine) {
       const f = plan.files.get(index);
-      return {
+      const outcome = run.outcomes.get(index);
+      const file = {
         index,
         input: { rel: f.input.rel, root: f.input.root },
         status: f.status,
         reason: f.reason,
         dest: f.dest,
       };
-    }),
-    outcomes: mine.flatMap((i) => run.outcomes.get(i) ?? []),
-    series: [...run.series?.values() ?? []],
-    resumed: run.resumed,
-    durationMs: run.durationMs,
-  };
-  await writeAtomically(join(shardStatePath(p.output.root, shard), PART_FILE), JSON.stringify(part) + "\n", {
+      piece += line(outcome ? { file, outcome } : { file });
+      if (piece.length >= 65536) {
+        yield piece;
+        piece = "";
+      }
+    }
+    for (const series of run.series?.values() ?? []) piece += line({ series });
+    yield piece + line({ end: { files: mine.length, resumed: run.resumed, durationMs: run.durationMs } });
+  }
+  await writeAtomically(join(shardStatePath(p.output.root, shard), PART_FILE), pieces(), {
     mode: PRIVATE_FILE,
   });
 }
@@ -152,9 +166,17 @@ export interface MergeSummary {
   readonly report: string;
 }
 
-async function readParts(outputRoot: string): Promise<{ parts: ShardPart[]; problems: string[] }> {
+/** A part found in the output root: its folder's name, its path, its first line. */
+interface FoundPart {
+  readonly name: string;
+  readonly path: string;
+  readonly head: ShardPartHead;
+}
+
+/** Every shard's part in the output root (their first lines only), and what is wrong with them. */
+async function findParts(outputRoot: string): Promise<{ parts: FoundPart[]; problems: string[] }> {
   const dir = join(outputRoot, STATE_DIR, "shards");
-  const parts: ShardPart[] = [];
+  const parts: FoundPart[] = [];
   const problems: string[] = [];
   let names: string[];
   try {
@@ -167,32 +189,36 @@ async function readParts(outputRoot: string): Promise<{ parts: ShardPart[]; prob
   }
   for (const name of names) {
     if (!/^\d+-of-\d+$/.test(name)) continue;
-    let text: string;
+    const path = join(dir, name, PART_FILE);
+    let first: string | undefined;
     try {
-      text = await Deno.readTextFile(join(dir, name, PART_FILE));
+      for await (const line of readLines(path)) {
+        first = line;
+        break;
+      }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       problems.push(`shard ${name} did not finish (it has no ${PART_FILE}): run it again`);
       continue;
     }
-    let part: ShardPart;
+    let head: ShardPartHead;
     try {
-      part = JSON.parse(text);
+      head = JSON.parse(first ?? "");
     } catch {
-      problems.push(`shard ${name}: ${PART_FILE} is not valid JSON: run the shard again`);
+      problems.push(`shard ${name}: ${PART_FILE} is not a shard's part: run the shard again`);
       continue;
     }
-    if (part.format !== PART_FORMAT || shardName(part.shard) !== name) {
-      problems.push(`shard ${name}: ${PART_FILE} is not a part this dcmtidy understands (${part.format})`);
+    if (head.format !== PART_FORMAT || shardName(head.shard) !== name) {
+      problems.push(`shard ${name}: ${PART_FILE} is not a part this dcmtidy understands (${head.format})`);
       continue;
     }
-    parts.push(part);
+    parts.push({ name, path, head });
   }
   return { parts, problems };
 }
 
 /** Check the parts belong together and cover every shard; say what does not. */
-function checkParts(parts: ShardPart[], problems: string[]): void {
+function checkParts(parts: readonly ShardPartHead[], problems: string[]): void {
   const counts = [...new Set(parts.map((p) => p.shard.n))];
   if (counts.length > 1) {
     problems.push(
@@ -201,7 +227,7 @@ function checkParts(parts: ShardPart[], problems: string[]): void {
     );
     return;
   }
-  const differ = (what: string, value: (p: ShardPart) => string) => {
+  const differ = (what: string, value: (p: ShardPartHead) => string) => {
     const groups = new Map<string, string[]>();
     for (const p of parts) groups.set(value(p), [...(groups.get(value(p)) ?? []), shardName(p.shard)]);
     if (groups.size < 2) return false;
@@ -243,77 +269,101 @@ function checkParts(parts: ShardPart[], problems: string[]): void {
  */
 export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
   const root = resolve(outputRoot);
-  const { parts, problems } = await readParts(root);
+  const { parts, problems } = await findParts(root);
   if (parts.length === 0 && problems.length === 0) {
     throw new MergeError([`${root}: no shard ran here (${join(STATE_DIR, "shards")} is empty)`]);
   }
-  checkParts(parts, problems);
+  checkParts(parts.map((p) => p.head), problems);
   if (problems.length) throw new MergeError(problems);
-  const total = parts[0].plan.files;
-  const files: (ReportFile | undefined)[] = new Array(total);
-  const outcomes = new Map<number, FileOutcome>();
+  const total = parts[0].head.plan.files;
+  // As a run holds them: past a bound, in a temporary file in the state folder.
+  using files = new FileRecords<ReportFile>(planSpill(root), total);
+  using outcomes = new SpillMap<FileOutcome>(join(root, STATE_DIR), undefined, outcomeCodec(), total);
+  const claimed = new Uint8Array(total);
   const series = new Map<number, SeriesOutcome>();
+  let resumed = 0;
+  let durationMs = 0;
   for (const part of parts) {
-    for (const o of part.series ?? []) {
-      if (series.has(o.series)) problems.push(`series ${o.series + 1} was converted by two shards`);
-      series.set(o.series, o);
+    let lines = 0;
+    let complete = false;
+    for await (const text of readLines(part.path)) {
+      if (lines++ === 0 || text === "") continue; // the first line is the head, read already
+      if (lines % 1024 === 0) boundHeap();
+      let line: ShardPartLine;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        break; // cut short: said below
+      }
+      if ("file" in line) {
+        const { index } = line.file;
+        if (!Number.isInteger(index) || index < 0 || index >= total) {
+          problems.push(`shard ${part.name}: a file (${index}) that is not in the plan of ${total} files`);
+          continue;
+        }
+        if (claimed[index]) problems.push(`file ${index + 1} is claimed by two shards`);
+        claimed[index] = 1;
+        files.set(index, line.file);
+        if (line.outcome) outcomes.set(line.outcome.index, line.outcome);
+      } else if ("series" in line) {
+        const o = line.series;
+        if (series.has(o.series)) problems.push(`series ${o.series + 1} was converted by two shards`);
+        series.set(o.series, o);
+      } else if ("end" in line) {
+        complete = true;
+        resumed += line.end.resumed;
+        durationMs = Math.max(durationMs, line.end.durationMs);
+      }
     }
-    for (const f of part.files) {
-      if (files[f.index]) problems.push(`file ${f.index + 1} is claimed by two shards`);
-      files[f.index] = f;
-    }
-    for (const o of part.outcomes) outcomes.set(o.index, o);
+    if (!complete) problems.push(`shard ${part.name}: ${PART_FILE} is incomplete: run the shard again`);
   }
-  const unclaimed = files.reduce((n, f) => n + (f ? 0 : 1), 0) + (total - files.length);
+  const unclaimed = claimed.reduce((n, c) => n + (c ? 0 : 1), 0);
   if (unclaimed) problems.push(`${unclaimed} planned files belong to no shard`);
   if (problems.length) throw new MergeError(problems);
-  const first = parts[0].protocol;
+  const first = parts[0].head;
   const resolveOut = (p: string) => (isAbsolute(p) ? p : join(root, p));
   const plan: ReportPlan = {
     protocol: {
-      name: first.name,
-      sha256: first.sha256,
-      report: resolveOut(first.report),
-      key: first.key ? resolveOut(first.key) : undefined,
-      output: { root, format: first.format },
-      deidentify: first.deidentify,
+      name: first.protocol.name,
+      sha256: first.protocol.sha256,
+      report: resolveOut(first.protocol.report),
+      key: first.protocol.key ? resolveOut(first.protocol.key) : undefined,
+      output: { root, format: first.protocol.format },
+      deidentify: first.protocol.deidentify,
     },
-    files: files as ReportFile[],
+    files,
   };
-  const count = (status: string) =>
-    plan.files.filter((f, i) =>
-      status === "quarantined"
-        ? f.status === "quarantine" || outcomes.get(i)?.status === "quarantined"
-        : status === "skipped"
-        ? f.status === "skip"
-        : outcomes.get(i)?.status === "written"
-    ).length;
-  const summary = {
-    written: count("written"),
-    skipped: count("skipped"),
-    quarantined: count("quarantined"),
-    resumed: parts.reduce((n, p) => n + p.resumed, 0),
-    outcomes,
-    series,
-    durationMs: Math.max(...parts.map((p) => p.durationMs)),
-  };
+  // One pass over the files (read back from the temporary file past the bound).
+  let written = 0;
+  let skipped = 0;
+  let quarantined = 0;
+  for (const [i, f] of files.entries()) {
+    const status = outcomes.get(i)?.status;
+    if (status === "written") written++;
+    if (f.status === "skip") skipped++;
+    if (f.status === "quarantine" || status === "quarantined") quarantined++;
+  }
+  const summary = { written, skipped, quarantined, resumed, outcomes, series, durationMs };
   await writeReports(plan, summary, {
-    version: parts[0].tool,
-    rules: parts[0].rules,
+    version: first.tool,
+    rules: first.rules,
     statePath: join(root, STATE_DIR),
-    shards: parts[0].shard.n,
+    shards: first.shard.n,
   });
-  const dicom = [...outcomes.values()].flatMap((o) =>
-    o.status === "written" ? files[o.index]?.dest ?? [] : []
-  );
-  if (first.dicomdir) await writeDicomDir(root, dicom);
-  else await removeOurDicomDir(root);
+  if (first.protocol.dicomdir) {
+    const dicom: string[] = [];
+    for (const o of outcomes.values()) {
+      const dest = o.status === "written" ? files.at(o.index)?.dest : undefined;
+      if (dest !== undefined) dicom.push(dest);
+    }
+    await writeDicomDir(root, dicom);
+  } else await removeOurDicomDir(root);
   return {
     shards: parts.length,
     scanned: total,
-    written: summary.written,
-    skipped: summary.skipped,
-    quarantined: summary.quarantined,
+    written,
+    skipped,
+    quarantined,
     report: plan.protocol.report,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * What every layer needs and none owns: errors raised on purpose and exit codes, CSV, hashes,
  * file identities and input stamps, temporary names, atomic private files, file system reasons
- * without paths, "did you mean" suggestions.
+ * without paths, "did you mean" suggestions, a file read a line at a time.
  *
  * @module
  */
@@ -19,6 +19,7 @@ export {
   stampOf,
   statOrUndefined,
 } from "./file_identity.ts";
+export { readLines } from "./lines.ts";
 export { partialTarget, tempNameFor } from "./temp.ts";
 export { ensurePrivateDir, PRIVATE_DIR, PRIVATE_FILE, setMode, writeAtomically } from "./atomic.ts";
 export { fsReason, withoutPaths } from "./fs_errors.ts";
