@@ -350,13 +350,16 @@ Deno.test("pool: an input made a FIFO after the plan read it is quarantined, nev
     const keys = new Keys(salt);
     await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("fifo"));
     await Deno.writeTextFile(`${dir}/copy.yaml`, sortOnly("copy", "./out"));
+    await Deno.writeTextFile(`${dir}/q.yaml`, deidProtocol("fifo-q") + "quarantine: ./q\n");
     const fifo = `${dir}/raw/F003`;
     const original = await Deno.readFile(fifo);
-    // De-identified in the workers, written ahead by the plan's workers, copied by this thread.
-    const ways = ["workers", "staged", "copy"] as const;
+    // De-identified in the workers, written ahead by the plan's workers, copied by this thread; and
+    // with a quarantine folder, where quarantined inputs are copied (the FIFO is not).
+    const ways = ["workers", "staged", "copy", "quarantine"] as const;
+    const protocols = { workers: "p", staged: "p", copy: "copy", quarantine: "q" };
     for (const way of ways) {
       const output = `${dir}/out-${way}`;
-      const p = await loadProtocol(`${dir}/${way === "copy" ? "copy" : "p"}.yaml`, {
+      const p = await loadProtocol(`${dir}/${protocols[way]}.yaml`, {
         output,
         env: () => SALT,
       });
@@ -394,6 +397,10 @@ Deno.test("pool: an input made a FIFO after the plan read it is quarantined, nev
         const reasons = [...first.outcomes.values()].map((o) => o.reason ?? "").filter((r) => r);
         assert.equal(reasons.length, 1, `${way}: ${reasons.join("; ")}`);
         assert.match(reasons[0], /not the file the plan read \(not a regular file now\)/, way);
+        if (way === "quarantine") {
+          assert.match(reasons[0], /not copied to quarantine: not a regular file/);
+          assert.ok(!(await Deno.lstat(`${dir}/q/F003`).catch(() => undefined)), "nothing copied");
+        }
       } finally {
         await Deno.remove(fifo);
         await Deno.writeFile(fifo, original);

@@ -27,11 +27,18 @@ export async function copyQuarantined(
     const quarantined = f.status === "quarantine" || o?.status === "quarantined";
     if (!quarantined) continue;
     const dest = join(q, f.input.rel);
+    let why: string | undefined;
     try {
       await ensureDir(dirname(dest));
-      if (!(await exists(dest))) await Deno.copyFile(f.input.path, dest);
+      if (await exists(dest)) continue;
+      // What is not a regular file now (a FIFO put at the input's path, whose opening waits for a
+      // writer for ever) is not copied.
+      if ((await Deno.stat(f.input.path)).isFile) await Deno.copyFile(f.input.path, dest);
+      else why = "not copied to quarantine: not a regular file (a FIFO, socket, device or folder)";
     } catch (e) {
-      const why = `not copied to quarantine: ${fsReason(e)}`;
+      why = `not copied to quarantine: ${fsReason(e)}`;
+    }
+    if (why) {
       const reason = o?.status === "quarantined" ? o.reason : f.reason;
       outcomes.set(i, {
         ...(o ?? { index: i }),
