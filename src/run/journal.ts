@@ -192,14 +192,22 @@ export async function openJournalAppender(
   // The texts the next write takes, and that write (made when the first of them was appended).
   let queued: string[] = [];
   let next: Promise<void> | undefined;
+  // Why a write failed: every append after it fails with it, and nothing more is queued.
+  let failed: { error: unknown } | undefined;
   return {
     append: (text) => {
+      if (failed) return Promise.reject(failed.error);
       queued.push(text);
       next ??= written = written.then(async () => {
         const bytes = encoder.encode(queued.join(""));
         queued = [];
         next = undefined;
-        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        try {
+          for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        } catch (error) {
+          failed ??= { error };
+          throw error;
+        }
       });
       return next;
     },

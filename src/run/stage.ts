@@ -155,6 +155,11 @@ export class StagedOutputs {
     return true;
   }
 
+  /** Whether an output is staged for the file at `index` (without reading it back). */
+  has(index: number): boolean {
+    return this.#held.has(index);
+  }
+
   /** The output staged for the file at `index`, if any. */
   get(index: number): StagedOutput | undefined {
     const held = this.#held.get(index);

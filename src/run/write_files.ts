@@ -58,6 +58,13 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     return Promise.resolve();
   };
   const writer = new ChunkWriter(ctx, files);
+  // Files from `from` on that the plan did not write ahead: at most so many more need writing here.
+  const unstaged = (from: number) => {
+    const staged = ctx.opts.staging?.outputs;
+    let n = 0;
+    for (let i = from; i < files.length; i++) if (!staged?.has(files[i])) n++;
+    return n;
+  };
   try {
     for (let from = 0; from < files.length; from += CHUNK) {
       // What is left to write in this thread or the workers (not resumed, not written ahead), and
@@ -69,15 +76,18 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
         jobs.push(job);
         mtimes.set(job.index, mtime);
       });
-      // Workers for as many files as may still need them: this chunk's, and every one after it.
-      const atMost = jobs.length + Math.max(0, files.length - from - CHUNK);
-      if (jobs.length) await writer.write(jobs, recordWith(mtimes), atMost);
+      if (jobs.length) {
+        await writer.write(jobs, recordWith(mtimes), () => jobs.length + unstaged(from + CHUNK));
+      }
       // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
       // used up to 96 MB of heap here without it, 80 MB with it).
       boundHeap();
     }
   } finally {
     await writer.close();
+    // Whatever stopped the run (a file in the way in a later chunk), the lines of the files written
+    // are in the journal before it is closed.
+    await appended.catch(() => {});
   }
   await appended;
 }
@@ -100,9 +110,13 @@ class ChunkWriter {
 
   /**
    * Write `jobs`, each outcome to `record`; `atMost`: how many files, these included, may still be
-   * written here (no more workers are started).
+   * written here (no more workers are started; asked once, when they are).
    */
-  async write(jobs: FileJob[], record: (o: FileOutcome) => Promise<void>, atMost: number): Promise<void> {
+  async write(
+    jobs: FileJob[],
+    record: (o: FileOutcome) => Promise<void>,
+    atMost: () => number,
+  ): Promise<void> {
     const { plan, opts, session } = this.#ctx;
     const p = plan.protocol;
     if (!p.deidentify) {
@@ -120,7 +134,7 @@ class ChunkWriter {
       this.#workers ??= openRunWorkers(
         p,
         { ...opts.overrides, salt: opts.salt },
-        Math.min(opts.workers!, atMost),
+        Math.min(opts.workers!, atMost()),
         inputs(),
       );
       await (await this.#workers).run(jobs, record);
