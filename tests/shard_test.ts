@@ -104,6 +104,27 @@ Deno.test("merge refuses missing shards, shards of different protocols and parts
     const old = await runCli(["merge", `${dir}/single`]);
     assert.equal(old.code, 2, old.stderr);
     assert.match(old.stderr, /shard 2-of-2: part\.jsonl is not a part this dcmtidy understands/);
+    // A line that is not a record, an end that counts other files, lines after the end; and an older
+    // dcmtidy's part.json where part.jsonl would be.
+    const [head, ...body] = whole.trimEnd().split("\n");
+    const end = body.pop()!;
+    const otherEnd = end.replace(/"files":\d+/, `"files":${body.length + 5}`);
+    for (
+      const [text, says] of [
+        [[head, "null", ...body, end], /has a line that is not a record/],
+        [[head, ...body, otherEnd], /says it has \d+ files but has \d+/],
+        [[head, ...body, end, body[0]], /has lines after its last/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(part, text.join("\n") + "\n");
+      const refused = await runCli(["merge", `${dir}/single`]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, says);
+    }
+    await Deno.remove(part);
+    await Deno.writeTextFile(part.replace(/\.jsonl$/, ".json"), "{}");
+    const older = await runCli(["merge", `${dir}/single`]);
+    assert.match(older.stderr, /shard 2-of-2 was run by an older dcmtidy \(its part is part\.json\)/);
     assert.ok(!(await Deno.stat(`${dir}/single/report.csv`).catch(() => false)), "nothing merged");
     await Deno.writeTextFile(part, whole);
     const merged = await runCli(["merge", `${dir}/single`]);

@@ -27,6 +27,8 @@ import { SpillMap } from "../util/spill_map.ts";
 import { planSpill, shardStatePath, STATE_DIR } from "./state_dir.ts";
 
 const PART_FILE = "part.jsonl";
+/** What dcmtidy before part format 3 left (one JSON document). */
+const OLDER_PART_FILE = "part.json";
 /** Version 3: a line a file (version 2 was one JSON document), outcomes without original identities. */
 const PART_FORMAT = "dcmtidy-shard-part/3";
 
@@ -198,23 +200,65 @@ async function findParts(outputRoot: string): Promise<{ parts: FoundPart[]; prob
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-      problems.push(`shard ${name} did not finish (it has no ${PART_FILE}): run it again`);
+      // An older dcmtidy's part (one JSON document) is not read: its shard runs again with this one.
+      const older = await Deno.stat(join(dir, name, OLDER_PART_FILE)).then(() => true, () => false);
+      problems.push(
+        older
+          ? `shard ${name} was run by an older dcmtidy (its part is ${OLDER_PART_FILE}): run it again with this one`
+          : `shard ${name} did not finish (it has no ${PART_FILE}): run it again`,
+      );
       continue;
     }
-    let head: ShardPartHead;
+    let head: Partial<ShardPartHead> | null = null;
     try {
       head = JSON.parse(first ?? "");
-    } catch {
+    } catch { /* said below */ }
+    if (typeof head !== "object" || head === null) {
       problems.push(`shard ${name}: ${PART_FILE} is not a shard's part: run the shard again`);
       continue;
     }
-    if (head.format !== PART_FORMAT || shardName(head.shard) !== name) {
+    if (head.format !== PART_FORMAT || !head.shard || shardName(head.shard) !== name) {
       problems.push(`shard ${name}: ${PART_FILE} is not a part this dcmtidy understands (${head.format})`);
       continue;
     }
-    parts.push({ name, path, head });
+    parts.push({ name, path, head: head as ShardPartHead });
   }
   return { parts, problems };
+}
+
+/**
+ * One of a part's lines after its head, checked for what merge relies on; a string saying what is
+ * wrong with it otherwise (a part changed by hand, or of another dcmtidy).
+ */
+function partLine(text: string, files: number): ShardPartLine | string {
+  let line: unknown;
+  try {
+    line = JSON.parse(text);
+  } catch {
+    return "has a line cut short or not JSON";
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+  const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  if (!isObject(line)) return "has a line that is not a record";
+  if (isObject(line.file)) {
+    const { index, input, status } = line.file;
+    const outcome = line.outcome;
+    if (!isCount(index) || (index as number) >= files) {
+      return `names a file (${index}) not in the plan of ${files}`;
+    }
+    if (!isObject(input) || typeof status !== "string") {
+      return `has a file (${index}) without its input or fate`;
+    }
+    if (outcome !== undefined && !(isObject(outcome) && outcome.index === index)) {
+      return `has a file (${index}) with another file's outcome`;
+    }
+    return line as ShardPartLine;
+  }
+  if (isObject(line.series) && isCount(line.series.series)) return line as ShardPartLine;
+  if (isObject(line.end) && isCount(line.end.files) && isCount(line.end.resumed)) {
+    return line as ShardPartLine;
+  }
+  return "has a line this dcmtidy does not understand";
 }
 
 /** Check the parts belong together and cover every shard; say what does not. */
@@ -285,37 +329,39 @@ export async function mergeShards(outputRoot: string): Promise<MergeSummary> {
   let durationMs = 0;
   for (const part of parts) {
     let lines = 0;
-    let complete = false;
+    let fileLines = 0;
+    let end: { files: number } | undefined;
+    let wrong: string | undefined;
     for await (const text of readLines(part.path)) {
       if (lines++ === 0 || text === "") continue; // the first line is the head, read already
       if (lines % 1024 === 0) boundHeap();
-      let line: ShardPartLine;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        break; // cut short: said below
+      const line = partLine(text, total);
+      if (typeof line === "string" || end) {
+        wrong = end ? "has lines after its last" : line as string;
+        break;
       }
       if ("file" in line) {
         const { index } = line.file;
-        if (!Number.isInteger(index) || index < 0 || index >= total) {
-          problems.push(`shard ${part.name}: a file (${index}) that is not in the plan of ${total} files`);
-          continue;
-        }
+        fileLines++;
         if (claimed[index]) problems.push(`file ${index + 1} is claimed by two shards`);
         claimed[index] = 1;
         files.set(index, line.file);
-        if (line.outcome) outcomes.set(line.outcome.index, line.outcome);
+        if (line.outcome) outcomes.set(index, line.outcome);
       } else if ("series" in line) {
         const o = line.series;
         if (series.has(o.series)) problems.push(`series ${o.series + 1} was converted by two shards`);
         series.set(o.series, o);
-      } else if ("end" in line) {
-        complete = true;
+      } else {
+        end = line.end;
         resumed += line.end.resumed;
         durationMs = Math.max(durationMs, line.end.durationMs);
       }
     }
-    if (!complete) problems.push(`shard ${part.name}: ${PART_FILE} is incomplete: run the shard again`);
+    if (!wrong && !end) wrong = "is incomplete";
+    else if (!wrong && end!.files !== fileLines) {
+      wrong = `says it has ${end!.files} files but has ${fileLines}`;
+    }
+    if (wrong) problems.push(`shard ${part.name}: ${PART_FILE} ${wrong}: run the shard again`);
   }
   const unclaimed = claimed.reduce((n, c) => n + (c ? 0 : 1), 0);
   if (unclaimed) problems.push(`${unclaimed} planned files belong to no shard`);
