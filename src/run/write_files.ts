@@ -156,7 +156,7 @@ class ChunkWriter {
     }
   }
 
-  /** Stop the workers, if any were started (and started they did). */
+  /** Stop the workers, if any were started. */
   async close(): Promise<void> {
     const workers = this.#workers;
     this.#workers = undefined;
