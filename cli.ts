@@ -7,7 +7,7 @@
  * that loading a protocol takes while it waits (bench/README.md, "Start-up").
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { dropFfi, exitWithParent, narrowFirst, setCommandLine } from "./src/cli/narrow.ts";
+import { dropFfi, exitWithParent, narrowFirst, narrowMergeFirst, setCommandLine } from "./src/cli/narrow.ts";
 import { describeError } from "./src/cli/errors.ts";
 import { DcmtidyError, EnvironmentError, EXIT } from "./src/util/errors.ts";
 import { environmentFault, withoutPaths } from "./src/util/fs_errors.ts";
@@ -15,8 +15,8 @@ import { VERSION } from "./src/version.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** The commands that may narrow themselves (`narrowFirst`): the others give up FFI at once. */
-const NARROWING_COMMANDS: ReadonlySet<string> = new Set(["plan", "run", "scan", "verify"]);
+/** The commands that may narrow themselves (`narrowFirst`, `narrowMergeFirst`): the others give up FFI at once. */
+const NARROWING_COMMANDS: ReadonlySet<string> = new Set(["plan", "run", "scan", "verify", "merge"]);
 
 const wholeNumber = (v: string) => {
   const n = Number(v);
@@ -185,7 +185,10 @@ function program(setExit: (code: number) => void): Command {
     .description("combine the reports of every shard of a run (--shard) into those of a single run")
     .argument("<output>", "the output root the shards wrote to")
     .action(async (output: string) =>
-      setExit(await (await import("./src/cli/shard_commands.ts")).mergeCommand(output))
+      setExit(
+        await narrowMergeFirst(output) ??
+          await (await import("./src/cli/shard_commands.ts")).mergeCommand(output),
+      )
     );
   cli.command("verify")
     .description(

@@ -166,6 +166,11 @@ Deno.test("review 1: nothing under the output root links pseudonyms to patients;
     }
     const merged = await runCli(["merge", `${dir}/sharded`]);
     assert.equal(merged.code, 0, merged.stderr);
+    // Merge narrows itself too: it may write the output root (the report is in it) and nothing
+    // else, read no more than the root and the code, and no environment variable of the user's.
+    const audit = JSON.parse(await Deno.readTextFile(`${dir}/sharded/.dcmtidy/audit.json`));
+    assert.match(audit.permissions, new RegExp(`--allow-write=${dir}/sharded( |$)`), audit.permissions);
+    assert.doesNotMatch(audit.permissions, /secure|DCMTIDY_SALT|--allow-ffi/, audit.permissions);
     await assertNoOriginals(`${dir}/sharded`);
     assert.equal(await Deno.readTextFile(`${dir}/secure/key.csv`), key);
     if (Deno.build.os !== "windows") {

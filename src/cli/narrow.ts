@@ -13,10 +13,9 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import type { LoadOptions } from "../protocol/load.ts";
-import type { Protocol } from "../protocol/protocol.ts";
 import { NARROWED_FLAGS } from "../util/permissions_in_force.ts";
 import type { DataCommand } from "./permissions.ts";
 import { replaceProcess } from "./replace_process.ts";
@@ -96,7 +95,24 @@ export async function narrowFirst(
     return undefined;
   }
   const { loadProtocol } = await import("../protocol/load.ts");
-  return await narrowed(await loadProtocol(file, opts), command, extra);
+  const protocol = await loadProtocol(file, opts);
+  const { permissionFlags, permissionSet } = await import("./permissions.ts");
+  return await narrowed(permissionFlags(permissionSet(protocol, command, extra)));
+}
+
+/**
+ * `narrowFirst` for `merge`, which has no protocol: its permissions come from the output root and
+ * the report the shards' parts name (`mergePermissionSet`).
+ */
+export async function narrowMergeFirst(output: string): Promise<number | undefined> {
+  if (!mayNarrow()) {
+    dropFfi();
+    return undefined;
+  }
+  const { mergeReport } = await import("../run/shards.ts");
+  const { mergePermissionSet, permissionFlags } = await import("./permissions.ts");
+  const root = resolve(output);
+  return await narrowed(permissionFlags(mergePermissionSet(root, await mergeReport(root))));
 }
 
 /**
@@ -115,16 +131,12 @@ function oneMallocArena(): void {
 /** glibc's variable for the most `malloc` arenas a process makes. */
 const MALLOC_ARENAS = "MALLOC_ARENA_MAX";
 
-/** Run this command line again under the least permissions `command` needs for `protocol`. */
-async function narrowed(
-  protocol: Protocol,
-  command: DataCommand,
-  extra: { write?: string[] } = {},
-): Promise<number> {
-  const { permissionFlags, permissionSet } = await import("./permissions.ts");
-  const flags = permissionFlags(permissionSet(protocol, command, extra));
+/** Run this command line again under the permissions `flags` (the least the command needs). */
+async function narrowed(flags: string[]): Promise<number> {
   const envFlag = flags.findIndex((f) => f.startsWith("--allow-env="));
-  flags[envFlag] = `${flags[envFlag]},${NARROWED},${WAITED_FOR}`;
+  const ours = `${NARROWED},${WAITED_FOR}`;
+  if (envFlag < 0) flags.push(`--allow-env=${ours}`);
+  else flags[envFlag] = `${flags[envFlag]},${ours}`;
   const args = [
     "run",
     "--no-prompt",

@@ -123,6 +123,22 @@ export function permissionSet(
   };
 }
 
+/**
+ * What `merge` needs for the output root `root`: read the code, the module cache and the root (the
+ * shards' parts and state), write the root (files.csv, audit.json, a DICOMDIR) and the folder of
+ * `report` (report.csv, named by the parts; inside the root, nothing more). No environment.
+ */
+export function mergePermissionSet(root: string, report?: string): PermissionSet {
+  const resolved = (paths: readonly (string | undefined)[]) =>
+    paths.flatMap((path) => (path ? [path, realPathOf(path)] : []));
+  const reportDir = report && !isInside(report, root) ? dirname(report) : undefined;
+  return {
+    read: minimal(resolved([codeRoot(), moduleCache(), root, reportDir])),
+    write: minimal(resolved([root, reportDir])),
+    env: [],
+  };
+}
+
 /** The `deno run` flags for a permission set: nothing is allowed that the set does not name. */
 export function permissionFlags(set: PermissionSet): string[] {
   if (set.unscoped) return ["--allow-read", "--allow-write", `--allow-env=${set.env.join(",")}`];

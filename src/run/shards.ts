@@ -261,6 +261,18 @@ function partLine(text: string, files: number): ShardPartLine | string {
   return "has a line this dcmtidy does not understand";
 }
 
+/**
+ * The report.csv the shards' parts in `outputRoot` name (the first readable part's), for the
+ * permissions `merge` narrows itself to; undefined when there is no part to read (merge then says
+ * why).
+ */
+export async function mergeReport(outputRoot: string): Promise<string | undefined> {
+  const root = resolve(outputRoot);
+  const found = await findParts(root).catch(() => undefined);
+  const report = found?.parts[0]?.head.protocol.report;
+  return report === undefined ? undefined : isAbsolute(report) ? report : join(root, report);
+}
+
 /** Check the parts belong together and cover every shard; say what does not. */
 function checkParts(parts: readonly ShardPartHead[], problems: string[]): void {
   const counts = [...new Set(parts.map((p) => p.shard.n))];
