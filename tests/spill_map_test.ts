@@ -84,6 +84,34 @@ Deno.test("spill map: lines longer than the read piece, and lines across pieces,
   }
 });
 
+Deno.test("spill map: records set from many sorted sources in turn come back right in any order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 40 sources (more than the pieces get keeps), each setting its keys in order, one source after
+    // another (as a split scan's shares or a merge's parts): keys 0, 40, 80... then 1, 41, 81...
+    const sources = 40;
+    const n = 8000;
+    using spill = new SpillMap<Rec>(dir, 16);
+    for (let s = 0; s < sources; s++) for (let i = s; i < n; i += sources) spill.set(i, rec(i));
+    // In key order (each read continues one source's run), backwards, and at random.
+    for (let i = 0; i < n; i++) assert.deepEqual(spill.get(i), rec(i));
+    for (let i = n - 1; i >= 0; i -= 7) assert.deepEqual(spill.get(i), rec(i));
+    let x = 12345;
+    for (let j = 0; j < 3000; j++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const i = x % n;
+      assert.deepEqual(spill.get(i), rec(i));
+    }
+    // Set again (a new line on file), then read: the new value, whatever piece held the old one.
+    for (let i = 0; i < n; i += 3) spill.set(i, { ...rec(i), name: `again ${i}` });
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(spill.get(i), i % 3 ? rec(i) : { ...rec(i), name: `again ${i}` });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("spill map: what is on disk is encrypted", async () => {
   const dir = await Deno.makeTempDir();
   try {

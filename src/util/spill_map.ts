@@ -29,6 +29,13 @@ import type { SpillCodec } from "./spill_codec.ts";
 
 /** Bytes `get` reads at a time from the file. */
 const WINDOW = 64 * 1024;
+/**
+ * Pieces of the file `get` keeps at most: one for each run of records asked for in the order they
+ * were set. Records set from several sorted sources in turn (the shares of a split scan, the parts
+ * of the shards a merge reads) and asked for in key order come from as many places in the file;
+ * with one piece, each record read a piece of its own (64 KB decrypted for 300 bytes).
+ */
+const WINDOWS = 16;
 /** `entries` reads the file this many bytes at a time. */
 const PIECE = 1 << 20;
 
@@ -82,10 +89,8 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #lengths: Uint16Array | Uint32Array = new Uint16Array(FIRST_PLACES);
   #end = 0;
   #onFile = 0;
-  /** The last piece of the file read by `get`, and where it starts. */
-  #window = new Uint8Array(0);
-  #windowAt = 0;
-  #windowLength = 0;
+  /** The pieces of the file `get` read last, the most recently used first (see `WINDOWS`). */
+  #windows: { bytes: Uint8Array; at: number; length: number }[] = [];
   /** The file's key, made with the file. */
   #key: Uint8Array | undefined;
   readonly #encode: (value: V) => unknown;
@@ -152,14 +157,37 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     // Records asked for in about the order they were set are read a window at a time, not one
     // read each (lines on file never change, so a window stays true).
     const offset = this.#offsets[key];
-    if (offset < this.#windowAt || offset + length > this.#windowAt + this.#windowLength) {
+    const w = this.#windowFor(offset, length);
+    const start = offset - w.at;
+    return this.#decode(JSON.parse(decoder.decode(w.bytes.subarray(start, start + length))));
+  }
+
+  /**
+   * A window that holds the line at `offset`: one that does already; else the one whose run of
+   * reads it continues (it ends before the line, less than a window before), read again from there;
+   * else a new one, up to `WINDOWS`; else the least recently used.
+   */
+  #windowFor(offset: number, length: number): { bytes: Uint8Array; at: number; length: number } {
+    const windows = this.#windows;
+    let found = windows.findIndex((w) => offset >= w.at && offset + length <= w.at + w.length);
+    if (found < 0) {
+      found = windows.findIndex((w) => offset >= w.at && offset < w.at + w.length + WINDOW);
+      if (found < 0 && windows.length < WINDOWS) {
+        found = windows.push({ bytes: new Uint8Array(0), at: 0, length: 0 }) - 1;
+      }
+      if (found < 0) found = windows.length - 1;
+      const w = windows[found];
       const size = Math.max(length, WINDOW);
-      if (this.#window.length < size) this.#window = new Uint8Array(size);
-      this.#windowLength = this.#readAt(offset, this.#window.subarray(0, size));
-      this.#windowAt = offset;
+      if (w.bytes.length < size) w.bytes = new Uint8Array(size);
+      w.length = this.#readAt(offset, w.bytes.subarray(0, size));
+      w.at = offset;
     }
-    const start = offset - this.#windowAt;
-    return this.#decode(JSON.parse(decoder.decode(this.#window.subarray(start, start + length))));
+    const w = windows[found];
+    if (found > 0) {
+      windows.splice(found, 1);
+      windows.unshift(w);
+    }
+    return w;
   }
 
   set(key: number, value: V): this {
@@ -257,10 +285,9 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     // The places and the window go with the file (a map of 300,000 records: 3 MB).
     this.#offsets = new Uint32Array(FIRST_PLACES);
     this.#lengths = new Uint16Array(FIRST_PLACES);
-    this.#window = new Uint8Array(0);
+    this.#windows = [];
     this.#onFile = 0;
     this.#end = 0;
-    this.#windowLength = 0;
     this.#key = undefined;
   }
 
