@@ -64,6 +64,14 @@ function realPathOf(path: string): string {
   }
 }
 
+/**
+ * Each path as given and as what it resolves to: the workers are granted a root reached through a
+ * symlink (a mount link, macOS /tmp) both ways, and a worker may hold no more than this process.
+ */
+function resolved(paths: readonly (string | undefined)[]): string[] {
+  return paths.flatMap((path) => (path ? [path, realPathOf(path)] : []));
+}
+
 /** What `command` needs for protocol `p` (already loaded with --input/--output applied). */
 export function permissionSet(
   p: Protocol,
@@ -106,10 +114,6 @@ export function permissionSet(
       p.quarantine,
     ]
     : [];
-  // The workers are granted the roots as given and as what they resolve to (a root reached
-  // through a symlink: a mount link, macOS /tmp); a worker may hold no more than this process.
-  const resolved = (paths: readonly (string | undefined)[]) =>
-    paths.flatMap((path) => (path ? [path, realPathOf(path)] : []));
   const reach = [...p.input.roots, root];
   return {
     read: minimal(resolved([...read, ...reach])),
@@ -129,8 +133,6 @@ export function permissionSet(
  * `report` (report.csv, named by the parts; inside the root, nothing more). No environment.
  */
 export function mergePermissionSet(root: string, report?: string): PermissionSet {
-  const resolved = (paths: readonly (string | undefined)[]) =>
-    paths.flatMap((path) => (path ? [path, realPathOf(path)] : []));
   const reportDir = report && !isInside(report, root) ? dirname(report) : undefined;
   return {
     read: minimal(resolved([codeRoot(), moduleCache(), root, reportDir])),
