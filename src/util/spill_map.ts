@@ -282,7 +282,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       } catch { /* gone already */ }
       this.#path = undefined;
     }
-    // The places and the window go with the file (a map of 300,000 records: 3 MB).
+    // The places and the windows go with the file (a map of 300,000 records: 3 MB).
     this.#offsets = new Uint32Array(FIRST_PLACES);
     this.#lengths = new Uint16Array(FIRST_PLACES);
     this.#windows = [];
