@@ -82,6 +82,20 @@ Deno.test("split scan: 4 scan parts + 4 runs + merge = the single run, byte for 
     assert.equal(changed.code, 2);
     assert.match(changed.stderr, /is stale: the input files changed since it was made/);
     await Deno.remove(`${dir}/raw/late.txt`);
+    // A part of format 1 (shares by SHA-256): refused, with the command that makes it again.
+    const third = `${dir}/sharded/.dcmtidy/scan/3-of-4.part`;
+    const now = await Deno.readTextFile(third);
+    await Deno.writeTextFile(
+      third,
+      now.replace('"format":"dcmtidy-scan-part/2"', '"format":"dcmtidy-scan-part/1"'),
+    );
+    const older = await run(1);
+    assert.equal(older.code, 2, older.stdout + older.stderr);
+    assert.match(
+      older.stderr,
+      /scan part 3-of-4 is not a part this dcmtidy understands: run dcmtidy scan --shard 3\/4 again/,
+    );
+    await Deno.writeTextFile(third, now);
 
     for (const k of [1, 2, 3, 4]) {
       const r = await run(k);
@@ -122,6 +136,19 @@ Deno.test("shareOf: disjoint shares that cover every path, about even", () => {
   const counts = [0, 0, 0, 0];
   for (let i = 0; i < 4000; i++) counts[shareOf(0, `d${i % 7}/f${i}.dcm`, 4) - 1]++;
   for (const c of counts) assert.ok(c > 800 && c < 1200, `${counts}`);
+  // Names that differ only in their last characters (a scanner's numbering) spread over every share.
+  for (const n of [2, 3, 8, 16]) {
+    const per = new Array(n).fill(0);
+    for (let i = 0; i < 1600 * n; i++) per[shareOf(0, `IMG${String(i).padStart(5, "0")}`, n) - 1]++;
+    for (const c of per) assert.ok(c > 1350 && c < 1850, `${n} shares: ${per}`);
+  }
+  // FNV-1a's lowest bit is the parity of the characters' lowest bits: names of even digits only
+  // would all be in one of two shares without the finalizer's mixing.
+  const even = [0, 0];
+  for (let i = 0; i < 3125; i++) {
+    even[shareOf(0, i.toString(5).padStart(5, "0").replace(/./g, (d) => `${2 * +d}`), 2) - 1]++;
+  }
+  assert.ok(even[0] > 1400 && even[1] > 1400, `${even}`);
   assert.equal(shareOf(0, "a/b.dcm", 1), 1);
   assert.notEqual(
     [0, 1, 2, 3, 4, 5, 6, 7].map((r) => shareOf(r, "same.dcm", 8)).join(),
