@@ -4,6 +4,7 @@
  * list and key file byte for byte. `merge` refuses missing, unfinished and mismatched shards.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { buildDump, protocolText } from "./fixtures/shard_dump.ts";
 import { killCliWhen, runCli, treeHashes } from "./helpers.ts";
 import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
@@ -183,4 +184,13 @@ Deno.test("shardOf keeps a study on one shard and spreads studies over all shard
   }
   assert.deepEqual([...seen].sort(), [1, 2, 3, 4]);
   assert.equal(shardOf(file("x"), 1), 1);
+  // The first four bytes of the key's SHA-256, as every version has had it: a shard's run started by
+  // one version resumes under another with the same files.
+  const sha = (key: string, n: number) => (createHash("sha256").update(key).digest().readUInt32BE(0) % n) + 1;
+  for (const n of [2, 3, 7, 16]) {
+    for (let s = 0; s < 50; s++) {
+      assert.equal(shardOf(file(`a${s}`, `1.2.840.${s}`), n), sha(`study:1.2.840.${s}`, n));
+      assert.equal(shardOf(file(`dir/ü${s}.dcm`), n), sha(`path:dir/ü${s}.dcm`, n));
+    }
+  }
 });

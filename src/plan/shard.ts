@@ -4,7 +4,7 @@
  * files whose study hashes to it, so a study and its folders live on exactly one shard and the
  * merged result is the single run's, byte for byte.
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { FileList } from "./file_records.ts";
 import { ShardError } from "./errors.ts";
@@ -98,11 +98,15 @@ export function shardOf(file: ScannedFile, n: number, memo?: Map<string, number>
   const key = file.header?.studyUID ? `study:${file.header.studyUID}` : `path:${file.rel}`;
   const known = memo?.get(key);
   if (known !== undefined) return known;
-  const h = createHash("sha256").update(key).digest();
-  const shard = (h.readUInt32BE(0) % n) + 1;
+  // SHA-256 in JavaScript, not node:crypto's `createHash`, whose native hash objects' memory stays
+  // in the C heap: the workers of a shard's run hash every file they survey.
+  const h = sha256(utf8.encode(key));
+  const shard = ((((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0) % n) + 1;
   memo?.set(key, shard);
   return shard;
 }
+
+const utf8 = new TextEncoder();
 
 /** `K-of-N`, the folder name of a shard's state. */
 export function shardName(s: Shard): string {

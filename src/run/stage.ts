@@ -296,6 +296,18 @@ export function takeStaged(
   }
 }
 
+/** The shards of the studies a worker met last (a study's files ask again and again). */
+const seen = new Map<string, number>();
+
+/**
+ * `seen`, emptied when it holds 4,096 studies (about 0.5 MB): a worker serves one run, of one shard
+ * count, so a study's shard stays true.
+ */
+function shardsSeen(): Map<string, number> {
+  if (seen.size >= 4096) seen.clear();
+  return seen;
+}
+
 /**
  * In a survey worker: survey one file and write its output ahead when the plan writes it (and,
  * with a shard, when the file is that shard's). The file is read whole (its Pixel Data copied in
@@ -332,7 +344,7 @@ export function surveyAndStage(
   const { facts, result } = planFile(file, scanned.rel, index, ctx);
   const survey = { scanned, facts };
   if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { survey };
-  if (stage.shard && shardOf(scanned, stage.shard.n) !== stage.shard.k) return { survey };
+  if (stage.shard && shardOf(scanned, stage.shard.n, shardsSeen()) !== stage.shard.k) return { survey };
   // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
   // not redone. The run checks again; this only saves writing what it would throw away.
   const prior = stage.finished?.get(facts.dest);
