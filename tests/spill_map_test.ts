@@ -263,6 +263,31 @@ Deno.test("sharingCodec: one number per combination of shared values, whatever t
   for (const r of others) assert.deepEqual(codec.decode(codec.encode(r)), r);
 });
 
+Deno.test("sharingCodec: an object's content is looked up once, however many others come between", () => {
+  type R = { o: Record<string, number>; own: number };
+  const codec = sharingCodec<R>(["o"]);
+  // Objects whose field counts its reads: a lookup by content reads it (JSON, comparisons).
+  let reads = 0;
+  const objects = Array.from({ length: 6000 }, (_, i) => {
+    const o = {} as Record<string, number>;
+    Object.defineProperty(o, "n", { enumerable: true, get: () => (reads++, i) });
+    return o;
+  });
+  // The files of 6,000 series in turn, three times over (more than a bounded cache of 4,096 held).
+  for (let round = 0; round < 3; round++) objects.forEach((o, own) => codec.encode({ o, own }));
+  assert.ok(reads <= objects.length, `${reads} reads of ${objects.length} objects' contents`);
+  // What the codec remembers on an object is seen by no copy of it, and a frozen object still works.
+  const o = objects[0];
+  assert.deepEqual(Object.keys(o), ["n"]);
+  assert.equal(JSON.stringify({ ...o }), '{"n":0}');
+  assert.deepEqual(structuredClone(o), { n: 0 });
+  const frozen = Object.freeze({ n: 0 });
+  assert.equal(
+    (codec.encode({ o: frozen, own: 1 }) as [number])[0],
+    (codec.encode({ o, own: 2 }) as [number])[0],
+  );
+});
+
 Deno.test("spill map: sharingCodec gives back every combination of shared values as it was", () => {
   type R = { a?: string; b?: string; n?: number; o?: Record<string, number>; own: number };
   const codec = sharingCodec<R>(["a", "b", "n", "o"]);

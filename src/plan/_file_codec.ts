@@ -72,15 +72,23 @@ export function plannedFileCodec(): SpillCodec<PlannedFile> {
   };
 }
 
-/** A scanned file with its header's SOP Instance UID beside it (the rest of the header is its series'). */
+/**
+ * A scanned file with its header's fields beside its own (`syntax`, which every header has: it has
+ * one). Not the header without its SOP Instance UID as one object, which would be a new object for
+ * every record, looked up by content each time.
+ */
 type FlatScanned = Omit<ScannedFile, "path" | "header"> & {
   readonly path?: string;
-  readonly header?: Omit<HeaderInfo, "sopInstanceUID">;
+  readonly study?: string;
+  readonly series?: string;
+  readonly patient?: string;
+  readonly modality?: string;
+  readonly syntax?: string;
   readonly sop?: string;
 };
 
 /** What the surveys of a series share: held once, by number (see `sharingCodec`). */
-const SHARED_SCANNED = ["root", "kind", "header"];
+const SHARED_SCANNED = ["root", "kind", "study", "series", "patient", "modality", "syntax"];
 const SHARED_FACTS = [
   "pseudoId",
   "studyUID",
@@ -105,21 +113,40 @@ export function surveyCodec(): SpillCodec<Survey> {
   const factsCodec = sharingCodec<FileFacts>(SHARED_FACTS);
   return {
     encode({ scanned, facts }: Survey): unknown {
-      const { path, header, ...own } = scanned;
-      const { sopInstanceUID: sop, ...series } = header ?? {};
+      const { path, header: h, ...own } = scanned;
       const flat: FlatScanned = {
         ...own,
         // As walked, the path is the root and the relative path joined: not written.
         ...(path === `${scanned.root}/${scanned.rel}` ? {} : { path }),
-        ...(header ? { header: series as Omit<HeaderInfo, "sopInstanceUID">, sop } : {}),
+        ...(h
+          ? {
+            study: h.studyUID,
+            series: h.seriesUID,
+            patient: h.patientId,
+            modality: h.modality,
+            syntax: h.transferSyntax,
+            sop: h.sopInstanceUID,
+          }
+          : {}),
       };
       const s = scannedCodec.encode(flat);
       return facts ? [s, factsCodec.encode(facts)] : [s];
     },
     decode(stored: unknown): Survey {
       const [s, f] = stored as [unknown, unknown?];
-      const { root, rel, path, size, kind, reason, header, sop } = scannedCodec.decode(s);
+      const { root, rel, path, size, kind, reason, study, series, patient, modality, syntax, sop } =
+        scannedCodec.decode(s);
       // In the order `compactScanned` makes them.
+      const header: HeaderInfo | undefined = syntax !== undefined
+        ? {
+          studyUID: study,
+          seriesUID: series,
+          patientId: patient,
+          modality,
+          transferSyntax: syntax,
+          ...(sop === undefined ? {} : { sopInstanceUID: sop }),
+        }
+        : undefined;
       const scanned: ScannedFile = {
         root,
         rel,
@@ -127,9 +154,7 @@ export function surveyCodec(): SpillCodec<Survey> {
         size,
         kind,
         ...(reason === undefined ? {} : { reason }),
-        ...(header === undefined
-          ? {}
-          : { header: sop === undefined ? header : { ...header, sopInstanceUID: sop } }),
+        ...(header === undefined ? {} : { header }),
       } as ScannedFile;
       return f === undefined ? { scanned } : { scanned, facts: factsCodec.decode(f) };
     },

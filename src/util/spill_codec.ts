@@ -16,9 +16,6 @@
  */
 import { ContentMap } from "./content_map.ts";
 
-/** Shared objects `sharingCodec` remembers by identity (a cache: past it, it starts again). */
-const OBJECT_IDS = 4096;
-
 /** What a record is written to the file as (a JSON value), and read back from. */
 export interface SpillCodec<V> {
   encode(value: V): unknown;
@@ -39,22 +36,25 @@ export function sharingCodec<V extends object>(shared: readonly string[]): Spill
   // The objects among shared values (a header, report columns, action counts), numbered by content
   // and remembered by identity: the files of a series share the same objects (interned), so each is
   // looked up by content once, not once a record (`ContentMap`, which keeps the first object of each
-  // content: the one in `parts`). Remembered in a bounded cache, not a WeakMap: with thousands of
-  // weak entries every collection after them is slower (reading 300,000 records back took 2.7 -> 3.8
-  // us a record with one).
-  const objectIds = new Map<object, number>();
+  // content: the one in `parts`). Remembered on the object itself, under a symbol of this codec's
+  // own, in a property that is not enumerable: JSON, spreads, `Object.keys` and structured clones
+  // leave it out, and it lives as long as the object. Not a WeakMap: with thousands of weak entries
+  // every collection after them is slower (reading 300,000 records back took 2.7 -> 3.8 us a record
+  // with one). Not a bounded cache, as before: records that go round more series than it holds (the
+  // bench's 12,000 series of 300,000 files, whose files go round the patients) missed it every time,
+  // and each record's objects were looked up by content again.
+  const idTag = Symbol("sharingCodec's number");
   const byContent = new ContentMap();
   // Strings by number too: a combination's key is then a few bytes a field, not its values again
   // (about 100 bytes a combination instead of 490; a series is one, but files whose action counts
   // differ are one each). The strings are the values' own (interned by the callers).
   const stringIds = new Map<string, number>();
   const idOf = (o: object): number => {
-    let id = objectIds.get(o);
-    if (id === undefined) {
-      id = byContent.numberOf(o);
-      if (objectIds.size >= OBJECT_IDS) objectIds.clear();
-      objectIds.set(o, id);
-    }
+    const known = (o as Record<symbol, number | undefined>)[idTag];
+    if (known !== undefined) return known;
+    const id = byContent.numberOf(o);
+    // A frozen or sealed object is looked up by content each time.
+    if (Object.isExtensible(o)) Object.defineProperty(o, idTag, { value: id });
     return id;
   };
   return {
