@@ -101,7 +101,7 @@ export class ScanPartError extends DcmtidyError {
  * of the characters' bits (its lowest is the parity of theirs). Not node:crypto's SHA-256, as parts
  * of format 1 had it: a scan and each run from the parts hash every listed path, and for 300,000
  * paths `createHash` took 0.6 to 1.2 s and left 35 to 50 MB in the C heap, which its native hash
- * objects had used (bench/README.md, "The shard case").
+ * objects had used (bench/README.md, "The cluster path's memory").
  */
 export function shareOf(rootIndex: number, rel: string, n: number): number {
   if (n === 1) return 1;
