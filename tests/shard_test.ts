@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { buildDump, protocolText } from "./fixtures/shard_dump.ts";
 import { killCliWhen, runCli, treeHashes } from "./helpers.ts";
-import { parseShard, shardFromEnv, shardOf } from "../src/plan/shard.ts";
+import { parseShard, shardFiles, shardFromEnv, shardOf } from "../src/plan/shard.ts";
 import type { ScannedFile } from "../src/scan/scan.ts";
 
 const SALT = "shard-test-salt-0123456789";
@@ -193,4 +193,37 @@ Deno.test("shardOf keeps a study on one shard and spreads studies over all shard
       assert.equal(shardOf(file(`dir/ü${s}.dcm`), n), sha(`path:dir/ü${s}.dcm`, n));
     }
   }
+});
+
+Deno.test("shardFiles: a plan's shard is worked out once, however often a run asks", () => {
+  const records = Array.from({ length: 40 }, (_, i) => ({
+    input: {
+      root: "/r",
+      rel: `f${i}`,
+      path: `/r/f${i}`,
+      size: 1,
+      kind: "dicom",
+      header: { studyUID: `1.2.${i % 9}`, transferSyntax: "" },
+    } as ScannedFile,
+    status: "write",
+  }));
+  // The plan's files, counting the passes over them (past the memory bound each reads every file back).
+  let passes = 0;
+  const files = Object.assign([...records], {
+    entries() {
+      passes++;
+      return records.entries();
+    },
+  });
+  const plan = { protocol: { output: { format: "dicom" } }, files, series: [] };
+  const mine = shardFiles(plan, { k: 2, n: 3 });
+  assert.ok(mine.length > 0 && mine.length < 40);
+  for (let i = 0; i < 3; i++) assert.deepEqual(shardFiles(plan, { k: 2, n: 3 }), mine);
+  assert.equal(passes, 1);
+  // Another shard, or another plan: worked out again.
+  assert.notDeepEqual(shardFiles(plan, { k: 1, n: 3 }), mine);
+  assert.equal(passes, 2);
+  const other = { ...plan };
+  shardFiles(other, { k: 1, n: 3 });
+  assert.equal(passes, 3);
 });

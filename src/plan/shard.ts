@@ -129,8 +129,32 @@ export function shardFiles(
     readonly series: readonly { readonly representative: number }[];
   },
   shard: Shard | undefined,
-): number[] {
+): readonly number[] {
   if (!shard) return Array.from({ length: plan.files.length }, (_, i) => i);
+  // A plan's files do not change once it is made, and a shard's run asks three times (its summary
+  // line, its progress, its work): each answer is a pass over every file, which past the plan's
+  // memory bound reads each back from disk (about 1 s at 300,000 files).
+  const last = answers.get(plan);
+  if (
+    last && last.files === plan.files && last.length === plan.files.length && sameShard(last.shard, shard)
+  ) {
+    return last.mine;
+  }
+  const mine = shardFilesOf(plan, shard);
+  answers.set(plan, { files: plan.files, length: plan.files.length, shard, mine });
+  return mine;
+}
+
+/** `shardFiles`' last answer for each plan (one plan at a time, in a run). */
+const answers = new WeakMap<
+  object,
+  { files: object; length: number; shard: Shard; mine: readonly number[] }
+>();
+
+const sameShard = (a: Shard, b: Shard) => a.k === b.k && a.n === b.n;
+
+/** `shardFiles` for a shard: a pass over the plan's files. */
+function shardFilesOf(plan: Parameters<typeof shardFiles>[0], shard: Shard): readonly number[] {
   const nifti = plan.protocol.output.format !== "dicom";
   // A study's files hash alike: one hash per study, not per file.
   const memo = new Map<string, number>();
