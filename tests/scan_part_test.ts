@@ -93,7 +93,7 @@ Deno.test("split scan: 4 scan parts + 4 runs + merge = the single run, byte for 
     assert.equal(older.code, 2, older.stdout + older.stderr);
     assert.match(
       older.stderr,
-      /scan part 3-of-4 is not a part this dcmtidy understands: run dcmtidy scan --shard 3\/4 again/,
+      /scan part 3-of-4 is of another part format \(dcmtidy-scan-part\/1; this dcmtidy reads dcmtidy-scan-part\/2\): run dcmtidy scan --shard 3\/4 again/,
     );
     await Deno.writeTextFile(third, now);
 

@@ -337,7 +337,12 @@ export async function readScanParts(
       const first = await read.next();
       const head = first.done ? undefined : parseHead(first.value);
       if (!head) {
-        problems.push(`scan part ${shardName(shard)} is not a part this dcmtidy understands: ${again}`);
+        const format = first.done ? undefined : formatOf(first.value);
+        const older = format?.startsWith("dcmtidy-scan-part/") &&
+          `is of another part format (${format}; this dcmtidy reads ${FORMAT})`;
+        problems.push(
+          `scan part ${shardName(shard)} ${older || "is not a part this dcmtidy understands"}: ${again}`,
+        );
         continue;
       }
       const stale = staleness(head, origin);
@@ -399,9 +404,14 @@ export async function readScanParts(
 }
 
 function parseHead(line: string): PartHead | undefined {
+  return formatOf(line) === FORMAT ? JSON.parse(line) : undefined;
+}
+
+/** The format a part's first line names, if it is a JSON object that names one. */
+function formatOf(line: string): string | undefined {
   try {
-    const head = JSON.parse(line);
-    return head?.format === FORMAT ? head : undefined;
+    const format = JSON.parse(line)?.format;
+    return typeof format === "string" ? format : undefined;
   } catch {
     return undefined;
   }

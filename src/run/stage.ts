@@ -296,16 +296,14 @@ export function takeStaged(
   }
 }
 
-/** The shards of the studies a worker met last (a study's files ask again and again). */
-const seen = new Map<string, number>();
+/** The shards of the studies a worker met last (a study's files ask again and again), by shard count. */
+const seen = { n: 0, shards: new Map<string, number>() };
 
-/**
- * `seen`, emptied when it holds 4,096 studies (about 0.5 MB): a worker serves one run, of one shard
- * count, so a study's shard stays true.
- */
-function shardsSeen(): Map<string, number> {
-  if (seen.size >= 4096) seen.clear();
-  return seen;
+/** `seen`'s shards for a count of `n` shards, emptied when it holds 4,096 studies (about 0.5 MB). */
+function shardsSeen(n: number): Map<string, number> {
+  if (seen.n !== n || seen.shards.size >= 4096) seen.shards.clear();
+  seen.n = n;
+  return seen.shards;
 }
 
 /**
@@ -344,7 +342,9 @@ export function surveyAndStage(
   const { facts, result } = planFile(file, scanned.rel, index, ctx);
   const survey = { scanned, facts };
   if (facts.dest === undefined || facts.quarantine !== undefined || !result) return { survey };
-  if (stage.shard && shardOf(scanned, stage.shard.n, shardsSeen()) !== stage.shard.k) return { survey };
+  if (stage.shard && shardOf(scanned, stage.shard.n, shardsSeen(stage.shard.n)) !== stage.shard.k) {
+    return { survey };
+  }
   // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
   // not redone. The run checks again; this only saves writing what it would throw away.
   const prior = stage.finished?.get(facts.dest);
