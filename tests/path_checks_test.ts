@@ -163,10 +163,12 @@ Deno.test("path checks: a file its run writes in a worker is not looked for at i
       journalWrites.push(lines.filter((l) => /^\d+ +write\(\d+<[^>]*\/journal\.jsonl>/.test(l)).length);
     }
     const perFile = (misses[1] - misses[0]) / (many - few);
-    // Its journal lines (a claim and a record a file) go out as they come, several a write.
+    // Its journal lines (a claim and a record a file) go out as they come, several a write: 1.00 writes
+    // a file on the code before, 0.24 to 0.56 since (how many lines queue during a write depends on
+    // the machine's timing, and a fresh clone's CI read 0.56 once).
     const writesPerFile = (journalWrites[1] - journalWrites[0]) / (many - few);
     assert.ok(
-      journalWrites[0] > 0 && writesPerFile < 0.5,
+      journalWrites[0] > 0 && writesPerFile < 0.75,
       `${writesPerFile.toFixed(2)} journal writes a file (runs of ${few} and ${many} files: ${
         journalWrites.join(", ")
       }): each file's line is written alone`,
