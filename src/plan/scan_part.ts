@@ -335,16 +335,17 @@ export async function readScanParts(
     try {
       const read = readLines(path);
       const first = await read.next();
-      const head = first.done ? undefined : parseHead(first.value);
-      if (!head) {
-        const format = first.done ? undefined : formatOf(first.value);
-        const older = format?.startsWith("dcmtidy-scan-part/") &&
+      const line = first.done ? undefined : parseHead(first.value);
+      if (line?.format !== FORMAT) {
+        const format = line?.format;
+        const older = typeof format === "string" && format.startsWith("dcmtidy-scan-part/") &&
           `is of another part format (${format}; this dcmtidy reads ${FORMAT})`;
         problems.push(
           `scan part ${shardName(shard)} ${older || "is not a part this dcmtidy understands"}: ${again}`,
         );
         continue;
       }
+      const head = line as PartHead;
       const stale = staleness(head, origin);
       if (stale) {
         problems.push(`scan part ${shardName(shard)} is stale: ${stale}: ${again}`);
@@ -403,15 +404,10 @@ export async function readScanParts(
   return surveys;
 }
 
-function parseHead(line: string): PartHead | undefined {
-  return formatOf(line) === FORMAT ? JSON.parse(line) : undefined;
-}
-
-/** The format a part's first line names, if it is a JSON object that names one. */
-function formatOf(line: string): string | undefined {
+/** A part's first line as JSON (a `PartHead` when it names this dcmtidy's format); undefined if not JSON. */
+function parseHead(line: string): { readonly format?: unknown } | undefined {
   try {
-    const format = JSON.parse(line)?.format;
-    return typeof format === "string" ? format : undefined;
+    return JSON.parse(line) ?? undefined;
   } catch {
     return undefined;
   }
