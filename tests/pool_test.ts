@@ -338,6 +338,96 @@ Deno.test("pool: a run's plan writes outputs ahead: the same files, renamed into
   }
 });
 
+Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a file in the way in a later chunk leaves the earlier chunks' files recorded", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunks"));
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { openStaging, runPlan } = await import("../src/run/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
+    await runPlan(await makePlan(reference, keys), { keys });
+    const staged = async (output: string) => {
+      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
+      await Deno.mkdir(output, { recursive: true });
+      const staging = (await openStaging(p, 2))!;
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      // Each output's staged inode, by destination: a moved file keeps it.
+      const inodes = new Map<string, number>();
+      for (const [i, f] of plan.files.entries()) {
+        const s = staging.outputs.get(i);
+        if (s) inodes.set(f.dest!, s.outcome.output!.ino);
+      }
+      return { plan, staging, inodes };
+    };
+    const journalOf = async (output: string) =>
+      (await Deno.readTextFile(`${output}/.dcmtidy/journal.jsonl`)).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+    const leftovers = (output: string) => {
+      const found: string[] = [];
+      const walk = (d: string) => {
+        for (const e of Deno.readDirSync(d)) {
+          if (e.isDirectory) walk(`${d}/${e.name}`);
+          else if (e.name.includes("partial") || e.name.includes(".tmp")) found.push(`${d}/${e.name}`);
+        }
+      };
+      walk(output);
+      return found;
+    };
+
+    // 12 files in chunks of 5, 5 and 2: each chunk's moves go while the next is claimed.
+    const run = await staged(`${dir}/out`);
+    assert.equal(run.inodes.size, 12);
+    const summary = await runPlan(run.plan, { keys, salt, workers: 2, staging: run.staging, chunk: 5 });
+    assert.equal(summary.written, 12);
+    assert.deepEqual(await treeHashes(`${dir}/out`), await treeHashes(`${dir}/ref`));
+    for (const [dest, ino] of run.inodes) {
+      assert.equal((await Deno.lstat(`${dir}/out/${dest}`)).ino, ino, `${dest} moved, not written again`);
+    }
+    const journal = await journalOf(`${dir}/out`);
+    assert.equal(journal.filter((e) => e.claim).length, 12);
+    assert.deepEqual(
+      new Set(journal.filter((e) => e.dest).map((e) => e.dest)),
+      new Set(run.inodes.keys()),
+      "every file moved is recorded",
+    );
+    assert.deepEqual(leftovers(`${dir}/out`), []);
+
+    // A file not written by dcmtidy where the third chunk's first file goes: the run stops there,
+    // after the first two chunks' files are in place and recorded, and with nothing left staged.
+    const blocked = await staged(`${dir}/blocked`);
+    const order = blocked.plan.files.filter((f) => f.status === "write").map((f) => f.dest!);
+    const inTheWay = order[10];
+    await Deno.mkdir(`${dir}/blocked/${inTheWay.slice(0, inTheWay.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/blocked/${inTheWay}`, "someone else's file\n");
+    await assert.rejects(
+      () => runPlan(blocked.plan, { keys, salt, workers: 2, staging: blocked.staging, chunk: 5 }),
+      /was not written by dcmtidy/,
+    );
+    const recorded = (await journalOf(`${dir}/blocked`)).filter((e) => e.dest).map((e) => e.dest);
+    assert.deepEqual(new Set(recorded), new Set(order.slice(0, 10)), "the first two chunks' files");
+    for (const dest of order.slice(0, 10)) {
+      assert.equal((await Deno.lstat(`${dir}/blocked/${dest}`)).ino, blocked.inodes.get(dest));
+    }
+    for (const dest of order.slice(11)) {
+      assert.equal(await Deno.lstat(`${dir}/blocked/${dest}`).catch(() => undefined), undefined, dest);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/blocked/${inTheWay}`), "someone else's file\n");
+    assert.deepEqual(leftovers(`${dir}/blocked`), []);
+    assert.equal(
+      [...Deno.readDirSync(`${dir}/blocked/.dcmtidy`)].filter((e) => e.name.startsWith("staging-")).length,
+      0,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("pool: an input made a FIFO after the plan read it is quarantined, never opened", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-fifo-" }));
   try {

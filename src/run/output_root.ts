@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { exists } from "../dicom/file_io.ts";
 import { fsReason } from "../util/fs_errors.ts";
 import { partialTarget } from "../util/temp.ts";
+import { type Shard, shardName } from "../plan/mod.ts";
+import { lstatOrUndefined, statOrUndefined } from "../util/file_identity.ts";
 import { RunRefusal } from "./errors.ts";
+import { JOURNAL_FILE, STATE_DIR } from "./state_dir.ts";
 
 /**
  * Where the output root cannot be: told from `stat` alone, without writing anything (for `plan`).
@@ -97,4 +100,49 @@ export async function removePartials(
     for (const partial of found.get(dest) ?? []) await Deno.remove(partial).catch(() => {});
     found.delete(dest);
   }
+}
+
+/**
+ * Folders under the output root known to be absent (and so every path under them), each asked of
+ * the file system once: a fresh output's files need no `lstat` each (which fails, and a failed
+ * call costs an error object) to know nothing is in their way. The root itself is there (made
+ * before), and nothing above it is asked (a narrowed process may not read it).
+ */
+export function absentFolders(root: string): (dir: string) => boolean {
+  const known = new Map<string, boolean>();
+  const absent = (dir: string): boolean => {
+    let is = known.get(dir);
+    if (is === undefined) {
+      const parent = dirname(dir);
+      is = parent !== dir && dir.startsWith(root + sep) &&
+        (absent(parent) || lstatOrUndefined(dir) === undefined);
+      known.set(dir, is);
+    }
+    return is;
+  };
+  return absent;
+}
+
+/**
+ * Other runs' state in the output root, which is what an output "not written by dcmtidy" usually is:
+ * a plain run's where a shard runs, shards (or shards of another count) where a plain run or a shard
+ * runs. Their journals are their own; said so, with what to do.
+ */
+export function otherRuns(root: string, shard: Shard | undefined): string {
+  let shards: string[] = [];
+  try {
+    shards = [...Deno.readDirSync(join(root, STATE_DIR, "shards"))].filter((e) => e.isDirectory).map((e) =>
+      e.name
+    )
+      .filter((n) => !shard || n !== shardName(shard)).sort();
+  } catch { /* none */ }
+  const plain = shard !== undefined && statOrUndefined(join(root, STATE_DIR, JOURNAL_FILE)) !== undefined;
+  if (!shards.length && !plain) return "";
+  const what = [
+    ...(plain ? ["a run without --shard"] : []),
+    ...(shards.length ? [`shard${shards.length === 1 ? "" : "s"} ${shards.join(", ")}`] : []),
+  ].join(" and ");
+  return ` (it may be ${what} of an earlier run: this output root holds their state in ${STATE_DIR}/; ` +
+    "write to another output root, or finish that run as it was started: its shards and merge, or a run " +
+    "without --shard)";
 }

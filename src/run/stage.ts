@@ -2,13 +2,13 @@
  * Writing ahead (`run --yes`): the run hands its plan's survey workers the extra work of writing
  * each output as they read its file (a `SurveyAhead`), into a staging folder of the run's own under
  * `<output>/.dcmtidy/`, so every file is read and de-identified once. The run then renames each
- * staged output into place after its usual checks (`takeStaged`), or writes the file itself when
+ * staged output into place after its usual checks (`write_files.ts`), or writes the file itself when
  * the input changed since or the staged file is not the one written. The folder is removed
  * whatever happens, Ctrl-C included.
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { DicomFile } from "../dicom/model.ts";
 import { readDicomFileSync } from "../dicom/read_file.ts";
 import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
@@ -28,7 +28,6 @@ import {
   identityOfInfo,
   type InputStamp,
   type OutputIdentity,
-  sameStamp,
   stampOf,
 } from "../util/file_identity.ts";
 import { type FinishedOutput, finishedOutputs } from "./journal.ts";
@@ -98,7 +97,9 @@ export interface Staging {
 
 /** The temporary path of the output of the file at `index` in the plan, in the staging folder `dir`. */
 function stagedPath(dir: string, index: number): string {
-  return join(dir, `${index}.partial`);
+  // Not `join`, which normalises the path: 2 us a call, twice a file on the main thread. The worker
+  // that writes it and the run that takes it make it alike.
+  return `${dir}/${index}.partial`;
 }
 
 /**
@@ -266,34 +267,6 @@ export async function openStaging(
       } catch { /* gone already */ }
     },
   };
-}
-
-/**
- * Rename a staged output to `dest` (making its folder) if its input is still as the plan read it
- * (`now`, its stamp taken before the run's checks) and the staged file is the one written; false
- * otherwise, or when it cannot be moved: the run then writes the file itself.
- */
-export function takeStaged(
-  staged: StagedOutput | undefined,
-  now: InputStamp | undefined,
-  dest: string,
-): boolean {
-  const identity = staged?.outcome.output;
-  if (!staged || !identity || !sameStamp(staged.input, now) || !hasIdentity(staged.path, identity)) {
-    return false;
-  }
-  try {
-    try {
-      Deno.renameSync(staged.path, dest);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound) || !hasIdentity(staged.path, identity)) throw e;
-      Deno.mkdirSync(dirname(dest), { recursive: true });
-      Deno.renameSync(staged.path, dest);
-    }
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The shards of the studies a worker met last (a study's files ask again and again), by shard count. */

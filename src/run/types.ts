@@ -51,6 +51,11 @@ export interface RunOptions {
    * its files.
    */
   readonly recordsInMemory?: number;
+  /**
+   * Files the DICOM phase takes through its steps at a time (default 4,096): what it holds for them
+   * is dropped before the next ones. Tests make it small, so that a few files make several.
+   */
+  readonly chunk?: number;
 }
 
 /**

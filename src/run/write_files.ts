@@ -7,13 +7,14 @@
  *
  * @module
  */
-import { dirname, join, sep } from "node:path";
+import { dirname, join } from "node:path";
 import { preparePixelWork } from "../pixels/transcode.ts";
-import { type PlannedFile, type Shard, shardName } from "../plan/mod.ts";
+import type { PlannedFile } from "../plan/mod.ts";
 import {
   identityOf,
   type InputStamp,
   lstatOrUndefined,
+  sameStamp,
   stampOf,
   statOrUndefined,
 } from "../util/file_identity.ts";
@@ -28,15 +29,16 @@ import {
   placeFile,
   processFile,
 } from "./process.ts";
-import { takeStaged } from "./stage.ts";
-import { JOURNAL_FILE, STATE_DIR } from "./state_dir.ts";
+import { moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
+import type { StagedOutput } from "./stage.ts";
+import { absentFolders, otherRuns } from "./output_root.ts";
 import type { RunContext } from "./types.ts";
 import { openRunWorkers, rewritesPixels, type RunWorkers } from "./workers.ts";
 
 /**
- * Files a run takes through its steps at a time (stat, resume check, claim, rename of what was
- * written ahead, then writing the rest): what it holds for them is dropped before the next ones, so
- * memory does not grow with the files here.
+ * Files a run takes through its steps at a time (stat, resume check, claim, move of what was
+ * written ahead, then writing the rest) unless told (`RunOptions.chunk`): what it holds for them is
+ * dropped before the next but one, so memory does not grow with the files here.
  */
 const CHUNK = 4096;
 
@@ -58,6 +60,7 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     return Promise.resolve();
   };
   const writer = new ChunkWriter(ctx, files);
+  const chunkSize = Math.max(1, ctx.opts.chunk ?? CHUNK);
   // Files from `from` on that the plan did not write ahead: at most so many more need writing here.
   const unstaged = (from: number) => {
     const staged = ctx.opts.staging?.outputs;
@@ -65,31 +68,60 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     for (let i = from; i < files.length; i++) if (!staged?.has(files[i])) n++;
     return n;
   };
+  // Written ahead: the moves into place go to the placer, which makes them while this thread
+  // prepares the next chunk and records the one before. It starts while the first is prepared.
+  const placer = ctx.opts.staging?.outputs.size && (ctx.opts.workers ?? 0) > 0
+    ? openPlacer(ctx.plan.protocol, inputsOf(ctx, files))
+    : undefined;
+  placer?.catch(() => {}); // a placer that cannot start fails the first move
+  const move = placer
+    ? async (moves: readonly StagedMove[]) => await (await placer).move(moves)
+    : (moves: readonly StagedMove[]) => Promise.resolve(Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0));
+  // A chunk is prepared (its inputs checked, its files claimed, its staged outputs on their way into
+  // place) before the one before it is finished (recorded, the rest written). What a chunk holds is
+  // dropped before the next but one.
+  let previous: Prepared | undefined;
+  let current: Prepared | undefined;
+  // `next`: the chunk prepared after it, if any, and `rest`: where the files not yet prepared start.
+  const finish = async (chunk: Prepared, next: Prepared | undefined, rest: number) => {
+    const later = await finishChunk(ctx, chunk);
+    const atMost = () => later.length + (next ? next.jobs.length - next.staged.size : 0) + unstaged(rest);
+    if (later.length) await writer.write(later, recordWith(chunk.mtimes), atMost);
+  };
   try {
-    for (let from = 0; from < files.length; from += CHUNK) {
-      // What is left to write in this thread or the workers (not resumed, not written ahead), and
-      // each one's input modification time before it was read (for its journal line): a chunk's,
-      // written before the next chunk is claimed, so what the run holds does not grow with its files.
-      const jobs: FileJob[] = [];
-      const mtimes = new Map<number, number | undefined>();
-      await writeChunk(ctx, files.slice(from, from + CHUNK), absent, (job, mtime) => {
-        jobs.push(job);
-        mtimes.set(job.index, mtime);
-      });
-      if (jobs.length) {
-        await writer.write(jobs, recordWith(mtimes), () => jobs.length + unstaged(from + CHUNK));
+    for (let from = 0; from < files.length; from += chunkSize) {
+      try {
+        current = await prepareChunk(ctx, files.slice(from, from + chunkSize), absent, move);
+      } catch (e) {
+        // The chunk before is finished all the same: its moved files are recorded.
+        if (previous) await finish(previous, undefined, from).catch(() => {});
+        previous = undefined;
+        throw e;
       }
+      if (previous) await finish(previous, current, from + chunkSize);
+      [previous, current] = [current, undefined];
       // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
       // used up to 96 MB of heap here without it, 80 MB with it).
       boundHeap();
     }
+    if (previous) await finish(previous, undefined, files.length);
+    previous = undefined;
   } finally {
+    // Moves under way end before the placer stops (a file moved but not recorded is claimed: the
+    // next run redoes it).
+    for (const chunk of [previous, current]) await chunk?.moved.catch(() => {});
+    (await placer?.catch(() => undefined))?.close();
     await writer.close();
     // Whatever stopped the run (a file in the way in a later chunk), the lines of the files written
     // are in the journal before it is closed.
     await appended.catch(() => {});
   }
   await appended;
+}
+
+/** The inputs the run reads (where the placer's permissions follow links). */
+function* inputsOf(ctx: RunContext, files: readonly number[]): Iterable<string> {
+  for (const i of files) yield ctx.plan.files.get(i).input.path;
 }
 
 /**
@@ -164,17 +196,29 @@ class ChunkWriter {
   }
 }
 
+/** A chunk of `writeFiles` prepared: its files claimed, its staged outputs being moved. */
+interface Prepared {
+  /** What is left to write in this thread or the workers (not resumed, not quarantined). */
+  readonly jobs: FileJob[];
+  /** Each job's input modification time before it was read (for its journal line). */
+  readonly mtimes: Map<number, number | undefined>;
+  readonly planned: Map<number, PlannedFile>;
+  /** The staged outputs sent to be moved, by index, in the order of `moved`. */
+  readonly staged: Map<number, StagedOutput>;
+  readonly moved: Promise<Uint8Array>;
+}
+
 /**
  * One chunk of `writeFiles`: each file's input is checked (another size than the plan read: it is
- * quarantined), resumed when the journal has it, else claimed; then what the plan wrote ahead is
- * renamed into place, and the rest handed to `later` with its input's modification time.
+ * quarantined), resumed when the journal has it, else claimed; then what the plan wrote ahead, when
+ * its input is as the plan read it, is sent to be moved into place (`calls.move`).
  */
-async function writeChunk(
+async function prepareChunk(
   ctx: RunContext,
   files: readonly number[],
   absent: (dir: string) => boolean,
-  later: (job: FileJob, mtime: number | undefined) => void,
-): Promise<void> {
+  move: Placer["move"],
+): Promise<Prepared> {
   const { plan, opts, root, journal } = ctx;
   const p = plan.protocol;
   const transcoding = p.output.transferSyntax === "keep" ? {} : { transferSyntax: p.output.transferSyntax };
@@ -236,58 +280,57 @@ async function writeChunk(
     }
   }
   if (jobs.length) {
-    await ctx.append(
-      jobs.map((j) => JSON.stringify({ claim: planned.get(j.index)!.dest }) + "\n").join(""),
-    );
+    await ctx.append(jobs.map((j) => JSON.stringify({ claim: planned.get(j.index)!.dest }) + "\n").join(""));
   }
-  // Written ahead by the plan, de-identified as the workers would: renamed into place if its input
-  // is as the plan read it and the staged file the one the plan wrote; any other is written later.
-  // Their journal lines go in batches (one write per JOURNAL_BATCH files, not one per file): a kill
-  // between a rename and its line's write leaves a claimed output, which the next run redoes.
-  let lines: string[] = [];
+  // Written ahead by the plan, de-identified as the workers would: moved into place if its input is
+  // as the plan read it and the staged file the one the plan wrote (see `moveStaged`); any other is
+  // written later. Taken or not, it is not asked for again: what the staging holds goes as the run
+  // goes on.
+  const staged = new Map<number, StagedOutput>();
+  const moves: StagedMove[] = [];
   for (const job of jobs) {
-    const staged = opts.staging?.outputs.get(job.index);
-    // Taken or not, it is not asked for again: what the staging holds goes as the run goes on.
+    const s = opts.staging?.outputs.get(job.index);
     opts.staging?.outputs.delete(job.index);
-    if (staged && takeStaged(staged, stamps.get(job.index), job.dest)) {
-      const line = recordOutcome(
-        ctx,
-        { index: job.index, ...staged.outcome },
-        mtimes.get(job.index),
-        planned.get(job.index),
-      );
-      if (line !== undefined) lines.push(line);
-      if (lines.length >= JOURNAL_BATCH) {
-        await ctx.append(lines.join(""));
-        lines = [];
-      }
-    } else later(job, mtimes.get(job.index));
+    const identity = s?.outcome.output;
+    if (!s || !identity || !sameStamp(s.input, stamps.get(job.index))) continue;
+    staged.set(job.index, s);
+    moves.push({ from: s.path, identity, dest: job.dest });
   }
-  if (lines.length) await ctx.append(lines.join(""));
+  const moved = moves.length ? move(moves) : Promise.resolve(new Uint8Array());
+  moved.catch(() => {}); // whoever finishes the chunk sees a failure; one never finished is let go
+  return { jobs, mtimes, planned, staged, moved };
 }
 
 /**
- * Other runs' state in the output root, which is what an output "not written by dcmtidy" usually is:
- * a plain run's where a shard runs, shards (or shards of another count) where a plain run or a shard
- * runs. Their journals are their own; said so, with what to do.
+ * Finish a prepared chunk: record the staged outputs moved into place (their journal lines in
+ * batches, one write per JOURNAL_BATCH files: a kill between a move and its line's write leaves a
+ * claimed output, which the next run redoes), and return the jobs left to write.
  */
-function otherRuns(root: string, shard: Shard | undefined): string {
-  let shards: string[] = [];
-  try {
-    shards = [...Deno.readDirSync(join(root, STATE_DIR, "shards"))].filter((e) => e.isDirectory).map((e) =>
-      e.name
-    )
-      .filter((n) => !shard || n !== shardName(shard)).sort();
-  } catch { /* none */ }
-  const plain = shard !== undefined && statOrUndefined(join(root, STATE_DIR, JOURNAL_FILE)) !== undefined;
-  if (!shards.length && !plain) return "";
-  const what = [
-    ...(plain ? ["a run without --shard"] : []),
-    ...(shards.length ? [`shard${shards.length === 1 ? "" : "s"} ${shards.join(", ")}`] : []),
-  ].join(" and ");
-  return ` (it may be ${what} of an earlier run: this output root holds their state in ${STATE_DIR}/; ` +
-    "write to another output root, or finish that run as it was started: its shards and merge, or a run " +
-    "without --shard)";
+async function finishChunk(ctx: RunContext, chunk: Prepared): Promise<FileJob[]> {
+  const moved = await chunk.moved;
+  const later: FileJob[] = [];
+  let lines: string[] = [];
+  let n = 0;
+  for (const job of chunk.jobs) {
+    const staged = chunk.staged.get(job.index);
+    if (!staged || !moved[n++]) {
+      later.push(job);
+      continue;
+    }
+    const line = recordOutcome(
+      ctx,
+      { index: job.index, ...staged.outcome },
+      chunk.mtimes.get(job.index),
+      chunk.planned.get(job.index),
+    );
+    if (line !== undefined) lines.push(line);
+    if (lines.length >= JOURNAL_BATCH) {
+      await ctx.append(lines.join(""));
+      lines = [];
+    }
+  }
+  if (lines.length) await ctx.append(lines.join(""));
+  return later;
 }
 
 /** A sort-only file copied or linked under its new name, or quarantined with the reason. */
@@ -307,27 +350,6 @@ function placed(job: FileJob, f: PlannedFile): Promise<FileOutcome> {
 
 /** Staged outputs renamed into place between two journal writes (see `writeFiles`). */
 const JOURNAL_BATCH = 256;
-
-/**
- * Folders under the output root known to be absent (and so every path under them), each asked of
- * the file system once: a fresh output's files need no `lstat` each (which fails, and a failed
- * call costs an error object) to know nothing is in their way. The root itself is there (made
- * before), and nothing above it is asked (a narrowed process may not read it).
- */
-function absentFolders(root: string): (dir: string) => boolean {
-  const known = new Map<string, boolean>();
-  const absent = (dir: string): boolean => {
-    let is = known.get(dir);
-    if (is === undefined) {
-      const parent = dirname(dir);
-      is = parent !== dir && dir.startsWith(root + sep) &&
-        (absent(parent) || lstatOrUndefined(dir) === undefined);
-      known.set(dir, is);
-    }
-    return is;
-  };
-  return absent;
-}
 
 /**
  * Record one file's outcome: in the run's outcomes and, when written, in the journal. `f`: its
