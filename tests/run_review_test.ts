@@ -648,6 +648,17 @@ Deno.test("review 8: files quarantined during a run are summed up by reason on t
     ]);
     assert.ok(!lines.join("\n").includes(dir), "no path shown");
     assert.deepEqual(quarantinedLines(plan, { outcomes: new Map() }), []);
+    // A summary whose every outcome is written: the outcomes are not gone through (they may be on disk).
+    const unread = new (class extends Map<number, never> {
+      override get size() {
+        return 8;
+      }
+      override values(): MapIterator<never> {
+        throw new Error("read");
+      }
+    })();
+    assert.deepEqual(quarantinedLines(plan, { outcomes: unread, written: 8 }), []);
+    assert.throws(() => quarantinedLines(plan, { outcomes: unread, written: 7 }), /read/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
