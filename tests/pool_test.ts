@@ -342,7 +342,7 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
     await dump(dir);
-    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunks"));
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunks") + "key: ./key.csv\n");
     const { loadProtocol } = await import("../src/protocol/load.ts");
     const { makePlan } = await import("../src/plan/mod.ts");
     const { openStaging, runPlan } = await import("../src/run/mod.ts");
@@ -397,6 +397,18 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
       "every file moved is recorded",
     );
     assert.deepEqual(leftovers(`${dir}/out`), []);
+    // The key file's rows, gathered as the files were recorded: those of the outcomes, each once.
+    const { keyRows, KEY_HEADER } = await import("../src/run/key_file.ts");
+    const keyFile = await Deno.readTextFile(`${dir}/key.csv`);
+    const expected = keyRows(run.plan, summary.outcomes).map((r) => r.join(",")).sort();
+    assert.ok(expected.length > 0);
+    assert.deepEqual(keyFile.trim().split("\n"), [KEY_HEADER.join(","), ...expected]);
+    // Run again without the key file: every file is resumed, and its rows are gathered all the same.
+    await Deno.remove(`${dir}/key.csv`);
+    const again = await staged(`${dir}/out`);
+    const resumed = await runPlan(again.plan, { keys, salt, workers: 2, staging: again.staging, chunk: 5 });
+    assert.equal(resumed.resumed, 12);
+    assert.equal(await Deno.readTextFile(`${dir}/key.csv`), keyFile);
 
     // A file not written by dcmtidy where the third chunk's first file goes: the run stops there,
     // after the first two chunks' files are in place and recorded, and with nothing left staged.

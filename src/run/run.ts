@@ -22,7 +22,7 @@ import { VERSION } from "../version.ts";
 import { convertSeriesOf } from "./convert_series.ts";
 import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { openJournalAppender, readJournal } from "./journal.ts";
-import { keyRows, mergeKeyFile, readKeyFile } from "./key_file.ts";
+import { KeyRowSet, mergeKeyFile, readKeyFile } from "./key_file.ts";
 import { prepareOutputRoot, removePartials } from "./output_root.ts";
 import { type FileOutcome, outcomeCodec } from "./process.ts";
 import { copyQuarantined } from "./quarantine.ts";
@@ -140,6 +140,8 @@ async function executeIn(
   let bytes = 0;
   let resumed = 0;
   let kept = 0;
+  const keyRows = new KeyRowSet();
+  const counts = { written: 0, quarantined: 0 };
   const ctx: RunContext = {
     plan,
     opts,
@@ -148,6 +150,14 @@ async function executeIn(
     journal,
     append: journalFile.append,
     outcomes: run.outcomes,
+    record: (o, original) => {
+      run.outcomes.set(o.index, o);
+      keyRows.add(original, o);
+      if (o.status === "written") counts.written++;
+      else counts.quarantined++;
+    },
+    keyRows,
+    counts,
     shared: opts.staging?.shared ?? new Interner(),
     notes: [],
     progress: (size) => {
@@ -200,7 +210,7 @@ async function executeIn(
       series.set(o.series, o);
       if (format === "nifti") {
         for (const fo of o.files) {
-          ctx.outcomes.set(fo.index, fo);
+          ctx.record(fo, plan.files.get(fo.index).input.header);
           if (fo.status === "written") ctx.kept(again);
         }
       }
@@ -210,17 +220,12 @@ async function executeIn(
   const { outcomes, notes } = ctx;
   await copyQuarantined(plan, mine, outcomes);
   notes.push(...await removeStaleOutputs(plan, journal, ctx.append));
-  let written = 0;
-  let runQuarantined = 0;
-  for (const o of outcomes.values()) {
-    if (o.status === "written") written++;
-    // Quarantined in the run (a file the plan quarantined has an outcome only when its copy failed).
-    else if (plan.files.get(o.index).status === "write") runQuarantined++;
-  }
+  // Counted as recorded (a file the plan quarantined has an outcome only when its copy failed,
+  // not recorded as the run's own).
   const summary = {
-    written,
+    written: counts.written,
     skipped,
-    quarantined: planQuarantined + runQuarantined,
+    quarantined: planQuarantined + counts.quarantined,
     resumed,
     outcomes,
     series,
@@ -228,7 +233,7 @@ async function executeIn(
     durationMs: performance.now() - started,
     notes,
   };
-  if (key) await mergeKeyFile(key, keyRows(plan, outcomes), opts.onWait);
+  if (key) await mergeKeyFile(key, ctx.keyRows.rows(), opts.onWait);
   const meta = { version: VERSION, rules: RULES_EDITION };
   if (shard) {
     const salt = d && opts.keys ? opts.keys.fingerprint() : undefined;

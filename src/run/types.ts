@@ -8,6 +8,7 @@ import type { DeidSession } from "../deid/session.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Plan, Shard } from "../plan/mod.ts";
 import type { Journal } from "./journal.ts";
+import type { KeyOriginal, KeyRowSet } from "./key_file.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
 import type { Staging } from "./stage.ts";
@@ -100,8 +101,21 @@ export interface RunContext {
   readonly journal: Journal;
   /** Append lines to the journal, in order. */
   readonly append: (text: string) => Promise<void>;
-  /** Each file's outcome so far, by index in `Plan.files` (in memory up to a bound, see `SpillMap`). */
+  /**
+   * Each file's outcome so far, by index in `Plan.files` (in memory up to a bound, see `SpillMap`).
+   * A file the plan writes gets its outcome through `record`.
+   */
   readonly outcomes: SpillMap<FileOutcome>;
+  /**
+   * Record the outcome of a file the plan writes, once a file, with its input's original header:
+   * in `outcomes`, in the key file's rows and in the counts, so that the run's end need not go
+   * through its files again (past the memory bound each pass reads them back from disk).
+   */
+  record(o: FileOutcome, original: KeyOriginal | undefined): void;
+  /** The key file's rows of the outcomes recorded so far. */
+  readonly keyRows: KeyRowSet;
+  /** The outcomes recorded so far: written, and quarantined by the run. */
+  readonly counts: { readonly written: number; readonly quarantined: number };
   /** One copy of the values outcomes share (see `compactOutcome`). */
   readonly shared: Interner;
   /** Run-wide notes for the user. */

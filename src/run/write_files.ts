@@ -253,7 +253,7 @@ async function prepareChunk(
       (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
       (await isJournaled(prior, dest))
     ) {
-      ctx.outcomes.set(i, { ...prior.outcome, index: i });
+      ctx.record({ ...prior.outcome, index: i }, f.input.header);
       ctx.kept(true);
       ctx.progress(f.input.size);
     } else {
@@ -378,7 +378,7 @@ function recordOutcome(
   const p = ctx.plan.protocol;
   const outcome = compactOutcome(withoutOriginals(result), ctx.shared);
   const f = planned ?? ctx.plan.files.get(outcome.index);
-  ctx.outcomes.set(outcome.index, outcome);
+  ctx.record(outcome, f.input.header);
   if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
     ctx.notes.push(
       "hardlink: some files could not be linked (output on another device than the input, or links " +
