@@ -102,12 +102,24 @@ Deno.test("scan: files that share a SOP Instance UID are grouped by UID, not by 
       },
       at: (i: number) => structuredClone(files[i]),
     };
+    const expected = {
+      groups: [[0, 3, 8], [1, 5], [2, 6]],
+      duplicates: [
+        [3, `same SOP Instance UID and bytes as ${inputRef(0)}`],
+        [8, `same SOP Instance UID and bytes as ${inputRef(0)}`],
+      ],
+    };
     const { groups, duplicates } = await sharedInstances(store);
-    assert.deepEqual(groups, [[0, 3, 8], [1, 5], [2, 6]]);
-    assert.deepEqual([...duplicates].sort(), [
-      [3, `same SOP Instance UID and bytes as ${inputRef(0)}`],
-      [8, `same SOP Instance UID and bytes as ${inputRef(0)}`],
-    ]);
+    assert.deepEqual({ groups, duplicates: [...duplicates].sort() }, expected);
+    // The same from keys gathered as the files came (in another order, one of them twice), without
+    // a pass over the files.
+    const { InstanceKeys } = await import("../src/scan/scan.ts");
+    const known = new InstanceKeys(files.length);
+    known.add(3, files[0]); // replaced below
+    for (const i of [8, 2, 0, 5, 1, 7, 3, 6, 4]) known.add(i, files[i]);
+    const noPass = { ...store, entries: (): never => assert.fail("no pass over the files") };
+    const fromKeys = await sharedInstances(noPass, known);
+    assert.deepEqual({ groups: fromKeys.groups, duplicates: [...fromKeys.duplicates].sort() }, expected);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -21,6 +21,7 @@ import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
 import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
 import { type FileList, FileRecords } from "./file_records.ts";
+import { SurveyRecords } from "./survey_records.ts";
 
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
@@ -115,7 +116,7 @@ export async function makePlan(
           for (const [i, s] of surveys.entries()) yield [i, s.scanned] as const;
         },
         at: (i) => surveys.at(i)?.scanned,
-      });
+      }, surveys instanceof SurveyRecords ? surveys.instances : undefined);
       assembled = assemble(surveys, instances, warnings, errors, options.spill);
     } finally {
       surveys.close();

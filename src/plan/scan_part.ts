@@ -32,8 +32,8 @@ import { VERSION } from "../version.ts";
 import { type Shard, shardName } from "./shard.ts";
 import { compactSurvey, type FileFacts, type Survey } from "./survey.ts";
 import { Interner } from "../scan/intern.ts";
-import { type FileList, FileRecords, type PlanSpill } from "./file_records.ts";
-import { surveyCodec } from "./_file_codec.ts";
+import type { FileList, FileRecords, PlanSpill } from "./file_records.ts";
+import { SurveyRecords } from "./survey_records.ts";
 
 /** Format 2: shares by `shareOf`'s FNV-1a hash (format 1's were by SHA-256). */
 const FORMAT = "dcmtidy-scan-part/2";
@@ -324,7 +324,7 @@ export async function readScanParts(
   }
   const n = counts[0];
   const problems: string[] = [];
-  const surveys = new FileRecords<Survey>(spill, listed.length, surveyCodec());
+  const surveys = new SurveyRecords(spill, listed.length);
   const key = keys && cipherKey(keys);
   let done = 0;
   const pool = new Interner();

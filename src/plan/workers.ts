@@ -16,8 +16,8 @@ import type { ChangesOf, FromPlanWorker, TextOf, ToPlanWorker } from "./survey_w
 import { ocrBinaries } from "../pixels/ocr.ts";
 import { codecBinaries } from "../pixels/wasm.ts";
 import type { SurveyAhead } from "./types.ts";
-import { FileRecords, type PlanSpill } from "./file_records.ts";
-import { surveyCodec } from "./_file_codec.ts";
+import type { FileRecords, PlanSpill } from "./file_records.ts";
+import { SurveyRecords } from "./survey_records.ts";
 
 /** The paths of the files to read in `listed`, made as they are asked for (only where links are followed). */
 function* regularPaths(listed: ListedFiles): Generator<string> {
@@ -93,7 +93,7 @@ export async function openPlanWorkers(
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
     survey: async (files, onProgress, indices, spill) => {
-      const out = new FileRecords<Survey>(spill, files.length, surveyCodec());
+      const out = new SurveyRecords(spill, files.length);
       const position = indices && new Map(indices.map((index, i) => [index, i]));
       // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = ahead?.shared ?? new Interner();

@@ -14,6 +14,7 @@ export {
   type HeaderInfo,
   type HeaderRead,
   inputRef,
+  InstanceKeys,
   markDuplicates,
   readHeaderSync,
   readInLanes,
