@@ -95,9 +95,16 @@ Deno.test("run: every input accounted for, outputs de-identified, inputs untouch
     const keys = new Keys(new TextEncoder().encode(SALT));
     const plan = await makePlan(protocol, keys);
     const progress: [number, number][] = [];
-    const s = await runPlan(plan, { keys, onProgress: (done, total) => progress.push([done, total]) });
-    // Progress counts every file written, against the total `runWork` gives, from the first file on.
+    const work: { files: number; bytes: number }[] = [];
+    const s = await runPlan(plan, {
+      keys,
+      onWork: (files, bytes) => work.push({ files, bytes }),
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    // Progress counts every file written, against the total `runWork` gives, from the first file on,
+    // told once before it.
     assert.equal(runWork(plan).files, 24);
+    assert.deepEqual(work, [runWork(plan)]);
     assert.deepEqual(progress, Array.from({ length: 24 }, (_, i) => [i + 1, 24]));
     const scanned = plan.files.length;
     assert.equal(scanned, 24 + 3);

@@ -32,7 +32,6 @@ import {
   prepareOutputRoot,
   releaseKeyLocksSync,
   runPlan,
-  runWork,
   scanPartsPath,
   type Staging,
   STATE_DIR,
@@ -304,15 +303,15 @@ async function runPrepared(
     }
   }
   const workers = jobsOf(opts);
-  const work = runWork(plan, shard);
-  const bar = stderrProgress("writing", work.files, work.bytes);
+  // Made when the run has counted its work (in its own pass over the files, before the first).
+  let bar: Progress | undefined;
   let kept = 0;
   // Ctrl-C or a termination: what is finished is in the journal; say so, then end as a program
   // stopped by that signal does.
   const stopListening = onStop((signal) => {
     staging?.removeSync(); // the exit skips runPlan's own removal
     releaseKeyLocksSync(); // and the key file's lock's: the next run would wait two minutes
-    bar.finish();
+    bar?.finish();
     console.error(
       `${stoppedBy(signal)}: ${kept} file${kept === 1 ? "" : "s"} finished ${
         kept === 1 ? "is" : "are"
@@ -328,10 +327,11 @@ async function runPrepared(
       salt,
       workers,
       overrides: { input: opts.input, output: opts.output },
-      onProgress: (done, _total, bytes) => bar.update(done, bytes),
+      onWork: (files, bytes) => bar = stderrProgress("writing", files, bytes),
+      onProgress: (done, _total, bytes) => bar?.update(done, bytes),
       onKept: (n) => (kept = n),
       onWait: (why) => {
-        bar.finish(); // every file is done by then: the bar ends before the line
+        bar?.finish(); // every file is done by then: the bar ends before the line
         console.error(`waiting: ${why}`);
       },
       shard,
@@ -341,7 +341,7 @@ async function runPrepared(
     throw environmentStop(e, kept, plan.protocol.output.root);
   } finally {
     stopListening();
-    bar.finish();
+    bar?.finish();
   }
   for (const n of s.notes) console.log(`note: ${n}`);
   for (const line of quarantinedLines(plan, s, { showPhi, all: opts.all })) console.log(line);

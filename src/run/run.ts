@@ -176,12 +176,14 @@ async function executeIn(
   const folders = new Set<string>();
   let skipped = 0;
   let planQuarantined = 0;
+  let toWriteBytes = 0;
   for (const i of mine) {
     const f = plan.files.get(i);
     if (f.status === "skip") skipped++;
     else if (f.status === "quarantine") planQuarantined++;
     else {
       toWrite.push(i);
+      toWriteBytes += f.input.size;
       if (format !== "nifti") folders.add(dirname(join(root, f.dest!)));
       if (format !== "dicom") {
         const group = mySeries.get(f.series!);
@@ -191,6 +193,7 @@ async function executeIn(
     }
   }
   total = toWrite.length * stepsPerFile(format);
+  opts.onWork?.(total, toWriteBytes * stepsPerFile(format));
   // With NIfTI only, the files are read for their series, not written as DICOM.
   const dicom = format === "nifti" ? [] : toWrite;
   const families = [...mySeries.keys()].flatMap((s) =>

@@ -33,6 +33,11 @@ export interface RunOptions {
    */
   readonly onProgress?: (done: number, total: number, bytes: number) => void;
   /**
+   * Once, before the first file: the files and input bytes to do, as `runWork` counts them (from the
+   * run's own pass over its files: a caller that shows progress need not make another).
+   */
+  readonly onWork?: (files: number, bytes: number) => void;
+  /**
    * Run only this shard's files (a hash of each file's study): the reports are left as a part in
    * `<output>/.dcmtidy/shards/K-of-N/` for `mergeShards` (the key file is written by each shard).
    */
