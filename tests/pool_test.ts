@@ -440,6 +440,67 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
   }
 });
 
+Deno.test("pool: a chunk's moved files are recorded before the chunk before it writes what it could not move, and when that fails", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunk-order"));
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { makePlan } = await import("../src/plan/mod.ts");
+    const { openStaging, runPlan } = await import("../src/run/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    // The first file's input touched after the plan: its staged output is not moved, and the run
+    // writes it while it finishes the first chunk of 5 (the second is prepared and moved by then).
+    const planned = async (output: string) => {
+      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
+      await Deno.mkdir(output, { recursive: true });
+      const staging = (await openStaging(p, 2))!;
+      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      const order = plan.files.filter((f) => f.status === "write");
+      const later = new Date(Date.now() + 5000);
+      await Deno.utime(order[0].input.path, later, later);
+      return { plan, staging, order };
+    };
+    const journalOf = async (output: string) =>
+      (await Deno.readTextFile(`${output}/.dcmtidy/journal.jsonl`)).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      );
+
+    const run = await planned(`${dir}/out`);
+    await runPlan(run.plan, { keys, salt, workers: 2, staging: run.staging, chunk: 5 });
+    const done = (await journalOf(`${dir}/out`)).filter((e) => e.dest).map((e) => e.dest);
+    assert.equal(done.length, 12);
+    assert.deepEqual(
+      done.slice(0, 9),
+      run.order.slice(1, 10).map((f) => f.dest),
+      "the first two chunks' moved files, then the one written",
+    );
+    assert.equal(done[9], run.order[0].dest);
+
+    // Writing it fails (sandboxed workers without the salt's bytes): the second chunk's moved files,
+    // in place, are recorded all the same.
+    const failing = await planned(`${dir}/failing`);
+    await assert.rejects(
+      () => runPlan(failing.plan, { keys, workers: 2, staging: failing.staging, chunk: 5 }),
+      /salt's bytes/,
+    );
+    const recorded = new Set((await journalOf(`${dir}/failing`)).filter((e) => e.dest).map((e) => e.dest));
+    const placed = failing.order.map((f) => f.dest!).filter((d) => {
+      try {
+        return Deno.statSync(`${dir}/failing/${d}`).isFile;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(placed.length >= 9, `${placed.length} placed`);
+    for (const d of placed) assert.ok(recorded.has(d), `${d} in place and recorded`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("pool: an input made a FIFO after the plan read it is quarantined, never opened", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-fifo-" }));
   try {

@@ -85,3 +85,26 @@ Deno.test("sandbox: an input root reached through a symlink, and followed links 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sandbox: the placer may read and write the output root and read its code, and nothing else", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-sandbox-" }));
+  try {
+    await Deno.mkdir(`${dir}/raw`);
+    await Deno.mkdir(`${dir}/real-out`);
+    // The output root through a link: Deno checks the resolved path, so both are granted.
+    await Deno.symlink(`${dir}/real-out`, `${dir}/out`);
+    await Deno.writeTextFile(
+      `${dir}/p.yaml`,
+      `version: 1\nname: placer\ninput: { root: ./raw }\noutput: { root: ./out }\n`,
+    );
+    const { loadProtocol } = await import("../src/protocol/load.ts");
+    const { placerPermissions } = await import("../src/run/placer.ts");
+    const perms = placerPermissions(await loadProtocol(`${dir}/p.yaml`));
+    const code = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+    assert.deepEqual(perms.write, [`${dir}/out`, `${dir}/real-out`]);
+    assert.deepEqual(perms.read, [code, `${dir}/out`, `${dir}/real-out`]);
+    for (const k of ["net", "env", "run", "ffi", "sys", "import"] as const) assert.equal(perms[k], false, k);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,17 +4,17 @@
  * checked, its folder made and it is renamed, while the main thread checks the next chunk's inputs
  * and claims its files, and records the chunk before (see `write_files.ts`). The phase was these
  * calls and that bookkeeping one after the other, on one core while the other was idle
- * (bench/README.md, "A placer for the DICOM phase").
+ * (bench/README.md, "The run's serial phases").
  *
- * It may read the inputs and the output root and write only the output root, as the run's workers;
- * it loads no protocol, settings or salt.
+ * It may read and write the output root (the staging folder is in it) and read its own code:
+ * nothing else, no input; it loads no protocol, settings or salt.
  *
  * @module
  */
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Protocol } from "../protocol/protocol.ts";
 import { hasIdentity, type OutputIdentity } from "../util/file_identity.ts";
-import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { openPool, type Pool } from "../workers/pool.ts";
 import type { FromPlacer, ToPlacer } from "./_place_worker.ts";
 
@@ -56,16 +56,31 @@ export interface Placer {
 }
 
 /**
- * Start the placer for a run of `p` that reads the `inputs` (and where their links lead, as the
- * run's workers may).
+ * The placer's permissions: read and write the output root (as given and as it resolves: Deno checks
+ * the resolved path), read the code it loads; nothing else.
  */
-export async function openPlacer(p: Protocol, inputs: Iterable<string>): Promise<Placer> {
-  const pool: Pool<ToPlacer, FromPlacer> = await openPool(
-    SCRIPT,
-    1,
-    workerPermissions(p, linkTargetDirs(p, inputs)),
-    { type: "init" },
-  );
+export function placerPermissions(p: Protocol): Deno.PermissionOptionsObject {
+  const roots = [p.output.root];
+  try {
+    const real = Deno.realPathSync(p.output.root);
+    if (real !== p.output.root) roots.push(real);
+  } catch { /* made later by the run, under its own name */ }
+  const code = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+  return {
+    read: [code, ...roots],
+    write: roots,
+    net: false,
+    env: false,
+    run: false,
+    ffi: false,
+    sys: false,
+    import: false,
+  };
+}
+
+/** Start the placer for a run of `p`. */
+export async function openPlacer(p: Protocol): Promise<Placer> {
+  const pool: Pool<ToPlacer, FromPlacer> = await openPool(SCRIPT, 1, placerPermissions(p), { type: "init" });
   const [worker] = pool.workers;
   const waiting: { resolve: (msg: FromPlacer) => void; reject: (e: Error) => void }[] = [];
   let failed: Error | undefined;
@@ -77,8 +92,8 @@ export async function openPlacer(p: Protocol, inputs: Iterable<string>): Promise
   pool.listen(worker, (msg) => waiting.shift()?.resolve(msg));
   const ask = (msg: ToPlacer): Promise<FromPlacer> =>
     failed ? Promise.reject(failed) : new Promise((resolve, reject) => {
-      waiting.push({ resolve, reject });
       pool.post(worker, msg);
+      waiting.push({ resolve, reject });
     });
   return {
     move: async (moves) => (await ask({ type: "move", moves: [...moves] })).moved,

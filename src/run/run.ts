@@ -152,7 +152,7 @@ async function executeIn(
     outcomes: run.outcomes,
     record: (o, original) => {
       run.outcomes.set(o.index, o);
-      keyRows.add(original, o);
+      if (key) keyRows.add(original, o);
       if (o.status === "written") counts.written++;
       else counts.quarantined++;
     },

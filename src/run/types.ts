@@ -108,7 +108,8 @@ export interface RunContext {
   readonly append: (text: string) => Promise<void>;
   /**
    * Each file's outcome so far, by index in `Plan.files` (in memory up to a bound, see `SpillMap`).
-   * A file the plan writes gets its outcome through `record`.
+   * A file the plan writes gets its outcome through `record` (a file the plan quarantines has one
+   * only when its copy to the quarantine folder failed).
    */
   readonly outcomes: SpillMap<FileOutcome>;
   /**
@@ -117,7 +118,7 @@ export interface RunContext {
    * through its files again (past the memory bound each pass reads them back from disk).
    */
   record(o: FileOutcome, original: KeyOriginal | undefined): void;
-  /** The key file's rows of the outcomes recorded so far. */
+  /** The key file's rows of the outcomes recorded so far (none when the run writes no key file). */
   readonly keyRows: KeyRowSet;
   /** The outcomes recorded so far: written, and quarantined by the run. */
   readonly counts: { readonly written: number; readonly quarantined: number };

@@ -69,24 +69,30 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     return n;
   };
   // Written ahead: the moves into place go to the placer, which makes them while this thread
-  // prepares the next chunk and records the one before. It starts while the first is prepared.
+  // prepares the next chunk and records the one before. It starts while the first is prepared; one
+  // that cannot start leaves the moves to this thread.
   const placer = ctx.opts.staging?.outputs.size && (ctx.opts.workers ?? 0) > 0
-    ? openPlacer(ctx.plan.protocol, inputsOf(ctx, files))
+    ? openPlacer(ctx.plan.protocol)
     : undefined;
-  placer?.catch(() => {}); // a placer that cannot start fails the first move
-  const move = placer
-    ? async (moves: readonly StagedMove[]) => await (await placer).move(moves)
-    : (moves: readonly StagedMove[]) => Promise.resolve(Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0));
+  placer?.catch(() => {});
+  const move = async (moves: readonly StagedMove[]): Promise<Uint8Array> => {
+    const worker = await placer?.catch(() => undefined);
+    return worker ? await worker.move(moves) : Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0);
+  };
   // A chunk is prepared (its inputs checked, its files claimed, its staged outputs on their way into
-  // place) before the one before it is finished (recorded, the rest written). What a chunk holds is
-  // dropped before the next but one.
+  // place) before the one before it is finished (its moved files recorded, the rest written). What a
+  // chunk holds is dropped before the next but one.
   let previous: Prepared | undefined;
   let current: Prepared | undefined;
+  const recorded = (chunk: Prepared) => (chunk.recorded ??= recordMoved(ctx, chunk));
   // `next`: the chunk prepared after it, if any, and `rest`: where the files not yet prepared start.
   const finish = async (chunk: Prepared, next: Prepared | undefined, rest: number) => {
-    const later = await finishChunk(ctx, chunk);
-    const atMost = () => later.length + (next ? next.jobs.length - next.staged.size : 0) + unstaged(rest);
-    if (later.length) await writer.write(later, recordWith(chunk.mtimes), atMost);
+    const later = await recorded(chunk);
+    if (!later.length) return;
+    // The next chunk's moved files are recorded before these are written (which takes a while): a
+    // stop meanwhile finds them in the journal, not only claimed.
+    const nextLater = next ? (await recorded(next)).length : 0;
+    await writer.write(later, recordWith(chunk.mtimes), () => later.length + nextLater + unstaged(rest));
   };
   try {
     for (let from = 0; from < files.length; from += chunkSize) {
@@ -107,9 +113,9 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     if (previous) await finish(previous, undefined, files.length);
     previous = undefined;
   } finally {
-    // Moves under way end before the placer stops (a file moved but not recorded is claimed: the
-    // next run redoes it).
-    for (const chunk of [previous, current]) await chunk?.moved.catch(() => {});
+    // Whatever stopped the run, moves under way end before the placer stops, and the files moved are
+    // recorded: they are in place (a kill before that leaves them claimed, and the next run redoes them).
+    for (const chunk of [previous, current]) if (chunk) await recorded(chunk).catch(() => {});
     (await placer?.catch(() => undefined))?.close();
     await writer.close();
     // Whatever stopped the run (a file in the way in a later chunk), the lines of the files written
@@ -117,11 +123,6 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     await appended.catch(() => {});
   }
   await appended;
-}
-
-/** The inputs the run reads (where the placer's permissions follow links). */
-function* inputsOf(ctx: RunContext, files: readonly number[]): Iterable<string> {
-  for (const i of files) yield ctx.plan.files.get(i).input.path;
 }
 
 /**
@@ -198,7 +199,7 @@ class ChunkWriter {
 
 /** A chunk of `writeFiles` prepared: its files claimed, its staged outputs being moved. */
 interface Prepared {
-  /** What is left to write in this thread or the workers (not resumed, not quarantined). */
+  /** Its files claimed (not resumed, not quarantined): those being moved, and those to write. */
   readonly jobs: FileJob[];
   /** Each job's input modification time before it was read (for its journal line). */
   readonly mtimes: Map<number, number | undefined>;
@@ -206,12 +207,14 @@ interface Prepared {
   /** The staged outputs sent to be moved, by index, in the order of `moved`. */
   readonly staged: Map<number, StagedOutput>;
   readonly moved: Promise<Uint8Array>;
+  /** Once its moved files are recorded (`recordMoved`): the jobs left to write. */
+  recorded?: Promise<FileJob[]>;
 }
 
 /**
  * One chunk of `writeFiles`: each file's input is checked (another size than the plan read: it is
  * quarantined), resumed when the journal has it, else claimed; then what the plan wrote ahead, when
- * its input is as the plan read it, is sent to be moved into place (`calls.move`).
+ * its input is as the plan read it, is sent to be moved into place (`move`).
  */
 async function prepareChunk(
   ctx: RunContext,
@@ -302,11 +305,11 @@ async function prepareChunk(
 }
 
 /**
- * Finish a prepared chunk: record the staged outputs moved into place (their journal lines in
- * batches, one write per JOURNAL_BATCH files: a kill between a move and its line's write leaves a
- * claimed output, which the next run redoes), and return the jobs left to write.
+ * Record a prepared chunk's staged outputs moved into place (their journal lines in batches, one
+ * write per JOURNAL_BATCH files: a kill between a move and its line's write leaves a claimed
+ * output, which the next run redoes), and return the jobs left to write.
  */
-async function finishChunk(ctx: RunContext, chunk: Prepared): Promise<FileJob[]> {
+async function recordMoved(ctx: RunContext, chunk: Prepared): Promise<FileJob[]> {
   const moved = await chunk.moved;
   const later: FileJob[] = [];
   let lines: string[] = [];
@@ -348,7 +351,7 @@ function placed(job: FileJob, f: PlannedFile): Promise<FileOutcome> {
   );
 }
 
-/** Staged outputs renamed into place between two journal writes (see `writeFiles`). */
+/** Staged outputs moved into place between two journal writes (see `recordMoved`). */
 const JOURNAL_BATCH = 256;
 
 /**

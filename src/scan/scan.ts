@@ -215,8 +215,9 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
 
 /**
  * The SOP Instance UIDs of files as they are scanned, as `sharedInstances` needs them: a 32-bit hash
- * of each one's UID by index (4 bytes a file), so that no pass over the files is made for them (past
- * the memory bound each file's record is read back from disk: 1.3 s for 300,000 files).
+ * of each one's UID by index (4 bytes a file while the files are scanned; `sorted` makes the 8-byte
+ * keys of those with a UID once they are), so that no pass over the files is made for them (past the
+ * memory bound each file's record is read back from disk: 1.3 s for 300,000 files).
  */
 export class InstanceKeys {
   /** By index: the UID's hash, with 0 for none (a hash of 0 is taken as 1: files alike by hash are compared by UID). */
@@ -248,8 +249,8 @@ export class InstanceKeys {
  * DICOM files that share a SOP Instance UID: each group's indices (in input order; the groups in the
  * order of their first file), and the duplicates among them (the same size and bytes as an earlier
  * member) with their reason. One pass over `files` (which may be read back from disk one at a time),
- * unless their `known` keys were gathered as they were scanned, keeps 4 to 8 bytes a file, not the
- * UIDs: a hash of each one's UID with its index, sorted. Files whose UIDs hash alike are then asked
+ * unless their `known` keys were gathered as they were scanned, keeps 8 bytes a file with a UID, not
+ * the UIDs: a hash of each one's UID with its index, sorted. Files whose UIDs hash alike are then asked
  * for by index and their UIDs compared, and each group's members hashed.
  */
 export async function sharedInstances(
