@@ -97,3 +97,13 @@ Deno.test("progress: nothing done yet shows no rate and no ETA", () => {
   assert.equal(out.length, 1);
   assert.match(out[0], /\[-+\] 0\/5 files$/);
 });
+
+Deno.test("progress: the first file, a millisecond in, shows no rate and no ETA yet", () => {
+  const { p, out, advance } = harness({ tty: true, total: 30000, totalBytes: 97e6 });
+  advance(1);
+  p.update(1, 3200);
+  assert.match(out[0], /\] 1\/30000 files$/, out[0]);
+  advance(150);
+  p.update(4097, 4097 * 3200);
+  assert.match(out[1], /MB\/s {2}ETA 0:01$/, out[1]);
+});

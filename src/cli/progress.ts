@@ -41,6 +41,9 @@ function formatRate(perSecond: number, bytes: boolean): string {
 }
 
 /** A progress display for one step: call `update` as work is done, `finish` at the end. */
+/** Work timed for less than this shows no rate and no ETA yet. */
+const MIN_RATE_SECONDS = 0.1;
+
 export class Progress {
   readonly #o: ProgressOptions;
   readonly #now: () => number;
@@ -84,7 +87,8 @@ export class Progress {
     const byBytes = this.#bytes !== undefined;
     const done = byBytes ? this.#bytes! : this.#done;
     const total = byBytes ? this.#o.totalBytes : this.#o.total;
-    const rate = secs > 0 ? done / secs : 0;
+    // A rate from the first instants is noise (one file in a millisecond made "ETA 2:12:21").
+    const rate = secs >= MIN_RATE_SECONDS ? done / secs : 0;
     const eta = rate > 0 && total !== undefined ? Math.max(0, total - done) / rate : undefined;
     return { rate, eta, byBytes };
   }
