@@ -106,4 +106,10 @@ Deno.test("progress: the first file, a millisecond in, shows no rate and no ETA 
   advance(150);
   p.update(4097, 4097 * 3200);
   assert.match(out[1], /MB\/s {2}ETA 0:01$/, out[1]);
+  // Work of less than 0.1 s still ends with its rate.
+  const short = harness({ tty: false, total: 8, totalBytes: 8e6 });
+  short.advance(40);
+  short.p.update(8, 8e6);
+  short.p.finish();
+  assert.equal(short.out.at(-1), "writing: 8/8 files in 0.0 s, 200 MB/s\n");
 });

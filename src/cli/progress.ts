@@ -82,20 +82,21 @@ export class Progress {
   }
 
   /** Rate per second (of bytes when known, else of files) and the ETA in seconds, if known. */
-  #rates(t: number): { rate: number; eta?: number; byBytes: boolean } {
+  #rates(t: number, final: boolean): { rate: number; eta?: number; byBytes: boolean } {
     const secs = (t - this.#started) / 1000;
     const byBytes = this.#bytes !== undefined;
     const done = byBytes ? this.#bytes! : this.#done;
     const total = byBytes ? this.#o.totalBytes : this.#o.total;
-    // A rate from the first instants is noise (one file in a millisecond made "ETA 2:12:21").
-    const rate = secs >= MIN_RATE_SECONDS ? done / secs : 0;
+    // A rate from the first instants is noise (one file in a millisecond made "ETA 2:12:21"); the
+    // final line's is the whole work's, however short.
+    const rate = secs >= (final ? Number.MIN_VALUE : MIN_RATE_SECONDS) ? done / secs : 0;
     const eta = rate > 0 && total !== undefined ? Math.max(0, total - done) / rate : undefined;
     return { rate, eta, byBytes };
   }
 
   #draw(t: number, final: boolean): void {
     const { label, total } = this.#o;
-    const { rate, eta, byBytes } = this.#rates(t);
+    const { rate, eta, byBytes } = this.#rates(t, final);
     const secs = (t - this.#started) / 1000;
     const count = `${this.#done}/${total} files`;
     const speed = secs > 0 && rate > 0 ? formatRate(rate, byBytes) : "";
