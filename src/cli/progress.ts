@@ -40,10 +40,10 @@ function formatRate(perSecond: number, bytes: boolean): string {
   return `${perSecond.toFixed(perSecond < 10 ? 1 : 0)} files/s`;
 }
 
-/** A progress display for one step: call `update` as work is done, `finish` at the end. */
-/** Work timed for less than this shows no rate and no ETA yet. */
+/** Work timed for less than this shows no rate and no ETA yet (the final line always has its rate). */
 const MIN_RATE_SECONDS = 0.1;
 
+/** A progress display for one step: call `update` as work is done, `finish` at the end. */
 export class Progress {
   readonly #o: ProgressOptions;
   readonly #now: () => number;
