@@ -67,6 +67,8 @@ export interface SmallStep {
   skipped?: string;
   /** dcmtidy's phases as its progress lines gave them at their end (name, seconds). */
   phases?: { name: string; seconds: number }[];
+  /** Which phase the highest sample fell in (see `phaseAt`). */
+  peakPhase?: string;
   /** Each process's Pss in the highest sample (see `measureTree`). */
   peakPss?: ProcessPss[];
 }
@@ -76,12 +78,39 @@ export interface SmallStep {
  * 30000/30000 files in 6.6 s, ..."): where a run's time went, without a profiler.
  */
 export function progressPhases(stderr: string): { name: string; seconds: number }[] {
-  const found = new Map<string, number>();
-  for (const line of stderr.split(/[\r\n]+/)) {
+  return timedPhases(stderr.split(/[\r\n]+/).map((line) => ({ atMs: 0, line }))).map(({ name, seconds }) => ({
+    name,
+    seconds,
+  }));
+}
+
+/** `progressPhases` from stderr lines with the time each came: each phase with when it ended. */
+function timedPhases(
+  lines: { atMs: number; line: string }[],
+): { name: string; seconds: number; endMs: number }[] {
+  const found = new Map<string, { seconds: number; endMs: number }>();
+  for (const { atMs, line } of lines) {
     const m = /^([a-z][a-z -]*): (\d+)\/(\d+) [a-zA-Z]+ in ([\d.]+) s\b/.exec(line.trim());
-    if (m && m[2] === m[3]) found.set(m[1], Number(m[4]));
+    if (m && m[2] === m[3]) found.set(m[1], { seconds: Number(m[4]), endMs: atMs });
   }
-  return [...found].map(([name, seconds]) => ({ name, seconds }));
+  return [...found].map(([name, p]) => ({ name, ...p }));
+}
+
+/**
+ * Which phase of a dcmtidy command a moment (`atMs` from its start) fell in, from its timed stderr
+ * lines: "during <phase>", "before <first phase>" (start-up, listing), "between <phase> and
+ * <phase>" (the plan's assembly, the run's setup), "after <last phase>" (key file and reports).
+ */
+export function phaseAt(lines: { atMs: number; line: string }[], atMs: number): string | undefined {
+  const phases = timedPhases(lines);
+  if (!phases.length) return undefined;
+  for (const [i, p] of phases.entries()) {
+    if (atMs < p.endMs - p.seconds * 1000) {
+      return i === 0 ? `before ${p.name}` : `between ${phases[i - 1].name} and ${p.name}`;
+    }
+    if (atMs <= p.endMs) return `during ${p.name}`;
+  }
+  return `after ${phases.at(-1)!.name}`;
 }
 
 /** A target and whether it holds (null: not measured). */
@@ -301,6 +330,7 @@ export async function measureSmall(
       check,
       ...(phases.length ? { phases } : {}),
       ...(s.cmd === deno ? { peakPss: m.peakPss } : {}),
+      ...(s.cmd === deno && m.peakAtMs !== null ? { peakPhase: phaseAt(m.stderrLines, m.peakAtMs) } : {}),
     });
   }
   const get = (id: string) => steps.find((s) => s.id === id && !s.skipped && s.wallMs !== null);
@@ -422,7 +452,9 @@ function peakParts(s: SmallStep): string {
       : p.depth === 1
       ? narrowed ? "the process started (it narrowed itself and waits)" : "the process started"
       : p.command.split(" ")[0].split("/").pop();
-  return `; at the peak: ${s.peakPss.map((p) => `${name(p)} ${fmtMB(p.pssKiB)}`).join(", ")}`;
+  return `; at the peak${s.peakPhase ? ` (${s.peakPhase})` : ""}: ${
+    s.peakPss.map((p) => `${name(p)} ${fmtMB(p.pssKiB)}`).join(", ")
+  }`;
 }
 
 function fmtS(ms: number | null): string {

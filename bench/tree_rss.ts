@@ -28,9 +28,13 @@ export interface TreeMeasured {
    * then what it started; GNU time itself left out): which process the peak is made of.
    */
   peakPss: ProcessPss[];
+  /** When the highest Pss sample was taken, in ms from the start. */
+  peakAtMs: number | null;
   stdout: string;
   /** The command's stderr without GNU time's report. */
   stderr: string;
+  /** Its lines (split at newlines and carriage returns), each with when it came, in ms from the start. */
+  stderrLines: { atMs: number; line: string }[];
 }
 
 /** One process's share of a sample: how deep it is under the measured command, its arguments. */
@@ -90,6 +94,7 @@ export async function measureTree(
   let treeKiB = 0;
   let pssKiB = 0;
   let peakPss: ProcessPss[] = [];
+  let peakAtMs: number | null = null;
   let done = false;
   const sampler = (async () => {
     while (!done) {
@@ -100,6 +105,7 @@ export async function measureTree(
       if (rss > treeKiB) treeKiB = rss;
       if (pss > pssKiB) {
         pssKiB = pss;
+        peakAtMs = performance.now() - t0;
         // GNU time (depth 0) is not the command's: left out of the parts.
         peakPss = each.filter((p) => p.depth > 0).map((p) => ({
           depth: p.depth,
@@ -110,11 +116,30 @@ export async function measureTree(
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  const out = await child.output();
+  // Stderr as it comes, each line with its time: the phases' last progress lines tell when each ended.
+  const stderrLines: { atMs: number; line: string }[] = [];
+  const errText = (async () => {
+    const decoder = new TextDecoder();
+    let text = "";
+    let partial = "";
+    for await (const chunk of child.stderr) {
+      const atMs = performance.now() - t0;
+      const piece = decoder.decode(chunk, { stream: true });
+      text += piece;
+      const lines = (partial + piece).split(/[\r\n]/);
+      partial = lines.pop()!;
+      for (const line of lines) if (line) stderrLines.push({ atMs, line });
+    }
+    if (partial) stderrLines.push({ atMs: performance.now() - t0, line: partial });
+    return text;
+  })();
+  const stdout = new Response(child.stdout).text();
+  const status = await child.status;
   const wallMs = performance.now() - t0;
   done = true;
   await sampler;
-  const err = new TextDecoder().decode(out.stderr);
+  const err = await errText;
+  const out = { success: status.success, stdout: await stdout };
   return {
     success: out.success,
     wallMs,
@@ -123,7 +148,9 @@ export async function measureTree(
     treeRssKiB: treeKiB || null,
     treePssKiB: pssKiB || null,
     peakPss,
-    stdout: new TextDecoder().decode(out.stdout),
+    peakAtMs,
+    stdout: out.stdout,
     stderr: err.slice(0, Math.max(0, err.indexOf("\tCommand being timed:"))),
+    stderrLines,
   };
 }

@@ -56,3 +56,29 @@ Deno.test("bench profile: busy time by kind of work, waiting left out", () => {
   assert.deepEqual(c.byFunction[0], ["parse", 10]);
   assert.equal(c.byCategory[0][0], "runtime and libraries", "largest first");
 });
+
+Deno.test("bench small case: the phase a memory peak fell in, from when each phase's last progress line came", async () => {
+  const { phaseAt, progressPhases } = await import("../bench/small.ts");
+  // A run's stderr in a pipe: each phase ends with its final line (its duration), a plain line
+  // every 5 s before that.
+  const lines = [
+    { atMs: 5_500, line: "scanning and writing: 20000/30000 files (66%), 3000 files/s, ETA 0:03" },
+    { atMs: 7_000, line: "scanning and writing: 30000/30000 files in 6.0 s, 4400 files/s" },
+    { atMs: 7_300, line: "dry-run diff: 20/20 files in 0.1 s" },
+    { atMs: 8_900, line: "writing: 30000/30000 files in 1.2 s, 83 MB/s" },
+    { atMs: 9_200, line: "done in 9.2 s: 30000 written, 0 already done, 0 skipped, 0 quarantined" },
+  ];
+  assert.equal(phaseAt(lines, 500), "before scanning and writing");
+  assert.equal(phaseAt(lines, 4_000), "during scanning and writing");
+  assert.equal(phaseAt(lines, 7_100), "between scanning and writing and dry-run diff");
+  assert.equal(phaseAt(lines, 7_250), "during dry-run diff");
+  assert.equal(phaseAt(lines, 7_500), "between dry-run diff and writing");
+  assert.equal(phaseAt(lines, 8_000), "during writing");
+  assert.equal(phaseAt(lines, 9_100), "after writing");
+  assert.equal(phaseAt([], 1_000), undefined);
+  assert.deepEqual(progressPhases(lines.map((l) => l.line).join("\r")), [
+    { name: "scanning and writing", seconds: 6 },
+    { name: "dry-run diff", seconds: 0.1 },
+    { name: "writing", seconds: 1.2 },
+  ]);
+});
