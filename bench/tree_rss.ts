@@ -139,9 +139,8 @@ export async function measureTree(
   done = true;
   await sampler;
   const err = await errText;
-  const out = { success: status.success, stdout: await stdout };
   return {
-    success: out.success,
+    success: status.success,
     wallMs,
     cpuS: parseTimeCpu(err),
     maxRssKiB: parseTimeMaxRss(err),
@@ -149,7 +148,7 @@ export async function measureTree(
     treePssKiB: pssKiB || null,
     peakPss,
     peakAtMs,
-    stdout: out.stdout,
+    stdout: await stdout,
     stderr: err.slice(0, Math.max(0, err.indexOf("\tCommand being timed:"))),
     stderrLines,
   };

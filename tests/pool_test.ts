@@ -66,6 +66,36 @@ deidentify:
 ${extra}`;
 }
 
+/**
+ * A plan of `<dir>/p.yaml` into `output` that writes ahead, as `run --yes` makes it (two workers,
+ * the test salt's keys).
+ */
+async function planAhead(dir: string, output: string, shard?: { k: number; n: number }) {
+  const { loadProtocol } = await import("../src/protocol/load.ts");
+  const { makePlan } = await import("../src/plan/mod.ts");
+  const { openStaging } = await import("../src/run/mod.ts");
+  const { Keys } = await import("../src/deid/keys.ts");
+  const salt = new TextEncoder().encode(SALT);
+  const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
+  await Deno.mkdir(output, { recursive: true });
+  const staging = (await openStaging(p, 2, shard))!;
+  const plan = await makePlan(p, new Keys(salt), undefined, { workers: 2, salt, ahead: staging.ahead });
+  return { plan, staging };
+}
+
+/** The lines of the journal in `output`'s state folder. */
+async function journalOf(output: string): Promise<Record<string, unknown>[]> {
+  return (await Deno.readTextFile(`${output}/.dcmtidy/journal.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+}
+
+/** Whether no staging folder is left in `output`'s state folder. */
+function stagingGone(output: string): boolean {
+  return [...Deno.readDirSync(`${output}/.dcmtidy`)].filter((e) => e.name.startsWith("staging-")).length ===
+    0;
+}
+
 Deno.test("pool: sort-only hardlink, symlink and copy runs through workers place every file", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
@@ -200,20 +230,14 @@ Deno.test("pool: a run's plan writes outputs ahead: the same files, renamed into
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
     const keys = new Keys(salt);
-    const { openStaging } = await import("../src/run/mod.ts");
     // A plan that writes ahead, as `run --yes` makes it: `staged` gives each file's staged output.
     const staged = async (output: string, shard?: { k: number; n: number }) => {
-      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
-      await Deno.mkdir(output, { recursive: true });
-      const staging = (await openStaging(p, 2, shard))!;
-      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      const { plan, staging } = await planAhead(dir, output, shard);
       // Planned files are records (read back from disk past a bound): a file is known by its input.
       const stagedOf = (f: PlannedFile) =>
         staging.outputs.get(plan.files.findIndex((g) => g.input.path === f.input.path));
       return { ...plan, staging, stagedOf };
     };
-    const stagingGone = (output: string) =>
-      [...Deno.readDirSync(`${output}/.dcmtidy`)].filter((e) => e.name.startsWith("staging-")).length === 0;
     // Without staging, in this thread: the reference.
     const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
     await runPlan(await makePlan(reference, keys), { keys });
@@ -345,17 +369,14 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
     await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunks") + "key: ./key.csv\n");
     const { loadProtocol } = await import("../src/protocol/load.ts");
     const { makePlan } = await import("../src/plan/mod.ts");
-    const { openStaging, runPlan } = await import("../src/run/mod.ts");
+    const { runPlan } = await import("../src/run/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
     const keys = new Keys(salt);
     const reference = await loadProtocol(`${dir}/p.yaml`, { output: `${dir}/ref`, env: () => SALT });
     await runPlan(await makePlan(reference, keys), { keys });
     const staged = async (output: string) => {
-      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
-      await Deno.mkdir(output, { recursive: true });
-      const staging = (await openStaging(p, 2))!;
-      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      const { plan, staging } = await planAhead(dir, output);
       // Each output's staged inode, by destination: a moved file keeps it.
       const inodes = new Map<string, number>();
       for (const [i, f] of plan.files.entries()) {
@@ -364,10 +385,6 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
       }
       return { plan, staging, inodes };
     };
-    const journalOf = async (output: string) =>
-      (await Deno.readTextFile(`${output}/.dcmtidy/journal.jsonl`)).trim().split("\n").map((l) =>
-        JSON.parse(l)
-      );
     const leftovers = (output: string) => {
       const found: string[] = [];
       const walk = (d: string) => {
@@ -431,10 +448,7 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
     }
     assert.equal(await Deno.readTextFile(`${dir}/blocked/${inTheWay}`), "someone else's file\n");
     assert.deepEqual(leftovers(`${dir}/blocked`), []);
-    assert.equal(
-      [...Deno.readDirSync(`${dir}/blocked/.dcmtidy`)].filter((e) => e.name.startsWith("staging-")).length,
-      0,
-    );
+    assert.ok(stagingGone(`${dir}/blocked`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -445,28 +459,19 @@ Deno.test("pool: a chunk's moved files are recorded before the chunk before it w
   try {
     await dump(dir);
     await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("chunk-order"));
-    const { loadProtocol } = await import("../src/protocol/load.ts");
-    const { makePlan } = await import("../src/plan/mod.ts");
-    const { openStaging, runPlan } = await import("../src/run/mod.ts");
+    const { runPlan } = await import("../src/run/mod.ts");
     const { Keys } = await import("../src/deid/keys.ts");
     const salt = new TextEncoder().encode(SALT);
     const keys = new Keys(salt);
     // The first file's input touched after the plan: its staged output is not moved, and the run
     // writes it while it finishes the first chunk of 5 (the second is prepared and moved by then).
     const planned = async (output: string) => {
-      const p = await loadProtocol(`${dir}/p.yaml`, { output, env: () => SALT });
-      await Deno.mkdir(output, { recursive: true });
-      const staging = (await openStaging(p, 2))!;
-      const plan = await makePlan(p, keys, undefined, { workers: 2, salt, ahead: staging.ahead });
+      const { plan, staging } = await planAhead(dir, output);
       const order = plan.files.filter((f) => f.status === "write");
       const later = new Date(Date.now() + 5000);
       await Deno.utime(order[0].input.path, later, later);
       return { plan, staging, order };
     };
-    const journalOf = async (output: string) =>
-      (await Deno.readTextFile(`${output}/.dcmtidy/journal.jsonl`)).trim().split("\n").map((l) =>
-        JSON.parse(l)
-      );
 
     const run = await planned(`${dir}/out`);
     await runPlan(run.plan, { keys, salt, workers: 2, staging: run.staging, chunk: 5 });

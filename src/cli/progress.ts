@@ -89,7 +89,7 @@ export class Progress {
     const total = byBytes ? this.#o.totalBytes : this.#o.total;
     // A rate from the first instants is noise (one file in a millisecond made "ETA 2:12:21"); the
     // final line's is the whole work's, however short.
-    const rate = secs >= (final ? Number.MIN_VALUE : MIN_RATE_SECONDS) ? done / secs : 0;
+    const rate = (final ? secs > 0 : secs >= MIN_RATE_SECONDS) ? done / secs : 0;
     const eta = rate > 0 && total !== undefined ? Math.max(0, total - done) / rate : undefined;
     return { rate, eta, byBytes };
   }

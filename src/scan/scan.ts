@@ -230,8 +230,7 @@ export class InstanceKeys {
 
   /** File `index` is `f` (again: the last one counts). */
   add(index: number, f: Pick<ScannedFile, "kind" | "header">): void {
-    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
-    this.#hashes[index] = uid ? hash32(uid) || 1 : 0;
+    this.#hashes[index] = uidHash(f);
   }
 
   /** (hash << 32 | index) of each file with a UID, sorted. */
@@ -301,16 +300,22 @@ function keysOf(files: Iterable<readonly [number, ScannedFile]>): BigUint64Array
   let keys = new BigUint64Array(1024);
   let n = 0;
   for (const [i, f] of files) {
-    const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
-    if (!uid) continue;
+    const h = uidHash(f);
+    if (!h) continue;
     if (n === keys.length) {
       const grown = new BigUint64Array(n * 2);
       grown.set(keys);
       keys = grown;
     }
-    keys[n++] = (BigInt(hash32(uid) || 1) << 32n) | BigInt(i);
+    keys[n++] = (BigInt(h) << 32n) | BigInt(i);
   }
   return keys.subarray(0, n).sort();
+}
+
+/** A DICOM file's SOP Instance UID's 32-bit hash (0 taken as 1), or 0 for a file without one. */
+function uidHash(f: Pick<ScannedFile, "kind" | "header">): number {
+  const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
+  return uid ? hash32(uid) || 1 : 0;
 }
 
 /**
