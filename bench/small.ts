@@ -16,6 +16,11 @@
  * process (GNU time's maximum RSS, which on Linux covers the waited-for descendants). The targets are
  * judged on the tree's figure. CPU seconds (GNU time) include any child's.
  *
+ * Each step runs twice, into folders of its own: once with nothing sampling it, for its wall and CPU
+ * time, and once with its memory sampled. The sampler's reads of `/proc/PID/smaps_rollup` cost the
+ * kernel about 9 ms each on a Deno process; beside a run that keeps both cores busy they took CPU the
+ * run would have had (bench/README.md, "The sampler's cost"). A peer that uses one core was not slowed.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -54,8 +59,11 @@ export interface SmallStep {
   label: string;
   command: string;
   files: number;
+  /** Wall and CPU time of the run nothing sampled. */
   wallMs: number | null;
   cpuS: number | null;
+  /** Wall time of the run whose memory was sampled (the sampler's CPU slowed it). */
+  sampledWallMs?: number | null;
   /** Sum of VmRSS over the process tree, highest sample (KiB). */
   treeRssKiB: number | null;
   /** Sum of Pss over the process tree, highest sample (KiB): the figure the targets are judged on. */
@@ -203,6 +211,36 @@ async function warm(dir: string): Promise<void> {
     .output();
 }
 
+/** A step's two runs: one timed with nothing sampling it, one whose memory is sampled. */
+type Pass = "time" | "memory";
+
+/**
+ * One step's figures from its two runs: the wall and CPU times (and dcmtidy's phases) from the run
+ * nothing sampled, the memory from the sampled one (see `measureTree`). The step is OK when both
+ * runs' checks are.
+ */
+export function stepOf(
+  timed: { m: TreeMeasured; ok: boolean; check: string },
+  sampled: { m: TreeMeasured; ok: boolean; check: string },
+  dcmtidy: boolean,
+): Omit<SmallStep, "id" | "label" | "command" | "files"> {
+  const phases = dcmtidy ? progressPhases(timed.m.stderr) : [];
+  const { m } = sampled;
+  return {
+    wallMs: timed.m.wallMs,
+    cpuS: timed.m.cpuS,
+    sampledWallMs: m.wallMs,
+    treeRssKiB: m.treeRssKiB,
+    treePssKiB: m.treePssKiB,
+    maxRssKiB: m.maxRssKiB,
+    ok: timed.ok && sampled.ok,
+    check: timed.check + (sampled.ok ? "" : `; the sampled run: ${sampled.check}`),
+    ...(phases.length ? { phases } : {}),
+    ...(dcmtidy ? { peakPss: m.peakPss } : {}),
+    ...(dcmtidy && m.peakAtMs !== null ? { peakPhase: phaseAt(m.stderrLines, m.peakAtMs) } : {}),
+  };
+}
+
 /** Run the small-file case at `files` (and at a tenth of it for the slope). */
 export async function measureSmall(
   opts: { files: number; keep: boolean; log: (line: string) => void },
@@ -225,8 +263,13 @@ export async function measureSmall(
     );
     return path;
   };
-  const basic = await protoFor("run", tree.dir);
-  const basicSmall = await protoFor("run-slope", small.dir);
+  // Each step runs twice (see `measureStep`): its outputs go to a folder a pass, `name` and `name-mem`.
+  const named = (name: string, pass: Pass) => pass === "time" ? name : `${name}-mem`;
+  const basic = { time: await protoFor("run", tree.dir), memory: await protoFor("run-mem", tree.dir) };
+  const basicSmall = {
+    time: await protoFor("run-slope", small.dir),
+    memory: await protoFor("run-slope-mem", small.dir),
+  };
   const gdcmanon = await which("gdcmanon");
   const shown = (s: string) =>
     s.replaceAll(out, "$OUT").replaceAll(tree.dir, "$TREE").replaceAll(small.dir, "$TREE10")
@@ -236,8 +279,8 @@ export async function measureSmall(
     label: string;
     files: number;
     cmd: string;
-    args: string[];
-    check: (m: TreeMeasured) => Promise<[boolean, string]>;
+    args: (pass: Pass) => string[];
+    check: (m: TreeMeasured, pass: Pass) => Promise<[boolean, string]>;
     skipped?: string;
   }[] = [
     {
@@ -245,9 +288,9 @@ export async function measureSmall(
       label: "cp -r (limit)",
       files: tree.files,
       cmd: "cp",
-      args: ["-r", tree.dir, join(out, "cp-r")],
-      check: async () => {
-        const n = await countFiles(join(out, "cp-r"));
+      args: (pass) => ["-r", tree.dir, join(out, named("cp-r", pass))],
+      check: async (_, pass) => {
+        const n = await countFiles(join(out, named("cp-r", pass)));
         return [n === tree.files, `${n} files`];
       },
     },
@@ -256,14 +299,14 @@ export async function measureSmall(
       label: "gdcmanon --dumb (peer)",
       files: tree.files,
       cmd: gdcmanon ?? "gdcmanon",
-      args: [
-        ...["--dumb", "-i", tree.dir, "-o", join(out, "gdcmanon"), "-r", "--continue"],
+      args: (pass) => [
+        ...["--dumb", "-i", tree.dir, "-o", join(out, named("gdcmanon", pass)), "-r", "--continue"],
         ...["--empty", "10,10", "--empty", "10,20", "--remove", "10,30", "--empty", "8,50"],
         ...["--remove", "8,80", "--empty", "8,90", "--empty", "20,10"],
         ...["--remove", "0009,1001,DCMTIDY BENCH", "--remove", "0009,1002,DCMTIDY BENCH"],
       ],
-      check: async () => {
-        const n = await countFiles(join(out, "gdcmanon"));
+      check: async (_, pass) => {
+        const n = await countFiles(join(out, named("gdcmanon", pass)));
         return [n === tree.files, `${n} files`];
       },
       skipped: gdcmanon ? undefined : "gdcmanon not installed (Debian package libgdcm-tools)",
@@ -273,7 +316,7 @@ export async function measureSmall(
       label: "dcmtidy plan (basic profile)",
       files: tree.files,
       cmd: deno,
-      args: [...CLI_FLAGS, "plan", basic],
+      args: (pass) => [...CLI_FLAGS, "plan", basic[pass]],
       check: (m) => {
         const want = `${tree.files} files scanned: ${tree.files} to write`;
         const ok = m.success && m.stdout.includes(want);
@@ -285,9 +328,9 @@ export async function measureSmall(
       label: "dcmtidy run --yes (basic profile)",
       files: tree.files,
       cmd: deno,
-      args: [...CLI_FLAGS, "run", basic, "--yes"],
-      check: async (m) => {
-        const n = await countFiles(join(out, "run"));
+      args: (pass) => [...CLI_FLAGS, "run", basic[pass], "--yes"],
+      check: async (m, pass) => {
+        const n = await countFiles(join(out, named("run", pass)));
         return [m.success && n === tree.files, `${n} files written${m.success ? "" : `, exit: ${m.stderr}`}`];
       },
     },
@@ -296,9 +339,9 @@ export async function measureSmall(
       label: `dcmtidy run --yes, ${slopeFiles} files (slope)`,
       files: slopeFiles,
       cmd: deno,
-      args: [...CLI_FLAGS, "run", basicSmall, "--yes"],
-      check: async (m) => {
-        const n = await countFiles(join(out, "run-slope"));
+      args: (pass) => [...CLI_FLAGS, "run", basicSmall[pass], "--yes"],
+      check: async (m, pass) => {
+        const n = await countFiles(join(out, named("run-slope", pass)));
         return [m.success && n === slopeFiles, `${n} files written`];
       },
     },
@@ -308,30 +351,26 @@ export async function measureSmall(
   await warm(small.dir);
   const steps: SmallStep[] = [];
   for (const s of specs) {
-    const base = { id: s.id, label: s.label, command: shown([s.cmd, ...s.args].join(" ")), files: s.files };
+    const base = {
+      id: s.id,
+      label: s.label,
+      command: shown([s.cmd, ...s.args("time")].join(" ")),
+      files: s.files,
+    };
     if (s.skipped) {
       const none = { wallMs: null, cpuS: null, treeRssKiB: null, treePssKiB: null, maxRssKiB: null };
       steps.push({ ...base, ...none, ok: true, check: "", skipped: s.skipped });
       continue;
     }
-    await sync();
-    log(`small-file case: ${s.label}`);
-    const m = await measure(s.cmd, s.args, env);
-    const [ok, check] = await s.check(m);
-    const phases = s.cmd === deno ? progressPhases(m.stderr) : [];
-    steps.push({
-      ...base,
-      wallMs: m.wallMs,
-      cpuS: m.cpuS,
-      treeRssKiB: m.treeRssKiB,
-      treePssKiB: m.treePssKiB,
-      maxRssKiB: m.maxRssKiB,
-      ok,
-      check,
-      ...(phases.length ? { phases } : {}),
-      ...(s.cmd === deno ? { peakPss: m.peakPss } : {}),
-      ...(s.cmd === deno && m.peakAtMs !== null ? { peakPhase: phaseAt(m.stderrLines, m.peakAtMs) } : {}),
-    });
+    const measured = {} as Record<Pass, { m: TreeMeasured; ok: boolean; check: string }>;
+    for (const pass of ["time", "memory"] as const) {
+      await sync();
+      log(`small-file case: ${s.label}${pass === "memory" ? ", again with its memory sampled" : ""}`);
+      const m = await measure(s.cmd, s.args(pass), env, { sample: pass === "memory" });
+      const [ok, check] = await s.check(m, pass);
+      measured[pass] = { m, ok, check };
+    }
+    steps.push({ ...base, ...stepOf(measured.time, measured.memory, s.cmd === deno) });
   }
   const get = (id: string) => steps.find((s) => s.id === id && !s.skipped && s.wallMs !== null);
   const run = get("run");
@@ -494,10 +533,14 @@ export function formatSmall(r: SmallResults): string {
       ].join("  "),
     );
   }
+  const sampledWalls = r.steps.filter((s) => !s.skipped && s.sampledWallMs != null)
+    .map((s) => `${s.id} ${fmtS(s.sampledWallMs!)} s`);
   lines.push(
-    "(tree Pss / tree RSS: highest sum of Pss / VmRSS over the process tree, sampled every 20 ms from /proc;",
-    " max proc: GNU time's maximum RSS, the largest single process; cpu: user + system, children included;",
-    " the RSS targets are judged on tree Pss)",
+    "(wall s, cpu s: a run nothing sampled; the memory columns: a second run of the same step, sampled every",
+    ` 20 ms${sampledWalls.length ? `, whose wall times were ${sampledWalls.join(", ")}` : ""};`,
+    " tree Pss / tree RSS: highest sum of Pss / VmRSS over the process tree, from /proc; max proc: GNU time's",
+    " maximum RSS, the largest single process; cpu: user + system, children included; the RSS targets are",
+    " judged on tree Pss)",
   );
   if (r.slopeKBPerFile !== null) {
     lines.push(

@@ -7,6 +7,12 @@
  * it over-counts the Deno binary both processes map) and Pss from `smaps_rollup` (shared pages split
  * between the processes that map them: what the tree costs the machine). Linux only.
  *
+ * The sampling is not free: the kernel answers a read of a Deno process's `smaps_rollup` by walking
+ * its whole address space (9 ms a read mid-run), so the sampler took 1.55 s of CPU beside a run of
+ * 30,000 files that took 8.25 s on two cores, CPU the run would otherwise have had. A wall time to
+ * compare with a peer is therefore measured with `sample: false` (GNU time only), and the memory in
+ * another run of the same command (bench/README.md, "The sampler's cost").
+ *
  * @module
  */
 import { GNU_TIME, parseTimeCpu, parseTimeMaxRss } from "./rss.ts";
@@ -77,11 +83,21 @@ function field(path: string, name: string): number {
   }
 }
 
+/** How `measureTree` measures. */
+export interface MeasureOptions {
+  /**
+   * Sample the tree's memory every 20 ms (default). False: GNU time only, for a wall time nothing
+   * else on the machine competed with; the tree's figures are then null.
+   */
+  sample?: boolean;
+}
+
 /** Run a command under GNU time, sampling the process tree's RSS; see the module doc. */
 export async function measureTree(
   cmd: string,
   args: string[],
   env?: Record<string, string>,
+  opts: MeasureOptions = {},
 ): Promise<TreeMeasured> {
   const t0 = performance.now();
   const child = new Deno.Command(GNU_TIME, {
@@ -95,7 +111,7 @@ export async function measureTree(
   let pssKiB = 0;
   let peakPss: ProcessPss[] = [];
   let peakAtMs: number | null = null;
-  let done = false;
+  let done = opts.sample === false;
   const sampler = (async () => {
     while (!done) {
       const tree = processTree(child.pid);

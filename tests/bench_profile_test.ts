@@ -82,3 +82,70 @@ Deno.test("bench small case: the phase a memory peak fell in, from when each pha
     { name: "writing", seconds: 1.2 },
   ]);
 });
+
+Deno.test("bench small case: a step's times come from the run nothing sampled, its memory from the sampled one", async () => {
+  const { stepOf } = await import("../bench/small.ts");
+  const measured = (wallMs: number, cpuS: number, pssKiB: number | null, stderr: string) => ({
+    success: true,
+    wallMs,
+    cpuS,
+    maxRssKiB: pssKiB && pssKiB + 30_000,
+    treeRssKiB: pssKiB && pssKiB + 29_000,
+    treePssKiB: pssKiB,
+    peakPss: pssKiB ? [{ depth: 1, command: "deno run --no-prompt cli.ts run", pssKiB }] : [],
+    peakAtMs: pssKiB ? 1_000 : null,
+    stdout: "",
+    stderr,
+    stderrLines: stderr.split("\n").map((line, i) => ({ atMs: 2_000 * (i + 1), line })),
+  });
+  const timedErr =
+    "scanning and writing: 300/300 files in 1.5 s, 200 files/s\nwriting: 300/300 files in 0.4 s";
+  const sampledErr =
+    "scanning and writing: 300/300 files in 1.9 s, 158 files/s\nwriting: 300/300 files in 0.5 s";
+  const step = stepOf(
+    { m: measured(2_100, 3.5, null, timedErr), ok: true, check: "300 files written" },
+    { m: measured(2_600, 3.6, 150_000, sampledErr), ok: true, check: "300 files written" },
+    true,
+  );
+  assert.equal(step.wallMs, 2_100);
+  assert.equal(step.cpuS, 3.5);
+  assert.equal(step.sampledWallMs, 2_600);
+  assert.equal(step.treePssKiB, 150_000);
+  assert.equal(step.maxRssKiB, 180_000);
+  assert.deepEqual(step.phases, [{ name: "scanning and writing", seconds: 1.5 }, {
+    name: "writing",
+    seconds: 0.4,
+  }]);
+  assert.equal(step.peakPhase, "during scanning and writing");
+  assert.equal(step.ok, true);
+  const failed = stepOf(
+    { m: measured(2_100, 3.5, null, timedErr), ok: true, check: "300 files written" },
+    { m: measured(2_600, 3.6, 150_000, sampledErr), ok: false, check: "299 files written" },
+    false,
+  );
+  assert.equal(failed.ok, false, "a sampled run that failed its check fails the step");
+  assert.match(failed.check, /the sampled run: 299 files written/);
+  assert.equal(failed.phases, undefined);
+});
+
+Deno.test("bench measureTree: unsampled, GNU time only; sampled, the tree's memory too", async (t) => {
+  const { GNU_TIME } = await import("../bench/rss.ts");
+  if (!(await Deno.stat(GNU_TIME).then(() => true, () => false))) {
+    console.log(`bench measureTree: ${GNU_TIME} absent (Debian package time); skipped`);
+    return;
+  }
+  const { measureTree } = await import("../bench/tree_rss.ts");
+  const args = ["-c", "sleep 0.2; echo done >&2"];
+  await t.step("unsampled", async () => {
+    const m = await measureTree("sh", args, undefined, { sample: false });
+    assert.ok(m.success && m.wallMs >= 200 && m.cpuS !== null && m.maxRssKiB! > 0);
+    assert.equal(m.treePssKiB, null);
+    assert.equal(m.treeRssKiB, null);
+    assert.equal(m.peakAtMs, null);
+    assert.equal(m.stderr, "done\n");
+  });
+  await t.step("sampled", async () => {
+    const m = await measureTree("sh", args);
+    assert.ok(m.success && m.treePssKiB! > 0 && m.treeRssKiB! > 0 && m.peakAtMs !== null);
+  });
+});
