@@ -164,6 +164,8 @@ export function surveyHere(
 export interface SurveyJob {
   readonly index: number;
   readonly listed: Listed;
+  /** For a `SurveyAhead` script: what it was given for this file (`SurveyAhead.forJob`). */
+  readonly ahead?: unknown;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Device } from "../deid/pixel_rules.ts";
 import type { Rect } from "../pixels/blank.ts";
 import type { Protocol } from "../protocol/protocol.ts";
 import type { Interner } from "../scan/intern.ts";
-import type { ListedFiles } from "../scan/inputs.ts";
+import type { Listed, ListedFiles } from "../scan/inputs.ts";
 import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 import type { Survey } from "./survey.ts";
@@ -160,6 +160,11 @@ export interface SurveyAhead {
   readonly onExtra: (index: number, extra: unknown) => void;
   /** Told how many files the survey goes through, before the first (the listing is done by then). */
   readonly onSurvey?: (files: number) => void;
+  /**
+   * Asked as each file's survey job is made: what the script needs to know of that file alone,
+   * given with the job (`SurveyJob.ahead`) when not undefined.
+   */
+  readonly forJob?: (listed: Listed) => unknown;
   /**
    * The table the surveys' shared values are kept in (one copy each): the caller's own, so that what
    * it keeps of the extra work (a series' pseudonym, UIDs, counts) is the same copy, in one table.

@@ -106,10 +106,15 @@ export async function openPlanWorkers(
           {
             length: files.length,
             slice: (from, to) =>
-              Array.from({ length: to - from }, (_, i) => ({
-                index: indices?.[from + i] ?? from + i,
-                listed: plainListed(files.at(from + i)!),
-              })),
+              Array.from({ length: to - from }, (_, i) => {
+                const listed = plainListed(files.at(from + i)!);
+                const extra = ahead?.forJob?.(listed);
+                return {
+                  index: indices?.[from + i] ?? from + i,
+                  listed,
+                  ...(extra === undefined ? {} : { ahead: extra }),
+                };
+              }),
           },
           (jobs): ToPlanWorker => ({ type: "survey", jobs }),
           (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),

@@ -28,6 +28,7 @@ import { serveWorker } from "../workers/serve.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 import { type StageInit, surveyAndStage } from "./stage.ts";
+import type { FinishedOutput } from "./journal_index.ts";
 
 /** Messages the run sends (and, when it writes ahead, its plan: `ToPlanWorker`). */
 export type ToRunWorker =
@@ -92,8 +93,10 @@ async function handle(
   msg: Exclude<ToRunWorker | ToPlanWorker, { type: "init" }>,
 ): Promise<FromRunWorker | FromPlanWorker> {
   if (msg.type === "survey") {
-    const surveys = msg.jobs.map(({ index, listed }) => {
-      const staged = stage && plan ? surveyAndStage(listed, index, plan, stage, buffer) : undefined;
+    const surveys = msg.jobs.map(({ index, listed, ahead }) => {
+      const staged = stage && plan
+        ? surveyAndStage(listed, index, plan, stage, buffer, ahead as FinishedOutput[] | undefined)
+        : undefined;
       return staged
         ? { index, survey: staged.survey, extra: staged.extra }
         : { index, survey: surveyListed(listed, index, plan, buffer) };

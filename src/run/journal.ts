@@ -5,10 +5,11 @@
  * its own and redoes it. A series converted to NIfTI claims its stem (its outputs' names depend on
  * how it splits). The journal never holds original identities.
  *
+ * Its lines and how they are appended are here; how a run reads it back is `journal_index.ts`.
+ *
  * @module
  */
-import type { Shard } from "../plan/mod.ts";
-import { PRIVATE_FILE, setMode, writeAtomically } from "../util/atomic.ts";
+import { PRIVATE_FILE } from "../util/atomic.ts";
 import {
   hasIdentity,
   lstatOrUndefined,
@@ -18,7 +19,6 @@ import {
 import { sha256File } from "../util/hash.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";
-import { journalPath } from "./state_dir.ts";
 
 /**
  * One journal line: a finished output and how to tell it is still what was written: its identity
@@ -46,106 +46,6 @@ export interface SeriesEntry {
   readonly inputs: readonly string[];
   readonly outcome: SeriesOutcome;
 }
-
-/** What the journal holds. */
-export interface Journal {
-  readonly done: Map<string, JournalEntry>;
-  readonly claimed: Set<string>;
-  /** Finished series, by NIfTI stem. */
-  readonly series: Map<string, SeriesEntry>;
-  /** NIfTI stems a run set out to write: every name of their family is dcmtidy's. */
-  readonly claimedSeries: Set<string>;
-}
-
-/**
- * The journal: "claim" lines name the outputs a run is about to produce (written before any of
- * them is started), full entries the ones it finished. A file a killed run renamed into place
- * but did not record is claimed, so the next run knows it is its own and redoes it. A series
- * converted to NIfTI claims its stem (its outputs' names depend on how it splits).
- */
-export async function readJournal(path: string): Promise<Journal> {
-  let text = "";
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return parseJournal("");
-    throw e;
-  }
-  await setMode(path, PRIVATE_FILE);
-  const journal = parseJournal(text);
-  // A journal of an older dcmtidy held original identities: rewrite it without them.
-  if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) {
-    const lines = [
-      ...[...journal.claimed].map((claim) => ({ claim })),
-      ...[...journal.claimedSeries].map((claimSeries) => ({ claimSeries })),
-      ...journal.done.values(),
-      ...journal.series.values(),
-    ];
-    await writeAtomically(path, lines.map((l) => JSON.stringify(l) + "\n").join(""), { mode: PRIVATE_FILE });
-  }
-  return journal;
-}
-
-/** A journal's lines, replayed. */
-function parseJournal(text: string): Journal {
-  const journal: Journal = {
-    done: new Map(),
-    claimed: new Set(),
-    series: new Map(),
-    claimedSeries: new Set(),
-  };
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const entry = JSON.parse(line) as JournalLine;
-      if ("claim" in entry) journal.claimed.add(entry.claim);
-      else if ("claimSeries" in entry) journal.claimedSeries.add(entry.claimSeries);
-      else if ("removed" in entry) {
-        journal.done.delete(entry.removed);
-        journal.claimed.delete(entry.removed);
-      } else if ("removedSeries" in entry) {
-        journal.series.delete(entry.removedSeries);
-        journal.claimedSeries.delete(entry.removedSeries);
-      } else if ("inputs" in entry) {
-        journal.series.set(entry.series, { ...entry, outcome: seriesWithoutOriginals(entry.outcome) });
-      } else journal.done.set(entry.dest, { ...entry, outcome: withoutOriginals(entry.outcome) });
-    } catch {
-      // A line cut by a crash: that file is simply redone.
-    }
-  }
-  return journal;
-}
-
-/** An output an earlier run finished, as its journal says: a file whose output it is is not staged. */
-export interface FinishedOutput {
-  readonly input: string;
-  readonly inputMtime?: number;
-  readonly output: OutputIdentity;
-}
-
-/**
- * The de-identified outputs the journal of a run into `root` (of `shard`) has finished, by
- * destination: what a run's writing ahead leaves to the run to resume (see `stage.ts`).
- * Reads the journal only; empty when there is none.
- */
-export async function finishedOutputs(root: string, shard?: Shard): Promise<Map<string, FinishedOutput>> {
-  const text = await Deno.readTextFile(journalPath(root, shard)).catch(() => "");
-  const out = new Map<string, FinishedOutput>();
-  for (const e of parseJournal(text).done.values()) {
-    if (e.output && !e.link) out.set(e.dest, { input: e.input, inputMtime: e.inputMtime, output: e.output });
-  }
-  return out;
-}
-
-/** The lines a journal holds. */
-type JournalLine =
-  | JournalEntry
-  | SeriesEntry
-  | { claim: string }
-  | { claimSeries: string }
-  /** An output an earlier run wrote, removed because the plan no longer makes it. */
-  | { removed: string }
-  | { removedSeries: string };
 
 /**
  * An outcome without the original PatientID and StudyInstanceUID: they link the pseudonym to the

@@ -21,7 +21,8 @@ import { RULES_EDITION } from "../standard/ps3_15.ts";
 import { VERSION } from "../version.ts";
 import { convertSeriesOf } from "./convert_series.ts";
 import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
-import { openJournalAppender, readJournal } from "./journal.ts";
+import { openJournalAppender } from "./journal.ts";
+import { readJournal } from "./journal_index.ts";
 import { KeyRowSet, mergeKeyFile, readKeyFile } from "./key_file.ts";
 import { prepareOutputRoot, removePartials } from "./output_root.ts";
 import { type FileOutcome, outcomeCodec } from "./process.ts";
@@ -120,7 +121,9 @@ async function executeIn(
   const d = p.deidentify;
   if (shard) await clearShardPart(root, shard);
   const journalPath = join(state, JOURNAL_FILE);
-  const journal = await readJournal(journalPath);
+  // The staging's when the plan wrote ahead (it read it to leave finished files to this run).
+  using own = opts.staging?.journal ? undefined : await readJournal(journalPath);
+  const journal = opts.staging?.journal ?? own!;
   let session: DeidSession | undefined;
   if (d) {
     if (!opts.keys) throw new Error("a de-identifying run needs the salt's keys");

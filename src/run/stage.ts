@@ -30,12 +30,12 @@ import {
   type OutputIdentity,
   stampOf,
 } from "../util/file_identity.ts";
-import { type FinishedOutput, finishedOutputs } from "./journal.ts";
+import { type FinishedOutput, type Journal, readJournal } from "./journal_index.ts";
 import { compactOutcome, type FileOutcome, outcomeCodec } from "./process.ts";
 import { Interner } from "../scan/intern.ts";
 import { SpillMap } from "../util/spill_map.ts";
 import type { SpillCodec } from "../util/spill_codec.ts";
-import { newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
+import { journalPath, newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
 
 /**
  * An output written ahead, under a temporary name in the staging folder: the run renames it into
@@ -63,8 +63,6 @@ export interface StageInit {
   readonly dir: string;
   /** Only this shard's files. */
   readonly shard?: Shard;
-  /** Outputs the journal has finished, by destination: their files are left to the run to resume. */
-  readonly finished?: ReadonlyMap<string, FinishedOutput>;
 }
 
 /** A run's staging: its folder, what the workers wrote into it, and what the plan is given. */
@@ -89,6 +87,11 @@ export interface Staging {
    * outcomes past their bound go through the same tables, not a second copy (see `outcomeCodec`).
    */
   readonly codec: SpillCodec<FileOutcome>;
+  /**
+   * The journal as the run found it (read once: the survey asks it which files an earlier run
+   * finished, and the run then resumes them); closed when the folder is removed.
+   */
+  readonly journal: Journal;
   /** Remove the folder and what is in it (retrying for 2 s: a stopped worker may finish one file). */
   remove(): Promise<void>;
   /** The same, blocking, once (in a signal handler, just before the process exits). */
@@ -228,7 +231,8 @@ export async function openStaging(
   await removeAbandonedStaging(root);
   const dir = newStagingPath(root);
   await Deno.mkdir(dir, { mode: PRIVATE_DIR });
-  const init: StageInit = { dir, shard, finished: await finishedOutputs(root, shard) };
+  const init: StageInit = { dir, shard };
+  const journal = await readJournal(journalPath(root, shard));
   const codec = outcomeCodec<FileOutcome>();
   const outputs = new StagedOutputs(dir, inMemory, codec);
   const shared = new Interner();
@@ -237,11 +241,21 @@ export async function openStaging(
     outputs,
     shared,
     codec,
+    journal,
     ahead: {
       script: new URL("./_run_worker.ts", import.meta.url),
       init,
       write: [dir],
       onSurvey: (files) => outputs.expect(files),
+      // What an earlier run finished from each input (nothing to ask when it finished nothing).
+      ...(journal.finished
+        ? {
+          forJob: (listed: Listed) => {
+            const finished = journal.finishedFrom(listed.path);
+            return finished.length ? finished : undefined;
+          },
+        }
+        : {}),
       shared,
       onExtra: (index, extra) => {
         const staged = extra as StagedOutput;
@@ -250,6 +264,7 @@ export async function openStaging(
     },
     remove: async () => {
       outputs.close();
+      journal[Symbol.dispose]();
       for (let attempt = 0; attempt < 20; attempt++) {
         try {
           await Deno.remove(dir, { recursive: true });
@@ -262,6 +277,7 @@ export async function openStaging(
     },
     removeSync: () => {
       outputs.close();
+      journal[Symbol.dispose]();
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch { /* gone already */ }
@@ -283,7 +299,8 @@ function shardsSeen(n: number): Map<string, number> {
  * In a survey worker: survey one file and write its output ahead when the plan writes it (and,
  * with a shard, when the file is that shard's). The file is read whole (its Pixel Data copied in
  * pieces); undefined when it cannot be, and the caller surveys it from its header as usual (the
- * run then quarantines it with its reason, as it would have).
+ * run then quarantines it with its reason, as it would have). `finished`: the outputs an earlier
+ * run finished from this input (`SurveyAhead.forJob`).
  */
 export function surveyAndStage(
   listed: Listed,
@@ -291,6 +308,7 @@ export function surveyAndStage(
   ctx: PlanContext,
   stage: StageInit,
   buffer: ReusableBuffer,
+  finished?: readonly FinishedOutput[],
 ): { survey: Survey; extra?: StagedOutput } | undefined {
   if (!ctx.session || listed.notRegular) return undefined;
   let file: DicomFile;
@@ -320,7 +338,7 @@ export function surveyAndStage(
   }
   // Finished by an earlier run (same input, unchanged, output still the one written): resumed,
   // not redone. The run checks again; this only saves writing what it would throw away.
-  const prior = stage.finished?.get(facts.dest);
+  const prior = finished?.find((f) => f.dest === facts.dest);
   if (
     prior && prior.input === listed.path && prior.inputMtime === input.mtimeMs &&
     hasIdentity(join(ctx.root, facts.dest), prior.output)

@@ -9,7 +9,10 @@ import { exists } from "../dicom/file_io.ts";
 import { niftiFamily } from "../nifti/convert.ts";
 import type { Plan } from "../plan/mod.ts";
 import { hasIdentity } from "../util/file_identity.ts";
-import { isJournaled, type Journal, type JournalEntry } from "./journal.ts";
+import { hash32 } from "../util/hash.ts";
+import { HashIndex } from "../util/hash_index.ts";
+import { isJournaled, type JournalEntry } from "./journal.ts";
+import type { Journal } from "./journal_index.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 
 /**
@@ -27,19 +30,20 @@ export async function removeStaleOutputs(
   const p = plan.protocol;
   const root = p.output.root;
   // Nothing an earlier run finished: nothing can be stale (and the plan's files are not gone through).
-  if (journal.done.size === 0 && journal.series.size === 0) return [];
-  // Of the journal's inputs and destinations, those the plan has and makes: sets no larger than the
-  // journal (which is in memory already), made in one pass over the plan's files.
-  const journalInputs = new Set<string>();
-  for (const e of journal.done.values()) journalInputs.add(e.input);
-  for (const e of journal.series.values()) for (const i of e.inputs) journalInputs.add(i);
-  const inputs = new Set<string>();
-  const dests = new Set<string>();
-  for (const f of plan.files) {
-    if (journalInputs.has(f.input.path)) inputs.add(f.input.path);
-    if (p.output.format !== "nifti" && f.status === "write" && journal.done.has(f.dest!)) dests.add(f.dest!);
+  if (journal.finished === 0 && journal.series.size === 0) return [];
+  // The plan's inputs and the destinations it writes, by hash (8 bytes a file, not the strings),
+  // in one pass over its files (which may be read back from disk); a file found is read back to
+  // compare.
+  const inputs = new HashIndex();
+  const dests = new HashIndex();
+  for (const [i, f] of plan.files.entries()) {
+    inputs.add(hash32(f.input.path), i);
+    if (p.output.format !== "nifti" && f.status === "write") dests.add(hash32(f.dest!), i);
   }
-  journalInputs.clear();
+  const reads = (path: string) =>
+    some(inputs.candidates(hash32(path)), (i) => plan.files.get(i).input.path === path);
+  const makes = (dest: string) =>
+    some(dests.candidates(hash32(dest)), (i) => plan.files.get(i).dest === dest);
   const stems = new Set(p.output.format === "dicom" ? [] : plan.series.flatMap((s) => s.nifti ?? []));
   let removed = 0;
   const changed: string[] = [];
@@ -71,13 +75,13 @@ export async function removeStaleOutputs(
       if (!(await Deno.remove(dir).then(() => true, () => false))) break; // not empty: stop
     }
   };
-  for (const e of journal.done.values()) {
-    if (dests.has(e.dest) || !inputs.has(e.input)) continue;
+  for (const e of journal.entries()) {
+    if (makes(e.dest) || !reads(e.input)) continue;
     await removeIfOurs(e.dest, e);
     lines.push(JSON.stringify({ removed: e.dest }));
   }
   for (const e of journal.series.values()) {
-    if (stems.has(e.series) || !e.inputs.some((i) => inputs.has(i))) continue;
+    if (stems.has(e.series) || !e.inputs.some(reads)) continue;
     for (const v of e.outcome.volumes) {
       await removeIfOurs(v.nifti, { sha256: v.niftiSha256, input: "" });
       await removeIfOurs(v.sidecar, { sha256: v.sidecarSha256, input: "" });
@@ -115,4 +119,10 @@ export async function removeStaleFamily(job: Pick<SeriesJob, "root" | "stem" | "
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
   }
+}
+
+/** Whether any of `values` passes `test`. */
+function some(values: Iterable<number>, test: (value: number) => boolean): boolean {
+  for (const v of values) if (test(v)) return true;
+  return false;
 }

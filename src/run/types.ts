@@ -7,7 +7,7 @@ import type { Interner } from "../scan/intern.ts";
 import type { DeidSession } from "../deid/session.ts";
 import type { Keys } from "../deid/keys.ts";
 import type { Plan, Shard } from "../plan/mod.ts";
-import type { Journal } from "./journal.ts";
+import type { Journal } from "./journal_index.ts";
 import type { KeyOriginal, KeyRowSet } from "./key_file.ts";
 import type { FileOutcome } from "./process.ts";
 import type { SeriesOutcome } from "./series.ts";

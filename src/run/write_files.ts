@@ -242,7 +242,7 @@ async function prepareChunk(
     const f = plan.files.get(i);
     planned.set(i, f);
     const dest = join(root, f.dest!);
-    const prior = journal.done.get(f.dest!);
+    const prior = journal.done(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
     // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
     // that feeds the workers cost more than the stat.
@@ -269,7 +269,7 @@ async function prepareChunk(
       ctx.progress(f.input.size);
     } else {
       if (
-        !prior && !journal.claimed.has(f.dest!) && !absent(dirname(dest)) &&
+        !prior && !journal.claimed(f.dest!) && !absent(dirname(dest)) &&
         lstatOrUndefined(dest) !== undefined
       ) {
         throw new RunRefusal(
@@ -285,7 +285,7 @@ async function prepareChunk(
         mode: p.output.mode,
         studyUID: f.input.header?.studyUID ?? "",
         // Neither finished nor started by an earlier run: nothing was at dest (checked just above).
-        ...(!prior && !journal.claimed.has(f.dest!) ? { fresh: true } : {}),
+        ...(!prior && !journal.claimed(f.dest!) ? { fresh: true } : {}),
         ...transcoding,
       });
     }

@@ -21,3 +21,17 @@ export function hash32(s: string): number {
   }
   return h >>> 0;
 }
+
+/**
+ * Another 32-bit hash of a string, independent of `hash32` (a multiply-xorshift mix of its UTF-16
+ * code units): the two together tell strings apart where one alone would often not (2^64 values).
+ */
+export function hash32b(s: string): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
