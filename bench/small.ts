@@ -335,6 +335,21 @@ export async function measureSmall(
       },
     },
     {
+      // A second run over what the first finished (a run stopped and started again, a dump that
+      // grew): its journal is read back, not held (src/run/journal_index.ts).
+      id: "run-again",
+      label: "dcmtidy run --yes again (all finished)",
+      files: tree.files,
+      cmd: deno,
+      args: (pass) => [...CLI_FLAGS, "run", basic[pass], "--yes"],
+      check: (m) => {
+        const want = `0 written, ${tree.files} already done`;
+        const ok = m.success && m.stdout.includes(want);
+        const said = (m.stdout + m.stderr).trim().split("\n").at(-1);
+        return Promise.resolve([ok, ok ? `${tree.files} already done` : `run said: ${said}`]);
+      },
+    },
+    {
       id: "run-slope",
       label: `dcmtidy run --yes, ${slopeFiles} files (slope)`,
       files: slopeFiles,
@@ -438,7 +453,7 @@ export async function measureSmall(
       }`
       : "gdcmanon not measured",
   });
-  for (const s of [run, get("plan")]) {
+  for (const s of [run, get("plan"), get("run-again")]) {
     if (!s) continue;
     targets.push({
       name: `peak RSS <= ${SMALL_TARGETS.peakRssMB} MB, ${s.id} of ${s.files} files`,
