@@ -93,7 +93,7 @@ function journalText(seed: number, lines: number): string {
         }),
       );
     } else if (r < 0.97) out.push(JSON.stringify({ removedSeries: `S${n % 4}/stem` }));
-    else out.push("{not json");
+    else out.push(rnd() < 0.5 ? "{not json" : JSON.stringify({ dest: 7, claim: null }));
   }
   // Cut by a crash in the middle of its last line.
   return out.join("\n") + "\n" + JSON.stringify(entry(rnd, DESTS[0], lines)).slice(0, 40);

@@ -140,22 +140,20 @@ export class Journal implements Disposable {
     const lines = new LineTable();
     let legacy = false;
     forEachLine(this.#file!, (text, offset, length) => {
-      let entry: JournalLine;
+      // A line cut by a crash, or not one of ours: skipped (that file is simply redone).
       try {
-        entry = JSON.parse(text) as JournalLine;
-      } catch {
-        return; // a line cut by a crash: that file is simply redone
-      }
-      if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) legacy = true;
-      if ("claim" in entry) lines.add(CLAIM, entry.claim, offset, length);
-      else if ("claimSeries" in entry) this.claimedSeries.add(entry.claimSeries);
-      else if ("removed" in entry) lines.add(REMOVED, entry.removed, offset, length);
-      else if ("removedSeries" in entry) {
-        this.series.delete(entry.removedSeries);
-        this.claimedSeries.delete(entry.removedSeries);
-      } else if ("inputs" in entry) {
-        this.series.set(entry.series, { ...entry, outcome: seriesWithoutOriginals(entry.outcome) });
-      } else lines.add(ENTRY, entry.dest, offset, length, entry.input);
+        const entry = JSON.parse(text) as JournalLine;
+        if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) legacy = true;
+        if ("claim" in entry) lines.add(CLAIM, name(entry.claim), offset, length);
+        else if ("claimSeries" in entry) this.claimedSeries.add(name(entry.claimSeries));
+        else if ("removed" in entry) lines.add(REMOVED, name(entry.removed), offset, length);
+        else if ("removedSeries" in entry) {
+          this.series.delete(entry.removedSeries);
+          this.claimedSeries.delete(entry.removedSeries);
+        } else if ("inputs" in entry) {
+          this.series.set(name(entry.series), { ...entry, outcome: seriesWithoutOriginals(entry.outcome) });
+        } else if (entry.outcome) lines.add(ENTRY, name(entry.dest), offset, length, name(entry.input));
+      } catch { /* skipped */ }
     });
     // What each output's lines leave, in their order: its last entry unless removed since, and its
     // claims unless removed since. A claim matters only to an output not finished (a run asks
@@ -256,6 +254,12 @@ type JournalLine =
   /** An output an earlier run wrote, removed because the plan no longer makes it. */
   | { removed: string }
   | { removedSeries: string };
+
+/** A line's name of an output, input or series: a string, or the line is not one of ours. */
+function name(value: unknown): string {
+  if (typeof value !== "string") throw new TypeError("not a journal line");
+  return value;
+}
 
 /** Call `fn` with each line of `file` (from its start), its byte offset and length. */
 function forEachLine(file: Deno.FsFile, fn: (text: string, offset: number, length: number) => void): void {
