@@ -81,13 +81,11 @@ export async function isJournaled(
  * `readJournal` skips. Appends are written in the order they are asked for; `append` resolves once
  * its text is written. Texts appended while a write is under way go out together in the next one
  * (a run that records each file as a worker reports it wrote one line a write, 27 us each on the
- * main thread). A write that fails fails its appends and every one after it. Texts given as an
- * array are appended one after the other: each is encoded into the write's buffer, not joined into
- * one more string first (a run's lines are 700 bytes a file, and each copy of them is garbage).
+ * main thread). A write that fails fails its appends and every one after it.
  */
 export async function openJournalAppender(
   path: string,
-): Promise<{ append: (text: string | readonly string[]) => Promise<void>; [Symbol.dispose](): void }> {
+): Promise<{ append: (text: string) => Promise<void>; [Symbol.dispose](): void }> {
   const file = await Deno.open(path, { append: true, create: true, mode: PRIVATE_FILE });
   const encoder = new TextEncoder();
   let written = Promise.resolve();
@@ -96,28 +94,12 @@ export async function openJournalAppender(
   let next: Promise<void> | undefined;
   // Why a write failed: every append after it fails with it, and nothing more is queued.
   let failed: { error: unknown } | undefined;
-  // One buffer for every write (writes go one at a time): grown to the largest.
-  let buffer = new Uint8Array(64 * 1024);
-  const encode = (texts: readonly string[]): Uint8Array => {
-    let n = 0;
-    for (const text of texts) {
-      // At most 3 bytes of UTF-8 a UTF-16 code unit.
-      if (buffer.length - n < text.length * 3) {
-        const grown = new Uint8Array(Math.max(buffer.length * 2, n + text.length * 3));
-        grown.set(buffer.subarray(0, n));
-        buffer = grown;
-      }
-      n += encoder.encodeInto(text, buffer.subarray(n)).written;
-    }
-    return buffer.subarray(0, n);
-  };
   return {
     append: (text) => {
       if (failed) return Promise.reject(failed.error);
-      if (typeof text === "string") queued.push(text);
-      else queued.push(...text);
+      queued.push(text);
       next ??= written = written.then(async () => {
-        const bytes = encode(queued);
+        const bytes = encoder.encode(queued.join(""));
         queued = [];
         next = undefined;
         try {

@@ -105,7 +105,7 @@ export interface RunContext {
   /** The journal as the run found it. */
   readonly journal: Journal;
   /** Append lines to the journal, in order. */
-  readonly append: (text: string | readonly string[]) => Promise<void>;
+  readonly append: (text: string) => Promise<void>;
   /**
    * Each file's outcome so far, by index in `Plan.files` (in memory up to a bound, see `SpillMap`).
    * A file the plan writes gets its outcome through `record` (a file the plan quarantines has one

@@ -291,7 +291,7 @@ async function prepareChunk(
     }
   }
   if (jobs.length) {
-    await ctx.append(jobs.map((j) => JSON.stringify({ claim: planned.get(j.index)!.dest }) + "\n"));
+    await ctx.append(jobs.map((j) => JSON.stringify({ claim: planned.get(j.index)!.dest }) + "\n").join(""));
   }
   // Written ahead by the plan, de-identified as the workers would: moved into place if its input is
   // as the plan read it and the staged file the one the plan wrote (see `moveStaged`); any other is
@@ -336,11 +336,11 @@ async function recordMoved(ctx: RunContext, chunk: Prepared): Promise<FileJob[]>
     );
     if (line !== undefined) lines.push(line);
     if (lines.length >= JOURNAL_BATCH) {
-      await ctx.append(lines);
+      await ctx.append(lines.join(""));
       lines = [];
     }
   }
-  if (lines.length) await ctx.append(lines);
+  if (lines.length) await ctx.append(lines.join(""));
   return later;
 }
 
