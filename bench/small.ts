@@ -19,7 +19,7 @@
  * Each step runs twice, into folders of its own: once with nothing sampling it, for its wall and CPU
  * time, and once with its memory sampled. The sampler's reads of `/proc/PID/smaps_rollup` cost the
  * kernel about 9 ms each on a Deno process; beside a run that keeps both cores busy they took CPU the
- * run would have had (bench/README.md, "The sampler's cost"). A peer that uses one core was not slowed.
+ * run would have had (bench/README.md, "The sampler's cost"). Every step is measured the same way.
  *
  * @module
  */
