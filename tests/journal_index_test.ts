@@ -175,3 +175,43 @@ Deno.test("journal index: a line longer than the pieces it is read in; an older 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("journal index: original identities in a line that does not parse are dropped too; a rewrite happens once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-journal-index-" });
+  try {
+    const path = `${dir}/journal.jsonl`;
+    const rnd = random(11);
+    const withOriginals = (dest: string, n: number) => {
+      const e = entry(rnd, dest, n);
+      return {
+        ...e,
+        outcome: { ...e.outcome, originalPatientId: "DOE^JOHN-123", originalStudyUID: "1.2.3.4" },
+      };
+    };
+    // An older dcmtidy killed in the middle of a line that held originals; a later run appended a claim to it.
+    const cut = JSON.stringify(withOriginals(DESTS[1], 1));
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify(entry(rnd, DESTS[0], 0)) + "\n" + cut.slice(0, -10) +
+        JSON.stringify({ claim: DESTS[2] }) + "\n",
+    );
+    {
+      using journal = await readJournal(path);
+      assert.equal(journal.finished, 1);
+    }
+    let text = await Deno.readTextFile(path);
+    assert.ok(
+      !text.includes("DOE^JOHN-123") && !text.includes("1.2.3.4"),
+      "the cut line's originals are gone",
+    );
+    // A line with an original identity outside its outcome (not ours to drop): rewritten once, not forever.
+    const odd = { ...entry(rnd, DESTS[3], 3), originalStudyUID: "5.6.7" };
+    await Deno.writeTextFile(path, JSON.stringify(odd) + "\n");
+    using journal = await readJournal(path);
+    assert.equal(journal.done(DESTS[3])?.dest, DESTS[3]);
+    text = await Deno.readTextFile(path);
+    assert.equal(text.trim().split("\n").length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -141,9 +141,9 @@ export class Journal implements Disposable {
     let legacy = false;
     forEachLine(this.#file!, (text, offset, length) => {
       // A line cut by a crash, or not one of ours: skipped (that file is simply redone).
+      if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) legacy = true;
       try {
         const entry = JSON.parse(text) as JournalLine;
-        if (text.includes('"originalPatientId"') || text.includes('"originalStudyUID"')) legacy = true;
         if ("claim" in entry) lines.add(CLAIM, name(entry.claim), offset, length);
         else if ("claimSeries" in entry) this.claimedSeries.add(name(entry.claimSeries));
         else if ("removed" in entry) lines.add(REMOVED, name(entry.removed), offset, length);
@@ -187,7 +187,7 @@ export class Journal implements Disposable {
   }
 
   /** Read the journal at `path` (see `readJournal`). */
-  static async read(path: string): Promise<Journal> {
+  static async read(path: string, rewritten = false): Promise<Journal> {
     let file: Deno.FsFile;
     try {
       file = await Deno.open(path, { read: true });
@@ -198,7 +198,7 @@ export class Journal implements Disposable {
     const journal = new Journal(file);
     try {
       await setMode(path, PRIVATE_FILE);
-      if (!journal.#replay()) return journal;
+      if (!journal.#replay() || rewritten) return journal;
       // A journal of an older dcmtidy held original identities: rewrite it without them.
       const lines = [
         ...[...journal.#claims.values()].map((slot) => ({
@@ -216,7 +216,7 @@ export class Journal implements Disposable {
       throw e;
     }
     journal[Symbol.dispose]();
-    return await Journal.read(path);
+    return await Journal.read(path, true);
   }
 }
 
