@@ -1,7 +1,7 @@
 /**
  * The journal as a run finds it, without its lines in memory: one pass over `journal.jsonl` replays
- * them and keeps, for each output still finished or claimed, where its line is (about 30 bytes an
- * output); a lookup reads that line back. Reading the whole journal into objects, as before, made a
+ * them and keeps, for each output still finished or claimed, where its line is and 32-bit hashes of
+ * its name and input (about 22 bytes an output); a lookup reads that line back and compares. Reading the whole journal into objects, as before, made a
  * second run over 300,000 finished files peak at 1,088 MB (a 220 MB journal read as text, parsed,
  * and handed to every survey worker): the first run had peaked at 204 MB.
  *
@@ -40,10 +40,12 @@ export class Journal implements Disposable {
   /** NIfTI stems a run set out to write: every name of their family is dcmtidy's. */
   readonly claimedSeries = new Set<string>();
   #file: Deno.FsFile | undefined;
-  /** Each kept line's place and length, and its key's second hash (the first files it). */
-  #off = new Float64Array(0);
-  #len = new Uint32Array(0);
-  #check = new Uint32Array(0);
+  /**
+   * Each kept line's place and length: 4 and 2 bytes while the journal is under 4 GiB and its lines
+   * under 64 KiB (an output's line is about 730 bytes), 8 and 4 past that.
+   */
+  #off: Uint32Array | Float64Array = new Uint32Array(0);
+  #len: Uint16Array | Uint32Array = new Uint16Array(0);
   readonly #entries = new HashIndex();
   readonly #claims = new HashIndex();
   readonly #inputs = new HashIndex();
@@ -67,9 +69,7 @@ export class Journal implements Disposable {
   /** The entry of the output at `dest` (relative to the output root), if it is finished. */
   done(dest: string): JournalEntry | undefined {
     if (!this.#entries.size) return undefined;
-    const check = hash32b(dest);
     for (const slot of this.#entries.candidates(hash32(dest))) {
-      if (this.#check[slot] !== check) continue;
       const e = this.#line(slot) as JournalEntry | undefined;
       if (e?.dest === dest) return { ...e, outcome: withoutOriginals(e.outcome) };
     }
@@ -82,9 +82,7 @@ export class Journal implements Disposable {
    */
   claimed(dest: string): boolean {
     if (!this.#claims.size) return false;
-    const check = hash32b(dest);
     for (const slot of this.#claims.candidates(hash32(dest))) {
-      if (this.#check[slot] !== check) continue;
       if ((this.#line(slot) as { claim?: string } | undefined)?.claim === dest) return true;
     }
     return false;
@@ -170,13 +168,13 @@ export class Journal implements Disposable {
       if (entry >= 0) kept.push(entry);
       else if (claim >= 0) kept.push(claim);
     });
-    this.#off = new Float64Array(kept.length);
-    this.#len = new Uint32Array(kept.length);
-    this.#check = new Uint32Array(kept.length);
+    const far = kept.some((i) => lines.off[i] + lines.len[i] > 0xffffffff);
+    const long = kept.some((i) => lines.len[i] > 0xffff);
+    this.#off = far ? new Float64Array(kept.length) : new Uint32Array(kept.length);
+    this.#len = long ? new Uint32Array(kept.length) : new Uint16Array(kept.length);
     kept.forEach((i, slot) => {
       this.#off[slot] = lines.off[i];
       this.#len[slot] = lines.len[i];
-      this.#check[slot] = lines.h2[i];
       if (lines.kind[i] === CLAIM) this.#claims.add(lines.h1[i], slot);
       else {
         this.#entries.add(lines.h1[i], slot);
