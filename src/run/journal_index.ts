@@ -320,22 +320,16 @@ class LineTable {
   byKey(fn: (lines: number[]) => void): void {
     const index = new HashIndex();
     for (let i = 0; i < this.size; i++) index.add(this.h1[i], i);
-    let group: number[] = [];
-    const flush = () => {
-      if (!group.length) return;
+    for (const group of index.groups()) {
       // Several names under one first hash: told apart by the second.
-      if (group.some((i) => this.h2[i] !== this.h2[group[0]])) {
-        const byCheck = new Map<number, number[]>();
-        for (const i of group) byCheck.set(this.h2[i], [...(byCheck.get(this.h2[i]) ?? []), i]);
-        for (const lines of byCheck.values()) fn(lines);
-      } else fn(group);
-      group = [];
-    };
-    for (const i of index.values()) {
-      if (group.length && this.h1[group[0]] !== this.h1[i]) flush();
-      group.push(i);
+      if (group.every((i) => this.h2[i] === this.h2[group[0]])) {
+        fn(group);
+        continue;
+      }
+      const byCheck = new Map<number, number[]>();
+      for (const i of group) byCheck.set(this.h2[i], [...(byCheck.get(this.h2[i]) ?? []), i]);
+      for (const lines of byCheck.values()) fn(lines);
     }
-    flush();
   }
 
   #grow(): void {

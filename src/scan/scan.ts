@@ -10,6 +10,7 @@ import type { DataSet, DicomFile } from "../dicom/model.ts";
 import { decodeStrings } from "../dicom/values.ts";
 import { tags } from "../standard/tags.ts";
 import { hash32, sha256File } from "../util/hash.ts";
+import { HashIndex } from "../util/hash_index.ts";
 import { type Listed, type ListedFiles, walkInputs, type WalkOptions } from "./inputs.ts";
 import type { Interner } from "./intern.ts";
 
@@ -215,8 +216,8 @@ export async function markDuplicates(files: ScannedFile[]): Promise<void> {
 
 /**
  * The SOP Instance UIDs of files as they are scanned, as `sharedInstances` needs them: a 32-bit hash
- * of each one's UID by index (4 bytes a file while the files are scanned; `sorted` makes the 8-byte
- * keys of those with a UID once they are), so that no pass over the files is made for them (past the
+ * of each one's UID by index (4 bytes a file while the files are scanned; `index` files those with
+ * a UID by it, 8 bytes each, once they are), so that no pass over the files is made for them (past the
  * memory bound each file's record is read back from disk: 1.3 s for 300,000 files).
  */
 export class InstanceKeys {
@@ -233,14 +234,11 @@ export class InstanceKeys {
     this.#hashes[index] = uidHash(f);
   }
 
-  /** (hash << 32 | index) of each file with a UID, sorted. */
-  sorted(): BigUint64Array {
-    let n = 0;
-    for (const h of this.#hashes) if (h) n++;
-    const keys = new BigUint64Array(n);
-    n = 0;
-    for (const [i, h] of this.#hashes.entries()) if (h) keys[n++] = (BigInt(h) << 32n) | BigInt(i);
-    return keys.sort();
+  /** The files with a UID, by its hash. */
+  index(): HashIndex {
+    const index = new HashIndex();
+    for (const [i, h] of this.#hashes.entries()) if (h) index.add(h, i);
+    return index;
   }
 }
 
@@ -249,8 +247,8 @@ export class InstanceKeys {
  * order of their first file), and the duplicates among them (the same size and bytes as an earlier
  * member) with their reason. One pass over `files` (which may be read back from disk one at a time),
  * unless their `known` keys were gathered as they were scanned, keeps 8 bytes a file with a UID, not
- * the UIDs: a hash of each one's UID with its index, sorted. Files whose UIDs hash alike are then asked
- * for by index and their UIDs compared, and each group's members hashed.
+ * the UIDs: a hash of each one's UID with its index (a `HashIndex`). Files whose UIDs hash alike are
+ * then asked for by index and their UIDs compared, and each group's members hashed.
  */
 export async function sharedInstances(
   files: {
@@ -259,26 +257,17 @@ export async function sharedInstances(
   },
   known?: InstanceKeys,
 ): Promise<{ groups: number[][]; duplicates: Map<number, string> }> {
-  // (hash << 32 | index) of each file with a UID: sorted, files with a hash in common are adjacent.
-  const keys = known?.sorted() ?? keysOf(files.entries());
-  const n = keys.length;
   const groups: number[][] = [];
-  for (let start = 0; start < n;) {
-    let end = start + 1;
-    while (end < n && keys[end] >> 32n === keys[start] >> 32n) end++;
-    if (end - start > 1) {
-      // Alike by hash: grouped by UID (in input order, as the keys sort by index within a hash).
-      const byUid = new Map<string, number[]>();
-      for (let k = start; k < end; k++) {
-        const i = Number(keys[k] & 0xffffffffn);
-        const uid = files.at(i)!.header!.sopInstanceUID!;
-        const group = byUid.get(uid);
-        if (group) group.push(i);
-        else byUid.set(uid, [i]);
-      }
-      for (const group of byUid.values()) if (group.length > 1) groups.push(group);
+  for (const alike of (known?.index() ?? keysOf(files.entries())).groups(2)) {
+    // Alike by hash: grouped by UID (in input order, as a hash's indices come smallest first).
+    const byUid = new Map<string, number[]>();
+    for (const i of alike) {
+      const uid = files.at(i)!.header!.sopInstanceUID!;
+      const group = byUid.get(uid);
+      if (group) group.push(i);
+      else byUid.set(uid, [i]);
     }
-    start = end;
+    for (const group of byUid.values()) if (group.length > 1) groups.push(group);
   }
   groups.sort((a, b) => a[0] - b[0]);
   const duplicates = new Map<number, string>();
@@ -295,21 +284,14 @@ export async function sharedInstances(
   return { groups, duplicates };
 }
 
-/** `InstanceKeys.sorted` of `files`, in one pass. */
-function keysOf(files: Iterable<readonly [number, ScannedFile]>): BigUint64Array {
-  let keys = new BigUint64Array(1024);
-  let n = 0;
+/** The files with a UID of `files`, by its hash, in one pass (`InstanceKeys.index`). */
+function keysOf(files: Iterable<readonly [number, ScannedFile]>): HashIndex {
+  const index = new HashIndex();
   for (const [i, f] of files) {
     const h = uidHash(f);
-    if (!h) continue;
-    if (n === keys.length) {
-      const grown = new BigUint64Array(n * 2);
-      grown.set(keys);
-      keys = grown;
-    }
-    keys[n++] = (BigInt(h) << 32n) | BigInt(i);
+    if (h) index.add(h, i);
   }
-  return keys.subarray(0, n).sort();
+  return index;
 }
 
 /** A DICOM file's SOP Instance UID's 32-bit hash (0 taken as 1), or 0 for a file without one. */

@@ -14,6 +14,8 @@
  * names.forEach((name, i) => index.add(hash32(name), i));
  * const found = [...index.candidates(hash32("b/2.dcm"))].filter((i) => names[i] === "b/2.dcm");
  * console.assert(found.length === 1 && found[0] === 1);
+ * // Names under one hash: each group read back and compared (here none: three hashes).
+ * console.assert([...index.groups(2)].length === 0 && [...index.groups()].length === 3);
  * ```
  *
  * @module
@@ -61,6 +63,19 @@ export class HashIndex {
   *values(): IterableIterator<number> {
     const keys = this.#seal();
     for (let i = 0; i < this.#size; i++) yield Number(keys[i] & 0xffffffffn);
+  }
+
+  /** The numbers filed under each hash (smallest first), for hashes with at least `least` of them. */
+  *groups(least = 1): IterableIterator<number[]> {
+    const keys = this.#seal();
+    for (let start = 0; start < this.#size;) {
+      let end = start + 1;
+      while (end < this.#size && keys[end] >> 32n === keys[start] >> 32n) end++;
+      if (end - start >= least) {
+        yield Array.from({ length: end - start }, (_, k) => Number(keys[start + k] & 0xffffffffn));
+      }
+      start = end;
+    }
   }
 
   #seal(): BigUint64Array {
