@@ -206,6 +206,13 @@ async function sync(): Promise<void> {
   await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output().catch(() => {});
 }
 
+/**
+ * Read every file of `dir`, so that each run of a step starts with its tree in the page cache. Once
+ * at the start of the case was not enough on the bench's machine, whose kernel pages out file pages
+ * left idle (DAMON's `pageout`). Runs of 300,000 files started 40 s after their tree was read found
+ * 2,908 and 4,007 files out of the cache and took 69.6 and 69.7 s; started at once, 3,329 and 14
+ * out, 69.2 and 65.4 s (bench/README.md, "Measuring conditions").
+ */
 async function warm(dir: string): Promise<void> {
   await new Deno.Command("sh", { args: ["-c", `find "${dir}" -type f -exec cat {} + > /dev/null`] })
     .output();
@@ -278,6 +285,8 @@ export async function measureSmall(
     id: string;
     label: string;
     files: number;
+    /** The tree the step reads, read again just before each of its runs (see `warm`). */
+    reads: string;
     cmd: string;
     args: (pass: Pass) => string[];
     check: (m: TreeMeasured, pass: Pass) => Promise<[boolean, string]>;
@@ -287,6 +296,7 @@ export async function measureSmall(
       id: "cp-r",
       label: "cp -r (limit)",
       files: tree.files,
+      reads: tree.dir,
       cmd: "cp",
       args: (pass) => ["-r", tree.dir, join(out, named("cp-r", pass))],
       check: async (_, pass) => {
@@ -298,6 +308,7 @@ export async function measureSmall(
       id: "gdcmanon",
       label: "gdcmanon --dumb (peer)",
       files: tree.files,
+      reads: tree.dir,
       cmd: gdcmanon ?? "gdcmanon",
       args: (pass) => [
         ...["--dumb", "-i", tree.dir, "-o", join(out, named("gdcmanon", pass)), "-r", "--continue"],
@@ -315,6 +326,7 @@ export async function measureSmall(
       id: "plan",
       label: "dcmtidy plan (basic profile)",
       files: tree.files,
+      reads: tree.dir,
       cmd: deno,
       args: (pass) => [...CLI_FLAGS, "plan", basic[pass]],
       check: (m) => {
@@ -327,6 +339,7 @@ export async function measureSmall(
       id: "run",
       label: "dcmtidy run --yes (basic profile)",
       files: tree.files,
+      reads: tree.dir,
       cmd: deno,
       args: (pass) => [...CLI_FLAGS, "run", basic[pass], "--yes"],
       check: async (m, pass) => {
@@ -340,6 +353,7 @@ export async function measureSmall(
       id: "run-again",
       label: "dcmtidy run --yes again (all finished)",
       files: tree.files,
+      reads: tree.dir,
       cmd: deno,
       args: (pass) => [...CLI_FLAGS, "run", basic[pass], "--yes"],
       check: (m) => {
@@ -353,6 +367,7 @@ export async function measureSmall(
       id: "run-slope",
       label: `dcmtidy run --yes, ${slopeFiles} files (slope)`,
       files: slopeFiles,
+      reads: small.dir,
       cmd: deno,
       args: (pass) => [...CLI_FLAGS, "run", basicSmall[pass], "--yes"],
       check: async (m, pass) => {
@@ -379,6 +394,7 @@ export async function measureSmall(
     }
     const measured = {} as Record<Pass, { m: TreeMeasured; ok: boolean; check: string }>;
     for (const pass of ["time", "memory"] as const) {
+      await warm(s.reads);
       await sync();
       log(`small-file case: ${s.label}${pass === "memory" ? ", again with its memory sampled" : ""}`);
       const m = await measure(s.cmd, s.args(pass), env, { sample: pass === "memory" });
