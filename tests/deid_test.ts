@@ -268,6 +268,58 @@ Deno.test("deid determinism: same salt, same bytes; another salt, other pseudony
   });
 });
 
+Deno.test("deid UIDs: a study's and series' new UIDs are worked out once, whichever files come between", async () => {
+  // Files listed round their series (a flat folder of UID-named files, the bench's small files):
+  // each file's series is not the file before's. Only each instance's UID needs a fresh MAC.
+  const seriesCount = 5;
+  const rounds = 4;
+  const uidOf = (kind: number, n: number) => `1.2.826.0.1.3680043.10.1000.9.${kind}.${n}`;
+  const inputs: Uint8Array[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let s = 0; s < seriesCount; s++) {
+      inputs.push(buildDicom(
+        sampleDataset().map((n) => {
+          if (!("tag" in n)) return n;
+          if (n.tag === 0x00080018) return { ...n, value: uidOf(3, r * seriesCount + s) } as Node;
+          if (n.tag === 0x0020000d) return { ...n, value: uidOf(1, s % 2) } as Node; // two studies
+          if (n.tag === 0x0020000e) return { ...n, value: uidOf(2, s) } as Node;
+          return n;
+        }),
+      ));
+    }
+  }
+  /** Keys that count the UIDs they are asked to make. */
+  class CountingKeys extends Keys {
+    made: string[] = [];
+    override uid(original: string): string {
+      this.made.push(original);
+      return super.uid(original);
+    }
+  }
+  await withTempDir("dcmtidy-shared-uids-", async (dir) => {
+    const keys = new CountingKeys(salt("salt-one"));
+    const session = new DeidSession(DATE_CONFIG, keys);
+    const outputs: DataSet[] = [];
+    for (const [i, input] of inputs.entries()) {
+      outputs.push(
+        parseDicom((await deidentifyBytes(session, input, dir, `shared-${i}`)).bytes).file.dataset,
+      );
+    }
+    const distinct = new Set(keys.made);
+    assert.equal(distinct.size, keys.made.length, `no UID made twice: ${keys.made.length} made`);
+    // Each instance's, each series', each study's and the one frame of reference's.
+    assert.equal(keys.made.length, inputs.length + seriesCount + 2 + 1);
+    // The same new UIDs as a session that sees each file alone.
+    for (const [i, input] of inputs.entries()) {
+      const alone = new DeidSession(DATE_CONFIG, new Keys(salt("salt-one")));
+      const ds = parseDicom((await deidentifyBytes(alone, input, dir, `alone-${i}`)).bytes).file.dataset;
+      for (const tag of [0x00080018, 0x0020000d, 0x0020000e, 0x00200052]) {
+        assert.equal(str(outputs[i], tag), str(ds, tag), `file ${i}, (${tag.toString(16)})`);
+      }
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // 3. Validity over the corpus
 

@@ -36,8 +36,11 @@ export interface FileContext {
   readonly dates: DeidConfig["dates"];
   /** The file's running state. */
   readonly state: FileState;
-  /** The session's new UID for an original (the same original always maps the same way). */
-  uid(original: string): string;
+  /**
+   * The session's new UID for an original (the same original always maps the same way); `tag`: the
+   * element it is the value of, which says whether other files will ask for it too.
+   */
+  uid(original: string, tag?: number): string;
   /** The session's pseudonym for a patient (issuer + ID), checked for collisions. */
   pseudonymFor(issuer: string, id: string): string;
   /** De-identify a nested data set (the item of a kept sequence) the same way. */

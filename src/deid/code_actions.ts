@@ -122,7 +122,7 @@ export function remapUIDs(cx: FileContext, el: Element, ds: DataSet): boolean {
   if (el.vr !== "UI") return empty(cx, el, "Z");
   const values = decodeStrings(el, ds);
   if (values.length === 0) return keep(cx, el, ds);
-  safeSet(ds, el, values.map((v) => (v ? cx.uid(v) : v)));
+  safeSet(ds, el, values.map((v) => (v ? cx.uid(v, el.tag) : v)));
   count(cx.state, "U");
   return true;
 }

@@ -80,6 +80,11 @@ export class DeidSession {
   readonly #pseudonyms: Pseudonyms;
   /** New UIDs by original: this file's, and the file's before it (see `uid`). */
   readonly #uids = new Memo<string, string>(0, UIDS_A_FILE);
+  /**
+   * New UIDs of the studies, series and frames of reference met first, kept for good (see `uid`):
+   * a dump whose files go round its series finds them here, not in the file before.
+   */
+  readonly #sharedUids = new Memo<string, string>(SHARED_UIDS);
   /** The forms known values take in free text, by value (see `collectPHI`). */
   readonly #forms: FormsCache = formsCache();
 
@@ -101,15 +106,24 @@ export class DeidSession {
    * one after the other, and each file's SOP Instance UID is its own (twice in it, with the meta's).
    * A cache that kept UIDs for thousands of files (8,192 before) held each instance's for longer
    * than the young generation keeps anything, so every one was promoted to the old generation and
-   * collected there: 300,000 files made a worker collect its whole heap again and again.
+   * collected there: 300,000 files made a worker collect its whole heap again and again. `tag`: the
+   * element the UID is the value of (a study's, series' or frame of reference's is also kept longer).
    */
-  uid(original: string): string {
+  uid(original: string, tag?: number): string {
     if (this.config.uids === "keep" || isWellKnownUID(original)) return original;
     let mapped = this.#uids.get(original);
+    if (mapped !== undefined) return mapped;
+    // A study's, a series' or a frame of reference's UID comes again in other files, which need not
+    // follow each other: 30,000 files listed round their 600 patients' 1,800 studies and series made
+    // 3.00 MACs a file instead of 1.06 (de-identifying one took 45 us instead of 40). Kept for good
+    // up to a bound, as `Keys` keeps pseudonyms: the first met stay, so no old entry becomes garbage.
+    const shared = tag !== undefined && SHARED_UID_TAGS.has(tag);
+    if (shared) mapped = this.#sharedUids.get(original);
     if (mapped === undefined) {
       mapped = this.#keys.uid(original);
-      this.#uids.set(original, mapped);
+      if (shared) this.#sharedUids.set(original, mapped);
     }
+    this.#uids.set(original, mapped);
     return mapped;
   }
 
@@ -168,7 +182,7 @@ export class DeidSession {
       keys: this.#keys,
       dates,
       state,
-      uid: (original) => this.uid(original),
+      uid: (original, tag) => this.uid(original, tag),
       pseudonymFor: (issuer, id) => this.pseudonymFor(issuer, id),
       walk: (nested) => walkDataSet(cx, nested),
     };
@@ -204,6 +218,19 @@ export class DeidSession {
  * most; a caller that never starts a file, asking for UIDs only, keeps two such).
  */
 const UIDS_A_FILE = 4096;
+
+/**
+ * Studies', series' and frames of reference's UIDs kept for good (about 200 bytes each: 0.8 MB):
+ * every one of a dump of 30,000 files of 600 patients, and the first 4,096 of a larger one.
+ */
+const SHARED_UIDS = 4096;
+
+/** Elements whose UIDs files share (see `DeidSession.uid`). */
+const SHARED_UID_TAGS: ReadonlySet<number> = new Set([
+  tags.StudyInstanceUID,
+  tags.SeriesInstanceUID,
+  tags.FrameOfReferenceUID,
+]);
 
 /** How `openSession` sets a session up. */
 export interface OpenOptions {
