@@ -8,7 +8,7 @@ import { buildDicom, type Node, sampleDataset, tag } from "./fixtures/builder.ts
 import { loadProtocol } from "../src/protocol/load.ts";
 import { makePlan, type Plan } from "../src/plan/mod.ts";
 import type { PlannedFile, PlanWarning } from "../src/plan/types.ts";
-import { planSummary } from "../src/plan/summary.ts";
+import { LIMITS as SUMMARY_LIMITS, planSummary } from "../src/plan/summary.ts";
 import { planJson } from "../src/plan/json.ts";
 import { Keys } from "../src/deid/keys.ts";
 import { DeidSession } from "../src/deid/session.ts";
@@ -171,6 +171,30 @@ interface PlanDoc {
 }
 
 const input = (plan: Plan, rel: string) => plan.files.findIndex((f) => f.input.rel === rel);
+
+Deno.test("plan: the collision check and the summary read back only the files they need", async () => {
+  const { resolveCollisions } = await import("../src/plan/names.ts");
+  await withDump(async (dir) => {
+    const plan = await planOf(dir);
+    const text = planSummary(plan, {});
+    // Past the memory bound every read is one from disk: count them.
+    let reads = 0;
+    const files = plan.files;
+    const get = files.get.bind(files);
+    files.get = (i: number) => (reads++, get(i));
+    assert.equal(planSummary(plan, {}), text);
+    const notWritten = plan.files.filter((f) => f.status !== "write").length;
+    assert.ok(notWritten > 0 && plan.series.length > 1, "the dump has files not written and several series");
+    reads = 0;
+    planSummary(plan, {});
+    // The files not written (listed by the summary), and each series' representative (its diff).
+    assert.ok(plan.series.length <= SUMMARY_LIMITS.series, "every series' diff is shown");
+    assert.equal(reads, notWritten + plan.series.length);
+    reads = 0;
+    resolveCollisions(files, "suffix", [], []);
+    assert.equal(reads, 0, "no two destinations share a hash: nothing to read");
+  });
+});
 
 Deno.test("plan: the diff of each series' first file, masked, with --show-phi unmasked", async () => {
   await withDump(async (dir) => {
@@ -701,7 +725,7 @@ Deno.test("plan workers: the listing handed to a survey is let go entry by entry
 
 Deno.test("plan: colliding names get _2, _3... in input order; names alike only by hash do not collide", async () => {
   const { resolveCollisions } = await import("../src/plan/names.ts");
-  const { FileRecords } = await import("../src/plan/file_records.ts");
+  const { PlannedFiles, destKeyOf } = await import("../src/plan/planned_files.ts");
   const { hash32 } = await import("../src/util/hash.ts");
   // Found by search: one 30-bit hash (what the names are held by), two names.
   const [x, y] = ["p/s/268724.dcm", "p/s/698200.dcm"];
@@ -728,7 +752,7 @@ Deno.test("plan: colliding names get _2, _3... in input order; names alike only 
     const dir = await Deno.makeTempDir({ prefix: "dcmtidy-names-" });
     try {
       // Past a bound of 2 the records are read back from disk (new strings, as a large plan's are).
-      const files = new FileRecords<PlannedFile>({ dir: () => dir, inMemory });
+      const files = new PlannedFiles({ dir: () => dir, inMemory });
       dests.forEach((d, i) => files.push(planned(d, i)));
       const warnings: PlanWarning[] = [];
       const errors: string[] = [];
@@ -747,7 +771,14 @@ Deno.test("plan: colliding names get _2, _3... in input order; names alike only 
       ]);
       assert.equal(warnings.length, 6);
       assert.deepEqual(errors, []);
-      const strict = new FileRecords<PlannedFile>({ dir: () => dir, inMemory });
+      // What the files have at hand follows their records, renamed ones included.
+      for (const [i, f] of files.entries()) {
+        assert.equal(files.status(i), f.status);
+        assert.equal(files.seriesOf(i), f.series);
+        assert.equal(files.inputSize(i), f.input.size);
+        assert.equal(files.destKey(i), f.dest === undefined ? undefined : destKeyOf(f.dest));
+      }
+      const strict = new PlannedFiles({ dir: () => dir, inMemory });
       dests.forEach((d, i) => strict.push(planned(d, i)));
       resolveCollisions(strict, "error", [], errors);
       // Files 3 and 5 (p/a.dcm), 7 and 8 (x): the first of each name is written.

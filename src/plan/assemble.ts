@@ -9,11 +9,11 @@ import { formatTag, lookupTag } from "../standard/dictionary.ts";
 import { MISSING } from "../protocol/segments.ts";
 import { Interner } from "../scan/intern.ts";
 import { compactScanned, inputRef } from "../scan/scan.ts";
-import { FileRecords, type PlanSpill } from "./file_records.ts";
-import { plannedFileCodec } from "./_file_codec.ts";
+import type { FileRecords, PlanSpill } from "./file_records.ts";
+import { PlannedFiles } from "./planned_files.ts";
 import { boundHeap } from "../util/heap.ts";
 import type { Survey } from "./survey.ts";
-import type { Disposition, PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
+import type { Disposition, PlannedSeries, PlanWarning } from "./types.ts";
 
 const folderOf = (dest: string) => (dest.includes("/") ? dest.slice(0, dest.lastIndexOf("/")) : ".");
 
@@ -37,12 +37,12 @@ export function assemble(
   errors: string[],
   spill?: PlanSpill,
 ): {
-  files: FileRecords<PlannedFile>;
+  files: PlannedFiles;
   series: PlannedSeries[];
   seriesDest: string[];
   actions: Record<string, number>;
 } {
-  const files = new FileRecords<PlannedFile>(spill, 0, plannedFileCodec(), surveys.length);
+  const files = new PlannedFiles(spill, surveys.length);
   const series: PlannedSeries[] = [];
   const seriesIndex = new Map<string, number>();
   /**

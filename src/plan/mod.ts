@@ -6,6 +6,7 @@
  */
 export { makePlan, surveyShare } from "./plan.ts";
 export { type FileList, FileRecords, type PlanSpill } from "./file_records.ts";
+export { PlannedFiles } from "./planned_files.ts";
 export {
   readScanParts,
   scanOrigin,

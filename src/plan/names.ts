@@ -9,8 +9,8 @@ import { niftiFamily, niftiPaths } from "../nifti/convert.ts";
 import { inputRef } from "../scan/scan.ts";
 import { fileIdProblem } from "../dicom/dicomdir.ts";
 import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
-import type { FileList, FileRecords } from "./file_records.ts";
-import { hash32 } from "../util/hash.ts";
+import type { FileList } from "./file_records.ts";
+import { destKeyOf, type PlannedFiles } from "./planned_files.ts";
 
 /**
  * Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails.
@@ -19,7 +19,7 @@ import { hash32 } from "../util/hash.ts";
  * that collide (or whose hashes do) are then held as they are.
  */
 export function resolveCollisions(
-  files: FileRecords<PlannedFile>,
+  files: PlannedFiles,
   mode: "suffix" | "error",
   warnings: PlanWarning[],
   errors: string[],
@@ -27,47 +27,55 @@ export function resolveCollisions(
   const lower = (p: string) => p.toLowerCase(); // case-insensitive file systems merge "A" and "a"
   // By hash (30 bits: a small integer) of a lower-case name: the file that took it, or the names.
   const taken = new Map<number, number | string[]>();
-  const hashOf = (name: string) => hash32(name) & 0x3fffffff;
   const isTaken = (name: string): boolean => {
-    const h = hashOf(name);
+    const h = destKeyOf(name);
     let t = taken.get(h);
     if (t === undefined) return false;
     if (typeof t === "number") taken.set(h, t = [lower(files.get(t).dest!)]);
-    return t.includes(name);
+    return t.includes(lower(name));
   };
   const take = (name: string, index?: number): void => {
-    const h = hashOf(name);
+    const h = destKeyOf(name);
     const t = taken.get(h);
-    if (t === undefined) taken.set(h, index ?? [name]);
-    else if (typeof t === "number") taken.set(h, [lower(files.get(t).dest!), name]);
-    else t.push(name);
+    if (t === undefined) taken.set(h, index ?? [lower(name)]);
+    else if (typeof t === "number") taken.set(h, [lower(files.get(t).dest!), lower(name)]);
+    else t.push(lower(name));
   };
-  for (const [index, f] of files.entries()) {
-    if (f.status !== "write" || !f.dest) continue;
-    if (!isTaken(lower(f.dest))) {
-      take(lower(f.dest), index);
+  for (let index = 0; index < files.length; index++) {
+    // A destination's hash is at hand (`PlannedFiles`): a file is read back only when its hash is
+    // taken, not every file once more (past the memory bound, a read from disk each).
+    const key = files.status(index) === "write" ? files.destKey(index) : undefined;
+    if (key === undefined) continue;
+    if (!taken.has(key)) {
+      taken.set(key, index);
+      continue;
+    }
+    const f = files.get(index);
+    if (!isTaken(f.dest!)) {
+      take(f.dest!, index);
       continue;
     }
     if (mode === "error") {
       errors.push(
         `${inputRef(index)} and another file would both be written as ${
-          outputRef(f.dest)
+          outputRef(f.dest!)
         } (on_collision: error)`,
       );
       continue;
     }
-    const dot = f.dest.lastIndexOf(".");
-    const slash = f.dest.lastIndexOf("/");
-    const [stem, ext] = dot > slash ? [f.dest.slice(0, dot), f.dest.slice(dot)] : [f.dest, ""];
+    const dest = f.dest!;
+    const dot = dest.lastIndexOf(".");
+    const slash = dest.lastIndexOf("/");
+    const [stem, ext] = dot > slash ? [dest.slice(0, dot), dest.slice(dot)] : [dest, ""];
     let n = 2;
-    while (isTaken(lower(`${stem}_${n}${ext}`))) n++;
+    while (isTaken(`${stem}_${n}${ext}`)) n++;
     const renamed = `${stem}_${n}${ext}`;
     warnings.push({
       kind: "collision",
-      message: `${inputRef(index)}: ${outputRef(f.dest)} is taken, written as ${outputRef(renamed)}`,
+      message: `${inputRef(index)}: ${outputRef(dest)} is taken, written as ${outputRef(renamed)}`,
     });
     files.set(index, { ...f, dest: renamed });
-    take(lower(renamed));
+    take(renamed);
   }
 }
 

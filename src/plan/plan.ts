@@ -22,6 +22,7 @@ import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
 import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
 import { type FileList, FileRecords } from "./file_records.ts";
 import { SurveyRecords } from "./survey_records.ts";
+import { PlannedFiles } from "./planned_files.ts";
 
 /**
  * Scan the inputs and decide every file's fate. `keys` is needed when the protocol de-identifies
@@ -55,7 +56,9 @@ export async function makePlan(
       errors.push(`input root ${root} does not exist`);
     }
   }
-  if (errors.length) return { protocol, files: new FileRecords(), series: [], actions: {}, warnings, errors };
+  if (errors.length) {
+    return { protocol, files: new PlannedFiles(), series: [], actions: {}, warnings, errors };
+  }
   const d = protocol.deidentify;
   // Surveys made elsewhere (a split scan's parts): no header is read here, so no diff or text.
   const surveyed = options.surveyed;

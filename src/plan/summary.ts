@@ -67,18 +67,30 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   const id = (s: string) => (deidentified || showPhi ? s : "***");
   const ref = (i: number) => dim(inputRef(i));
 
-  // One pass over the files (they may be read back from disk): totals, files per output folder, and
-  // the files not written.
+  // Totals, files per output folder, and the files not written. Only those are read (past the
+  // memory bound, from disk): a file's disposition and series are at hand (`PlannedFiles`), and a
+  // file to write is in its series' folder (the folder of its destination).
   const t: Record<Disposition, number> = { write: 0, skip: 0, quarantine: 0 };
   const folders = new Map<string, number>();
   const others: { f: PlannedFile; i: number }[] = [];
-  for (const [i, f] of plan.files.entries()) {
-    t[f.status]++;
-    if (f.status !== "write") others.push({ f, i });
-    else if (f.dest) {
-      const folder = f.dest.includes("/") ? f.dest.slice(0, f.dest.lastIndexOf("/")) : ".";
-      folders.set(folder, (folders.get(folder) ?? 0) + 1);
+  const files = plan.files;
+  for (let i = 0; i < files.length; i++) {
+    const status = files.status(i)!;
+    t[status]++;
+    if (status !== "write") {
+      others.push({ f: files.get(i), i });
+      continue;
     }
+    const s = files.seriesOf(i);
+    const dest = s === undefined ? files.get(i).dest : undefined;
+    const folder = s !== undefined
+      ? plan.series[s].folder
+      : dest === undefined
+      ? undefined
+      : dest.includes("/")
+      ? dest.slice(0, dest.lastIndexOf("/"))
+      : ".";
+    if (folder !== undefined) folders.set(folder, (folders.get(folder) ?? 0) + 1);
   }
   const groups = planGroups(plan);
   const bytes = plan.series.reduce((n, s) => n + s.bytes, 0);

@@ -13,6 +13,7 @@ import type { ScannedFile } from "../scan/scan.ts";
 import type { PlannedChange } from "./changes.ts";
 import type { Survey } from "./survey.ts";
 import type { FileRecords, PlanSpill } from "./file_records.ts";
+import type { PlannedFiles } from "./planned_files.ts";
 
 /** What will happen to one input file. */
 export type Disposition = "write" | "skip" | "quarantine";
@@ -115,9 +116,10 @@ export interface Plan {
   readonly protocol: Protocol;
   /**
    * Every scanned file, in scan order; an index here is the file's `inputRef` in reasons and
-   * warnings. Past a bound they are read from a temporary file (`PlanOptions.spill`).
+   * warnings. Past a bound they are read from a temporary file (`PlanOptions.spill`); what every
+   * pass asks of each (its disposition, series, size) is at hand without it (see `PlannedFiles`).
    */
-  readonly files: FileRecords<PlannedFile>;
+  readonly files: PlannedFiles;
   /** Output series, in the order of their first file. */
   readonly series: PlannedSeries[];
   /** Elements touched by de-identification over every written file, by action code. */

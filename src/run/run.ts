@@ -172,26 +172,32 @@ async function executeIn(
       opts.onKept?.(++kept);
     },
   };
-  // One pass over this run's files (which may be read back from disk, see `FileRecords`): what it
-  // writes, by series with NIfTI, the folders it writes into, and what the plan skips or quarantines.
+  // What this run writes, by series with NIfTI, the folders it writes into, and what the plan skips
+  // or quarantines: from what `PlannedFiles` has at hand, without reading every file back (past the
+  // memory bound, from disk). A series' files share their folder: it is read from its first file.
   const toWrite: number[] = [];
   const mySeries = new Map<number, number[]>();
   const folders = new Set<string>();
+  const seriesFolders = new Set<number | undefined>();
   let skipped = 0;
   let planQuarantined = 0;
   let toWriteBytes = 0;
   for (const i of mine) {
-    const f = plan.files.get(i);
-    if (f.status === "skip") skipped++;
-    else if (f.status === "quarantine") planQuarantined++;
+    const status = plan.files.status(i);
+    if (status === "skip") skipped++;
+    else if (status === "quarantine") planQuarantined++;
     else {
       toWrite.push(i);
-      toWriteBytes += f.input.size;
-      if (format !== "nifti") folders.add(dirname(join(root, f.dest!)));
+      toWriteBytes += plan.files.inputSize(i);
+      const s = plan.files.seriesOf(i);
+      if (format !== "nifti" && (s === undefined || !seriesFolders.has(s))) {
+        seriesFolders.add(s);
+        folders.add(dirname(join(root, plan.files.get(i).dest!)));
+      }
       if (format !== "dicom") {
-        const group = mySeries.get(f.series!);
+        const group = mySeries.get(s!);
         if (group) group.push(i);
-        else mySeries.set(f.series!, [i]);
+        else mySeries.set(s!, [i]);
       }
     }
   }
