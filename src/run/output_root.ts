@@ -103,6 +103,16 @@ export async function removePartials(
 }
 
 /**
+ * Where a planned destination is written: `join(root, dest)` for an output root made absolute and
+ * normal by the protocol's loader and a plan's destination, a relative path of sanitised segments
+ * (never empty, `.` or `..`), made without `join`'s normalising (0.7 KB of garbage and about 1 us a
+ * call on the thread that moves every file into place).
+ */
+export function destPath(root: string, dest: string): string {
+  return root.endsWith("/") ? root + dest : `${root}/${dest}`;
+}
+
+/**
  * Folders under the output root known to be absent (and so every path under them), each asked of
  * the file system once: a fresh output's files need no `lstat` each (which fails, and a failed
  * call costs an error object) to know nothing is in their way. The root itself is there (made

@@ -60,9 +60,13 @@ export interface FileOutcome {
   readonly pseudoId?: string;
   /** The subject's date shift in days, when dates are shifted. */
   readonly dayOffset?: number;
-  /** The original PatientID, for the key file; never journaled (run.ts strips it). */
+  /**
+   * The original PatientID: what journals of earlier versions may hold (their outcomes carried it for
+   * the key file, whose rows now come from the plan's headers). Never made, never journaled (run.ts
+   * strips it).
+   */
   readonly originalPatientId?: string;
-  /** The original StudyInstanceUID, for the key file; never journaled. */
+  /** The original StudyInstanceUID, as `originalPatientId`. */
   readonly originalStudyUID?: string;
   /** The StudyInstanceUID written. */
   readonly newStudyUID?: string;
@@ -106,8 +110,6 @@ export function outcomeCodec<T extends Partial<FileOutcome>>(): SpillCodec<T> {
     "status",
     "pseudoId",
     "dayOffset",
-    "originalPatientId",
-    "originalStudyUID",
     "newStudyUID",
     "fields",
     "counts",
@@ -238,8 +240,6 @@ export async function processFile(job: FileJob, session: DeidSession): Promise<F
       bytes,
       pseudoId: r.pseudoId,
       dayOffset: r.dayOffset,
-      originalPatientId: r.original.patientId,
-      originalStudyUID: r.original.studyUID,
       newStudyUID: fields.StudyInstanceUID,
       fields,
       counts: r.counts,

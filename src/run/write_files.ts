@@ -31,7 +31,7 @@ import {
 } from "./process.ts";
 import { moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
 import type { StagedOutput } from "./stage.ts";
-import { absentFolders, otherRuns } from "./output_root.ts";
+import { absentFolders, destPath, otherRuns } from "./output_root.ts";
 import type { RunContext } from "./types.ts";
 import { openRunWorkers, rewritesPixels, type RunWorkers } from "./workers.ts";
 
@@ -241,7 +241,7 @@ async function prepareChunk(
   for (const i of files) {
     const f = plan.files.get(i);
     planned.set(i, f);
-    const dest = join(root, f.dest!);
+    const dest = destPath(root, f.dest!);
     const prior = journal.done(f.dest!);
     // Taken before the input is read: an input changed after this is done again next time.
     // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
@@ -333,6 +333,7 @@ async function recordMoved(ctx: RunContext, chunk: Prepared): Promise<FileJob[]>
       { index: job.index, ...staged.outcome },
       chunk.mtimes.get(job.index),
       chunk.planned.get(job.index),
+      true,
     );
     if (line !== undefined) lines.push(line);
     if (lines.length >= JOURNAL_BATCH) {
@@ -378,16 +379,19 @@ async function recordFile(
 
 /**
  * `recordFile` but for the journal: the outcome recorded in the run (progress, notes), and the
- * journal line to append when the file was written (the caller appends it).
+ * journal line to append when the file was written (the caller appends it). `staged`: the outcome
+ * of an output written ahead, whose shared values are the run's already (the staging holds them
+ * through the run's `Interner`) and which has no original identity: recorded as it is.
  */
 function recordOutcome(
   ctx: RunContext,
   result: FileOutcome,
   inputMtime: number | undefined,
   planned?: PlannedFile,
+  staged = false,
 ): string | undefined {
   const p = ctx.plan.protocol;
-  const outcome = compactOutcome(withoutOriginals(result), ctx.shared);
+  const outcome = staged ? result : compactOutcome(withoutOriginals(result), ctx.shared);
   const f = planned ?? ctx.plan.files.get(outcome.index);
   ctx.record(outcome, f.input.header);
   if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
