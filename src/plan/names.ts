@@ -11,6 +11,7 @@ import { fileIdProblem } from "../dicom/dicomdir.ts";
 import type { PlannedFile, PlannedSeries, PlanWarning } from "./types.ts";
 import type { FileList } from "./file_records.ts";
 import { destKeyOf, type PlannedFiles } from "./planned_files.ts";
+import { boundHeap } from "../util/heap.ts";
 
 /**
  * Two files for one destination: the later ones (in input order) get `_2`, `_3`... or the plan fails.
@@ -42,6 +43,9 @@ export function resolveCollisions(
     else t.push(lower(name));
   };
   for (let index = 0; index < files.length; index++) {
+    // The heap is kept near what is live, as a pass that reads the files back keeps it (the map of
+    // names grows by copies, and the plan's assembly left its garbage).
+    if (index % 1024 === 1023) boundHeap();
     // A destination's hash is at hand (`PlannedFiles`): a file is read back only when its hash is
     // taken, not every file once more (past the memory bound, a read from disk each).
     const key = files.status(index) === "write" ? files.destKey(index) : undefined;

@@ -12,6 +12,7 @@ import { inputRef } from "../scan/scan.ts";
 import { showValue } from "./changes.ts";
 import { maskPath, planGroups, renderPlanText } from "./render.ts";
 import type { Disposition, Plan, PlannedFile, PlannedSeries, WarningKind } from "./types.ts";
+import { boundHeap } from "../util/heap.ts";
 
 /** How to render a plan. */
 export interface SummaryOptions {
@@ -75,6 +76,7 @@ export function planSummary(plan: Plan, opts: SummaryOptions = {}): string {
   const others: { f: PlannedFile; i: number }[] = [];
   const files = plan.files;
   for (let i = 0; i < files.length; i++) {
+    if (i % 1024 === 1023) boundHeap(); // as a pass that reads the files back does
     const status = files.status(i)!;
     t[status]++;
     if (status !== "write") {

@@ -24,6 +24,7 @@ import { removeOurDicomDir, writeDicomDir } from "./dicomdir.ts";
 import { openJournalAppender } from "./journal.ts";
 import { readJournal } from "./journal_index.ts";
 import { KeyRowSet, mergeKeyFile, readKeyFile } from "./key_file.ts";
+import { boundHeap } from "../util/heap.ts";
 import { prepareOutputRoot, removePartials } from "./output_root.ts";
 import { type FileOutcome, outcomeCodec } from "./process.ts";
 import { copyQuarantined } from "./quarantine.ts";
@@ -182,7 +183,8 @@ async function executeIn(
   let skipped = 0;
   let planQuarantined = 0;
   let toWriteBytes = 0;
-  for (const i of mine) {
+  for (const [n, i] of mine.entries()) {
+    if (n % 1024 === 1023) boundHeap(); // as a pass that reads the files back does
     const status = plan.files.status(i);
     if (status === "skip") skipped++;
     else if (status === "quarantine") planQuarantined++;
