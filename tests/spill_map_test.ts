@@ -310,6 +310,33 @@ Deno.test("spill map: sharingCodec gives back every combination of shared values
   assert.equal(parts.size, combos.size);
 });
 
+Deno.test("sharingCodec: combinations whose hashes are alike are told apart", () => {
+  // 200,000 combinations: their 30-bit hashes meet (about 19 pairs are expected to), and each must
+  // still be its own, and found again as its own.
+  type R = { a: string; b: string; n: number; own: number };
+  const codec = sharingCodec<R>(["a", "b", "n"]);
+  const strings = Array.from({ length: 500 }, (_, i) => `s${i}`);
+  const records: R[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    records.push({
+      a: strings[i % 500],
+      b: strings[Math.floor(i / 500) % 400],
+      n: i % 7 === 0 ? i : 0,
+      own: i,
+    });
+  }
+  const numbers = records.map((r) => (codec.encode(r) as [number])[0]);
+  const combos = new Set(records.map((r) => `${r.a} ${r.b} ${r.n}`));
+  assert.equal(new Set(numbers).size, combos.size);
+  // Again, in another order: the same numbers.
+  for (let i = records.length - 1; i >= 0; i -= 7) {
+    assert.equal((codec.encode({ ...records[i], own: -1 }) as [number])[0], numbers[i]);
+  }
+  for (let i = 0; i < records.length; i += 997) {
+    assert.deepEqual(codec.decode(codec.encode(records[i])), records[i]);
+  }
+});
+
 Deno.test("spill map: keys said to be below a number, and keys past it, come back across the bound", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dcmtidy-spill-keys-" });
   try {
