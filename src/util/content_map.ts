@@ -34,16 +34,17 @@ export class ContentMap {
 
   /**
    * The number of `value`'s content; the first time, the next number (`size` before the call), with
-   * `value` kept as the content's example (callers must not change it).
+   * `value` kept as the content's example (callers must not change it), or what `keep` makes of it
+   * (a value of the same content).
    */
-  numberOf(value: unknown): number {
+  numberOf(value: unknown, keep?: (value: unknown) => unknown): number {
     const hash = hash32(JSON.stringify(value) ?? "");
     const first = this.#first.get(hash);
     if (first !== undefined) {
       if (sameData(this.#examples[first], value)) return first;
       for (const i of this.#more.get(hash) ?? []) if (sameData(this.#examples[i], value)) return i;
     }
-    const i = this.#examples.push(value) - 1;
+    const i = this.#examples.push(keep ? keep(value) : value) - 1;
     if (first === undefined) this.#first.set(hash, i);
     else {
       const more = this.#more.get(hash);
