@@ -105,8 +105,8 @@ export async function removePartials(
 /**
  * Where a planned destination is written: `join(root, dest)` for an output root made absolute and
  * normal by the protocol's loader and a plan's destination, a relative path of sanitised segments
- * (never empty, `.` or `..`), made without `join`'s normalising (0.7 KB of garbage and about 1 us a
- * call on the thread that moves every file into place).
+ * (never empty, `.` or `..`), made without `join`'s normalising (0.7 KB of garbage a call, sampled,
+ * on the thread that moves every file into place).
  */
 export function destPath(root: string, dest: string): string {
   return root.endsWith("/") ? root + dest : `${root}/${dest}`;
