@@ -38,7 +38,8 @@ export class Interner {
     if (this.#kept.has(value)) return value;
     const contents = this.#data.size;
     // A new content is kept as a copy whose strings are this interner's: a message's copy of a
-    // series' report columns held the pseudonym and new UIDs a second time (2 MB at 300,000 files).
+    // series' report columns held the pseudonym and new UIDs a second time (24,060 of the 62,889
+    // UIDs on the main thread's heap 150,000 surveys into a run of 300,000 files).
     const i = this.#data.numberOf(value, (v) => this.#interned(v));
     const example = this.#data.example(i) as T;
     if (i === contents) this.#kept.add(example as object);
