@@ -175,11 +175,10 @@ async function executeIn(
   };
   // What this run writes, by series with NIfTI, the folders it writes into, and what the plan skips
   // or quarantines: from what `PlannedFiles` has at hand, without reading every file back (past the
-  // memory bound, from disk). A series' files share their folder: it is read from its first file.
+  // memory bound, from disk). A file to write is in its series' folder (its destination's).
   const toWrite: number[] = [];
   const mySeries = new Map<number, number[]>();
   const folders = new Set<string>();
-  const seriesFolders = new Set<number | undefined>();
   let skipped = 0;
   let planQuarantined = 0;
   let toWriteBytes = 0;
@@ -192,9 +191,10 @@ async function executeIn(
       toWrite.push(i);
       toWriteBytes += plan.files.inputSize(i);
       const s = plan.files.seriesOf(i);
-      if (format !== "nifti" && (s === undefined || !seriesFolders.has(s))) {
-        seriesFolders.add(s);
-        folders.add(dirname(join(root, plan.files.get(i).dest!)));
+      if (format !== "nifti") {
+        folders.add(
+          s === undefined ? dirname(join(root, plan.files.get(i).dest!)) : join(root, plan.series[s].folder),
+        );
       }
       if (format !== "dicom") {
         const group = mySeries.get(s!);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ContentMap } from "../util/content_map.ts";
+import { ContentMap, isPlain } from "../util/content_map.ts";
 
 /**
  * The one copy of each string and of each plain-data value (the same fields in the same order, see
@@ -51,9 +51,7 @@ export class Interner {
     if (typeof v === "string") return this.string(v);
     if (v === null || typeof v !== "object") return v;
     if (Array.isArray(v)) return v.map((x) => this.#interned(x));
-    // Anything not plain (see `sameData`) is kept as it is.
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) return v;
+    if (!isPlain(v)) return v; // anything else is the same only as itself (see `sameData`)
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = this.#interned(x);
     return out;

@@ -88,7 +88,7 @@ export function sameData(a: unknown, b: unknown): boolean {
 }
 
 /** An object of no class: made by a literal, `JSON.parse` or a structured clone of one. */
-function isPlain(o: object): boolean {
+export function isPlain(o: object): boolean {
   const proto = Object.getPrototypeOf(o);
   return proto === Object.prototype || proto === null;
 }
