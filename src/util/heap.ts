@@ -9,6 +9,15 @@
  * the whole heap), and 21 MB less at the peak (bench/README.md, "One process"). Without
  * `--expose-gc` it does nothing.
  *
+ * It bounds the memory of the thread's `ArrayBuffer`s too (their bytes are outside the heap, in
+ * glibc's), which the heap's own size does not show: it collects once they take 8 MB more than the
+ * least they took since the last collection. A buffer that outlives the young generation is freed
+ * only by a full collection, and V8 lets them grow by 64 MB before it makes one of its own. A survey
+ * worker's small arrays of edited values (`smallBytes`' 64 KB buffers, a few hundred files each)
+ * outlive it, and where the worker writes nothing ahead (a plan; a second run, whose files are
+ * finished) its heap grows too little to be collected: the two workers' dead buffers took 20 to 30 MB
+ * at the peaks of plans and second runs of 300,000 files (bench/README.md, "Dead buffers").
+ *
  * Call it from loops that go through many files, every few hundred files; each thread (a worker is
  * its own heap) keeps its own bound.
  *
@@ -29,12 +38,6 @@ import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8";
 
 const collect = (globalThis as { gc?: () => void }).gc;
 
-/**
- * The heap's used size. Not `Deno.memoryUsage()`, which also reads the process's RSS: 4 to 25 us a
- * call against 0.5 us, and a worker checks after every message.
- */
-const heapUsed = () => getHeapStatistics().used_heap_size;
-
 /** The young generation's spaces: emptied by every scavenge, so not what the bound is about. */
 const YOUNG: ReadonlySet<string> = new Set(["new_space", "new_large_object_space"]);
 
@@ -54,15 +57,32 @@ const oldUsed = () => {
 const GROWTH = 1.3;
 const SLACK = 6 * 1024 * 1024;
 
+/** Growth of the `ArrayBuffer`s' memory past the least it was since the last collection. */
+const EXTERNAL_SLACK = 8 * 1024 * 1024;
+
 /** The first bound: above what a thread holds once its code is loaded (10 to 20 MB). */
 let limit = 16 * 1024 * 1024;
 
-/** Collect if the heap has grown past its bound (see the module's documentation). */
+/**
+ * The least memory of `ArrayBuffer`s seen since the last collection: V8 frees the buffers a
+ * collection found dead on another thread, a little later, so the count just after it is not yet
+ * what is live, and the least one seen since is.
+ */
+let externalFloor = Infinity;
+
+/** Collect if the heap, or its buffers, have grown past their bound (see the module's documentation). */
 export function boundHeap(): void {
   if (!collect) return;
+  // Not `Deno.memoryUsage()`, which also reads the process's RSS: 4 to 25 us a call against 0.5 us,
+  // and a worker checks after every message.
+  const stats = getHeapStatistics();
+  const external = stats.external_memory;
+  if (external < externalFloor) externalFloor = external;
   // The old generation is part of the heap: under the bound, so is it (the cheap check first).
-  if (heapUsed() < limit || oldUsed() < limit) return;
+  const heapUnder = stats.used_heap_size < limit || oldUsed() < limit;
+  if (heapUnder && external < externalFloor + EXTERNAL_SLACK) return;
   collect();
   const live = oldUsed();
   limit = Math.max(live * GROWTH, live + SLACK);
+  externalFloor = getHeapStatistics().external_memory;
 }
