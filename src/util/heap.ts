@@ -15,8 +15,9 @@
  * only by a full collection, and V8 lets them grow by 64 MB before it makes one of its own. A survey
  * worker's small arrays of edited values (`smallBytes`' 64 KB buffers, a few hundred files each)
  * outlive it, and where the worker writes nothing ahead (a plan; a second run, whose files are
- * finished) its heap grows too little to be collected: the two workers' dead buffers took 20 to 30 MB
- * at the peaks of plans and second runs of 300,000 files (bench/README.md, "Dead buffers").
+ * finished) its heap grows too little to be collected: 14 to 18 MB of them were found at a second
+ * run's peak, and bounding them took the peaks of plans and second runs of 300,000 files from 219 to
+ * 240 MB to 196 to 209 MB (bench/README.md, "Dead buffers").
  *
  * Call it from loops that go through many files, every few hundred files; each thread (a worker is
  * its own heap) keeps its own bound.
