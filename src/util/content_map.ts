@@ -18,6 +18,8 @@
  *
  * @module
  */
+import { hash32 } from "./hash.ts";
+
 /** Plain-data values (as a message carries them) by content, each content numbered from 0 as met. */
 export class ContentMap {
   /** The first value met of each content, by its number (about 30 bytes a content with its hash). */
@@ -86,9 +88,8 @@ export function sameData(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** FNV-1a's prime and offset basis (as in `hash32`). */
+/** FNV-1a's prime (as in `hash32`), to mix in the marks between a value's strings. */
 const PRIME = 0x01000193;
-const BASIS = 0x811c9dc5;
 
 /**
  * A 32-bit hash of a plain-data value: FNV-1a over its fields' names and values, each string
@@ -97,11 +98,8 @@ const BASIS = 0x811c9dc5;
  * field by field in their order). Anything else (a `Date`, a typed array) is walked as `for...in`
  * finds it: `sameData` finds it the same only as itself, which hashes alike.
  */
-export function hashData(value: unknown, h = BASIS): number {
-  if (typeof value === "string") {
-    for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), PRIME);
-    return Math.imul(h ^ 0x22, PRIME) >>> 0;
-  }
+export function hashData(value: unknown, h = hash32("")): number {
+  if (typeof value === "string") return Math.imul(hash32(value, h) ^ 0x22, PRIME) >>> 0;
   if (value === null || typeof value !== "object") {
     // A number, boolean, undefined or bigint: by its text, after a mark of its kind.
     return hashData(String(value), Math.imul(h ^ (typeof value).charCodeAt(0), PRIME));

@@ -11,10 +11,10 @@ export async function sha256File(path: string): Promise<string> {
 
 /**
  * A 32-bit hash of a string (FNV-1a over its UTF-16 code units): to find equal strings among many
- * without holding them (equal strings hash alike; strings that hash alike are compared).
+ * without holding them (equal strings hash alike; strings that hash alike are compared). `h`: the
+ * state to go on from (FNV-1a's offset basis by default), to hash several strings as one sequence.
  */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
+export function hash32(s: string, h = 0x811c9dc5): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
