@@ -28,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import { buildDicom, type Node, sampleDataset } from "../tests/fixtures/builder.ts";
 import { CACHE_DIR } from "./synthetic.ts";
 import { basicProtocol, deleteOutputs, settle, taskFlags, which } from "./tree.ts";
-import { measureTree as measure, type ProcessPss, type TreeMeasured } from "./tree_rss.ts";
+import { measureTree as measure, type ProcessPss, type ThreadsCpu, type TreeMeasured } from "./tree_rss.ts";
 import { SPILL_BOUND } from "../src/util/spill_map.ts";
 import { formatProfiledRun, type ProfiledRun, profileRun } from "./profile_run.ts";
 
@@ -79,6 +79,8 @@ export interface SmallStep {
   peakPhase?: string;
   /** Each process's Pss in the highest sample (see `measureTree`). */
   peakPss?: ProcessPss[];
+  /** The sampled run's CPU by thread name (see `measureTree`). */
+  threads?: ThreadsCpu[];
 }
 
 /**
@@ -218,6 +220,31 @@ async function warm(dir: string): Promise<void> {
     .output();
 }
 
+/** What a Deno process's threads are, by the name `/proc` gives them (at most 15 characters). */
+const THREAD_ROLES: Record<string, string> = {
+  "deno": "the main thread's name",
+  "V8 DefaultWorke": "V8's helper threads: collection, compilation",
+  "tokio-runtime-w": "Deno's I/O threads",
+};
+
+/**
+ * A step's CPU by thread, from its sampled run (which the sampler slowed: read the shares), or
+ * nothing when it was not measured: "CPU by thread, LABEL (its sampled run): worker-1 35.2 s, ...".
+ * Each name as the kernel gives it, with what it is and how many threads had it.
+ */
+export function threadsLine(label: string, threads: readonly ThreadsCpu[] | undefined): string {
+  const shown = (threads ?? []).filter((t) => t.cpuS >= 0.05);
+  if (!shown.length) return "";
+  return `CPU by thread, ${label} (its sampled run): ${
+    shown.map((t) => {
+      const about = [THREAD_ROLES[t.name], t.count > 1 ? `${t.count} threads` : ""].filter(Boolean).join(
+        "; ",
+      );
+      return `${t.name}${about ? ` (${about})` : ""} ${t.cpuS.toFixed(1)} s`;
+    }).join(", ")
+  }`;
+}
+
 /** A step's two runs: one timed with nothing sampling it, one whose memory is sampled. */
 type Pass = "time" | "memory";
 
@@ -244,6 +271,7 @@ export function stepOf(
     check: timed.check + (sampled.ok ? "" : `; the sampled run: ${sampled.check}`),
     ...(phases.length ? { phases } : {}),
     ...(dcmtidy ? { peakPss: m.peakPss } : {}),
+    ...(dcmtidy && m.threads.length ? { threads: m.threads } : {}),
     ...(dcmtidy && m.peakAtMs !== null ? { peakPhase: phaseAt(m.stderrLines, m.peakAtMs) } : {}),
   };
 }
@@ -442,7 +470,9 @@ export async function measureSmall(
           ((run.wallMs! / 1000) - run.phases.reduce((a, p) => a + p.seconds, 0)).toFixed(1)
         } s (start-up, listing, plan, reports)`
         : ""
-    }${profile ? "; the profile below" : ""}; see bench/README.md, "What bounds it now"`
+    }${run.threads?.length ? "; its CPU by thread below" : ""}${
+      profile ? "; the profile below" : ""
+    }; see bench/README.md, "What bounds it now"`
     : "";
   // What bounds the peaks: what a run of a tenth of the files already holds.
   const memoryBound = slope && rssMB(slope) !== null
@@ -582,6 +612,10 @@ export function formatSmall(r: SmallResults): string {
   }
   for (const t of r.targets) {
     lines.push(`${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"} ${t.name}: ${t.detail}`);
+  }
+  for (const s of r.steps) {
+    const line = s.skipped ? "" : threadsLine(s.label, s.threads);
+    if (line) lines.push(line);
   }
   if (r.profile) lines.push(...formatProfiledRun(r.profile));
   return lines.join("\n");

@@ -13,6 +13,11 @@
  * compare with a peer is therefore measured with `sample: false` (GNU time only), and the memory in
  * another run of the same command (bench/README.md, "The sampler's cost").
  *
+ * A sampled run also gives each thread's CPU time (`/proc/PID/task/TID/stat`, summed by the thread's
+ * name): which threads a run's CPU went to (its workers, its main thread, V8's helper threads), which
+ * neither GNU time nor a CPU profile (one per isolate, no helper threads) says. The last sample of a
+ * thread that ends is at most 20 ms before its end.
+ *
  * @module
  */
 import { GNU_TIME, parseTimeCpu, parseTimeMaxRss } from "./rss.ts";
@@ -36,6 +41,8 @@ export interface TreeMeasured {
   peakPss: ProcessPss[];
   /** When the highest Pss sample was taken, in ms from the start. */
   peakAtMs: number | null;
+  /** A sampled run's CPU by thread name, the most first (see the module's documentation); else empty. */
+  threads: ThreadsCpu[];
   stdout: string;
   /** The command's stderr without GNU time's report. */
   stderr: string;
@@ -50,6 +57,48 @@ export interface ProcessPss {
   /** Its command line (from `/proc/PID/cmdline`), arguments separated by spaces. */
   command: string;
   pssKiB: number;
+}
+
+/** The CPU time of a sampled run's threads of one name (`comm`: at most 15 characters). */
+export interface ThreadsCpu {
+  name: string;
+  /** How many threads of that name were seen. */
+  count: number;
+  /** User and system CPU seconds, summed over them. */
+  cpuS: number;
+}
+
+/** Clock ticks a second of `/proc`'s CPU times (`getconf CLK_TCK`: 100 on Linux since 2.6). */
+const TICKS = 100;
+
+/** Each thread of `pid` (by thread id): its name and its user + system CPU ticks so far. */
+function threadTicks(pid: number, into: Map<number, { name: string; ticks: number }>): void {
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+        // "TID (NAME) STATE ...": the name may hold spaces and parentheses; utime and stime are the
+        // 12th and 13th fields after it.
+        const close = stat.lastIndexOf(")");
+        const rest = stat.slice(close + 2).split(" ");
+        into.set(Number(t.name), {
+          name: stat.slice(stat.indexOf("(") + 1, close),
+          ticks: Number(rest[11]) + Number(rest[12]),
+        });
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+}
+
+/** Threads' ticks summed by name, the most CPU first. */
+function byName(threads: Map<number, { name: string; ticks: number }>): ThreadsCpu[] {
+  const sums = new Map<string, ThreadsCpu>();
+  for (const { name, ticks } of threads.values()) {
+    const s = sums.get(name) ?? sums.set(name, { name, count: 0, cpuS: 0 }).get(name)!;
+    s.count++;
+    s.cpuS += ticks / TICKS;
+  }
+  return [...sums.values()].sort((a, b) => b.cpuS - a.cpuS);
 }
 
 /** The pids of `pid`'s descendants (children lists of every thread), `pid` included, with depths. */
@@ -112,9 +161,12 @@ export async function measureTree(
   let peakPss: ProcessPss[] = [];
   let peakAtMs: number | null = null;
   let done = opts.sample === false;
+  const threads = new Map<number, { name: string; ticks: number }>();
   const sampler = (async () => {
     while (!done) {
       const tree = processTree(child.pid);
+      // GNU time (depth 0) is not the command's.
+      for (const p of tree) if (p.depth > 0) threadTicks(p.pid, threads);
       const rss = tree.reduce((n, p) => n + field(`/proc/${p.pid}/status`, "VmRSS"), 0);
       const each = tree.map((p) => ({ ...p, pssKiB: field(`/proc/${p.pid}/smaps_rollup`, "Pss") }));
       const pss = each.reduce((n, p) => n + p.pssKiB, 0);
@@ -164,6 +216,7 @@ export async function measureTree(
     treePssKiB: pssKiB || null,
     peakPss,
     peakAtMs,
+    threads: byName(threads),
     stdout: await stdout,
     stderr: err.slice(0, Math.max(0, err.indexOf("\tCommand being timed:"))),
     stderrLines,

@@ -94,6 +94,7 @@ Deno.test("bench small case: a step's times come from the run nothing sampled, i
     treePssKiB: pssKiB,
     peakPss: pssKiB ? [{ depth: 1, command: "deno run --no-prompt cli.ts run", pssKiB }] : [],
     peakAtMs: pssKiB ? 1_000 : null,
+    threads: pssKiB ? [{ name: "worker-1", count: 1, cpuS: 1.9 }, { name: "deno", count: 1, cpuS: 1.2 }] : [],
     stdout: "",
     stderr,
     stderrLines: stderr.split("\n").map((line, i) => ({ atMs: 2_000 * (i + 1), line })),
@@ -117,6 +118,7 @@ Deno.test("bench small case: a step's times come from the run nothing sampled, i
     seconds: 0.4,
   }]);
   assert.equal(step.peakPhase, "during scanning and writing");
+  assert.deepEqual(step.threads?.map((t) => t.name), ["worker-1", "deno"], "the threads of the sampled run");
   assert.equal(step.ok, true);
   const failed = stepOf(
     { m: measured(2_100, 3.5, null, timedErr), ok: true, check: "300 files written" },
@@ -148,4 +150,36 @@ Deno.test("bench measureTree: unsampled, GNU time only; sampled, the tree's memo
     const m = await measureTree("sh", args);
     assert.ok(m.success && m.treePssKiB! > 0 && m.treeRssKiB! > 0 && m.peakAtMs !== null);
   });
+  await t.step("sampled: each thread's CPU, by name, GNU time's left out", async () => {
+    // A shell that counts for a while, then starts a child shell that does too: two processes, one
+    // thread each, both named "sh" (`; true` after the child: a shell may run its last command in
+    // its own process instead of a child).
+    const busy = "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done";
+    const m = await measureTree("sh", ["-c", `${busy}; sh -c '${busy}'; true`]);
+    assert.ok(m.success);
+    const sh = m.threads.find((t) => t.name === "sh");
+    assert.ok(sh, `a thread named sh: ${JSON.stringify(m.threads)}`);
+    assert.equal(sh.count, 2);
+    assert.ok(sh.cpuS > 0.05 && sh.cpuS <= m.cpuS! + 0.02, `${sh.cpuS} s of ${m.cpuS} s`);
+    assert.equal(m.threads.find((t) => t.name === "time"), undefined);
+    const unsampled = await measureTree("sh", args, undefined, { sample: false });
+    assert.deepEqual(unsampled.threads, []);
+  });
+});
+
+Deno.test("bench small case: a run's CPU by thread, named as a reader knows them", async () => {
+  const { threadsLine } = await import("../bench/small.ts");
+  assert.equal(threadsLine("run", undefined), "");
+  assert.equal(threadsLine("run", [{ name: "tokio-runtime-w", count: 9, cpuS: 0.01 }]), "");
+  assert.equal(
+    threadsLine("dcmtidy run --yes", [
+      { name: "worker-1", count: 1, cpuS: 35.04 },
+      { name: "deno", count: 2, cpuS: 31.3 },
+      { name: "V8 DefaultWorke", count: 2, cpuS: 11 },
+      { name: "tokio-runtime-w", count: 9, cpuS: 0.01 },
+    ]),
+    "CPU by thread, dcmtidy run --yes (its sampled run): worker-1 35.0 s, " +
+      "deno (the main thread's name; 2 threads) 31.3 s, " +
+      "V8 DefaultWorke (V8's helper threads: collection, compilation; 2 threads) 11.0 s",
+  );
 });
