@@ -20,6 +20,8 @@
  * time, and once with its memory sampled. The sampler's reads of `/proc/PID/smaps_rollup` cost the
  * kernel about 9 ms each on a Deno process; beside a run that keeps both cores busy they took CPU the
  * run would have had (bench/README.md, "The sampler's cost"). Every step is measured the same way.
+ * The sampled run of each dcmtidy step also gives its CPU by thread (see `measureTree`): how much
+ * went to its workers, its main thread and V8's helper threads.
  *
  * @module
  */
@@ -64,6 +66,8 @@ export interface SmallStep {
   cpuS: number | null;
   /** Wall time of the run whose memory was sampled (the sampler's CPU slowed it). */
   sampledWallMs?: number | null;
+  /** CPU time of the sampled run (GNU time). */
+  sampledCpuS?: number | null;
   /** Sum of VmRSS over the process tree, highest sample (KiB). */
   treeRssKiB: number | null;
   /** Sum of Pss over the process tree, highest sample (KiB): the figure the targets are judged on. */
@@ -220,29 +224,35 @@ async function warm(dir: string): Promise<void> {
     .output();
 }
 
-/** What a Deno process's threads are, by the name `/proc` gives them (at most 15 characters). */
-const THREAD_ROLES: Record<string, string> = {
-  "deno": "the main thread's name",
-  "V8 DefaultWorke": "V8's helper threads: collection, compilation",
-  "tokio-runtime-w": "Deno's I/O threads",
-};
+/**
+ * What the threads of `threadsLine` are, by the names `/proc` gives them (cut to 15 characters by the
+ * kernel): printed once under the lines.
+ */
+export const THREADS_LEGEND =
+  "(threads by their names: worker-N, a Web Worker, numbered as they start (a run's survey " +
+  "workers, then its placer); deno, each Deno process's main thread and unnamed threads it started; " +
+  "V8 DefaultWorke(r), V8's helper threads (garbage collection, compiling); tokio-runtime-w(orker), " +
+  "tokio's blocking pool (Deno's asynchronous file calls); (N): N threads of that name over the run)";
 
 /**
- * A step's CPU by thread, from its sampled run (which the sampler slowed: read the shares), or
- * nothing when it was not measured: "CPU by thread, LABEL (its sampled run): worker-1 35.2 s, ...".
- * Each name as the kernel gives it, with what it is and how many threads had it.
+ * A step's CPU by thread, from its sampled run, or nothing when it was not measured: "CPU by thread
+ * in the sampled run of LABEL (80.1 s of CPU in 45.21 s): worker-1 35.2 s, deno (2) 31.3 s, ...".
+ * The sampler slowed that run, so its shares are what to read (see `THREADS_LEGEND` for the names).
  */
-export function threadsLine(label: string, threads: readonly ThreadsCpu[] | undefined): string {
-  const shown = (threads ?? []).filter((t) => t.cpuS >= 0.05);
+export function threadsLine(
+  label: string,
+  threads: readonly ThreadsCpu[] | undefined,
+  sampled: { cpuS?: number | null; wallMs?: number | null } = {},
+): string {
+  const all = threads ?? [];
+  const shown = all.filter((t) => t.cpuS >= 0.05);
   if (!shown.length) return "";
-  return `CPU by thread, ${label} (its sampled run): ${
-    shown.map((t) => {
-      const about = [THREAD_ROLES[t.name], t.count > 1 ? `${t.count} threads` : ""].filter(Boolean).join(
-        "; ",
-      );
-      return `${t.name}${about ? ` (${about})` : ""} ${t.cpuS.toFixed(1)} s`;
-    }).join(", ")
-  }`;
+  const total = sampled.cpuS != null && sampled.wallMs != null
+    ? ` (${sampled.cpuS.toFixed(1)} s of CPU in ${fmtS(sampled.wallMs)} s)`
+    : "";
+  return `CPU by thread in the sampled run of ${label}${total}: ${
+    shown.map((t) => `${t.name}${t.count > 1 ? ` (${t.count})` : ""} ${t.cpuS.toFixed(1)} s`).join(", ")
+  }${shown.length < all.length ? "; threads under 0.05 s left out" : ""}`;
 }
 
 /** A step's two runs: one timed with nothing sampling it, one whose memory is sampled. */
@@ -264,6 +274,7 @@ export function stepOf(
     wallMs: timed.m.wallMs,
     cpuS: timed.m.cpuS,
     sampledWallMs: m.wallMs,
+    sampledCpuS: m.cpuS,
     treeRssKiB: m.treeRssKiB,
     treePssKiB: m.treePssKiB,
     maxRssKiB: m.maxRssKiB,
@@ -470,7 +481,7 @@ export async function measureSmall(
           ((run.wallMs! / 1000) - run.phases.reduce((a, p) => a + p.seconds, 0)).toFixed(1)
         } s (start-up, listing, plan, reports)`
         : ""
-    }${run.threads?.length ? "; its CPU by thread below" : ""}${
+    }${threadsLine(run.label, run.threads) ? "; its CPU by thread below" : ""}${
       profile ? "; the profile below" : ""
     }; see bench/README.md, "What bounds it now"`
     : "";
@@ -613,10 +624,10 @@ export function formatSmall(r: SmallResults): string {
   for (const t of r.targets) {
     lines.push(`${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"} ${t.name}: ${t.detail}`);
   }
-  for (const s of r.steps) {
-    const line = s.skipped ? "" : threadsLine(s.label, s.threads);
-    if (line) lines.push(line);
-  }
+  const threadLines = r.steps.map((s) =>
+    s.skipped ? "" : threadsLine(s.label, s.threads, { cpuS: s.sampledCpuS, wallMs: s.sampledWallMs })
+  ).filter(Boolean);
+  if (threadLines.length) lines.push(...threadLines, THREADS_LEGEND);
   if (r.profile) lines.push(...formatProfiledRun(r.profile));
   return lines.join("\n");
 }

@@ -1,5 +1,6 @@
 /**
- * Run a command under GNU time and sample its whole process tree's memory from `/proc` every 20 ms:
+ * Run a command under GNU time and sample its whole process tree's memory (and its threads' CPU
+ * time) from `/proc` about every 20 ms:
  * for commands that start other processes (dcmtidy narrows itself: a second Deno process does the
  * work while the first waits), where GNU time's maximum RSS is only the largest single process.
  *
@@ -15,8 +16,10 @@
  *
  * A sampled run also gives each thread's CPU time (`/proc/PID/task/TID/stat`, summed by the thread's
  * name): which threads a run's CPU went to (its workers, its main thread, V8's helper threads), which
- * neither GNU time nor a CPU profile (one per isolate, no helper threads) says. The last sample of a
- * thread that ends is at most 20 ms before its end.
+ * neither GNU time nor a CPU profile (one per isolate, no helper threads) says. Each figure is a lower
+ * bound: a thread's CPU after its last sample (one sampling period: 20 ms and the sample's own reads)
+ * is lost when it ends or its process replaces itself (`exec`, as dcmtidy's narrowing does), and a
+ * thread that lives less than a period may not be seen at all.
  *
  * @module
  */
@@ -62,36 +65,38 @@ export interface ProcessPss {
 /** The CPU time of a sampled run's threads of one name (`comm`: at most 15 characters). */
 export interface ThreadsCpu {
   name: string;
-  /** How many threads of that name were seen. */
+  /** How many threads of that name were seen over the run (not all at once). */
   count: number;
   /** User and system CPU seconds, summed over them. */
   cpuS: number;
 }
 
-/** Clock ticks a second of `/proc`'s CPU times (`getconf CLK_TCK`: 100 on Linux since 2.6). */
+/** Ticks a second of `/proc`'s CPU times (USER_HZ, `getconf CLK_TCK`: 100 on every Linux we run on). */
 const TICKS = 100;
 
-/** Each thread of `pid` (by thread id): its name and its user + system CPU ticks so far. */
-function threadTicks(pid: number, into: Map<number, { name: string; ticks: number }>): void {
+/**
+ * Each thread of `pid`: its name and its user + system CPU ticks so far, by its thread id and start
+ * time (a thread id the kernel gives again later is another thread).
+ */
+function threadTicks(pid: number, into: Map<string, { name: string; ticks: number }>): void {
   try {
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
       try {
         const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
-        // "TID (NAME) STATE ...": the name may hold spaces and parentheses; utime and stime are the
-        // 12th and 13th fields after it.
+        // "TID (NAME) STATE ...": the name may hold spaces and parentheses; utime, stime and
+        // starttime are the 12th, 13th and 20th fields after it.
         const close = stat.lastIndexOf(")");
         const rest = stat.slice(close + 2).split(" ");
-        into.set(Number(t.name), {
-          name: stat.slice(stat.indexOf("(") + 1, close),
-          ticks: Number(rest[11]) + Number(rest[12]),
-        });
+        const ticks = Number(rest[11]) + Number(rest[12]);
+        if (!Number.isFinite(ticks)) continue;
+        into.set(`${t.name}:${rest[19]}`, { name: stat.slice(stat.indexOf("(") + 1, close), ticks });
       } catch { /* the thread ended */ }
     }
   } catch { /* the process ended */ }
 }
 
 /** Threads' ticks summed by name, the most CPU first. */
-function byName(threads: Map<number, { name: string; ticks: number }>): ThreadsCpu[] {
+function byName(threads: Map<string, { name: string; ticks: number }>): ThreadsCpu[] {
   const sums = new Map<string, ThreadsCpu>();
   for (const { name, ticks } of threads.values()) {
     const s = sums.get(name) ?? sums.set(name, { name, count: 0, cpuS: 0 }).get(name)!;
@@ -135,13 +140,14 @@ function field(path: string, name: string): number {
 /** How `measureTree` measures. */
 export interface MeasureOptions {
   /**
-   * Sample the tree's memory every 20 ms (default). False: GNU time only, for a wall time nothing
-   * else on the machine competed with; the tree's figures are then null.
+   * Sample the tree's memory and threads about every 20 ms (default). False: GNU time only, for a
+   * wall time nothing else on the machine competed with; the tree's figures are then null, and
+   * `threads` empty.
    */
   sample?: boolean;
 }
 
-/** Run a command under GNU time, sampling the process tree's RSS; see the module doc. */
+/** Run a command under GNU time, sampling the process tree's memory and threads; see the module doc. */
 export async function measureTree(
   cmd: string,
   args: string[],
@@ -161,7 +167,7 @@ export async function measureTree(
   let peakPss: ProcessPss[] = [];
   let peakAtMs: number | null = null;
   let done = opts.sample === false;
-  const threads = new Map<number, { name: string; ticks: number }>();
+  const threads = new Map<string, { name: string; ticks: number }>();
   const sampler = (async () => {
     while (!done) {
       const tree = processTree(child.pid);
