@@ -228,7 +228,7 @@ async function warm(dir: string): Promise<void> {
  * What the threads of `threadsLine` are, by the names `/proc` gives them (cut to 15 characters by the
  * kernel): printed once under the lines.
  */
-export const THREADS_LEGEND =
+const THREADS_LEGEND =
   "(threads by their names: worker-N, a Web Worker, numbered as they start (a run's survey " +
   "workers, then its placer); deno, each Deno process's main thread and unnamed threads it started; " +
   "V8 DefaultWorke(r), V8's helper threads (garbage collection, compiling); tokio-runtime-w(orker), " +
