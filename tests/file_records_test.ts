@@ -7,11 +7,6 @@ import { FileRecords } from "../src/plan/file_records.ts";
 import { plannedFileCodec } from "../src/plan/_file_codec.ts";
 import type { PlannedFile } from "../src/plan/types.ts";
 import type { Survey } from "../src/plan/survey.ts";
-import { SurveyRecords } from "../src/plan/survey_records.ts";
-import { SurveyEncoder } from "../src/plan/survey_worker.ts";
-import { Interner } from "../src/scan/intern.ts";
-import { instanceKey } from "../src/scan/scan.ts";
-import { sharingCodec } from "../src/util/spill_codec.ts";
 
 const header = {
   studyUID: "1.2.3",
@@ -128,8 +123,8 @@ Deno.test("file records: a record taken is given once, then gone, from memory an
   }
 });
 
-/** Surveys of every kind: DICOM with and without facts and SOP UID, not DICOM, reached through a link. */
-function sampleSurveys(): Survey[] {
+Deno.test("file records: surveys come back as they went in, from memory and from disk (surveyCodec)", async () => {
+  const { surveyCodec } = await import("../src/plan/_file_codec.ts");
   const header = (sop?: string) => ({
     studyUID: "1.2.3",
     seriesUID: "1.2.3.4",
@@ -149,7 +144,7 @@ function sampleSurveys(): Survey[] {
     na: [0x00200011],
     pseudonyms: [["PID1", "ABCD1234"]] as [string, string][],
   });
-  return [
+  const surveys: Survey[] = [
     {
       scanned: {
         root: "/in",
@@ -195,102 +190,23 @@ function sampleSurveys(): Survey[] {
       facts: { frames: 1, quarantine: "no path: ünïcode" },
     },
   ];
-}
-
-/** `got` is `want`: the same values, and a scanned file's in the same order (what is shown as JSON). */
-function assertSameSurvey(got: Survey, want: Survey, what: string): void {
-  assert.equal(JSON.stringify(got.scanned), JSON.stringify(want.scanned), what);
-  assert.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(want)), what);
-  assert.equal("facts" in got, "facts" in want, what);
-}
-
-Deno.test("file records: surveys come back as they went in, from memory and from disk (surveyCodec)", async () => {
-  const { surveyCodec } = await import("../src/plan/_file_codec.ts");
-  const surveys = sampleSurveys();
   const dir = await Deno.makeTempDir();
   try {
     for (const inMemory of [1, 100]) {
       using records = new FileRecords<Survey>({ dir: () => dir, inMemory }, surveys.length, surveyCodec());
       for (const [i, s] of surveys.entries()) records.set(i, s);
-      for (const [i, s] of surveys.entries()) assertSameSurvey(records.get(i), s, `survey ${i}`);
+      for (const [i, s] of surveys.entries()) {
+        // The same values, and a scanned file's in the same order (what is shown as JSON).
+        assert.equal(JSON.stringify(records.get(i).scanned), JSON.stringify(s.scanned), `survey ${i}`);
+        assert.deepEqual(
+          JSON.parse(JSON.stringify(records.get(i))),
+          JSON.parse(JSON.stringify(s)),
+          `survey ${i}`,
+        );
+        assert.equal("facts" in records.get(i), "facts" in s);
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("survey records: two workers' encoded surveys and this thread's come back as they went in, from memory and from disk", async () => {
-  const surveys = sampleSurveys();
-  // Twelve files: each sample three times, over two workers and this thread, in no order.
-  const all = [...surveys, ...surveys, ...surveys].map((s, i) => ({ index: (i * 5) % 12, survey: s }));
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const inMemory of [1, 5, 100]) {
-      const workers = [new SurveyEncoder(), new SurveyEncoder()];
-      // A worker that surveyed for an earlier plan starts its tables again for this one.
-      workers[1].reply(7, all.slice(0, 2));
-      using records = new SurveyRecords({ dir: () => dir, inMemory }, all.length);
-      const pool = new Interner();
-      for (let from = 0; from < all.length; from += 2) {
-        const batch = all.slice(from, from + 2);
-        const source = (from / 2) % 3;
-        if (source === 2) {
-          for (const { index, survey } of batch) records.set(index, survey);
-          continue;
-        }
-        const reply = workers[source].reply(8, batch);
-        records.addParts(source + 1, reply.parts, pool);
-        for (const r of reply.surveys) {
-          assert.equal(r.key, instanceKey(all.find((a) => a.index === r.index)!.survey.scanned));
-          records.setEncoded(r.index, source + 1, r.encoded, r.key);
-        }
-      }
-      assert.equal(records.filled, all.length);
-      for (const { index, survey } of all) assertSameSurvey(records.get(index), survey, `file ${index}`);
-      assert.deepEqual(
-        [...records].map((s) => s.scanned.rel),
-        all.toSorted((a, b) => a.index - b.index).map((a) => a.survey.scanned.rel),
-      );
-      // Files with the same SOP Instance UID are found by their keys, wherever their surveys came from.
-      const keys = [...records.instances.index().groups(2)].map((g) => [...g].sort((a, b) => a - b));
-      const sop = (i: number) => all.find((a) => a.index === i)!.survey.scanned.header?.sopInstanceUID;
-      for (const g of keys) assert.ok(g.every((i) => sop(i) === sop(g[0])), `group ${g}`);
-      assert.equal(keys.flat().length, all.filter((a) => a.survey.scanned.header?.sopInstanceUID).length);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("sharingCodec: parts handed to another codec decode its records there, looked up either way; a codec given parts only decodes", () => {
-  type Rec = { series: string; n: number; counts?: Record<string, number> };
-  // Values new for each record, as a worker's are (the same content, other objects).
-  const records: Rec[] = Array.from(
-    { length: 9 },
-    (_, n) => ({ series: `S${n % 3}`, n, counts: { X: n % 2 } }),
-  );
-  for (const lookup of ["values", "json"] as const) {
-    const worker = sharingCodec<Rec>(["series", "counts"], { lookup });
-    const main = sharingCodec<Rec>(["series", "counts"]);
-    const lines: string[] = [];
-    const handed: number[] = [];
-    for (const [i, r] of records.entries()) {
-      lines.push(JSON.stringify(worker.encode(structuredClone(r))));
-      if (i % 4 === 3) {
-        const parts = worker.newParts();
-        handed.push(parts.length);
-        main.addParts(parts);
-      }
-    }
-    main.addParts(worker.newParts());
-    assert.deepEqual(worker.newParts(), [], "each part handed out once");
-    // Six combinations (3 series x 2 counts), each numbered once, whichever way it was looked up.
-    assert.deepEqual(handed, [4, 2], lookup);
-    assert.deepEqual(lines.map((l) => main.decode(JSON.parse(l))), records, lookup);
-    assert.throws(() => main.encode(records[0]), /only decodes/);
-    assert.throws(() => worker.addParts([]), /has encoded/);
-    // Looked up by JSON, a part handed out is let go where it was made.
-    if (lookup === "json") assert.throws(() => worker.decode(JSON.parse(lines[0])), /where it was handed/);
-    else assert.deepEqual(worker.decode(JSON.parse(lines[0])), records[0]);
   }
 });

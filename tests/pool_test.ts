@@ -735,24 +735,10 @@ Deno.test("pool: a plan that shows one diff keeps one worker for it: the same di
 });
 
 Deno.test("pool: outputs written ahead are held as numbers and come back as set, past the bound too", async () => {
-  const { StagedEncoder, StagedOutputs } = await import("../src/run/staged_outputs.ts");
-  const { Interner } = await import("../src/scan/intern.ts");
+  const { StagedOutputs } = await import("../src/run/stage.ts");
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-staged-" }));
   try {
     const held = new StagedOutputs(dir, 3);
-    // Two workers, each with its codec; the staged outputs of each survey (`codec`) as they send them.
-    const workers = [new StagedEncoder(dir), new StagedEncoder(dir)];
-    const pool = new Interner();
-    type Staged = Parameters<InstanceType<typeof StagedEncoder>["encode"]>[2];
-    const hold = (into: InstanceType<typeof StagedOutputs>, i: number, s: Staged, codec = 1): boolean => {
-      const w = i % 3 === 0 ? 1 : 0;
-      const numbers = workers[w].encode(codec, i, s);
-      const parts = workers[w].newParts(codec);
-      if (parts.length) into.addParts(parts, w + 1, pool);
-      if (!numbers) return false;
-      into.setEncoded(i, numbers, w + 1);
-      return true;
-    };
     const fields = { PatientID: "P1", StudyDate: "20200101" };
     const counts = { X: 3, Z: 1 };
     const staged = (i: number) => ({
@@ -777,7 +763,7 @@ Deno.test("pool: outputs written ahead are held as numbers and come back as set,
         counts,
       },
     });
-    for (let i = 0; i < 10; i++) assert.ok(hold(held, i, staged(i)));
+    for (let i = 0; i < 10; i++) assert.ok(held.set(i, staged(i)));
     assert.equal(held.size, 10);
     // What comes back: as set, without the original identities (never held, never journaled).
     const back = (i: number) => {
@@ -794,24 +780,20 @@ Deno.test("pool: outputs written ahead are held as numbers and come back as set,
     assert.equal(held.get(4), undefined);
     assert.equal(held.size, 9);
     // Not at its index's path, or without an identity to check it by: not held (the run writes it).
-    assert.ok(!hold(held, 11, { ...staged(11), path: `${dir}/12.partial` }));
-    assert.ok(!hold(held, 12, { ...staged(12), outcome: { ...staged(12).outcome, output: undefined } }));
+    assert.ok(!held.set(11, { ...staged(11), path: `${dir}/12.partial` }));
+    assert.ok(!held.set(12, { ...staged(12), outcome: { ...staged(12).outcome, output: undefined } }));
     assert.equal(held.get(11), undefined);
     // A field of its own besides its output and size would be lost: not held either.
     const reasoned = staged(13);
-    assert.ok(!hold(held, 13, { ...reasoned, outcome: { ...reasoned.outcome, reason: "why" } }));
+    assert.ok(!held.set(13, { ...reasoned, outcome: { ...reasoned.outcome, reason: "why" } }));
     assert.equal(held.get(13), undefined);
-    // A number of a combination its worker never sent is refused, not read as another's.
-    assert.throws(() => held.setEncoded(14, [7, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1], 1), /did not send/);
     held.close();
     // Given a codec, the outputs are held through it: another map's outcomes through the same codec
     // find what a series shares already numbered (the run's outcomes and the staging's, held once).
     const { outcomeCodec } = await import("../src/run/process.ts");
     const codec = outcomeCodec<FileOutcome>();
     const sharing = new StagedOutputs(dir, 3, codec);
-    // A new survey: the workers' codecs start again.
-    sharing.startSurvey();
-    for (let i = 0; i < 10; i++) assert.ok(hold(sharing, i, staged(i), 2));
+    for (let i = 0; i < 10; i++) assert.ok(sharing.set(i, staged(i)));
     const parts = new Set<number>();
     for (let i = 0; i < 10; i++) {
       const [part] = codec.encode({ index: i, ...back(i).outcome }) as [number, unknown];

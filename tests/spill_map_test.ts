@@ -414,33 +414,3 @@ Deno.test("spill map: closed, a map lets go of what was on file and takes record
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("spill map: records given encoded (setStored) come back as those set as values, across the bound", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const bound of [1, 6, 1000]) {
-      const codec = sharingCodec<Rec>(["counts"]);
-      using spill = new SpillMap<Rec>(dir, bound, codec);
-      const plain = new Map<number, Rec>();
-      for (let i = 0; i < 40; i++) {
-        const k = (i * 13) % 40;
-        // Every third one encoded here, as a worker would have: held and written as it came.
-        if (i % 3 === 0) spill.setStored(k, JSON.stringify(codec.encode(rec(k))));
-        else spill.set(k, rec(k));
-        plain.set(k, rec(k));
-      }
-      // Replaced both ways, and deleted.
-      spill.setStored(3, JSON.stringify(codec.encode(rec(3, "again"))));
-      plain.set(3, rec(3, "again"));
-      spill.set(0, rec(0, "again"));
-      plain.set(0, rec(0, "again"));
-      assert.equal(spill.delete(6), plain.delete(6));
-      assert.equal(spill.size, plain.size);
-      for (const k of plain.keys()) assert.deepEqual(spill.get(k), plain.get(k), `key ${k}, bound ${bound}`);
-      assert.deepEqual(new Map(spill), plain);
-      assert.equal(spill.has(6), false);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});

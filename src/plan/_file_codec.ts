@@ -104,34 +104,14 @@ const SHARED_FACTS = [
   "fields",
 ];
 
-/** What a `SurveyCodec` numbered, for another to decode its records (see `SharingCodec`). */
-export interface SurveyParts {
-  readonly scanned: readonly Record<string, unknown>[];
-  readonly facts: readonly Record<string, unknown>[];
-}
-
-/** A codec for surveys that can hand what it numbered to another (a worker's, to the main thread's). */
-export interface SurveyCodec extends SpillCodec<Survey> {
-  /** What it numbered since it was last asked (see `SharingCodec.newParts`). */
-  newParts(): SurveyParts;
-  /** Take what another numbered: its records decode here, and this one only decodes. */
-  addParts(parts: SurveyParts): void;
-}
-
 /**
  * A codec for one plan's surveys (what a plan is assembled from): a line is the scanned file's own
  * values, and its facts' when it has them, each beside the number of what its series shares.
- * `options`: see `sharingCodec` (a worker's, whose values are new for each file, look up by JSON).
  */
-export function surveyCodec(options?: Parameters<typeof sharingCodec>[1]): SurveyCodec {
-  const scannedCodec = sharingCodec<FlatScanned>(SHARED_SCANNED, options);
-  const factsCodec = sharingCodec<FileFacts>(SHARED_FACTS, options);
+export function surveyCodec(): SpillCodec<Survey> {
+  const scannedCodec = sharingCodec<FlatScanned>(SHARED_SCANNED);
+  const factsCodec = sharingCodec<FileFacts>(SHARED_FACTS);
   return {
-    newParts: () => ({ scanned: scannedCodec.newParts(), facts: factsCodec.newParts() }),
-    addParts(parts: SurveyParts): void {
-      scannedCodec.addParts(parts.scanned);
-      factsCodec.addParts(parts.facts);
-    },
     encode({ scanned, facts }: Survey): unknown {
       const { path, header: h, ...own } = scanned;
       const flat: FlatScanned = {

@@ -14,14 +14,12 @@ import {
   type FromPlanWorker,
   planContextOf,
   providePixels,
-  SurveyEncoder,
   textOf,
   type ToPlanWorker,
 } from "./survey_worker.ts";
 
 let ctx: PlanContext | undefined;
 const buffer = new ReusableBuffer();
-const encoder = new SurveyEncoder();
 
 serveWorker<ToPlanWorker, FromPlanWorker>({
   init: (msg) => {
@@ -30,7 +28,7 @@ serveWorker<ToPlanWorker, FromPlanWorker>({
   },
   handle: async (msg) =>
     msg.type === "survey"
-      ? encoder.reply(msg.codec, surveyBatch(msg.jobs, ctx, buffer))
+      ? { type: "surveyed", surveys: surveyBatch(msg.jobs, ctx, buffer) }
       : msg.type === "text"
       ? { type: "texted", text: await textOf(msg.jobs) }
       : { type: "changed", changes: changesOf(msg.jobs, ctx!, buffer) },

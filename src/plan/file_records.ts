@@ -109,15 +109,6 @@ export class FileRecords<T> implements FileList<T>, Disposable {
     this.#store.set(index, f);
   }
 
-  /**
-   * Replace the record at `index` with one already encoded: `json` is the JSON text of what the
-   * codec's `encode` gives for it (see `SpillMap.setStored`).
-   */
-  setStored(index: number, json: string): void {
-    if (!(index >= 0 && index < this.#length)) throw new RangeError(`no record ${index}`);
-    this.#store.setStored(index, json);
-  }
-
   /** Add a record at the end; its index. */
   push(f: T): number {
     this.#store.set(this.#length, f);

@@ -113,9 +113,8 @@ function firstValue(file: DicomFile, tag: number): string | undefined {
 /**
  * A survey as the plan keeps it until it is assembled, for every file: the values files share (UIDs,
  * pseudonym, modality, description, action counts, report columns) through `pool`, the path
- * strings of `listed` (see `compactScanned`). Surveys made in this thread and those read from a
- * split scan's parts go through here: a million of them are then held in hundreds of bytes each,
- * not kilobytes. (A worker's come encoded, their shared values once: see `SurveyEncoder`.)
+ * strings of `listed` (see `compactScanned`). Where surveys arrive from workers, each goes through
+ * here: a million of them are then held in hundreds of bytes each, not kilobytes.
  */
 export function compactSurvey(survey: Survey, pool: Interner, listed?: Listed): Survey {
   const scanned = compactScanned(survey.scanned, pool, { listed });

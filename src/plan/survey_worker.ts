@@ -17,8 +17,6 @@ import { provideCodecBinaries, type WasmCodec } from "../pixels/wasm.ts";
 import type { ReusableBuffer } from "../dicom/reusable_buffer.ts";
 import { compileTemplate } from "../protocol/template.ts";
 import type { PlannedChange } from "./changes.ts";
-import { instanceKey } from "../scan/scan.ts";
-import { type SurveyCodec, surveyCodec, type SurveyParts } from "./_file_codec.ts";
 import { fileChanges, type PlanContext, type Survey, type SurveyJob } from "./survey.ts";
 
 /** What a plan's worker needs besides the settings: the output templates, as written. */
@@ -51,12 +49,8 @@ export type ToPlanWorker =
     /** `pixels_detect: ocr`: the codecs' and the OCR engine's bytes (the worker may not read them). */
     pixels?: { codecs: Partial<Record<WasmCodec, Uint8Array>>; ocr: OcrBinaries };
   }
-  /**
-   * Files to survey: read, classify, de-identify the header, name the output. `codec`: which of
-   * the plan's surveys they are for (each has its own tables of what files share: see
-   * `SurveyEncoder`).
-   */
-  | { type: "survey"; jobs: SurveyJob[]; codec: number }
+  /** Files to survey: read, classify, de-identify the header, name the output. */
+  | { type: "survey"; jobs: SurveyJob[] }
   /** Files whose dry-run diff the plan shows. */
   | { type: "changes"; jobs: { index: number; path: string }[] }
   /** Burned-in suspects whose first frame is searched for text (`pixels_detect: ocr`). */
@@ -64,58 +58,10 @@ export type ToPlanWorker =
 
 /** What the plan's workers answer (besides "ready" or "failed" to the init). */
 export type FromPlanWorker =
-  /**
-   * Each file's survey, encoded, and what a script that does more sends with it
-   * (`SurveyAhead.onExtra`); `parts`: what the worker's codec numbered for them (see
-   * `SurveyEncoder`); `extraParts`: what the script sends with the batch (`SurveyAhead.onExtraParts`).
-   */
-  | { type: "surveyed"; parts: SurveyParts; surveys: SurveyedFile[]; extraParts?: unknown }
+  /** Each file's survey, and what a script that does more sends with it (`SurveyAhead.onExtra`). */
+  | { type: "surveyed"; surveys: { index: number; survey: Survey; extra?: unknown }[] }
   | { type: "changed"; changes: ChangesOf[] }
   | { type: "texted"; text: TextOf[] };
-
-/** One file's survey as a worker sends it. */
-export interface SurveyedFile {
-  readonly index: number;
-  /** The JSON of what the worker's `SurveyCodec` encodes the survey as. */
-  readonly encoded: string;
-  /** Its SOP Instance UID's key (`instanceKey`). */
-  readonly key: number;
-  /** See `SurveyAhead.onExtra`. */
-  readonly extra?: unknown;
-}
-
-/** A worker's surveys are new objects for each file: their combinations are looked up by JSON. */
-const WORKER_LOOKUP = { lookup: "json" } as const;
-
-/**
- * A worker's surveys as the plan holds them (see `SurveyRecords.setEncoded`): each encoded by a
- * codec of the worker's own, a new one for each of the plan's surveys (`codec` in its messages),
- * and sent with what the codec numbered for them. The main thread holds them as they come, instead
- * of rebuilding each from its message, looking its values up and encoding it again: work that ran
- * beside the workers on the same two cores (see bench/README.md, nineteenth round).
- */
-export class SurveyEncoder {
-  #codec: SurveyCodec = surveyCodec(WORKER_LOOKUP);
-  #of: number | undefined;
-
-  /** The reply to a survey message for `codec`, of these files' surveys. */
-  reply(
-    codec: number,
-    surveyed: readonly { index: number; survey: Survey; extra?: unknown }[],
-  ): Extract<FromPlanWorker, { type: "surveyed" }> {
-    if (codec !== this.#of) {
-      this.#codec = surveyCodec(WORKER_LOOKUP);
-      this.#of = codec;
-    }
-    const surveys = surveyed.map(({ index, survey, extra }): SurveyedFile => ({
-      index,
-      encoded: JSON.stringify(this.#codec.encode(survey)),
-      key: instanceKey(survey.scanned),
-      ...(extra === undefined ? {} : { extra }),
-    }));
-    return { type: "surveyed", parts: this.#codec.newParts(), surveys };
-  }
-}
 
 /** The boxes of text found in one file, or why it could not be searched. */
 export interface TextOf {

@@ -158,20 +158,9 @@ export interface SurveyAhead {
   readonly init: unknown;
   /** Folders the script's workers may write (the plan's own write nothing). */
   readonly write: readonly string[];
-  /**
-   * Sees what the script sent with a file's survey, by index in `Plan.files`, and which of the
-   * survey's workers sent it (`source`, 1 and up).
-   */
-  readonly onExtra: (index: number, extra: unknown, source: number) => void;
-  /**
-   * Sees what the script sent with a batch of surveys (`extraParts` in its reply), before the
-   * batch's extras: what its codec numbered for them, say.
-   */
-  readonly onExtraParts?: (parts: unknown, source: number) => void;
-  /**
-   * Told how many files the survey goes through, before the first (the listing is done by then).
-   * Each survey's workers are numbered from 1 again.
-   */
+  /** Sees what the script sent with a file's survey, by index in `Plan.files`. */
+  readonly onExtra: (index: number, extra: unknown) => void;
+  /** Told how many files the survey goes through, before the first (the listing is done by then). */
   readonly onSurvey?: (files: number) => void;
   /**
    * Asked as each file's survey job is made: what the script needs to know of that file alone,

@@ -10,7 +10,7 @@ import type { Protocol } from "../protocol/protocol.ts";
 import { letGo, type ListedFiles, plainListed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
-import type { Survey } from "./survey.ts";
+import { compactSurvey, type Survey } from "./survey.ts";
 import { Interner } from "../scan/intern.ts";
 import type { ChangesOf, FromPlanWorker, TextOf, ToPlanWorker } from "./survey_worker.ts";
 import { ocrBinaries } from "../pixels/ocr.ts";
@@ -91,20 +91,11 @@ export async function openPlanWorkers(
   const script = ahead?.script ?? new URL("./_plan_worker.ts", import.meta.url);
   const count = Math.max(1, Math.min(workers, listed?.length ?? workers));
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
-  let surveys = 0;
   return {
     survey: async (files, onProgress, indices, spill) => {
       const out = new SurveyRecords(spill, files.length);
       const position = indices && new Map(indices.map((index, i) => [index, i]));
-      // Each worker's surveys come encoded by a codec of its own, for this survey alone.
-      const codec = ++surveys;
-      const sources = new Map<Worker, number>();
-      const sourceOf = (w: Worker) => {
-        let source = sources.get(w);
-        if (source === undefined) sources.set(w, source = sources.size + 1);
-        return source;
-      };
-      // Each worker numbers a series' values apart: one copy of each is kept.
+      // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = ahead?.shared ?? new Interner();
       ahead?.onSurvey?.(files.length);
       let done = 0;
@@ -125,22 +116,14 @@ export async function openPlanWorkers(
                 };
               }),
           },
-          (jobs): ToPlanWorker => ({ type: "survey", jobs, codec }),
-          (msg, w) => {
-            if (msg.type !== "surveyed") return undefined;
-            // What the worker's codec numbered for these surveys, before they are set.
-            if (msg.parts.scanned.length || msg.parts.facts.length) {
-              out.addParts(sourceOf(w), msg.parts, shared);
-            }
-            if (msg.extraParts !== undefined) ahead?.onExtraParts?.(msg.extraParts, sourceOf(w));
-            return msg.surveys;
-          },
+          (jobs): ToPlanWorker => ({ type: "survey", jobs }),
+          (msg) => (msg.type === "surveyed" ? msg.surveys : undefined),
           {
-            onResult: (r, w) => {
+            onResult: (r) => {
               const at = position ? position.get(r.index)! : r.index;
-              out.setEncoded(at, sourceOf(w), r.encoded, r.key);
+              out.set(at, compactSurvey(r.survey, shared, files.at(at)));
               letGo(files, at);
-              if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra, sourceOf(w));
+              if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
               onProgress?.(++done, files.length);
             },
           },

@@ -20,7 +20,6 @@ import {
   changesOf,
   type FromPlanWorker,
   planContextOf,
-  SurveyEncoder,
   textOf,
   type ToPlanWorker,
 } from "../plan/survey_worker.ts";
@@ -29,7 +28,6 @@ import { serveWorker } from "../workers/serve.ts";
 import { type FileJob, type FileOutcome, processFile } from "./process.ts";
 import type { SeriesJob, SeriesOutcome } from "./series.ts";
 import { type StageInit, surveyAndStage } from "./stage.ts";
-import { StagedEncoder } from "./staged_outputs.ts";
 import type { FinishedOutput } from "./journal_index.ts";
 
 /** Messages the run sends (and, when it writes ahead, its plan: `ToPlanWorker`). */
@@ -60,10 +58,7 @@ export type FromRunWorker =
 let session: DeidSession | undefined;
 let plan: PlanContext | undefined;
 let stage: StageInit | undefined;
-/** How this worker's outputs written ahead are sent (`stage`'s). */
-let staged: StagedEncoder | undefined;
 const buffer = new ReusableBuffer();
-const encoder = new SurveyEncoder();
 
 /** The session of a protocol with hooks: loaded here, so its hooks run in this sandbox. */
 async function sessionFromProtocol(
@@ -87,7 +82,6 @@ async function init(msg: Extract<ToRunWorker | ToPlanWorker, { type: "init" }>):
   if ("plan" in msg && msg.plan) {
     plan = planContextOf(msg);
     stage = msg.ahead as StageInit | undefined;
-    staged = stage && new StagedEncoder(stage.dir);
   } else if ("protocol" in msg && msg.protocol) session = await sessionFromProtocol(msg);
   else if (msg.config) {
     if (!msg.salt) throw new Error("no salt given to the worker");
@@ -100,15 +94,14 @@ async function handle(
 ): Promise<FromRunWorker | FromPlanWorker> {
   if (msg.type === "survey") {
     const surveys = msg.jobs.map(({ index, listed, ahead }) => {
-      const s = stage && plan
+      const staged = stage && plan
         ? surveyAndStage(listed, index, plan, stage, buffer, ahead as FinishedOutput[] | undefined)
         : undefined;
-      if (!s) return { index, survey: surveyListed(listed, index, plan, buffer) };
-      const extra = s.extra && staged!.encode(msg.codec, index, s.extra);
-      return extra ? { index, survey: s.survey, extra } : { index, survey: s.survey };
+      return staged
+        ? { index, survey: staged.survey, extra: staged.extra }
+        : { index, survey: surveyListed(listed, index, plan, buffer) };
     });
-    const extraParts = staged?.newParts(msg.codec);
-    return { ...encoder.reply(msg.codec, surveys), ...(extraParts?.length ? { extraParts } : {}) };
+    return { type: "surveyed", surveys };
   }
   if (msg.type === "changes") return { type: "changed", changes: changesOf(msg.jobs, plan!, buffer) };
   if (msg.type === "text") return { type: "texted", text: await textOf(msg.jobs) };

@@ -13,8 +13,7 @@ export { withoutOriginals } from "./journal.ts";
 export { type FinishedOutput, finishedOutputs } from "./journal_index.ts";
 export { keyRows, releaseKeyLocksSync } from "./key_file.ts";
 export { outputRootProblem, prepareOutputRoot } from "./output_root.ts";
-export { canStage, openStaging, type Staging } from "./stage.ts";
-export type { StagedOutput } from "./staged_outputs.ts";
+export { canStage, openStaging, type StagedOutput, type Staging } from "./stage.ts";
 export {
   ensureStateDir,
   journalPath,

@@ -16,7 +16,7 @@ import { DicomError } from "../dicom/errors.ts";
 import { reportFields } from "../plan/report_fields.ts";
 import { identityOf, type OutputIdentity } from "../util/file_identity.ts";
 import { tempNameFor } from "../util/temp.ts";
-import { type SharingCodec, sharingCodec } from "../util/spill_codec.ts";
+import { sharingCodec, type SpillCodec } from "../util/spill_codec.ts";
 
 /** One file to produce. */
 export interface FileJob {
@@ -103,11 +103,9 @@ const OWN_OUTCOME: ReadonlySet<string> = new Set(["output", "index", "bytes"]);
 /**
  * How outcomes are written past the bound of a run's `SpillMap`: what the files of a series share
  * (pseudonym, date shift, study UIDs, report columns, action counts) once, by number; its index,
- * output, size and reason on its line. `options`: see `sharingCodec`.
+ * output, size and reason on its line.
  */
-export function outcomeCodec<T extends Partial<FileOutcome>>(
-  options?: Parameters<typeof sharingCodec>[1],
-): SharingCodec<T> {
+export function outcomeCodec<T extends Partial<FileOutcome>>(): SpillCodec<T> {
   return sharingCodec<T>([
     "status",
     "pseudoId",
@@ -116,7 +114,7 @@ export function outcomeCodec<T extends Partial<FileOutcome>>(
     "fields",
     "counts",
     "linkFellBack",
-  ], options);
+  ]);
 }
 
 /**

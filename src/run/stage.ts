@@ -31,11 +31,24 @@ import {
   stampOf,
 } from "../util/file_identity.ts";
 import { type FinishedOutput, type Journal, readJournal } from "./journal_index.ts";
-import { type FileOutcome, outcomeCodec } from "./process.ts";
+import { compactOutcome, type FileOutcome, outcomeCodec } from "./process.ts";
 import { Interner } from "../scan/intern.ts";
+import { SpillMap } from "../util/spill_map.ts";
 import type { SpillCodec } from "../util/spill_codec.ts";
-import { type StagedOutput, StagedOutputs, stagedPath } from "./staged_outputs.ts";
 import { journalPath, newStagingPath, removeAbandonedStaging, STATE_DIR } from "./state_dir.ts";
+
+/**
+ * An output written ahead, under a temporary name in the staging folder: the run renames it into
+ * place instead of reading and de-identifying the file a second time.
+ */
+export interface StagedOutput {
+  /** Its temporary path (in the staging folder, under the output root). */
+  readonly path: string;
+  /** The input before it was read: the run uses the staged output only if the input still is so. */
+  readonly input: InputStamp;
+  /** What the run records for it (the same as writing it in the run would give). */
+  readonly outcome: Omit<FileOutcome, "index">;
+}
 
 /**
  * Inputs up to this size are read whole when written ahead (one open, one read); larger ones keep
@@ -85,6 +98,114 @@ export interface Staging {
   removeSync(): void;
 }
 
+/** The temporary path of the output of the file at `index` in the plan, in the staging folder `dir`. */
+function stagedPath(dir: string, index: number): string {
+  // Not `join`, which normalises the path: 2 us a call, twice a file on the main thread. The worker
+  // that writes it and the run that takes it make it alike.
+  return `${dir}/${index}.partial`;
+}
+
+/**
+ * The outputs written ahead, each held as one array of numbers until the run takes it: its outcome's
+ * values that the files of a series share, by number (see `outcomeCodec`), its input's stamp, its
+ * output's identity and size. Its path is not held: it is its index's in the staging folder. About
+ * 140 bytes a file in memory, against about 450 as objects (a path, a stamp, an identity, an
+ * outcome), and past the bound of its `SpillMap` a line of about 100 bytes on file.
+ */
+export class StagedOutputs {
+  readonly #dir: string;
+  readonly #held: SpillMap<number[]>;
+  readonly #outcomes: SpillCodec<Omit<StagedOutput["outcome"], "output" | "bytes">>;
+
+  /**
+   * Outputs staged in `dir`; `inMemory`: how many are held before they go to a file there; `codec`:
+   * how their outcomes are held (an `outcomeCodec`, which may be another map's too).
+   */
+  constructor(dir: string, inMemory?: number, codec: SpillCodec<FileOutcome> = outcomeCodec()) {
+    this.#dir = dir;
+    this.#held = new SpillMap<number[]>(dir, inMemory);
+    this.#outcomes = codec;
+  }
+
+  /** How many are held. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Hold the output staged for the file at `index`; false (not held: the run writes that file
+   * itself) when it is not at its index's path, has no identity to check it by, or has a field of
+   * its own besides its output and size (which the numbers would not keep).
+   */
+  set(index: number, staged: StagedOutput): boolean {
+    // Original identities are never held (the run records what it takes as it is): a worker sends
+    // none; one given here is dropped.
+    const { output, bytes, originalPatientId: _id, originalStudyUID: _study, ...shared } = staged.outcome;
+    if (!output || staged.path !== stagedPath(this.#dir, index)) return false;
+    const [part, own] = this.#outcomes.encode(shared) as [number, Record<string, unknown>];
+    if (Object.keys(own).length) return false;
+    const { input: i } = staged;
+    this.#held.set(index, [
+      part,
+      i.dev,
+      i.ino,
+      i.size,
+      i.mtimeMs,
+      i.ctimeMs,
+      output.dev,
+      output.ino,
+      output.size,
+      output.mtimeMs,
+      bytes ?? -1,
+    ]);
+    return true;
+  }
+
+  /** Whether an output is staged for the file at `index` (without reading it back). */
+  has(index: number): boolean {
+    return this.#held.has(index);
+  }
+
+  /** The output staged for the file at `index`, if any. */
+  get(index: number): StagedOutput | undefined {
+    const held = this.#held.get(index);
+    if (!held) return undefined;
+    const [part, dev, ino, size, mtimeMs, ctimeMs, oDev, oIno, oSize, oMtimeMs, bytes] = held;
+    const shared = this.#outcomes.decode([part, {}]) as Record<string, unknown>;
+    // In the order a worker's outcome has its fields (a journal line is the same either way), made
+    // once: a run of 30,000 files allocated 236 MB in its writing phase, a sixth of it copies of these.
+    const outcome: Record<string, unknown> = {
+      status: shared.status,
+      output: { dev: oDev, ino: oIno, size: oSize, mtimeMs: oMtimeMs },
+    };
+    if (bytes >= 0) outcome.bytes = bytes;
+    for (const k in shared) if (k !== "status") outcome[k] = shared[k];
+    return {
+      path: stagedPath(this.#dir, index),
+      input: { dev, ino, size, mtimeMs, ctimeMs },
+      outcome: outcome as StagedOutput["outcome"],
+    };
+  }
+
+  /**
+   * Say how many files may be staged (made before the listing, it is told once the survey starts):
+   * past the spill map's bound, fewer are held in memory (see `SpillMap.expect`).
+   */
+  expect(files: number): void {
+    this.#held.expect(files);
+  }
+
+  /** Let go of the output staged for the file at `index` (its file stays: the folder goes at the end). */
+  delete(index: number): boolean {
+    return this.#held.delete(index);
+  }
+
+  /** Let go of every one (and of the temporary file). */
+  close(): void {
+    this.#held.close();
+  }
+}
+
 /**
  * Whether a run writes ahead: a de-identifying protocol without hooks (hooks run only in the run's
  * own workers) writing DICOM, planned in workers.
@@ -129,10 +250,7 @@ export async function openStaging(
       script: new URL("./_run_worker.ts", import.meta.url),
       init,
       write: [dir],
-      onSurvey: (files) => {
-        outputs.expect(files);
-        outputs.startSurvey();
-      },
+      onSurvey: (files) => outputs.expect(files),
       // What an earlier run finished from each input (nothing to ask when it finished nothing).
       ...(journal.finished
         ? {
@@ -143,8 +261,10 @@ export async function openStaging(
         }
         : {}),
       shared,
-      onExtraParts: (parts, source) => outputs.addParts(parts as Record<string, unknown>[], source, shared),
-      onExtra: (index, extra, source) => outputs.setEncoded(index, extra as number[], source),
+      onExtra: (index, extra) => {
+        const staged = extra as StagedOutput;
+        outputs.set(index, { ...staged, outcome: compactOutcome(staged.outcome, shared) });
+      },
     },
     remove: async () => {
       outputs.close();

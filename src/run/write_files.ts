@@ -30,7 +30,7 @@ import {
   processFile,
 } from "./process.ts";
 import { moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
-import type { StagedOutput } from "./staged_outputs.ts";
+import type { StagedOutput } from "./stage.ts";
 import { absentFolders, destPath, otherRuns } from "./output_root.ts";
 import type { RunContext } from "./types.ts";
 import { openRunWorkers, rewritesPixels, type RunWorkers } from "./workers.ts";

@@ -231,12 +231,7 @@ export class InstanceKeys {
 
   /** File `index` is `f` (again: the last one counts). */
   add(index: number, f: Pick<ScannedFile, "kind" | "header">): void {
-    this.#hashes[index] = instanceKey(f);
-  }
-
-  /** File `index`'s key, as `instanceKey` gave it where the file was surveyed (again: the last one counts). */
-  addKey(index: number, key: number): void {
-    this.#hashes[index] = key;
+    this.#hashes[index] = uidHash(f);
   }
 
   /** The files with a UID, by its hash. */
@@ -293,17 +288,14 @@ export async function sharedInstances(
 function keysOf(files: Iterable<readonly [number, ScannedFile]>): HashIndex {
   const index = new HashIndex();
   for (const [i, f] of files) {
-    const h = instanceKey(f);
+    const h = uidHash(f);
     if (h) index.add(h, i);
   }
   return index;
 }
 
-/**
- * A DICOM file's SOP Instance UID's 32-bit hash (0 taken as 1), or 0 for a file without one: its
- * key in `InstanceKeys`.
- */
-export function instanceKey(f: Pick<ScannedFile, "kind" | "header">): number {
+/** A DICOM file's SOP Instance UID's 32-bit hash (0 taken as 1), or 0 for a file without one. */
+function uidHash(f: Pick<ScannedFile, "kind" | "header">): number {
   const uid = f.kind === "dicom" ? f.header?.sopInstanceUID : undefined;
   return uid ? hash32(uid) || 1 : 0;
 }

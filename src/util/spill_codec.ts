@@ -23,43 +23,15 @@ export interface SpillCodec<V> {
 }
 
 /**
- * A `sharingCodec`, which can also hand the combinations it numbered to another codec of the same
- * fields, elsewhere (a worker's codec to the main thread's): records it encoded then decode there.
- */
-export interface SharingCodec<V> extends SpillCodec<V> {
-  /**
-   * The combinations this codec numbered since it was last asked, in number order (their values
-   * are this codec's: not to be changed).
-   */
-  newParts(): Record<string, unknown>[];
-  /**
-   * Take the combinations another codec numbered (each of its `newParts`, in turn): the records it
-   * encodes decode here. A codec given parts only decodes: `encode` throws, and one that has
-   * encoded cannot be given parts.
-   */
-  addParts(parts: readonly Record<string, unknown>[]): void;
-}
-
-/**
  * A codec that writes what records share once: the values under the `shared` keys are held in
  * memory by number (one entry per combination met), and a record's line carries that number and its
  * other fields. For records of which many share a few combinations (the files of a series).
- *
- * `lookup`: how a record's combination is found among those met. By default by the numbers of its
- * values, each looked up once per value: cheap for records whose values are the same strings and
- * objects again (a caller's interned ones), and it keeps no text. With "json", by the JSON text of
- * its shared values, one native stringify and one lookup a record: about a third of the time for
- * records whose values are new objects each time (a worker's, read from each file), for the memory
- * of each combination's text; such a codec encodes for another (`newParts`), which decodes.
  */
-export function sharingCodec<V extends object>(
-  shared: readonly string[],
-  { lookup = "values" }: { readonly lookup?: "values" | "json" } = {},
-): SharingCodec<V> {
+export function sharingCodec<V extends object>(shared: readonly string[]): SpillCodec<V> {
   // Each shared field by its place in `shared`.
   const fields = new Map(shared.map((k, i) => [k, i]));
   const width = Math.max(1, shared.length);
-  const parts: (Record<string, unknown> | undefined)[] = [];
+  const parts: Record<string, unknown>[] = [];
   // A combination is its steps, one a shared field: the field's place and its value's number (a
   // string, an object or any other value, numbered apart), so no two combinations have the same
   // steps. They are hashed, and a combination found under the hash is compared step by step with
@@ -97,32 +69,10 @@ export function sharingCodec<V extends object>(
     if (id === undefined) ids.set(key, id = ids.size);
     return id;
   };
-  /** With `lookup: "json"`: each combination's number by the JSON of its values (see `encodeByJson`). */
-  const byJson = lookup === "json" ? new Map<string, number>() : undefined;
-  const encodeByJson = (value: V): unknown => {
-    const part: Record<string, unknown> = {};
-    const own: Record<string, unknown> = {};
-    for (const k in value) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v === undefined) continue;
-      if (fields.has(k)) part[k] = v;
-      else own[k] = v;
-    }
-    const text = JSON.stringify(part);
-    let s = byJson!.get(text);
-    if (s === undefined) byJson!.set(text, s = parts.push(part) - 1);
-    return [s, own];
-  };
   /** This record's steps (reused: a record's are compared, and copied only for a new combination). */
   const mine: number[] = [];
-  /** Parts before this one were handed out by `newParts`. */
-  let handedOut = 0;
-  /** Parts came from another codec (`addParts`): this one only decodes. */
-  let given = false;
   return {
     encode(value: V): unknown {
-      if (given) throw new Error("a sharingCodec given another's parts only decodes");
-      if (byJson) return encodeByJson(value);
       const own: Record<string, unknown> = {};
       let n = 0;
       let h = 0x811c9dc5;
@@ -175,24 +125,7 @@ export function sharingCodec<V extends object>(
     },
     decode(stored: unknown): V {
       const [s, own] = stored as [number, Record<string, unknown>];
-      const part = parts[s];
-      if (part === undefined && byJson) {
-        throw new Error("a sharingCodec's part is decoded where it was handed");
-      }
-      return { ...part, ...own } as V;
-    },
-    newParts(): Record<string, unknown>[] {
-      const out = parts.slice(handedOut) as Record<string, unknown>[];
-      // Looked up by JSON, a part handed out is let go here (its text is kept): its values were a
-      // file's own objects, which would stay for the whole survey.
-      if (byJson) parts.fill(undefined, handedOut);
-      handedOut = parts.length;
-      return out;
-    },
-    addParts(more: readonly Record<string, unknown>[]): void {
-      if (!given && parts.length) throw new Error("a sharingCodec that has encoded cannot be given parts");
-      given = true;
-      for (const part of more) parts.push(part);
+      return { ...parts[s], ...own } as V;
     },
   };
 }

@@ -6,12 +6,10 @@
  * with the records. The file is removed as soon as it is opened (it lives as
  * long as the map keeps it open), so a killed process leaves nothing behind, and it is encrypted
  * (AES-256-CTR) with a key that exists only in this map: what the disk keeps of it after the
- * process is gone is unreadable, whatever the records hold (original paths and IDs). See
- * `_sealed_file.ts`.
+ * process is gone is unreadable, whatever the records hold (original paths and IDs).
  *
  * A record read back is a new object parsed from its JSON: records are values, never changed in
- * place, and fields that JSON does not keep (undefined, functions) are not kept. A record may also
- * be given already encoded (`setStored`, a worker's): it is then held and written as it came.
+ * place, and fields that JSON does not keep (undefined, functions) are not kept.
  *
  * @example Hold a million records in a few megabytes
  * ```ts ignore
@@ -24,7 +22,9 @@
  *
  * @module
  */
-import { SealedFile } from "./_sealed_file.ts";
+import { createCipheriv } from "node:crypto";
+import { join } from "node:path";
+import { PRIVATE_FILE } from "./atomic.ts";
 import type { SpillCodec } from "./spill_codec.ts";
 
 /** Bytes `get` reads at a time from the file. */
@@ -64,28 +64,35 @@ export const SPILL_BOUND_PAST = 4_096;
 /** Records held in memory by a map without a bound of its own that gets `records` (0: not said). */
 const defaultBound = (records: number) => records > SPILL_BOUND ? SPILL_BOUND_PAST : SPILL_BOUND;
 
-/** A record held as the JSON of its encoded form (see `SpillMap.setStored`). */
-class Stored {
-  constructor(readonly json: string) {}
-}
+/** Closes the file of a map collected without being closed. */
+const unclosed = new FinalizationRegistry<Deno.FsFile>((file) => {
+  try {
+    file.close();
+  } catch { /* closed already */ }
+});
 
 /** See the module's documentation. Iteration gives the records on file first, then those in memory. */
 export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #dir: string | (() => string | undefined) | undefined;
+  /** The file's path while it could not be removed from its folder (removed on close). */
+  #path: string | undefined;
   #bound: number;
   /** The bound was the caller's (`expect` leaves it). */
   readonly #boundGiven: boolean;
-  #hot = new Map<number, V | Stored>();
-  #file: SealedFile | undefined;
+  #hot = new Map<number, V>();
+  #file: Deno.FsFile | undefined;
   /**
    * Where each key's line starts in the file, and its length in bytes (0: not on file): in the
    * smallest arrays that hold them (at 300,000 keys, 1.8 MB instead of 3.6 a map).
    */
   #offsets: Uint32Array | Float64Array = new Uint32Array(FIRST_PLACES);
   #lengths: Uint16Array | Uint32Array = new Uint16Array(FIRST_PLACES);
+  #end = 0;
   #onFile = 0;
   /** The pieces of the file `get` read last, the most recently used first (see `WINDOWS`). */
   #windows: { bytes: Uint8Array; at: number; length: number }[] = [];
+  /** The file's key, made with the file. */
+  #key: Uint8Array | undefined;
   readonly #encode: (value: V) => unknown;
   readonly #decode: (stored: unknown) => V;
   /** The keys said to be below this (0: not said). */
@@ -144,7 +151,6 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
 
   get(key: number): V | undefined {
     const hot = this.#hot.get(key);
-    if (hot instanceof Stored) return this.#decode(JSON.parse(hot.json));
     if (hot !== undefined || this.#hot.has(key)) return hot;
     const length = this.#lengthOf(key);
     if (length === 0) return undefined;
@@ -173,7 +179,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       const w = windows[found];
       const size = Math.max(length, WINDOW);
       if (w.bytes.length < size) w.bytes = new Uint8Array(size);
-      w.length = this.#file!.readAt(offset, w.bytes.subarray(0, size));
+      w.length = this.#readAt(offset, w.bytes.subarray(0, size));
       w.at = offset;
     }
     const w = windows[found];
@@ -185,19 +191,6 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   }
 
   set(key: number, value: V): this {
-    return this.#set(key, value);
-  }
-
-  /**
-   * Set a record already encoded: `json` is the JSON text of what the codec's `encode` gives for it
-   * (made elsewhere: a worker's, see `SharingCodec.addParts`). It is held and written as it is, and
-   * decoded only when asked for: a record that goes to the file is never parsed on the way.
-   */
-  setStored(key: number, json: string): this {
-    return this.#set(key, new Stored(json));
-  }
-
-  #set(key: number, value: V | Stored): this {
     if (!Number.isInteger(key) || key < 0 || key > MAX_KEY) {
       throw new RangeError(`a SpillMap key is a whole number from 0 to ${MAX_KEY}: ${key}`);
     }
@@ -228,7 +221,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
       // The file is read in order, a piece at a time, into one buffer that the piece's last, partial
       // line is moved to the front of (a buffer a piece would outlive young collections and pile up
       // outside the heap until a full one); a line counts if it is still its key's line.
-      const end = this.#file.end;
+      const end = this.#end;
       let buffer = new Uint8Array(PIECE);
       let carried = 0;
       let at = 0;
@@ -239,7 +232,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
           wider.set(buffer.subarray(0, carried));
           buffer = wider;
         }
-        const n = this.#file!.readAt(at, buffer.subarray(carried, carried + want));
+        const n = this.#readAt(at, buffer.subarray(carried, carried + want));
         if (n === 0) break; // the file is shorter than written: nothing more to give
         const chunk = buffer.subarray(0, carried + n);
         const base = at - carried;
@@ -258,9 +251,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
         at += n;
       }
     }
-    for (const [key, value] of hot) {
-      yield [key, value instanceof Stored ? this.#decode(JSON.parse(value.json)) : value];
-    }
+    yield* hot;
   }
 
   *keys(): MapIterator<number> {
@@ -282,13 +273,22 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   /** Close the file (the records on it are gone; those in memory stay). */
   close(): void {
     if (!this.#file) return;
+    unclosed.unregister(this);
     this.#file.close();
     this.#file = undefined;
+    if (this.#path) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch { /* gone already */ }
+      this.#path = undefined;
+    }
     // The places and the windows go with the file (a map of 300,000 records: 3 MB).
     this.#offsets = new Uint32Array(FIRST_PLACES);
     this.#lengths = new Uint16Array(FIRST_PLACES);
     this.#windows = [];
     this.#onFile = 0;
+    this.#end = 0;
+    this.#key = undefined;
   }
 
   [Symbol.dispose](): void {
@@ -315,7 +315,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #spill(): void {
     const file = this.#file ?? this.#open();
     if (!file) return;
-    let slice: [number, V | Stored][] = [];
+    let slice: [number, V][] = [];
     const flush = () => {
       this.#write(file, slice);
       for (const [key] of slice) this.#hot.delete(key);
@@ -330,13 +330,16 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   }
 
   /** Append records to the file, in one write, and note where each one's line is once written. */
-  #write(file: SealedFile, entries: readonly [number, V | Stored][]): void {
+  #write(file: Deno.FsFile, entries: readonly [number, V][]): void {
     const text = [];
-    for (const [key, value] of entries) {
-      text.push(`${key}\t${value instanceof Stored ? value.json : JSON.stringify(this.#encode(value))}\n`);
-    }
+    for (const [key, value] of entries) text.push(`${key}\t${JSON.stringify(this.#encode(value))}\n`);
     const bytes = encoder.encode(text.join(""));
-    const start = file.append(bytes);
+    const start = this.#end;
+    // Past these bytes whatever happens: a keystream is never used twice, even after a failed write.
+    this.#end += bytes.length;
+    const sealed = this.#cipher(start, bytes);
+    file.seekSync(start, Deno.SeekMode.Start);
+    for (let written = 0; written < sealed.length;) written += file.writeSync(sealed.subarray(written));
     let max = 0;
     for (const [key] of entries) max = Math.max(max, key);
     this.#grow(max + 1);
@@ -362,13 +365,24 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   }
 
   /** The file, made in the map's folder; undefined when there is no folder (records stay in memory). */
-  #open(): SealedFile | undefined {
+  #open(): Deno.FsFile | undefined {
     const dir = typeof this.#dir === "function" ? this.#dir() : this.#dir;
     if (dir === undefined) {
       this.#dir = undefined; // not asked again
       return undefined;
     }
-    return this.#file = new SealedFile(dir);
+    const path = join(dir, `.spill-${crypto.randomUUID()}.tmp`);
+    const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: PRIVATE_FILE });
+    // Gone from the folder at once: the open file is the map's alone, and a kill leaves nothing.
+    try {
+      Deno.removeSync(path);
+    } catch {
+      this.#path = path; // removed on close
+    }
+    unclosed.register(this, file, this);
+    this.#file = file;
+    this.#key = crypto.getRandomValues(new Uint8Array(32));
+    return file;
   }
 
   #grow(size: number): void {
@@ -382,6 +396,41 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     lengths.set(this.#lengths);
     this.#offsets = offsets;
     this.#lengths = lengths;
+  }
+
+  /**
+   * Read `into.length` bytes (fewer at the end of the file) from `offset`, decrypted in place; how
+   * many were read.
+   */
+  #readAt(offset: number, into: Uint8Array): number {
+    const file = this.#file!;
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let n = 0;
+    while (n < into.length) {
+      const got = file.readSync(into.subarray(n));
+      if (got === null || got === 0) break;
+      n += got;
+    }
+    into.set(this.#cipher(offset, into.subarray(0, n)));
+    return n;
+  }
+
+  /**
+   * AES-256-CTR of `bytes` as they sit at `offset` in the file (encrypting and decrypting are the
+   * same): the counter is the offset's 16-byte block, so any piece can be read alone.
+   */
+  #cipher(offset: number, bytes: Uint8Array): Uint8Array {
+    const iv = new Uint8Array(16);
+    new DataView(iv.buffer).setBigUint64(8, BigInt(Math.floor(offset / 16)));
+    const aes = createCipheriv("aes-256-ctr", this.#key!, iv);
+    try {
+      if (offset % 16) aes.update(new Uint8Array(offset % 16));
+      return aes.update(bytes);
+    } finally {
+      // Deno frees a cipher's native state at `final` only, not when the object is collected: about
+      // 1.2 KB a cipher, and a run of 300,000 files makes tens of thousands.
+      aes.final();
+    }
   }
 }
 

@@ -121,11 +121,8 @@ export interface JobList<J> {
 
 /** How `mapInPool` feeds the workers. */
 export interface MapOptions<R> {
-  /**
-   * Sees each result as it arrives, with the worker that sent it; the map then keeps none (it
-   * resolves with an empty list).
-   */
-  readonly onResult?: (r: R, w: Worker) => void;
+  /** Sees each result as it arrives; the map then keeps none (it resolves with an empty list). */
+  readonly onResult?: (r: R) => void;
   /** Asked before each batch is sent: an error stops the map (it rejects with it). */
   readonly stop?: () => Error | undefined;
   /** Jobs per message at most (default 8: few enough that the last batches spread evenly). */
@@ -139,14 +136,13 @@ export interface MapOptions<R> {
  * once all are back; with `opts.onResult`, each result goes to it instead and none is kept (a
  * plan's surveys and a run's outcomes, one per input file, are then held once, by whoever records
  * them). `message` makes a worker's message of a batch; `results` picks a reply's results out of a
- * worker's message (undefined for a message that is not a reply), given the worker that sent it,
- * before any of them is seen. The first worker failure rejects.
+ * worker's message (undefined for a message that is not a reply). The first worker failure rejects.
  */
 export function mapInPool<In, Out, J, R>(
   pool: Pool<In, Out>,
   jobs: JobList<J>,
   message: (batch: J[]) => In,
-  results: (msg: Out, w: Worker) => readonly R[] | undefined,
+  results: (msg: Out) => readonly R[] | undefined,
   opts: MapOptions<R> = {},
 ): Promise<R[]> {
   const maxBatch = opts.maxBatch ?? 8;
@@ -179,12 +175,12 @@ export function mapInPool<In, Out, J, R>(
     let received = 0;
     for (const w of pool.workers) {
       pool.listen(w, (msg) => {
-        const got = results(msg, w);
+        const got = results(msg);
         if (!got) return;
         inFlightOf.set(w, inFlightOf.get(w)! - 1);
         pending--;
         for (const r of got) {
-          if (opts.onResult) opts.onResult(r, w);
+          if (opts.onResult) opts.onResult(r);
           else out.push(r);
         }
         send(w);
