@@ -69,9 +69,10 @@ console.log(Math.round(peak / 1e6), sink > 0);
 Deno.test("heap: with --expose-gc the memory of buffers that die old stays bounded too", async () => {
   const peakMB = await firstNumberOf(BUFFERS_CHILD);
   // Live: 1 MB of buffers. The bound lets them grow 8 MB past the least they took since the last
-  // collection, and V8 frees what a collection found dead a little later: 16 to 18 MB. Bounding
+  // collection, and V8 frees what a collection found dead a little later: 16 to 18 MB, and 25 MB
+  // once in a suite run whose other tests kept both cores busy (the freeing thread lagged). Bounding
   // the heap alone let them reach 82 and 92 MB.
-  assert.ok(peakMB < 25, `peak of the buffers' memory ${peakMB} MB`);
+  assert.ok(peakMB < 40, `peak of the buffers' memory ${peakMB} MB`);
 });
 
 Deno.test("heap: without --expose-gc boundHeap does nothing", () => {
