@@ -86,7 +86,7 @@ Deno.test("sandbox: an input root reached through a symlink, and followed links 
   }
 });
 
-Deno.test("sandbox: the placer may read and write the output root and read its code, and nothing else", async () => {
+Deno.test("sandbox: the placer may read and write the output root, read its code and the input roots, and nothing else", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-sandbox-" }));
   try {
     await Deno.mkdir(`${dir}/raw`);
@@ -102,7 +102,7 @@ Deno.test("sandbox: the placer may read and write the output root and read its c
     const perms = placerPermissions(await loadProtocol(`${dir}/p.yaml`));
     const code = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
     assert.deepEqual(perms.write, [`${dir}/out`, `${dir}/real-out`]);
-    assert.deepEqual(perms.read, [code, `${dir}/out`, `${dir}/real-out`]);
+    assert.deepEqual(perms.read, [code, `${dir}/out`, `${dir}/real-out`, `${dir}/raw`]);
     for (const k of ["net", "env", "run", "ffi", "sys", "import"] as const) assert.equal(perms[k], false, k);
   } finally {
     await Deno.remove(dir, { recursive: true });

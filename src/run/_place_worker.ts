@@ -1,8 +1,8 @@
 /// <reference lib="deno.worker" />
 /**
  * The placer's worker (see `placer.ts`): created by the pool with Deno permissions that allow
- * reading only the inputs and the output root and writing only the output root. It moves staged
- * outputs into place, as the main thread asks.
+ * reading only its code, the input roots and the output root, and writing only the output root. It
+ * checks inputs and moves staged outputs into place, as the main thread asks.
  *
  * @module
  */

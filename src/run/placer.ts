@@ -1,37 +1,55 @@
 /**
  * The placer: a small worker that moves a run's staged outputs into place when the plan wrote ahead
- * (`stage.ts`): for each chunk of files whose inputs are unchanged, the staged file's identity is
- * checked, its folder made and it is renamed, while the main thread checks the next chunk's inputs
- * and claims its files, and records the chunk before (see `write_files.ts`). The phase was these
- * calls and that bookkeeping one after the other, on one core while the other was idle
- * (bench/README.md, "The run's serial phases").
+ * (`stage.ts`): for each chunk of files, each input is checked to be as it was when it was read (its
+ * stamp), the staged file's identity is checked, its folder made and it is renamed, while the main
+ * thread claims the next chunk's files and records the chunk before (see `write_files.ts`). The
+ * phase was these calls and that bookkeeping one after the other, on one core while the other was
+ * idle (bench/README.md, "The run's serial phases"); the inputs' stat was then the main thread's
+ * largest cost in it (issue 18, twentieth round).
  *
- * It may read and write the output root (the staging folder is in it) and read its own code:
- * nothing else, no input; it loads no protocol, settings or salt.
+ * It may read and write the output root (the staging folder is in it), read its own code, and read
+ * the input roots (for the stat of each input; it opens none): nothing else; it loads no protocol,
+ * settings or salt.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Protocol } from "../protocol/protocol.ts";
-import { hasIdentity, type OutputIdentity } from "../util/file_identity.ts";
+import {
+  hasIdentity,
+  type InputStamp,
+  type OutputIdentity,
+  sameStamp,
+  stampOf,
+  statOrUndefined,
+} from "../util/file_identity.ts";
 import { openPool, type Pool } from "../workers/pool.ts";
 import type { FromPlacer, ToPlacer } from "./_place_worker.ts";
 
 const SCRIPT = new URL("./_place_worker.ts", import.meta.url);
 
-/** A staged output to move: from its staging path, if it still has `identity`, to `dest`. */
+/**
+ * A staged output to move: from its staging path, if it still has `identity`, to `dest`; with
+ * `input`, only if the input at `path` still has `stamp` (the one it had when it was read).
+ */
 export interface StagedMove {
   readonly from: string;
   readonly identity: OutputIdentity;
   readonly dest: string;
+  readonly input?: { readonly path: string; readonly stamp: InputStamp };
 }
 
 /**
- * Rename the staged file `from` to `dest` (making its folder) if it still has `identity`; false
- * when it does not, or cannot be moved (the run then writes that file itself).
+ * Rename the staged file `from` to `dest` (making its folder) if it still has `identity` (and its
+ * input its stamp); false when it does not, or cannot be moved (the run then writes that file
+ * itself).
  */
-export function moveStaged({ from, identity, dest }: StagedMove): boolean {
+export function moveStaged({ from, identity, dest, input }: StagedMove): boolean {
+  if (input) {
+    const st = statOrUndefined(input.path);
+    if (!st || !sameStamp(input.stamp, stampOf(st))) return false;
+  }
   if (!hasIdentity(from, identity)) return false;
   try {
     try {
@@ -56,18 +74,24 @@ export interface Placer {
 }
 
 /**
- * The placer's permissions: read and write the output root (as given and as it resolves: Deno checks
- * the resolved path), read the code it loads; nothing else.
+ * The placer's permissions: read and write the output root, read the input roots (each as given and
+ * as it resolves: Deno checks the resolved path) and the code it loads; nothing else. Where links are
+ * followed, inputs may lie elsewhere: the run checks those itself (`write_files.ts`).
  */
 export function placerPermissions(p: Protocol): Deno.PermissionOptionsObject {
-  const roots = [p.output.root];
-  try {
-    const real = Deno.realPathSync(p.output.root);
-    if (real !== p.output.root) roots.push(real);
-  } catch { /* made later by the run, under its own name */ }
+  const resolved = (paths: readonly string[]) =>
+    paths.flatMap((path) => {
+      try {
+        const real = Deno.realPathSync(path);
+        return real !== path ? [path, real] : [path];
+      } catch {
+        return [path]; // the output root: made later by the run, under its own name
+      }
+    });
+  const roots = resolved([p.output.root]);
   const code = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
   return {
-    read: [code, ...roots],
+    read: [code, ...roots, ...resolved(p.input.roots).filter((r) => !roots.includes(r))],
     write: roots,
     net: false,
     env: false,

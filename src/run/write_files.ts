@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { preparePixelWork } from "../pixels/transcode.ts";
 import type { PlannedFile } from "../plan/mod.ts";
 import {
@@ -20,16 +20,10 @@ import {
 } from "../util/file_identity.ts";
 import { boundHeap } from "../util/heap.ts";
 import { RunRefusal } from "./errors.ts";
-import { isJournaled, type JournalEntry, withoutOriginals } from "./journal.ts";
-import {
-  changedReason,
-  compactOutcome,
-  type FileJob,
-  type FileOutcome,
-  placeFile,
-  processFile,
-} from "./process.ts";
+import { isJournaled } from "./journal.ts";
+import { changedReason, type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
 import { moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
+import { recordFile, recordOutcome } from "./record_outcome.ts";
 import type { StagedOutput } from "./stage.ts";
 import { absentFolders, destPath, otherRuns } from "./output_root.ts";
 import type { RunContext } from "./types.ts";
@@ -214,6 +208,8 @@ interface Prepared {
   readonly planned: Map<number, PlannedFile>;
   /** The staged outputs sent to be moved, by index, in the order of `moved`. */
   readonly staged: Map<number, StagedOutput>;
+  /** Files whose input is checked where their staged output is moved, not before (see `checkInput`). */
+  readonly deferred: ReadonlySet<number>;
   readonly moved: Promise<Uint8Array>;
   /** Once its moved files are recorded (`recordMoved`): the jobs left to write. */
   recorded?: Promise<FileJob[]>;
@@ -221,8 +217,9 @@ interface Prepared {
 
 /**
  * One chunk of `writeFiles`: each file's input is checked (another size than the plan read: it is
- * quarantined), resumed when the journal has it, else claimed; then what the plan wrote ahead, when
- * its input is as the plan read it, is sent to be moved into place (`move`).
+ * quarantined; see `checkInput`), resumed when the journal has it, else claimed; then what the plan
+ * wrote ahead is sent to be moved into place (`move`) if its input is as the plan read it. An input
+ * written ahead is checked where it is moved, and by `recordMoved` when it is not moved.
  */
 async function prepareChunk(
   ctx: RunContext,
@@ -233,32 +230,24 @@ async function prepareChunk(
   const { plan, opts, root, journal } = ctx;
   const p = plan.protocol;
   const transcoding = p.output.transferSyntax === "keep" ? {} : { transferSyntax: p.output.transferSyntax };
+  // Where links are followed, an input may be in a folder the placer may not read.
+  const checkWhereMoved = !p.input.followSymlinks;
   const jobs: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
   // This chunk's planned files, read once (they may be read back from disk).
   const planned = new Map<number, PlannedFile>();
+  // A file written ahead, and not finished by an earlier run, has its input checked where it is
+  // moved (see `StagedMove.input`): the check is the stat this thread makes of every other file.
+  const deferred = new Set<number>();
   for (const i of files) {
     const f = plan.files.get(i);
     planned.set(i, f);
     const dest = destPath(root, f.dest!);
     const prior = journal.done(f.dest!);
-    // Taken before the input is read: an input changed after this is done again next time.
-    // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
-    // that feeds the workers cost more than the stat.
-    const st = statOrUndefined(f.input.path);
-    if (st && (!st.isFile || st.size !== f.input.size)) {
-      // Not the file the plan read: the plan's name for it is wrong. Something not a regular file (a
-      // FIFO, which would block whoever opens it) is not opened at all.
-      const reason = changedReason(
-        st.isFile ? `${f.input.size} bytes then, ${st.size} now` : "not a regular file now",
-      );
-      await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined, f);
-      continue;
-    }
-    const mtime = st?.mtime?.getTime();
-    if (st) stamps.set(i, stampOf(st));
-    mtimes.set(i, mtime);
+    if (!prior && checkWhereMoved && opts.staging?.outputs.has(i)) deferred.add(i);
+    else if (!(await checkInput(ctx, i, f, mtimes, stamps))) continue;
+    const mtime = mtimes.get(i);
     if (
       prior && prior.input === f.input.path &&
       (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
@@ -303,13 +292,51 @@ async function prepareChunk(
     const s = opts.staging?.outputs.get(job.index);
     opts.staging?.outputs.delete(job.index);
     const identity = s?.outcome.output;
-    if (!s || !identity || !sameStamp(s.input, stamps.get(job.index))) continue;
+    const checked = deferred.has(job.index);
+    if (!s || !identity || !(checked || sameStamp(s.input, stamps.get(job.index)))) continue;
+    // Moved only if its input is as the stamp says: its journal line has the stamp's time.
+    if (checked) mtimes.set(job.index, s.input.mtimeMs);
     staged.set(job.index, s);
-    moves.push({ from: s.path, identity, dest: job.dest });
+    moves.push({
+      from: s.path,
+      identity,
+      dest: job.dest,
+      ...(checked ? { input: { path: job.path, stamp: s.input } } : {}),
+    });
   }
   const moved = moves.length ? move(moves) : Promise.resolve(new Uint8Array());
   moved.catch(() => {}); // whoever finishes the chunk sees a failure; one never finished is let go
-  return { jobs, mtimes, planned, staged, moved };
+  return { jobs, mtimes, planned, staged, deferred, moved };
+}
+
+/**
+ * Check the input of the file at `i` (planned as `f`) before it is read or its staged output taken:
+ * the same size as the plan read, and a regular file. Its time (for its journal line) goes to
+ * `mtimes` and its stamp to `stamps`. False when it is not (it is recorded quarantined).
+ */
+async function checkInput(
+  ctx: RunContext,
+  i: number,
+  f: PlannedFile,
+  mtimes: Map<number, number | undefined>,
+  stamps: Map<number, InputStamp>,
+): Promise<boolean> {
+  // Taken before the input is read: an input changed after this is done again next time.
+  // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
+  // that feeds the workers cost more than the stat.
+  const st = statOrUndefined(f.input.path);
+  if (st && (!st.isFile || st.size !== f.input.size)) {
+    // Not the file the plan read: the plan's name for it is wrong. Something not a regular file (a
+    // FIFO, which would block whoever opens it) is not opened at all.
+    const reason = changedReason(
+      st.isFile ? `${f.input.size} bytes then, ${st.size} now` : "not a regular file now",
+    );
+    await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined, f);
+    return false;
+  }
+  if (st) stamps.set(i, stampOf(st));
+  mtimes.set(i, st?.mtime?.getTime());
+  return true;
 }
 
 /**
@@ -325,7 +352,11 @@ async function recordMoved(ctx: RunContext, chunk: Prepared): Promise<FileJob[]>
   for (const job of chunk.jobs) {
     const staged = chunk.staged.get(job.index);
     if (!staged || !moved[n++]) {
-      later.push(job);
+      // Not moved: an input not checked yet is checked before it is written here.
+      const f = chunk.planned.get(job.index)!;
+      if (!chunk.deferred.has(job.index) || await checkInput(ctx, job.index, f, chunk.mtimes, new Map())) {
+        later.push(job);
+      }
       continue;
     }
     const line = recordOutcome(
@@ -362,64 +393,3 @@ function placed(job: FileJob, f: PlannedFile): Promise<FileOutcome> {
 
 /** Staged outputs moved into place between two journal writes (see `recordMoved`). */
 const JOURNAL_BATCH = 256;
-
-/**
- * Record one file's outcome: in the run's outcomes and, when written, in the journal. `f`: its
- * planned file when the caller has it (else it is read).
- */
-async function recordFile(
-  ctx: RunContext,
-  result: FileOutcome,
-  inputMtime: number | undefined,
-  f?: PlannedFile,
-): Promise<void> {
-  const line = recordOutcome(ctx, result, inputMtime, f);
-  if (line !== undefined) await ctx.append(line);
-}
-
-/**
- * `recordFile` but for the journal: the outcome recorded in the run (progress, notes), and the
- * journal line to append when the file was written (the caller appends it). `staged`: the outcome
- * of an output written ahead, whose shared values are the run's already (the staging holds them
- * through the run's `Interner`) and which has no original identity: recorded as it is.
- */
-function recordOutcome(
-  ctx: RunContext,
-  result: FileOutcome,
-  inputMtime: number | undefined,
-  planned?: PlannedFile,
-  staged = false,
-): string | undefined {
-  const p = ctx.plan.protocol;
-  const outcome = staged ? result : compactOutcome(withoutOriginals(result), ctx.shared);
-  const f = planned ?? ctx.plan.files.get(outcome.index);
-  ctx.record(outcome, f.input.header);
-  if (outcome.linkFellBack && !ctx.notes.some((n) => n.startsWith("hardlink"))) {
-    ctx.notes.push(
-      "hardlink: some files could not be linked (output on another device than the input, or links " +
-        "to files of other users refused), so they were copied",
-    );
-  }
-  if (outcome.status === "written") {
-    const linked = !p.deidentify && p.output.mode !== "copy" && !outcome.linkFellBack;
-    const { output, ...rest } = outcome;
-    const entry: JournalEntry = {
-      input: f.input.path,
-      dest: f.dest!,
-      // A hard link also keeps its own identity: once its input is replaced, the link is still
-      // the file this run made, which removeStaleOutputs may remove.
-      ...(linked
-        ? p.output.mode === "symlink"
-          ? { link: "symbolic" }
-          : { link: "hard", output: identityOf(join(ctx.root, f.dest!)) }
-        : { output }),
-      inputMtime,
-      outcome: rest,
-    };
-    ctx.kept(false);
-    ctx.progress(f.input.size);
-    return JSON.stringify(entry) + "\n";
-  }
-  ctx.progress(f.input.size);
-  return undefined;
-}
