@@ -44,6 +44,13 @@ const CHUNK = 4096;
  */
 const STAGED_CHUNK = 1024;
 
+/**
+ * Chunks prepared ahead of the one being finished when a placer moves them (one otherwise): with
+ * one, the placer waited for this thread's next chunk while it recorded the one before and
+ * collected (a run of 300,000 files: the placer busy about 80 % of the phase, this thread 65 %).
+ */
+const CHUNKS_AHEAD = 2;
+
 /** Write (or resume) `files`, given as their index in `Plan.files`. */
 export async function writeFiles(ctx: RunContext, files: readonly number[]): Promise<void> {
   const absent = absentFolders(ctx.root);
@@ -82,42 +89,46 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     return worker ? await worker.move(moves) : Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0);
   };
   // A chunk is prepared (its inputs checked, its files claimed, its staged outputs on their way into
-  // place) before the one before it is finished (its moved files recorded, the rest written). What a
-  // chunk holds is dropped before the next but one.
-  let previous: Prepared | undefined;
-  let current: Prepared | undefined;
+  // place) a chunk, or `CHUNKS_AHEAD` with a placer, before it is finished (its moved files recorded, the rest written),
+  // so the placer has a chunk to move while this thread records one and collects its garbage. What a
+  // chunk holds is dropped once it is finished.
+  const pending: Prepared[] = [];
   const recorded = (chunk: Prepared) => (chunk.recorded ??= recordMoved(ctx, chunk));
-  // `next`: the chunk prepared after it, if any, and `rest`: where the files not yet prepared start.
-  const finish = async (chunk: Prepared, next: Prepared | undefined, rest: number) => {
+  // The oldest pending chunk; `rest`: where the files not yet prepared start.
+  const finishOldest = async (rest: number) => {
+    const chunk = pending.shift()!;
     const later = await recorded(chunk);
     if (!later.length) return;
     // The next chunk's moved files are recorded before these are written (which takes a while): a
     // stop meanwhile finds them in the journal, not only claimed.
+    const [next, ...others] = pending;
     const nextLater = next ? (await recorded(next)).length : 0;
-    await writer.write(later, recordWith(chunk.mtimes), () => later.length + nextLater + unstaged(rest));
+    const othersAtMost = others.reduce((n, c) => n + c.jobs.length, 0);
+    await writer.write(
+      later,
+      recordWith(chunk.mtimes),
+      () => later.length + nextLater + othersAtMost + unstaged(rest),
+    );
   };
   try {
     for (let from = 0; from < files.length; from += chunkSize) {
       try {
-        current = await prepareChunk(ctx, files.slice(from, from + chunkSize), absent, move);
+        pending.push(await prepareChunk(ctx, files.slice(from, from + chunkSize), absent, move));
       } catch (e) {
-        // The chunk before is finished all the same: its moved files are recorded.
-        if (previous) await finish(previous, undefined, from).catch(() => {});
-        previous = undefined;
+        // The chunks before are finished all the same: their moved files are recorded.
+        while (pending.length) await finishOldest(from).catch(() => {});
         throw e;
       }
-      if (previous) await finish(previous, current, from + chunkSize);
-      [previous, current] = [current, undefined];
+      if (pending.length > (placer ? CHUNKS_AHEAD : 1)) await finishOldest(from + chunkSize);
       // What a chunk held is garbage now: the heap is kept near what is live (a run of 30,000 files
       // used up to 96 MB of heap here without it, 80 MB with it).
       boundHeap();
     }
-    if (previous) await finish(previous, undefined, files.length);
-    previous = undefined;
+    while (pending.length) await finishOldest(files.length);
   } finally {
     // Whatever stopped the run, moves under way end before the placer stops, and the files moved are
     // recorded: they are in place (a kill before that leaves them claimed, and the next run redoes them).
-    for (const chunk of [previous, current]) if (chunk) await recorded(chunk).catch(() => {});
+    for (const chunk of pending) await recorded(chunk).catch(() => {});
     (await placer?.catch(() => undefined))?.close();
     await writer.close();
     // Whatever stopped the run (a file in the way in a later chunk), the lines of the files written
