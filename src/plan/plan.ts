@@ -4,23 +4,24 @@
  * Output names come from the de-identified header, never the original. For one file of each
  * output series the plan also keeps the tag changes de-identification makes (the dry-run diff).
  * Each header is read once, by the survey (`survey.ts`), in workers or in this thread; what
- * depends on other files (duplicates, series, collisions) is decided in input order, as the
- * surveys come in (`assemble.ts`), then once they are all in (`names.ts`).
+ * depends on other files (duplicates, series, collisions) is decided in input order
+ * (`assemble.ts`, `names.ts`).
  *
  * @module
  */
 import { type DeidConfig, type Keys, loadDeidConfig, openSession } from "../deid/mod.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import { inputRef } from "../scan/scan.ts";
+import { inputRef, sharedInstances } from "../scan/scan.ts";
 import { letGo, type ListedFiles, type Listing, walkInputs } from "../scan/inputs.ts";
 import { withoutPaths } from "../util/fs_errors.ts";
-import { Assembly } from "./assemble.ts";
+import { assemble } from "./assemble.ts";
 import { assignNiftiStems, checkMediaNames, resolveCollisions } from "./names.ts";
 import { type PlanContext, type Survey, surveyHere } from "./survey.ts";
 import { changesOf, textOf } from "./survey_worker.ts";
 import type { Plan, PlanOptions, PlanPhase, PlanWarning } from "./types.ts";
 import { openPlanWorkers, type PlanWorkers } from "./workers.ts";
 import { type FileList, FileRecords } from "./file_records.ts";
+import { SurveyRecords } from "./survey_records.ts";
 import { PlannedFiles } from "./planned_files.ts";
 
 /**
@@ -70,7 +71,7 @@ export async function makePlan(
   let early: Promise<PlanWorkers> | undefined;
   let tools: PlanWorkers | undefined;
   // The plan's files, until handed on: a plan that fails or is stopped lets go of their file.
-  let assembled: Assembly | undefined;
+  let assembled: ReturnType<typeof assemble> | undefined;
   let handed = false;
   // The listener on the caller's signal, removed when the plan ends: the signal outlives the plan,
   // and the listener would keep this function's variables (the surveys, 10 MB for 300,000 files).
@@ -101,30 +102,29 @@ export async function makePlan(
     aborted.catch(() => {});
     const scanProgress = onProgress &&
       ((done: number, total: number) => onProgress(done, total, ahead ? "stage" : "scan"));
-    // The files are planned in input order as their surveys come in (see `Assembly`): those the
-    // survey has not given in order (all of them from parts or this thread) after it.
-    const assembly = new Assembly(listed.length, options.spill);
-    assembled = assembly;
     const surveys = await Promise.race([
       tools
-        ? tools.survey(listed, scanProgress, undefined, options.spill, assembly)
+        ? tools.survey(listed, scanProgress, undefined, options.spill)
         : surveyed!(listed, onProgress && ((done, total) => onProgress(done, total, "parts")), options.spill),
       aborted,
     ]);
     listed = undefined;
     // Left for the workers: the diffs (a file each, of the series shown) and, when pixels are
-    // searched, the suspects' text. The rest are stopped before the plan is assembled from parts or
-    // from this thread's surveys (a run of 30,000 files: 218 MB with both of two workers idle through it).
+    // searched, the suspects' text. The rest are stopped before the plan is assembled, which is when
+    // its memory peaks (a run of 30,000 files: 218 MB with both of two workers idle through it).
     tools?.retire(workersAfterScan(protocol, options.diffs));
     try {
-      for (let i = assembly.next; i < surveys.length; i++) {
-        const pending = assembly.add(surveys.take(i));
-        if (pending) await pending;
-      }
+      const instances = await sharedInstances({
+        *entries() {
+          for (const [i, s] of surveys.entries()) yield [i, s.scanned] as const;
+        },
+        at: (i) => surveys.at(i)?.scanned,
+      }, surveys instanceof SurveyRecords ? surveys.instances : undefined);
+      assembled = assemble(surveys, instances, warnings, errors, options.spill);
     } finally {
       surveys.close();
     }
-    const plan = assembly.finish(warnings, errors);
+    const plan = assembled;
     // The diffs shown: the first series' only when the caller shows no more (a re-read each).
     const diffed = plan.series.slice(0, options.diffs ?? plan.series.length);
     const representatives = diffed.map((s) => ({
@@ -205,7 +205,7 @@ export async function makePlan(
     tools?.close();
     // Started while the listing failed: stopped once up.
     early?.then((t) => t.close(), () => {});
-    if (!handed) assembled?.close();
+    if (!handed) assembled?.files.close();
   }
 }
 

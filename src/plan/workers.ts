@@ -7,7 +7,7 @@
  */
 import type { DeidConfig } from "../deid/config.ts";
 import type { Protocol } from "../protocol/protocol.ts";
-import { letGo, type Listed, type ListedFiles, plainListed } from "../scan/inputs.ts";
+import { letGo, type ListedFiles, plainListed } from "../scan/inputs.ts";
 import { linkTargetDirs, workerPermissions } from "../workers/permissions.ts";
 import { mapInPool, openPool } from "../workers/pool.ts";
 import { compactSurvey, type Survey } from "./survey.ts";
@@ -27,11 +27,6 @@ function* regularPaths(listed: ListedFiles): Generator<string> {
   }
 }
 
-/** What takes a plan's surveys in input order as they come (its assembly, `Assembly.add`). */
-export interface InOrder {
-  add(survey: Survey, listed?: Listed): void | Promise<void>;
-}
-
 /** A plan's workers: they survey files and make dry-run diffs. */
 export interface PlanWorkers {
   /**
@@ -41,16 +36,12 @@ export interface PlanWorkers {
    * scan. `indices`: each file's index in the whole listing when `listed` is a share of it (what
    * warnings name it by); by default its position.
    * `spill`: where the surveys go past a bound (see `FileRecords`); in memory without it.
-   * `inOrder`: takes each survey in the order of `listed` as soon as it and those before it are in
-   * (each is then gone from the records returned); a promise it returns is waited for before it is
-   * given the next, and its failure stops the survey.
    */
   survey(
     listed: ListedFiles,
     onProgress?: (done: number, total: number) => void,
     indices?: readonly number[],
     spill?: PlanSpill,
-    inOrder?: InOrder,
   ): Promise<FileRecords<Survey>>;
   /** The dry-run diffs of these files (in no particular order). */
   changes(files: readonly { index: number; path: string }[]): Promise<ChangesOf[]>;
@@ -101,14 +92,13 @@ export async function openPlanWorkers(
   const count = Math.max(1, Math.min(workers, listed?.length ?? workers));
   const pool = await openPool<ToPlanWorker, FromPlanWorker>(script, count, permissions, init);
   return {
-    survey: async (files, onProgress, indices, spill, inOrder) => {
+    survey: async (files, onProgress, indices, spill) => {
       const out = new SurveyRecords(spill, files.length);
       const position = indices && new Map(indices.map((index, i) => [index, i]));
       // Each message makes fresh copies of a series' values: one copy of each is kept.
       const shared = ahead?.shared ?? new Interner();
       ahead?.onSurvey?.(files.length);
       let done = 0;
-      const order = inOrder && new Sequence(inOrder);
       try {
         await mapInPool(
           pool,
@@ -131,20 +121,14 @@ export async function openPlanWorkers(
           {
             onResult: (r) => {
               const at = position ? position.get(r.index)! : r.index;
-              // The next in order is taken at once, as it came; any other is held until it is.
-              if (!order?.give(at, r.survey, files.at(at), out)) {
-                out.set(at, compactSurvey(r.survey, shared, files.at(at)));
-              }
+              out.set(at, compactSurvey(r.survey, shared, files.at(at)));
               letGo(files, at);
               if (r.extra !== undefined) ahead?.onExtra(r.index, r.extra);
               onProgress?.(++done, files.length);
             },
-            stop: () => order?.failure,
           },
         );
-        await order?.end(out);
       } catch (e) {
-        order?.stop();
         out.close();
         throw e;
       }
@@ -168,92 +152,4 @@ export async function openPlanWorkers(
     retire: pool.retire,
     close: pool.close,
   };
-}
-
-/**
- * Surveys handed to an `InOrder` in the order of their files: the next one as it arrives, those
- * after it from the records where they wait, one at a time (a promise from `add` is waited for).
- */
-class Sequence {
-  readonly #to: InOrder;
-  #next = 0;
-  /** The `add` under way, and what follows it. */
-  #pending: Promise<void> | undefined;
-  #stopped = false;
-  /** Why the survey stops: what `add` threw or rejected with. */
-  failure: Error | undefined;
-
-  constructor(to: InOrder) {
-    this.#to = to;
-  }
-
-  /**
-   * Survey `at` (of file `listed`) has arrived: given at once when it is the next and nothing is
-   * under way (true), else left for the caller to hold in `held` (false). Those held after it are
-   * given after it.
-   */
-  give(at: number, survey: Survey, listed: Listed | undefined, held: FileRecords<Survey>): boolean {
-    if (this.#pending || this.#stopped || at !== this.#next) return false;
-    this.#take(survey, listed, held);
-    return true;
-  }
-
-  /** Once every survey has arrived (in `held` or given): wait for them all to be given. */
-  async end(held: FileRecords<Survey>): Promise<void> {
-    try {
-      while (this.#pending) await this.#pending;
-      const s = this.#heldNext(held);
-      if (s) this.#take(s, undefined, held);
-      while (this.#pending) await this.#pending;
-      if (this.failure) throw this.failure;
-      if (this.#next < held.length) throw new Error(`the survey of file ${this.#next} was never given`);
-    } finally {
-      this.#stopped = true;
-    }
-  }
-
-  /** Give `survey` (the next), then those held after it, until one is missing or one is under way. */
-  #take(survey: Survey, listed: Listed | undefined, held: FileRecords<Survey>): void {
-    for (let s: Survey | undefined = survey; s && !this.#stopped; s = this.#heldNext(held)) {
-      this.#next++;
-      let pending: void | Promise<void>;
-      try {
-        pending = this.#to.add(s, listed);
-      } catch (e) {
-        return this.#fail(e);
-      }
-      listed = undefined;
-      if (pending) {
-        this.#pending = pending.then(
-          () => {
-            this.#pending = undefined;
-            const s = this.#heldNext(held);
-            if (s) this.#take(s, undefined, held);
-          },
-          (e) => {
-            this.#pending = undefined;
-            this.#fail(e);
-          },
-        );
-        return;
-      }
-    }
-  }
-
-  /** Give no more (the survey failed). */
-  stop(): void {
-    this.#stopped = true;
-  }
-
-  #fail(e: unknown): void {
-    this.failure ??= e instanceof Error ? e : new Error(String(e));
-    this.#stopped = true;
-  }
-
-  /** The next survey in order if it is held (taken from `held`), else undefined. */
-  #heldNext(held: FileRecords<Survey>): Survey | undefined {
-    return !this.#stopped && this.#next < held.length && held.has(this.#next)
-      ? held.take(this.#next)
-      : undefined;
-  }
 }
