@@ -89,9 +89,9 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     return worker ? await worker.move(moves) : Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0);
   };
   // A chunk is prepared (its inputs checked, its files claimed, its staged outputs on their way into
-  // place) a chunk, or `CHUNKS_AHEAD` with a placer, before it is finished (its moved files recorded, the rest written),
-  // so the placer has a chunk to move while this thread records one and collects its garbage. What a
-  // chunk holds is dropped once it is finished.
+  // place) one chunk, or `CHUNKS_AHEAD` with a placer, before it is finished (its moved files recorded,
+  // the rest written), so the placer has a chunk to move while this thread records one and collects
+  // its garbage. What a chunk holds is dropped once it is finished.
   const pending: Prepared[] = [];
   const recorded = (chunk: Prepared) => (chunk.recorded ??= recordMoved(ctx, chunk));
   // The oldest pending chunk; `rest`: where the files not yet prepared start.
