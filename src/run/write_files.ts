@@ -323,14 +323,14 @@ async function prepareChunk(
 /**
  * Check the input of the file at `i` (planned as `f`) before it is read or its staged output taken:
  * the same size as the plan read, and a regular file. Its time (for its journal line) goes to
- * `mtimes` and its stamp to `stamps`. False when it is not (it is recorded quarantined).
+ * `mtimes` and its stamp to `stamps` when given. False when it is not (it is recorded quarantined).
  */
 async function checkInput(
   ctx: RunContext,
   i: number,
   f: PlannedFile,
   mtimes: Map<number, number | undefined>,
-  stamps: Map<number, InputStamp>,
+  stamps?: Map<number, InputStamp>,
 ): Promise<boolean> {
   // Taken before the input is read: an input changed after this is done again next time.
   // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
@@ -345,7 +345,7 @@ async function checkInput(
     await recordFile(ctx, { index: i, status: "quarantined", reason }, undefined, f);
     return false;
   }
-  if (st) stamps.set(i, stampOf(st));
+  if (st) stamps?.set(i, stampOf(st));
   mtimes.set(i, st?.mtime?.getTime());
   return true;
 }
@@ -365,7 +365,7 @@ async function recordMoved(ctx: RunContext, chunk: Prepared): Promise<FileJob[]>
     if (!staged || !moved[n++]) {
       // Not moved: an input not checked yet is checked before it is written here.
       const f = chunk.planned.get(job.index)!;
-      if (!chunk.deferred.has(job.index) || await checkInput(ctx, job.index, f, chunk.mtimes, new Map())) {
+      if (!chunk.deferred.has(job.index) || await checkInput(ctx, job.index, f, chunk.mtimes)) {
         later.push(job);
       }
       continue;
