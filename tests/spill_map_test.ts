@@ -352,6 +352,26 @@ Deno.test("spill map: keys said to be below a number, and keys past it, come bac
   }
 });
 
+Deno.test("spill map: keys said after records went to the file (expect), and keys past them, come back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dcmtidy-spill-keys-later-" });
+  try {
+    const map = new SpillMap<{ i: number }>(dir, 4);
+    for (let i = 0; i < 2000; i += 3) map.set(i, { i }); // the places have grown by doubling
+    map.expect(1000, 3000);
+    for (let i = 2001; i < 3000; i += 3) map.set(i, { i }); // to the number said, at once
+    map.set(7000, { i: 7000 }); // past it: doubled again
+    map.expect(10, 100); // fewer than it has: changes nothing
+    map.set(8191, { i: 8191 });
+    for (let i = 0; i < 3000; i += 3) assert.deepEqual(map.get(i), { i });
+    assert.deepEqual(map.get(7000), { i: 7000 });
+    assert.deepEqual(map.get(8191), { i: 8191 });
+    assert.equal(map.size, Math.ceil(3000 / 3) + 2);
+    map.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("spill map: a map said to get more keys than the default bound holds fewer in memory", async () => {
   const { SPILL_BOUND, SPILL_BOUND_PAST } = await import("../src/util/spill_map.ts");
   const dir = await Deno.makeTempDir();

@@ -189,10 +189,11 @@ export class StagedOutputs {
 
   /**
    * Say how many files may be staged (made before the listing, it is told once the survey starts):
-   * past the spill map's bound, fewer are held in memory (see `SpillMap.expect`).
+   * past the spill map's bound, fewer are held in memory, and the places of those on file are made
+   * for that many files at once (see `SpillMap.expect`): a staged output's key is its file's index.
    */
   expect(files: number): void {
-    this.#held.expect(files);
+    this.#held.expect(files, files);
   }
 
   /** Let go of the output staged for the file at `index` (its file stays: the folder goes at the end). */

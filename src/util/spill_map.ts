@@ -96,7 +96,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   readonly #encode: (value: V) => unknown;
   readonly #decode: (stored: unknown) => V;
   /** The keys said to be below this (0: not said). */
-  readonly #keys: number;
+  #keys: number;
 
   /**
    * `dir`: the folder for the temporary file, or what gives it when the file is first needed
@@ -129,9 +129,12 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   /**
    * Say how many records the map will get, for a map made before that was known: past
    * `SPILL_BOUND`, one made without a bound of its own holds `SPILL_BOUND_PAST` in memory from its
-   * next `set`, as if it had been told when made.
+   * next `set`, as if it had been told when made. `keys`: the keys will be below this, as the
+   * constructor's: the places on file are then made that size when next they grow, not doubled past
+   * it (staged outputs of 300,000 files: 1.8 MB, not 3.1 MB and a copy of half that as they grow).
    */
-  expect(records: number): void {
+  expect(records: number, keys?: number): void {
+    if (keys !== undefined && keys > this.#keys) this.#keys = keys;
     if (this.#boundGiven) return;
     this.#bound = defaultBound(records);
   }
