@@ -14,7 +14,6 @@
  * @module
  */
 import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Protocol } from "../protocol/protocol.ts";
 import {
   hasIdentity,
@@ -25,6 +24,7 @@ import {
   statOrUndefined,
 } from "../util/file_identity.ts";
 import { openPool, type Pool } from "../workers/pool.ts";
+import { CODE_ROOT, withResolved } from "../workers/permissions.ts";
 import type { FromPlacer, ToPlacer } from "./_place_worker.ts";
 
 const SCRIPT = new URL("./_place_worker.ts", import.meta.url);
@@ -79,19 +79,9 @@ export interface Placer {
  * followed, inputs may lie elsewhere: the run checks those itself (`write_files.ts`).
  */
 export function placerPermissions(p: Protocol): Deno.PermissionOptionsObject {
-  const resolved = (paths: readonly string[]) =>
-    paths.flatMap((path) => {
-      try {
-        const real = Deno.realPathSync(path);
-        return real !== path ? [path, real] : [path];
-      } catch {
-        return [path]; // the output root: made later by the run, under its own name
-      }
-    });
-  const roots = resolved([p.output.root]);
-  const code = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+  const roots = withResolved([p.output.root]);
   return {
-    read: [code, ...roots, ...resolved(p.input.roots).filter((r) => !roots.includes(r))],
+    read: [CODE_ROOT, ...roots, ...withResolved(p.input.roots).filter((r) => !roots.includes(r))],
     write: roots,
     net: false,
     env: false,

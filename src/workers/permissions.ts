@@ -10,6 +10,25 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Protocol } from "../protocol/protocol.ts";
 
+/** The folder of the code a worker imports (a TypeScript protocol's imports included). */
+export const CODE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
+/**
+ * Each path, followed by what it resolves to where that differs: Deno checks a permission against
+ * the resolved path (a root reached through a symlink, macOS /tmp). A path not there yet (an output
+ * root the run makes later, under its own name) is given as it is.
+ */
+export function withResolved(paths: readonly string[]): string[] {
+  return paths.flatMap((path) => {
+    try {
+      const real = Deno.realPathSync(path);
+      return real !== path ? [path, real] : [path];
+    } catch {
+      return [path];
+    }
+  });
+}
+
 /** The read and write permissions a run's workers get, and nothing else. */
 export function workerPermissions(
   p: Protocol,
@@ -20,8 +39,7 @@ export function workerPermissions(
     ...p.input.roots,
     p.file,
     p.output.root,
-    // The code the worker (and a TypeScript protocol) imports.
-    dirname(dirname(dirname(fileURLToPath(import.meta.url)))),
+    CODE_ROOT,
     ...(d?.lookupFile ? [d.lookupFile] : []),
   ];
   if (p.file.endsWith(".ts")) read.push(dirname(p.file));
@@ -34,13 +52,9 @@ export function workerPermissions(
       if (!read.includes(real)) read.push(real);
     } catch { /* not there yet (the output root) */ }
   }
-  const write = [p.output.root];
-  try {
-    write.push(Deno.realPathSync(p.output.root));
-  } catch { /* created later by the run, under its own name */ }
   return {
     read,
-    write,
+    write: withResolved([p.output.root]),
     net: false,
     // The yaml parser reads these two debug switches when it loads; nothing else is readable.
     env: ["LOG_TOKENS", "LOG_STREAM"],
