@@ -12,6 +12,7 @@
 import { PRIVATE_FILE, setMode, writeAtomically } from "../util/atomic.ts";
 import { hash32, hash32b } from "../util/hash.ts";
 import { HashIndex } from "../util/hash_index.ts";
+import { ReadWindows } from "../util/read_windows.ts";
 import type { OutputIdentity } from "../util/file_identity.ts";
 import { type JournalEntry, type SeriesEntry, seriesWithoutOriginals, withoutOriginals } from "./journal.ts";
 import { journalPath } from "./state_dir.ts";
@@ -50,7 +51,12 @@ export class Journal implements Disposable {
   readonly #claims = new HashIndex();
   readonly #inputs = new HashIndex();
   #decoder = new TextDecoder();
-  #buffer = new Uint8Array(4096);
+  /**
+   * Lines read back a window at a time: a run asks for them in about the order an earlier run wrote
+   * them (the order of its files), so most come from memory, not a seek and a read each. A few
+   * windows: its entries, and its claims, which it wrote a chunk ahead of them.
+   */
+  readonly #windows = new ReadWindows((offset, into) => this.#readAt(offset, into), { count: 4 });
 
   /** A journal with nothing in it (there is no file yet). */
   static empty(): Journal {
@@ -111,26 +117,33 @@ export class Journal implements Disposable {
   [Symbol.dispose](): void {
     this.#file?.close();
     this.#file = undefined;
+    this.#windows.clear();
   }
 
   /** The kept line at `slot`, parsed (undefined if it no longer parses: the file changed under us). */
   #line(slot: number): unknown {
-    const file = this.#file;
-    if (!file) return undefined;
+    if (!this.#file) return undefined;
     const length = this.#len[slot];
-    if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
-    file.seekSync(this.#off[slot], Deno.SeekMode.Start);
-    let at = 0;
-    while (at < length) {
-      const n = file.readSync(this.#buffer.subarray(at, length));
-      if (n === null) return undefined;
-      at += n;
-    }
+    const bytes = this.#windows.read(this.#off[slot], length);
+    if (bytes.length < length) return undefined;
     try {
-      return JSON.parse(this.#decoder.decode(this.#buffer.subarray(0, length)));
+      return JSON.parse(this.#decoder.decode(bytes));
     } catch {
       return undefined;
     }
+  }
+
+  /** Bytes of the journal from `offset` into `into`: how many there were. */
+  #readAt(offset: number, into: Uint8Array): number {
+    const file = this.#file!;
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let at = 0;
+    while (at < into.length) {
+      const n = file.readSync(into.subarray(at));
+      if (n === null || n === 0) break;
+      at += n;
+    }
+    return at;
   }
 
   /** Replay the journal's lines (see `readJournal`); whether any held original identities. */

@@ -25,17 +25,9 @@
 import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
+import { ReadWindows } from "./read_windows.ts";
 import type { SpillCodec } from "./spill_codec.ts";
 
-/** Bytes `get` reads at a time from the file. */
-const WINDOW = 64 * 1024;
-/**
- * Pieces of the file `get` keeps at most: one for each run of records asked for in the order they
- * were set. Records set from several sorted sources in turn (the shares of a split scan, the parts
- * of the shards a merge reads) and asked for in key order come from as many places in the file;
- * with one piece, each record read a piece of its own (64 KB decrypted for 300 bytes).
- */
-const WINDOWS = 16;
 /** `entries` reads the file this many bytes at a time. */
 const PIECE = 1 << 20;
 
@@ -89,8 +81,13 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
   #lengths: Uint16Array | Uint32Array = new Uint16Array(FIRST_PLACES);
   #end = 0;
   #onFile = 0;
-  /** The pieces of the file `get` read last, the most recently used first (see `WINDOWS`). */
-  #windows: { bytes: Uint8Array; at: number; length: number }[] = [];
+  /**
+   * The pieces of the file `get` read last: one for each run of records asked for in the order they
+   * were set. Records set from several sorted sources in turn (the shares of a split scan, the parts
+   * of the shards a merge reads) and asked for in key order come from as many places in the file;
+   * with one piece, each record read a piece of its own (64 KB decrypted for 300 bytes).
+   */
+  readonly #windows = new ReadWindows((offset, into) => this.#readAt(offset, into));
   /** The file's key, made with the file. */
   #key: Uint8Array | undefined;
   readonly #encode: (value: V) => unknown;
@@ -159,38 +156,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     if (length === 0) return undefined;
     // Records asked for in about the order they were set are read a window at a time, not one
     // read each (lines on file never change, so a window stays true).
-    const offset = this.#offsets[key];
-    const w = this.#windowFor(offset, length);
-    const start = offset - w.at;
-    return this.#decode(JSON.parse(decoder.decode(w.bytes.subarray(start, start + length))));
-  }
-
-  /**
-   * A window that holds the line at `offset`: one that does already; else the one whose run of
-   * reads it continues (it ends before the line, less than a window before), read again from there;
-   * else a new one, up to `WINDOWS`; else the least recently used.
-   */
-  #windowFor(offset: number, length: number): { bytes: Uint8Array; at: number; length: number } {
-    const windows = this.#windows;
-    let found = windows.findIndex((w) => offset >= w.at && offset + length <= w.at + w.length);
-    if (found < 0) {
-      found = windows.findIndex((w) => offset >= w.at && offset < w.at + w.length + WINDOW);
-      if (found < 0 && windows.length < WINDOWS) {
-        found = windows.push({ bytes: new Uint8Array(0), at: 0, length: 0 }) - 1;
-      }
-      if (found < 0) found = windows.length - 1;
-      const w = windows[found];
-      const size = Math.max(length, WINDOW);
-      if (w.bytes.length < size) w.bytes = new Uint8Array(size);
-      w.length = this.#readAt(offset, w.bytes.subarray(0, size));
-      w.at = offset;
-    }
-    const w = windows[found];
-    if (found > 0) {
-      windows.splice(found, 1);
-      windows.unshift(w);
-    }
-    return w;
+    return this.#decode(JSON.parse(decoder.decode(this.#windows.read(this.#offsets[key], length))));
   }
 
   set(key: number, value: V): this {
@@ -288,7 +254,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
     // The places and the windows go with the file (a map of 300,000 records: 3 MB).
     this.#offsets = new Uint32Array(FIRST_PLACES);
     this.#lengths = new Uint16Array(FIRST_PLACES);
-    this.#windows = [];
+    this.#windows.clear();
     this.#onFile = 0;
     this.#end = 0;
     this.#key = undefined;
