@@ -454,6 +454,54 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
   }
 });
 
+Deno.test("pool: a run that resumes over several chunks checks the later chunks' files by what the placer looked at: the same outcomes", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
+  try {
+    await dump(dir);
+    await Deno.writeTextFile(`${dir}/p.yaml`, deidProtocol("resume-looks"));
+    const { runPlan } = await import("../src/run/mod.ts");
+    const { Keys } = await import("../src/deid/keys.ts");
+    const salt = new TextEncoder().encode(SALT);
+    const keys = new Keys(salt);
+    const first = await planAhead(dir, `${dir}/out`);
+    assert.equal(
+      (await runPlan(first.plan, { keys, salt, workers: 2, staging: first.staging, chunk: 5 })).written,
+      12,
+    );
+    const written = await treeHashes(`${dir}/out`);
+
+    // Planned again (nothing is written ahead: every file is finished), then, in the second and third
+    // chunks of 5 (which the placer looks at while the chunk before is prepared): an input grows, an
+    // input is touched, an output is replaced, and a folder's file is removed.
+    const again = await planAhead(dir, `${dir}/out`);
+    const order = again.plan.files.filter((f) => f.status === "write");
+    assert.equal(order.length, 12);
+    const grown = order[6], touched = order[7], replaced = order[10], removed = order[11];
+    await Deno.writeFile(grown.input.path, new Uint8Array(16), { append: true });
+    const later = new Date(Date.now() + 5000);
+    await Deno.utime(touched.input.path, later, later);
+    await Deno.writeTextFile(`${dir}/out/${replaced.dest}`, "not the output any more\n");
+    await Deno.remove(`${dir}/out/${removed.dest}`);
+    const summary = await runPlan(again.plan, { keys, salt, workers: 2, staging: again.staging, chunk: 5 });
+    assert.equal(summary.resumed, 8, "the first chunk's 5 and 3 of the others");
+    assert.equal(summary.written, 11, "the resumed files and the 3 written again");
+    assert.equal(summary.quarantined, 1);
+    const grownAt = [...again.plan.files.entries()].find(([, f]) => f.dest === grown.dest)![0];
+    const grownOutcome = summary.outcomes.get(grownAt);
+    assert.match(grownOutcome?.status === "quarantined" ? grownOutcome.reason ?? "" : "", /changed/);
+    // Written again as the first run wrote them (the grown input's output is what the first run left).
+    assert.deepEqual(await treeHashes(`${dir}/out`), written);
+    const lines = (await journalOf(`${dir}/out`)).slice(24);
+    assert.deepEqual(
+      new Set(lines.filter((e) => e.claim).map((e) => e.claim)),
+      new Set([touched.dest, replaced.dest, removed.dest]),
+      "only the files to write again are claimed",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("pool: a chunk's moved files are recorded before the chunk before it writes what it could not move, and when that fails", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
