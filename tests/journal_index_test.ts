@@ -50,6 +50,8 @@ const DESTS = [
   "Ünïcødé/ßeries/0001.dcm",
   "患者/検査/0001.dcm",
   "x".repeat(300) + "/long.dcm",
+  // What the index cuts a line at to read its head (see `finishedFrom`), inside a name.
+  'odd","outcome":{"status":"quarantined"}/0001.dcm',
 ];
 const INPUTS = Array.from({ length: 25 }, (_, i) => `/data/raw/${i % 5}/IM${i}`);
 
@@ -127,6 +129,14 @@ Deno.test("journal index: the same answers as replaying every line, read back fr
       }
       assert.deepEqual(journal.series, want.series);
       assert.deepEqual(journal.claimedSeries, want.claimedSeries);
+      // Outputs a run says it makes are left out of the entries it asks for unmade.
+      const made = DESTS.filter((_, i) => i % 3 === seed % 3);
+      for (const dest of made) journal.done(dest, true);
+      assert.deepEqual(
+        [...journal.entries({ unmade: true })].sort(byDest),
+        [...want.done.values()].filter((e) => !made.includes(e.dest)).sort(byDest),
+      );
+      assert.deepEqual([...journal.entries()].sort(byDest), [...want.done.values()].sort(byDest));
     }
     // No journal yet: nothing finished, nothing claimed.
     using none = await readJournal(`${dir}/absent.jsonl`);

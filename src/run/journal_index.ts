@@ -50,6 +50,8 @@ export class Journal implements Disposable {
   readonly #entries = new HashIndex();
   readonly #claims = new HashIndex();
   readonly #inputs = new HashIndex();
+  /** Slots of the entries whose output the run makes (see `done`), once it was said of one. */
+  #made: Uint8Array | undefined;
   #decoder = new TextDecoder();
   /**
    * Lines read back a window at a time: a run asks for them in about the order an earlier run wrote
@@ -72,12 +74,17 @@ export class Journal implements Disposable {
     return this.#entries.size;
   }
 
-  /** The entry of the output at `dest` (relative to the output root), if it is finished. */
-  done(dest: string): JournalEntry | undefined {
+  /**
+   * The entry of the output at `dest` (relative to the output root), if it is finished. `made`: the
+   * run makes `dest` (writes it, or resumes it): its entry is not one `entries` gives with `unmade`.
+   */
+  done(dest: string, made = false): JournalEntry | undefined {
     if (!this.#entries.size) return undefined;
     for (const slot of this.#entries.candidates(hash32(dest))) {
       const e = this.#line(slot) as JournalEntry | undefined;
-      if (e?.dest === dest) return { ...e, outcome: withoutOriginals(e.outcome) };
+      if (e?.dest !== dest) continue;
+      if (made) (this.#made ??= new Uint8Array(this.#len.length))[slot] = 1;
+      return { ...e, outcome: withoutOriginals(e.outcome) };
     }
     return undefined;
   }
@@ -98,16 +105,22 @@ export class Journal implements Disposable {
   finishedFrom(path: string): FinishedOutput[] {
     const out: FinishedOutput[] = [];
     for (const slot of this.#inputs.candidates(hash32(path))) {
-      const e = this.#line(slot) as JournalEntry | undefined;
-      if (e?.input !== path || !e.output || e.link) continue;
+      const e = this.#line(slot, true) as Partial<JournalEntry> | undefined;
+      if (e?.input !== path || !e.dest || !e.output || e.link) continue;
       out.push({ input: e.input, dest: e.dest, inputMtime: e.inputMtime, output: e.output });
     }
     return out;
   }
 
-  /** Every finished output's entry, in the order of their lines. */
-  *entries(): IterableIterator<JournalEntry> {
-    const slots = [...this.#entries.values()].sort((a, b) => this.#off[a] - this.#off[b]);
+  /**
+   * Every finished output's entry, in the order of their lines; with `unmade`, only those whose
+   * output the run was not said to make (see `done`).
+   */
+  *entries(opts: { unmade?: boolean } = {}): IterableIterator<JournalEntry> {
+    const made = opts.unmade ? this.#made : undefined;
+    const slots = [...this.#entries.values()].filter((slot) => !made?.[slot]).sort((a, b) =>
+      this.#off[a] - this.#off[b]
+    );
     for (const slot of slots) {
       const e = this.#line(slot) as JournalEntry | undefined;
       if (e) yield { ...e, outcome: withoutOriginals(e.outcome) };
@@ -120,14 +133,21 @@ export class Journal implements Disposable {
     this.#windows.clear();
   }
 
-  /** The kept line at `slot`, parsed (undefined if it no longer parses: the file changed under us). */
-  #line(slot: number): unknown {
+  /**
+   * The kept line at `slot`, parsed (undefined if it no longer parses: the file changed under us).
+   * `head`: an entry's fields before its outcome only (most of a line's bytes, not needed to tell
+   * what was finished from an input): the line is cut before `,"outcome":`, which a run writes after
+   * them (the quotes would be escaped inside a value); a line without it is parsed whole.
+   */
+  #line(slot: number, head = false): unknown {
     if (!this.#file) return undefined;
     const length = this.#len[slot];
     const bytes = this.#windows.read(this.#off[slot], length);
     if (bytes.length < length) return undefined;
     try {
-      return JSON.parse(this.#decoder.decode(bytes));
+      const text = this.#decoder.decode(bytes);
+      const cut = head ? text.indexOf(',"outcome":') : -1;
+      return JSON.parse(cut < 0 ? text : `${text.slice(0, cut)}}`);
     } catch {
       return undefined;
     }

@@ -75,7 +75,8 @@ export async function removeStaleOutputs(
       if (!(await Deno.remove(dir).then(() => true, () => false))) break; // not empty: stop
     }
   };
-  for (const e of journal.entries()) {
+  // Those whose output the run wrote or resumed are not gone through again (`Journal.done`).
+  for (const e of journal.entries({ unmade: true })) {
     if (makes(e.dest) || !reads(e.input)) continue;
     await removeIfOurs(e.dest, e);
     lines.push(JSON.stringify({ removed: e.dest }));

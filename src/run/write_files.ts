@@ -292,7 +292,7 @@ async function prepareChunk(
   for (const i of files) {
     const f = planned.get(i)!;
     const dest = destPath(root, f.dest!);
-    const prior = journal.done(f.dest!);
+    const prior = journal.done(f.dest!, true);
     const look = lookedAt?.(i);
     if (!prior && checkWhereMoved && opts.staging?.outputs.has(i)) deferred.add(i);
     else if (
