@@ -454,7 +454,7 @@ Deno.test("pool: outputs written ahead are moved into place a chunk at a time; a
   }
 });
 
-Deno.test("pool: a run that resumes over several chunks checks the later chunks' files by what the placer looked at: the same outcomes", async () => {
+Deno.test("pool: a run that resumes over several chunks finds a grown or touched input and a replaced or removed output in its later chunks", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "dcmtidy-pool-" }));
   try {
     await dump(dir);
@@ -471,7 +471,7 @@ Deno.test("pool: a run that resumes over several chunks checks the later chunks'
     const written = await treeHashes(`${dir}/out`);
 
     // Planned again (nothing is written ahead: every file is finished), then, in the second and third
-    // chunks of 5 (which the placer looks at while the chunk before is prepared): an input grows, an
+    // chunks of 5 (the journal's lines are read a window at a time): an input grows, an
     // input is touched, an output is replaced, and a folder's file is removed.
     const again = await planAhead(dir, `${dir}/out`);
     const order = again.plan.files.filter((f) => f.status === "write");

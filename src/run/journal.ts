@@ -12,10 +12,8 @@
 import { PRIVATE_FILE } from "../util/atomic.ts";
 import {
   hasIdentity,
-  isIdentity,
   lstatOrUndefined,
   type OutputIdentity,
-  type StatFacts,
   statOrUndefined,
 } from "../util/file_identity.ts";
 import { sha256File } from "../util/hash.ts";
@@ -62,23 +60,18 @@ export function seriesWithoutOriginals(o: SeriesOutcome): SeriesOutcome {
   return { ...o, files: o.files.map(withoutOriginals) };
 }
 
-/**
- * Whether the output at `dest` is still what the journal entry recorded (see `JournalEntry`).
- * `looked`: the stats of `dest` (its `lstat`) and of the entry's input made already (undefined:
- * nothing there).
- */
+/** Whether the output at `dest` is still what the journal entry recorded (see `JournalEntry`). */
 export async function isJournaled(
   entry: Pick<JournalEntry, "output" | "link" | "input" | "sha256">,
   dest: string,
-  looked?: { readonly input: StatFacts | undefined; readonly output: StatFacts | undefined },
 ): Promise<boolean> {
   if (entry.link === "symbolic") return (await Deno.readLink(dest).catch(() => undefined)) === entry.input;
   if (entry.link === "hard") {
-    const out = looked ? looked.output : lstatOrUndefined(dest);
-    const input = looked ? looked.input : statOrUndefined(entry.input);
+    const out = lstatOrUndefined(dest);
+    const input = statOrUndefined(entry.input);
     return !!out?.isFile && !!input && out.ino !== null && out.ino === input.ino && out.dev === input.dev;
   }
-  if (entry.output) return looked ? isIdentity(looked.output, entry.output) : hasIdentity(dest, entry.output);
+  if (entry.output) return hasIdentity(dest, entry.output);
   return entry.sha256 !== undefined && (await sha256File(dest).catch(() => undefined)) === entry.sha256;
 }
 

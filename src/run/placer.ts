@@ -7,10 +7,6 @@
  * idle (bench/README.md, "The run's serial phases"); the inputs' stat was then the main thread's
  * largest cost in it (issue 18, twentieth round).
  *
- * A run that resumes an earlier one asks it too, a chunk ahead, for the stats the run checks each file
- * by (its input's, and its output's as the journal recorded it: `look`), which were then the main
- * thread's largest cost in the phase.
- *
  * It may read and write the output root (the staging folder is in it), read its own code, and read
  * the input roots (for the stat of each input; it opens none): nothing else; it loads no protocol,
  * settings or salt.
@@ -22,15 +18,10 @@ import type { Protocol } from "../protocol/protocol.ts";
 import {
   hasIdentity,
   type InputStamp,
-  lstatOrUndefined,
   type OutputIdentity,
-  PACKED_STAT,
-  packStat,
   sameStamp,
   stampOf,
-  type StatFacts,
   statOrUndefined,
-  unpackStat,
 } from "../util/file_identity.ts";
 import { openPool, type Pool } from "../workers/pool.ts";
 import { CODE_ROOT, withResolved } from "../workers/permissions.ts";
@@ -74,47 +65,10 @@ export function moveStaged({ from, identity, dest, input }: StagedMove): boolean
   }
 }
 
-/** A file whose input and output are looked at (see `lookAt`). */
-export interface LookAt {
-  /** Its input's path (stat'ed). */
-  readonly input: string;
-  /** Its output's path (lstat'ed). */
-  readonly dest: string;
-}
-
-/** What was found at a file's input (its stat) and output (its lstat); undefined: nothing there. */
-export interface Looked {
-  readonly input: StatFacts | undefined;
-  readonly output: StatFacts | undefined;
-}
-
-/** Numbers `lookAt` gives each file: its input's stat, then its output's (see `packStat`). */
-const LOOK = 2 * PACKED_STAT;
-
-/**
- * The stat of each file's input and the lstat of its output, packed in the order asked: a few
- * numbers a file cross from the placer, not two `Deno.FileInfo` (see `looked`).
- */
-export function lookAt(files: readonly LookAt[]): Float64Array {
-  const out = new Float64Array(files.length * LOOK);
-  files.forEach((f, k) => {
-    packStat(statOrUndefined(f.input), out, k * LOOK);
-    packStat(lstatOrUndefined(f.dest), out, k * LOOK + PACKED_STAT);
-  });
-  return out;
-}
-
-/** What `lookAt` found for its `k`-th file. */
-export function looked(found: Float64Array, k: number): Looked {
-  return { input: unpackStat(found, k * LOOK), output: unpackStat(found, k * LOOK + PACKED_STAT) };
-}
-
 /** The main thread's side of the placer: each request is answered in the order it was made. */
 export interface Placer {
   /** Move these staged outputs; for each, whether it was moved (see `moveStaged`). */
   move(moves: readonly StagedMove[]): Promise<Uint8Array>;
-  /** Look at these files' inputs and outputs (see `lookAt`; read each with `looked`). */
-  look(files: readonly LookAt[]): Promise<Float64Array>;
   /** Stop the worker (a request unanswered by then is rejected). */
   close(): void;
 }
@@ -156,16 +110,7 @@ export async function openPlacer(p: Protocol): Promise<Placer> {
       waiting.push({ resolve, reject });
     });
   return {
-    move: async (moves) => {
-      const reply = await ask({ type: "move", moves: [...moves] });
-      if (reply.type !== "moved") throw new Error(`the placer answered a move with ${reply.type}`);
-      return reply.moved;
-    },
-    look: async (files) => {
-      const reply = await ask({ type: "look", files: [...files] });
-      if (reply.type !== "looked") throw new Error(`the placer answered a look with ${reply.type}`);
-      return reply.found;
-    },
+    move: async (moves) => (await ask({ type: "move", moves: [...moves] })).moved,
     close: () => {
       pool.close();
       fail(new Error("the placer is stopped"));

@@ -16,14 +16,13 @@ import {
   lstatOrUndefined,
   sameStamp,
   stampOf,
-  type StatFacts,
   statOrUndefined,
 } from "../util/file_identity.ts";
 import { boundHeap } from "../util/heap.ts";
 import { RunRefusal } from "./errors.ts";
 import { isJournaled } from "./journal.ts";
 import { changedReason, type FileJob, type FileOutcome, placeFile, processFile } from "./process.ts";
-import { type Looked, looked, moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
+import { moveStaged, openPlacer, type Placer, type StagedMove } from "./placer.ts";
 import { recordFile, recordOutcome } from "./record_outcome.ts";
 import type { StagedOutput } from "./stage.ts";
 import { absentFolders, destPath, otherRuns } from "./output_root.ts";
@@ -78,42 +77,16 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     for (let i = from; i < files.length; i++) if (!staged?.has(files[i])) n++;
     return n;
   };
-  // Resuming more than a chunk: the placer looks at each chunk's inputs and outputs while this thread
-  // prepares the chunk before (see `intake`); not where links are followed (see `checkWhereMoved`).
-  const looking = !ctx.plan.protocol.input.followSymlinks && ctx.journal.finished > 0 &&
-    files.length > chunkSize;
   // Written ahead: the moves into place go to the placer, which makes them while this thread
   // prepares the next chunk and records the one before. It starts while the first is prepared; one
-  // that cannot start leaves the moves (and the looks) to this thread.
-  const placer = (ctx.opts.staging?.outputs.size || looking) && (ctx.opts.workers ?? 0) > 0
+  // that cannot start leaves the moves to this thread.
+  const placer = ctx.opts.staging?.outputs.size && (ctx.opts.workers ?? 0) > 0
     ? openPlacer(ctx.plan.protocol)
     : undefined;
   placer?.catch(() => {});
   const move = async (moves: readonly StagedMove[]): Promise<Uint8Array> => {
     const worker = await placer?.catch(() => undefined);
     return worker ? await worker.move(moves) : Uint8Array.from(moves, (m) => moveStaged(m) ? 1 : 0);
-  };
-  // The chunk from `from` on: its planned files (read once: they may be read back from disk), and what
-  // the placer finds at the inputs and outputs of those not written ahead (not the first chunk's).
-  const intake = (from: number): Intake => {
-    const chunk = files.slice(from, from + chunkSize);
-    const planned = new Map(chunk.map((i) => [i, ctx.plan.files.get(i)]));
-    const look = chunk.filter((i) => !ctx.opts.staging?.outputs.has(i));
-    if (!placer || !looking || from === 0 || !look.length) return { files: chunk, planned };
-    const at = new Map(look.map((i, k) => [i, k]));
-    const asked = look.map((i) => ({
-      input: planned.get(i)!.input.path,
-      dest: destPath(ctx.root, planned.get(i)!.dest!),
-    }));
-    const found = placer.then((worker) => worker.look(asked)).then(
-      (numbers) => (i: number) => {
-        const k = at.get(i);
-        return k === undefined ? undefined : looked(numbers, k);
-      },
-      // No placer, or it failed: this thread looks for itself.
-      () => () => undefined,
-    );
-    return { files: chunk, planned, found };
   };
   // A chunk is prepared (its inputs checked, its files claimed, its staged outputs on their way into
   // place) one chunk, or `CHUNKS_AHEAD` with a placer, before it is finished (its moved files recorded,
@@ -138,12 +111,9 @@ export async function writeFiles(ctx: RunContext, files: readonly number[]): Pro
     );
   };
   try {
-    let next = intake(0);
     for (let from = 0; from < files.length; from += chunkSize) {
-      const chunk = next;
-      if (from + chunkSize < files.length) next = intake(from + chunkSize);
       try {
-        pending.push(await prepareChunk(ctx, chunk, absent, move));
+        pending.push(await prepareChunk(ctx, files.slice(from, from + chunkSize), absent, move));
       } catch (e) {
         // The chunks before are finished all the same: their moved files are recorded.
         while (pending.length) await finishOldest(from).catch(() => {});
@@ -240,14 +210,6 @@ class ChunkWriter {
   }
 }
 
-/** A chunk of `writeFiles` taken in (see `intake` there): its files, by index in `Plan.files`, and theirs. */
-interface Intake {
-  readonly files: readonly number[];
-  readonly planned: Map<number, PlannedFile>;
-  /** What the placer found at the inputs and outputs of those it looked at (see `Placer.look`). */
-  readonly found?: Promise<(i: number) => Looked | undefined>;
-}
-
 /** A chunk of `writeFiles` prepared: its files claimed, its staged outputs being moved. */
 interface Prepared {
   /** Its files claimed (not resumed, not quarantined): those being moved, and those to write. */
@@ -272,7 +234,7 @@ interface Prepared {
  */
 async function prepareChunk(
   ctx: RunContext,
-  { files, planned, found }: Intake,
+  files: readonly number[],
   absent: (dir: string) => boolean,
   move: Placer["move"],
 ): Promise<Prepared> {
@@ -284,27 +246,23 @@ async function prepareChunk(
   const jobs: FileJob[] = [];
   const mtimes = new Map<number, number | undefined>();
   const stamps = new Map<number, InputStamp>();
+  // This chunk's planned files, read once (they may be read back from disk).
+  const planned = new Map<number, PlannedFile>();
   // A file written ahead, and not finished by an earlier run, has its input checked where it is
   // moved (see `StagedMove.input`): the check is the stat this thread makes of every other file.
   const deferred = new Set<number>();
-  // What the placer found at the files' inputs and outputs (a file it did not look at is looked at here).
-  const lookedAt = await found;
   for (const i of files) {
-    const f = planned.get(i)!;
+    const f = plan.files.get(i);
+    planned.set(i, f);
     const dest = destPath(root, f.dest!);
     const prior = journal.done(f.dest!, true);
-    const look = lookedAt?.(i);
     if (!prior && checkWhereMoved && opts.staging?.outputs.has(i)) deferred.add(i);
-    else if (
-      !(await checkInput(ctx, i, f, mtimes, stamps, look ? look.input : statOrUndefined(f.input.path)))
-    ) {
-      continue;
-    }
+    else if (!(await checkInput(ctx, i, f, mtimes, stamps))) continue;
     const mtime = mtimes.get(i);
     if (
       prior && prior.input === f.input.path &&
       (prior.inputMtime === undefined || prior.inputMtime === mtime) &&
-      (await isJournaled(prior, dest, look))
+      (await isJournaled(prior, dest))
     ) {
       ctx.record({ ...prior.outcome, index: i }, f.input.header);
       ctx.kept(true);
@@ -312,7 +270,7 @@ async function prepareChunk(
     } else {
       if (
         !prior && !journal.claimed(f.dest!) && !absent(dirname(dest)) &&
-        (look ? look.output : lstatOrUndefined(dest)) !== undefined
+        lstatOrUndefined(dest) !== undefined
       ) {
         throw new RunRefusal(
           `${dest} exists and was not written by dcmtidy: refusing to replace it${
@@ -373,11 +331,11 @@ async function checkInput(
   f: PlannedFile,
   mtimes: Map<number, number | undefined>,
   stamps?: Map<number, InputStamp>,
-  // Taken before the input is read (here, or by the placer a chunk before): an input changed after
-  // this is done again next time. Blocking: the inode is in memory after the scan, and an awaited
-  // call per file on the thread that feeds the workers cost more than the stat.
-  st: StatFacts | undefined = statOrUndefined(f.input.path),
 ): Promise<boolean> {
+  // Taken before the input is read: an input changed after this is done again next time.
+  // Blocking: the inode is in memory after the scan, and an awaited call per file on the thread
+  // that feeds the workers cost more than the stat.
+  const st = statOrUndefined(f.input.path);
   if (st && (!st.isFile || st.size !== f.input.size)) {
     // Not the file the plan read: the plan's name for it is wrong. Something not a regular file (a
     // FIFO, which would block whoever opens it) is not opened at all.

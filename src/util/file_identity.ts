@@ -32,50 +32,8 @@ export interface InputStamp extends OutputIdentity {
   readonly ctimeMs: number;
 }
 
-/**
- * What dcmtidy reads of a `stat`: a `Deno.FileInfo` has it, and so does one packed into numbers and
- * unpacked where it is used (`packStat`, `unpackStat`: a stat made in another thread).
- */
-export type StatFacts = Pick<
-  Deno.FileInfo,
-  "isFile" | "isSymlink" | "size" | "dev" | "ino" | "mtime" | "ctime"
->;
-
-/** Numbers a packed stat takes (see `packStat`). */
-export const PACKED_STAT = 6;
-
-/**
- * Pack a stat (or its absence: nothing at the path) into `PACKED_STAT` numbers of `into` from `at`:
- * what it is (0 nothing, 1 a regular file, 2 a link, 3 anything else), device, inode, size,
- * modification and change time in milliseconds (NaN where the system gives none).
- */
-export function packStat(st: StatFacts | undefined, into: Float64Array, at: number): void {
-  into[at] = !st ? 0 : st.isFile ? 1 : st.isSymlink ? 2 : 3;
-  into[at + 1] = st?.dev ?? 0;
-  into[at + 2] = st?.ino ?? NaN;
-  into[at + 3] = st?.size ?? 0;
-  into[at + 4] = st?.mtime?.getTime() ?? NaN;
-  into[at + 5] = st?.ctime?.getTime() ?? NaN;
-}
-
-/** The stat `packStat` packed at `at` (undefined: there was nothing at the path). */
-export function unpackStat(from: Float64Array, at: number): StatFacts | undefined {
-  const kind = from[at];
-  if (kind === 0) return undefined;
-  const time = (ms: number) => Number.isNaN(ms) ? null : new Date(ms);
-  return {
-    isFile: kind === 1,
-    isSymlink: kind === 2,
-    dev: from[at + 1],
-    ino: Number.isNaN(from[at + 2]) ? null : from[at + 2],
-    size: from[at + 3],
-    mtime: time(from[at + 4]),
-    ctime: time(from[at + 5]),
-  };
-}
-
 /** The stamp of an input from its `stat`. */
-export function stampOf(st: StatFacts): InputStamp {
+export function stampOf(st: Deno.FileInfo): InputStamp {
   return {
     dev: st.dev,
     ino: st.ino ?? 0,
@@ -107,7 +65,7 @@ export function identityOf(path: string): OutputIdentity {
 }
 
 /** The identity in a `stat` (of a path, or of an open file). */
-export function identityOfInfo(st: StatFacts): OutputIdentity {
+export function identityOfInfo(st: Deno.FileInfo): OutputIdentity {
   return { dev: st.dev, ino: st.ino ?? 0, size: st.size, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
@@ -120,17 +78,12 @@ export function hasIdentity(
   identity: OutputIdentity,
   opts: { inodeOnly?: boolean } = {},
 ): boolean {
-  return isIdentity(lstatOrUndefined(path), identity, opts);
-}
-
-/** Whether `st` (undefined: nothing there) is of the file with `identity` (see `hasIdentity`). */
-export function isIdentity(
-  st: StatFacts | undefined,
-  identity: OutputIdentity,
-  opts: { inodeOnly?: boolean } = {},
-): boolean {
-  if (!st) return false;
-  const now = identityOfInfo(st);
+  let now: OutputIdentity;
+  try {
+    now = identityOf(path);
+  } catch {
+    return false;
+  }
   return now.dev === identity.dev && now.ino === identity.ino &&
     (opts.inodeOnly || (now.size === identity.size && now.mtimeMs === identity.mtimeMs));
 }
