@@ -66,3 +66,22 @@ Deno.test("read windows: runs of reads in turn keep a window each, up to the cou
   w.read(90_000, 20);
   assert.equal(f.reads.length, 3);
 });
+
+Deno.test("read windows: a file appended to after a window was read: its new bytes are read, not taken from the window", () => {
+  let bytes = new TextEncoder().encode("first line\n");
+  const w = new ReadWindows((offset, into) => {
+    const piece = bytes.subarray(offset, offset + into.length);
+    into.set(piece);
+    return piece.length;
+  }, { size: 1000 });
+  const text = (offset: number, length: number) => new TextDecoder().decode(w.read(offset, length));
+  assert.equal(text(0, 10), "first line");
+  // Read past the end while the file was shorter: nothing there yet.
+  assert.equal(text(11, 11), "");
+  const grown = new Uint8Array(bytes.length + 12);
+  grown.set(bytes);
+  grown.set(new TextEncoder().encode("second line\n"), bytes.length);
+  bytes = grown;
+  assert.equal(text(11, 11), "second line");
+  assert.equal(text(0, 10), "first line");
+});
