@@ -12,7 +12,7 @@
 import { PRIVATE_FILE, setMode, writeAtomically } from "../util/atomic.ts";
 import { hash32, hash32b } from "../util/hash.ts";
 import { HashIndex } from "../util/hash_index.ts";
-import { ReadWindows } from "../util/read_windows.ts";
+import { readFileAt, ReadWindows } from "../util/read_windows.ts";
 import type { OutputIdentity } from "../util/file_identity.ts";
 import { type JournalEntry, type SeriesEntry, seriesWithoutOriginals, withoutOriginals } from "./journal.ts";
 import { journalPath } from "./state_dir.ts";
@@ -58,7 +58,7 @@ export class Journal implements Disposable {
    * them (the order of its files), so most come from memory, not a seek and a read each. A few
    * windows: its entries, and its claims, which it wrote a chunk ahead of them.
    */
-  readonly #windows = new ReadWindows((offset, into) => this.#readAt(offset, into), { count: 4 });
+  readonly #windows = new ReadWindows((offset, into) => readFileAt(this.#file!, offset, into), { count: 4 });
 
   /** A journal with nothing in it (there is no file yet). */
   static empty(): Journal {
@@ -151,19 +151,6 @@ export class Journal implements Disposable {
     } catch {
       return undefined;
     }
-  }
-
-  /** Bytes of the journal from `offset` into `into`: how many there were. */
-  #readAt(offset: number, into: Uint8Array): number {
-    const file = this.#file!;
-    file.seekSync(offset, Deno.SeekMode.Start);
-    let at = 0;
-    while (at < into.length) {
-      const n = file.readSync(into.subarray(at));
-      if (n === null || n === 0) break;
-      at += n;
-    }
-    return at;
   }
 
   /** Replay the journal's lines (see `readJournal`); whether any held original identities. */

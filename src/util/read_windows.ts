@@ -35,6 +35,21 @@ interface Window {
   length: number;
 }
 
+/**
+ * Read `into.length` bytes of `file` from `offset` (fewer at its end, as many as there are); how many
+ * were read. A blocking seek and as many reads as it takes: what a `ReadWindows` of a file is given.
+ */
+export function readFileAt(file: Deno.FsFile, offset: number, into: Uint8Array): number {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let at = 0;
+  while (at < into.length) {
+    const n = file.readSync(into.subarray(at));
+    if (n === null || n === 0) break;
+    at += n;
+  }
+  return at;
+}
+
 /** See the module's documentation. */
 export class ReadWindows {
   #windows: Window[] = [];

@@ -25,7 +25,7 @@
 import { createCipheriv } from "node:crypto";
 import { join } from "node:path";
 import { PRIVATE_FILE } from "./atomic.ts";
-import { ReadWindows } from "./read_windows.ts";
+import { readFileAt, ReadWindows } from "./read_windows.ts";
 import type { SpillCodec } from "./spill_codec.ts";
 
 /** `entries` reads the file this many bytes at a time. */
@@ -372,14 +372,7 @@ export class SpillMap<V> implements ReadonlyMap<number, V>, Disposable {
    * many were read.
    */
   #readAt(offset: number, into: Uint8Array): number {
-    const file = this.#file!;
-    file.seekSync(offset, Deno.SeekMode.Start);
-    let n = 0;
-    while (n < into.length) {
-      const got = file.readSync(into.subarray(n));
-      if (got === null || got === 0) break;
-      n += got;
-    }
+    const n = readFileAt(this.#file!, offset, into);
     into.set(this.#cipher(offset, into.subarray(0, n)));
     return n;
   }
